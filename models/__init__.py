@@ -1,0 +1,1 @@
+"""neurosim.models: ready-made cells and, later, circuits."""

@@ -1,0 +1,27 @@
+"""neurosim: fast simulation of morphologically detailed neurons, as exact as NEURON.
+
+    import neurosim as ns
+    m = ns.Morphology.from_swc("cell.swc")
+    cell = ns.Cell(m, cm=1.0, ra=100.0, v_init=-65.0, discretization=ns.DLambda())
+    cell.insert("pas", g=2.5e-5, e=-65.0)
+    cell.insert("hh", region="soma")
+    cell.add_iclamp((0, 0.5), delay=5.0, dur=100.0, amp=0.2)
+    sim = ns.Simulation(cell, dt=0.025)
+    v = sim.record("v", (0, 0.5))
+    sim.run(200.0)
+"""
+
+from .cell import Cell, IClamp
+from .discretization import DLambda, MaxLength, NSeg
+from .errors import (LocationError, MechanismError, MorphologyError, NeurosimError,
+                     NumericalInstabilityError, ParameterError)
+from .mechanisms import Mechanism
+from .morphology import Morphology, Section
+from .regions import Distance
+from .simulation import Simulation, Trace
+
+__version__ = "0.1.0"
+
+__all__ = ["Cell", "IClamp", "DLambda", "MaxLength", "NSeg", "Distance", "Mechanism",
+           "Morphology", "Section", "Simulation", "Trace", "NeurosimError", "MorphologyError",
+           "ParameterError", "LocationError", "MechanismError", "NumericalInstabilityError"]

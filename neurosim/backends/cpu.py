@@ -1,0 +1,63 @@
+"""The CPU backend: the LoweredModel's arrays and the Numba step kernel that advances them."""
+
+import numpy as np
+
+from .. import codegen
+
+_EMPTY_I = np.zeros(0, dtype=np.int64)
+
+
+class CpuBackend:
+    def __init__(self, model, *, dt, celsius, method, use_tables=True):
+        self.model = model
+        self.dt = float(dt)
+        self.celsius = float(celsius)
+        # Backward Euler solves for v(t+dt); Crank-Nicolson (NEURON's secondorder=1) solves
+        # the same system over dt/2 and extrapolates: v(t+dt) = v(t) + 2 dv.
+        self.cj = (1.0 if method == "backward_euler" else 2.0) / self.dt
+        self.vfactor = 1.0 if method == "backward_euler" else 2.0
+        self.tables = model.mechanisms
+        self.aux = [t.mechanism.aux_arrays(self.celsius, use_tables) for t in self.tables]
+        self.kernel = codegen.load_kernel([t.mechanism for t in self.tables],
+                                          [list(a) for a in self.aux])
+        n = model.n_nodes
+        self.v = model.v.copy()
+        self.rhs = np.zeros(n)
+        self.d = np.zeros(n)
+        self.d_axial = model.d_axial
+        self.set_probes([], [])
+
+    def _mech_args(self):
+        args = []
+        for t, aux in zip(self.tables, self.aux):
+            args += [t.nodes, t.params, t.states] + list(aux.values())
+        return args
+
+    def initialize(self):
+        """NEURON's finitialize: v = v_init, every mechanism's INITIAL block at v_init."""
+        self.v[:] = self.model.v
+        self.kernel.initialize(self.v, self.dt, self.celsius, *self._mech_args())
+
+    def set_probes(self, v_probes, state_probes):
+        """``v_probes``: list of (row, node); ``state_probes``: list of (row, table, state,
+        instance).  Rows index the recording buffer."""
+        self.rv_row = np.array([r for r, _ in v_probes], dtype=np.int64)
+        self.rv_node = np.array([n for _, n in v_probes], dtype=np.int64)
+        self.rm = []
+        for j in range(len(self.tables)):
+            sel = [p for p in state_probes if p[1] == j]
+            self.rm.append((np.array([p[0] for p in sel], dtype=np.int64),
+                            np.array([p[2] for p in sel], dtype=np.int64),
+                            np.array([p[3] for p in sel], dtype=np.int64)))
+
+    def advance(self, step0, nsteps, rec_every, rec_count, rec_out):
+        """Run ``nsteps`` steps; returns (steps done, blown-up node or -1)."""
+        m = self.model
+        probe_args = [a for triple in self.rm for a in triple]
+        done, bad = self.kernel.advance(
+            nsteps, step0, self.dt, self.celsius, self.cj, self.vfactor, self.v, m.cap, m.area,
+            self.d_axial, m.g_axial, m.parent, self.rhs, self.d,
+            m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp,
+            rec_every, rec_count, rec_out, self.rv_row, self.rv_node,
+            *self._mech_args(), *probe_args)
+        return int(done), int(bad)

@@ -1,0 +1,129 @@
+"""Cell: a morphology plus cable properties, a discretization policy, painted mechanisms and
+placed stimuli.  A Cell is a description only; :mod:`neurosim.lowering` turns it into arrays.
+
+Units are NEURON's: cm µF/cm², ra Ω·cm, v_init mV, IClamp nA and ms.
+"""
+
+from dataclasses import dataclass
+
+from . import mechanisms
+from .discretization import DLambda, MaxLength, NSeg
+from .errors import LocationError, ParameterError
+from .morphology import Morphology
+from .regions import Distance, check_region
+from .validate import finite
+
+
+@dataclass(frozen=True)
+class IClamp:
+    """A current step of ``amp`` nA from ``delay`` for ``dur`` ms (NEURON's IClamp)."""
+    location: tuple
+    delay: float
+    dur: float
+    amp: float
+
+
+@dataclass(frozen=True)
+class Insert:
+    mechanism: object
+    region: object
+    params: dict
+
+
+@dataclass(frozen=True)
+class Paint:
+    region: object
+    values: dict
+
+
+class Cell:
+    """A multi-compartment neuron built like a NEURON or Jaxley cell::
+
+        cell = ns.Cell(morph, cm=1.0, ra=100.0, v_init=-65.0, discretization=ns.NSeg(1))
+        cell.insert("pas", region="all", g=2.5e-5, e=-65.0)
+        cell.insert("hh", region="soma")
+        cell.add_iclamp((0, 0.5), delay=10.0, dur=100.0, amp=0.1)
+    """
+
+    def __init__(self, morphology, cm=1.0, ra=35.4, v_init=-65.0, discretization=None):
+        if not isinstance(morphology, Morphology):
+            raise ParameterError(f"Cell needs a Morphology, got {type(morphology).__name__}")
+        self.morphology = morphology
+        self.paints = [Paint("all", {"cm": finite("cm", cm, positive=True),
+                                     "ra": finite("ra", ra, positive=True),
+                                     "v_init": finite("v_init", v_init)})]
+        self.discretization = []
+        self.set_discretization(NSeg(1) if discretization is None else discretization)
+        self.inserts = []
+        self.iclamps = []
+
+    # -------------------------------------------------------------- cable properties
+    def paint(self, region="all", *, cm=None, ra=None, v_init=None):
+        """Set cm (µF/cm²), ra (Ω·cm) or v_init (mV) on the sections of ``region``."""
+        check_region(self.morphology, region)
+        if isinstance(region, Distance) and (cm is not None or ra is not None):
+            raise ParameterError("cm and ra are set per section; give a section region")
+        values = {}
+        if cm is not None:
+            values["cm"] = finite("cm", cm, positive=True, context=f"region {region!r}")
+        if ra is not None:
+            values["ra"] = finite("ra", ra, positive=True, context=f"region {region!r}")
+        if v_init is not None:
+            values["v_init"] = finite("v_init", v_init, context=f"region {region!r}")
+        self.paints.append(Paint(region, values))
+        return self
+
+    def set_discretization(self, policy, region="all"):
+        """Compartments per section: NSeg(n), MaxLength(um) or DLambda(0.1, freq=100);
+        a later call overrides earlier ones on its region."""
+        if not isinstance(policy, (NSeg, MaxLength, DLambda)) and not hasattr(policy, "nseg"):
+            raise ParameterError(f"discretization must be NSeg, MaxLength or DLambda, got "
+                                 f"{policy!r}")
+        check_region(self.morphology, region)
+        self.discretization.append((region, policy))
+        return self
+
+    # -------------------------------------------------------------- mechanisms
+    def insert(self, mechanism, region="all", **params):
+        """Insert a density mechanism (a name such as ``"hh"`` or a Mechanism) on ``region``.
+        Parameters are given by name (``g=`` or NEURON's ``g_pas=``); a value may be a
+        function of path distance from the soma (µm).  Inserting again on an overlapping
+        region updates the parameters given there."""
+        mech = mechanisms.get(mechanism)
+        check_region(self.morphology, region)
+        checked = {}
+        for key, value in params.items():
+            name = mech.resolve_parameter(key)
+            checked[name] = mech.check_value(name, value, context=f"region {region!r}")
+        self.inserts.append(Insert(mech, region, checked))
+        return self
+
+    # -------------------------------------------------------------- point items
+    def check_location(self, location):
+        """Return ``(section_id, x)`` or raise LocationError."""
+        try:
+            sec, x = location
+            sec_i = int(sec)
+            x = float(x)
+        except (TypeError, ValueError):
+            raise LocationError(f"a location is (section_id, x), got {location!r}") from None
+        n = len(self.morphology)
+        if sec_i != sec or not 0 <= sec_i < n:
+            raise LocationError(f"location {location!r}: section {sec!r} does not exist "
+                                f"(the cell has sections 0..{n - 1})")
+        if not 0.0 <= x <= 1.0:
+            raise LocationError(f"location {location!r}: x = {x} is outside [0, 1]")
+        return sec_i, x
+
+    def add_iclamp(self, location, delay, dur, amp):
+        """A current clamp of ``amp`` nA on from ``delay`` for ``dur`` ms at
+        ``location = (section_id, x)``."""
+        loc = self.check_location(location)
+        stim = IClamp(loc, finite("IClamp delay", delay, nonnegative=True),
+                      finite("IClamp dur", dur, nonnegative=True), finite("IClamp amp", amp))
+        self.iclamps.append(stim)
+        return stim
+
+    def __repr__(self):
+        return (f"Cell({self.morphology!r}, {len(self.inserts)} inserts, "
+                f"{len(self.iclamps)} clamps)")

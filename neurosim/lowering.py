@@ -1,0 +1,262 @@
+"""Lowering: cells become a LoweredModel of flat arrays, the only thing a backend sees.
+
+Nodes follow NEURON: per cell, node 0 is the root section's 0-end; each section then adds its
+nseg segment-centre nodes and a zero-area node at its 1-end, sections in parents-first order,
+so ``parent[i] < i`` everywhere (the Hines ordering).  Units: area µm², cap nF, axial
+conductance µS, voltage mV.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import LocationError, MechanismError, ParameterError
+from .geometry import segment_geometry
+from .regions import Distance, section_mask
+
+_NF_PER_UF_UM2 = 1e-5    # cm [µF/cm²] * area [µm²] -> nF
+
+
+@dataclass
+class MechanismTable:
+    """All instances of one mechanism: node index, parameters (nparam, n), states (nstate, n)."""
+    mechanism: object
+    nodes: np.ndarray
+    params: np.ndarray
+    states: np.ndarray
+
+    @property
+    def name(self):
+        return self.mechanism.name
+
+
+@dataclass
+class CellLayout:
+    """Where a cell's sections landed among the nodes."""
+    first_node: int          # the cell's node 0 (root 0-end)
+    n_nodes: int
+    nseg: np.ndarray         # per section
+    seg0: np.ndarray         # index of each section's first centre node
+    conn: np.ndarray         # node each section's 0-end is (its attachment point)
+
+    def node(self, sec, x):
+        """NEURON's node for location (sec, x): the 0-end and 1-end nodes for x = 0 and 1,
+        otherwise the centre node of the segment containing x."""
+        n = int(self.nseg[sec])
+        if x <= 0.0:
+            return int(self.conn[sec])
+        if x >= 1.0:
+            return int(self.seg0[sec] + n)
+        return int(self.seg0[sec] + min(int(x * n), n - 1))
+
+
+@dataclass
+class LoweredModel:
+    v: np.ndarray
+    area: np.ndarray
+    cap: np.ndarray
+    g_axial: np.ndarray      # conductance (µS) between node i and parent[i]
+    parent: np.ndarray
+    node_cell: np.ndarray
+    node_section: np.ndarray
+    node_x: np.ndarray
+    node_distance: np.ndarray
+    layouts: list
+    mechanisms: list
+    stim_node: np.ndarray
+    stim_delay: np.ndarray
+    stim_dur: np.ndarray
+    stim_amp: np.ndarray
+    cells: list = field(default_factory=list)
+
+    @property
+    def n_nodes(self):
+        return len(self.v)
+
+    @property
+    def n_compartments(self):
+        """Nodes with membrane (NEURON's segments); zero-area section ends excluded."""
+        return int(np.count_nonzero(self.area > 0))
+
+    @property
+    def d_axial(self):
+        d = np.zeros(self.n_nodes)
+        has = self.parent >= 0
+        d[has] += self.g_axial[has]
+        np.add.at(d, self.parent[has], self.g_axial[has])
+        return d
+
+    def locate(self, location, cell=0):
+        c = self.cells[cell]
+        sec, x = c.check_location(location)
+        return self.layouts[cell].node(sec, x)
+
+    def describe_node(self, node):
+        cell = int(self.node_cell[node])
+        return (f"cell {cell}, section {int(self.node_section[node])}, "
+                f"x={float(self.node_x[node]):.4g}")
+
+
+def lower(cells):
+    """Lower a list of Cells into one LoweredModel (node indices are global)."""
+    parts, offset = [], 0
+    for ci, cell in enumerate(cells):
+        part = _lower_cell(cell, offset)
+        part["node_cell"] = np.full(part["n"], ci, dtype=np.int64)
+        parts.append(part)
+        offset += part["n"]
+
+    def cat(key, dtype=float):
+        return np.concatenate([p[key] for p in parts]).astype(dtype)
+
+    mech_tables = _merge_mechanisms(parts)
+    stims = [s for p in parts for s in p["stims"]]
+    return LoweredModel(
+        v=cat("v"), area=cat("area"), cap=cat("cap"), g_axial=cat("g"),
+        parent=cat("parent", np.int64), node_cell=cat("node_cell", np.int64),
+        node_section=cat("section", np.int64), node_x=cat("x"),
+        node_distance=cat("dist"), layouts=[p["layout"] for p in parts],
+        mechanisms=mech_tables,
+        stim_node=np.array([s[0] for s in stims], dtype=np.int64),
+        stim_delay=np.array([s[1] for s in stims], dtype=float),
+        stim_dur=np.array([s[2] for s in stims], dtype=float),
+        stim_amp=np.array([s[3] for s in stims], dtype=float),
+        cells=list(cells))
+
+
+def _section_values(cell):
+    m = cell.morphology
+    vals = {"cm": np.empty(len(m)), "ra": np.empty(len(m))}
+    for paint in cell.paints:
+        if isinstance(paint.region, Distance):
+            continue
+        mask = section_mask(m, paint.region)
+        for key in ("cm", "ra"):
+            if key in paint.values:
+                vals[key][mask] = paint.values[key]
+    return vals
+
+
+def _lower_cell(cell, offset):
+    m = cell.morphology
+    sv = _section_values(cell)
+    nseg = np.ones(len(m), dtype=np.int64)
+    for region, policy in cell.discretization:
+        for s in np.flatnonzero(section_mask(m, region)):
+            n = policy.nseg(m[s], sv["ra"][s], sv["cm"][s])
+            if int(n) != n or n < 1:
+                raise ParameterError(f"discretization {policy!r} gave nseg={n} for section {s}")
+            nseg[s] = int(n)
+    total = 1 + int(np.sum(nseg + 1))
+    area = np.zeros(total)
+    g = np.zeros(total)
+    parent = np.full(total, -1, dtype=np.int64)
+    section = np.zeros(total, dtype=np.int64)
+    x = np.zeros(total)
+    seg0 = np.zeros(len(m), dtype=np.int64)
+    conn = np.zeros(len(m), dtype=np.int64)
+    layout = CellLayout(offset, total, nseg, seg0, conn)
+    start = m.section_start_distances()
+    dist = np.zeros(total)
+    order = m.preorder()
+    root = order[0]
+    section[0] = root
+    dist[0] = m.distance(root, 0.0, _start=start)
+    k = 1
+    for s in order:
+        sec = m[s]
+        n = int(nseg[s])
+        conn[s] = 0 if sec.parent < 0 else layout.node(sec.parent, sec.parent_x) - offset
+        seg0[s] = k
+        a, ri = segment_geometry(sec, n, sv["ra"][s])
+        idx = np.arange(k, k + n + 1)
+        area[k:k + n] = a
+        g[idx] = 1.0 / ri
+        parent[k] = conn[s]
+        parent[k + 1:k + n + 1] = idx[:-1]
+        section[idx] = s
+        x[k:k + n] = (np.arange(n) + 0.5) / n
+        x[k + n] = 1.0
+        dist[idx] = [m.distance(s, xx, _start=start) for xx in x[idx]]
+        k += n + 1
+    seg0 += offset
+    conn += offset
+    parent[parent >= 0] += offset
+    cap = sv["cm"][section] * area * _NF_PER_UF_UM2
+    v = _node_v_init(cell, section, dist, area)
+    mechs = _paint_mechanisms(cell, section, dist, area > 0)
+    for mt in mechs.values():
+        mt["nodes"] = mt["nodes"] + offset
+    stims = [(layout.node(*st.location), st.delay, st.dur, st.amp) for st in cell.iclamps]
+    return dict(n=total, v=v, area=area, cap=cap, g=g, parent=parent, section=section, x=x,
+                dist=dist, layout=layout, mechs=mechs, stims=stims)
+
+
+def _node_mask(cell, region, section, dist, membrane):
+    if isinstance(region, Distance):
+        inside = section_mask(cell.morphology, region.region)[section]
+        return membrane & inside & (dist >= region.min) & (dist < region.max)
+    return membrane & section_mask(cell.morphology, region)[section]
+
+
+def _node_v_init(cell, section, dist, area):
+    v = np.empty(len(section))
+    everywhere = np.ones(len(section), dtype=bool)
+    for paint in cell.paints:
+        if "v_init" in paint.values:
+            v[_node_mask(cell, paint.region, section, dist, everywhere)] = paint.values["v_init"]
+    return v
+
+
+def _paint_mechanisms(cell, section, dist, membrane):
+    out = {}
+    for ins in cell.inserts:
+        mech = ins.mechanism
+        if mech.name not in out:
+            defaults = np.array(list(mech.parameters.values()), dtype=float)
+            out[mech.name] = {"mech": mech, "mask": np.zeros(len(section), dtype=bool),
+                              "params": np.repeat(defaults[:, None], len(section), axis=1)}
+        entry = out[mech.name]
+        if entry["mech"] is not mech:
+            raise MechanismError(f"two different mechanisms are named {mech.name!r}")
+        sel = _node_mask(cell, ins.region, section, dist, membrane)
+        entry["mask"] |= sel
+        names = list(mech.parameters)
+        for pname, value in ins.params.items():
+            row = names.index(pname)
+            if callable(value):
+                got = np.broadcast_to(np.asarray(value(dist[sel]), dtype=float), (sel.sum(),))
+                if not np.all(np.isfinite(got)):
+                    raise ParameterError(f"{mech.name}.{pname} on region {ins.region!r}: the "
+                                         "function of distance gave a non-finite value")
+                if pname in mech.nonnegative and np.any(got < 0):
+                    raise ParameterError(f"{mech.name}.{pname} on region {ins.region!r}: the "
+                                         "function of distance gave a negative value")
+                entry["params"][row, sel] = got
+            else:
+                entry["params"][row, sel] = value
+    result = {}
+    for name, entry in out.items():
+        nodes = np.flatnonzero(entry["mask"]).astype(np.int64)
+        result[name] = {"mech": entry["mech"], "nodes": nodes,
+                        "params": np.ascontiguousarray(entry["params"][:, nodes])}
+    return result
+
+
+def _merge_mechanisms(parts):
+    merged = {}
+    for p in parts:
+        for name, mt in p["mechs"].items():
+            if name in merged and merged[name]["mech"] is not mt["mech"]:
+                raise MechanismError(f"two different mechanisms are named {name!r}")
+            merged.setdefault(name, {"mech": mt["mech"], "nodes": [], "params": []})
+            merged[name]["nodes"].append(mt["nodes"])
+            merged[name]["params"].append(mt["params"])
+    tables = []
+    for name, e in merged.items():
+        nodes = np.concatenate(e["nodes"])
+        params = np.concatenate(e["params"], axis=1)
+        mech = e["mech"]
+        states = np.zeros((len(mech.states), len(nodes)))
+        tables.append(MechanismTable(mech, nodes, np.ascontiguousarray(params), states))
+    return tables

@@ -1,0 +1,103 @@
+"""A mechanism: the parameters, states and per-instance code of a membrane channel.
+
+The code bodies are Python source, compiled into the step kernel by :mod:`neurosim.codegen`
+(one loop over a mechanism's instances for each phase).  Inside a body the names in scope are
+``v`` (mV), ``dt`` (ms), ``celsius`` (°C), each parameter and state by its own name, the
+mechanism's aux arrays and whatever its ``setup`` lines define.  ``current`` must set ``i``
+(mA/cm²) and ``g = di/dv`` (S/cm²).  The "Mechanisms" issue replaces hand-written bodies with
+ones generated from NMODL and Python equations; this contract stays.
+"""
+
+import inspect
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Callable
+
+import numpy as np
+
+from ..errors import MechanismError, ParameterError
+from ..validate import finite
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    name: str
+    parameters: dict                     # name -> default, in kernel order
+    states: tuple = ()
+    init: str = ""                       # sets every state from v and parameters
+    current: str = "i = 0.0\ng = 0.0"
+    advance: str = ""                    # advances states over dt with v(t+dt)
+    setup: str = ""                      # per-step lines before the instance loop
+    imports: str = ""                    # module-level imports for helper functions
+    helper_module: ModuleType = None     # its source is hashed into the kernel cache key
+    aux: Callable = None                 # aux(celsius, use_tables) -> {name: ndarray}
+    nonnegative: tuple = ()              # parameters that must be >= 0
+    kind: str = "density"
+    doc: str = ""
+
+    def __post_init__(self):
+        if not self.name.isidentifier():
+            raise MechanismError(f"mechanism name {self.name!r} is not an identifier")
+
+    def resolve_parameter(self, key):
+        """Accept NEURON's suffixed names too: ``g_pas`` for ``g`` of ``pas``."""
+        if key in self.parameters:
+            return key
+        suffix = "_" + self.name
+        if key.endswith(suffix) and key[: -len(suffix)] in self.parameters:
+            return key[: -len(suffix)]
+        raise ParameterError(f"mechanism {self.name!r} has no parameter {key!r}; its "
+                             f"parameters are {list(self.parameters)}")
+
+    def resolve_state(self, key):
+        if key in self.states:
+            return self.states.index(key)
+        suffix = "_" + self.name
+        if key.endswith(suffix) and key[: -len(suffix)] in self.states:
+            return self.states.index(key[: -len(suffix)])
+        raise ParameterError(f"mechanism {self.name!r} has no state {key!r}; its states are "
+                             f"{list(self.states)}")
+
+    def check_value(self, pname, value, context=""):
+        """A parameter value: a finite number, or a callable of path distance (µm)."""
+        if callable(value):
+            return value
+        return finite(f"{self.name}.{pname}", value, nonnegative=pname in self.nonnegative,
+                      context=context)
+
+    def aux_arrays(self, celsius, use_tables):
+        return {} if self.aux is None else self.aux(celsius, use_tables)
+
+    def fingerprint(self):
+        """Everything that changes the compiled code of this mechanism."""
+        parts = [self.name, repr(list(self.parameters)), repr(self.states), self.init,
+                 self.current, self.advance, self.setup, self.imports]
+        if self.helper_module is not None:
+            parts.append(inspect.getsource(self.helper_module))
+        return "\n".join(parts)
+
+
+_REGISTRY = {}
+
+
+def register(mech):
+    _REGISTRY[mech.name] = mech
+    return mech
+
+
+def get(name_or_mech):
+    """The mechanism named ``name_or_mech`` (or the Mechanism itself)."""
+    if isinstance(name_or_mech, Mechanism):
+        return name_or_mech
+    if not _REGISTRY:
+        from . import builtin  # noqa: F401  (registers the built-in mechanisms)
+    try:
+        return _REGISTRY[name_or_mech]
+    except (KeyError, TypeError):
+        raise MechanismError(f"unknown mechanism {name_or_mech!r}; known: "
+                             f"{sorted(_REGISTRY)}") from None
+
+
+def available():
+    get("pas")
+    return sorted(_REGISTRY)

@@ -1,0 +1,3 @@
+"""Built-in mechanisms (NEURON's ``pas`` and ``hh``); importing registers them."""
+
+from . import hh, pas  # noqa: F401

@@ -1,0 +1,11 @@
+"""NEURON's passive leak ``pas``: i = g (v - e)."""
+
+from ..base import Mechanism, register
+
+PAS = register(Mechanism(
+    name="pas",
+    parameters={"g": 0.001, "e": -70.0},        # S/cm², mV (NEURON's defaults)
+    current="i = g * (v - e)",                   # di/dv is the parameter g itself
+    nonnegative=("g",),
+    doc="Passive leak conductance g (S/cm²) with reversal e (mV).",
+))

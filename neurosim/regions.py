@@ -1,0 +1,64 @@
+"""Regions: which parts of a cell a property or mechanism is painted on.
+
+A region is one of
+
+* a type name: ``"soma"``, ``"axon"``, ``"dend"`` (basal), ``"apic"``, or ``"all"``;
+* a section id or a list of section ids;
+* a predicate ``f(section) -> bool`` called with each :class:`~neurosim.morphology.Section`;
+* :class:`Distance` — the compartments whose centre lies within a path-distance range of the
+  soma centre (a compartment-level region, like NEURON's ``h.distance`` loops).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import MorphologyError, ParameterError
+from .morphology import TYPE_CODES, type_code
+
+
+@dataclass(frozen=True)
+class Distance:
+    """Compartments whose centre's path distance from the soma centre is in [min, max) µm,
+    within the sections of ``region``."""
+    min: float = 0.0
+    max: float = float("inf")
+    region: object = "all"
+
+
+def section_mask(morph, region):
+    """Boolean mask over the sections of ``morph`` selected by a section-level region."""
+    n = len(morph)
+    if isinstance(region, Distance):
+        raise ParameterError("a Distance region selects compartments, not sections; use it "
+                             "with cell.insert(...), not for ra/cm/discretization")
+    if isinstance(region, str):
+        if region == "all":
+            return np.ones(n, dtype=bool)
+        if region not in TYPE_CODES and not region.startswith("custom"):
+            raise ParameterError(f"unknown region {region!r}; use 'all', one of "
+                                 f"{sorted(TYPE_CODES)}, section ids, a predicate or Distance")
+        return morph.types == type_code(region)
+    if callable(region):
+        return np.array([bool(region(s)) for s in morph.sections], dtype=bool)
+    ids = np.atleast_1d(np.asarray(region))
+    if ids.dtype.kind not in "iu":
+        raise ParameterError(f"region {region!r} is neither a name, section ids, a predicate "
+                             "nor a Distance")
+    bad = ids[(ids < 0) | (ids >= n)]
+    if len(bad):
+        raise MorphologyError(f"region names section {int(bad[0])} but the cell has sections "
+                              f"0..{n - 1}")
+    mask = np.zeros(n, dtype=bool)
+    mask[ids] = True
+    return mask
+
+
+def check_region(morph, region):
+    """Validate ``region`` early, at the call that names it."""
+    if isinstance(region, Distance):
+        if not region.max > region.min:
+            raise ParameterError(f"Distance region needs max > min, got {region}")
+        section_mask(morph, region.region)
+    else:
+        section_mask(morph, region)

@@ -1,0 +1,27 @@
+"""The Hines solver: Gaussian elimination on a tree-shaped (quasi-tridiagonal) matrix.
+
+With nodes ordered so that ``parent[i] < i`` (``-1`` for a root) the matrix has diagonal ``d``
+and off-diagonal ``-g[i]`` between node i and its parent (conductances, so it is symmetric).
+Leaves are eliminated into their parents from the last node back to the first, then values are
+substituted forward: O(n), no fill-in.  Several cells are several roots in one pass.
+"""
+
+from numba import njit
+
+
+@njit(cache=True, nogil=True, inline="always")
+def hines_solve(parent, g, d, rhs):
+    """Solve in place: on return ``rhs`` holds the solution; ``d`` is overwritten."""
+    n = rhs.shape[0]
+    for i in range(n - 1, -1, -1):
+        p = parent[i]
+        if p >= 0:
+            f = g[i] / d[i]
+            d[p] -= f * g[i]
+            rhs[p] += f * rhs[i]
+    for i in range(n):
+        p = parent[i]
+        if p >= 0:
+            rhs[i] = (rhs[i] + g[i] * rhs[p]) / d[i]
+        else:
+            rhs[i] = rhs[i] / d[i]

@@ -1,0 +1,1 @@
+"""neurosim.viz: plots of traces (matplotlib); the 3D viewer comes later."""
