@@ -8,7 +8,7 @@ compiled machine code instead of compiling again.  The cache lives in ``$NEUROSI
 
 One call of ``advance`` runs many steps; within a step the sequence is NEURON's fixed step:
 currents at v(t) (stimuli at t + dt/2) -> implicit cable solve for v(t+dt) -> states advanced
-with v(t+dt) -> probes sampled.
+with v(t+dt) -> probes sampled.  No Python runs inside a call.
 """
 
 import hashlib
@@ -20,7 +20,7 @@ import textwrap
 
 import numba
 
-from . import solver
+from . import fastmath, solver
 
 _RESERVED = {"v", "dt", "celsius", "math", "np"}   # i, g: outputs of `current`
 
@@ -45,22 +45,38 @@ def _instance_loop(j, mech, phase):
         body.append(mech.init)
         body += [f"{p}_s[{r}, _k] = {name}" for r, name in enumerate(mech.states)]
     elif phase == "current":
+        # Solving for v(t+dt) itself: rhs gets g v - i, the diagonal g (NEURON's linearisation)
         body += [f"{name} = {p}_s[{r}, _k]" for r, name in enumerate(mech.states)]
         body.append(mech.current)
         body += ["_fac = _area[_node] * 0.01      # mA/cm² * µm² -> nA, S/cm² -> µS",
-                 "_rhs[_node] -= i * _fac", "_d[_node] += g * _fac"]
+                 "_rhs[_node] += (g * v - i) * _fac", "_d[_node] += g * _fac"]
     elif phase == "advance":
-        if not mech.advance.strip():
+        if not (mech.advance.strip() or mech.cnexp):
             return ""
         body += [f"{name} = {p}_s[{r}, _k]" for r, name in enumerate(mech.states)]
-        body.append(mech.advance)
-        body += [f"{p}_s[{r}, _k] = {name}" for r, name in enumerate(mech.states)]
+        body += [mech.rates, mech.advance]
+        cnexp_states = {state for state, _, _ in mech.cnexp}
+        body += [f"{p}_s[{r}, _k] = {name}" for r, name in enumerate(mech.states)
+                 if name not in cnexp_states]
+        for c, (_, inf, tau) in enumerate(mech.cnexp):
+            body += [f"{p}_cx[{2 * c}, _k] = {inf}", f"{p}_cx[{2 * c + 1}, _k] = {tau}"]
     code = "\n".join(textwrap.dedent(b).strip() for b in body if b.strip())
-    return "\n".join(lines) + "\n" + textwrap.indent(code, "    ")
+    out = "\n".join(lines) + "\n" + textwrap.indent(code, "    ")
+    if phase == "advance":
+        # cnexp over contiguous rows with a branch-free exp: this loop vectorises
+        for c, (state, _, _) in enumerate(mech.cnexp):
+            r = mech.states.index(state)
+            out += f"""
+_x = {p}_s[{r}]
+_inf = {p}_cx[{2 * c}]
+_tau = {p}_cx[{2 * c + 1}]
+for _k in range(_x.shape[0]):
+    _x[_k] += (1.0 - fexp(-dt / _tau[_k])) * (_inf[_k] - _x[_k])"""
+    return out
 
 
 def mechanism_args(j, mech, aux_names):
-    return [f"_m{j}_node", f"_m{j}_p", f"_m{j}_s"] + list(aux_names)
+    return [f"_m{j}_node", f"_m{j}_p", f"_m{j}_s", f"_m{j}_cx"] + list(aux_names)
 
 
 def probe_args(j):
@@ -99,8 +115,8 @@ for _r in range(_r{j}_row.shape[0]):
         return textwrap.indent("\n".join(out), " " * indent)
 
     init_args = ", ".join(["_v", "dt", "celsius"] + margs)
-    adv_args = ", ".join(["_nsteps", "_step0", "dt", "celsius", "_cj", "_vfactor", "_v", "_cap",
-                          "_area", "_d_axial", "_g_axial", "_parent", "_rhs", "_d",
+    adv_args = ", ".join(["_nsteps", "_step0", "dt", "celsius", "_cj", "_crank_nicolson", "_v",
+                          "_cap", "_area", "_d_axial", "_g_axial", "_parent", "_rhs", "_d",
                           "_stim_node", "_stim_delay", "_stim_dur", "_stim_amp",
                           "_rec_every", "_rec_count", "_rec_out", "_rv_row", "_rv_node"]
                          + margs + pargs)
@@ -111,39 +127,45 @@ import math
 import numpy as np
 from numba import njit
 
+from neurosim.fastmath import fexp
 from neurosim.solver import hines_solve
 {imports}
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={{"contract"}})
 def initialize({init_args}):
 {block("init", 4) or "    pass"}
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={{"contract"}})
 def advance({adv_args}):
-    """Run _nsteps steps from global step _step0.  Returns (steps done, node that blew up or -1)."""
+    """Run _nsteps steps from global step _step0.  Returns (steps done, node that blew up or -1).
+
+    Each step solves (C cj + G + A) v' = C cj v + G v - i(v) + i_stim for v' (A: axial
+    conductances, G = di/dv): backward Euler with cj = 1/dt gives v(t+dt) = v'; Crank-Nicolson
+    (NEURON's secondorder=1) with cj = 2/dt gives v(t+dt/2) = v', so v(t+dt) = 2 v' - v(t).
+    """
     _n = _v.shape[0]
     for _s in range(_nsteps):
         _gstep = _step0 + _s
         _t_mid = (_gstep + 0.5) * dt
         for _i in range(_n):
-            _rhs[_i] = 0.0
-            _d[_i] = _cap[_i] * _cj + _d_axial[_i]
-        for _i in range(_n):
-            _p = _parent[_i]
-            if _p >= 0:
-                _f = _g_axial[_i] * (_v[_p] - _v[_i])
-                _rhs[_i] += _f
-                _rhs[_p] -= _f
+            _c = _cap[_i] * _cj
+            _rhs[_i] = _c * _v[_i]
+            _d[_i] = _c + _d_axial[_i]
 {block("current", 8)}
         for _k in range(_stim_node.shape[0]):
             if _stim_delay[_k] <= _t_mid and _t_mid < _stim_delay[_k] + _stim_dur[_k]:
                 _rhs[_stim_node[_k]] += _stim_amp[_k]
         hines_solve(_parent, _g_axial, _d, _rhs)
         _bad = -1
+        if _crank_nicolson:
+            for _i in range(_n):
+                _v[_i] = 2.0 * _rhs[_i] - _v[_i]
+        else:
+            for _i in range(_n):
+                _v[_i] = _rhs[_i]
         for _i in range(_n):
-            _v[_i] += _vfactor * _rhs[_i]
             if not (abs(_v[_i]) < 1e4):
                 _bad = _i
         if _bad >= 0:
@@ -167,7 +189,8 @@ def load_kernel(mechs, aux_names):
     """Compile (or load from the disk cache) the kernel module for ``mechs``."""
     src = kernel_source(mechs, aux_names)
     key = hashlib.sha256("\n".join(
-        [src, inspect.getsource(solver), numba.__version__, sys.version]
+        [src, inspect.getsource(solver), inspect.getsource(fastmath), numba.__version__,
+         sys.version]
         + [m.fingerprint() for m in mechs]).encode()).hexdigest()[:20]
     if key in _LOADED:
         return _LOADED[key]

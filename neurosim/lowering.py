@@ -38,16 +38,19 @@ class CellLayout:
     nseg: np.ndarray         # per section
     seg0: np.ndarray         # index of each section's first centre node
     conn: np.ndarray         # node each section's 0-end is (its attachment point)
+    new_of: np.ndarray = None  # the model's final node numbering, once nodes are reordered
 
     def node(self, sec, x):
         """NEURON's node for location (sec, x): the 0-end and 1-end nodes for x = 0 and 1,
         otherwise the centre node of the segment containing x."""
         n = int(self.nseg[sec])
         if x <= 0.0:
-            return int(self.conn[sec])
-        if x >= 1.0:
-            return int(self.seg0[sec] + n)
-        return int(self.seg0[sec] + min(int(x * n), n - 1))
+            k = int(self.conn[sec])
+        elif x >= 1.0:
+            k = int(self.seg0[sec] + n)
+        else:
+            k = int(self.seg0[sec] + min(int(x * n), n - 1))
+        return k if self.new_of is None else int(self.new_of[k])
 
 
 @dataclass
@@ -111,7 +114,7 @@ def lower(cells):
 
     mech_tables = _merge_mechanisms(parts)
     stims = [s for p in parts for s in p["stims"]]
-    return LoweredModel(
+    model = LoweredModel(
         v=cat("v"), area=cat("area"), cap=cat("cap"), g_axial=cat("g"),
         parent=cat("parent", np.int64), node_cell=cat("node_cell", np.int64),
         node_section=cat("section", np.int64), node_x=cat("x"),
@@ -122,6 +125,41 @@ def lower(cells):
         stim_dur=np.array([s[2] for s in stims], dtype=float),
         stim_amp=np.array([s[3] for s in stims], dtype=float),
         cells=list(cells))
+    return _level_order(model)
+
+
+def node_levels(parent):
+    """Depth of every node below its root (parent[i] < i)."""
+    level = np.zeros(len(parent), dtype=np.int64)
+    for i in range(len(parent)):           # lowering time, not step time
+        if parent[i] >= 0:
+            level[i] = level[parent[i]] + 1
+    return level
+
+
+def _level_order(model):
+    """Renumber nodes by depth (stable): consecutive nodes are then independent, so the
+    elimination's division chains overlap in the CPU instead of running one after another,
+    and identical cells end up interleaved node by node.  ``parent[i] < i`` still holds."""
+    level = node_levels(model.parent)
+    order = np.lexsort((np.arange(model.n_nodes), level))   # new -> old
+    new_of = np.empty_like(order)
+    new_of[order] = np.arange(len(order))                    # old -> new
+    for name in ("v", "area", "cap", "g_axial", "node_cell", "node_section", "node_x",
+                 "node_distance"):
+        setattr(model, name, getattr(model, name)[order])
+    parent = model.parent[order]
+    model.parent = np.where(parent >= 0, new_of[np.maximum(parent, 0)], -1)
+    model.stim_node = new_of[model.stim_node]
+    for layout in model.layouts:
+        layout.new_of = new_of
+    for t in model.mechanisms:
+        nodes = new_of[t.nodes]
+        by_node = np.argsort(nodes, kind="stable")
+        t.nodes = nodes[by_node]
+        t.params = np.ascontiguousarray(t.params[:, by_node])
+        t.states = np.ascontiguousarray(t.states[:, by_node])
+    return model
 
 
 def _section_values(cell):

@@ -9,19 +9,21 @@ substituted forward: O(n), no fill-in.  Several cells are several roots in one p
 from numba import njit
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def hines_solve(parent, g, d, rhs):
-    """Solve in place: on return ``rhs`` holds the solution; ``d`` is overwritten."""
+    """Solve in place: on return ``rhs`` holds the solution; ``d`` holds 1/pivot."""
     n = rhs.shape[0]
     for i in range(n - 1, -1, -1):
+        inv = 1.0 / d[i]          # one division per node; the forward pass multiplies
+        d[i] = inv
         p = parent[i]
         if p >= 0:
-            f = g[i] / d[i]
+            f = g[i] * inv
             d[p] -= f * g[i]
             rhs[p] += f * rhs[i]
     for i in range(n):
         p = parent[i]
         if p >= 0:
-            rhs[i] = (rhs[i] + g[i] * rhs[p]) / d[i]
+            rhs[i] = (rhs[i] + g[i] * rhs[p]) * d[i]
         else:
-            rhs[i] = rhs[i] / d[i]
+            rhs[i] = rhs[i] * d[i]

@@ -14,9 +14,12 @@ class CpuBackend:
         self.celsius = float(celsius)
         # Backward Euler solves for v(t+dt); Crank-Nicolson (NEURON's secondorder=1) solves
         # the same system over dt/2 and extrapolates: v(t+dt) = v(t) + 2 dv.
-        self.cj = (1.0 if method == "backward_euler" else 2.0) / self.dt
-        self.vfactor = 1.0 if method == "backward_euler" else 2.0
+        self.crank_nicolson = method == "crank_nicolson"
+        self.cj = (2.0 if self.crank_nicolson else 1.0) / self.dt
         self.tables = model.mechanisms
+        # scratch rows for the steady states and time constants of cnexp states
+        self.cnexp_scratch = [np.zeros((2 * len(t.mechanism.cnexp), len(t.nodes)))
+                              for t in self.tables]
         self.aux = [t.mechanism.aux_arrays(self.celsius, use_tables) for t in self.tables]
         self.kernel = codegen.load_kernel([t.mechanism for t in self.tables],
                                           [list(a) for a in self.aux])
@@ -29,8 +32,8 @@ class CpuBackend:
 
     def _mech_args(self):
         args = []
-        for t, aux in zip(self.tables, self.aux):
-            args += [t.nodes, t.params, t.states] + list(aux.values())
+        for t, aux, cx in zip(self.tables, self.aux, self.cnexp_scratch):
+            args += [t.nodes, t.params, t.states, cx] + list(aux.values())
         return args
 
     def initialize(self):
@@ -55,7 +58,8 @@ class CpuBackend:
         m = self.model
         probe_args = [a for triple in self.rm for a in triple]
         done, bad = self.kernel.advance(
-            nsteps, step0, self.dt, self.celsius, self.cj, self.vfactor, self.v, m.cap, m.area,
+            nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson, self.v, m.cap,
+            m.area,
             self.d_axial, m.g_axial, m.parent, self.rhs, self.d,
             m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp,
             rec_every, rec_count, rec_out, self.rv_row, self.rv_node,

@@ -4,7 +4,9 @@ The code bodies are Python source, compiled into the step kernel by :mod:`neuros
 (one loop over a mechanism's instances for each phase).  Inside a body the names in scope are
 ``v`` (mV), ``dt`` (ms), ``celsius`` (°C), each parameter and state by its own name, the
 mechanism's aux arrays and whatever its ``setup`` lines define.  ``current`` must set ``i``
-(mA/cm²) and ``g = di/dv`` (S/cm²).  The "Mechanisms" issue replaces hand-written bodies with
+(mA/cm²) and ``g = di/dv`` (S/cm²).  States integrated by cnexp are listed in ``cnexp`` with
+the names ``rates`` computes for their steady state and time constant: the kernel then
+updates them in a separate, vectorisable loop.  The "Mechanisms" issue replaces hand-written bodies with
 ones generated from NMODL and Python equations; this contract stays.
 """
 
@@ -27,6 +29,8 @@ class Mechanism:
     init: str = ""                       # sets every state from v and parameters
     current: str = "i = 0.0\ng = 0.0"
     advance: str = ""                    # advances states over dt with v(t+dt)
+    rates: str = ""                      # computes the inf/tau names that cnexp refers to
+    cnexp: tuple = ()                    # (state, inf, tau): x += (1 - exp(-dt/tau))(inf - x)
     setup: str = ""                      # per-step lines before the instance loop
     imports: str = ""                    # module-level imports for helper functions
     helper_module: ModuleType = None     # its source is hashed into the kernel cache key
@@ -71,7 +75,8 @@ class Mechanism:
     def fingerprint(self):
         """Everything that changes the compiled code of this mechanism."""
         parts = [self.name, repr(list(self.parameters)), repr(self.states), self.init,
-                 self.current, self.advance, self.setup, self.imports]
+                 self.current, self.advance, self.rates, repr(self.cnexp), self.setup,
+                 self.imports]
         if self.helper_module is not None:
             parts.append(inspect.getsource(self.helper_module))
         return "\n".join(parts)

@@ -38,12 +38,8 @@ gk = gkbar * n * n * n * n
 i = gna * (v - ena) + gk * (v - ek) + gl * (v - el)
 g = gna + gk + gl
 """,
-    advance="""
-minf, mtau, hinf, htau, ninf, ntau = hh_rates_fn(v, hh_q, hh_tab, hh_ut)
-m = m + (1.0 - math.exp(-dt / mtau)) * (minf - m)
-h = h + (1.0 - math.exp(-dt / htau)) * (hinf - h)
-n = n + (1.0 - math.exp(-dt / ntau)) * (ninf - n)
-""",
+    rates="minf, mtau, hinf, htau, ninf, ntau = hh_rates_fn(v, hh_q, hh_tab, hh_ut)",
+    cnexp=(("m", "minf", "mtau"), ("h", "hinf", "htau"), ("n", "ninf", "ntau")),
     nonnegative=("gnabar", "gkbar", "gl"),
     doc="Hodgkin-Huxley squid axon channels, NEURON's hh.mod.",
 ))
