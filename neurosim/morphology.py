@@ -262,7 +262,7 @@ class Morphology:
              diameter_ratio=1.0, soma_diameter=None, type="dend"):
         """A regular branching tree: ``depth`` levels, ``children`` per branch point; each level
         scales length and diameter by the given ratios (Rall's 3/2 rule with 2 children:
-        ``diameter_ratio = 2**(-1/3)``).  With ``soma_diameter`` a cylindrical soma (length =
+        ``diameter_ratio = 2**(-2/3)``).  With ``soma_diameter`` a cylindrical soma (length =
         diameter) is the root and the tree hangs off its far end."""
         parents, lengths, diams, types = [], [], [], []
         if soma_diameter is not None:

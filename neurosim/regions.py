@@ -2,7 +2,8 @@
 
 A region is one of
 
-* a type name: ``"soma"``, ``"axon"``, ``"dend"`` (basal), ``"apic"``, or ``"all"``;
+* a type name: ``"soma"``, ``"axon"``, ``"dend"`` (basal), ``"apic"``, or ``"all"``, or a
+  list of them;
 * a section id or a list of section ids;
 * a predicate ``f(section) -> bool`` called with each :class:`~neurosim.morphology.Section`;
 * :class:`Distance` — the compartments whose centre lies within a path-distance range of the
@@ -41,6 +42,8 @@ def section_mask(morph, region):
         return morph.types == type_code(region)
     if callable(region):
         return np.array([bool(region(s)) for s in morph.sections], dtype=bool)
+    if isinstance(region, (list, tuple)) and region and all(isinstance(r, str) for r in region):
+        return np.logical_or.reduce([section_mask(morph, r) for r in region])
     ids = np.atleast_1d(np.asarray(region))
     if ids.dtype.kind not in "iu":
         raise ParameterError(f"region {region!r} is neither a name, section ids, a predicate "

@@ -27,10 +27,11 @@ def test_geometry_matches_neuron_segment_by_segment():
 
 
 def rallpack2_morphology():
-    # Rallpack 2: binary tree, 10 levels (1023 sections, one compartment each), Rall's 3/2
-    # rule: each level divides the diameter by 2^(1/3) and the length by 2^(2/3).
-    return ns.Morphology.tree(10, length=32.0, diameter=16.0, length_ratio=2 ** (-2 / 3),
-                              diameter_ratio=2 ** (-1 / 3))
+    # Rallpack 2 (Bhalla et al. 1992): binary tree, 10 levels (1023 sections, one compartment
+    # each), root 16 µm x 32 µm long; Rall's 3/2 rule with equal electrotonic length per
+    # level: each level divides the diameter by 2^(2/3) and the length by 2^(1/3).
+    return ns.Morphology.tree(10, length=32.0, diameter=16.0, length_ratio=2 ** (-1 / 3),
+                              diameter_ratio=2 ** (-2 / 3))
 
 
 def test_rallpack2_branched_cable():
