@@ -7,6 +7,7 @@ diameters are in µm.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -48,13 +49,13 @@ class Section:
     parent: int = -1
     parent_x: float = 1.0
 
-    @property
+    @cached_property
     def arc(self):
         """Cumulative path length at each point (µm), starting at 0."""
         steps = np.linalg.norm(np.diff(self.points, axis=0), axis=1)
         return np.concatenate([[0.0], np.cumsum(steps)])
 
-    @property
+    @cached_property
     def length(self):
         return float(self.arc[-1])
 
