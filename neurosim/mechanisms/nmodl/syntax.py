@@ -1,0 +1,488 @@
+"""NMODL source -> a small syntax tree (plain dataclasses carrying their file:line:column).
+
+The grammar (``grammar.lark``) is parsed LALR(1) by lark; every error, from the parser or from
+later stages, is an :class:`NmodlError` whose message starts with ``file:line:column``.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from ...errors import MechanismError
+
+
+class NmodlError(MechanismError):
+    """A .mod file that neurosim cannot take, with ``file:line:column`` first."""
+
+    def __init__(self, filename, pos, message):
+        self.filename, self.pos = filename, pos
+        line, col = pos if pos else (0, 0)
+        super().__init__(f"{filename}:{line}:{col}: {message}")
+
+
+# ------------------------------------------------------------------ expressions
+@dataclass(frozen=True)
+class Num:
+    value: float
+    pos: tuple = None
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    pos: tuple = None
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple
+    pos: tuple = None
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str          # + - * / ^ < <= > >= == != && ||
+    left: object
+    right: object
+    pos: tuple = None
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str          # - !
+    operand: object
+    pos: tuple = None
+
+
+# ------------------------------------------------------------------ statements
+@dataclass
+class Assign:
+    name: str
+    expr: object
+    pos: tuple = None
+
+
+@dataclass
+class Deriv:
+    name: str
+    expr: object
+    pos: tuple = None
+
+
+@dataclass
+class Local:
+    names: list
+    pos: tuple = None
+
+
+@dataclass
+class CallStmt:
+    call: Call
+    pos: tuple = None
+
+
+@dataclass
+class If:
+    cond: object
+    body: list
+    orelse: list
+    pos: tuple = None
+
+
+@dataclass
+class While:
+    cond: object
+    body: list
+    pos: tuple = None
+
+
+@dataclass
+class From:
+    var: str
+    start: object
+    stop: object
+    step: object
+    body: list
+    pos: tuple = None
+
+
+@dataclass
+class Solve:
+    block: str
+    method: str
+    steadystate: str
+    pos: tuple = None
+
+
+@dataclass
+class Reaction:
+    lhs: list          # [(stoichiometry, state)]
+    rhs: list
+    kf: object
+    kb: object
+    pos: tuple = None
+
+
+@dataclass
+class FluxIn:
+    states: list
+    expr: object
+    pos: tuple = None
+
+
+@dataclass
+class Conserve:
+    lhs: object
+    rhs: object
+    pos: tuple = None
+
+
+@dataclass
+class Compartment:
+    volume: object
+    states: list
+    pos: tuple = None
+
+
+@dataclass
+class LinearEq:
+    lhs: object
+    rhs: object
+    pos: tuple = None
+
+
+@dataclass
+class Unsupported:
+    what: str
+    pos: tuple = None
+
+
+# ------------------------------------------------------------------ the file
+@dataclass
+class Block:
+    kind: str
+    name: str
+    args: list
+    body: list
+    pos: tuple = None
+
+
+@dataclass
+class ModFile:
+    filename: str
+    title: str = ""
+    kind: str = ""            # SUFFIX | POINT_PROCESS | ARTIFICIAL_CELL
+    name: str = ""
+    ions: list = field(default_factory=list)          # (ion, reads, writes, valence, pos)
+    nonspecific: list = field(default_factory=list)
+    electrode_current: list = field(default_factory=list)
+    range: list = field(default_factory=list)
+    globals: list = field(default_factory=list)
+    unit_constants: dict = field(default_factory=dict)
+    parameters: dict = field(default_factory=dict)    # name -> (default or None, pos)
+    constants: dict = field(default_factory=dict)
+    assigned: dict = field(default_factory=dict)      # name -> pos
+    states: dict = field(default_factory=dict)        # name -> pos
+    top_locals: dict = field(default_factory=dict)
+    blocks: list = field(default_factory=list)        # Block
+    unsupported: list = field(default_factory=list)   # Unsupported
+    pos: dict = field(default_factory=dict)           # what -> pos, for messages
+
+    def block(self, kind, name=None):
+        for b in self.blocks:
+            if b.kind == kind and (name is None or b.name == name):
+                return b
+        return None
+
+
+# Named units that nocmodl knows, as used in the wild: FARADAY = (faraday) (coulombs) etc.
+UNIT_CONSTANTS = {
+    "faraday": 96485.33212331001,        # C/mol (NEURON 9: 2019 SI values)
+    "k-mole": 8.31446261815324,          # J/(mol K)
+    "r": 8.31446261815324,
+    "mole": 6.02214076e23,
+    "e": 1.602176634e-19,
+    "boltzmann": 1.380649e-23,
+    "pi": 3.141592653589793,
+}
+_SCALE = {"coulombs": 1.0, "coulomb": 1.0, "coul": 1.0, "kilocoulombs": 1e-3, "joule/degc": 1.0,
+          "joule/degk": 1.0, "millijoule/degc": 1e3, "1": 1.0}
+
+_GRAMMAR = os.path.join(os.path.dirname(__file__), "grammar.lark")
+_PARSER = None
+
+
+def _parser():
+    global _PARSER
+    if _PARSER is None:
+        with open(_GRAMMAR) as f:
+            _PARSER = Lark(f.read(), parser="lalr", propagate_positions=True,
+                           maybe_placeholders=True)
+    return _PARSER
+
+
+def _pos(item):
+    if isinstance(item, Token):
+        return (item.line, item.column)
+    meta = getattr(item, "meta", None)
+    if meta is not None and not meta.empty:
+        return (meta.line, meta.column)
+    return None
+
+
+def _is(node, data):
+    return isinstance(node, Tree) and node.data == data
+
+
+def _num(tok):
+    return float(str(tok))
+
+
+@v_args(meta=True)
+class _Build(Transformer):
+    """lark tree -> the dataclasses above; declarations collected into a ModFile."""
+
+    def __init__(self, filename):
+        super().__init__()
+        self.filename = filename
+
+    # -- expressions
+    def number(self, meta, c):
+        return Num(_num(c[0]), (meta.line, meta.column))
+
+    def signed_number(self, meta, c):
+        return float(str(c[0]).replace(" ", "").replace("\t", ""))
+
+    def name(self, meta, c):
+        return Name(str(c[0]), (meta.line, meta.column))
+
+    def call(self, meta, c):
+        return Call(str(c[0]), tuple(a for a in c[1:] if a is not None), (meta.line, meta.column))
+
+    def binop(self, meta, c):
+        return BinOp(str(c[1]), c[0], c[2], (meta.line, meta.column))
+
+    def compare(self, meta, c):
+        return BinOp(str(c[1]), c[0], c[2], (meta.line, meta.column))
+
+    def pow(self, meta, c):
+        return BinOp("^", c[0], c[1], (meta.line, meta.column))
+
+    def and_(self, meta, c):
+        return BinOp("&&", c[0], c[1], (meta.line, meta.column))
+
+    def or_(self, meta, c):
+        return BinOp("||", c[0], c[1], (meta.line, meta.column))
+
+    def neg(self, meta, c):
+        return Unary("-", c[0], (meta.line, meta.column))
+
+    def not_(self, meta, c):
+        return Unary("!", c[0], (meta.line, meta.column))
+
+    # -- statements
+    def block(self, meta, c):
+        return [s for s in c if s is not None]
+
+    def local(self, meta, c):
+        return Local([str(t) for t in c], (meta.line, meta.column))
+
+    def assign(self, meta, c):
+        return Assign(str(c[0]), c[1], (meta.line, meta.column))
+
+    def deriv_assign(self, meta, c):
+        name = str(c[0]).rstrip("'")
+        if str(c[0]).count("'") > 1:
+            return Unsupported("higher-order derivative", (meta.line, meta.column))
+        return Deriv(name, c[1], (meta.line, meta.column))
+
+    def call_stmt(self, meta, c):
+        call = Call(str(c[0]), tuple(a for a in c[1:] if a is not None), (meta.line, meta.column))
+        return CallStmt(call, call.pos)
+
+    def if_stmt(self, meta, c):
+        cond, body = c[1], c[2]
+        orelse = c[4] if len(c) > 4 and c[4] is not None else []
+        if isinstance(orelse, If):
+            orelse = [orelse]
+        return If(cond, body, orelse, (meta.line, meta.column))
+
+    def while_stmt(self, meta, c):
+        return While(c[1], c[2], (meta.line, meta.column))
+
+    def from_stmt(self, meta, c):
+        return From(str(c[0]), c[1], c[2], c[3], c[4], (meta.line, meta.column))
+
+    def solve(self, meta, c):
+        return Solve(str(c[0]), str(c[1]) if c[1] else "", str(c[2]) if c[2] else "",
+                     (meta.line, meta.column))
+
+    def reactants(self, meta, c):
+        return list(c)
+
+    def reactant(self, meta, c):
+        return (int(str(c[0])) if c[0] is not None else 1, str(c[1]))
+
+    def reaction(self, meta, c):
+        return Reaction(c[0], c[2], c[3], c[4], (meta.line, meta.column))
+
+    def flux_in(self, meta, c):
+        return FluxIn([s for _, s in c[0]], c[1], (meta.line, meta.column))
+
+    def linear_eq(self, meta, c):
+        return LinearEq(c[0], c[1], (meta.line, meta.column))
+
+    def conserve(self, meta, c):
+        return Conserve(c[0], c[1], (meta.line, meta.column))
+
+    def compartment(self, meta, c):
+        names = [str(t) for t in c[2:]]
+        return Compartment(c[1], names, (meta.line, meta.column))
+
+    def table(self, meta, c):
+        return None          # TABLE only caches what the code computes: computing is exact
+
+    def unitsonoff(self, meta, c):
+        return None
+
+    def lag(self, meta, c):
+        return Unsupported("LAG", (meta.line, meta.column))
+
+    def verbatim(self, meta, c):
+        return Unsupported("VERBATIM", (meta.line, meta.column))
+
+    def arg(self, meta, c):
+        return str(c[0])
+
+
+def parse(text, filename="<string>"):
+    """Parse NMODL ``text`` into a :class:`ModFile`."""
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedToken as e:
+        tok = e.token
+        what = "end of file" if tok.type == "$END" else repr(str(tok))
+        raise NmodlError(filename, (e.line, e.column),
+                         f"syntax error: unexpected {what}") from None
+    except UnexpectedCharacters as e:
+        raise NmodlError(filename, (e.line, e.column),
+                         f"syntax error: unexpected character {e.char!r}") from None
+    except UnexpectedInput as e:
+        raise NmodlError(filename, (getattr(e, "line", 0), getattr(e, "column", 0)),
+                         "syntax error") from None
+    except LarkError as e:   # any other failure of the parser is still a clean error
+        raise NmodlError(filename, (0, 0), f"syntax error: {e}") from None
+    return _collect(tree, filename)
+
+
+def _collect(tree, filename):
+    mod = ModFile(filename)
+    build = _Build(filename)
+    for item in tree.children:
+        kind = item.data
+        pos = _pos(item)
+        if kind == "title":
+            mod.title = str(item.children[0])[5:].strip()
+        elif kind == "neuron_block":
+            _neuron_block(mod, item)
+        elif kind == "units_block":
+            for u in item.children:
+                if u.data == "unit_constant":
+                    name, u1, u2 = u.children
+                    mod.unit_constants[str(name)] = _unit_constant(filename, u1, u2)
+                elif u.data == "unit_number":
+                    mod.unit_constants[str(u.children[0])] = build.transform(u.children[1])
+        elif kind in ("parameter_block", "constant_block"):
+            target = mod.parameters if kind == "parameter_block" else mod.constants
+            for d in item.children:
+                if d.data == "array_decl":
+                    mod.unsupported.append(Unsupported("array variable", _pos(d)))
+                    continue
+                value = d.children[1]
+                target[str(d.children[0])] = (None if value is None else
+                                              build.transform(value), _pos(d))
+        elif kind == "assigned_block":
+            for d in item.children:
+                if d.data == "array_decl":
+                    mod.unsupported.append(Unsupported("array variable", _pos(d)))
+                    continue
+                mod.assigned[str(d.children[0])] = _pos(d)
+        elif kind == "state_block":
+            for d in item.children:
+                if d.data == "array_decl":
+                    mod.unsupported.append(Unsupported("array variable", _pos(d)))
+                    continue
+                mod.states[str(d.children[0])] = _pos(d)
+        elif kind == "top_local":
+            for t in item.children:
+                mod.top_locals[str(t)] = _pos(t)
+        elif kind == "define":
+            mod.constants[str(item.children[0])] = (float(str(item.children[1])), pos)
+        elif kind in ("initial_block", "breakpoint_block"):
+            body = build.transform(item.children[0])
+            mod.blocks.append(Block(kind.split("_")[0].upper(), "", [], body, pos))
+        elif kind in ("derivative_block", "kinetic_block", "linear_block", "nonlinear_block"):
+            name = str(item.children[0])
+            body = [build.transform(s) for s in item.children[1:]]
+            if kind in ("derivative_block", "kinetic_block"):
+                body = body[0]
+            body = [s for s in body if s is not None]
+            mod.blocks.append(Block(kind.split("_")[0].upper(), name, [], body, pos))
+        elif kind in ("procedure_block", "function_block"):
+            name = str(item.children[0])
+            args = [build.transform(a) for a in item.children[1:-1] if _is(a, "arg")]
+            body = build.transform(item.children[-1])
+            mod.blocks.append(Block(kind.split("_")[0].upper(), name, args, body, pos))
+        elif kind == "net_receive_block":
+            args = [build.transform(a) for a in item.children[:-1] if _is(a, "arg")]
+            body = build.transform(item.children[-1])
+            mod.blocks.append(Block("NET_RECEIVE", "", args, body, pos))
+        elif kind == "verbatim":
+            mod.unsupported.append(Unsupported("VERBATIM", pos))
+        elif kind == "unsupported_block":
+            mod.unsupported.append(Unsupported(str(item.children[0]), pos))
+        elif kind in ("independent_block", "unitsonoff"):
+            pass
+    return mod
+
+
+def _unit_constant(filename, u1, u2):
+    name = str(u1).strip("() \t").lower()
+    scale = str(u2).strip("() \t").lower()
+    if name not in UNIT_CONSTANTS:
+        raise NmodlError(filename, _pos(u1), f"unknown physical constant unit {str(u1)}")
+    return UNIT_CONSTANTS[name] * _SCALE.get(scale, 1.0)
+
+
+def _neuron_block(mod, item):
+    for st in item.children:
+        kind = st.data
+        names = [str(t) for t in st.children if isinstance(t, Token) and t.type == "NAME"]
+        pos = _pos(st)
+        if kind == "suffix":
+            mod.kind, mod.name = str(st.children[0]), str(st.children[1])
+            mod.pos["name"] = pos
+        elif kind == "useion":
+            ion = str(st.children[0])
+            reads = [str(t) for t in st.children[1].children] if st.children[1] else []
+            writes = [str(t) for t in st.children[2].children] if st.children[2] else []
+            valence = None
+            if st.children[3] is not None:
+                valence = _Build(mod.filename).transform(st.children[3].children[0])
+            mod.ions.append((ion, reads, writes, valence, pos))
+        elif kind == "nonspecific":
+            mod.nonspecific += names
+        elif kind == "electrode_current":
+            mod.electrode_current += names
+            mod.unsupported.append(Unsupported("ELECTRODE_CURRENT", pos))
+        elif kind == "range_":
+            mod.range += names
+        elif kind == "global_":
+            mod.globals += names
+        elif kind in ("pointer", "bbcorepointer", "random_", "external"):
+            mod.unsupported.append(Unsupported(kind.rstrip("_").upper(), pos))
+        elif kind == "verbatim":
+            mod.unsupported.append(Unsupported("VERBATIM", pos))
