@@ -56,6 +56,7 @@ class Cell:
         self.set_discretization(NSeg(1) if discretization is None else discretization)
         self.inserts = []
         self.iclamps = []
+        self.ion_settings = []
 
     # -------------------------------------------------------------- cable properties
     def paint(self, region="all", *, cm=None, ra=None, v_init=None):
@@ -96,6 +97,23 @@ class Cell:
             name = mech.resolve_parameter(key)
             checked[name] = mech.check_value(name, value, context=f"region {region!r}")
         self.inserts.append(Insert(mech, region, checked))
+        return self
+
+    def set_ion(self, ion, region="all", *, e=None, ci=None, co=None):
+        """Reversal potential ``e`` (mV) and initial concentrations ``ci``, ``co`` (mM) of
+        ``ion`` on ``region`` (NEURON's ``ena``, ``nai``, ``nao``).  Where a mechanism writes
+        the ion's concentration, e follows Nernst instead, as in NEURON."""
+        if not str(ion).isidentifier():
+            raise ParameterError(f"ion name {ion!r} is not an identifier")
+        check_region(self.morphology, region)
+        values = {}
+        if e is not None:
+            values["e"] = finite(f"e{ion}", e, context=f"region {region!r}")
+        if ci is not None:
+            values["ci"] = finite(f"{ion}i", ci, positive=True, context=f"region {region!r}")
+        if co is not None:
+            values["co"] = finite(f"{ion}o", co, positive=True, context=f"region {region!r}")
+        self.ion_settings.append((region, ion, values))
         return self
 
     # -------------------------------------------------------------- point items

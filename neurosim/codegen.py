@@ -33,50 +33,93 @@ def cache_dir():
     return path
 
 
+def _load_store(j, mech, phase):
+    """Lines that load a mechanism instance's variables into locals, and store them back."""
+    p = f"_m{j}"
+    name = mech.code_name
+    load = [f"_node = {p}_node[_k]", "v = _v[_node]"]
+    load += [f"{name(n)} = {p}_p[{r}, _k]" for r, n in enumerate(mech.parameters)]
+    load += [f"{name(n)} = {p}_a[{r}, _k]" for r, n in enumerate(mech.assigned)]
+    store = [f"{p}_a[{r}, _k] = {name(n)}" for r, n in enumerate(mech.assigned)]
+    for use in mech.ions:
+        for var in use.reads:
+            load.append(f"{name(var)} = _ion_{use.ion}_{use.field(var)}[_node]")
+        for var in use.writes:
+            fld = use.field(var)
+            if fld in ("ci", "co"):           # a written concentration: read it, write it back
+                if var not in use.reads:
+                    load.append(f"{name(var)} = _ion_{use.ion}_{fld}[_node]")
+                if phase != "current":
+                    store.append(f"_ion_{use.ion}_{fld}[_node] = {name(var)}")
+            elif fld == "i" and phase == "current":
+                load.append(f"{name(var)} = 0.0")
+                scale = "_ifac" if mech.kind == "density" else "_ifac * 100.0 / _area[_node]"
+                store.append(f"_ion_{use.ion}_i[_node] += {name(var)} * {scale}")
+            elif fld == "e" and phase != "current":
+                store.append(f"_ion_{use.ion}_e[_node] = {name(var)}")
+    if phase == "init":
+        load += [f"{name(n)} = 0.0" for n in mech.states]
+        store += [f"{p}_s[{r}, _k] = {name(n)}" for r, n in enumerate(mech.states)]
+    else:
+        load += [f"{name(n)} = {p}_s[{r}, _k]" for r, n in enumerate(mech.states)]
+        if phase == "advance":
+            cnexp_states = {state for state, _, _ in mech.cnexp}
+            store += [f"{p}_s[{r}, _k] = {name(n)}" for r, n in enumerate(mech.states)
+                      if n not in cnexp_states]
+    return load, store
+
+
 def _instance_loop(j, mech, phase):
     """Source of one loop over the instances of mechanism number j for ``phase``."""
     p = f"_m{j}"
+    if phase == "advance" and not (mech.advance.strip() or mech.cnexp):
+        return ""
     lines = [textwrap.dedent(mech.setup).strip()] if mech.setup.strip() else []
     lines.append(f"for _k in range({p}_node.shape[0]):")
-    body = [f"_node = {p}_node[_k]", "v = _v[_node]"]
-    body += [f"{name} = {p}_p[{r}, _k]" for r, name in enumerate(mech.parameters)]
+    load, store = _load_store(j, mech, phase)
     if phase == "init":
-        body += [f"{name} = 0.0" for name in mech.states]
-        body.append(mech.init)
-        body += [f"{p}_s[{r}, _k] = {name}" for r, name in enumerate(mech.states)]
+        body = load + [mech.init] + store
     elif phase == "current":
-        # Solving for v(t+dt) itself: rhs gets g v - i, the diagonal g (NEURON's linearisation)
-        body += [f"{name} = {p}_s[{r}, _k]" for r, name in enumerate(mech.states)]
-        body.append(mech.current)
-        body += ["_fac = _area[_node] * 0.01      # mA/cm² * µm² -> nA, S/cm² -> µS",
-                 "_rhs[_node] += (g * v - i) * _fac", "_d[_node] += g * _fac"]
-    elif phase == "advance":
-        if not (mech.advance.strip() or mech.cnexp):
-            return ""
-        body += [f"{name} = {p}_s[{r}, _k]" for r, name in enumerate(mech.states)]
-        body += [mech.rates, mech.advance]
-        cnexp_states = {state for state, _, _ in mech.cnexp}
-        body += [f"{p}_s[{r}, _k] = {name}" for r, name in enumerate(mech.states)
-                 if name not in cnexp_states]
-        for c, (_, inf, tau) in enumerate(mech.cnexp):
-            body += [f"{p}_cx[{2 * c}, _k] = {inf}", f"{p}_cx[{2 * c + 1}, _k] = {tau}"]
+        # Solving for v(t+dt) itself: rhs gets g v - i, the diagonal g (NEURON's linearisation).
+        # Density currents are mA/cm² (times area/100 -> nA), point currents already nA.
+        fac = ("_area[_node] * 0.01      # mA/cm² * µm² -> nA, S/cm² -> µS"
+               if mech.kind == "density" else "1.0")
+        body = load + [mech.current, f"_ifac = {fac}" if mech.kind == "density" else
+                       "_ifac = 1.0", "_rhs[_node] += (g * v - i) * _ifac",
+                       "_d[_node] += g * _ifac"] + store
+    else:
+        body = load + [mech.rates, mech.advance]
+        for c, (_, a, b) in enumerate(mech.cnexp):
+            body += [f"{p}_cx[{2 * c}, _k] = {a}", f"{p}_cx[{2 * c + 1}, _k] = {b}"]
+        body += store
     code = "\n".join(textwrap.dedent(b).strip() for b in body if b.strip())
     out = "\n".join(lines) + "\n" + textwrap.indent(code, "    ")
     if phase == "advance":
-        # cnexp over contiguous rows with a branch-free exp: this loop vectorises
+        # x' = a + b x over dt, exactly, on contiguous rows with a branch-free exp: vectorises
         for c, (state, _, _) in enumerate(mech.cnexp):
             r = mech.states.index(state)
             out += f"""
 _x = {p}_s[{r}]
-_inf = {p}_cx[{2 * c}]
-_tau = {p}_cx[{2 * c + 1}]
+_ca = {p}_cx[{2 * c}]
+_cb = {p}_cx[{2 * c + 1}]
 for _k in range(_x.shape[0]):
-    _x[_k] += (1.0 - fexp(-dt / _tau[_k])) * (_inf[_k] - _x[_k])"""
+    _e = fexp(dt * _cb[_k])
+    _x[_k] += (1.0 - _e) * (-_ca[_k] / _cb[_k] - _x[_k]) if _cb[_k] != 0.0 else dt * _ca[_k]"""
     return out
 
 
+def ions_of(mechs):
+    """Sorted names of the ions any of ``mechs`` uses."""
+    return sorted({use.ion for m in mechs for use in m.ions})
+
+
+def ion_args(ion):
+    return [f"_ion_{ion}_e", f"_ion_{ion}_ci", f"_ion_{ion}_co", f"_ion_{ion}_i",
+            f"_ion_{ion}_nernst", f"_ion_{ion}_z"]
+
+
 def mechanism_args(j, mech, aux_names):
-    return [f"_m{j}_node", f"_m{j}_p", f"_m{j}_s", f"_m{j}_cx"] + list(aux_names)
+    return [f"_m{j}_node", f"_m{j}_p", f"_m{j}_s", f"_m{j}_a", f"_m{j}_cx"] + list(aux_names)
 
 
 def probe_args(j):
@@ -95,6 +138,9 @@ def kernel_source(mechs, aux_names):
                 raise ValueError(f"mechanism {mech.name!r}: aux array {name!r} must start "
                                  f"with {mech.name + '_'!r}")
     imports = "\n".join(sorted({m.imports for m in mechs if m.imports}))
+    helpers = "\n\n".join(m.helpers for m in mechs if m.helpers.strip())
+    ions = ions_of(mechs)
+    iargs = [a for ion in ions for a in ion_args(ion)]
     margs = [a for j, (m, names) in enumerate(zip(mechs, aux_names))
              for a in mechanism_args(j, m, names)]
     pargs = [a for j in range(len(mechs)) for a in probe_args(j)]
@@ -114,12 +160,25 @@ for _r in range(_r{j}_row.shape[0]):
         _rec_count[_row] += 1""")
         return textwrap.indent("\n".join(out), " " * indent)
 
-    init_args = ", ".join(["_v", "dt", "celsius"] + margs)
+    def nernst_block(indent):
+        # reversal potentials from concentrations where a mechanism writes them (NEURON's
+        # ion_style with eadvance), ion currents zeroed for the mechanisms to sum into
+        out = ["_ktf = 1000.0 * 8.31446261815324 * (celsius + 273.15) / 96485.33212331001"]
+        for ion in ions:
+            out.append(f"""\
+for _k in range(_ion_{ion}_nernst.shape[0]):
+    _node = _ion_{ion}_nernst[_k]
+    _ion_{ion}_e[_node] = _ktf / _ion_{ion}_z * math.log(_ion_{ion}_co[_node] / _ion_{ion}_ci[_node])
+for _i in range(_ion_{ion}_i.shape[0]):
+    _ion_{ion}_i[_i] = 0.0""")
+        return textwrap.indent("\n".join(out), " " * indent)
+
+    init_args = ", ".join(["_v", "dt", "celsius", "_area"] + iargs + margs)
     adv_args = ", ".join(["_nsteps", "_step0", "dt", "celsius", "_cj", "_crank_nicolson", "_v",
                           "_cap", "_area", "_d_axial", "_g_axial", "_parent", "_rhs", "_d",
                           "_stim_node", "_stim_delay", "_stim_dur", "_stim_amp",
                           "_rec_every", "_rec_count", "_rec_out", "_rv_row", "_rv_node"]
-                         + margs + pargs)
+                         + iargs + margs + pargs)
     return f'''\
 # Generated by neurosim.codegen for mechanisms: {", ".join(m.name for m in mechs) or "none"}
 import math
@@ -131,10 +190,14 @@ from neurosim.fastmath import fexp
 from neurosim.solver import hines_solve
 {imports}
 
+{helpers}
+
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={{"contract"}})
 def initialize({init_args}):
-{block("init", 4) or "    pass"}
+    t = 0.0
+{nernst_block(4)}
+{block("init", 4)}
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={{"contract"}})
@@ -149,6 +212,8 @@ def advance({adv_args}):
     for _s in range(_nsteps):
         _gstep = _step0 + _s
         _t_mid = (_gstep + 0.5) * dt
+        t = _t_mid
+{nernst_block(8)}
         for _i in range(_n):
             _c = _cap[_i] * _cj
             _rhs[_i] = _c * _v[_i]
@@ -170,6 +235,7 @@ def advance({adv_args}):
                 _bad = _i
         if _bad >= 0:
             return _s, _bad
+        t = (_gstep + 1) * dt
 {block("advance", 8)}
         _gnext = _gstep + 1
         for _r in range(_rv_row.shape[0]):

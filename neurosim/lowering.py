@@ -19,15 +19,38 @@ _NF_PER_UF_UM2 = 1e-5    # cm [µF/cm²] * area [µm²] -> nF
 
 @dataclass
 class MechanismTable:
-    """All instances of one mechanism: node index, parameters (nparam, n), states (nstate, n)."""
+    """All instances of one mechanism: node index, parameters (nparam, n), states (nstate, n)
+    and the assigned variables it keeps between phases (nassigned, n)."""
     mechanism: object
     nodes: np.ndarray
     params: np.ndarray
     states: np.ndarray
+    assigned: np.ndarray = None
+
+    def __post_init__(self):
+        if self.assigned is None:
+            self.assigned = np.zeros((len(self.mechanism.assigned), len(self.nodes)))
 
     @property
     def name(self):
         return self.mechanism.name
+
+
+# NEURON's defaults: reversal potential (mV), inside and outside concentration (mM), valence
+ION_DEFAULTS = {"na": (50.0, 10.0, 140.0, 1.0), "k": (-77.0, 54.4, 2.5, 1.0),
+                "ca": (132.4579341637009, 5e-5, 2.0, 2.0)}
+OTHER_ION_DEFAULT = (0.0, 1.0, 1.0, 1.0)
+
+
+@dataclass
+class IonTable:
+    """Per-node reversal potential and concentrations of one ion; ``nernst`` lists the nodes
+    whose concentrations a mechanism writes, where the reversal potential follows Nernst."""
+    e: np.ndarray
+    ci: np.ndarray
+    co: np.ndarray
+    valence: float
+    nernst: np.ndarray
 
 
 @dataclass
@@ -71,6 +94,7 @@ class LoweredModel:
     stim_dur: np.ndarray
     stim_amp: np.ndarray
     cells: list = field(default_factory=list)
+    ions: dict = field(default_factory=dict)     # ion name -> IonTable
 
     @property
     def n_nodes(self):
@@ -113,6 +137,7 @@ def lower(cells):
         return np.concatenate([p[key] for p in parts]).astype(dtype)
 
     mech_tables = _merge_mechanisms(parts)
+    ions = _ion_tables(cells, parts, mech_tables)
     stims = [s for p in parts for s in p["stims"]]
     model = LoweredModel(
         v=cat("v"), area=cat("area"), cap=cat("cap"), g_axial=cat("g"),
@@ -124,7 +149,7 @@ def lower(cells):
         stim_delay=np.array([s[1] for s in stims], dtype=float),
         stim_dur=np.array([s[2] for s in stims], dtype=float),
         stim_amp=np.array([s[3] for s in stims], dtype=float),
-        cells=list(cells))
+        cells=list(cells), ions=ions)
     return _level_order(model)
 
 
@@ -151,6 +176,9 @@ def _level_order(model):
     parent = model.parent[order]
     model.parent = np.where(parent >= 0, new_of[np.maximum(parent, 0)], -1)
     model.stim_node = new_of[model.stim_node]
+    for table in model.ions.values():
+        table.e, table.ci, table.co = table.e[order], table.ci[order], table.co[order]
+        table.nernst = np.sort(new_of[table.nernst])
     for layout in model.layouts:
         layout.new_of = new_of
     for t in model.mechanisms:
@@ -281,6 +309,41 @@ def _paint_mechanisms(cell, section, dist, membrane):
     return result
 
 
+def _ion_tables(cells, parts, mech_tables):
+    """Ion arrays for every ion a mechanism uses: NEURON's defaults, then the cells'
+    ``set_ion`` values, Nernst where a mechanism writes a concentration."""
+    valence = {}
+    for t in mech_tables:
+        for use in t.mechanism.ions:
+            z = use.valence if use.valence is not None else \
+                ION_DEFAULTS.get(use.ion, OTHER_ION_DEFAULT)[3]
+            if valence.setdefault(use.ion, z) != z:
+                raise MechanismError(f"ion {use.ion!r} has valence {valence[use.ion]} in one "
+                                     f"mechanism and {z} in {t.name!r}")
+    n = sum(p["n"] for p in parts)
+    tables = {}
+    for ion, z in sorted(valence.items()):
+        e0, ci0, co0, _ = ION_DEFAULTS.get(ion, OTHER_ION_DEFAULT)
+        table = IonTable(np.full(n, e0), np.full(n, ci0), np.full(n, co0), float(z),
+                         np.zeros(0, dtype=np.int64))
+        offset = 0
+        for cell, part in zip(cells, parts):
+            for region, name, values in getattr(cell, "ion_settings", []):
+                if name != ion:
+                    continue
+                everywhere = np.ones(part["n"], dtype=bool)
+                sel = _node_mask(cell, region, part["section"], part["dist"], everywhere)
+                for key, value in values.items():
+                    getattr(table, key)[offset:offset + part["n"]][sel] = value
+            offset += part["n"]
+        writes = [t.nodes for t in mech_tables for use in t.mechanism.ions
+                  if use.ion == ion and any(use.field(w) in ("ci", "co") for w in use.writes)]
+        table.nernst = np.unique(np.concatenate(writes)).astype(np.int64) if writes else \
+            table.nernst
+        tables[ion] = table
+    return tables
+
+
 def _merge_mechanisms(parts):
     merged = {}
     for p in parts:
@@ -297,4 +360,8 @@ def _merge_mechanisms(parts):
         mech = e["mech"]
         states = np.zeros((len(mech.states), len(nodes)))
         tables.append(MechanismTable(mech, nodes, np.ascontiguousarray(params), states))
-    return tables
+    # Mechanisms that write ion concentrations go first, so that mechanisms reading a
+    # concentration see it initialised and advanced within the same step.
+    def writes_concentration(t):
+        return any(u.field(w) in ("ci", "co") for u in t.mechanism.ions for w in u.writes)
+    return sorted(tables, key=lambda t: not writes_concentration(t))

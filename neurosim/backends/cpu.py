@@ -24,6 +24,8 @@ class CpuBackend:
         self.kernel = codegen.load_kernel([t.mechanism for t in self.tables],
                                           [list(a) for a in self.aux])
         n = model.n_nodes
+        self.ions = {name: (t.e.copy(), t.ci.copy(), t.co.copy(), np.zeros(n), t.nernst,
+                            t.valence) for name, t in model.ions.items()}
         self.v = model.v.copy()
         self.rhs = np.zeros(n)
         self.d = np.zeros(n)
@@ -33,13 +35,24 @@ class CpuBackend:
     def _mech_args(self):
         args = []
         for t, aux, cx in zip(self.tables, self.aux, self.cnexp_scratch):
-            args += [t.nodes, t.params, t.states, cx] + list(aux.values())
+            args += [t.nodes, t.params, t.states, t.assigned, cx] + list(aux.values())
+        return args
+
+    def _ion_args(self):
+        from ..codegen import ions_of
+        args = []
+        for ion in ions_of([t.mechanism for t in self.tables]):
+            args += list(self.ions[ion])
         return args
 
     def initialize(self):
         """NEURON's finitialize: v = v_init, every mechanism's INITIAL block at v_init."""
         self.v[:] = self.model.v
-        self.kernel.initialize(self.v, self.dt, self.celsius, *self._mech_args())
+        for name, (e, ci, co, i, _, _) in self.ions.items():
+            table = self.model.ions[name]
+            e[:], ci[:], co[:], i[:] = table.e, table.ci, table.co, 0.0
+        self.kernel.initialize(self.v, self.dt, self.celsius, self.model.area,
+                               *self._ion_args(), *self._mech_args())
 
     def set_probes(self, v_probes, state_probes):
         """``v_probes``: list of (row, node); ``state_probes``: list of (row, table, state,
@@ -63,5 +76,5 @@ class CpuBackend:
             self.d_axial, m.g_axial, m.parent, self.rhs, self.d,
             m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp,
             rec_every, rec_count, rec_out, self.rv_row, self.rv_node,
-            *self._mech_args(), *probe_args)
+            *self._ion_args(), *self._mech_args(), *probe_args)
         return int(done), int(bad)

@@ -4,9 +4,11 @@ The code bodies are Python source, compiled into the step kernel by :mod:`neuros
 (one loop over a mechanism's instances for each phase).  Inside a body the names in scope are
 ``v`` (mV), ``dt`` (ms), ``celsius`` (°C), each parameter and state by its own name, the
 mechanism's aux arrays and whatever its ``setup`` lines define.  ``current`` must set ``i``
-(mA/cm²) and ``g = di/dv`` (S/cm²).  States integrated by cnexp are listed in ``cnexp`` with
-the names ``rates`` computes for their steady state and time constant: the kernel then
-updates them in a separate, vectorisable loop.  The "Mechanisms" issue replaces hand-written bodies with
+(mA/cm²; nA for point processes) and ``g = di/dv``.  States integrated by cnexp are listed in
+``cnexp`` as ``(state, a, b)`` for x' = a + b x, with ``a`` and ``b`` computed by ``rates``:
+the kernel then updates them exactly, x += (1 - exp(b dt)) (-a/b - x), in a separate
+vectorisable loop.  Ion variables named in ``ions`` are read from and written to per-node ion
+arrays; written ion currents are summed there for concentration mechanisms to read.  The "Mechanisms" issue replaces hand-written bodies with
 ones generated from NMODL and Python equations; this contract stays.
 """
 
@@ -22,6 +24,21 @@ from ..validate import finite
 
 
 @dataclass(frozen=True)
+class IonUse:
+    """A mechanism's use of ion ``ion``: the ion variables it reads and writes, by NEURON's
+    names (``ena``, ``nai``, ``nao``, ``ina``)."""
+    ion: str
+    reads: tuple = ()
+    writes: tuple = ()
+    valence: float = None
+
+    def field(self, var):
+        """Which per-node ion array ``var`` lives in: 'e', 'ci', 'co' or 'i'."""
+        x = self.ion
+        return {f"e{x}": "e", f"{x}i": "ci", f"{x}o": "co", f"i{x}": "i"}.get(var)
+
+
+@dataclass(frozen=True)
 class Mechanism:
     name: str
     parameters: dict                     # name -> default, in kernel order
@@ -29,14 +46,19 @@ class Mechanism:
     init: str = ""                       # sets every state from v and parameters
     current: str = "i = 0.0\ng = 0.0"
     advance: str = ""                    # advances states over dt with v(t+dt)
-    rates: str = ""                      # computes the inf/tau names that cnexp refers to
-    cnexp: tuple = ()                    # (state, inf, tau): x += (1 - exp(-dt/tau))(inf - x)
+    rates: str = ""                      # computes the a/b names that cnexp refers to
+    cnexp: tuple = ()                    # (state, a, b) for x' = a + b x, integrated exactly
+    assigned: tuple = ()                 # per-instance variables kept from phase to phase
+    ions: tuple = ()                     # IonUse
+    helpers: str = ""                    # module-level source (e.g. FUNCTIONs) for the kernel
+    rename: dict = field(default_factory=dict)   # variable -> its name in generated code
+    source_text: str = ""                # the NMODL the mechanism was compiled from
     setup: str = ""                      # per-step lines before the instance loop
     imports: str = ""                    # module-level imports for helper functions
     helper_module: ModuleType = None     # its source is hashed into the kernel cache key
     aux: Callable = None                 # aux(celsius, use_tables) -> {name: ndarray}
     nonnegative: tuple = ()              # parameters that must be >= 0
-    kind: str = "density"
+    kind: str = "density"                # density | point | artificial
     doc: str = ""
 
     def __post_init__(self):
@@ -69,14 +91,30 @@ class Mechanism:
         return finite(f"{self.name}.{pname}", value, nonnegative=pname in self.nonnegative,
                       context=context)
 
+    def code_name(self, var):
+        return self.rename.get(var, var)
+
+    def ion_use(self, var):
+        """The IonUse that declares ion variable ``var`` (or None)."""
+        for use in self.ions:
+            if use.field(var) is not None and (var in use.reads or var in use.writes):
+                return use
+        return None
+
+    def source(self):
+        """The generated kernel source for a model holding just this mechanism."""
+        from ..codegen import kernel_source
+        return kernel_source([self], [list(self.aux_arrays(6.3, True))])
+
     def aux_arrays(self, celsius, use_tables):
         return {} if self.aux is None else self.aux(celsius, use_tables)
 
     def fingerprint(self):
         """Everything that changes the compiled code of this mechanism."""
-        parts = [self.name, repr(list(self.parameters)), repr(self.states), self.init,
-                 self.current, self.advance, self.rates, repr(self.cnexp), self.setup,
-                 self.imports]
+        parts = [self.name, self.kind, repr(list(self.parameters)), repr(self.states),
+                 self.init, self.current, self.advance, self.rates, repr(self.cnexp),
+                 self.setup, self.imports, repr(self.assigned), repr(self.ions), self.helpers,
+                 repr(sorted(self.rename.items()))]
         if self.helper_module is not None:
             parts.append(inspect.getsource(self.helper_module))
         return "\n".join(parts)

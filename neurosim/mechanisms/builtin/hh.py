@@ -38,8 +38,14 @@ gk = gkbar * n * n * n * n
 i = gna * (v - ena) + gk * (v - ek) + gl * (v - el)
 g = gna + gk + gl
 """,
-    rates="minf, mtau, hinf, htau, ninf, ntau = hh_rates_fn(v, hh_q, hh_tab, hh_ut)",
-    cnexp=(("m", "minf", "mtau"), ("h", "hinf", "htau"), ("n", "ninf", "ntau")),
+    rates="""
+minf, mtau, hinf, htau, ninf, ntau = hh_rates_fn(v, hh_q, hh_tab, hh_ut)
+mb = -1.0 / mtau
+hb = -1.0 / htau
+nb = -1.0 / ntau
+""",
+    # m' = (minf - m)/mtau = a + b m with b = -1/mtau, a = -b minf
+    cnexp=(("m", "-mb * minf", "mb"), ("h", "-hb * hinf", "hb"), ("n", "-nb * ninf", "nb")),
     nonnegative=("gnabar", "gkbar", "gl"),
     doc="Hodgkin-Huxley squid axon channels, NEURON's hh.mod.",
 ))
