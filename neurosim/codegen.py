@@ -38,6 +38,8 @@ def _load_store(j, mech, phase):
     p = f"_m{j}"
     name = mech.code_name
     load = [f"_node = {p}_node[_k]", "v = _v[_node]"]
+    if mech.kind == "point":
+        load.append("area = _area[_node]")
     load += [f"{name(n)} = {p}_p[{r}, _k]" for r, n in enumerate(mech.parameters)]
     load += [f"{name(n)} = {p}_a[{r}, _k]" for r, n in enumerate(mech.assigned)]
     store = [f"{p}_a[{r}, _k] = {name(n)}" for r, n in enumerate(mech.assigned)]
@@ -53,8 +55,9 @@ def _load_store(j, mech, phase):
                     store.append(f"_ion_{use.ion}_{fld}[_node] = {name(var)}")
             elif fld == "i" and phase == "current":
                 load.append(f"{name(var)} = 0.0")
-                scale = "_ifac" if mech.kind == "density" else "_ifac * 100.0 / _area[_node]"
-                store.append(f"_ion_{use.ion}_i[_node] += {name(var)} * {scale}")
+                # ion currents are densities (mA/cm²) as concentration mechanisms expect
+                scale = "" if mech.kind == "density" else " * 100.0 / _area[_node]"
+                store.append(f"_ion_{use.ion}_i[_node] += {name(var)}{scale}")
             elif fld == "e" and phase != "current":
                 store.append(f"_ion_{use.ion}_e[_node] = {name(var)}")
     if phase == "init":
@@ -126,6 +129,13 @@ def probe_args(j):
     return [f"_r{j}_row", f"_r{j}_state", f"_r{j}_inst"]
 
 
+ION_FIELDS = ("e", "ci", "co", "i")
+
+
+def ion_probe_args(ion):
+    return [f"_ri_{ion}_row", f"_ri_{ion}_field", f"_ri_{ion}_node"]
+
+
 def kernel_source(mechs, aux_names):
     """Source of the kernel module for mechanisms ``mechs`` (in table order) whose aux arrays
     are named ``aux_names[j]``."""
@@ -144,6 +154,7 @@ def kernel_source(mechs, aux_names):
     margs = [a for j, (m, names) in enumerate(zip(mechs, aux_names))
              for a in mechanism_args(j, m, names)]
     pargs = [a for j in range(len(mechs)) for a in probe_args(j)]
+    pargs += [a for ion in ions_of(mechs) for a in ion_probe_args(ion)]
 
     def block(phase, indent):
         parts = [_instance_loop(j, m, phase) for j, m in enumerate(mechs)]
@@ -151,6 +162,16 @@ def kernel_source(mechs, aux_names):
 
     def probe_block(indent):
         out = []
+        for ion in ions:
+            out.append(f"""\
+for _r in range(_ri_{ion}_row.shape[0]):
+    _row = _ri_{ion}_row[_r]
+    if _gnext % _rec_every[_row] == 0:
+        _fld = _ri_{ion}_field[_r]
+        _arr = _ion_{ion}_e if _fld == 0 else (_ion_{ion}_ci if _fld == 1 else (
+            _ion_{ion}_co if _fld == 2 else _ion_{ion}_i))
+        _rec_out[_row, _rec_count[_row]] = _arr[_ri_{ion}_node[_r]]
+        _rec_count[_row] += 1""")
         for j in range(len(mechs)):
             out.append(f"""\
 for _r in range(_r{j}_row.shape[0]):

@@ -84,7 +84,8 @@ class Simulation:
 
     # ------------------------------------------------------------------ probes
     def record(self, variable, location, cell=0, interval=None):
-        """Record ``"v"`` or a mechanism state (``"m_hh"`` or ``"hh.m"``) at
+        """Record ``"v"``, an ion variable (``"cai"``, ``"ena"``, ``"ica"``) or a mechanism
+        state (``"m_hh"`` or ``"hh.m"``) at
         ``location = (section_id, x)`` of cell ``cell`` every ``interval`` ms (default dt)."""
         if not 0 <= int(cell) < len(self.cells):
             raise ParameterError(f"cell {cell} does not exist (there are {len(self.cells)})")
@@ -95,9 +96,14 @@ class Simulation:
                                  f"dt = {self.dt} ms")
         node = self.model.locate(location, cell)
         trace = Trace(variable, tuple(location), int(cell), every * self.dt)
+        ion_field = self._ion_field(variable)
         if variable == "v":
             probe = ("v", node)
             value = self.backend.v[node]
+        elif ion_field is not None:
+            ion, k = ion_field
+            probe = ("ion", ion, k, node)
+            value = self.backend.ions[ion][k][node]
         else:
             j, state, inst = self._find_state(variable, node, location)
             probe = ("state", j, state, inst)
@@ -105,10 +111,20 @@ class Simulation:
         trace._append([self.t], [value])
         self._probes.append((trace, every, probe))
         self._traces.append(trace)
-        v_probes = [(r, p[1]) for r, (_, _, p) in enumerate(self._probes) if p[0] == "v"]
-        s_probes = [(r,) + p[1:] for r, (_, _, p) in enumerate(self._probes) if p[0] != "v"]
-        self.backend.set_probes(v_probes, s_probes)
+        probes = list(enumerate(p for _, _, p in self._probes))
+        self.backend.set_probes([(r, p[1]) for r, p in probes if p[0] == "v"],
+                                [(r,) + p[1:] for r, p in probes if p[0] == "state"],
+                                [(r,) + p[1:] for r, p in probes if p[0] == "ion"])
         return trace
+
+    def _ion_field(self, variable):
+        """(ion, field index) for an ion variable such as ``cai``, ``ena`` or ``ica``."""
+        from .codegen import ION_FIELDS
+        for ion in self.backend.ions:
+            names = {f"e{ion}": "e", f"{ion}i": "ci", f"{ion}o": "co", f"i{ion}": "i"}
+            if variable in names:
+                return ion, ION_FIELDS.index(names[variable])
+        return None
 
     def _find_state(self, variable, node, location):
         if "." in variable:

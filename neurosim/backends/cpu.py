@@ -54,9 +54,10 @@ class CpuBackend:
         self.kernel.initialize(self.v, self.dt, self.celsius, self.model.area,
                                *self._ion_args(), *self._mech_args())
 
-    def set_probes(self, v_probes, state_probes):
+    def set_probes(self, v_probes, state_probes, ion_probes=()):
         """``v_probes``: list of (row, node); ``state_probes``: list of (row, table, state,
-        instance).  Rows index the recording buffer."""
+        instance); ``ion_probes``: list of (row, ion, field index, node).  Rows index the
+        recording buffer."""
         self.rv_row = np.array([r for r, _ in v_probes], dtype=np.int64)
         self.rv_node = np.array([n for _, n in v_probes], dtype=np.int64)
         self.rm = []
@@ -65,6 +66,11 @@ class CpuBackend:
             self.rm.append((np.array([p[0] for p in sel], dtype=np.int64),
                             np.array([p[2] for p in sel], dtype=np.int64),
                             np.array([p[3] for p in sel], dtype=np.int64)))
+        from ..codegen import ions_of
+        for ion in ions_of([t.mechanism for t in self.tables]):
+            sel = [p for p in ion_probes if p[1] == ion]
+            self.rm.append(tuple(np.array([p[k] for p in sel], dtype=np.int64)
+                                 for k in (0, 2, 3)))
 
     def advance(self, step0, nsteps, rec_every, rec_count, rec_out):
         """Run ``nsteps`` steps; returns (steps done, blown-up node or -1)."""

@@ -91,6 +91,17 @@ class Mechanism:
         return finite(f"{self.name}.{pname}", value, nonnegative=pname in self.nonnegative,
                       context=context)
 
+    @staticmethod
+    def from_nmodl(path):
+        """Compile a .mod file (the NMODL subset that real files use) into a Mechanism."""
+        from .nmodl.compiler import compile_file
+        return compile_file(path)
+
+    @staticmethod
+    def from_nmodl_text(text, filename="<string>"):
+        from .nmodl.compiler import compile_text
+        return compile_text(text, filename)
+
     def code_name(self, var):
         return self.rename.get(var, var)
 

@@ -1,0 +1,625 @@
+"""NMODL syntax tree -> :class:`~neurosim.mechanisms.Mechanism` (readable Python bodies).
+
+What each block becomes, following nocmodl's semantics:
+
+* PARAMETER -> per-instance parameters (GLOBAL ones too: a per-instance copy is a superset);
+  ASSIGNED -> per-instance variables kept between phases; STATE -> states, except an ion
+  concentration the mechanism writes (``cai``), which lives in the ion's per-node array.
+* FUNCTION / PROCEDURE -> module-level Numba functions; the RANGE variables a body reads are
+  passed in and those a PROCEDURE assigns are returned.
+* BREAKPOINT -> the current, evaluated at v + 0.001 and at v: g = di/dv by that difference,
+  exactly as NEURON linearises it.
+* SOLVE ... METHOD cnexp -> x' = a + b x integrated exactly; derivimplicit and sparse (KINETIC,
+  with CONSERVE and COMPARTMENT) -> backward Euler solved by Newton's method with a
+  finite-difference Jacobian; LINEAR and STEADYSTATE in INITIAL -> the linear (resp. steady)
+  system solved directly.
+* TABLE is ignored: tables only cache what the code computes, so computing is exact.
+"""
+
+import keyword
+
+from ..base import IonUse, Mechanism
+from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, FluxIn, From,
+                     If, LinearEq, Local, Name, NmodlError, Num, Reaction, Solve, Unary,
+                     Unsupported, While, parse)
+
+SPECIAL = {"v", "t", "dt", "celsius", "area"}
+MATH = {"exp": "math.exp", "log": "math.log", "log10": "math.log10", "sqrt": "math.sqrt",
+        "fabs": "abs", "sin": "math.sin", "cos": "math.cos", "tan": "math.tan",
+        "tanh": "math.tanh", "sinh": "math.sinh", "cosh": "math.cosh", "atan": "math.atan",
+        "asin": "math.asin", "acos": "math.acos", "atan2": "math.atan2", "floor": "math.floor",
+        "ceil": "math.ceil", "fmin": "min", "fmax": "max", "pow": None, "exprelr": None}
+NEEDS_EVENTS = {"net_send", "net_event", "net_move"}
+_PY_RESERVED = set(keyword.kwlist) | {"i", "g", "math", "np", "abs", "min", "max", "range",
+                                      "int", "float", "fexp", "njit", "True", "False", "None"}
+_NEWTON_TOL = 1e-12
+_NEWTON_MAXIT = 50
+
+
+def compile_file(path):
+    with open(path) as f:
+        text = f.read()
+    return compile_text(text, str(path))
+
+
+def compile_text(text, filename="<string>"):
+    mod = parse(text, filename)
+    return _Compiler(mod, text).mechanism()
+
+
+class _Compiler:
+    def __init__(self, mod, text):
+        self.mod = mod
+        self.text = text
+        self.fn = mod.filename
+        if mod.unsupported:
+            u = mod.unsupported[0]
+            raise NmodlError(self.fn, u.pos, f"unsupported construct {u.what}")
+        if not mod.name:
+            raise NmodlError(self.fn, (1, 1), "no SUFFIX, POINT_PROCESS or ARTIFICIAL_CELL in "
+                                              "the NEURON block")
+        if mod.kind == "ARTIFICIAL_CELL":
+            raise NmodlError(self.fn, mod.pos.get("name"),
+                             f"ARTIFICIAL_CELL {mod.name}: artificial cells need the event "
+                             "system, which neurosim does not have yet")
+        self.name = mod.name
+        self.kind = "density" if mod.kind == "SUFFIX" else "point"
+        self._classify()
+
+    # ------------------------------------------------------------------ names
+    def _classify(self):
+        mod = self.mod
+        self.ions = []
+        self.ion_vars = {}
+        for ion, reads, writes, valence, pos in mod.ions:
+            use = IonUse(ion, tuple(reads), tuple(writes), valence)
+            for var in reads + writes:
+                if use.field(var) is None:
+                    raise NmodlError(self.fn, pos, f"USEION {ion}: {var!r} is not a variable of "
+                                                   f"ion {ion} (e{ion}, {ion}i, {ion}o, i{ion})")
+                self.ion_vars[var] = use
+            self.ions.append(use)
+        self.constants = dict(mod.unit_constants)
+        for name, (value, _) in mod.constants.items():
+            self.constants[name] = value
+        self.functions = {b.name: b for b in mod.blocks if b.kind in ("FUNCTION", "PROCEDURE")}
+        self.param_names = [n for n in mod.parameters
+                            if n not in SPECIAL and n not in self.ion_vars]
+        written_conc = {v for use in self.ions for v in use.writes
+                        if use.field(v) in ("ci", "co")}
+        self.states = [n for n in mod.states if n not in written_conc]
+        self.ion_states = [n for n in mod.states if n in written_conc]
+        for n in mod.states:
+            if n in self.ion_vars and n not in written_conc:
+                raise NmodlError(self.fn, mod.states[n], f"STATE {n} is an ion variable the "
+                                                         "mechanism does not WRITE")
+        taken = set(self.param_names) | set(mod.states)
+        self.assigned = [n for n in list(mod.assigned) + list(mod.top_locals)
+                         if n not in SPECIAL and n not in self.ion_vars and n not in taken]
+        self.currents = list(mod.nonspecific) + [v for use in self.ions for v in use.writes
+                                                 if use.field(v) == "i"]
+        for c in mod.nonspecific:
+            if c not in self.assigned:
+                self.assigned.append(c)
+        self.known = (set(self.param_names) | set(mod.states) | set(self.assigned) |
+                      set(self.ion_vars) | SPECIAL)
+        self.rename = {n: self.py(n) for n in self.known if self.py(n) != n}
+
+    @staticmethod
+    def py(name):
+        return name + "_" if name in _PY_RESERVED else name
+
+    def fname(self, name):
+        return f"{self.name}_{name}"
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, e, scope):
+        """Python source of expression ``e``; ``scope`` holds the names local to a body."""
+        if isinstance(e, Num):
+            return repr(float(e.value))
+        if isinstance(e, Name):
+            return self.name_ref(e.id, e.pos, scope)
+        if isinstance(e, Unary):
+            inner = self.expr(e.operand, scope)
+            return f"(-{inner})" if e.op == "-" else f"(not {inner})"
+        if isinstance(e, BinOp):
+            left, right = self.expr(e.left, scope), self.expr(e.right, scope)
+            if e.op == "^":
+                if isinstance(e.right, Num) and float(e.right.value).is_integer() and \
+                        abs(e.right.value) <= 16:
+                    right = str(int(e.right.value))
+                return f"({left} ** {right})"
+            op = {"&&": "and", "||": "or"}.get(e.op, e.op)
+            return f"({left} {op} {right})"
+        if isinstance(e, Call):
+            return self.call(e, scope)
+        raise NmodlError(self.fn, getattr(e, "pos", None), f"unsupported expression {e!r}")
+
+    def name_ref(self, name, pos, scope):
+        if name in scope:
+            return self.py(name)
+        if name in self.constants:
+            return repr(float(self.constants[name]))
+        if name in self.known:
+            if name == "area" and self.kind == "density":
+                raise NmodlError(self.fn, pos, "'area' is only defined for point processes")
+            return self.py(name)
+        if name in ("FARADAY", "R", "PI"):
+            return repr({"FARADAY": 96485.33212331001, "R": 8.31446261815324,
+                         "PI": 3.141592653589793}[name])
+        hint = ""
+        for use in self.ions:
+            if name in (f"e{use.ion}", f"{use.ion}i", f"{use.ion}o", f"i{use.ion}"):
+                hint = f" (missing READ {name} in USEION {use.ion}?)"
+        if not hint and len(name) > 1 and (name.startswith("e") or name.startswith("i")):
+            hint = f" (missing USEION {name[1:]} READ {name}?)"
+        raise NmodlError(self.fn, pos, f"undefined name {name!r}{hint}")
+
+    def call(self, e, scope):
+        args = [self.expr(a, scope) for a in e.args]
+        if e.func in self.functions:
+            f = self.functions[e.func]
+            if f.kind == "PROCEDURE":
+                raise NmodlError(self.fn, e.pos, f"PROCEDURE {e.func} used as a value")
+            if len(args) != len(f.args):
+                raise NmodlError(self.fn, e.pos, f"{e.func} takes {len(f.args)} arguments, "
+                                                 f"got {len(args)}")
+            extra = [self.py(n) for n in self.signature(e.func)[0]]
+            return f"{self.fname(e.func)}({', '.join(args + extra)})"
+        if e.func in NEEDS_EVENTS:
+            raise NmodlError(self.fn, e.pos, f"{e.func} needs the event system, which "
+                                             "neurosim does not have yet")
+        if e.func == "pow":
+            return f"({args[0]} ** {args[1]})"
+        if e.func == "exprelr":
+            return f"(1.0 if {args[0]} == 0.0 else {args[0]} / (math.exp({args[0]}) - 1.0))"
+        if e.func in MATH:
+            return f"{MATH[e.func]}({', '.join(args)})"
+        raise NmodlError(self.fn, e.pos, f"undefined function {e.func!r}")
+
+    # ------------------------------------------------------------------ analysis
+    def signature(self, fname, _stack=()):
+        """(implicit reads, writes) of FUNCTION/PROCEDURE ``fname``, callees included."""
+        if not hasattr(self, "_sig"):
+            self._sig = {}
+        if fname in self._sig:
+            return self._sig[fname]
+        if fname in _stack:
+            f = self.functions[fname]
+            raise NmodlError(self.fn, f.pos, f"recursive call of {fname} is not supported")
+        f = self.functions[fname]
+        reads, writes = [], []
+        scope = set(f.args) | ({fname} if f.kind == "FUNCTION" else set())
+        self._scan(f.body, scope, reads, writes, _stack + (fname,))
+        if f.kind == "FUNCTION" and writes:
+            raise NmodlError(self.fn, f.pos, f"FUNCTION {fname} assigns {writes[0]!r}; "
+                                             "use a PROCEDURE to set RANGE variables")
+        result = ([n for n in reads], [n for n in writes])
+        self._sig[fname] = result
+        return result
+
+    def _scan(self, body, scope, reads, writes, stack):
+        scope = set(scope)
+
+        def read(name):
+            if name not in scope and name in self.known and name not in reads:
+                reads.append(name)
+
+        def expr(e):
+            if isinstance(e, Name):
+                read(e.id)
+            elif isinstance(e, Unary):
+                expr(e.operand)
+            elif isinstance(e, BinOp):
+                expr(e.left)
+                expr(e.right)
+            elif isinstance(e, Call):
+                for a in e.args:
+                    expr(a)
+                if e.func in self.functions:
+                    r, w = self.signature(e.func, stack)
+                    for n in r:
+                        read(n)
+                    for n in w:
+                        write(n)
+
+        def write(name):
+            if name not in scope and name not in writes:
+                writes.append(name)
+                read(name)     # passed in too: a branch may leave it unassigned
+
+        for s in body:
+            if isinstance(s, Local):
+                scope |= set(s.names)
+            elif isinstance(s, (Assign, Deriv)):
+                expr(s.expr)
+                if s.name not in scope and s.name not in self.known:
+                    raise NmodlError(self.fn, s.pos, f"assignment to undeclared name {s.name!r}")
+                write(s.name)
+            elif isinstance(s, CallStmt):
+                expr(s.call)
+            elif isinstance(s, If):
+                expr(s.cond)
+                self._scan(s.body, scope, reads, writes, stack)
+                self._scan(s.orelse, scope, reads, writes, stack)
+            elif isinstance(s, While):
+                expr(s.cond)
+                self._scan(s.body, scope, reads, writes, stack)
+            elif isinstance(s, From):
+                for e in (s.start, s.stop, s.step):
+                    if e is not None:
+                        expr(e)
+                self._scan(s.body, scope | {s.var}, reads, writes, stack)
+            elif isinstance(s, list):
+                self._scan(s, scope, reads, writes, stack)
+
+    # ------------------------------------------------------------------ statements
+    def stmts(self, body, scope, ret=None):
+        """Python lines for statements (Deriv, SOLVE and kinetic statements excluded)."""
+        out = []
+        scope = set(scope)
+        for s in body:
+            if isinstance(s, Local):
+                scope |= set(s.names)
+                out += [f"{self.py(n)} = 0.0" for n in s.names]
+            elif isinstance(s, Assign):
+                if s.name not in scope and s.name not in self.known and s.name != ret:
+                    raise NmodlError(self.fn, s.pos, f"assignment to undeclared name {s.name!r}")
+                use = self.ion_vars.get(s.name)
+                if use is not None and s.name not in use.writes:
+                    raise NmodlError(self.fn, s.pos, f"{s.name} is only READ; WRITE it in "
+                                                     f"USEION {use.ion} to assign it")
+                target = "_ret" if s.name == ret else self.py(s.name)
+                out.append(f"{target} = {self.expr(s.expr, scope)}")
+            elif isinstance(s, CallStmt):
+                out.append(self.call_stmt(s.call, scope))
+            elif isinstance(s, If):
+                out.append(f"if {self.expr(s.cond, scope)}:")
+                out += _indent(self.stmts(s.body, scope, ret) or ["pass"])
+                if s.orelse:
+                    out.append("else:")
+                    out += _indent(self.stmts(s.orelse, scope, ret) or ["pass"])
+            elif isinstance(s, While):
+                out.append(f"while {self.expr(s.cond, scope)}:")
+                out += _indent(self.stmts(s.body, scope, ret) or ["pass"])
+            elif isinstance(s, From):
+                step = self.expr(s.step, scope) if s.step is not None else "1"
+                inner = scope | {s.var}
+                out.append(f"for {self.py(s.var)} in range(int({self.expr(s.start, scope)}), "
+                           f"int({self.expr(s.stop, scope)}) + 1, int({step})):")
+                out += _indent(self.stmts(s.body, inner, ret) or ["pass"])
+            elif isinstance(s, list):
+                out += self.stmts(s, scope, ret)
+            elif isinstance(s, Unsupported):
+                raise NmodlError(self.fn, s.pos, f"unsupported construct {s.what}")
+            elif isinstance(s, (Deriv, Solve, Reaction, FluxIn, Conserve, Compartment,
+                                LinearEq)):
+                raise NmodlError(self.fn, s.pos, f"{type(s).__name__.upper()} statement is "
+                                                 "not allowed here")
+        return out
+
+    def call_stmt(self, call, scope):
+        if call.func in self.functions and self.functions[call.func].kind == "PROCEDURE":
+            f = self.functions[call.func]
+            if len(call.args) != len(f.args):
+                raise NmodlError(self.fn, call.pos, f"{call.func} takes {len(f.args)} "
+                                                    f"arguments, got {len(call.args)}")
+            reads, writes = self.signature(call.func)
+            args = [self.expr(a, scope) for a in call.args] + [self.py(n) for n in reads]
+            head = f"{self.fname(call.func)}({', '.join(args)})"
+            if not writes:
+                return head
+            targets = ", ".join(self.py(n) for n in writes)
+            return f"{targets}{',' if len(writes) == 1 else ''} = {head}"
+        return f"_ = {self.expr(call, scope)}"
+
+    # ------------------------------------------------------------------ helpers
+    def helper_source(self):
+        out = []
+        for name, f in self.functions.items():
+            reads, writes = self.signature(name)
+            params = [self.py(a) for a in f.args] + [self.py(n) for n in reads]
+            lines = ["_ret = 0.0"] if f.kind == "FUNCTION" else []
+            lines += self.stmts(f.body, set(f.args), ret=name if f.kind == "FUNCTION" else None)
+            if f.kind == "FUNCTION":
+                lines.append("return _ret")
+            elif writes:
+                lines.append(f"return ({', '.join(self.py(n) for n in writes)},)")
+            else:
+                lines.append("return 0.0")
+            out.append(_DECORATOR + f"def {self.fname(name)}({', '.join(params)}):\n" +
+                       "\n".join(_indent(lines)))
+        return out
+
+    # ------------------------------------------------------------------ blocks
+    def mechanism(self):
+        mod = self.mod
+        helpers = self.helper_source()
+        init, current, rates, advance, cnexp = "", "", "", "", []
+        initial = mod.block("INITIAL")
+        if initial is not None:
+            init = "\n".join(self.block_with_solves(initial.body, helpers, in_initial=True))
+        bp = mod.block("BREAKPOINT")
+        solves = []
+        if bp is not None:
+            solves = [s for s in bp.body if isinstance(s, Solve)]
+            plain = [s for s in bp.body if not isinstance(s, Solve)]
+            current = self.current_body(plain)
+        else:
+            current = "i = 0.0\ng = 0.0"
+        for solve in solves:
+            r, a, c = self.solve(solve, helpers)
+            rates += r
+            advance += a
+            cnexp += c
+        defaults = {}
+        for n in self.param_names:
+            value = mod.parameters[n][0]
+            defaults[n] = 0.0 if value is None else float(value)
+        return Mechanism(
+            name=self.name, kind=self.kind, parameters=defaults, states=tuple(self.states),
+            assigned=tuple(self.assigned), ions=tuple(self.ions), init=init, current=current,
+            rates=rates, advance=advance, cnexp=tuple(cnexp),
+            helpers="\n\n\n".join(helpers), rename=dict(self.rename), source_text=self.text,
+            imports="from neurosim.mechanisms.linalg import dense_solve", doc=mod.title)
+
+    def current_body(self, body):
+        lines = self.stmts(body, set())
+        if not self.currents:
+            return "\n".join(lines + ["i = 0.0", "g = 0.0"])
+        total = " + ".join(self.py(c) for c in self.currents)
+        # NEURON's linearisation: i(v) and g = (i(v + 0.001) - i(v)) / 0.001
+        return "\n".join(["_v_here = v", "v = _v_here + 0.001"] + lines +
+                         [f"_i_up = {total}", "v = _v_here"] + lines +
+                         [f"i = {total}", "g = (_i_up - i) / 0.001"])
+
+    def block_with_solves(self, body, helpers, in_initial=False):
+        out = []
+        for s in body:
+            if isinstance(s, Solve):
+                target = self.mod.block("LINEAR", s.block) or self.mod.block("KINETIC", s.block)
+                if in_initial and target is not None and target.kind == "LINEAR":
+                    out += self.linear_solve(target, helpers)
+                elif in_initial and target is not None and s.steadystate:
+                    out += self.implicit(target, helpers, steady=True)
+                elif in_initial and s.block in self.functions:
+                    out.append(self.call_stmt(Call(s.block, (), s.pos), set()))
+                else:
+                    raise NmodlError(self.fn, s.pos, f"SOLVE {s.block} is not supported in "
+                                                     "INITIAL")
+            else:
+                out += self.stmts([s], set())
+        return out
+
+    def solve(self, s, helpers):
+        """(rates lines, advance lines, cnexp entries) for a SOLVE in BREAKPOINT."""
+        deriv = self.mod.block("DERIVATIVE", s.block)
+        kin = self.mod.block("KINETIC", s.block)
+        method = s.method or ""
+        if deriv is not None and method == "cnexp":
+            return self.cnexp(deriv)
+        if deriv is not None and method in ("derivimplicit", "euler", ""):
+            return "", "\n".join(self.implicit(deriv, helpers)), []
+        if kin is not None and method in ("sparse", ""):
+            return "", "\n".join(self.implicit(kin, helpers)), []
+        if s.block in self.functions and not method:
+            return "", self.call_stmt(Call(s.block, (), s.pos), set()), []
+        if deriv is None and kin is None and s.block not in self.functions:
+            raise NmodlError(self.fn, s.pos, f"SOLVE {s.block}: no such DERIVATIVE or KINETIC "
+                                             "block")
+        raise NmodlError(self.fn, s.pos, f"SOLVE {s.block} METHOD {method} is not supported "
+                                         "(use cnexp, derivimplicit or sparse)")
+
+    def cnexp(self, block):
+        """x' = f(x) linear in x: a = f(0), b = f(1) - f(0); exact exponential update."""
+        lines, entries, inline = [], [], []
+        for s in block.body:
+            if not isinstance(s, Deriv):
+                lines += self.stmts([s], set())
+                continue
+            x = self.py(s.name)
+            if s.name not in self.mod.states:
+                raise NmodlError(self.fn, s.pos, f"{s.name}' but {s.name} is not a STATE")
+            f = self.expr(s.expr, set())
+            a, b = f"_a_{x}", f"_b_{x}"
+            lines += [f"_keep_{x} = {x}", f"{x} = 0.0", f"{a} = {f}", f"{x} = 1.0",
+                      f"{b} = {f} - {a}", f"{x} = _keep_{x}"]
+            if s.name in self.ion_states:
+                inline.append(f"{x} = {x} + (1.0 - math.exp(dt * {b})) * (-{a} / {b} - {x}) "
+                              f"if {b} != 0.0 else {x} + dt * {a}")
+            else:
+                entries.append((s.name, a, b))
+        return "\n".join(lines), "\n".join(inline), entries
+
+    def system(self, block):
+        """States, derivative expressions (source) and conservation rows of a DERIVATIVE or
+        KINETIC block; statements before them become the preamble."""
+        pre, deriv, order, conserve = [], {}, [], []
+        volume = {}
+        for s in block.body:
+            if isinstance(s, Deriv):
+                if s.name not in self.mod.states:
+                    raise NmodlError(self.fn, s.pos, f"{s.name}' but {s.name} is not a STATE")
+                deriv[s.name] = [self.expr(s.expr, set())]
+                order.append(s.name)
+            elif isinstance(s, Reaction):
+                for _, st in s.lhs + s.rhs:
+                    if st not in self.mod.states:
+                        raise NmodlError(self.fn, s.pos, f"{st} in a reaction is not a STATE")
+                    if st not in order:
+                        order.append(st)
+                        deriv[st] = []
+                fwd = " * ".join([f"({self.expr(s.kf, set())})"] +
+                                 [f"{self.py(st)} ** {n}" if n > 1 else self.py(st)
+                                  for n, st in s.lhs])
+                bwd = " * ".join([f"({self.expr(s.kb, set())})"] +
+                                 [f"{self.py(st)} ** {n}" if n > 1 else self.py(st)
+                                  for n, st in s.rhs])
+                flux = f"({fwd} - {bwd})"
+                for n, st in s.lhs:
+                    deriv[st].append(f"- {n}.0 * {flux}")
+                for n, st in s.rhs:
+                    deriv[st].append(f"+ {n}.0 * {flux}")
+            elif isinstance(s, FluxIn):
+                for st in s.states:
+                    if st not in order:
+                        order.append(st)
+                        deriv[st] = []
+                    deriv[st].append(f"+ ({self.expr(s.expr, set())})")
+            elif isinstance(s, Conserve):
+                conserve.append(s)
+            elif isinstance(s, Compartment):
+                for st in s.states:
+                    volume[st] = self.expr(s.volume, set())
+            else:
+                if order:
+                    raise NmodlError(self.fn, getattr(s, "pos", None),
+                                     "statements after the equations of a block are not "
+                                     "supported")
+                pre += self.stmts([s], set())
+        exprs = {}
+        for st in order:
+            body = " ".join(deriv[st]) or "0.0"
+            exprs[st] = f"({body}) / ({volume[st]})" if st in volume else f"({body})"
+        rows = []
+        for c in conserve:
+            names = _names_in(c.lhs)
+            replace = next((n for n in reversed(names) if n in order and n not in
+                            [r for r, _ in rows]), None)
+            if replace is None:
+                raise NmodlError(self.fn, c.pos, "CONSERVE names no state of the block")
+            rows.append((replace, f"({self.expr(c.lhs, set())}) - ({self.expr(c.rhs, set())})"))
+        return pre, order, exprs, rows
+
+    def implicit(self, block, helpers, steady=False):
+        """Backward Euler (or the steady state) of a DERIVATIVE/KINETIC block by Newton."""
+        pre, order, exprs, rows = self.system(block)
+        if not order:
+            raise NmodlError(self.fn, block.pos, f"block {block.name} has no equations")
+        reads, _ = self._reads_of(block)
+        args = [self.py(n) for n in reads if n not in order]
+        xs = [self.py(n) for n in order]
+        fname = self.fname(block.name + ("_steady" if steady else "_step"))
+        n = len(order)
+        replaced = {r: k for k, (r, _) in enumerate(rows)}
+        pre_reads, _ = [], []
+        self._scan([s for s in block.body if not isinstance(s, (Deriv, Reaction, FluxIn,
+                                                                  Conserve, Compartment))],
+                   set(), pre_reads, _, ())
+        hoist = not set(pre_reads) & set(order)     # rates not depending on the states
+        f_lines = [f"{x} = _x[{k}]" for k, x in enumerate(xs)] + ([] if hoist else pre)
+        for k, st in enumerate(order):
+            if st in replaced:
+                f_lines.append(f"_F[{k}] = {rows[replaced[st]][1]}")
+            else:
+                f_lines.append(f"_F[{k}] = _x[{k}] - _x0[{k}] - _dt * {exprs[st]}")
+        resid = self.fname(block.name + "_residual")
+        helpers.append(_DECORATOR + f"def {resid}(_x, _x0, _dt, _F, {', '.join(args)}):\n" +
+                       "\n".join(_indent(f_lines)))
+        dt_expr = "1e9" if steady else "dt"     # a steady state: backward Euler with dt -> inf
+        step = (pre if hoist else []) + [
+                f"_x = np.array([{', '.join(xs)}], dtype=np.float64)",
+                "_x0 = _x.copy()",
+                f"_F = np.empty({n})", f"_Fh = np.empty({n})", f"_J = np.empty(({n}, {n}))",
+                f"for _it in range({_NEWTON_MAXIT}):",
+                f"    {resid}(_x, _x0, _dt, _F, {', '.join(args)})",
+                f"    for _c in range({n}):",
+                "        _keep = _x[_c]",
+                "        _h = 1e-7 * max(abs(_keep), 1e-4)",
+                "        _x[_c] = _keep + _h",
+                f"        {resid}(_x, _x0, _dt, _Fh, {', '.join(args)})",
+                "        _x[_c] = _keep",
+                f"        for _r in range({n}):",
+                "            _J[_r, _c] = (_Fh[_r] - _F[_r]) / _h",
+                "    _dx = dense_solve(_J, -_F)",
+                "    _x += _dx",
+                f"    if np.max(np.abs(_dx)) <= {_NEWTON_TOL} * (1.0 + np.max(np.abs(_x))):",
+                "        break",
+                f"return ({', '.join(f'_x[{k}]' for k in range(n))},)"]
+        helpers.append(_DECORATOR + f"def {fname}(_dt, {', '.join(xs + args)}):\n" +
+                       "\n".join(_indent(step)))
+        return [f"{', '.join(xs)}, = {fname}({dt_expr}, {', '.join(xs + args)})"]
+
+    def linear_solve(self, block, helpers):
+        """A LINEAR block: its equations are linear in the states they name; solve them."""
+        eqs, pre = [], []
+        for s in block.body:
+            if isinstance(s, LinearEq):
+                eqs.append(s)
+            else:
+                pre += self.stmts([s], set())
+        unknowns = []
+        for s in eqs:
+            for name in _names_in(s.lhs) + _names_in(s.rhs):
+                if name in self.mod.states and name not in unknowns:
+                    unknowns.append(name)
+        if len(unknowns) != len(eqs):
+            raise NmodlError(self.fn, block.pos, f"LINEAR {block.name}: {len(eqs)} equations "
+                                                 f"for {len(unknowns)} unknowns")
+        reads, _ = self._reads_of(block)
+        args = [self.py(n) for n in reads if n not in unknowns]
+        xs = [self.py(n) for n in unknowns]
+        n = len(xs)
+        resid = self.fname(block.name + "_residual")
+        r_lines = [f"{x} = _x[{k}]" for k, x in enumerate(xs)] + pre
+        r_lines += [f"_F[{k}] = ({self.expr(s.lhs, set())}) - ({self.expr(s.rhs, set())})"
+                    for k, s in enumerate(eqs)]
+        helpers.append(_DECORATOR + f"def {resid}(_x, _F, {', '.join(args)}):\n" +
+                       "\n".join(_indent(r_lines)))
+        fname = self.fname(block.name + "_solve")
+        body = [f"_x = np.zeros({n})", f"_F0 = np.empty({n})", f"_F = np.empty({n})",
+                f"_J = np.empty(({n}, {n}))", f"{resid}(_x, _F0, {', '.join(args)})",
+                f"for _c in range({n}):",
+                "    _x[_c] = 1.0",
+                f"    {resid}(_x, _F, {', '.join(args)})",
+                "    _x[_c] = 0.0",
+                f"    for _r in range({n}):",
+                "        _J[_r, _c] = _F[_r] - _F0[_r]",
+                "_x = dense_solve(_J, -_F0)",
+                f"return ({', '.join(f'_x[{k}]' for k in range(n))},)"]
+        helpers.append(_DECORATOR + f"def {fname}({', '.join(args)}):\n" +
+                       "\n".join(_indent(body)))
+        return [f"{', '.join(xs)}, = {fname}({', '.join(args)})"]
+
+    def _reads_of(self, block):
+        reads, writes = [], []
+        self._scan(block.body, set(), reads, writes, ())
+        for s in block.body:
+            for e in _exprs_of(s):
+                for name in _names_in(e):
+                    if name in self.known and name not in reads:
+                        reads.append(name)
+        return reads, writes
+
+
+_DECORATOR = "@njit(cache=True, nogil=True, error_model=\"numpy\")\n"
+
+
+def _indent(lines):
+    return ["    " + line for line in lines]
+
+
+def _exprs_of(s):
+    if isinstance(s, Reaction):
+        return [s.kf, s.kb] + [Name(n) for _, n in s.lhs + s.rhs]
+    if isinstance(s, (Conserve, LinearEq)):
+        return [s.lhs, s.rhs]
+    if isinstance(s, Compartment):
+        return [s.volume]
+    if isinstance(s, FluxIn):
+        return [s.expr] + [Name(n) for n in s.states]
+    if isinstance(s, Deriv):
+        return [s.expr, Name(s.name)]
+    return []
+
+
+def _names_in(e):
+    if isinstance(e, Name):
+        return [e.id]
+    if isinstance(e, Unary):
+        return _names_in(e.operand)
+    if isinstance(e, BinOp):
+        return _names_in(e.left) + _names_in(e.right)
+    if isinstance(e, Call):
+        return [n for a in e.args for n in _names_in(a)]
+    return []
