@@ -71,3 +71,30 @@ def relative_rms(a, b):
 def bmtk_dir():
     bmtk = pytest.importorskip("bmtk")
     return os.path.join(os.path.dirname(bmtk.__file__), "utils", "scripts", "bionet")
+
+
+_MECH_DIRS = {}
+
+
+def compiled_mod_dir(mod_dir, tmp_root):
+    """Compile a folder of .mod files with nrnivmodl (once per test session) and load them into
+    this process's NEURON; returns the folder the library was built in."""
+    import shutil
+    import subprocess
+    if mod_dir in _MECH_DIRS:
+        return _MECH_DIRS[mod_dir]
+    build = os.path.join(tmp_root, "nrnmech")
+    os.makedirs(build, exist_ok=True)
+    for f in os.listdir(mod_dir):
+        if f.endswith(".mod"):
+            shutil.copy(os.path.join(mod_dir, f), build)
+    out = subprocess.run(["nrnivmodl"], cwd=build, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"nrnivmodl failed:\n{out.stdout}\n{out.stderr}")
+    neuron.load_mechanisms(build)
+    _MECH_DIRS[mod_dir] = build
+    return build
+
+
+def bmtk_mod_dir():
+    return os.path.join(bmtk_dir(), "mechanisms", "modfiles")

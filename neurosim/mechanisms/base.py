@@ -92,6 +92,12 @@ class Mechanism:
                       context=context)
 
     @staticmethod
+    def define(name, **description):
+        """A mechanism from equations written in Python (see :mod:`.frontend`)."""
+        from .frontend import define
+        return define(name, **description)
+
+    @staticmethod
     def from_nmodl(path):
         """Compile a .mod file (the NMODL subset that real files use) into a Mechanism."""
         from .nmodl.compiler import compile_file

@@ -374,9 +374,12 @@ class _Compiler:
                          [f"i = {total}", "g = (_i_up - i) / 0.001"])
 
     def block_with_solves(self, body, helpers, in_initial=False):
-        out = []
+        out, scope = [], set()
         for s in body:
-            if isinstance(s, Solve):
+            if isinstance(s, Local):
+                scope |= set(s.names)
+                out += self.stmts([s], scope)
+            elif isinstance(s, Solve):
                 target = self.mod.block("LINEAR", s.block) or self.mod.block("KINETIC", s.block)
                 if in_initial and target is not None and target.kind == "LINEAR":
                     out += self.linear_solve(target, helpers)
@@ -388,7 +391,7 @@ class _Compiler:
                     raise NmodlError(self.fn, s.pos, f"SOLVE {s.block} is not supported in "
                                                      "INITIAL")
             else:
-                out += self.stmts([s], set())
+                out += self.stmts([s], scope)
         return out
 
     def solve(self, s, helpers):
@@ -412,15 +415,17 @@ class _Compiler:
 
     def cnexp(self, block):
         """x' = f(x) linear in x: a = f(0), b = f(1) - f(0); exact exponential update."""
-        lines, entries, inline = [], [], []
+        lines, entries, inline, scope = [], [], [], set()
         for s in block.body:
+            if isinstance(s, Local):
+                scope |= set(s.names)
             if not isinstance(s, Deriv):
-                lines += self.stmts([s], set())
+                lines += self.stmts([s], scope)
                 continue
             x = self.py(s.name)
             if s.name not in self.mod.states:
                 raise NmodlError(self.fn, s.pos, f"{s.name}' but {s.name} is not a STATE")
-            f = self.expr(s.expr, set())
+            f = self.expr(s.expr, scope)
             a, b = f"_a_{x}", f"_b_{x}"
             lines += [f"_keep_{x} = {x}", f"{x} = 0.0", f"{a} = {f}", f"{x} = 1.0",
                       f"{b} = {f} - {a}", f"{x} = _keep_{x}"]
@@ -435,12 +440,15 @@ class _Compiler:
         """States, derivative expressions (source) and conservation rows of a DERIVATIVE or
         KINETIC block; statements before them become the preamble."""
         pre, deriv, order, conserve = [], {}, [], []
-        volume = {}
+        volume, scope = {}, set()
         for s in block.body:
-            if isinstance(s, Deriv):
+            if isinstance(s, Local):
+                scope |= set(s.names)
+                pre += self.stmts([s], scope)
+            elif isinstance(s, Deriv):
                 if s.name not in self.mod.states:
                     raise NmodlError(self.fn, s.pos, f"{s.name}' but {s.name} is not a STATE")
-                deriv[s.name] = [self.expr(s.expr, set())]
+                deriv[s.name] = [self.expr(s.expr, scope)]
                 order.append(s.name)
             elif isinstance(s, Reaction):
                 for _, st in s.lhs + s.rhs:
@@ -449,10 +457,10 @@ class _Compiler:
                     if st not in order:
                         order.append(st)
                         deriv[st] = []
-                fwd = " * ".join([f"({self.expr(s.kf, set())})"] +
+                fwd = " * ".join([f"({self.expr(s.kf, scope)})"] +
                                  [f"{self.py(st)} ** {n}" if n > 1 else self.py(st)
                                   for n, st in s.lhs])
-                bwd = " * ".join([f"({self.expr(s.kb, set())})"] +
+                bwd = " * ".join([f"({self.expr(s.kb, scope)})"] +
                                  [f"{self.py(st)} ** {n}" if n > 1 else self.py(st)
                                   for n, st in s.rhs])
                 flux = f"({fwd} - {bwd})"
@@ -465,18 +473,18 @@ class _Compiler:
                     if st not in order:
                         order.append(st)
                         deriv[st] = []
-                    deriv[st].append(f"+ ({self.expr(s.expr, set())})")
+                    deriv[st].append(f"+ ({self.expr(s.expr, scope)})")
             elif isinstance(s, Conserve):
                 conserve.append(s)
             elif isinstance(s, Compartment):
                 for st in s.states:
-                    volume[st] = self.expr(s.volume, set())
+                    volume[st] = self.expr(s.volume, scope)
             else:
                 if order:
                     raise NmodlError(self.fn, getattr(s, "pos", None),
                                      "statements after the equations of a block are not "
                                      "supported")
-                pre += self.stmts([s], set())
+                pre += self.stmts([s], scope)
         exprs = {}
         for st in order:
             body = " ".join(deriv[st]) or "0.0"
@@ -488,7 +496,7 @@ class _Compiler:
                             [r for r, _ in rows]), None)
             if replace is None:
                 raise NmodlError(self.fn, c.pos, "CONSERVE names no state of the block")
-            rows.append((replace, f"({self.expr(c.lhs, set())}) - ({self.expr(c.rhs, set())})"))
+            rows.append((replace, f"({self.expr(c.lhs, scope)}) - ({self.expr(c.rhs, scope)})"))
         return pre, order, exprs, rows
 
     def implicit(self, block, helpers, steady=False):

@@ -1,0 +1,172 @@
+"""NMODL: bmtk's .mod files compile and agree with NEURON running the same files."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+
+import neurosim as ns
+from neurosim.mechanisms.nmodl.syntax import NmodlError
+from peers import bmtk_mod_dir, compiled_mod_dir, h, run, spike_times
+
+MOD_FILES = sorted(glob.glob(os.path.join(bmtk_mod_dir(), "*.mod")))
+RUNNABLE = [f for f in MOD_FILES if not f.endswith("vecevent.mod")]
+GBAR = {"NaTs": 0.5, "NaTa": 0.2, "Nap": 0.001, "Kv3_1": 0.3, "K_T": 0.01, "K_P": 0.01,
+        "Kd": 0.01, "Kv2like": 0.01, "Im": 0.001, "Im_v2": 0.001, "SK": 0.001,
+        "Ca_HVA": 0.0005, "Ca_LVA": 0.001, "Ih": 0.0001, "NaV": 0.02}
+
+
+@pytest.fixture(scope="session")
+def neuron_mechanisms(tmp_path_factory):
+    return compiled_mod_dir(bmtk_mod_dir(), str(tmp_path_factory.mktemp("mods")))
+
+
+def test_bmtk_has_17_mod_files_and_16_compile():
+    assert len(MOD_FILES) == 17
+    mechs = [ns.Mechanism.from_nmodl(f) for f in RUNNABLE]
+    assert sorted(m.name for m in mechs) == sorted(os.path.basename(f)[:-4] for f in RUNNABLE)
+    nav = next(m for m in mechs if m.name == "NaV")
+    assert len(nav.states) == 12          # the kinetic scheme's states
+    cad = next(m for m in mechs if m.name == "CaDynamics")
+    assert cad.states == () and cad.ions[0].writes == ("cai",)   # cai lives in the ion
+
+
+def test_vecstim_is_refused_where_its_verbatim_is():
+    path = next(f for f in MOD_FILES if f.endswith("vecevent.mod"))
+    with pytest.raises(NmodlError, match=r"vecevent\.mod:31:1: unsupported construct VERBATIM"):
+        ns.Mechanism.from_nmodl(path)
+
+
+def soma_with(mechs, ions=True):
+    cell = ns.Cell(ns.Morphology.cable(20.0, 20.0, type="soma"), cm=1.0, ra=100.0,
+                   v_init=-70.0)
+    cell.insert("pas", g=5e-5, e=-75.0)
+    for m in mechs:
+        cell.insert(m, **({"gbar": GBAR[m.name]} if m.name in GBAR else {}))
+    if ions:
+        cell.set_ion("na", e=53.0)
+        cell.set_ion("k", e=-107.0)
+    cell.add_iclamp((0, 0.5), delay=10.0, dur=100.0, amp=0.3)
+    return cell
+
+
+def neuron_soma_with(names):
+    sec = h.Section(name="soma")
+    h.pt3dadd(0, 0, 0, 20, sec=sec)
+    h.pt3dadd(20, 0, 0, 20, sec=sec)
+    sec.cm, sec.Ra = 1.0, 100.0
+    sec.insert("pas")
+    sec(0.5).pas.g, sec(0.5).pas.e = 5e-5, -75.0
+    for name in names:
+        sec.insert(name)
+        if name in GBAR:
+            setattr(sec(0.5), f"gbar_{name}", GBAR[name])
+    if hasattr(sec(0.5), "ena"):
+        sec(0.5).ena = 53.0
+    if hasattr(sec(0.5), "ek"):
+        sec(0.5).ek = -107.0
+    stim = h.IClamp(sec(0.5))
+    stim.delay, stim.dur, stim.amp = 10.0, 100.0, 0.3
+    return sec, stim
+
+
+@pytest.mark.parametrize("names", [
+    None,                                         # every Allen mechanism in one compartment
+    ["NaV", "Kv3_1"],                             # a kinetic scheme with LINEAR initial
+    ["NaTs", "Kv3_1", "Ca_HVA", "CaDynamics", "SK"],   # calcium: current -> cai -> SK, eca
+], ids=["all", "kinetic", "calcium"])
+def test_mechanisms_match_neuron(neuron_mechanisms, names):
+    files = RUNNABLE if names is None else \
+        [f for f in RUNNABLE if os.path.basename(f)[:-4] in names]
+    mechs = [ns.Mechanism.from_nmodl(f) for f in files]
+    sim = ns.Simulation(soma_with(mechs), dt=0.025, celsius=34.0)
+    v = sim.record("v", (0, 0.5))
+    cai = sim.record("cai", (0, 0.5)) if any(m.name == "CaDynamics" for m in mechs) else None
+    sim.run(150.0)
+
+    sec, stim = neuron_soma_with([m.name for m in mechs])
+    rec = h.Vector().record(sec(0.5)._ref_cai) if cai is not None else None
+    t, (theirs,) = run(150.0, 0.025, -70.0, celsius=34.0, probes=[sec(0.5)])
+    np.testing.assert_allclose(v.values, theirs, atol=1e-5)
+    if cai is not None:
+        np.testing.assert_allclose(cai.values, np.array(rec), rtol=1e-6, atol=1e-12)
+    assert len(spike_times(t, theirs)) >= 1
+    np.testing.assert_allclose(spike_times(t, v.values), spike_times(t, theirs), atol=1e-3)
+    del sec, stim
+
+
+KDR_NMODL = """
+NEURON {
+    SUFFIX kdr
+    USEION k READ ek WRITE ik
+    RANGE gbar
+}
+PARAMETER { gbar = 0.036 (S/cm2) }
+ASSIGNED { v (mV) ek (mV) ik (mA/cm2) ninf ntau }
+STATE { n }
+BREAKPOINT {
+    SOLVE states METHOD cnexp
+    ik = gbar * n^4 * (v - ek)
+}
+INITIAL { rates(v) n = ninf }
+DERIVATIVE states { rates(v) n' = (ninf - n) / ntau }
+PROCEDURE rates(v (mV)) { LOCAL a, b
+    a = 0.01 * vtrap(-(v + 55), 10)
+    b = 0.125 * exp(-(v + 65) / 80)
+    ninf = a / (a + b)
+    ntau = 1 / (a + b)
+}
+FUNCTION vtrap(x, y) {
+    if (fabs(x / y) < 1e-6) { vtrap = y * (1 - x / y / 2) } else { vtrap = x / (exp(x / y) - 1) }
+}
+"""
+
+
+def test_python_front_end_equals_nmodl():
+    python_kdr = ns.Mechanism.define(
+        "kdr2",
+        parameters={"gbar": 0.036},
+        ions={"k": {"read": ["ek"], "write": ["ik"]}},
+        rates="""
+            a = 0.01 * vtrap(-(v + 55), 10)
+            b = 0.125 * exp(-(v + 65) / 80)
+            ninf = a / (a + b)
+            ntau = 1 / (a + b)
+        """,
+        functions={"vtrap(x, y)": "if (fabs(x / y) < 1e-6) { vtrap = y * (1 - x / y / 2) } "
+                                  "else { vtrap = x / (exp(x / y) - 1) }"},
+        states={"n": "(ninf - n) / ntau"},
+        currents={"ik": "gbar * n^4 * (v - ek)"},
+    )
+    nmodl_kdr = ns.Mechanism.from_nmodl_text(KDR_NMODL, "kdr.mod")
+    traces = []
+    for mech in (python_kdr, nmodl_kdr):
+        cell = ns.Cell(ns.Morphology.ball_and_stick(), discretization=ns.NSeg(3))
+        cell.insert("hh", region="soma", gkbar=0.0)
+        cell.insert(mech, region="soma", gbar=0.04)
+        cell.add_iclamp((0, 0.5), delay=2.0, dur=40.0, amp=0.4)
+        sim = ns.Simulation(cell, celsius=6.3)
+        traces.append(sim.record("v", (0, 0.5)))
+        sim.run(50.0)
+    np.testing.assert_array_equal(traces[0].values, traces[1].values)
+    assert len(spike_times(traces[0].times, traces[0].values)) >= 2
+
+
+def test_nmodl_hh_equals_builtin_hh():
+    """NEURON's own hh.mod through the compiler against the built-in hh (tables off)."""
+    path = os.path.join(os.path.dirname(__import__("neuron").__file__), ".data", "share",
+                        "modfile", "hh.mod")
+    if not os.path.exists(path):
+        pytest.skip("this NEURON wheel does not ship hh.mod")
+    text = open(path).read().replace("SUFFIX hh", "SUFFIX hhmod")
+    mod_hh = ns.Mechanism.from_nmodl_text(text, path)
+    out = []
+    for mech in ("hh", mod_hh):
+        cell = ns.Cell(ns.Morphology.ball_and_stick(), discretization=ns.NSeg(3))
+        cell.insert(mech, region="soma")
+        cell.add_iclamp((0, 0.5), delay=2.0, dur=40.0, amp=0.3)
+        sim = ns.Simulation(cell, use_tables=False)
+        out.append(sim.record("v", (0, 0.5)))
+        sim.run(50.0)
+    np.testing.assert_allclose(out[0].values, out[1].values, atol=1e-6)
