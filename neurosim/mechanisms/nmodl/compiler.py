@@ -79,6 +79,16 @@ class _Compiler:
                                                    f"ion {ion} (e{ion}, {ion}i, {ion}o, i{ion})")
                 self.ion_vars[var] = use
             self.ions.append(use)
+        # A declared ena/ina/cai... without USEION would silently be a plain variable and the
+        # mechanism would carry no ionic current: refuse it.
+        declared = [(n, pos) for n, (_, pos) in mod.parameters.items()]
+        declared += list(mod.assigned.items()) + list(mod.states.items())
+        for var, pos in declared:
+            ion = _ion_of_name(var)
+            if ion and var not in self.ion_vars:
+                raise NmodlError(self.fn, pos, f"{var!r} is a variable of ion {ion} but there "
+                                               f"is no USEION {ion} for it (missing USEION "
+                                               f"{ion} READ/WRITE {var}?)")
         self.constants = dict(mod.unit_constants)
         for name, (value, _) in mod.constants.items():
             self.constants[name] = value
@@ -601,6 +611,15 @@ class _Compiler:
 
 
 _DECORATOR = "@njit(cache=True, nogil=True, error_model=\"numpy\")\n"
+_COMMON_IONS = ("na", "k", "ca", "cl")
+
+
+def _ion_of_name(var):
+    """The common ion whose variable ``var`` names (ena, ina, nai, nao ...), or None."""
+    for ion in _COMMON_IONS:
+        if var in (f"e{ion}", f"i{ion}", f"{ion}i", f"{ion}o"):
+            return ion
+    return None
 
 
 def _indent(lines):
