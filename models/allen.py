@@ -1,20 +1,35 @@
-"""Allen Cell Types morphologies shipped in bmtk's wheel (read in place, never copied)."""
+"""Allen Cell Types models as bmtk builds them: SWCs, ``*_fit.json`` parameter sets and the
+.mod files shipped in bmtk's wheel (read in place, never copied).
+
+``perisomatic_cell`` follows bmtk's ``aibs_perisomatic`` processing: the reconstructed axon is
+replaced by two 30 µm x 1 µm sections at the soma's centre, every section gets
+``nseg = 1 + 2 int(L / (2 dL))``, then the passive properties, the genome (channel densities
+per section type) and the reversal potentials of the fit are applied.
+"""
 
 import glob
+import json
 import os
+from dataclasses import dataclass
 
-from neurosim.errors import NeurosimError
+import neurosim as ns
+from neurosim.errors import NeurosimError, ParameterError
+
+TYPE_NAMES = ("soma", "axon", "dend", "apic")
+
+
+def bionet_dir():
+    try:
+        import bmtk
+    except ImportError:
+        raise NeurosimError("the Allen models come from the bmtk package: "
+                            "pip install 'neurosim[demo]'") from None
+    return os.path.join(os.path.dirname(bmtk.__file__), "utils", "scripts", "bionet")
 
 
 def allen_morphologies():
     """Paths of the Allen SWC files in the installed bmtk package."""
-    try:
-        import bmtk
-    except ImportError:
-        raise NeurosimError("the demo cell's morphology comes from the bmtk package: "
-                            "pip install 'neurosim[demo]'") from None
-    base = os.path.join(os.path.dirname(bmtk.__file__), "utils", "scripts", "bionet",
-                        "morphologies")
+    base = os.path.join(bionet_dir(), "morphologies")
     paths = sorted(glob.glob(os.path.join(base, "*.swc")))
     if not paths:
         raise NeurosimError(f"no SWC files found in {base}")
@@ -27,3 +42,84 @@ def allen_morphology(name="Scnn1a"):
             return path
     raise NeurosimError(f"no Allen morphology named {name!r}; have "
                         f"{[os.path.basename(p) for p in allen_morphologies()]}")
+
+
+def allen_fits():
+    return sorted(glob.glob(os.path.join(bionet_dir(), "biophysical_neuron_models",
+                                         "*_fit.json")))
+
+
+def allen_mod_dir():
+    return os.path.join(bionet_dir(), "mechanisms", "modfiles")
+
+
+_CATALOGUE = {}
+
+
+def allen_mechanisms():
+    """The Allen .mod files compiled (once per process) and registered by name."""
+    if not _CATALOGUE:
+        found, _ = ns.load_catalogue(allen_mod_dir())
+        _CATALOGUE.update(found)
+    return _CATALOGUE
+
+
+@dataclass(frozen=True)
+class BmtkDL:
+    """bmtk's compartment rule: ``nseg = 1 + 2 int(L / (2 dL))`` (``run: dL`` in its config)."""
+    dl: float = 20.0
+
+    def nseg(self, section, ra, cm):
+        return 1 + 2 * int(section.length / (2.0 * self.dl))
+
+
+def perisomatic_cell(swc, fit, dl=20.0):
+    """An Allen perisomatic model: returns ``(cell, conditions)`` with conditions holding
+    ``celsius`` and ``v_init``.  ``fit`` is a path or the parsed JSON."""
+    params = fit if isinstance(fit, dict) else _load_json(fit)
+    try:
+        passive = params["passive"][0]
+        conditions = params["conditions"][0]
+        genome = params["genome"]
+        cm = {c["section"]: float(c["cm"]) for c in passive["cm"]}
+        ra, e_pas = float(passive["ra"]), float(passive["e_pas"])
+    except (KeyError, IndexError, TypeError) as e:
+        raise ParameterError(f"{fit}: not a perisomatic fit (missing {e}); all-active fits "
+                             "are not supported yet") from None
+    allen_mechanisms()
+    morph = ns.Morphology.from_swc(swc).with_axon_stub()
+    cell = ns.Cell(morph, cm=1.0, ra=ra, v_init=float(conditions["v_init"]),
+                   discretization=BmtkDL(dl))
+    for name in TYPE_NAMES:
+        if _has(morph, name):
+            if name not in cm:
+                raise ParameterError(f"{fit}: no cm for the {name} sections of {swc}; this fit "
+                                     "is for a cell type without them")
+            cell.paint(name, cm=cm[name])
+    cell.insert("pas", region="all", e=e_pas)
+    for gene in genome:
+        region = gene["section"]
+        if not _has(morph, region):
+            continue
+        mech = gene.get("mechanism") or gene["name"].rsplit("_", 1)[1]
+        cell.insert(mech, region=region, **{gene["name"]: float(gene["value"])})
+    for erev in conditions.get("erev", []):
+        region = erev["section"]
+        if not _has(morph, region):
+            continue
+        for key, value in erev.items():
+            if key.startswith("e") and key != "erev":
+                cell.set_ion(key[1:], region=region, e=float(value))
+    return cell, {"celsius": float(conditions["celsius"]), "v_init": float(conditions["v_init"])}
+
+
+def _has(morph, type_name):
+    return any(s.type_name == type_name for s in morph.sections)
+
+
+def _load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise ParameterError(f"{path}: cannot read the fit parameters: {e}") from None

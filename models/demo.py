@@ -6,7 +6,7 @@ three current steps into the soma; voltages at the soma, the axon and two dendri
 
 import neurosim as ns
 
-from .allen import allen_morphology
+from .allen import allen_morphology  # noqa: F401
 
 
 def build_demo_cell():

@@ -15,7 +15,7 @@ from .cell import Cell, IClamp
 from .discretization import DLambda, MaxLength, NSeg
 from .errors import (LocationError, MechanismError, MorphologyError, NeurosimError,
                      NumericalInstabilityError, ParameterError)
-from .mechanisms import Mechanism
+from .mechanisms import Mechanism, load_catalogue
 from .morphology import Morphology, Section
 from .regions import Distance
 from .simulation import Simulation, Trace
@@ -23,5 +23,6 @@ from .simulation import Simulation, Trace
 __version__ = "0.1.0"
 
 __all__ = ["Cell", "IClamp", "DLambda", "MaxLength", "NSeg", "Distance", "Mechanism",
+           "load_catalogue", "load_catalogue",
            "Morphology", "Section", "Simulation", "Trace", "NeurosimError", "MorphologyError",
            "ParameterError", "LocationError", "MechanismError", "NumericalInstabilityError"]

@@ -188,6 +188,26 @@ class Morphology:
             return abs(x - x0) * s.length
         return start[section] + x * s.length
 
+    def with_axon_stub(self, lengths=(30.0, 30.0), diameters=(1.0, 1.0), parent_x=0.5):
+        """This morphology with its axon replaced by a chain of cylinders hanging off the soma
+        at ``parent_x`` (the Allen Institute's perisomatic models use two of 30 µm x 1 µm)."""
+        if not self.has_soma:
+            raise MorphologyError(f"{self.source}: an axon stub needs a soma")
+        keep = [s for s in self.sections if s.type != AXON]
+        new_id = {s.id: k for k, s in enumerate(keep)}
+        out = [Section(k, s.type, s.points, s.diameters,
+                       new_id[s.parent] if s.parent >= 0 else -1, s.parent_x)
+               for k, s in enumerate(keep)]
+        soma = self.sections[0]
+        start = soma.points[0] + parent_x * (soma.points[-1] - soma.points[0])
+        parent, px = 0, parent_x
+        for L, d in zip(lengths, diameters):
+            end = start - np.array([0.0, float(L), 0.0])   # straight down from the soma
+            out.append(Section(len(out), AXON, np.array([start, end]),
+                               np.array([float(d), float(d)]), parent, px))
+            parent, px, start = len(out) - 1, 1.0, end
+        return Morphology(_sonata_order(out), source=f"{self.source} (axon stub)")
+
     # ----------------------------------------------------------------- builders
     @classmethod
     def from_file(cls, path):

@@ -1,5 +1,5 @@
 """Membrane mechanisms: their description (:class:`Mechanism`) and the built-in set."""
 
-from .base import Mechanism, available, get, register
+from .base import IonUse, Mechanism, available, get, load_catalogue, register
 
-__all__ = ["Mechanism", "available", "get", "register"]
+__all__ = ["IonUse", "Mechanism", "available", "get", "load_catalogue", "register"]

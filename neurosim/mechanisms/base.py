@@ -149,13 +149,34 @@ def get(name_or_mech):
     """The mechanism named ``name_or_mech`` (or the Mechanism itself)."""
     if isinstance(name_or_mech, Mechanism):
         return name_or_mech
-    if not _REGISTRY:
-        from . import builtin  # noqa: F401  (registers the built-in mechanisms)
+    from . import builtin  # noqa: F401  (registers the built-in mechanisms once)
     try:
         return _REGISTRY[name_or_mech]
     except (KeyError, TypeError):
         raise MechanismError(f"unknown mechanism {name_or_mech!r}; known: "
                              f"{sorted(_REGISTRY)}") from None
+
+
+def load_catalogue(folder, register=True):
+    """Compile every ``.mod`` file in ``folder``; returns ``({name: Mechanism}, refused)``
+    where ``refused`` maps file -> the error for files using constructs neurosim does not
+    support.  With ``register`` the mechanisms can be inserted by name."""
+    import glob
+    import os
+
+    from ..errors import NeurosimError
+    from .nmodl.compiler import compile_file
+    found, refused = {}, {}
+    for path in sorted(glob.glob(os.path.join(os.fspath(folder), "*.mod"))):
+        try:
+            mech = compile_file(path)
+        except NeurosimError as e:
+            refused[path] = e
+            continue
+        found[mech.name] = mech
+        if register:
+            _REGISTRY[mech.name] = mech
+    return found, refused
 
 
 def available():

@@ -1,0 +1,118 @@
+"""Allen perisomatic models built as bmtk's aibs_perisomatic builds them, against NEURON
+running the same .mod files (nrnivmodl) on the same cells: three current steps, spike times
+within 0.2 ms."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import neurosim as ns
+from neurosim.models.allen import allen_fits, allen_morphologies, perisomatic_cell
+from peers import bmtk_mod_dir, clear, compiled_mod_dir, h, load_swc, run, spike_times
+
+PERI_FITS = [f for f in allen_fits() if "cm" in json.load(open(f))["passive"][0]]
+SWCS = allen_morphologies()
+
+
+def _fits_cell(swc, fit):
+    """A fit suits a morphology when it gives cm for every section type the SWC has."""
+    types = {s.type_name for s in ns.Morphology.from_swc(swc).sections}
+    return types <= {c["section"] for c in json.load(open(fit))["passive"][0]["cm"]}
+
+
+def _path(paths, prefix):
+    return next(p for p in paths if os.path.basename(p).startswith(prefix))
+
+
+# Every SWC and every perisomatic fit at least once, each pair firing under the protocol
+PAIRS = [(_path(SWCS, swc), _path(PERI_FITS, fit)) for swc, fit in [
+    ("Nr5a1", "472363762"), ("Rorb", "473863035"), ("Scnn1a", "472363762"),
+    ("Pvalb_469628681", "473863510"), ("Pvalb_470522102", "485184849"),
+    ("Pvalb_469628681", "472912177"), ("Pvalb_470522102", "473862421")]]
+
+STEPS = [(50.0, 150.0, 0.2), (250.0, 150.0, 0.5), (450.0, 150.0, 1.0)]   # delay, dur, nA
+TSTOP = 650.0
+
+
+@pytest.fixture(scope="module")
+def neuron_mechanisms(tmp_path_factory):
+    return compiled_mod_dir(bmtk_mod_dir(), str(tmp_path_factory.mktemp("mods")))
+
+
+def neuron_perisomatic(swc, fit_path, dl=20.0):
+    """bmtk's Biophys1 + fix_axon_peri + set_segment_dl + set_params_peri, in NEURON."""
+    params = json.load(open(fit_path))
+    load_swc(swc)
+    for sec in [s for s in h.allsec() if s.name().startswith("axon")]:
+        h.delete_section(sec=sec)
+    h("create axon[2]")
+    for sec in (h.axon[0], h.axon[1]):
+        sec.L, sec.diam = 30.0, 1.0
+    h.axon[0].connect(h.soma[0](0.5), 0)
+    h.axon[1].connect(h.axon[0](1.0), 0)
+    h.define_shape()
+    secs = list(h.allsec())
+    for sec in secs:
+        sec.nseg = 1 + 2 * int(sec.L / (2 * dl))
+    passive, conditions = params["passive"][0], params["conditions"][0]
+    cm = {c["section"]: c["cm"] for c in passive["cm"]}
+    for sec in secs:
+        sec.Ra = passive["ra"]
+        sec.cm = cm[sec.name()[:4]]
+        sec.insert("pas")
+        for seg in sec:
+            seg.pas.e = passive["e_pas"]
+    for gene in params["genome"]:
+        for sec in [s for s in secs if s.name()[:4] == gene["section"]]:
+            if gene["mechanism"]:
+                sec.insert(gene["mechanism"])
+            setattr(sec, gene["name"], float(gene["value"]))
+    for erev in conditions["erev"]:
+        for sec in [s for s in secs if s.name()[:4] == erev["section"]]:
+            sec.ena, sec.ek = erev["ena"], erev["ek"]
+    return h.soma[0], conditions
+
+
+def test_every_swc_and_fit_is_covered():
+    assert {s for s, _ in PAIRS} == set(SWCS) and len(SWCS) == 5
+    assert {f for _, f in PAIRS} == set(PERI_FITS) and len(PERI_FITS) == 6
+
+
+def test_fit_without_apical_cm_is_refused_on_a_pyramidal_cell():
+    def cm_sections(fit):
+        return {c["section"] for c in json.load(open(fit))["passive"][0]["cm"]}
+    interneuron_fit = next(f for f in PERI_FITS if "apic" not in cm_sections(f))
+    pyramid = next(s for s in SWCS if not _fits_cell(s, interneuron_fit))
+    with pytest.raises(ns.ParameterError, match="no cm for the apic sections"):
+        perisomatic_cell(pyramid, interneuron_fit)
+
+
+@pytest.mark.parametrize("swc,fit", PAIRS,
+                         ids=[f"{os.path.basename(s)[:-6]}-{os.path.basename(f)[:-9]}"
+                              for s, f in PAIRS])
+def test_allen_perisomatic_spike_times_match_neuron(neuron_mechanisms, swc, fit):
+    cell, cond = perisomatic_cell(swc, fit)
+    for delay, dur, amp in STEPS:
+        cell.add_iclamp((0, 0.5), delay=delay, dur=dur, amp=amp)
+    sim = ns.Simulation(cell, dt=0.025, celsius=cond["celsius"])
+    v = sim.record("v", (0, 0.5))
+    sim.run(TSTOP)
+
+    soma, conditions = neuron_perisomatic(swc, fit)
+    stims = []
+    for delay, dur, amp in STEPS:
+        stim = h.IClamp(soma(0.5))
+        stim.delay, stim.dur, stim.amp = delay, dur, amp
+        stims.append(stim)
+    t, (theirs,) = run(TSTOP, 0.025, conditions["v_init"], celsius=conditions["celsius"],
+                       probes=[soma(0.5)])
+    neuron_segments = sum(sec.nseg for sec in h.allsec())
+    clear()
+    assert sim.n_compartments == neuron_segments
+    s_theirs, s_mine = spike_times(t, theirs), spike_times(t, v.values)
+    assert len(s_theirs) >= 1, "the protocol should make the cell fire"
+    assert len(s_mine) == len(s_theirs)
+    assert np.max(np.abs(s_mine - s_theirs)) < 0.2
+    assert np.max(np.abs(v.values - theirs)) < 1.0      # the whole trace, spikes included
