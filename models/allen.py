@@ -123,3 +123,38 @@ def _load_json(path):
             return json.load(f)
     except (OSError, json.JSONDecodeError) as e:
         raise ParameterError(f"{path}: cannot read the fit parameters: {e}") from None
+
+
+def neuron_perisomatic_cell(h, fit, dl=20.0):
+    """The same model in NEURON, for validation and benchmarks: bmtk's fix_axon_peri,
+    set_segment_dl and set_params_peri applied to the sections NEURON holds (an SWC just
+    instantiated with Import3d).  Returns ``(soma section, conditions)``."""
+    params = fit if isinstance(fit, dict) else _load_json(fit)
+    for sec in [s for s in h.allsec() if s.name().startswith("axon")]:
+        h.delete_section(sec=sec)
+    h("create axon[2]")
+    for sec in (h.axon[0], h.axon[1]):
+        sec.L, sec.diam = 30.0, 1.0
+    h.axon[0].connect(h.soma[0](0.5), 0)
+    h.axon[1].connect(h.axon[0](1.0), 0)
+    h.define_shape()
+    secs = list(h.allsec())
+    for sec in secs:
+        sec.nseg = 1 + 2 * int(sec.L / (2 * dl))
+    passive, conditions = params["passive"][0], params["conditions"][0]
+    cm = {c["section"]: c["cm"] for c in passive["cm"]}
+    for sec in secs:
+        sec.Ra = passive["ra"]
+        sec.cm = cm[sec.name()[:4]]
+        sec.insert("pas")
+        for seg in sec:
+            seg.pas.e = passive["e_pas"]
+    for gene in params["genome"]:
+        for sec in [s for s in secs if s.name()[:4] == gene["section"]]:
+            if gene["mechanism"]:
+                sec.insert(gene["mechanism"])
+            setattr(sec, gene["name"], float(gene["value"]))
+    for erev in conditions["erev"]:
+        for sec in [s for s in secs if s.name()[:4] == erev["section"]]:
+            sec.ena, sec.ek = erev["ena"], erev["ek"]
+    return h.soma[0], conditions

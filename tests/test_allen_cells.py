@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import neurosim as ns
-from neurosim.models.allen import allen_fits, allen_morphologies, perisomatic_cell
+from neurosim.models.allen import (allen_fits, allen_morphologies, neuron_perisomatic_cell,
+                                   perisomatic_cell)
 from peers import bmtk_mod_dir, clear, compiled_mod_dir, h, load_swc, run, spike_times
 
 PERI_FITS = [f for f in allen_fits() if "cm" in json.load(open(f))["passive"][0]]
@@ -41,40 +42,6 @@ def neuron_mechanisms(tmp_path_factory):
     return compiled_mod_dir(bmtk_mod_dir(), str(tmp_path_factory.mktemp("mods")))
 
 
-def neuron_perisomatic(swc, fit_path, dl=20.0):
-    """bmtk's Biophys1 + fix_axon_peri + set_segment_dl + set_params_peri, in NEURON."""
-    params = json.load(open(fit_path))
-    load_swc(swc)
-    for sec in [s for s in h.allsec() if s.name().startswith("axon")]:
-        h.delete_section(sec=sec)
-    h("create axon[2]")
-    for sec in (h.axon[0], h.axon[1]):
-        sec.L, sec.diam = 30.0, 1.0
-    h.axon[0].connect(h.soma[0](0.5), 0)
-    h.axon[1].connect(h.axon[0](1.0), 0)
-    h.define_shape()
-    secs = list(h.allsec())
-    for sec in secs:
-        sec.nseg = 1 + 2 * int(sec.L / (2 * dl))
-    passive, conditions = params["passive"][0], params["conditions"][0]
-    cm = {c["section"]: c["cm"] for c in passive["cm"]}
-    for sec in secs:
-        sec.Ra = passive["ra"]
-        sec.cm = cm[sec.name()[:4]]
-        sec.insert("pas")
-        for seg in sec:
-            seg.pas.e = passive["e_pas"]
-    for gene in params["genome"]:
-        for sec in [s for s in secs if s.name()[:4] == gene["section"]]:
-            if gene["mechanism"]:
-                sec.insert(gene["mechanism"])
-            setattr(sec, gene["name"], float(gene["value"]))
-    for erev in conditions["erev"]:
-        for sec in [s for s in secs if s.name()[:4] == erev["section"]]:
-            sec.ena, sec.ek = erev["ena"], erev["ek"]
-    return h.soma[0], conditions
-
-
 def test_every_swc_and_fit_is_covered():
     assert {s for s, _ in PAIRS} == set(SWCS) and len(SWCS) == 5
     assert {f for _, f in PAIRS} == set(PERI_FITS) and len(PERI_FITS) == 6
@@ -100,7 +67,8 @@ def test_allen_perisomatic_spike_times_match_neuron(neuron_mechanisms, swc, fit)
     v = sim.record("v", (0, 0.5))
     sim.run(TSTOP)
 
-    soma, conditions = neuron_perisomatic(swc, fit)
+    load_swc(swc)              # clears NEURON, reads the SWC with Import3d
+    soma, conditions = neuron_perisomatic_cell(h, fit)
     stims = []
     for delay, dur, amp in STEPS:
         stim = h.IClamp(soma(0.5))
