@@ -15,14 +15,18 @@ import hashlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 import textwrap
 
 import numba
 
 from . import fastmath, solver
+from .mechanisms import linalg
 
 _RESERVED = {"v", "dt", "celsius", "math", "np"}   # i, g: outputs of `current`
+# small work arrays in mechanism helpers: np.empty on the CPU, cuda.local.array on the GPU
+LOCAL_ARRAY_CPU = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
 
 
 def cache_dir():
@@ -149,6 +153,7 @@ def kernel_source(mechs, aux_names):
                                  f"with {mech.name + '_'!r}")
     imports = "\n".join(sorted({m.imports for m in mechs if m.imports}))
     helpers = "\n\n".join(m.helpers for m in mechs if m.helpers.strip())
+    helpers = LOCAL_ARRAY_CPU.sub(r"np.empty(\1)", helpers)
     ions = ions_of(mechs)
     iargs = [a for ion in ions for a in ion_args(ion)]
     margs = [a for j, (m, names) in enumerate(zip(mechs, aux_names))
@@ -208,8 +213,12 @@ import numpy as np
 from numba import njit
 
 from neurosim.fastmath import fexp
+from neurosim.mechanisms import linalg
 from neurosim.solver import hines_solve
 {imports}
+
+device_function = njit(cache=True, nogil=True, error_model="numpy")
+dense_solve = device_function(linalg.dense_solve)
 
 {helpers}
 
@@ -276,8 +285,8 @@ def load_kernel(mechs, aux_names):
     """Compile (or load from the disk cache) the kernel module for ``mechs``."""
     src = kernel_source(mechs, aux_names)
     key = hashlib.sha256("\n".join(
-        [src, inspect.getsource(solver), inspect.getsource(fastmath), numba.__version__,
-         sys.version]
+        [src, inspect.getsource(solver), inspect.getsource(fastmath),
+         inspect.getsource(linalg), numba.__version__, sys.version]
         + [m.fingerprint() for m in mechs]).encode()).hexdigest()[:20]
     if key in _LOADED:
         return _LOADED[key]

@@ -371,7 +371,7 @@ class _Compiler:
             assigned=tuple(self.assigned), ions=tuple(self.ions), init=init, current=current,
             rates=rates, advance=advance, cnexp=tuple(cnexp),
             helpers="\n\n\n".join(helpers), rename=dict(self.rename), source_text=self.text,
-            imports="from neurosim.mechanisms.linalg import dense_solve", doc=mod.title)
+            doc=mod.title)
 
     def current_body(self, body):
         lines = self.stmts(body, set())
@@ -535,10 +535,14 @@ class _Compiler:
         helpers.append(_DECORATOR + f"def {resid}(_x, _x0, _dt, _F, {', '.join(args)}):\n" +
                        "\n".join(_indent(f_lines)))
         dt_expr = "1e9" if steady else "dt"     # a steady state: backward Euler with dt -> inf
+        # Arrays come from LOCAL_ARRAY (np.empty on the CPU, cuda.local.array on the GPU):
+        # the same source serves both targets.
         step = (pre if hoist else []) + [
-                f"_x = np.array([{', '.join(xs)}], dtype=np.float64)",
-                "_x0 = _x.copy()",
-                f"_F = np.empty({n})", f"_Fh = np.empty({n})", f"_J = np.empty(({n}, {n}))",
+                f"_x = LOCAL_ARRAY({n})", f"_x0 = LOCAL_ARRAY({n})", f"_F = LOCAL_ARRAY({n})",
+                f"_Fh = LOCAL_ARRAY({n})", f"_dx = LOCAL_ARRAY({n})",
+                f"_J = LOCAL_ARRAY(({n}, {n}))"]
+        step += [f"_x[{k}] = {x}" for k, x in enumerate(xs)]
+        step += [f"_x0[{k}] = {x}" for k, x in enumerate(xs)] + [
                 f"for _it in range({_NEWTON_MAXIT}):",
                 f"    {resid}(_x, _x0, _dt, _F, {', '.join(args)})",
                 f"    for _c in range({n}):",
@@ -549,9 +553,16 @@ class _Compiler:
                 "        _x[_c] = _keep",
                 f"        for _r in range({n}):",
                 "            _J[_r, _c] = (_Fh[_r] - _F[_r]) / _h",
-                "    _dx = dense_solve(_J, -_F)",
-                "    _x += _dx",
-                f"    if np.max(np.abs(_dx)) <= {_NEWTON_TOL} * (1.0 + np.max(np.abs(_x))):",
+                f"    for _r in range({n}):",
+                "        _F[_r] = -_F[_r]",
+                "    dense_solve(_J, _F, _dx)",
+                "    _step = 0.0",
+                "    _size = 0.0",
+                f"    for _r in range({n}):",
+                "        _x[_r] += _dx[_r]",
+                "        _step = max(_step, abs(_dx[_r]))",
+                "        _size = max(_size, abs(_x[_r]))",
+                f"    if _step <= {_NEWTON_TOL} * (1.0 + _size):",
                 "        break",
                 f"return ({', '.join(f'_x[{k}]' for k in range(n))},)"]
         helpers.append(_DECORATOR + f"def {fname}(_dt, {', '.join(xs + args)}):\n" +
@@ -585,15 +596,18 @@ class _Compiler:
         helpers.append(_DECORATOR + f"def {resid}(_x, _F, {', '.join(args)}):\n" +
                        "\n".join(_indent(r_lines)))
         fname = self.fname(block.name + "_solve")
-        body = [f"_x = np.zeros({n})", f"_F0 = np.empty({n})", f"_F = np.empty({n})",
-                f"_J = np.empty(({n}, {n}))", f"{resid}(_x, _F0, {', '.join(args)})",
+        body = [f"_x = LOCAL_ARRAY({n})", f"_F0 = LOCAL_ARRAY({n})", f"_F = LOCAL_ARRAY({n})",
+                f"_J = LOCAL_ARRAY(({n}, {n}))", f"for _c in range({n}):", "    _x[_c] = 0.0",
+                f"{resid}(_x, _F0, {', '.join(args)})",
                 f"for _c in range({n}):",
                 "    _x[_c] = 1.0",
                 f"    {resid}(_x, _F, {', '.join(args)})",
                 "    _x[_c] = 0.0",
                 f"    for _r in range({n}):",
                 "        _J[_r, _c] = _F[_r] - _F0[_r]",
-                "_x = dense_solve(_J, -_F0)",
+                f"for _r in range({n}):",
+                "    _F0[_r] = -_F0[_r]",
+                "dense_solve(_J, _F0, _x)",
                 f"return ({', '.join(f'_x[{k}]' for k in range(n))},)"]
         helpers.append(_DECORATOR + f"def {fname}({', '.join(args)}):\n" +
                        "\n".join(_indent(body)))
@@ -610,7 +624,7 @@ class _Compiler:
         return reads, writes
 
 
-_DECORATOR = "@njit(cache=True, nogil=True, error_model=\"numpy\")\n"
+_DECORATOR = "@device_function\n"      # njit on the CPU, cuda.jit(device=True) on the GPU
 _COMMON_IONS = ("na", "k", "ca", "cl")
 
 
