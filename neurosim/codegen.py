@@ -37,10 +37,18 @@ def cache_dir():
     return path
 
 
-def _load_store(j, mech, phase):
+def _add(target, array, index, value):
+    """``array[index] += value``; on the GPU atomically (point processes share nodes)."""
+    if target == "cuda":
+        return f"cuda.atomic.add({array}, {index}, {value})"
+    return f"{array}[{index}] += {value}"
+
+
+def _load_store(j, mech, phase, target):
     """Lines that load a mechanism instance's variables into locals, and store them back."""
     p = f"_m{j}"
     name = mech.code_name
+    shared = target if mech.kind == "point" else "cpu"    # density: one instance per node
     load = [f"_node = {p}_node[_k]", "v = _v[_node]"]
     if mech.kind == "point":
         load.append("area = _area[_node]")
@@ -61,7 +69,7 @@ def _load_store(j, mech, phase):
                 load.append(f"{name(var)} = 0.0")
                 # ion currents are densities (mA/cm²) as concentration mechanisms expect
                 scale = "" if mech.kind == "density" else " * 100.0 / _area[_node]"
-                store.append(f"_ion_{use.ion}_i[_node] += {name(var)}{scale}")
+                store.append(_add(shared, f"_ion_{use.ion}_i", "_node", f"{name(var)}{scale}"))
             elif fld == "e" and phase != "current":
                 store.append(f"_ion_{use.ion}_e[_node] = {name(var)}")
     if phase == "init":
@@ -70,37 +78,56 @@ def _load_store(j, mech, phase):
     else:
         load += [f"{name(n)} = {p}_s[{r}, _k]" for r, n in enumerate(mech.states)]
         if phase == "advance":
-            cnexp_states = {state for state, _, _ in mech.cnexp}
+            vectorised = {state for state, _, _ in mech.cnexp} if target == "cpu" else set()
             store += [f"{p}_s[{r}, _k] = {name(n)}" for r, n in enumerate(mech.states)
-                      if n not in cnexp_states]
+                      if n not in vectorised]
     return load, store
 
 
-def _instance_loop(j, mech, phase):
-    """Source of one loop over the instances of mechanism number j for ``phase``."""
+def has_phase(mech, phase):
+    return phase != "advance" or bool(mech.advance.strip() or mech.cnexp)
+
+
+def instance_body(j, mech, phase, target="cpu"):
+    """The code for one instance of mechanism number j in ``phase`` (no loop around it).
+
+    On the CPU the cnexp states' a and b go to scratch rows, updated afterwards by a
+    vectorised loop; on the GPU each thread updates its own states at once."""
     p = f"_m{j}"
-    if phase == "advance" and not (mech.advance.strip() or mech.cnexp):
-        return ""
-    lines = [textwrap.dedent(mech.setup).strip()] if mech.setup.strip() else []
-    lines.append(f"for _k in range({p}_node.shape[0]):")
-    load, store = _load_store(j, mech, phase)
+    shared = target if mech.kind == "point" else "cpu"
+    load, store = _load_store(j, mech, phase, target)
     if phase == "init":
         body = load + [mech.init] + store
     elif phase == "current":
         # Solving for v(t+dt) itself: rhs gets g v - i, the diagonal g (NEURON's linearisation).
         # Density currents are mA/cm² (times area/100 -> nA), point currents already nA.
-        fac = ("_area[_node] * 0.01      # mA/cm² * µm² -> nA, S/cm² -> µS"
-               if mech.kind == "density" else "1.0")
-        body = load + [mech.current, f"_ifac = {fac}" if mech.kind == "density" else
-                       "_ifac = 1.0", "_rhs[_node] += (g * v - i) * _ifac",
-                       "_d[_node] += g * _ifac"] + store
+        fac = "_area[_node] * 0.01" if mech.kind == "density" else "1.0"
+        body = load + [mech.current, f"_ifac = {fac}",
+                       _add(shared, "_rhs", "_node", "(g * v - i) * _ifac"),
+                       _add(shared, "_d", "_node", "g * _ifac")] + store
     else:
         body = load + [mech.rates, mech.advance]
-        for c, (_, a, b) in enumerate(mech.cnexp):
-            body += [f"{p}_cx[{2 * c}, _k] = {a}", f"{p}_cx[{2 * c + 1}, _k] = {b}"]
+        for c, (state, a, b) in enumerate(mech.cnexp):
+            if target == "cpu":
+                body += [f"{p}_cx[{2 * c}, _k] = {a}", f"{p}_cx[{2 * c + 1}, _k] = {b}"]
+            else:
+                x = mech.code_name(state)
+                body += [f"_ca = {a}", f"_cb = {b}",
+                         f"{x} = {x} + (1.0 - math.exp(dt * _cb)) * (-_ca / _cb - {x}) "
+                         f"if _cb != 0.0 else {x} + dt * _ca"]
         body += store
-    code = "\n".join(textwrap.dedent(b).strip() for b in body if b.strip())
-    out = "\n".join(lines) + "\n" + textwrap.indent(code, "    ")
+    setup = [textwrap.dedent(mech.setup).strip()] if mech.setup.strip() else []
+    return setup, [textwrap.dedent(b).strip() for b in body if b.strip()]
+
+
+def _instance_loop(j, mech, phase):
+    """Source of one CPU loop over the instances of mechanism number j for ``phase``."""
+    if not has_phase(mech, phase):
+        return ""
+    p = f"_m{j}"
+    setup, body = instance_body(j, mech, phase)
+    out = "\n".join(setup + [f"for _k in range({p}_node.shape[0]):"]) + "\n" + \
+        textwrap.indent("\n".join(body), "    ")
     if phase == "advance":
         # x' = a + b x over dt, exactly, on contiguous rows with a branch-free exp: vectorises
         for c, (state, _, _) in enumerate(mech.cnexp):
@@ -218,6 +245,7 @@ from neurosim.solver import hines_solve
 {imports}
 
 device_function = njit(cache=True, nogil=True, error_model="numpy")
+inline_function = njit(cache=True, nogil=True, error_model="numpy", inline="always")
 dense_solve = device_function(linalg.dense_solve)
 
 {helpers}
