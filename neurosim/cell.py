@@ -24,6 +24,15 @@ class IClamp:
 
 
 @dataclass(frozen=True)
+class Synapse:
+    """A point process placed at a location, named by ``label``."""
+    location: tuple
+    mechanism: object
+    label: str
+    params: dict
+
+
+@dataclass(frozen=True)
 class Insert:
     mechanism: object
     region: object
@@ -57,6 +66,7 @@ class Cell:
         self.inserts = []
         self.iclamps = []
         self.ion_settings = []
+        self.synapses = []
 
     # -------------------------------------------------------------- cable properties
     def paint(self, region="all", *, cm=None, ra=None, v_init=None):
@@ -141,6 +151,30 @@ class Cell:
                       finite("IClamp dur", dur, nonnegative=True), finite("IClamp amp", amp))
         self.iclamps.append(stim)
         return stim
+
+    def add_synapse(self, location, mechanism, label=None, **params):
+        """Place a point process (``ExpSyn``-like, a NEURON POINT_PROCESS) at ``location``;
+        returns its label (default: the mechanism's name and a number).  Its current is in
+        nA; its parameters are given by name."""
+        loc = self.check_location(location)
+        mech = mechanisms.get(mechanism)
+        if mech.kind != "point":
+            raise ParameterError(f"{mech.name!r} is a {mech.kind} mechanism, not a point "
+                                 "process: use cell.insert() for it")
+        if label is None:
+            label = f"{mech.name}{sum(s.mechanism is mech for s in self.synapses)}"
+        if not isinstance(label, str) or not label:
+            raise ParameterError(f"a synapse label must be a non-empty string, got {label!r}")
+        if any(s.label == label for s in self.synapses):
+            raise ParameterError(f"synapse label {label!r} is already used on this cell")
+        checked = {}
+        for key, value in params.items():
+            name = mech.resolve_parameter(key)
+            if callable(value):
+                raise ParameterError(f"{mech.name}.{name}: a point process takes numbers")
+            checked[name] = mech.check_value(name, value, context=f"synapse {label!r}")
+        self.synapses.append(Synapse(loc, mech, label, checked))
+        return label
 
     def __repr__(self):
         return (f"Cell({self.morphology!r}, {len(self.inserts)} inserts, "

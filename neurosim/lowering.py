@@ -26,6 +26,8 @@ class MechanismTable:
     params: np.ndarray
     states: np.ndarray
     assigned: np.ndarray = None
+    labels: np.ndarray = None      # point processes: (cell, label) of each instance
+
 
     def __post_init__(self):
         if self.assigned is None:
@@ -187,6 +189,8 @@ def _level_order(model):
         t.nodes = nodes[by_node]
         t.params = np.ascontiguousarray(t.params[:, by_node])
         t.states = np.ascontiguousarray(t.states[:, by_node])
+        if t.labels is not None:
+            t.labels = t.labels[by_node]
     return model
 
 
@@ -251,6 +255,11 @@ def _lower_cell(cell, offset):
     cap = sv["cm"][section] * area * _NF_PER_UF_UM2
     v = _node_v_init(cell, section, dist, area)
     mechs = _paint_mechanisms(cell, section, dist, area > 0)
+    for name, placed in _place_point_processes(cell, layout, offset).items():
+        if name in mechs:
+            raise MechanismError(f"{name!r} is used both as a density mechanism and a point "
+                                 "process")
+        mechs[name] = placed
     for mt in mechs.values():
         mt["nodes"] = mt["nodes"] + offset
     stims = [(layout.node(*st.location), st.delay, st.dur, st.amp) for st in cell.iclamps]
@@ -344,22 +353,49 @@ def _ion_tables(cells, parts, mech_tables):
     return tables
 
 
+def _place_point_processes(cell, layout, offset):
+    """Point processes (synapses) of ``cell``: one instance each, several may share a node.
+    Node indices come back cell-local, like the painted mechanisms'."""
+    out = {}
+    for syn in cell.synapses:
+        mech = syn.mechanism
+        entry = out.setdefault(mech.name, {"mech": mech, "nodes": [], "params": [],
+                                           "labels": []})
+        if entry["mech"] is not mech:
+            raise MechanismError(f"two different mechanisms are named {mech.name!r}")
+        values = dict(mech.parameters)
+        values.update(syn.params)
+        entry["nodes"].append(layout.node(*syn.location) - offset)
+        entry["params"].append([values[n] for n in mech.parameters])
+        entry["labels"].append(syn.label)
+    for entry in out.values():
+        entry["nodes"] = np.array(entry["nodes"], dtype=np.int64)
+        entry["params"] = np.array(entry["params"], dtype=float).T.reshape(
+            len(entry["mech"].parameters), len(entry["nodes"]))
+    return out
+
+
 def _merge_mechanisms(parts):
     merged = {}
-    for p in parts:
+    for ci, p in enumerate(parts):
         for name, mt in p["mechs"].items():
             if name in merged and merged[name]["mech"] is not mt["mech"]:
                 raise MechanismError(f"two different mechanisms are named {name!r}")
-            merged.setdefault(name, {"mech": mt["mech"], "nodes": [], "params": []})
+            merged.setdefault(name, {"mech": mt["mech"], "nodes": [], "params": [],
+                                     "labels": []})
             merged[name]["nodes"].append(mt["nodes"])
             merged[name]["params"].append(mt["params"])
+            merged[name]["labels"] += [(ci, lab) for lab in mt.get("labels", [])]
     tables = []
     for name, e in merged.items():
         nodes = np.concatenate(e["nodes"])
         params = np.concatenate(e["params"], axis=1)
         mech = e["mech"]
         states = np.zeros((len(mech.states), len(nodes)))
-        tables.append(MechanismTable(mech, nodes, np.ascontiguousarray(params), states))
+        labels = np.empty(len(e["labels"]), dtype=object)
+        labels[:] = e["labels"]
+        tables.append(MechanismTable(mech, nodes, np.ascontiguousarray(params), states,
+                                     labels=labels if len(labels) else None))
     # Mechanisms that write ion concentrations go first, so that mechanisms reading a
     # concentration see it initialised and advanced within the same step.
     def writes_concentration(t):

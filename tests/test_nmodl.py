@@ -170,3 +170,41 @@ def test_nmodl_hh_equals_builtin_hh():
         out.append(sim.record("v", (0, 0.5)))
         sim.run(50.0)
     np.testing.assert_allclose(out[0].values, out[1].values, atol=1e-6)
+
+
+def test_point_process_current_is_in_nanoamps():
+    """A Python-defined point process injecting a constant current equals an IClamp."""
+    inject = ns.Mechanism.define("inject", parameters={"amp": 0.0},
+                                 currents={"i_inj": "-amp"}, point_process=True)
+    traces = []
+    for use_synapse in (True, False):
+        cell = ns.Cell(ns.Morphology.ball_and_stick(), discretization=ns.NSeg(5))
+        cell.insert("hh", region="soma")
+        cell.insert("pas", region="dend", g=1e-4, e=-65.0)
+        if use_synapse:
+            assert cell.add_synapse((1, 0.7), inject, label="pump", amp=0.15) == "pump"
+            cell.add_synapse((1, 0.7), inject, amp=0.15)      # two on one node add up
+        else:
+            cell.add_iclamp((1, 0.7), delay=0.0, dur=1e9, amp=0.3)
+        sim = ns.Simulation(cell)
+        traces.append(sim.record("v", (0, 0.5)))
+        sim.run(30.0)
+    np.testing.assert_allclose(traces[0].values, traces[1].values, atol=1e-9)
+    assert np.ptp(traces[0].values) > 30.0
+    cell = ns.Cell(ns.Morphology.ball_and_stick())
+    with pytest.raises(ns.ParameterError, match="not a point process"):
+        cell.add_synapse((0, 0.5), "hh")
+    cell.add_synapse((0, 0.5), inject, label="a")
+    with pytest.raises(ns.ParameterError, match="already used"):
+        cell.add_synapse((0, 0.5), inject, label="a")
+
+
+def test_expsyn_and_exp2syn_compile_as_point_processes():
+    import neuron
+    base = os.path.join(os.path.dirname(neuron.__file__), ".data", "share", "modfile")
+    for name in ("expsyn.mod", "exp2syn.mod"):
+        path = os.path.join(base, name)
+        if not os.path.exists(path):
+            pytest.skip("this NEURON wheel does not ship its modfiles")
+        mech = ns.Mechanism.from_nmodl(path)
+        assert mech.kind == "point" and "e" in mech.parameters
