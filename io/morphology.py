@@ -55,7 +55,8 @@ def check_swc(path):
                 raise MorphologyError(f"{where}: expected 7 columns (id type x y z radius "
                                       f"parent), got {len(cols)}")
             try:
-                sid, stype, parent = int(cols[0]), int(cols[1]), int(cols[6])
+                sid, parent = int(cols[0]), int(cols[6])
+                int(cols[1])                       # the type must be an integer too
                 x, y, z, r = (float(c) for c in cols[2:6])
             except ValueError:
                 raise MorphologyError(f"{where}: non-numeric field in {line!r}") from None

@@ -178,7 +178,6 @@ def kernel_source(mechs, aux_names):
             if not name.startswith(mech.name + "_"):
                 raise ValueError(f"mechanism {mech.name!r}: aux array {name!r} must start "
                                  f"with {mech.name + '_'!r}")
-    imports = "\n".join(sorted({m.imports for m in mechs if m.imports}))
     helpers = "\n\n".join(m.helpers for m in mechs if m.helpers.strip())
     helpers = LOCAL_ARRAY_CPU.sub(r"np.empty(\1)", helpers)
     ions = ions_of(mechs)
@@ -242,7 +241,6 @@ from numba import njit
 from neurosim.fastmath import fexp
 from neurosim.mechanisms import linalg
 from neurosim.solver import hines_solve
-{imports}
 
 device_function = njit(cache=True, nogil=True, error_model="numpy")
 inline_function = njit(cache=True, nogil=True, error_model="numpy", inline="always")

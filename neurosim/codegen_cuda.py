@@ -24,7 +24,7 @@ _LOCAL_ARRAY = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
 
 
 def _kernel(name, args, setup, body, index="_k", count=None):
-    lines = [f"@cuda.jit", f"def {name}({', '.join(args)}):", f"    {index} = cuda.grid(1)",
+    lines = ["@cuda.jit", f"def {name}({', '.join(args)}):", f"    {index} = cuda.grid(1)",
              f"    if {index} < {count}:"]
     lines += textwrap.indent("\n".join(setup + body), " " * 8).splitlines()
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import LocationError, MechanismError, ParameterError
+from .errors import MechanismError, ParameterError
 from .geometry import segment_geometry
 from .regions import Distance, section_mask
 

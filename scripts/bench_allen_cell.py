@@ -22,7 +22,6 @@ import numpy as np
 
 
 def build(dl):
-    import neurosim as ns  # noqa: F401
     from neurosim.models.allen import allen_fits, allen_morphology, perisomatic_cell
     fit = next(f for f in allen_fits() if "472363762" in f)
     cell, cond = perisomatic_cell(allen_morphology("Scnn1a"), fit, dl=dl)

@@ -12,12 +12,8 @@ arrays; written ion currents are summed there for concentration mechanisms to re
 ones generated from NMODL and Python equations; this contract stays.
 """
 
-import inspect
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Callable
-
-import numpy as np
 
 from ..errors import MechanismError, ParameterError
 from ..validate import finite
@@ -54,8 +50,6 @@ class Mechanism:
     rename: dict = field(default_factory=dict)   # variable -> its name in generated code
     source_text: str = ""                # the NMODL the mechanism was compiled from
     setup: str = ""                      # per-step lines before the instance loop
-    imports: str = ""                    # module-level imports for helper functions
-    helper_module: ModuleType = None     # its source is hashed into the kernel cache key
     aux: Callable = None                 # aux(celsius, use_tables) -> {name: ndarray}
     nonnegative: tuple = ()              # parameters that must be >= 0
     kind: str = "density"                # density | point | artificial
@@ -130,10 +124,8 @@ class Mechanism:
         """Everything that changes the compiled code of this mechanism."""
         parts = [self.name, self.kind, repr(list(self.parameters)), repr(self.states),
                  self.init, self.current, self.advance, self.rates, repr(self.cnexp),
-                 self.setup, self.imports, repr(self.assigned), repr(self.ions), self.helpers,
+                 self.setup, repr(self.assigned), repr(self.ions), self.helpers,
                  repr(sorted(self.rename.items()))]
-        if self.helper_module is not None:
-            parts.append(inspect.getsource(self.helper_module))
         return "\n".join(parts)
 
 
