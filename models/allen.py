@@ -12,6 +12,8 @@ import json
 import os
 from dataclasses import dataclass
 
+import numpy as np
+
 import neurosim as ns
 from neurosim.errors import NeurosimError, ParameterError
 
@@ -113,6 +115,56 @@ def perisomatic_cell(swc, fit, dl=20.0):
     return cell, {"celsius": float(conditions["celsius"]), "v_init": float(conditions["v_init"])}
 
 
+def mean_diameter(section):
+    """NEURON's ``sec.diam`` of a one-segment section: the length-weighted mean diameter."""
+    arc, d = section.arc, section.diameters
+    return float(np.sum(np.diff(arc) * (d[1:] + d[:-1]) / 2.0) / arc[-1])
+
+
+def allactive_cell(swc, fit, dl=20.0):
+    """An Allen all-active model as bmtk's ``aibs_allactive`` builds it: the axon replaced by
+    two 30 µm sections at the soma's far end (x = 1) whose diameters are those of the first
+    and last reconstructed axon sections; passive properties and channels per section type
+    from the genome (which also sets ``Ra``, ``cm``, ``g_pas`` and ``e_pas``)."""
+    params = fit if isinstance(fit, dict) else _load_json(fit)
+    try:
+        passive = params["passive"][0]
+        conditions = params["conditions"][0]
+        genome = params["genome"]
+    except (KeyError, IndexError, TypeError) as e:
+        raise ParameterError(f"{fit}: not an Allen fit (missing {e})") from None
+    allen_mechanisms()
+    morph = ns.Morphology.from_swc(swc)
+    axons = [s for s in morph.sections if s.type_name == "axon"]
+    if not axons:
+        raise ParameterError(f"{swc}: an all-active model needs a reconstructed axon")
+    morph = morph.with_axon_stub(diameters=(mean_diameter(axons[0]), mean_diameter(axons[-1])),
+                                 parent_x=1.0)
+    cell = ns.Cell(morph, cm=1.0, ra=float(passive.get("ra", 35.4)),
+                   v_init=float(conditions["v_init"]), discretization=BmtkDL(dl))
+    cell.insert("pas", region="all",
+                **({"e": float(passive["e_pas"])} if "e_pas" in passive else {}))
+    for c in passive.get("cm", []):
+        if _has(morph, c["section"]):
+            cell.paint(c["section"], cm=float(c["cm"]))
+    for gene in genome:
+        region = gene["section"]
+        if region == "glob" or not _has(morph, region):
+            continue
+        name, value = gene["name"], float(gene["value"])
+        if name in ("cm", "Ra"):
+            cell.paint(region, **{name.lower(): value})
+            continue
+        mech = gene.get("mechanism") or name.rsplit("_", 1)[1]
+        cell.insert(mech, region=region, **{name: value})
+    for erev in conditions.get("erev", []):
+        if _has(morph, erev["section"]):
+            for key, value in erev.items():
+                if key.startswith("e") and key != "erev":
+                    cell.set_ion(key[1:], region=erev["section"], e=float(value))
+    return cell, {"celsius": float(conditions["celsius"]), "v_init": float(conditions["v_init"])}
+
+
 def _has(morph, type_name):
     return any(s.type_name == type_name for s in morph.sections)
 
@@ -152,6 +204,45 @@ def neuron_perisomatic_cell(h, fit, dl=20.0):
     for gene in params["genome"]:
         for sec in [s for s in secs if s.name()[:4] == gene["section"]]:
             if gene["mechanism"]:
+                sec.insert(gene["mechanism"])
+            setattr(sec, gene["name"], float(gene["value"]))
+    for erev in conditions["erev"]:
+        for sec in [s for s in secs if s.name()[:4] == erev["section"]]:
+            sec.ena, sec.ek = erev["ena"], erev["ek"]
+    return h.soma[0], conditions
+
+
+def neuron_allactive_cell(h, fit, dl=20.0):
+    """The same all-active model in NEURON (bmtk's fix_axon_allactive, set_segment_dl and
+    set_params_allactive) on the sections of an SWC just instantiated with Import3d."""
+    params = fit if isinstance(fit, dict) else _load_json(fit)
+    axons = [s for s in h.allsec() if s.name().startswith("axon")]
+    diams = [axons[0].diam, axons[-1].diam]
+    for sec in axons:
+        h.delete_section(sec=sec)
+    h("create axon[2]")
+    for k, sec in enumerate((h.axon[0], h.axon[1])):
+        sec.L, sec.diam = 30.0, diams[k]
+    h.axon[0].connect(h.soma[0](1.0), 0)
+    h.axon[1].connect(h.axon[0](1.0), 0)
+    h.define_shape()
+    secs = list(h.allsec())
+    for sec in secs:
+        sec.nseg = 1 + 2 * int(sec.L / (2 * dl))
+    passive, conditions = params["passive"][0], params["conditions"][0]
+    for sec in secs:
+        sec.insert("pas")
+        if "e_pas" in passive:
+            for seg in sec:
+                seg.pas.e = passive["e_pas"]
+        if "ra" in passive:
+            sec.Ra = passive["ra"]
+    for c in passive.get("cm", []):
+        for sec in [s for s in secs if s.name()[:4] == c["section"]]:
+            sec.cm = c["cm"]
+    for gene in params["genome"]:
+        for sec in [s for s in secs if s.name()[:4] == gene["section"]]:
+            if gene.get("mechanism"):
                 sec.insert(gene["mechanism"])
             setattr(sec, gene["name"], float(gene["value"]))
     for erev in conditions["erev"]:

@@ -84,3 +84,38 @@ def test_allen_perisomatic_spike_times_match_neuron(neuron_mechanisms, swc, fit)
     assert len(s_mine) == len(s_theirs)
     assert np.max(np.abs(s_mine - s_theirs)) < 0.2
     assert np.max(np.abs(v.values - theirs)) < 1.0      # the whole trace, spikes included
+
+
+ALLACTIVE_FITS = [f for f in allen_fits() if "cm" not in json.load(open(f))["passive"][0]]
+
+
+@pytest.mark.parametrize("swc", [_path(SWCS, "Rorb"), _path(SWCS, "Pvalb_470522102")],
+                         ids=lambda p: os.path.basename(p)[:-6])
+def test_allen_allactive_spike_times_match_neuron(neuron_mechanisms, swc):
+    from neurosim.models.allen import allactive_cell, neuron_allactive_cell
+    assert len(ALLACTIVE_FITS) == 1
+    fit = ALLACTIVE_FITS[0]
+    cell, cond = allactive_cell(swc, fit)
+    for delay, dur, amp in STEPS:
+        cell.add_iclamp((0, 0.5), delay=delay, dur=dur, amp=amp)
+    sim = ns.Simulation(cell, dt=0.025, celsius=cond["celsius"])
+    v = sim.record("v", (0, 0.5))
+    sim.run(TSTOP)
+
+    load_swc(swc)
+    soma, conditions = neuron_allactive_cell(h, fit)
+    stims = []
+    for delay, dur, amp in STEPS:
+        stim = h.IClamp(soma(0.5))
+        stim.delay, stim.dur, stim.amp = delay, dur, amp
+        stims.append(stim)
+    t, (theirs,) = run(TSTOP, 0.025, conditions["v_init"], celsius=conditions["celsius"],
+                       probes=[soma(0.5)])
+    neuron_segments = sum(sec.nseg for sec in h.allsec())
+    clear()
+    assert sim.n_compartments == neuron_segments
+    s_theirs, s_mine = spike_times(t, theirs), spike_times(t, v.values)
+    assert len(s_theirs) >= 1
+    assert len(s_mine) == len(s_theirs)
+    assert np.max(np.abs(s_mine - s_theirs)) < 0.2
+    assert np.max(np.abs(v.values - theirs)) < 1.0
