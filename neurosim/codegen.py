@@ -55,6 +55,8 @@ def _load_store(j, mech, phase, target):
     load += [f"{name(n)} = {p}_p[{r}, _k]" for r, n in enumerate(mech.parameters)]
     load += [f"{name(n)} = {p}_a[{r}, _k]" for r, n in enumerate(mech.assigned)]
     store = [f"{p}_a[{r}, _k] = {name(n)}" for r, n in enumerate(mech.assigned)]
+    store += [f"{p}_p[{list(mech.parameters).index(n)}, _k] = {name(n)}"
+              for n in mech.written_parameters]
     for use in mech.ions:
         for var in use.reads:
             load.append(f"{name(var)} = _ion_{use.ion}_{use.field(var)}[_node]")

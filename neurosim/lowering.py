@@ -57,12 +57,13 @@ class IonTable:
 
 @dataclass
 class CellLayout:
-    """Where a cell's sections landed among the nodes."""
+    """Where a cell's sections landed among the nodes (the arrays are cell-local and shared
+    by every cell of one template; ``first_node`` places this cell)."""
     first_node: int          # the cell's node 0 (root 0-end)
     n_nodes: int
     nseg: np.ndarray         # per section
-    seg0: np.ndarray         # index of each section's first centre node
-    conn: np.ndarray         # node each section's 0-end is (its attachment point)
+    seg0: np.ndarray         # cell-local index of each section's first centre node
+    conn: np.ndarray         # cell-local node each section's 0-end is (its attachment point)
     new_of: np.ndarray = None  # the model's final node numbering, once nodes are reordered
 
     def node(self, sec, x):
@@ -75,6 +76,7 @@ class CellLayout:
             k = int(self.seg0[sec] + n)
         else:
             k = int(self.seg0[sec] + min(int(x * n), n - 1))
+        k += self.first_node
         return k if self.new_of is None else int(self.new_of[k])
 
 
@@ -127,10 +129,13 @@ class LoweredModel:
 
 
 def lower(cells):
-    """Lower a list of Cells into one LoweredModel (node indices are global)."""
-    parts, offset = [], 0
+    """Lower a list of Cells into one LoweredModel (node indices are global).  Cells that are
+    the same Cell object (one template, many gids) are lowered once."""
+    parts, offset, done = [], 0, {}
     for ci, cell in enumerate(cells):
-        part = _lower_cell(cell, offset)
+        if id(cell) not in done:
+            done[id(cell)] = _lower_cell(cell)
+        part = _placed(done[id(cell)], offset)
         part["node_cell"] = np.full(part["n"], ci, dtype=np.int64)
         parts.append(part)
         offset += part["n"]
@@ -207,7 +212,20 @@ def _section_values(cell):
     return vals
 
 
-def _lower_cell(cell, offset):
+def _placed(template, offset):
+    """A lowered cell moved to start at node ``offset``."""
+    part = dict(template)
+    part["parent"] = np.where(template["parent"] >= 0, template["parent"] + offset, -1)
+    part["mechs"] = {name: dict(mt, nodes=mt["nodes"] + offset)
+                     for name, mt in template["mechs"].items()}
+    part["stims"] = [(node + offset, *rest) for node, *rest in template["stims"]]
+    lay = template["layout"]
+    part["layout"] = CellLayout(offset, lay.n_nodes, lay.nseg, lay.seg0, lay.conn)
+    return part
+
+
+def _lower_cell(cell):
+    """One cell's nodes, cell-local (its node 0 is index 0)."""
     m = cell.morphology
     sv = _section_values(cell)
     nseg = np.ones(len(m), dtype=np.int64)
@@ -225,7 +243,7 @@ def _lower_cell(cell, offset):
     x = np.zeros(total)
     seg0 = np.zeros(len(m), dtype=np.int64)
     conn = np.zeros(len(m), dtype=np.int64)
-    layout = CellLayout(offset, total, nseg, seg0, conn)
+    layout = CellLayout(0, total, nseg, seg0, conn)
     start = m.section_start_distances()
     dist = np.zeros(total)
     order = m.preorder()
@@ -236,7 +254,7 @@ def _lower_cell(cell, offset):
     for s in order:
         sec = m[s]
         n = int(nseg[s])
-        conn[s] = 0 if sec.parent < 0 else layout.node(sec.parent, sec.parent_x) - offset
+        conn[s] = 0 if sec.parent < 0 else layout.node(sec.parent, sec.parent_x)
         seg0[s] = k
         a, ri = segment_geometry(sec, n, sv["ra"][s])
         idx = np.arange(k, k + n + 1)
@@ -249,19 +267,14 @@ def _lower_cell(cell, offset):
         x[k + n] = 1.0
         dist[idx] = [m.distance(s, xx, _start=start) for xx in x[idx]]
         k += n + 1
-    seg0 += offset
-    conn += offset
-    parent[parent >= 0] += offset
     cap = sv["cm"][section] * area * _NF_PER_UF_UM2
     v = _node_v_init(cell, section, dist, area)
     mechs = _paint_mechanisms(cell, section, dist, area > 0)
-    for name, placed in _place_point_processes(cell, layout, offset).items():
+    for name, placed in _place_point_processes(cell, layout).items():
         if name in mechs:
             raise MechanismError(f"{name!r} is used both as a density mechanism and a point "
                                  "process")
         mechs[name] = placed
-    for mt in mechs.values():
-        mt["nodes"] = mt["nodes"] + offset
     stims = [(layout.node(*st.location), st.delay, st.dur, st.amp) for st in cell.iclamps]
     return dict(n=total, v=v, area=area, cap=cap, g=g, parent=parent, section=section, x=x,
                 dist=dist, layout=layout, mechs=mechs, stims=stims)
@@ -353,9 +366,9 @@ def _ion_tables(cells, parts, mech_tables):
     return tables
 
 
-def _place_point_processes(cell, layout, offset):
+def _place_point_processes(cell, layout):
     """Point processes (synapses) of ``cell``: one instance each, several may share a node.
-    Node indices come back cell-local, like the painted mechanisms'."""
+    Node indices are cell-local, like the painted mechanisms'."""
     out = {}
     for syn in cell.synapses:
         mech = syn.mechanism
@@ -365,7 +378,7 @@ def _place_point_processes(cell, layout, offset):
             raise MechanismError(f"two different mechanisms are named {mech.name!r}")
         values = dict(mech.parameters)
         values.update(syn.params)
-        entry["nodes"].append(layout.node(*syn.location) - offset)
+        entry["nodes"].append(layout.node(*syn.location))
         entry["params"].append([values[n] for n in mech.parameters])
         entry["labels"].append(syn.label)
     for entry in out.values():

@@ -49,6 +49,9 @@ class Mechanism:
     helpers: str = ""                    # module-level source (e.g. FUNCTIONs) for the kernel
     rename: dict = field(default_factory=dict)   # variable -> its name in generated code
     source_text: str = ""                # the NMODL the mechanism was compiled from
+    net_receive: str = ""                # body run when an event arrives (point processes)
+    net_receive_args: tuple = ()         # its arguments: the connection's weight vector
+    written_parameters: tuple = ()       # parameters a block assigns: stored back
     setup: str = ""                      # per-step lines before the instance loop
     aux: Callable = None                 # aux(celsius, use_tables) -> {name: ndarray}
     nonnegative: tuple = ()              # parameters that must be >= 0
@@ -125,6 +128,7 @@ class Mechanism:
         parts = [self.name, self.kind, repr(list(self.parameters)), repr(self.states),
                  self.init, self.current, self.advance, self.rates, repr(self.cnexp),
                  self.setup, repr(self.assigned), repr(self.ions), self.helpers,
+                 self.net_receive, repr(self.net_receive_args), repr(self.written_parameters),
                  repr(sorted(self.rename.items()))]
         return "\n".join(parts)
 

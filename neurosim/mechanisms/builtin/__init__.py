@@ -1,3 +1,3 @@
-"""Built-in mechanisms (NEURON's ``pas`` and ``hh``); importing registers them."""
+"""Built-in mechanisms (NEURON's pas, hh, ExpSyn, Exp2Syn); importing registers them."""
 
-from . import hh, pas  # noqa: F401
+from . import hh, pas, synapses  # noqa: F401

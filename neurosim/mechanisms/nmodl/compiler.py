@@ -366,12 +366,35 @@ class _Compiler:
         for n in self.param_names:
             value = mod.parameters[n][0]
             defaults[n] = 0.0 if value is None else float(value)
+        receive, receive_args = self.net_receive()
         return Mechanism(
             name=self.name, kind=self.kind, parameters=defaults, states=tuple(self.states),
             assigned=tuple(self.assigned), ions=tuple(self.ions), init=init, current=current,
             rates=rates, advance=advance, cnexp=tuple(cnexp),
             helpers="\n\n\n".join(helpers), rename=dict(self.rename), source_text=self.text,
-            doc=mod.title)
+            net_receive=receive, net_receive_args=receive_args,
+            written_parameters=tuple(self.written_parameters()), doc=mod.title)
+
+    def net_receive(self):
+        """NET_RECEIVE(weight, ...): the body run when an event reaches an instance."""
+        block = self.mod.block("NET_RECEIVE")
+        if block is None:
+            return "", ()
+        if self.kind != "point":
+            raise NmodlError(self.fn, block.pos, "NET_RECEIVE needs a POINT_PROCESS")
+        scope = set(block.args) | {"flag"}
+        lines = ["flag = 0.0"] + self.stmts(block.body, scope)
+        return "\n".join(lines), tuple(self.py(a) for a in block.args)
+
+    def written_parameters(self):
+        """PARAMETERs that a block assigns (Exp2Syn's INITIAL clamps tau1): stored back."""
+        reads, writes = [], []
+        for b in self.mod.blocks:
+            if b.kind in ("INITIAL", "BREAKPOINT", "NET_RECEIVE", "DERIVATIVE", "KINETIC"):
+                scope = set(b.args) | ({"flag"} if b.kind == "NET_RECEIVE" else set())
+                self._scan([s for s in b.body if not isinstance(s, Solve)], scope, reads,
+                           writes, ())
+        return [n for n in self.param_names if n in writes]
 
     def current_body(self, body):
         lines = self.stmts(body, set())
