@@ -17,12 +17,13 @@ from .errors import (LocationError, MechanismError, MorphologyError, NeurosimErr
                      NumericalInstabilityError, ParameterError)
 from .mechanisms import Mechanism, load_catalogue
 from .morphology import Morphology, Section
+from .network import Network
 from .regions import Distance
-from .simulation import Simulation, Trace
+from .simulation import Simulation, Spikes, Trace
 
 __version__ = "0.1.0"
 
 __all__ = ["Cell", "IClamp", "DLambda", "MaxLength", "NSeg", "Distance", "Mechanism",
            "load_catalogue", "load_catalogue",
-           "Morphology", "Section", "Simulation", "Trace", "NeurosimError", "MorphologyError",
+           "Morphology", "Network", "Section", "Simulation", "Spikes", "Trace", "NeurosimError", "MorphologyError",
            "ParameterError", "LocationError", "MechanismError", "NumericalInstabilityError"]

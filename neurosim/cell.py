@@ -67,6 +67,7 @@ class Cell:
         self.iclamps = []
         self.ion_settings = []
         self.synapses = []
+        self.detector = None
 
     # -------------------------------------------------------------- cable properties
     def paint(self, region="all", *, cm=None, ra=None, v_init=None):
@@ -151,6 +152,12 @@ class Cell:
                       finite("IClamp dur", dur, nonnegative=True), finite("IClamp amp", amp))
         self.iclamps.append(stim)
         return stim
+
+    def add_detector(self, location, threshold=-10.0):
+        """Make the cell a spike source: a spike whenever v at ``location`` crosses
+        ``threshold`` (mV) upwards, at the time interpolated within the step."""
+        self.detector = (self.check_location(location), finite("threshold", threshold))
+        return self
 
     def add_synapse(self, location, mechanism, label=None, **params):
         """Place a point process (``ExpSyn``-like, a NEURON POINT_PROCESS) at ``location``;

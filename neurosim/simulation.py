@@ -9,7 +9,9 @@ import numpy as np
 from .backends import make_backend
 from .cell import Cell
 from .errors import NumericalInstabilityError, ParameterError
+from .events import Connections, EventQueue, check_delays
 from .lowering import lower
+from .network import Network
 from .validate import finite
 
 METHODS = ("backward_euler", "crank_nicolson")
@@ -47,11 +49,43 @@ class Trace:
                 f"{len(self)} samples)")
 
 
-class Simulation:
-    """``ns.Simulation(cell, dt=0.025, method="backward_euler", celsius=6.3)``.
+class Spikes:
+    """Recorded spikes: ``gids`` and ``times`` (ms) as numpy arrays, in time order."""
 
-    ``model`` is a Cell or a list of Cells.  ``use_tables`` makes mechanisms with NEURON TABLE
-    statements (hh) use NEURON's interpolation tables, as NEURON does by default.
+    def __init__(self, gids=None):
+        self.only = None if gids is None else set(int(g) for g in gids)
+        self._gids, self._times = [], []
+
+    def _append(self, gids, times):
+        if self.only is not None:
+            keep = np.isin(gids, list(self.only))
+            gids, times = gids[keep], times[keep]
+        self._gids.append(np.asarray(gids, dtype=np.int64))
+        self._times.append(np.asarray(times, dtype=float))
+
+    def _sorted(self):
+        g = np.concatenate(self._gids) if self._gids else np.zeros(0, dtype=np.int64)
+        t = np.concatenate(self._times) if self._times else np.zeros(0)
+        order = np.lexsort((g, t))
+        return g[order], t[order]
+
+    @property
+    def gids(self):
+        return self._sorted()[0]
+
+    @property
+    def times(self):
+        return self._sorted()[1]
+
+    def __len__(self):
+        return sum(len(g) for g in self._gids)
+
+
+class Simulation:
+    """``ns.Simulation(model, dt=0.025, method="backward_euler", celsius=6.3)``.
+
+    ``model`` is a Cell, a list of Cells or a Network.  ``use_tables`` makes mechanisms with
+    NEURON TABLE statements (hh) use NEURON's interpolation tables, as NEURON does by default.
     """
 
     def __init__(self, model, dt=0.025, method="backward_euler", celsius=6.3,
@@ -61,17 +95,77 @@ class Simulation:
         if method not in METHODS:
             raise ParameterError(f"method must be one of {METHODS}, got {method!r}")
         self.method = method
-        cells = [model] if isinstance(model, Cell) else list(model)
-        if not cells or not all(isinstance(c, Cell) for c in cells):
-            raise ParameterError("Simulation needs a Cell or a list of Cells")
-        self.cells = cells
-        self.model = lower(cells)
+        if isinstance(model, Network):
+            self.network = model
+        else:
+            cells = [model] if isinstance(model, Cell) else list(model)
+            if not cells or not all(isinstance(c, Cell) for c in cells):
+                raise ParameterError("Simulation needs a Cell, a list of Cells or a Network")
+            self.network = Network()
+            for cell in cells:
+                self.network.add_cells(cell)
+        net = self.network
+        self.gids = np.array(sorted(net.cells), dtype=np.int64)     # cell index -> gid
+        self._index_of = {int(g): i for i, g in enumerate(self.gids)}
+        if len(self.gids) == 0:
+            raise ParameterError("the network has no cells")
+        self.cells = [net.cells[int(g)] for g in self.gids]
+        self.model = lower(self.cells)
         self.backend = make_backend(backend, self.model, dt=self.dt, celsius=self.celsius,
                                     method=method, use_tables=use_tables)
         self._step = 0
         self._traces = []
         self._probes = []       # (trace, kind, index...) in row order
+        self._spike_records = []
+        self._setup_events()
         self.backend.initialize()
+
+    def _setup_events(self):
+        """Detectors of the cells, the connection tables and the event queue."""
+        net, model = self.network, self.model
+        det = [(self._index_of[g], c.detector) for g, c in net.cells.items()
+               if c.detector is not None]
+        self.backend.set_detectors([model.locate(d[0], ci) for ci, d in det],
+                                   [d[1] for _, d in det],
+                                   [self.gids[ci] for ci, _ in det])
+        target = {}
+        for j, table in enumerate(model.mechanisms):
+            if table.labels is not None:
+                for k, (ci, label) in enumerate(table.labels):
+                    target[(ci, label)] = (j, k)
+        src, tgt, labels, weights, delays = net.connections()
+        check_delays(delays, self.dt)
+        tables, insts = [], []
+        width = max([len(w) for w in weights] + [1])
+        wmat = np.zeros((len(src), width))
+        for c in range(len(src)):
+            j, k = target[(self._index_of[int(tgt[c])], labels[c])]
+            mech = model.mechanisms[j].mechanism
+            if not mech.net_receive:
+                raise ParameterError(f"connection to gid {tgt[c]} synapse {labels[c]!r}: "
+                                     f"{mech.name} has no NET_RECEIVE and cannot take events")
+            if len(weights[c]) > max(1, len(mech.net_receive_args)):
+                raise ParameterError(f"connection to gid {tgt[c]} synapse {labels[c]!r}: "
+                                     f"{len(weights[c])} weights for {mech.name}'s NET_RECEIVE"
+                                     f"{mech.net_receive_args}")
+            tables.append(j)
+            insts.append(k)
+            wmat[c, :len(weights[c])] = weights[c]
+        self.connections = Connections(src, delays, tables, insts, wmat)
+        self.events = EventQueue(self.connections, self.dt)
+        # epochs: no spike can reach a target sooner than the minimum delay
+        min_delay = self.connections.min_delay
+        self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \
+            if np.isfinite(min_delay) else None
+        self._sources = [(g, t) for g, t in sorted(net.spike_sources.items())]
+        self._source_done = 0.0        # source spikes before this time are already queued
+
+    def record_spikes(self, gids=None):
+        """Record the spikes of ``gids`` (default: every cell with a detector and every spike
+        source) from now on; returns a Spikes object with ``.gids`` and ``.times``."""
+        rec = Spikes(gids)
+        self._spike_records.append(rec)
+        return rec
 
     # ------------------------------------------------------------------ time
     @property
@@ -87,8 +181,10 @@ class Simulation:
         """Record ``"v"``, an ion variable (``"cai"``, ``"ena"``, ``"ica"``) or a mechanism
         state (``"m_hh"`` or ``"hh.m"``) at
         ``location = (section_id, x)`` of cell ``cell`` every ``interval`` ms (default dt)."""
-        if not 0 <= int(cell) < len(self.cells):
-            raise ParameterError(f"cell {cell} does not exist (there are {len(self.cells)})")
+        if int(cell) not in self._index_of:
+            raise ParameterError(f"cell {cell} does not exist (the cells' gids are "
+                                 f"{self.gids.min()}..{self.gids.max()})")
+        cell = self._index_of[int(cell)]
         interval = self.dt if interval is None else finite("interval", interval, positive=True)
         every = int(round(interval / self.dt))
         if every < 1 or abs(every * self.dt - interval) > 1e-9 * max(1.0, interval):
@@ -156,19 +252,48 @@ class Simulation:
         every = np.array([e for _, e, _ in self._probes] or [1], dtype=np.int64)
         chunk = max(1, min(target - self._step, _MAX_BUFFER // max(rows, 1)))
         while self._step < target:
-            n = min(chunk, target - self._step)
-            slots = n // int(every.min()) + 1
-            count = np.zeros(max(rows, 1), dtype=np.int64)
-            out = np.empty((max(rows, 1), slots))
-            done, bad = self.backend.advance(self._step, n, every, count, out)
-            self._collect(self._step, done, every, count, out)
-            self._step += done
-            if bad >= 0:
-                v = self.backend.v[bad]
-                raise NumericalInstabilityError(
-                    f"numerical blow-up at t = {self.t:.6g} ms: v = {v:.6g} mV at node {bad} "
-                    f"({self.model.describe_node(bad)}); reduce dt or check parameters")
+            # a call never crosses an epoch boundary: spikes of this epoch reach their
+            # targets in a later one
+            end = min(target, self._step + chunk)
+            if self.epoch_steps is not None:
+                end = min(end, (self._step // self.epoch_steps + 1) * self.epoch_steps)
+            self._queue_source_spikes(end)
+            events = self.events.pop_before(end)
+            while self._step < end:
+                n = end - self._step
+                slots = n // int(every.min()) + 1
+                count = np.zeros(max(rows, 1), dtype=np.int64)
+                out = np.empty((max(rows, 1), slots))
+                done, code = self.backend.advance(self._step, n, every, count, out, events)
+                self._collect(self._step, done, every, count, out)
+                self._step += done
+                self._take_spikes()
+                if code >= 0:
+                    v = self.backend.v[code]
+                    raise NumericalInstabilityError(
+                        f"numerical blow-up at t = {self.t:.6g} ms: v = {v:.6g} mV at node "
+                        f"{code} ({self.model.describe_node(code)}); reduce dt or check "
+                        "parameters")
         return self
+
+    def _take_spikes(self):
+        gids, times = self.backend.take_spikes()
+        if len(gids):
+            self.events.push_spikes(gids, times)
+            for rec in self._spike_records:
+                rec._append(gids, times)
+
+    def _queue_source_spikes(self, end_step):
+        """Spike-source spikes before the end of this call become events (and are recorded)."""
+        t_end = end_step * self.dt
+        for gid, times in self._sources:
+            sel = times[(times >= self._source_done) & (times < t_end)]
+            if len(sel):
+                g = np.full(len(sel), gid, dtype=np.int64)
+                self.events.push_spikes(g, sel, detected=False)
+                for rec in self._spike_records:
+                    rec._append(g, sel)
+        self._source_done = max(self._source_done, t_end)
 
     def _collect(self, step0, done, every, count, out):
         for r, (trace, e, _) in enumerate(self._probes):

@@ -31,6 +31,25 @@ class CpuBackend:
         self.d = np.zeros(n)
         self.d_axial = model.d_axial
         self.set_probes([], [])
+        self.set_detectors(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
+
+    def set_detectors(self, nodes, thresholds, gids, capacity=None):
+        """Threshold detectors: node, threshold (mV) and the gid whose spikes they are."""
+        self.det_node = np.asarray(nodes, dtype=np.int64)
+        self.det_thresh = np.asarray(thresholds, dtype=float)
+        self.det_gid = np.asarray(gids, dtype=np.int64)
+        self.det_prev = self.v[self.det_node].copy()
+        size = capacity or max(4096, 8 * len(self.det_node))
+        self.spk_gid = np.zeros(size, dtype=np.int64)
+        self.spk_t = np.zeros(size)
+        self.spk_n = np.zeros(1, dtype=np.int64)
+
+    def take_spikes(self):
+        """The spikes detected since the last call: (gids, times)."""
+        n = int(self.spk_n[0])
+        out = self.spk_gid[:n].copy(), self.spk_t[:n].copy()
+        self.spk_n[0] = 0
+        return out
 
     def _mech_args(self):
         args = []
@@ -53,6 +72,7 @@ class CpuBackend:
             e[:], ci[:], co[:], i[:] = table.e, table.ci, table.co, 0.0
         self.kernel.initialize(self.v, self.dt, self.celsius, self.model.area,
                                *self._ion_args(), *self._mech_args())
+        self.det_prev = self.v[self.det_node].copy()
 
     def set_probes(self, v_probes, state_probes, ion_probes=()):
         """``v_probes``: list of (row, node); ``state_probes``: list of (row, table, state,
@@ -72,8 +92,10 @@ class CpuBackend:
             self.rm.append(tuple(np.array([p[k] for p in sel], dtype=np.int64)
                                  for k in (0, 2, 3)))
 
-    def advance(self, step0, nsteps, rec_every, rec_count, rec_out):
-        """Run ``nsteps`` steps; returns (steps done, blown-up node or -1)."""
+    def advance(self, step0, nsteps, rec_every, rec_count, rec_out, events):
+        """Run ``nsteps`` steps delivering ``events`` (step, time, table, instance, weights,
+        pointer); returns (steps done, code): -1 done, -2 spike buffer full, else the node
+        that blew up."""
         m = self.model
         probe_args = [a for triple in self.rm for a in triple]
         done, bad = self.kernel.advance(
@@ -81,6 +103,8 @@ class CpuBackend:
             m.area,
             self.d_axial, m.g_axial, m.parent, self.rhs, self.d,
             m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp,
-            rec_every, rec_count, rec_out, self.rv_row, self.rv_node,
+            rec_every, rec_count, rec_out, self.rv_row, self.rv_node, *events,
+            self.det_node, self.det_thresh, self.det_prev, self.det_gid,
+            self.spk_gid, self.spk_t, self.spk_n,
             *self._ion_args(), *self._mech_args(), *probe_args)
         return int(done), int(bad)

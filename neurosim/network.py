@@ -1,0 +1,111 @@
+"""Network: gids for cells and spike sources, and the connections between them.
+
+    net = ns.Network(seed=1)
+    gids = net.add_cells(cell, n=100)          # one template, many gids
+    stim = net.add_spike_source([1.0, 7.5], targets=[(gids[0], "syn")], weight=0.1, delay=1.0)
+    net.connect(gids[0], (gids[1], "syn"), weight=0.01, delay=5.0)
+
+A connection carries a spike of its source gid (a cell's detector, or a spike source) to a
+point process ``label`` on its target cell after ``delay`` ms, with ``weight`` (a number, or a
+vector for a NET_RECEIVE with several arguments).  Weights and delays are in NEURON's units
+(µS for conductance synapses, ms).
+"""
+
+import numpy as np
+
+from .cell import Cell
+from .errors import ParameterError
+from .validate import finite
+
+
+class Network:
+    def __init__(self, seed=0):
+        self.seed = int(seed)
+        self.cells = {}                  # gid -> Cell (a template may serve many gids)
+        self.spike_sources = {}          # gid -> sorted spike times (ms)
+        self._src, self._tgt, self._label, self._weight, self._delay = [], [], [], [], []
+
+    # ------------------------------------------------------------------ nodes
+    @property
+    def n_gids(self):
+        return len(self.cells) + len(self.spike_sources)
+
+    def _next_gids(self, n):
+        start = self.n_gids
+        return np.arange(start, start + n, dtype=np.int64)
+
+    def add_cells(self, cell, n=1):
+        """``n`` cells built from the template ``cell``; returns their gids."""
+        if not isinstance(cell, Cell):
+            raise ParameterError(f"add_cells needs a Cell, got {type(cell).__name__}")
+        if int(n) != n or n < 1:
+            raise ParameterError(f"add_cells: n must be a positive integer, got {n!r}")
+        gids = self._next_gids(int(n))
+        for gid in gids:
+            self.cells[int(gid)] = cell
+        return gids
+
+    def add_spike_source(self, times, targets=(), weight=0.0, delay=1.0):
+        """A gid that spikes at ``times`` (ms), connected to ``targets`` [(gid, label), ...]
+        with ``weight`` and ``delay``; returns the gid."""
+        t = np.sort(np.asarray(times, dtype=float).ravel())
+        if not np.all(np.isfinite(t)) or np.any(t < 0):
+            raise ParameterError("spike source times must be finite and >= 0")
+        gid = int(self._next_gids(1)[0])
+        self.spike_sources[gid] = t
+        for target in targets:
+            self.connect(gid, target, weight=weight, delay=delay)
+        return gid
+
+    # ------------------------------------------------------------------ edges
+    def connect(self, source, target, weight, delay):
+        """Connect gid ``source`` to ``target = (gid, synapse label)``."""
+        source = self._gid(source, "source")
+        try:
+            tgt, label = target
+        except (TypeError, ValueError):
+            raise ParameterError(f"a connection target is (gid, synapse label), got "
+                                 f"{target!r}") from None
+        tgt = self._gid(tgt, "target")
+        if tgt not in self.cells:
+            raise ParameterError(f"target gid {tgt} is a spike source, not a cell")
+        cell = self.cells[tgt]
+        if not any(s.label == label for s in cell.synapses):
+            raise ParameterError(f"cell gid {tgt} has no synapse labelled {label!r} (its "
+                                 f"labels: {[s.label for s in cell.synapses]})")
+        if source in self.cells and self.cells[source].detector is None:
+            raise ParameterError(f"cell gid {source} has no spike detector and cannot be a "
+                                 "source: add cell.add_detector(location, threshold)")
+        w = np.atleast_1d(np.asarray(weight, dtype=float))
+        if w.ndim != 1 or not np.all(np.isfinite(w)):
+            raise ParameterError(f"connection {source} -> {tgt}: weight must be finite, got "
+                                 f"{weight!r}")
+        d = finite("delay", delay, nonnegative=True, context=f"connection {source} -> {tgt}")
+        self._src.append(source)
+        self._tgt.append(tgt)
+        self._label.append(label)
+        self._weight.append(w)
+        self._delay.append(d)
+
+    def _gid(self, gid, what):
+        try:
+            g = int(gid)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{what} gid must be an integer, got {gid!r}") from None
+        if g != gid or not (g in self.cells or g in self.spike_sources):
+            raise ParameterError(f"unknown {what} gid {gid!r} (the network has gids "
+                                 f"0..{self.n_gids - 1})")
+        return g
+
+    @property
+    def n_connections(self):
+        return len(self._src)
+
+    def connections(self):
+        """Arrays (source, target, label list, weights list, delay) in connection order."""
+        return (np.array(self._src, dtype=np.int64), np.array(self._tgt, dtype=np.int64),
+                list(self._label), list(self._weight), np.array(self._delay, dtype=float))
+
+    def __repr__(self):
+        return (f"Network({len(self.cells)} cells, {len(self.spike_sources)} spike sources, "
+                f"{self.n_connections} connections)")
