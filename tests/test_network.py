@@ -55,7 +55,7 @@ def test_pair_with_spike_source_matches_neuron():
     watch_b.record(rec_b)
     v_b = h.Vector().record(B[0](0.5)._ref_v)
     fih = h.FInitializeHandler(lambda: [drive.event(t) for t in (2.0 + 1.0, 30.0 + 1.0)])
-    h.dt = 0.025
+    h.dt, h.celsius, h.secondorder = 0.025, 6.3, 0     # NEURON's globals: other tests set them
     h.finitialize(-65.0)
     h.continuerun(60.0)
 
