@@ -109,3 +109,26 @@ def test_network_bad_input():
     net.connect(g0, (g1, "syn"), weight=0.1, delay=0.01)
     with pytest.raises(ns.ParameterError, match="shorter than dt"):
         ns.Simulation(net, dt=0.025)
+
+
+def test_ring_of_branched_hh_cells_matches_neuron():
+    from neurosim.models.ring import neuron_ring, ring_network
+    n, tstop = 8, 120.0
+    net, gids = ring_network(n, extra=10)
+    sim = ns.Simulation(net, dt=0.025)
+    spikes = sim.record_spikes(gids)
+    sim.run(tstop)
+
+    clear()
+    keep, times, ids = neuron_ring(h, n, extra=10)
+    h.dt, h.celsius, h.secondorder = 0.025, 6.3, 0
+    h.finitialize(-65.0)
+    h.continuerun(tstop)
+    theirs = sorted(zip(np.array(ids).astype(int), np.array(times)))
+    mine = sorted(zip(spikes.gids.tolist(), spikes.times.tolist()))
+    assert len(mine) == len(theirs) >= 2 * n            # the wave went round twice
+    for (g1, t1), (g2, t2) in zip(mine, theirs):
+        assert g1 == g2
+        assert 0.0 <= t2 - t1 <= 0.025 + 1e-9           # within one dt (step end vs crossing)
+    del keep
+    clear()
