@@ -35,15 +35,32 @@ class Network:
         return np.arange(start, start + n, dtype=np.int64)
 
     def add_cells(self, cell, n=1):
-        """``n`` cells built from the template ``cell``; returns their gids."""
-        if not isinstance(cell, Cell):
-            raise ParameterError(f"add_cells needs a Cell, got {type(cell).__name__}")
+        """``n`` cells built from the template ``cell`` (a Cell, or an artificial cell such
+        as ``VecStim``); returns their gids."""
+        from .mechanisms import Mechanism
         if int(n) != n or n < 1:
             raise ParameterError(f"add_cells: n must be a positive integer, got {n!r}")
         gids = self._next_gids(int(n))
+        if isinstance(cell, Mechanism) and cell.native == "spike_train":
+            for gid in gids:
+                self.spike_sources[int(gid)] = np.zeros(0)
+            return gids
+        if not isinstance(cell, Cell):
+            raise ParameterError(f"add_cells needs a Cell or an artificial cell neurosim "
+                                 f"runs (VecStim), got {cell!r}")
         for gid in gids:
             self.cells[int(gid)] = cell
         return gids
+
+    def play(self, gid, times):
+        """Set the spike times of a spike source (NEURON's ``VecStim.play``)."""
+        gid = self._gid(gid, "spike source")
+        if gid not in self.spike_sources:
+            raise ParameterError(f"gid {gid} is a cell, not a spike source")
+        t = np.sort(np.asarray(times, dtype=float).ravel())
+        if not np.all(np.isfinite(t)) or np.any(t < 0):
+            raise ParameterError("spike source times must be finite and >= 0")
+        self.spike_sources[gid] = t
 
     def add_spike_source(self, times, targets=(), weight=0.0, delay=1.0):
         """A gid that spikes at ``times`` (ms), connected to ``targets`` [(gid, label), ...]

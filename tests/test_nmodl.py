@@ -8,7 +8,8 @@ import pytest
 
 import neurosim as ns
 from neurosim.mechanisms.nmodl.syntax import NmodlError
-from peers import bmtk_mod_dir, compiled_mod_dir, h, run, spike_times
+from peers import (bmtk_mod_dir, build_from_morphology, compiled_mod_dir, h, run,
+                   spike_times)
 
 MOD_FILES = sorted(glob.glob(os.path.join(bmtk_mod_dir(), "*.mod")))
 RUNNABLE = [f for f in MOD_FILES if not f.endswith("vecevent.mod")]
@@ -22,8 +23,11 @@ def neuron_mechanisms(tmp_path_factory):
     return compiled_mod_dir(bmtk_mod_dir(), str(tmp_path_factory.mktemp("mods")))
 
 
-def test_bmtk_has_17_mod_files_and_16_compile():
+def test_bmtk_has_17_mod_files_and_all_load():
     assert len(MOD_FILES) == 17
+    found, refused = ns.load_catalogue(bmtk_mod_dir(), register=False)
+    assert refused == {} and len(found) == 17
+    assert found["VecStim"].kind == "artificial" and found["VecStim"].native == "spike_train"
     mechs = [ns.Mechanism.from_nmodl(f) for f in RUNNABLE]
     assert sorted(m.name for m in mechs) == sorted(os.path.basename(f)[:-4] for f in RUNNABLE)
     nav = next(m for m in mechs if m.name == "NaV")
@@ -32,10 +36,44 @@ def test_bmtk_has_17_mod_files_and_16_compile():
     assert cad.states == () and cad.ions[0].writes == ("cai",)   # cai lives in the ion
 
 
-def test_vecstim_is_refused_where_its_verbatim_is():
+def test_verbatim_is_refused_where_it_is():
+    """VecStim is run natively; any other file with its VERBATIM C is refused at its line."""
     path = next(f for f in MOD_FILES if f.endswith("vecevent.mod"))
-    with pytest.raises(NmodlError, match=r"vecevent\.mod:31:1: unsupported construct VERBATIM"):
-        ns.Mechanism.from_nmodl(path)
+    text = open(path).read().replace("ARTIFICIAL_CELL VecStim", "ARTIFICIAL_CELL MyStim")
+    with pytest.raises(NmodlError, match=r"my\.mod:31:1: unsupported construct VERBATIM"):
+        ns.Mechanism.from_nmodl_text(text, "my.mod")
+
+
+def test_vecstim_drives_a_synapse_as_in_neuron(neuron_mechanisms):
+    vecstim = ns.Mechanism.from_nmodl(next(f for f in MOD_FILES if f.endswith("vecevent.mod")))
+    cell = ns.Cell(ns.Morphology.ball_and_stick(), discretization=ns.NSeg(3))
+    cell.insert("hh", region="soma")
+    cell.add_synapse((1, 0.5), "Exp2Syn", label="syn", tau1=0.5, tau2=3.0)
+    net = ns.Network()
+    gid = net.add_cells(cell)[0]
+    (stim,) = net.add_cells(vecstim, n=1)
+    times = [5.0, 5.5, 6.0, 30.0, 30.4]
+    net.play(stim, times)
+    net.connect(stim, (gid, "syn"), weight=0.01, delay=1.0)
+    sim = ns.Simulation(net)
+    spikes = sim.record_spikes([stim])
+    v = sim.record("v", (0, 0.5), cell=gid)
+    sim.run(50.0)
+    np.testing.assert_array_equal(spikes.times, times)
+
+    secs = build_from_morphology(cell.morphology, 3, ra=35.4, cm=1.0)
+    secs[0].insert("hh")
+    syn = h.Exp2Syn(secs[1](0.5))
+    syn.tau1, syn.tau2 = 0.5, 3.0
+    vs = h.VecStim()
+    tvec = h.Vector(times)
+    vs.play(tvec)
+    nc = h.NetCon(vs, syn)
+    nc.delay, nc.weight[0] = 1.0, 0.01
+    _, (theirs,) = run(50.0, 0.025, -65.0, probes=[secs[0](0.5)])
+    np.testing.assert_allclose(v.values, theirs, atol=1e-5)
+    assert v.values.max() > 0.0                          # the synapse made it fire
+    del nc, vs, syn, secs
 
 
 def soma_with(mechs, ions=True):

@@ -56,7 +56,12 @@ class Mechanism:
     aux: Callable = None                 # aux(celsius, use_tables) -> {name: ndarray}
     nonnegative: tuple = ()              # parameters that must be >= 0
     kind: str = "density"                # density | point | artificial
+    native: str = ""                     # an artificial cell neurosim runs itself
     doc: str = ""
+
+    def __repr__(self):
+        return (f"Mechanism({self.name!r}, {self.kind}, parameters={self.parameters}, "
+                f"states={self.states})")
 
     def __post_init__(self):
         if not self.name.isidentifier():

@@ -42,8 +42,21 @@ def compile_file(path):
     return compile_text(text, str(path))
 
 
+# Artificial cells that neurosim runs natively: their .mod files implement them with VERBATIM
+# C (which neurosim never executes), so they are recognised by name.
+NATIVE_ARTIFICIAL = {
+    "VecStim": ("spike_train", "A cell that spikes at the times of a vector: neurosim's spike "
+                               "source (Network.play(gid, times)); the file's VERBATIM is not "
+                               "run."),
+}
+
+
 def compile_text(text, filename="<string>"):
     mod = parse(text, filename)
+    if mod.kind == "ARTIFICIAL_CELL" and mod.name in NATIVE_ARTIFICIAL:
+        native, doc = NATIVE_ARTIFICIAL[mod.name]
+        return Mechanism(name=mod.name, kind="artificial", parameters={}, native=native,
+                         source_text=text, doc=doc)
     return _Compiler(mod, text).mechanism()
 
 
