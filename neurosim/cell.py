@@ -102,6 +102,9 @@ class Cell:
         function of path distance from the soma (µm).  Inserting again on an overlapping
         region updates the parameters given there."""
         mech = mechanisms.get(mechanism)
+        if mech.kind != "density":
+            raise ParameterError(f"{mech.name!r} is a {mech.kind} mechanism; cell.insert takes "
+                                 "density mechanisms (point processes: cell.add_synapse)")
         check_region(self.morphology, region)
         checked = {}
         for key, value in params.items():

@@ -87,7 +87,7 @@ import time; t0 = time.perf_counter()
 import neurosim as ns
 from neurosim.models.allen import allen_mechanisms
 cell = ns.Cell(ns.Morphology.cable(20.0, 20.0, type="soma"))
-for m in allen_mechanisms().values():
+for m in [m for m in allen_mechanisms().values() if m.kind == "density"]:
     cell.insert(m)
 sim = ns.Simulation(cell, celsius=34.0)
 sim.run(0.025)

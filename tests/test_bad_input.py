@@ -122,6 +122,8 @@ def test_unknown_mechanism_and_parameter_names():
     with pytest.raises(ns.ParameterError, match=r"'hh' has no parameter 'gnabr'"):
         make_cell().insert("hh", gnabr=0.1)
     make_cell().insert("pas", g_pas=1e-4, e_pas=-70.0)      # NEURON's names are accepted
+    with pytest.raises(ns.ParameterError, match="'ExpSyn' is a point mechanism"):
+        make_cell().insert("ExpSyn")
 
 
 def test_unknown_region():

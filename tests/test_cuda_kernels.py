@@ -28,7 +28,7 @@ SCRIPT = textwrap.dedent("""
     cell.insert("pas", g=5e-5, e=-75.0)
     cell.insert("hh", gnabar=0.05)
     mechs = allen_mechanisms()
-    for m in mechs.values():
+    for m in [m for m in mechs.values() if m.kind == "density"]:
         cell.insert(m, **({"gbar": GBAR[m.name]} if m.name in GBAR else {}))
     cell.add_iclamp((0, 0.5), delay=1.0, dur=100.0, amp=0.3)
     dt, steps = 0.025, 240
