@@ -45,6 +45,7 @@ def _add(target, array, index, value):
 
 
 def _load_store(j, mech, phase, target):
+    phase = "receive" if phase == "self_event" else phase
     """Lines that load a mechanism instance's variables into locals, and store them back."""
     p = f"_m{j}"
     name = mech.code_name
@@ -74,6 +75,12 @@ def _load_store(j, mech, phase, target):
                 store.append(_add(shared, f"_ion_{use.ion}_i", "_node", f"{name(var)}{scale}"))
             elif fld == "e" and phase != "current":
                 store.append(f"_ion_{use.ion}_e[_node] = {name(var)}")
+    if mech.uses_net_send and phase in ("init", "receive"):
+        load += ["_net_send_pending = False", "_net_send_t = 0.0", "_net_send_flag = 0.0"]
+        keep = [f"{p}_nst[_k] = _net_send_t", f"{p}_nsf[_k] = _net_send_flag"]
+        keep += [f"{p}_nsw[_k, {c}] = {a}" for c, a in enumerate(mech.net_receive_args)
+                 if phase == "receive"]
+        store.append("\n".join(["if _net_send_pending:"] + ["    " + line for line in keep]))
     if phase == "init":
         load += [f"{name(n)} = 0.0" for n in mech.states]
         store += [f"{p}_s[{r}, _k] = {name(n)}" for r, n in enumerate(mech.states)]
@@ -105,9 +112,12 @@ def instance_body(j, mech, phase, target="cpu"):
     load, store = _load_store(j, mech, phase, target)
     if phase == "init":
         body = load + [mech.init] + store
-    elif phase == "receive":
-        # an event: the NET_RECEIVE arguments come from the connection's weight vector
-        body = load + [f"{a} = _ev_w[_e, {c}]" for c, a in enumerate(mech.net_receive_args)]
+    elif phase in ("receive", "self_event"):
+        # an event: the NET_RECEIVE arguments come from the connection's weight vector, or
+        # for a self-event from the weights saved when net_send scheduled it
+        source = "_ev_w[_e, {c}]" if phase == "receive" else f"{p}_nsw[_k, {{c}}]"
+        body = load + [f"{a} = " + source.format(c=c)
+                       for c, a in enumerate(mech.net_receive_args)]
         body += [mech.net_receive] + store
     elif phase == "current":
         # Solving for v(t+dt) itself: rhs gets g v - i, the diagonal g (NEURON's linearisation).
@@ -164,7 +174,10 @@ def ion_args(ion):
 
 
 def mechanism_args(j, mech, aux_names):
-    return [f"_m{j}_node", f"_m{j}_p", f"_m{j}_s", f"_m{j}_a", f"_m{j}_cx"] + list(aux_names)
+    args = [f"_m{j}_node", f"_m{j}_p", f"_m{j}_s", f"_m{j}_a", f"_m{j}_cx"]
+    if mech.uses_net_send:     # the pending self-event of each instance: time, flag, weights
+        args += [f"_m{j}_nst", f"_m{j}_nsf", f"_m{j}_nsw"]
+    return args + list(aux_names)
 
 
 def probe_args(j):
@@ -210,6 +223,21 @@ def kernel_source(mechs, aux_names):
                 out.append(f"if _tab == {j}:\n" +
                            textwrap.indent("\n".join(setup + body), "    "))
         return textwrap.indent("\n".join(out) or "pass", " " * indent)
+
+    def self_event_block(indent):
+        """Self-events (net_send) due in this step, delivered after the network's events."""
+        out = []
+        for j, m in enumerate(mechs):
+            if m.uses_net_send:
+                setup, body = instance_body(j, m, "self_event")
+                out.append(f"""\
+for _k in range(_m{j}_node.shape[0]):
+    if _m{j}_nst[_k] <= _t_mid:
+        t = _m{j}_nst[_k]
+        flag = _m{j}_nsf[_k]
+        _m{j}_nst[_k] = np.inf
+""" + textwrap.indent("\n".join(setup + body), " " * 8))
+        return textwrap.indent("\n".join(out), " " * indent)
 
     def probe_block(indent):
         out = []
@@ -300,8 +328,10 @@ def advance({adv_args}):
             _tab = _ev_table[_e]
             _k = _ev_inst[_e]
             t = _ev_t[_e]
+            flag = 0.0
 {receive_block(12)}
             _ev_ptr[0] += 1
+{self_event_block(8)}
         t = _t_mid
 {nernst_block(8)}
         for _i in range(_n):

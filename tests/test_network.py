@@ -132,3 +132,64 @@ def test_ring_of_branched_hh_cells_matches_neuron():
         assert 0.0 <= t2 - t1 <= 0.025 + 1e-9           # within one dt (step end vs crossing)
     del keep
     clear()
+
+
+DELAYED_SYN = """
+NEURON {
+    POINT_PROCESS DelayedSyn
+    RANGE tau, e, lag
+    NONSPECIFIC_CURRENT i
+}
+PARAMETER { tau = 2 (ms) e = 0 (mV) lag = 2.5 (ms) }
+ASSIGNED { v (mV) i (nA) }
+STATE { g (uS) }
+INITIAL { g = 0 }
+BREAKPOINT {
+    SOLVE decay METHOD cnexp
+    i = g * (v - e)
+}
+DERIVATIVE decay { g' = -g / tau }
+NET_RECEIVE(weight (uS)) {
+    if (flag == 0) {
+        net_send(lag, 1)       : act later, through a self-event
+    } else {
+        g = g + weight
+    }
+}
+"""
+
+
+def test_net_send_self_events_match_neuron(tmp_path):
+    from peers import compiled_mod_dir, run
+    mod_dir = tmp_path / "delayed"
+    mod_dir.mkdir()
+    (mod_dir / "delayedsyn.mod").write_text(DELAYED_SYN)
+    compiled_mod_dir(str(mod_dir), str(tmp_path))
+    mech = ns.Mechanism.from_nmodl(str(mod_dir / "delayedsyn.mod"))
+    assert mech.uses_net_send
+    cell = ns.Cell(ns.Morphology.ball_and_stick(), discretization=ns.NSeg(3))
+    cell.insert("hh", region="soma")
+    cell.add_synapse((1, 0.5), mech, label="syn")
+    net = ns.Network()
+    gid = net.add_cells(cell)[0]
+    times = [2.0, 10.0, 10.013, 30.0]       # events spaced more than lag apart
+    net.add_spike_source(times[:2] + times[3:], targets=[(gid, "syn")], weight=0.02,
+                         delay=1.0)
+    sim = ns.Simulation(net)
+    v = sim.record("v", (0, 0.5), cell=gid)
+    g = sim.record("g_DelayedSyn", (1, 0.5), cell=gid)
+    sim.run(50.0)
+
+    clear()
+    secs = build_from_morphology(cell.morphology, 3, ra=35.4, cm=1.0)
+    secs[0].insert("hh")
+    syn = h.DelayedSyn(secs[1](0.5))
+    nc = h.NetCon(None, syn)
+    nc.delay, nc.weight[0] = 1.0, 0.02
+    fih = h.FInitializeHandler(lambda: [nc.event(t + 1.0) for t in (2.0, 10.0, 30.0)])
+    _, (theirs,) = run(50.0, 0.025, -65.0, probes=[secs[0](0.5)])
+    np.testing.assert_allclose(v.values, theirs, atol=1e-5)
+    first = np.argmax(g.values > 0)
+    assert g.times[first] == pytest.approx(2.0 + 1.0 + 2.5, abs=0.03)   # delay + lag
+    del fih, nc, syn
+    clear()

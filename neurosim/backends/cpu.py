@@ -54,7 +54,10 @@ class CpuBackend:
     def _mech_args(self):
         args = []
         for t, aux, cx in zip(self.tables, self.aux, self.cnexp_scratch):
-            args += [t.nodes, t.params, t.states, t.assigned, cx] + list(aux.values())
+            args += [t.nodes, t.params, t.states, t.assigned, cx]
+            if t.mechanism.uses_net_send:
+                args += list(t.self_event)
+            args += list(aux.values())
         return args
 
     def _ion_args(self):
@@ -67,6 +70,8 @@ class CpuBackend:
     def initialize(self):
         """NEURON's finitialize: v = v_init, every mechanism's INITIAL block at v_init."""
         self.v[:] = self.model.v
+        for t in self.tables:
+            t.self_event[0][:] = np.inf
         for name, (e, ci, co, i, _, _) in self.ions.items():
             table = self.model.ions[name]
             e[:], ci[:], co[:], i[:] = table.e, table.ci, table.co, 0.0

@@ -31,10 +31,11 @@ class CudaMechanisms:
                      for ion in ions_of(mechs)}
         self.mech_arrays = []
         for t, aux in zip(self.tables, self.aux):
-            self.mech_arrays.append([dev(t.nodes), dev(t.params), dev(t.states.copy()),
-                                     dev(t.assigned.copy()),
-                                     dev(np.zeros((2 * len(t.mechanism.cnexp), len(t.nodes))))]
-                                    + [dev(a) for a in aux.values()])
+            arrays = [dev(t.nodes), dev(t.params), dev(t.states.copy()), dev(t.assigned.copy()),
+                      dev(np.zeros((2 * len(t.mechanism.cnexp), len(t.nodes))))]
+            if t.mechanism.uses_net_send:
+                arrays += [dev(a.copy()) for a in t.self_event]
+            self.mech_arrays.append(arrays + [dev(a) for a in aux.values()])
         self.area = dev(model.area)
 
     def _ion_args(self):

@@ -52,6 +52,7 @@ class Mechanism:
     net_receive: str = ""                # body run when an event arrives (point processes)
     net_receive_args: tuple = ()         # its arguments: the connection's weight vector
     written_parameters: tuple = ()       # parameters a block assigns: stored back
+    uses_net_send: bool = False          # schedules self-events (one pending per instance)
     setup: str = ""                      # per-step lines before the instance loop
     aux: Callable = None                 # aux(celsius, use_tables) -> {name: ndarray}
     nonnegative: tuple = ()              # parameters that must be >= 0
@@ -134,6 +135,7 @@ class Mechanism:
                  self.init, self.current, self.advance, self.rates, repr(self.cnexp),
                  self.setup, repr(self.assigned), repr(self.ions), self.helpers,
                  self.net_receive, repr(self.net_receive_args), repr(self.written_parameters),
+                 repr(self.uses_net_send),
                  repr(sorted(self.rename.items()))]
         return "\n".join(parts)
 

@@ -295,7 +295,7 @@ class _Compiler:
                 target = "_ret" if s.name == ret else self.py(s.name)
                 out.append(f"{target} = {self.expr(s.expr, scope)}")
             elif isinstance(s, CallStmt):
-                out.append(self.call_stmt(s.call, scope))
+                out += self.call_stmt(s.call, scope).splitlines()
             elif isinstance(s, If):
                 out.append(f"if {self.expr(s.cond, scope)}:")
                 out += _indent(self.stmts(s.body, scope, ret) or ["pass"])
@@ -322,6 +322,17 @@ class _Compiler:
         return out
 
     def call_stmt(self, call, scope):
+        if call.func == "net_send":
+            # a self-event: one pending per instance, kept by the kernel (see codegen)
+            if not getattr(self, "_event_context", False) or self.kind != "point":
+                raise NmodlError(self.fn, call.pos, "net_send is supported in the INITIAL and "
+                                                    "NET_RECEIVE blocks of a POINT_PROCESS")
+            if len(call.args) != 2:
+                raise NmodlError(self.fn, call.pos, "net_send takes (delay, flag)")
+            self.uses_net_send = True
+            return "\n".join([f"_net_send_t = t + ({self.expr(call.args[0], scope)})",
+                              f"_net_send_flag = {self.expr(call.args[1], scope)}",
+                              "_net_send_pending = True"])
         if call.func in self.functions and self.functions[call.func].kind == "PROCEDURE":
             f = self.functions[call.func]
             if len(call.args) != len(f.args):
@@ -360,8 +371,14 @@ class _Compiler:
         helpers = self.helper_source()
         init, current, rates, advance, cnexp = "", "", "", "", []
         initial = mod.block("INITIAL")
+        self.uses_net_send = False
         if initial is not None:
-            init = "\n".join(self.block_with_solves(initial.body, helpers, in_initial=True))
+            self._event_context = True
+            try:
+                init = "\n".join(self.block_with_solves(initial.body, helpers,
+                                                        in_initial=True))
+            finally:
+                self._event_context = False
         bp = mod.block("BREAKPOINT")
         solves = []
         if bp is not None:
@@ -386,6 +403,7 @@ class _Compiler:
             rates=rates, advance=advance, cnexp=tuple(cnexp),
             helpers="\n\n\n".join(helpers), rename=dict(self.rename), source_text=self.text,
             net_receive=receive, net_receive_args=receive_args,
+            uses_net_send=self.uses_net_send,
             written_parameters=tuple(self.written_parameters()), doc=mod.title)
 
     def net_receive(self):
@@ -395,8 +413,12 @@ class _Compiler:
             return "", ()
         if self.kind != "point":
             raise NmodlError(self.fn, block.pos, "NET_RECEIVE needs a POINT_PROCESS")
-        scope = set(block.args) | {"flag"}
-        lines = ["flag = 0.0"] + self.stmts(block.body, scope)
+        scope = set(block.args) | {"flag"}      # the kernel sets flag: 0, or net_send's
+        self._event_context = True
+        try:
+            lines = self.stmts(block.body, scope)
+        finally:
+            self._event_context = False
         return "\n".join(lines), tuple(self.py(a) for a in block.args)
 
     def written_parameters(self):
