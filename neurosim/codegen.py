@@ -45,7 +45,7 @@ def _add(target, array, index, value):
 
 
 def _load_store(j, mech, phase, target):
-    phase = "receive" if phase == "self_event" else phase
+    phase = "receive" if phase in ("self_event", "connection_init") else phase
     """Lines that load a mechanism instance's variables into locals, and store them back."""
     p = f"_m{j}"
     name = mech.code_name
@@ -77,9 +77,8 @@ def _load_store(j, mech, phase, target):
                 store.append(f"_ion_{use.ion}_e[_node] = {name(var)}")
     if mech.uses_net_send and phase in ("init", "receive"):
         load += ["_net_send_pending = False", "_net_send_t = 0.0", "_net_send_flag = 0.0"]
-        keep = [f"{p}_nst[_k] = _net_send_t", f"{p}_nsf[_k] = _net_send_flag"]
-        keep += [f"{p}_nsw[_k, {c}] = {a}" for c, a in enumerate(mech.net_receive_args)
-                 if phase == "receive"]
+        keep = [f"{p}_nst[_k] = _net_send_t", f"{p}_nsf[_k] = _net_send_flag",
+                f"{p}_nsc[_k] = " + ("_c" if phase == "receive" else "-1")]
         store.append("\n".join(["if _net_send_pending:"] + ["    " + line for line in keep]))
     if phase == "init":
         load += [f"{name(n)} = 0.0" for n in mech.states]
@@ -99,6 +98,8 @@ def _load_store(j, mech, phase, target):
 def has_phase(mech, phase):
     if phase == "receive":
         return bool(mech.net_receive.strip())
+    if phase == "connection_init":
+        return bool(mech.net_receive_init.strip())
     return phase != "advance" or bool(mech.advance.strip() or mech.cnexp)
 
 
@@ -112,13 +113,16 @@ def instance_body(j, mech, phase, target="cpu"):
     load, store = _load_store(j, mech, phase, target)
     if phase == "init":
         body = load + [mech.init] + store
-    elif phase in ("receive", "self_event"):
-        # an event: the NET_RECEIVE arguments come from the connection's weight vector, or
-        # for a self-event from the weights saved when net_send scheduled it
-        source = "_ev_w[_e, {c}]" if phase == "receive" else f"{p}_nsw[_k, {{c}}]"
-        body = load + [f"{a} = " + source.format(c=c)
-                       for c, a in enumerate(mech.net_receive_args)]
-        body += [mech.net_receive] + store
+    elif phase in ("receive", "self_event", "connection_init"):
+        # an event: the NET_RECEIVE arguments are the connection's weight vector, read and
+        # written back (plasticity); a self-event has the connection that scheduled it
+        # (none, -1, when INITIAL did)
+        args = mech.net_receive_args
+        get = [f"{a} = _conn_w[_c, {c}] if _c >= 0 else 0.0" for c, a in enumerate(args)]
+        put = [f"if _c >= 0:\n" + "\n".join(f"    _conn_w[_c, {c}] = {a}"
+                                             for c, a in enumerate(args))] if args else []
+        code = mech.net_receive_init if phase == "connection_init" else mech.net_receive
+        body = load + get + [code] + put + store
     elif phase == "current":
         # Solving for v(t+dt) itself: rhs gets g v - i, the diagonal g (NEURON's linearisation).
         # Density currents are mA/cm² (times area/100 -> nA), point currents already nA.
@@ -176,7 +180,7 @@ def ion_args(ion):
 def mechanism_args(j, mech, aux_names):
     args = [f"_m{j}_node", f"_m{j}_p", f"_m{j}_s", f"_m{j}_a", f"_m{j}_cx"]
     if mech.uses_net_send:     # the pending self-event of each instance: time, flag, weights
-        args += [f"_m{j}_nst", f"_m{j}_nsf", f"_m{j}_nsw"]
+        args += [f"_m{j}_nst", f"_m{j}_nsf", f"_m{j}_nsc"]
     return args + list(aux_names)
 
 
@@ -215,11 +219,11 @@ def kernel_source(mechs, aux_names):
         parts = [_instance_loop(j, m, phase) for j, m in enumerate(mechs)]
         return textwrap.indent("\n".join(p for p in parts if p), " " * indent)
 
-    def receive_block(indent):
+    def receive_block(indent, phase="receive"):
         out = []
         for j, m in enumerate(mechs):
-            if has_phase(m, "receive"):
-                setup, body = instance_body(j, m, "receive")
+            if has_phase(m, phase):
+                setup, body = instance_body(j, m, phase)
                 out.append(f"if _tab == {j}:\n" +
                            textwrap.indent("\n".join(setup + body), "    "))
         return textwrap.indent("\n".join(out) or "pass", " " * indent)
@@ -235,6 +239,7 @@ for _k in range(_m{j}_node.shape[0]):
     if _m{j}_nst[_k] <= _t_mid:
         t = _m{j}_nst[_k]
         flag = _m{j}_nsf[_k]
+        _c = _m{j}_nsc[_k]
         _m{j}_nst[_k] = np.inf
 """ + textwrap.indent("\n".join(setup + body), " " * 8))
         return textwrap.indent("\n".join(out), " " * indent)
@@ -273,12 +278,14 @@ for _i in range(_ion_{ion}_i.shape[0]):
     _ion_{ion}_i[_i] = 0.0""")
         return textwrap.indent("\n".join(out), " " * indent)
 
-    init_args = ", ".join(["_v", "dt", "celsius", "_area"] + iargs + margs)
+    init_args = ", ".join(["_v", "dt", "celsius", "_area", "_conn_w", "_conn_table",
+                           "_conn_inst"] + iargs + margs)
     adv_args = ", ".join(["_nsteps", "_step0", "dt", "celsius", "_cj", "_crank_nicolson", "_v",
                           "_cap", "_area", "_d_axial", "_g_axial", "_parent", "_rhs", "_d",
                           "_stim_node", "_stim_delay", "_stim_dur", "_stim_amp",
                           "_rec_every", "_rec_count", "_rec_out", "_rv_row", "_rv_node",
-                          "_ev_step", "_ev_t", "_ev_table", "_ev_inst", "_ev_w", "_ev_ptr",
+                          "_ev_step", "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_ev_ptr",
+                          "_conn_w",
                           "_det_node", "_det_thresh", "_det_prev", "_det_gid",
                           "_spk_gid", "_spk_t", "_spk_n"]
                          + iargs + margs + pargs)
@@ -305,6 +312,10 @@ def initialize({init_args}):
     t = 0.0
 {nernst_block(4)}
 {block("init", 4)}
+    for _c in range(_conn_table.shape[0]):       # NET_RECEIVE's INITIAL, per connection
+        _tab = _conn_table[_c]
+        _k = _conn_inst[_c]
+{receive_block(8, "connection_init")}
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={{"contract"}})
@@ -327,6 +338,7 @@ def advance({adv_args}):
             _e = _ev_ptr[0]
             _tab = _ev_table[_e]
             _k = _ev_inst[_e]
+            _c = _ev_conn[_e]
             t = _ev_t[_e]
             flag = 0.0
 {receive_block(12)}

@@ -25,8 +25,11 @@ class Connections:
         self.delay = np.asarray(delay, dtype=float)[order]
         self.table = np.asarray(table, dtype=np.int64)[order]
         self.instance = np.asarray(instance, dtype=np.int64)[order]
+        # by connection index: the kernel reads and writes weight vectors here (plasticity)
         w = np.asarray(weights, dtype=float)
-        self.weights = (w if w.ndim == 2 else w.reshape(len(order), 1))[order]
+        self.weights = np.ascontiguousarray(w if w.ndim == 2 else w.reshape(len(order), 1))
+        self.target_table = np.asarray(table, dtype=np.int64)
+        self.target_instance = np.asarray(instance, dtype=np.int64)
 
     def __len__(self):
         return len(self.source)
@@ -55,10 +58,8 @@ class EventQueue:
     def __init__(self, connections, dt):
         self.conns = connections
         self.dt = float(dt)
-        self.width = max(1, connections.weights.shape[1])
         self.pending = {k: np.zeros(0, dtype=float if k == "time" else np.int64)
                         for k in self._FIELDS}
-        self.pending["weights"] = np.zeros((0, self.width))
 
     def push_spikes(self, gids, times, detected=True):
         """Queue the events of spikes (``detected``: by threshold detectors, whose events
@@ -75,19 +76,19 @@ class EventQueue:
         new = {"step": np.ceil(t / self.dt - 0.5 - 1e-9).astype(np.int64), "time": t,
                "source": np.asarray(gids, dtype=np.int64)[spike],
                "conn": self.conns.index[rows], "table": self.conns.table[rows],
-               "instance": self.conns.instance[rows], "weights": self.conns.weights[rows]}
+               "instance": self.conns.instance[rows]}
         for key in new:
             self.pending[key] = np.concatenate([self.pending[key], new[key]])
 
     def pop_before(self, end_step):
         """Events to deliver before step ``end_step``, in delivery order, as the kernel's
-        argument tuple (step, time, table, instance, weights, pointer)."""
+        argument tuple (step, time, table, instance, connection, pointer)."""
         p = self.pending
         take = p["step"] < end_step
         order = np.lexsort((p["conn"][take], p["source"][take], p["time"][take],
                             p["step"][take]))
         out = tuple(np.ascontiguousarray(p[k][take][order])
-                    for k in ("step", "time", "table", "instance", "weights"))
+                    for k in ("step", "time", "table", "instance", "conn"))
         for key in p:
             p[key] = p[key][~take]
         return out + (np.zeros(1, dtype=np.int64),)

@@ -32,9 +32,10 @@ class MechanismTable:
     def __post_init__(self):
         if self.assigned is None:
             self.assigned = np.zeros((len(self.mechanism.assigned), len(self.nodes)))
-        n, width = len(self.nodes), max(1, len(self.mechanism.net_receive_args))
-        # pending self-event of each instance (net_send): time (inf: none), flag, weights
-        self.self_event = (np.full(n, np.inf), np.zeros(n), np.zeros((n, width)))
+        n = len(self.nodes)
+        # pending self-event of each instance (net_send): time (inf: none), flag, and the
+        # connection whose event scheduled it (-1: INITIAL did)
+        self.self_event = (np.full(n, np.inf), np.zeros(n), np.full(n, -1, dtype=np.int64))
 
     @property
     def name(self):

@@ -152,6 +152,8 @@ class Simulation:
             insts.append(k)
             wmat[c, :len(weights[c])] = weights[c]
         self.connections = Connections(src, delays, tables, insts, wmat)
+        self.backend.set_connections(self.connections.weights, self.connections.target_table,
+                                     self.connections.target_instance)
         self.events = EventQueue(self.connections, self.dt)
         # epochs: no spike can reach a target sooner than the minimum delay
         min_delay = self.connections.min_delay
@@ -159,6 +161,11 @@ class Simulation:
             if np.isfinite(min_delay) else None
         self._sources = [(g, t) for g, t in sorted(net.spike_sources.items())]
         self._source_done = 0.0        # source spikes before this time are already queued
+
+    def weights(self):
+        """The connections' weight vectors now, in connection order (rows: connections,
+        columns: NET_RECEIVE arguments): plastic synapses change them during a run."""
+        return self.connections.weights.copy()
 
     def record_spikes(self, gids=None):
         """Record the spikes of ``gids`` (default: every cell with a detector and every spike

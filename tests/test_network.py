@@ -193,3 +193,47 @@ def test_net_send_self_events_match_neuron(tmp_path):
     assert g.times[first] == pytest.approx(2.0 + 1.0 + 2.5, abs=0.03)   # delay + lag
     del fih, nc, syn
     clear()
+
+
+COUNTING_SYN = """
+NEURON { POINT_PROCESS CountSyn  NONSPECIFIC_CURRENT i }
+PARAMETER { tau = 2 (ms) }
+ASSIGNED { v (mV) i (nA) }
+STATE { g (uS) }
+INITIAL { g = 0 }
+BREAKPOINT {
+    SOLVE decay METHOD cnexp
+    i = g * v
+}
+DERIVATIVE decay { g' = -g / tau }
+NET_RECEIVE(w (uS), count, last (ms)) {
+    INITIAL { count = 100  last = -1 }
+    count = count + 1
+    last = t
+    g = g + w
+}
+"""
+
+
+def test_connection_state_is_written_back_and_initialised():
+    """NET_RECEIVE arguments beyond the weight are per-connection state (as in NEURON):
+    initialised by NET_RECEIVE's INITIAL, updated by each event, readable after the run."""
+    mech = ns.Mechanism.from_nmodl_text(COUNTING_SYN, "count.mod")
+    assert mech.net_receive_init
+    cell = ns.Cell(ns.Morphology.cable(10.0, 10.0, type="soma"))
+    cell.insert("pas", g=1e-4, e=-65.0)
+    cell.add_synapse((0, 0.5), mech, label="s")
+    net = ns.Network()
+    gid = net.add_cells(cell)[0]
+    a = net.add_spike_source([1.0, 2.0, 3.0])
+    b = net.add_spike_source([4.0])
+    net.connect(a, (gid, "s"), weight=1e-4, delay=1.0)
+    net.connect(b, (gid, "s"), weight=[2e-4, 7.0, 7.0], delay=2.0)
+    net.connect(a, (gid, "s"), weight=0.0, delay=5.0)
+    sim = ns.Simulation(net)
+    np.testing.assert_array_equal(sim.weights()[:, 1:], [[100, -1]] * 3)   # INITIAL ran
+    sim.run(20.0)
+    w = sim.weights()
+    np.testing.assert_array_equal(w[:, 0], [1e-4, 2e-4, 0.0])       # weights unchanged
+    np.testing.assert_array_equal(w[:, 1], [103, 101, 103])         # events per connection
+    np.testing.assert_allclose(w[:, 2], [3.0 + 1.0, 4.0 + 2.0, 3.0 + 5.0])   # last event time

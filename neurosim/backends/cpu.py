@@ -32,6 +32,8 @@ class CpuBackend:
         self.d_axial = model.d_axial
         self.set_probes([], [])
         self.set_detectors(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
+        self.set_connections(np.zeros((0, 1)), np.zeros(0, dtype=np.int64),
+                             np.zeros(0, dtype=np.int64))
 
     def set_detectors(self, nodes, thresholds, gids, capacity=None):
         """Threshold detectors: node, threshold (mV) and the gid whose spikes they are."""
@@ -67,16 +69,22 @@ class CpuBackend:
             args += list(self.ions[ion])
         return args
 
+    def set_connections(self, weights, table, instance):
+        """The connections' weight vectors (read and written by NET_RECEIVE) and targets."""
+        self.conn_w, self.conn_table, self.conn_inst = weights, table, instance
+
     def initialize(self):
-        """NEURON's finitialize: v = v_init, every mechanism's INITIAL block at v_init."""
+        """NEURON's finitialize: v = v_init, every mechanism's INITIAL block at v_init, then
+        NET_RECEIVE's INITIAL for every connection."""
         self.v[:] = self.model.v
         for t in self.tables:
             t.self_event[0][:] = np.inf
         for name, (e, ci, co, i, _, _) in self.ions.items():
             table = self.model.ions[name]
             e[:], ci[:], co[:], i[:] = table.e, table.ci, table.co, 0.0
-        self.kernel.initialize(self.v, self.dt, self.celsius, self.model.area,
-                               *self._ion_args(), *self._mech_args())
+        self.kernel.initialize(self.v, self.dt, self.celsius, self.model.area, self.conn_w,
+                               self.conn_table, self.conn_inst, *self._ion_args(),
+                               *self._mech_args())
         self.det_prev = self.v[self.det_node].copy()
 
     def set_probes(self, v_probes, state_probes, ion_probes=()):
@@ -108,7 +116,7 @@ class CpuBackend:
             m.area,
             self.d_axial, m.g_axial, m.parent, self.rhs, self.d,
             m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp,
-            rec_every, rec_count, rec_out, self.rv_row, self.rv_node, *events,
+            rec_every, rec_count, rec_out, self.rv_row, self.rv_node, *events, self.conn_w,
             self.det_node, self.det_thresh, self.det_prev, self.det_gid,
             self.spk_gid, self.spk_t, self.spk_n,
             *self._ion_args(), *self._mech_args(), *probe_args)

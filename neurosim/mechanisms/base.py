@@ -51,6 +51,7 @@ class Mechanism:
     source_text: str = ""                # the NMODL the mechanism was compiled from
     net_receive: str = ""                # body run when an event arrives (point processes)
     net_receive_args: tuple = ()         # its arguments: the connection's weight vector
+    net_receive_init: str = ""           # NET_RECEIVE's INITIAL, once per connection
     written_parameters: tuple = ()       # parameters a block assigns: stored back
     uses_net_send: bool = False          # schedules self-events (one pending per instance)
     setup: str = ""                      # per-step lines before the instance loop
@@ -135,7 +136,7 @@ class Mechanism:
                  self.init, self.current, self.advance, self.rates, repr(self.cnexp),
                  self.setup, repr(self.assigned), repr(self.ions), self.helpers,
                  self.net_receive, repr(self.net_receive_args), repr(self.written_parameters),
-                 repr(self.uses_net_send),
+                 repr(self.uses_net_send), self.net_receive_init,
                  repr(sorted(self.rename.items()))]
         return "\n".join(parts)
 

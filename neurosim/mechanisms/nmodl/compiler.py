@@ -20,8 +20,8 @@ import keyword
 
 from ..base import IonUse, Mechanism
 from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, FluxIn, From,
-                     If, LinearEq, Local, Name, NmodlError, Num, Reaction, Solve, Unary,
-                     Unsupported, While, parse)
+                     If, LinearEq, Local, Name, NetInitial, NmodlError, Num, Reaction, Solve,
+                     Unary, Unsupported, While, parse)
 
 SPECIAL = {"v", "t", "dt", "celsius", "area"}
 MATH = {"exp": "math.exp", "log": "math.log", "log10": "math.log10", "sqrt": "math.sqrt",
@@ -315,6 +315,9 @@ class _Compiler:
                 out += self.stmts(s, scope, ret)
             elif isinstance(s, Unsupported):
                 raise NmodlError(self.fn, s.pos, f"unsupported construct {s.what}")
+            elif isinstance(s, NetInitial):
+                raise NmodlError(self.fn, s.pos, "INITIAL inside a block belongs in "
+                                                 "NET_RECEIVE only")
             elif isinstance(s, (Deriv, Solve, Reaction, FluxIn, Conserve, Compartment,
                                 LinearEq)):
                 raise NmodlError(self.fn, s.pos, f"{type(s).__name__.upper()} statement is "
@@ -396,13 +399,13 @@ class _Compiler:
         for n in self.param_names:
             value = mod.parameters[n][0]
             defaults[n] = 0.0 if value is None else float(value)
-        receive, receive_args = self.net_receive()
+        receive, receive_args, receive_init = self.net_receive()
         return Mechanism(
             name=self.name, kind=self.kind, parameters=defaults, states=tuple(self.states),
             assigned=tuple(self.assigned), ions=tuple(self.ions), init=init, current=current,
             rates=rates, advance=advance, cnexp=tuple(cnexp),
             helpers="\n\n\n".join(helpers), rename=dict(self.rename), source_text=self.text,
-            net_receive=receive, net_receive_args=receive_args,
+            net_receive=receive, net_receive_args=receive_args, net_receive_init=receive_init,
             uses_net_send=self.uses_net_send,
             written_parameters=tuple(self.written_parameters()), doc=mod.title)
 
@@ -410,16 +413,20 @@ class _Compiler:
         """NET_RECEIVE(weight, ...): the body run when an event reaches an instance."""
         block = self.mod.block("NET_RECEIVE")
         if block is None:
-            return "", ()
+            return "", (), ""
         if self.kind != "point":
             raise NmodlError(self.fn, block.pos, "NET_RECEIVE needs a POINT_PROCESS")
         scope = set(block.args) | {"flag"}      # the kernel sets flag: 0, or net_send's
+        inits = [s for s in block.body if isinstance(s, NetInitial)]
+        body = [s for s in block.body if not isinstance(s, NetInitial)]
         self._event_context = True
         try:
-            lines = self.stmts(block.body, scope)
+            lines = self.stmts(body, scope)
         finally:
             self._event_context = False
-        return "\n".join(lines), tuple(self.py(a) for a in block.args)
+        init_lines = [line for s in inits for line in self.stmts(s.body, set(block.args))]
+        return ("\n".join(lines), tuple(self.py(a) for a in block.args),
+                "\n".join(init_lines))
 
     def written_parameters(self):
         """PARAMETERs that a block assigns (Exp2Syn's INITIAL clamps tau1): stored back."""

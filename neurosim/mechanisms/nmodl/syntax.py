@@ -155,6 +155,13 @@ class LinearEq:
 
 
 @dataclass
+class NetInitial:
+    """INITIAL inside NET_RECEIVE: run once per connection when the simulation starts."""
+    body: list
+    pos: tuple = None
+
+
+@dataclass
 class Unsupported:
     what: str
     pos: tuple = None
@@ -347,6 +354,9 @@ class _Build(Transformer):
 
     def unitsonoff(self, meta, c):
         return None
+
+    def net_initial(self, meta, c):
+        return NetInitial(c[0], (meta.line, meta.column))
 
     def lag(self, meta, c):
         return Unsupported("LAG", (meta.line, meta.column))
