@@ -27,6 +27,7 @@ class MechanismTable:
     states: np.ndarray
     assigned: np.ndarray = None
     labels: np.ndarray = None      # point processes: (cell, label) of each instance
+    gids: np.ndarray = None        # artificial cells: the gid of each instance
 
 
     def __post_init__(self):
@@ -171,6 +172,23 @@ def node_levels(parent):
         if parent[i] >= 0:
             level[i] = level[parent[i]] + 1
     return level
+
+
+def artificial_tables(artificial):
+    """Mechanism tables for artificial cells {gid: (mechanism, params)}: no nodes (-1)."""
+    groups = {}
+    for gid, (mech, params) in sorted(artificial.items()):
+        groups.setdefault(mech.name, (mech, []))[1].append((gid, params))
+    tables = []
+    for mech, members in groups.values():
+        n = len(members)
+        values = np.array([[{**mech.parameters, **p}[name] for name in mech.parameters]
+                           for _, p in members], dtype=float).T.reshape(len(mech.parameters), n)
+        tables.append(MechanismTable(mech, np.full(n, -1, dtype=np.int64),
+                                     np.ascontiguousarray(values),
+                                     np.zeros((len(mech.states), n)),
+                                     gids=np.array([g for g, _ in members], dtype=np.int64)))
+    return tables
 
 
 def _level_order(model):

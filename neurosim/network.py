@@ -23,20 +23,21 @@ class Network:
         self.seed = int(seed)
         self.cells = {}                  # gid -> Cell (a template may serve many gids)
         self.spike_sources = {}          # gid -> sorted spike times (ms)
+        self.artificial = {}             # gid -> (mechanism, parameters): ARTIFICIAL_CELLs
         self._src, self._tgt, self._label, self._weight, self._delay = [], [], [], [], []
 
     # ------------------------------------------------------------------ nodes
     @property
     def n_gids(self):
-        return len(self.cells) + len(self.spike_sources)
+        return len(self.cells) + len(self.spike_sources) + len(self.artificial)
 
     def _next_gids(self, n):
         start = self.n_gids
         return np.arange(start, start + n, dtype=np.int64)
 
-    def add_cells(self, cell, n=1):
-        """``n`` cells built from the template ``cell`` (a Cell, or an artificial cell such
-        as ``VecStim``); returns their gids."""
+    def add_cells(self, cell, n=1, **params):
+        """``n`` cells built from the template ``cell`` (a Cell, or an ARTIFICIAL_CELL
+        mechanism with its ``params``, such as IntFire1 or VecStim); returns their gids."""
         from .mechanisms import Mechanism
         if int(n) != n or n < 1:
             raise ParameterError(f"add_cells: n must be a positive integer, got {n!r}")
@@ -45,6 +46,14 @@ class Network:
             for gid in gids:
                 self.spike_sources[int(gid)] = np.zeros(0)
             return gids
+        if isinstance(cell, Mechanism) and cell.kind == "artificial":
+            values = {cell.resolve_parameter(k): cell.check_value(k, v, context="add_cells")
+                      for k, v in params.items()}
+            for gid in gids:
+                self.artificial[int(gid)] = (cell, values)
+            return gids
+        if params:
+            raise ParameterError("add_cells takes parameters only for artificial cells")
         if not isinstance(cell, Cell):
             raise ParameterError(f"add_cells needs a Cell or an artificial cell neurosim "
                                  f"runs (VecStim), got {cell!r}")
@@ -76,20 +85,26 @@ class Network:
 
     # ------------------------------------------------------------------ edges
     def connect(self, source, target, weight, delay):
-        """Connect gid ``source`` to ``target = (gid, synapse label)``."""
+        """Connect gid ``source`` to ``target``: ``(gid, synapse label)`` on a cell, or the
+        gid of an artificial cell."""
         source = self._gid(source, "source")
-        try:
-            tgt, label = target
-        except (TypeError, ValueError):
-            raise ParameterError(f"a connection target is (gid, synapse label), got "
-                                 f"{target!r}") from None
-        tgt = self._gid(tgt, "target")
-        if tgt not in self.cells:
-            raise ParameterError(f"target gid {tgt} is a spike source, not a cell")
-        cell = self.cells[tgt]
-        if not any(s.label == label for s in cell.synapses):
-            raise ParameterError(f"cell gid {tgt} has no synapse labelled {label!r} (its "
-                                 f"labels: {[s.label for s in cell.synapses]})")
+        if np.ndim(target) == 0 and not isinstance(target, str):
+            tgt, label = self._gid(target, "target"), None
+            if tgt not in self.artificial:
+                raise ParameterError(f"target gid {tgt}: give (gid, synapse label) for a cell")
+        else:
+            try:
+                tgt, label = target
+            except (TypeError, ValueError):
+                raise ParameterError(f"a connection target is (gid, synapse label), got "
+                                     f"{target!r}") from None
+            tgt = self._gid(tgt, "target")
+            if tgt not in self.cells:
+                raise ParameterError(f"target gid {tgt} is not a cell with synapses")
+            cell = self.cells[tgt]
+            if not any(s.label == label for s in cell.synapses):
+                raise ParameterError(f"cell gid {tgt} has no synapse labelled {label!r} (its "
+                                     f"labels: {[s.label for s in cell.synapses]})")
         if source in self.cells and self.cells[source].detector is None:
             raise ParameterError(f"cell gid {source} has no spike detector and cannot be a "
                                  "source: add cell.add_detector(location, threshold)")
@@ -109,7 +124,7 @@ class Network:
             g = int(gid)
         except (TypeError, ValueError):
             raise ParameterError(f"{what} gid must be an integer, got {gid!r}") from None
-        if g != gid or not (g in self.cells or g in self.spike_sources):
+        if g != gid or not (g in self.cells or g in self.spike_sources or g in self.artificial):
             raise ParameterError(f"unknown {what} gid {gid!r} (the network has gids "
                                  f"0..{self.n_gids - 1})")
         return g
@@ -124,5 +139,5 @@ class Network:
                 list(self._label), list(self._weight), np.array(self._delay, dtype=float))
 
     def __repr__(self):
-        return (f"Network({len(self.cells)} cells, {len(self.spike_sources)} spike sources, "
-                f"{self.n_connections} connections)")
+        return (f"Network({len(self.cells)} cells, {len(self.artificial)} artificial cells, "
+                f"{len(self.spike_sources)} spike sources, {self.n_connections} connections)")

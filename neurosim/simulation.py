@@ -10,7 +10,7 @@ from .backends import make_backend
 from .cell import Cell
 from .errors import NumericalInstabilityError, ParameterError
 from .events import Connections, EventQueue, check_delays
-from .lowering import lower
+from .lowering import artificial_tables, lower
 from .network import Network
 from .validate import finite
 
@@ -108,9 +108,10 @@ class Simulation:
         self.gids = np.array(sorted(net.cells), dtype=np.int64)     # cell index -> gid
         self._index_of = {int(g): i for i, g in enumerate(self.gids)}
         if len(self.gids) == 0:
-            raise ParameterError("the network has no cells")
+            raise ParameterError("the network has no cells with compartments")
         self.cells = [net.cells[int(g)] for g in self.gids]
         self.model = lower(self.cells)
+        self.model.mechanisms += artificial_tables(net.artificial)
         self.backend = make_backend(backend, self.model, dt=self.dt, celsius=self.celsius,
                                     method=method, use_tables=use_tables)
         self._step = 0
@@ -133,13 +134,18 @@ class Simulation:
             if table.labels is not None:
                 for k, (ci, label) in enumerate(table.labels):
                     target[(ci, label)] = (j, k)
+            if table.gids is not None:                      # artificial cells, by gid
+                for k, gid in enumerate(table.gids):
+                    target[("gid", int(gid))] = (j, k)
         src, tgt, labels, weights, delays = net.connections()
         check_delays(delays, self.dt)
         tables, insts = [], []
         width = max([len(w) for w in weights] + [1])
         wmat = np.zeros((len(src), width))
         for c in range(len(src)):
-            j, k = target[(self._index_of[int(tgt[c])], labels[c])]
+            key = ("gid", int(tgt[c])) if labels[c] is None else \
+                (self._index_of[int(tgt[c])], labels[c])
+            j, k = target[key]
             mech = model.mechanisms[j].mechanism
             if not mech.net_receive:
                 raise ParameterError(f"connection to gid {tgt[c]} synapse {labels[c]!r}: "
@@ -284,9 +290,10 @@ class Simulation:
         return self
 
     def _take_spikes(self):
-        gids, times = self.backend.take_spikes()
+        gids, times, exact = self.backend.take_spikes()
         if len(gids):
-            self.events.push_spikes(gids, times)
+            self.events.push_spikes(gids[~exact], times[~exact])
+            self.events.push_spikes(gids[exact], times[exact], detected=False)
             for rec in self._spike_records:
                 rec._append(gids, times)
 

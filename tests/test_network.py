@@ -237,3 +237,69 @@ def test_connection_state_is_written_back_and_initialised():
     np.testing.assert_array_equal(w[:, 0], [1e-4, 2e-4, 0.0])       # weights unchanged
     np.testing.assert_array_equal(w[:, 1], [103, 101, 103])         # events per connection
     np.testing.assert_allclose(w[:, 2], [3.0 + 1.0, 4.0 + 2.0, 3.0 + 5.0])   # last event time
+
+
+LEAKY_INT_FIRE = """
+NEURON { ARTIFICIAL_CELL LeakyIntFire  RANGE tau, refrac, m }
+PARAMETER { tau = 10 (ms)  refrac = 5 (ms) }
+ASSIGNED { m  t0 (ms)  refractory }
+INITIAL { m = 0  t0 = t  refractory = 0 }
+NET_RECEIVE (w) {
+    if (refractory == 0) {
+        m = m * exp(-(t - t0) / tau)     : decayed since the last input, computed exactly
+        t0 = t
+        m = m + w
+        if (m > 1) {
+            refractory = 1
+            net_send(refrac, 1)
+            net_event(t)
+        }
+    } else if (flag == 1) {
+        refractory = 0
+        m = 0
+        t0 = t
+    }
+}
+"""
+
+
+def test_artificial_cell_with_net_event_matches_neuron(tmp_path):
+    from peers import compiled_mod_dir, run
+    mod_dir = tmp_path / "lif"
+    mod_dir.mkdir()
+    (mod_dir / "lif.mod").write_text(LEAKY_INT_FIRE)
+    compiled_mod_dir(str(mod_dir), str(tmp_path))
+    lif = ns.Mechanism.from_nmodl(str(mod_dir / "lif.mod"))
+    assert lif.kind == "artificial"
+    inputs = [1.0, 2.0, 3.0, 4.5, 6.0, 9.0, 9.5, 10.0, 30.0, 31.0, 31.5, 32.0]
+
+    net = ns.Network()
+    cell = ball_and_stick()
+    gid = net.add_cells(cell)[0]
+    (unit,) = net.add_cells(lif, n=1, tau=8.0)
+    src = net.add_spike_source(inputs)
+    net.connect(src, unit, weight=0.4, delay=1.0)
+    net.connect(unit, (gid, "syn"), weight=0.05, delay=2.0)
+    sim = ns.Simulation(net)
+    spikes = sim.record_spikes([unit, gid])
+    v = sim.record("v", (0, 0.5), cell=gid)
+    sim.run(50.0)
+
+    clear()
+    secs, syn = neuron_ball_and_stick(cell.morphology)
+    unit_n = h.LeakyIntFire()
+    unit_n.tau = 8.0
+    drive = h.NetCon(None, unit_n)
+    drive.delay, drive.weight[0] = 1.0, 0.4
+    out = h.NetCon(unit_n, syn)
+    out.delay, out.weight[0] = 2.0, 0.05
+    times = h.Vector()
+    out.record(times)
+    fih = h.FInitializeHandler(lambda: [drive.event(t + 1.0) for t in inputs])
+    _, (theirs,) = run(50.0, 0.025, -65.0, probes=[secs[0](0.5)])
+    mine = spikes.times[spikes.gids == unit]
+    assert len(mine) >= 2
+    np.testing.assert_allclose(mine, np.array(times), atol=1e-9)     # event times are exact
+    np.testing.assert_allclose(v.values, theirs, atol=1e-5)
+    del fih, drive, out, unit_n, syn, secs
+    clear()

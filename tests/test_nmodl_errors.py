@@ -66,9 +66,14 @@ def test_missing_ion_declaration():
         compile_(text)
 
 
-def test_artificial_cells_wait_for_events():
-    with pytest.raises(NmodlError, match=r"bad\.mod:2:5: ARTIFICIAL_CELL"):
-        compile_("NEURON {\n    ARTIFICIAL_CELL Gen\n}\n")
+def test_event_calls_outside_their_blocks_are_refused():
+    text = GOOD.replace("ina = gbar * (v - ena)", "ina = gbar * (v - ena)\n    net_send(1, 1)")
+    with pytest.raises(NmodlError, match=r"bad\.mod:10:5: net_send is supported in the INITIAL"):
+        compile_(text)
+    artificial = "NEURON {\n    ARTIFICIAL_CELL Gen\n    USEION na READ ena\n}\n" \
+                 "ASSIGNED { ena }\n"
+    with pytest.raises(NmodlError, match=r"bad\.mod:2:5: ARTIFICIAL_CELL Gen cannot have ions"):
+        compile_(artificial)
 
 
 _MUTATION = st.tuples(st.integers(0, len(GOOD)), st.integers(0, 8),

@@ -41,15 +41,19 @@ class CpuBackend:
         self.det_thresh = np.asarray(thresholds, dtype=float)
         self.det_gid = np.asarray(gids, dtype=np.int64)
         self.det_prev = self.v[self.det_node].copy()
-        size = capacity or max(4096, 8 * len(self.det_node))
+        artificial = sum(len(t.nodes) for t in self.tables if t.mechanism.kind == "artificial")
+        size = capacity or max(4096, 8 * (len(self.det_node) + artificial))
         self.spk_gid = np.zeros(size, dtype=np.int64)
         self.spk_t = np.zeros(size)
+        self.spk_exact = np.zeros(size, dtype=np.int64)   # 1: net_event (exact time)
         self.spk_n = np.zeros(1, dtype=np.int64)
 
     def take_spikes(self):
-        """The spikes detected since the last call: (gids, times)."""
+        """The spikes since the last call: (gids, times, exact) where ``exact`` marks
+        net_event spikes of artificial cells (the others were detected in a step)."""
         n = int(self.spk_n[0])
-        out = self.spk_gid[:n].copy(), self.spk_t[:n].copy()
+        out = (self.spk_gid[:n].copy(), self.spk_t[:n].copy(),
+               self.spk_exact[:n].astype(bool))
         self.spk_n[0] = 0
         return out
 
@@ -59,6 +63,8 @@ class CpuBackend:
             args += [t.nodes, t.params, t.states, t.assigned, cx]
             if t.mechanism.uses_net_send:
                 args += list(t.self_event)
+            if t.mechanism.kind == "artificial":
+                args.append(t.gids)
             args += list(aux.values())
         return args
 
@@ -118,6 +124,6 @@ class CpuBackend:
             m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp,
             rec_every, rec_count, rec_out, self.rv_row, self.rv_node, *events, self.conn_w,
             self.det_node, self.det_thresh, self.det_prev, self.det_gid,
-            self.spk_gid, self.spk_t, self.spk_n,
+            self.spk_gid, self.spk_t, self.spk_exact, self.spk_n,
             *self._ion_args(), *self._mech_args(), *probe_args)
         return int(done), int(bad)

@@ -71,12 +71,9 @@ class _Compiler:
         if not mod.name:
             raise NmodlError(self.fn, (1, 1), "no SUFFIX, POINT_PROCESS or ARTIFICIAL_CELL in "
                                               "the NEURON block")
-        if mod.kind == "ARTIFICIAL_CELL":
-            raise NmodlError(self.fn, mod.pos.get("name"),
-                             f"ARTIFICIAL_CELL {mod.name}: artificial cells need the event "
-                             "system, which neurosim does not have yet")
         self.name = mod.name
-        self.kind = "density" if mod.kind == "SUFFIX" else "point"
+        self.kind = {"SUFFIX": "density", "POINT_PROCESS": "point",
+                     "ARTIFICIAL_CELL": "artificial"}[mod.kind]
         self._classify()
 
     # ------------------------------------------------------------------ names
@@ -124,8 +121,12 @@ class _Compiler:
         for c in mod.nonspecific:
             if c not in self.assigned:
                 self.assigned.append(c)
+        special = SPECIAL - {"v", "area"} if self.kind == "artificial" else SPECIAL
         self.known = (set(self.param_names) | set(mod.states) | set(self.assigned) |
-                      set(self.ion_vars) | SPECIAL)
+                      set(self.ion_vars) | special)
+        if self.kind == "artificial" and (self.ions or self.currents):
+            raise NmodlError(self.fn, mod.pos.get("name"), f"ARTIFICIAL_CELL {self.name} "
+                                                           "cannot have ions or currents")
         self.rename = {n: self.py(n) for n in self.known if self.py(n) != n}
 
     @staticmethod
@@ -325,11 +326,20 @@ class _Compiler:
         return out
 
     def call_stmt(self, call, scope):
+        if call.func == "net_event":
+            # a spike of this artificial cell's gid at the given time (see codegen)
+            if not getattr(self, "_event_context", False) or self.kind != "artificial":
+                raise NmodlError(self.fn, call.pos, "net_event is supported in the NET_RECEIVE "
+                                                    "block of an ARTIFICIAL_CELL")
+            if len(call.args) != 1:
+                raise NmodlError(self.fn, call.pos, "net_event takes (time)")
+            return f"NET_EVENT({self.expr(call.args[0], scope)})"
         if call.func == "net_send":
             # a self-event: one pending per instance, kept by the kernel (see codegen)
-            if not getattr(self, "_event_context", False) or self.kind != "point":
+            if not getattr(self, "_event_context", False) or self.kind == "density":
                 raise NmodlError(self.fn, call.pos, "net_send is supported in the INITIAL and "
-                                                    "NET_RECEIVE blocks of a POINT_PROCESS")
+                                                    "NET_RECEIVE blocks of a POINT_PROCESS or "
+                                                    "ARTIFICIAL_CELL")
             if len(call.args) != 2:
                 raise NmodlError(self.fn, call.pos, "net_send takes (delay, flag)")
             self.uses_net_send = True
@@ -414,8 +424,9 @@ class _Compiler:
         block = self.mod.block("NET_RECEIVE")
         if block is None:
             return "", (), ""
-        if self.kind != "point":
-            raise NmodlError(self.fn, block.pos, "NET_RECEIVE needs a POINT_PROCESS")
+        if self.kind == "density":
+            raise NmodlError(self.fn, block.pos, "NET_RECEIVE needs a POINT_PROCESS or an "
+                                                 "ARTIFICIAL_CELL")
         scope = set(block.args) | {"flag"}      # the kernel sets flag: 0, or net_send's
         inits = [s for s in block.body if isinstance(s, NetInitial)]
         body = [s for s in block.body if not isinstance(s, NetInitial)]
