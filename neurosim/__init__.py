@@ -13,6 +13,8 @@
 
 from .cell import Cell, IClamp
 from .discretization import DLambda, MaxLength, NSeg
+from .connectivity import (AllToAll, DistanceDependent, FixedInDegree, FixedProbability,
+                           LogNormal, Normal, Uniform)
 from .errors import (LocationError, MechanismError, MorphologyError, NeurosimError,
                      NumericalInstabilityError, ParameterError)
 from .mechanisms import Mechanism, load_catalogue
@@ -23,7 +25,8 @@ from .simulation import Simulation, Spikes, Trace
 
 __version__ = "0.1.0"
 
-__all__ = ["Cell", "IClamp", "DLambda", "MaxLength", "NSeg", "Distance", "Mechanism",
-           "load_catalogue", "load_catalogue",
+__all__ = ["AllToAll", "DistanceDependent", "FixedInDegree", "FixedProbability", "LogNormal",
+           "Normal", "Uniform", "Cell", "IClamp", "DLambda", "MaxLength", "NSeg", "Distance", "Mechanism",
+           "load_catalogue",
            "Morphology", "Network", "Section", "Simulation", "Spikes", "Trace", "NeurosimError", "MorphologyError",
            "ParameterError", "LocationError", "MechanismError", "NumericalInstabilityError"]

@@ -24,6 +24,7 @@ class Network:
         self.cells = {}                  # gid -> Cell (a template may serve many gids)
         self.spike_sources = {}          # gid -> sorted spike times (ms)
         self.artificial = {}             # gid -> (mechanism, parameters): ARTIFICIAL_CELLs
+        self.positions = {}              # gid -> (x, y, z) µm, where given
         self._src, self._tgt, self._label, self._weight, self._delay = [], [], [], [], []
 
     # ------------------------------------------------------------------ nodes
@@ -35,13 +36,19 @@ class Network:
         start = self.n_gids
         return np.arange(start, start + n, dtype=np.int64)
 
-    def add_cells(self, cell, n=1, **params):
+    def add_cells(self, cell, n=1, positions=None, **params):
         """``n`` cells built from the template ``cell`` (a Cell, or an ARTIFICIAL_CELL
         mechanism with its ``params``, such as IntFire1 or VecStim); returns their gids."""
         from .mechanisms import Mechanism
         if int(n) != n or n < 1:
             raise ParameterError(f"add_cells: n must be a positive integer, got {n!r}")
         gids = self._next_gids(int(n))
+        if positions is not None:
+            pos = np.asarray(positions, dtype=float)
+            if pos.shape != (int(n), 3) or not np.all(np.isfinite(pos)):
+                raise ParameterError(f"positions must be a finite ({int(n)}, 3) array")
+            for gid, p in zip(gids, pos):
+                self.positions[int(gid)] = p
         if isinstance(cell, Mechanism) and cell.native == "spike_train":
             for gid in gids:
                 self.spike_sources[int(gid)] = np.zeros(0)
@@ -83,7 +90,70 @@ class Network:
             self.connect(gid, target, weight=weight, delay=delay)
         return gid
 
+    def add_poisson(self, rate, n=1, start=0.0, stop=None, targets=(), weight=0.0, delay=1.0,
+                    times=None):
+        """``n`` Poisson spike sources of ``rate`` Hz on [start, stop) ms — or, with ``times``,
+        a piecewise-constant rate ``rate[i]`` from ``times[i]`` — each connected to every
+        target (gid, label).  Spike trains are drawn from (seed, gid, stream), so a source's
+        train does not depend on anything else in the network."""
+        from .connectivity import (STREAM_SPIKES, inhomogeneous_poisson_times, poisson_times,
+                                   rng)
+        if stop is None:
+            raise ParameterError("add_poisson needs stop (ms): spike trains are drawn ahead")
+        gids = []
+        for _ in range(int(n)):
+            gid = self.add_spike_source([], targets=targets, weight=weight, delay=delay)
+            g = rng(self.seed, gid, STREAM_SPIKES)
+            train = (inhomogeneous_poisson_times(times, rate, stop, g) if times is not None
+                     else poisson_times(rate, float(start), float(stop), g))
+            self.spike_sources[gid] = train
+            gids.append(gid)
+        return np.array(gids, dtype=np.int64)
+
     # ------------------------------------------------------------------ edges
+    def connect_rule(self, sources, targets, rule, synapse=None, weight=0.0, delay=1.0):
+        """Connect gids ``sources`` to gids ``targets`` by ``rule`` (AllToAll,
+        FixedProbability, FixedInDegree, DistanceDependent) onto ``synapse`` (a label; None
+        for artificial targets).  ``weight`` and ``delay``: a number, an array over the
+        connections made (in target order, then source order), or a distribution
+        (ns.Normal, ns.Uniform, ns.LogNormal).  Returns the number of connections made."""
+        from .connectivity import STREAM_CONNECT, STREAM_DELAY, STREAM_WEIGHT, rng, values
+        sources = np.asarray([self._gid(g, "source") for g in np.atleast_1d(sources)],
+                             dtype=np.int64)
+        targets = [self._gid(g, "target") for g in np.atleast_1d(targets)]
+        made_src, made_tgt = [], []
+        for tgt in targets:
+            distance = None
+            if getattr(rule, "probability", None) is not None:
+                if tgt not in self.positions or any(s not in self.positions for s in sources):
+                    distance = None
+                else:
+                    here = self.positions[tgt]
+                    distance = np.linalg.norm(np.array([self.positions[int(s)]
+                                                        for s in sources]) - here, axis=1)
+            chosen = rule.sources_for(tgt, sources, rng(self.seed, tgt, STREAM_CONNECT),
+                                      distance)
+            made_src.append(chosen)
+            made_tgt.append(np.full(len(chosen), tgt, dtype=np.int64))
+        src = np.concatenate(made_src) if made_src else np.zeros(0, dtype=np.int64)
+        tgt = np.concatenate(made_tgt) if made_tgt else np.zeros(0, dtype=np.int64)
+        w = self._per_target(weight, tgt, STREAM_WEIGHT, "weight", values, rng)
+        d = self._per_target(delay, tgt, STREAM_DELAY, "delay", values, rng)
+        for s_, t_, w_, d_ in zip(src, tgt, w, d):
+            self.connect(int(s_), int(t_) if synapse is None else (int(t_), synapse),
+                         weight=w_, delay=d_)
+        return len(src)
+
+    def _per_target(self, spec, tgt, stream, what, values, rng):
+        """Draw per-connection values target by target, so they do not depend on the split."""
+        if not hasattr(spec, "draw"):
+            return values(spec, len(tgt), None, what)
+        out = np.empty(len(tgt))
+        for t in np.unique(tgt):
+            sel = tgt == t
+            out[sel] = values(spec, int(sel.sum()), rng(self.seed, int(t), stream), what)
+        return out
+
     def connect(self, source, target, weight, delay):
         """Connect gid ``source`` to ``target``: ``(gid, synapse label)`` on a cell, or the
         gid of an artificial cell."""
