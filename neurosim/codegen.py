@@ -300,6 +300,7 @@ for _i in range(_ion_{ion}_i.shape[0]):
                           "_rec_every", "_rec_count", "_rec_out", "_rv_row", "_rv_node",
                           "_ev_step", "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_ev_ptr",
                           "_conn_w",
+                          "_gj_a", "_gj_b", "_gj_g",
                           "_det_node", "_det_thresh", "_det_prev", "_det_gid",
                           "_spk_gid", "_spk_t", "_spk_exact", "_spk_n"]
                          + iargs + margs + pargs)
@@ -365,6 +366,15 @@ def advance({adv_args}):
             _rhs[_i] = _c * _v[_i]
             _d[_i] = _c + _d_axial[_i]
 {block("current", 8)}
+        for _k in range(_gj_a.shape[0]):
+            # gap junction i = g (v_a - v_b), linearised like any current: the own voltage
+            # implicit (diagonal), the peer's from the step start
+            _a = _gj_a[_k]
+            _b = _gj_b[_k]
+            _d[_a] += _gj_g[_k]
+            _rhs[_a] += _gj_g[_k] * _v[_b]
+            _d[_b] += _gj_g[_k]
+            _rhs[_b] += _gj_g[_k] * _v[_a]
         for _k in range(_stim_node.shape[0]):
             if _stim_delay[_k] <= _t_mid and _t_mid < _stim_delay[_k] + _stim_dur[_k]:
                 _rhs[_stim_node[_k]] += _stim_amp[_k]

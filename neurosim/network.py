@@ -25,6 +25,7 @@ class Network:
         self.spike_sources = {}          # gid -> sorted spike times (ms)
         self.artificial = {}             # gid -> (mechanism, parameters): ARTIFICIAL_CELLs
         self.positions = {}              # gid -> (x, y, z) µm, where given
+        self.gap_junctions = []          # (gid a, location a, gid b, location b, g µS)
         self._src, self._tgt, self._label, self._weight, self._delay = [], [], [], [], []
 
     # ------------------------------------------------------------------ nodes
@@ -143,6 +144,25 @@ class Network:
             self.connect(int(s_), int(t_) if synapse is None else (int(t_), synapse),
                          weight=w_, delay=d_)
         return len(src)
+
+    def add_gap_junction(self, a, b, g):
+        """An ohmic gap junction of ``g`` µS between ``a = (gid, (section, x))`` and
+        ``b``.  It enters each side's matrix diagonal implicitly and its peer's voltage from
+        the step start: unconditionally stable, first-order accurate in the coupling."""
+        ends = []
+        for end in (a, b):
+            try:
+                gid, loc = end
+            except (TypeError, ValueError):
+                raise ParameterError(f"a gap junction end is (gid, (section, x)), got "
+                                     f"{end!r}") from None
+            gid = self._gid(gid, "gap junction")
+            if gid not in self.cells:
+                raise ParameterError(f"gap junction: gid {gid} is not a cell with "
+                                     "compartments")
+            ends.append((gid, self.cells[gid].check_location(loc)))
+        g = finite("gap junction g", g, nonnegative=True)
+        self.gap_junctions.append((ends[0][0], ends[0][1], ends[1][0], ends[1][1], g))
 
     def _per_target(self, spec, tgt, stream, what, values, rng):
         """Draw per-connection values target by target, so they do not depend on the split."""

@@ -137,6 +137,10 @@ class Simulation:
             if table.gids is not None:                      # artificial cells, by gid
                 for k, gid in enumerate(table.gids):
                     target[("gid", int(gid))] = (j, k)
+        gaps = [(model.locate(la, self._index_of[ga]), model.locate(lb, self._index_of[gb]), g)
+                for ga, la, gb, lb, g in net.gap_junctions]
+        self.backend.set_gap_junctions([x[0] for x in gaps], [x[1] for x in gaps],
+                                       [x[2] for x in gaps])
         src, tgt, labels, weights, delays = net.connections()
         check_delays(delays, self.dt)
         tables, insts = [], []

@@ -339,3 +339,30 @@ def test_nsuite_rc_expsyn_against_the_exact_solution():
     assert deflection > 1.0
     assert np.max(np.abs(v.values[after] - want)) < 0.01 * deflection
     np.testing.assert_allclose(v.values[~after], E, atol=1e-9)
+
+
+def test_gap_junction_coupling_coefficient_is_analytic():
+    """Two passive compartments (leak G each) joined by g, a steady current into the first:
+    V2/V1 (deflections) = g / (G + g), V1 = I (G + g) / (G^2 + 2 G g)."""
+    side, gpas, E, I, g = 10.0, 1e-4, -65.0, 0.01, 0.002          # µm, S/cm², mV, nA, µS
+    G = gpas * np.pi * side * side * 1e-8 * 1e6                     # S/cm² * cm² -> µS
+    cell = ns.Cell(ns.Morphology.cable(side, side, type="soma"), v_init=E)
+    cell.insert("pas", g=gpas, e=E)
+    net = ns.Network()
+    a, b = net.add_cells(cell, n=2)
+    stimulated = ns.Cell(ns.Morphology.cable(side, side, type="soma"), v_init=E)
+    stimulated.insert("pas", g=gpas, e=E)
+    stimulated.add_iclamp((0, 0.5), delay=0.0, dur=1e9, amp=I)
+    c = net.add_cells(stimulated)[0]
+    net.add_gap_junction((c, (0, 0.5)), (a, (0, 0.5)), g=g)        # b stays uncoupled
+    for method in ("backward_euler", "crank_nicolson"):
+        sim = ns.Simulation(net, dt=0.025, method=method)
+        v1, v2, v3 = (sim.record("v", (0, 0.5), cell=k) for k in (c, a, b))
+        sim.run(400.0)                                             # 40 membrane time constants
+        d1, d2 = v1.values[-1] - E, v2.values[-1] - E
+        assert d2 / d1 == pytest.approx(g / (G + g), rel=1e-6)
+        assert d1 == pytest.approx(I * (G + g) / (G * G + 2 * G * g), rel=1e-6)
+        np.testing.assert_allclose(v3.values, E, atol=1e-12)
+        assert np.all(np.diff(v2.values) >= -1e-9)                 # no oscillation on the way
+    with pytest.raises(ns.ParameterError, match="gap junction g"):
+        net.add_gap_junction((a, (0, 0.5)), (b, (0, 0.5)), g=-1.0)

@@ -34,6 +34,7 @@ class CpuBackend:
         self.set_detectors(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
         self.set_connections(np.zeros((0, 1)), np.zeros(0, dtype=np.int64),
                              np.zeros(0, dtype=np.int64))
+        self.set_gap_junctions([], [], [])
 
     def set_detectors(self, nodes, thresholds, gids, capacity=None):
         """Threshold detectors: node, threshold (mV) and the gid whose spikes they are."""
@@ -74,6 +75,11 @@ class CpuBackend:
         for ion in ions_of([t.mechanism for t in self.tables]):
             args += list(self.ions[ion])
         return args
+
+    def set_gap_junctions(self, a, b, g):
+        self.gj_a = np.asarray(a, dtype=np.int64)
+        self.gj_b = np.asarray(b, dtype=np.int64)
+        self.gj_g = np.asarray(g, dtype=float)
 
     def set_connections(self, weights, table, instance):
         """The connections' weight vectors (read and written by NET_RECEIVE) and targets."""
@@ -123,6 +129,7 @@ class CpuBackend:
             self.d_axial, m.g_axial, m.parent, self.rhs, self.d,
             m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp,
             rec_every, rec_count, rec_out, self.rv_row, self.rv_node, *events, self.conn_w,
+            self.gj_a, self.gj_b, self.gj_g,
             self.det_node, self.det_thresh, self.det_prev, self.det_gid,
             self.spk_gid, self.spk_t, self.spk_exact, self.spk_n,
             *self._ion_args(), *self._mech_args(), *probe_args)
