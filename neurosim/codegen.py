@@ -134,6 +134,8 @@ def instance_body(j, mech, phase, target="cpu"):
         put = [f"if _c >= 0:\n" + "\n".join(f"    _conn_w[_c, {c}] = {a}"
                                              for c, a in enumerate(args))] if args else []
         code = mech.net_receive_init if phase == "connection_init" else mech.net_receive
+        code = code.replace("FOR_NETCONS_ROWS", f"range({p}_inp[_k], {p}_inp[_k + 1])")
+        code = re.sub(r"FOR_NETCONS_ROW\((\w+)\)", lambda m: f"{p}_inr[{m.group(1)}]", code)
         body = load + get + [_net_events(code, p)] + put + store
     elif phase == "current":
         # Solving for v(t+dt) itself: rhs gets g v - i, the diagonal g (NEURON's linearisation).
@@ -195,6 +197,8 @@ def mechanism_args(j, mech, aux_names):
         args += [f"_m{j}_nst", f"_m{j}_nsf", f"_m{j}_nsc"]
     if mech.kind == "artificial":
         args.append(f"_m{j}_gid")
+    if mech.uses_for_netcons:  # incoming connections of each instance (CSR)
+        args += [f"_m{j}_inp", f"_m{j}_inr"]
     return args + list(aux_names)
 
 

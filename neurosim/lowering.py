@@ -34,6 +34,8 @@ class MechanismTable:
         if self.assigned is None:
             self.assigned = np.zeros((len(self.mechanism.assigned), len(self.nodes)))
         n = len(self.nodes)
+        # incoming connections of each instance, CSR (FOR_NETCONS): set with the network
+        self.incoming = (np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64))
         # pending self-event of each instance (net_send): time (inf: none), flag, and the
         # connection whose event scheduled it (-1: INITIAL did)
         self.self_event = (np.full(n, np.inf), np.zeros(n), np.full(n, -1, dtype=np.int64))

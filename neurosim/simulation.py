@@ -144,7 +144,9 @@ class Simulation:
         src, tgt, labels, weights, delays = net.connections()
         check_delays(delays, self.dt)
         tables, insts = [], []
-        width = max([len(w) for w in weights] + [1])
+        # one row per connection, a column per NET_RECEIVE argument of any target
+        width = max([len(w) for w in weights] + [1] +
+                    [len(t.mechanism.net_receive_args) for t in model.mechanisms])
         wmat = np.zeros((len(src), width))
         for c in range(len(src)):
             key = ("gid", int(tgt[c])) if labels[c] is None else \
@@ -162,6 +164,14 @@ class Simulation:
             insts.append(k)
             wmat[c, :len(weights[c])] = weights[c]
         self.connections = Connections(src, delays, tables, insts, wmat)
+        for j, table in enumerate(model.mechanisms):          # FOR_NETCONS: rows by instance
+            if table.mechanism.uses_for_netcons:
+                rows = np.flatnonzero(np.asarray(tables, dtype=np.int64) == j)
+                inst = np.asarray(insts, dtype=np.int64)[rows]
+                order = np.argsort(inst, kind="stable")
+                ptr = np.zeros(len(table.nodes) + 1, dtype=np.int64)
+                np.add.at(ptr, inst + 1, 1)
+                table.incoming = (np.cumsum(ptr), rows[order].astype(np.int64))
         self.backend.set_connections(self.connections.weights, self.connections.target_table,
                                      self.connections.target_instance)
         self.events = EventQueue(self.connections, self.dt)

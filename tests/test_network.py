@@ -366,3 +366,36 @@ def test_gap_junction_coupling_coefficient_is_analytic():
         assert np.all(np.diff(v2.values) >= -1e-9)                 # no oscillation on the way
     with pytest.raises(ns.ParameterError, match="gap junction g"):
         net.add_gap_junction((a, (0, 0.5)), (b, (0, 0.5)), g=-1.0)
+
+
+@pytest.mark.parametrize("multiplicative", [0, 1], ids=["additive", "multiplicative"])
+@pytest.mark.parametrize("pre_time", [10.0, 40.0], ids=["pre-before-post", "post-before-pre"])
+def test_stdp_pair_protocol_matches_the_analytic_change(multiplicative, pre_time):
+    p = dict(tau_plus=16.8, tau_minus=33.7, a_plus=0.0002, a_minus=0.00021, wmax=0.002)
+    w0, delay, dt = 0.0005, 1.0, 0.025                  # too weak to make the cell fire
+    post = ns.Cell(ns.Morphology.ball_and_stick(), discretization=ns.NSeg(3))
+    post.insert("hh", region="soma")
+    post.add_synapse((1, 0.5), "ExpSynSTDP", label="stdp", multiplicative=multiplicative, **p)
+    post.add_detector((0, 0.5), threshold=-10.0)
+    post.add_iclamp((0, 0.5), delay=25.0, dur=1.0, amp=1.0)       # one postsynaptic spike
+    net = ns.Network()
+    gid = net.add_cells(post)[0]
+    pre = net.add_spike_source([pre_time])
+    net.connect(pre, (gid, "stdp"), weight=w0, delay=delay)         # connection 0
+    net.connect(gid, (gid, "stdp"), weight=-1.0, delay=dt)          # its own spikes: "post"
+    sim = ns.Simulation(net, dt=dt)
+    spikes = sim.record_spikes([gid])
+    sim.run(80.0)
+    assert len(spikes) == 1
+    t_post = np.ceil(spikes.times[0] / dt - 1e-9) * dt + dt       # when the synapse hears it
+    t_pre = pre_time + delay
+    lag = t_post - t_pre
+    if lag > 0:      # pre then post: potentiation
+        dw = p["a_plus"] * np.exp(-lag / p["tau_plus"])
+        dw *= (p["wmax"] - w0) / p["wmax"] if multiplicative else 1.0
+    else:            # post then pre: depression
+        dw = -p["a_minus"] * np.exp(lag / p["tau_minus"])
+        dw *= w0 / p["wmax"] if multiplicative else 1.0
+    w = sim.weights()
+    assert w[0, 0] == pytest.approx(w0 + dw, rel=1e-12)
+    assert w[1, 0] == -1.0                                        # the post connection stays

@@ -66,6 +66,8 @@ class CpuBackend:
                 args += list(t.self_event)
             if t.mechanism.kind == "artificial":
                 args.append(t.gids)
+            if t.mechanism.uses_for_netcons:
+                args += list(t.incoming)
             args += list(aux.values())
         return args
 

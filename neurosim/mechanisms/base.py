@@ -54,6 +54,7 @@ class Mechanism:
     net_receive_init: str = ""           # NET_RECEIVE's INITIAL, once per connection
     written_parameters: tuple = ()       # parameters a block assigns: stored back
     uses_net_send: bool = False          # schedules self-events (one pending per instance)
+    uses_for_netcons: bool = False       # NET_RECEIVE loops over the incoming connections
     setup: str = ""                      # per-step lines before the instance loop
     aux: Callable = None                 # aux(celsius, use_tables) -> {name: ndarray}
     nonnegative: tuple = ()              # parameters that must be >= 0
@@ -136,7 +137,7 @@ class Mechanism:
                  self.init, self.current, self.advance, self.rates, repr(self.cnexp),
                  self.setup, repr(self.assigned), repr(self.ions), self.helpers,
                  self.net_receive, repr(self.net_receive_args), repr(self.written_parameters),
-                 repr(self.uses_net_send), self.net_receive_init,
+                 repr(self.uses_net_send), repr(self.uses_for_netcons), self.net_receive_init,
                  repr(sorted(self.rename.items()))]
         return "\n".join(parts)
 

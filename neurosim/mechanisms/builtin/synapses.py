@@ -1,5 +1,6 @@
 """Built-in synapses written in NMODL (this project's own text): ``ExpSyn`` and ``Exp2Syn``,
-the same models as NEURON's of those names.  Weights are peak conductances in µS."""
+the same models as NEURON's of those names, and ``ExpSynSTDP``.  Weights are peak
+conductances in µS."""
 
 from ..base import register
 from ..nmodl.compiler import compile_text
@@ -64,5 +65,69 @@ NET_RECEIVE(weight (uS)) {
 }
 """
 
+EXPSYN_STDP = """
+NEURON {
+    POINT_PROCESS ExpSynSTDP
+    RANGE tau, e, i, tau_plus, tau_minus, a_plus, a_minus, wmax, multiplicative
+    NONSPECIFIC_CURRENT i
+}
+: Pair-based STDP on an exponential synapse.  Presynaptic spikes arrive with their weight
+: (>= 0); the postsynaptic cell's own spikes arrive through a connection from its detector
+: with a negative weight.  Each connection keeps its presynaptic trace x (all-to-all pairing);
+: the synapse keeps the postsynaptic trace y.  Post after pre: w += a_plus x; pre after post:
+: w -= a_minus y; traces decay with tau_plus, tau_minus.  Additive (multiplicative = 0) or
+: multiplicative (updates scaled by (wmax - w)/wmax and w/wmax); w stays in [0, wmax].
+PARAMETER {
+    tau = 2 (ms)
+    e = 0 (mV)
+    tau_plus = 16.8 (ms)
+    tau_minus = 33.7 (ms)
+    a_plus = 0.005 (uS)
+    a_minus = 0.00525 (uS)
+    wmax = 0.1 (uS)
+    multiplicative = 0
+}
+ASSIGNED { v (mV) i (nA) y tpost (ms) }
+STATE { g (uS) }
+INITIAL {
+    g = 0
+    y = 0
+    tpost = -1e9
+}
+BREAKPOINT {
+    SOLVE decay METHOD cnexp
+    i = g * (v - e)
+}
+DERIVATIVE decay { g' = -g / tau }
+NET_RECEIVE(w (uS), x, tpre (ms)) {
+    LOCAL dw
+    INITIAL {
+        x = 0
+        tpre = -1e9
+    }
+    if (w >= 0) {
+        g = g + w
+        dw = a_minus * y * exp(-(t - tpost) / tau_minus)
+        if (multiplicative) { dw = dw * w / wmax }
+        w = w - dw
+        if (w < 0) { w = 0 }
+        x = x * exp(-(t - tpre) / tau_plus) + 1
+        tpre = t
+    } else {
+        y = y * exp(-(t - tpost) / tau_minus) + 1
+        tpost = t
+        FOR_NETCONS(wk, xk, tk) {
+            if (wk >= 0) {
+                dw = a_plus * xk * exp(-(t - tk) / tau_plus)
+                if (multiplicative) { dw = dw * (wmax - wk) / wmax }
+                wk = wk + dw
+                if (wk > wmax) { wk = wmax }
+            }
+        }
+    }
+}
+"""
+
 EXP_SYN = register(compile_text(EXPSYN, "<builtin ExpSyn>"))
 EXP2_SYN = register(compile_text(EXP2SYN, "<builtin Exp2Syn>"))
+EXP_SYN_STDP = register(compile_text(EXPSYN_STDP, "<builtin ExpSynSTDP>"))

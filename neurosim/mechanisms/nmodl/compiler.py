@@ -20,8 +20,8 @@ import keyword
 
 from ..base import IonUse, Mechanism
 from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, FluxIn, From,
-                     If, LinearEq, Local, Name, NetInitial, NmodlError, Num, Reaction, Solve,
-                     Unary, Unsupported, While, parse)
+                     ForNetcons, If, LinearEq, Local, Name, NetInitial, NmodlError, Num,
+                     Reaction, Solve, Unary, Unsupported, While, parse)
 
 SPECIAL = {"v", "t", "dt", "celsius", "area"}
 MATH = {"exp": "math.exp", "log": "math.log", "log10": "math.log10", "sqrt": "math.sqrt",
@@ -316,6 +316,18 @@ class _Compiler:
                 out += self.stmts(s, scope, ret)
             elif isinstance(s, Unsupported):
                 raise NmodlError(self.fn, s.pos, f"unsupported construct {s.what}")
+            elif isinstance(s, ForNetcons):
+                # each connection into this instance: its weight vector bound to the args,
+                # written back (the kernel supplies the rows; see codegen)
+                if not getattr(self, "_event_context", False):
+                    raise NmodlError(self.fn, s.pos, "FOR_NETCONS belongs in NET_RECEIVE")
+                self.uses_for_netcons = True
+                inner = scope | set(s.args)
+                body = [f"{self.py(a)} = _conn_w[_row, {c}]" for c, a in enumerate(s.args)]
+                body += self.stmts(s.body, inner, ret)
+                body += [f"_conn_w[_row, {c}] = {self.py(a)}" for c, a in enumerate(s.args)]
+                out += ["for _cc in FOR_NETCONS_ROWS:", "    _row = FOR_NETCONS_ROW(_cc)"]
+                out += _indent(body)
             elif isinstance(s, NetInitial):
                 raise NmodlError(self.fn, s.pos, "INITIAL inside a block belongs in "
                                                  "NET_RECEIVE only")
@@ -385,6 +397,7 @@ class _Compiler:
         init, current, rates, advance, cnexp = "", "", "", "", []
         initial = mod.block("INITIAL")
         self.uses_net_send = False
+        self.uses_for_netcons = False
         if initial is not None:
             self._event_context = True
             try:
@@ -416,7 +429,7 @@ class _Compiler:
             rates=rates, advance=advance, cnexp=tuple(cnexp),
             helpers="\n\n\n".join(helpers), rename=dict(self.rename), source_text=self.text,
             net_receive=receive, net_receive_args=receive_args, net_receive_init=receive_init,
-            uses_net_send=self.uses_net_send,
+            uses_net_send=self.uses_net_send, uses_for_netcons=self.uses_for_netcons,
             written_parameters=tuple(self.written_parameters()), doc=mod.title)
 
     def net_receive(self):

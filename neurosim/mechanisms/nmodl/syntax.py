@@ -162,6 +162,14 @@ class NetInitial:
 
 
 @dataclass
+class ForNetcons:
+    """FOR_NETCONS(args) { body }: the body for each connection into this instance."""
+    args: list
+    body: list
+    pos: tuple = None
+
+
+@dataclass
 class Unsupported:
     what: str
     pos: tuple = None
@@ -354,6 +362,10 @@ class _Build(Transformer):
 
     def unitsonoff(self, meta, c):
         return None
+
+    def for_netcons(self, meta, c):
+        args = [a for a in c[:-1] if a is not None]
+        return ForNetcons(args, c[-1], (meta.line, meta.column))
 
     def net_initial(self, meta, c):
         return NetInitial(c[0], (meta.line, meta.column))
