@@ -95,3 +95,66 @@ def neuron_ring(h, n, extra=10, depth=4, branch_nseg=10, seed=1):
     kick.delay, kick.weight[0] = 1.0, WEIGHT
     handler = h.FInitializeHandler(lambda: kick.event(1.0 + 1.0))
     return (keep, syns, detectors, ncs, kick, handler), times, gids
+
+
+def arbor_ring(n, extra=10, depth=4, branch_nseg=10, seed=1):
+    """The same ring as an Arbor simulation (its own discretisation: ``branch_nseg`` CVs
+    per branch); returns the simulation, with spike recording on."""
+    import arbor as A
+    U = A.units
+    morph = ring_cell(depth, branch_nseg).morphology
+    tree = A.segment_tree()
+    last = {}                     # section id -> its last segment
+    for s in morph.sections:
+        parent = A.mnpos if s.parent < 0 else last[s.parent]
+        pts = s.points
+        r = s.diameters / 2.0
+        for k in range(len(pts) - 1):
+            parent = tree.append(parent, A.mpoint(*pts[k], r[k]), A.mpoint(*pts[k + 1], r[k + 1]),
+                                 tag=int(s.type))
+        last[s.id] = parent
+    src, tgt, w = ring_connections(n, extra, seed)
+    incoming = {i: [] for i in range(n)}
+    for s_, t_, w_ in zip(src, tgt, w):
+        incoming[int(t_)].append((int(s_), float(w_)))
+
+    class Ring(A.recipe):
+        def __init__(self):
+            A.recipe.__init__(self)
+            self.props = A.neuron_cable_properties()
+
+        def num_cells(self):
+            return n
+
+        def cell_kind(self, gid):
+            return A.cell_kind.cable
+
+        def cell_description(self, gid):
+            decor = (A.decor()
+                     .set_property(Vm=-65.0 * U.mV, cm=0.01 * U.F / U.m2, rL=100.0 * U.Ohm * U.cm)
+                     .paint("(tag 1)", A.density("hh"))
+                     .paint("(tag 3)", A.density("pas/e=-65", g=1e-3))
+                     # Arbor's branches run across section ends (soma + trunk is one): place
+                     # by segment, one per section here (soma 0, trunk 1)
+                     .place("(on-components 0.5 (segment 1))",
+                            A.synapse("expsyn", tau=TAU, e=0.0), "syn")
+                     .place("(on-components 0.5 (segment 0))",
+                            A.threshold_detector(-10.0 * U.mV), "det"))
+            policy = A.cv_policy_max_extent(BRANCH_LENGTH / branch_nseg * U.um)
+            return A.cable_cell(tree, decor, A.label_dict(), policy)
+
+        def connections_on(self, gid):
+            return [A.connection((s_, "det"), "syn", w_, DELAY * U.ms)
+                    for s_, w_ in incoming[gid]]
+
+        def event_generators(self, gid):
+            if gid == 0:
+                return [A.event_generator("syn", WEIGHT, A.explicit_schedule([2.0 * U.ms]))]
+            return []
+
+        def global_properties(self, kind):
+            return self.props
+
+    sim = A.simulation(Ring())
+    sim.record(A.spike_recording.all)
+    return sim

@@ -1,4 +1,4 @@
-"""Benchmark: the ring network (models/ring.py) in neurosim and in NEURON, side by side.
+"""Benchmark: the ring network (models/ring.py) in neurosim, NEURON and Arbor, side by side.
 
 Cells with an hh soma and a depth-4 binary dendritic tree (10 compartments per branch, 151
 compartments a cell), an ExpSyn ring plus 10 zero-weight connections per cell, 200 ms at
@@ -53,6 +53,16 @@ def run_neuron(n, tstop):
     return wall, count
 
 
+def run_arbor(n, tstop):
+    import arbor
+    from neurosim.models.ring import arbor_ring
+    sim = arbor_ring(n)
+    sim.run(0.025 * arbor.units.ms, 0.025 * arbor.units.ms)
+    t0 = time.perf_counter()
+    sim.run(tstop * arbor.units.ms, 0.025 * arbor.units.ms)
+    return time.perf_counter() - t0, len(sim.spikes())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=int, nargs="+", default=[128, 1024])
@@ -61,20 +71,25 @@ def main():
     args = ap.parse_args()
     steps = int(round(args.tstop / 0.025))
     for n in args.cells:
-        mine, theirs = [], []
+        mine, theirs, arbs = [], [], []
         for _ in range(args.repeats):
             wall, ncomp, spikes, nbytes = run_neurosim(n, args.tstop)
             mine.append(wall)
             wall, nspikes = run_neuron(n, args.tstop)
             theirs.append(wall)
-        a, b = statistics.median(mine), statistics.median(theirs)
+            wall, aspikes = run_arbor(n, args.tstop)
+            arbs.append(wall)
+        a, b, c = (statistics.median(x) for x in (mine, theirs, arbs))
         print(f"ring of {n} cells, {ncomp} compartments, {args.tstop} ms ({steps} steps), "
               f"median of {args.repeats}")
         print(f"  neurosim {a:8.3f} s  {ncomp * steps / a:10.3e} compartment-steps/s  "
               f"{spikes} spikes  {nbytes / ncomp:.0f} bytes/compartment")
         print(f"  NEURON   {b:8.3f} s  {ncomp * steps / b:10.3e} compartment-steps/s  "
               f"{nspikes} spikes")
-        print(f"  speed-up vs NEURON {b / a:6.2f} x (target >= 4)")
+        print(f"  Arbor    {c:8.3f} s  {ncomp * steps / c:10.3e} compartment-steps/s  "
+              f"{aspikes} spikes (its own CVs, 1 thread)")
+        print(f"  speed-up vs NEURON {b / a:6.2f} x (target >= 4), vs Arbor {c / a:6.2f} x "
+              "(target >= 3)")
 
 
 if __name__ == "__main__":
