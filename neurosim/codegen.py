@@ -299,7 +299,8 @@ for _i in range(_ion_{ion}_i.shape[0]):
     init_args = ", ".join(["_v", "dt", "celsius", "_area", "_conn_w", "_conn_table",
                            "_conn_inst"] + iargs + margs)
     adv_args = ", ".join(["_nsteps", "_step0", "dt", "celsius", "_cj", "_crank_nicolson", "_v",
-                          "_cap", "_area", "_d_axial", "_g_axial", "_parent", "_rhs", "_d",
+                          "_cap", "_area", "_d_static", "_rhs_static", "_g_axial", "_parent",
+                          "_rhs", "_d",
                           "_stim_node", "_stim_delay", "_stim_dur", "_stim_amp",
                           "_rec_every", "_rec_count", "_rec_out", "_rv_row", "_rv_node",
                           "_ev_step", "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_ev_ptr",
@@ -367,8 +368,8 @@ def advance({adv_args}):
 {nernst_block(8)}
         for _i in range(_n):
             _c = _cap[_i] * _cj
-            _rhs[_i] = _c * _v[_i]
-            _d[_i] = _c + _d_axial[_i]
+            _rhs[_i] = _c * _v[_i] + _rhs_static[_i]
+            _d[_i] = _c + _d_static[_i]
 {block("current", 8)}
         for _k in range(_gj_a.shape[0]):
             # gap junction i = g (v_a - v_b), linearised like any current: the own voltage

@@ -176,6 +176,25 @@ def node_levels(parent):
     return level
 
 
+def split_static(model):
+    """(kernel tables, d_static, rhs_static): constant ohmic leaks (``static_conductance``,
+    e.g. pas) fold into the matrix once, g on the diagonal and g e on the right-hand side,
+    beside the axial conductances; the other tables keep their per-step loops."""
+    d = model.d_axial.copy()
+    rhs = np.zeros(model.n_nodes)
+    tables = []
+    for t in model.mechanisms:
+        if not t.mechanism.static_conductance:
+            tables.append(t)
+            continue
+        names = list(t.mechanism.parameters)
+        g_name, e_name = t.mechanism.static_conductance
+        g = t.params[names.index(g_name)] * model.area[t.nodes] * 0.01          # µS
+        np.add.at(d, t.nodes, g)
+        np.add.at(rhs, t.nodes, g * t.params[names.index(e_name)])
+    return tables, d, rhs
+
+
 def artificial_tables(artificial):
     """Mechanism tables for artificial cells {gid: (mechanism, params)}: no nodes (-1)."""
     groups = {}

@@ -130,7 +130,7 @@ class Simulation:
                                    [d[1] for _, d in det],
                                    [self.gids[ci] for ci, _ in det])
         target = {}
-        for j, table in enumerate(model.mechanisms):
+        for j, table in enumerate(self.backend.tables):      # the kernel's table numbering
             if table.labels is not None:
                 for k, (ci, label) in enumerate(table.labels):
                     target[(ci, label)] = (j, k)
@@ -152,7 +152,7 @@ class Simulation:
             key = ("gid", int(tgt[c])) if labels[c] is None else \
                 (self._index_of[int(tgt[c])], labels[c])
             j, k = target[key]
-            mech = model.mechanisms[j].mechanism
+            mech = self.backend.tables[j].mechanism
             if not mech.net_receive:
                 raise ParameterError(f"connection to gid {tgt[c]} synapse {labels[c]!r}: "
                                      f"{mech.name} has no NET_RECEIVE and cannot take events")
@@ -164,7 +164,7 @@ class Simulation:
             insts.append(k)
             wmat[c, :len(weights[c])] = weights[c]
         self.connections = Connections(src, delays, tables, insts, wmat)
-        for j, table in enumerate(model.mechanisms):          # FOR_NETCONS: rows by instance
+        for j, table in enumerate(self.backend.tables):       # FOR_NETCONS: rows by instance
             if table.mechanism.uses_for_netcons:
                 rows = np.flatnonzero(np.asarray(tables, dtype=np.int64) == j)
                 inst = np.asarray(insts, dtype=np.int64)[rows]

@@ -31,8 +31,8 @@ def run_neurosim(n, tstop):
 def model_bytes(sim):
     """Bytes of the per-step state arrays the kernel touches."""
     m, b = sim.model, sim.backend
-    arrays = [b.v, b.rhs, b.d, b.d_axial, m.cap, m.area, m.g_axial, m.parent]
-    for t in m.mechanisms:
+    arrays = [b.v, b.rhs, b.d, b.d_static, b.rhs_static, m.cap, m.area, m.g_axial, m.parent]
+    for t in b.tables:
         arrays += [t.nodes, t.params, t.states, t.assigned]
     return sum(a.nbytes for a in arrays)
 

@@ -47,8 +47,8 @@ SCRIPT = textwrap.dedent("""
     v_gpu, cai_gpu = [v[node]], [gpu.ions["ca"][1][node]]
     for step in range(steps):
         t_mid = (step + 0.5) * dt
-        rhs[:] = model.cap / dt * v
-        d[:] = model.cap / dt + model.d_axial
+        rhs[:] = model.cap / dt * v + gpu.rhs_static
+        d[:] = model.cap / dt + gpu.d_static
         gpu.currents(v, t_mid, rhs, d)
         on = (model.stim_delay <= t_mid) & (t_mid < model.stim_delay + model.stim_dur)
         np.add.at(rhs, model.stim_node[on], model.stim_amp[on])
@@ -57,11 +57,11 @@ SCRIPT = textwrap.dedent("""
         gpu.advance(v, (step + 1) * dt)
         v_gpu.append(v[node])
         cai_gpu.append(gpu.ions["ca"][1][node])
-    nav = next(j for j, t in enumerate(model.mechanisms) if t.name == "NaV")
+    nav = next(j for j, t in enumerate(gpu.tables) if t.name == "NaV")
     json.dump({"mechanisms": len(model.mechanisms), "v_cpu": list(v_cpu.values),
                "v_gpu": [float(x) for x in v_gpu], "cai_cpu": list(cai_cpu.values),
                "cai_gpu": [float(x) for x in cai_gpu],
-               "nav_cpu": model.mechanisms[nav].states[:, 0].tolist(),
+               "nav_cpu": sim.backend.tables[nav].states[:, 0].tolist(),
                "nav_gpu": np.asarray(gpu.states(nav))[:, 0].tolist()}, sys.stdout)
 """)
 
@@ -75,6 +75,8 @@ def test_cuda_mechanism_kernels_match_cpu_under_the_simulator(tmp_path):
     assert r["mechanisms"] == 18                       # 16 Allen + hh + pas
     v_cpu, v_gpu = np.array(r["v_cpu"]), np.array(r["v_gpu"])
     assert np.ptp(v_cpu) > 50.0                         # it spiked: every channel was busy
-    np.testing.assert_allclose(v_gpu, v_cpu, rtol=0, atol=1e-9)
+    # the CPU kernels contract a*b+c into FMAs, the simulator does not: rounding differences
+    # of 1e-15, amplified on the spike's upstroke to ~1e-9 mV
+    np.testing.assert_allclose(v_gpu, v_cpu, rtol=0, atol=1e-8)
     np.testing.assert_allclose(r["cai_gpu"], r["cai_cpu"], rtol=1e-9)
     np.testing.assert_allclose(r["nav_gpu"], r["nav_cpu"], rtol=0, atol=1e-11)

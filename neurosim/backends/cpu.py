@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import codegen
+from ..lowering import split_static
 
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 
@@ -16,7 +17,7 @@ class CpuBackend:
         # the same system over dt/2 and extrapolates: v(t+dt) = v(t) + 2 dv.
         self.crank_nicolson = method == "crank_nicolson"
         self.cj = (2.0 if self.crank_nicolson else 1.0) / self.dt
-        self.tables = model.mechanisms
+        self.tables, self.d_static, self.rhs_static = split_static(model)
         # scratch rows for the steady states and time constants of cnexp states
         self.cnexp_scratch = [np.zeros((2 * len(t.mechanism.cnexp), len(t.nodes)))
                               for t in self.tables]
@@ -29,7 +30,6 @@ class CpuBackend:
         self.v = model.v.copy()
         self.rhs = np.zeros(n)
         self.d = np.zeros(n)
-        self.d_axial = model.d_axial
         self.set_probes([], [])
         self.set_detectors(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
         self.set_connections(np.zeros((0, 1)), np.zeros(0, dtype=np.int64),
@@ -128,7 +128,7 @@ class CpuBackend:
         done, bad = self.kernel.advance(
             nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson, self.v, m.cap,
             m.area,
-            self.d_axial, m.g_axial, m.parent, self.rhs, self.d,
+            self.d_static, self.rhs_static, m.g_axial, m.parent, self.rhs, self.d,
             m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp,
             rec_every, rec_count, rec_out, self.rv_row, self.rv_node, *events, self.conn_w,
             self.gj_a, self.gj_b, self.gj_g,

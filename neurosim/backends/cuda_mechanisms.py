@@ -6,6 +6,7 @@ import numpy as np
 
 from ..codegen import ions_of
 from ..codegen_cuda import load_cuda_kernels
+from ..lowering import split_static
 
 _R, _FARADAY = 8.31446261815324, 96485.33212331001
 
@@ -20,7 +21,7 @@ def _launch(kernel, n, *args):
 class CudaMechanisms:
     def __init__(self, model, *, dt, celsius, use_tables=True, to_device=np.asarray):
         self.model, self.dt, self.celsius = model, float(dt), float(celsius)
-        self.tables = model.mechanisms
+        self.tables, self.d_static, self.rhs_static = split_static(model)
         mechs = [t.mechanism for t in self.tables]
         self.aux = [t.mechanism.aux_arrays(self.celsius, use_tables) for t in self.tables]
         self.kernels = load_cuda_kernels(mechs, [list(a) for a in self.aux])

@@ -55,6 +55,8 @@ class Mechanism:
     written_parameters: tuple = ()       # parameters a block assigns: stored back
     uses_net_send: bool = False          # schedules self-events (one pending per instance)
     uses_for_netcons: bool = False       # NET_RECEIVE loops over the incoming connections
+    static_conductance: tuple = ()       # (g, e) parameters of a constant ohmic leak: folded
+                                         # into the matrix once instead of a loop per step
     setup: str = ""                      # per-step lines before the instance loop
     aux: Callable = None                 # aux(celsius, use_tables) -> {name: ndarray}
     nonnegative: tuple = ()              # parameters that must be >= 0

@@ -7,5 +7,6 @@ PAS = register(Mechanism(
     parameters={"g": 0.001, "e": -70.0},        # S/cm², mV (NEURON's defaults)
     current="i = g * (v - e)",                   # di/dv is the parameter g itself
     nonnegative=("g",),
+    static_conductance=("g", "e"),
     doc="Passive leak conductance g (S/cm²) with reversal e (mV).",
 ))
