@@ -412,3 +412,47 @@ def test_stdp_pair_protocol_matches_the_analytic_change(multiplicative, pre_time
     w = sim.weights()
     assert w[0, 0] == pytest.approx(w0 + dw, rel=1e-12)
     assert w[1, 0] == -1.0                                        # the post connection stays
+
+
+def test_nsuite_rc_exp2syn_spike_graded_delays():
+    """nsuite's rc-exp2syn-spike: one source cell drives 100 targets through delays
+    d0 + {k φ} (φ the golden ratio's fractional part); single passive compartments with an
+    Exp2Syn.  Spike times within 3 dt of the exact ones: t0 = L and t_k = t0 + d_k + L,
+    where L, the latency from input to threshold, comes from the exact ODE solved finely."""
+    R, C, E, thresh, w, d0, dt = 100.0, 0.01, -65.0, -40.0, 0.02, 1.0, 0.025
+    tau1, tau2 = 0.5, 4.0
+    side = 10.0
+    area = np.pi * side * side * 1e-8
+    cell = ns.Cell(ns.Morphology.cable(side, side, type="soma"), v_init=E, cm=C * 1e-3 / area)
+    cell.insert("pas", g=1.0 / (R * 1e6 * area), e=E)
+    cell.add_synapse((0, 0.5), "Exp2Syn", label="syn", tau1=tau1, tau2=tau2, e=0.0)
+    cell.add_detector((0, 0.5), threshold=thresh)
+    net = ns.Network()
+    gids = net.add_cells(cell, n=101)
+    phi = (np.sqrt(5.0) - 1.0) / 2.0
+    delays = d0 + np.mod(np.arange(1, 101) * phi, 1.0)
+    for k, d in zip(gids[1:], delays):
+        net.connect(int(gids[0]), (int(k), "syn"), weight=w, delay=float(d))
+    net.add_spike_source([0.0], targets=[(int(gids[0]), "syn")], weight=w, delay=dt)
+    sim = ns.Simulation(net, dt=dt)
+    spikes = sim.record_spikes(gids)
+    sim.run(15.0)
+
+    # exact latency: C dV/dt = -(V - E)/R - g(t) (V - 0), g = w f (exp(-t/tau2) - exp(-t/tau1))
+    tp = tau1 * tau2 / (tau2 - tau1) * np.log(tau2 / tau1)
+    f = 1.0 / (np.exp(-tp / tau2) - np.exp(-tp / tau1))
+    h_, v, t = 1e-5, E, 0.0
+    while v < thresh:                       # RK2 on a 1e-5 ms grid: error far below dt
+        def dv(tt, vv):
+            g = w * f * (np.exp(-tt / tau2) - np.exp(-tt / tau1))
+            return (-(vv - E) / R - g * vv) / C
+        mid = v + 0.5 * h_ * dv(t, v)
+        v, t = v + h_ * dv(t + 0.5 * h_, mid), t + h_
+    latency = t
+    t0 = dt + latency
+    mine = {int(g): spikes.times[spikes.gids == g] for g in gids}
+    assert all(len(s) == 1 for s in mine.values())
+    assert abs(mine[int(gids[0])][0] - t0) < 3 * dt
+    want = t0 + delays + latency
+    got = np.array([mine[int(k)][0] for k in gids[1:]])
+    assert np.max(np.abs(got - want)) < 3 * dt
