@@ -140,9 +140,27 @@ class Network:
         tgt = np.concatenate(made_tgt) if made_tgt else np.zeros(0, dtype=np.int64)
         w = self._per_target(weight, tgt, STREAM_WEIGHT, "weight", values, rng)
         d = self._per_target(delay, tgt, STREAM_DELAY, "delay", values, rng)
-        for s_, t_, w_, d_ in zip(src, tgt, w, d):
-            self.connect(int(s_), int(t_) if synapse is None else (int(t_), synapse),
-                         weight=w_, delay=d_)
+        if len(src) == 0:
+            return 0
+        # validate once per distinct endpoint (connect() on a scratch network), then append
+        # every connection in generation order: that order is the connection index
+        first = {}
+        for k, (s_, t_) in enumerate(zip(src, tgt)):
+            first.setdefault(("s", int(s_)), k)
+            first.setdefault(("t", int(t_)), k)
+        probe = Network(self.seed)
+        probe.cells, probe.spike_sources, probe.artificial = (self.cells, self.spike_sources,
+                                                              self.artificial)
+        for k in sorted(set(first.values())):
+            probe.connect(int(src[k]), int(tgt[k]) if synapse is None else
+                          (int(tgt[k]), synapse), weight=w[k], delay=d[k])
+        if np.any(d < 0):
+            raise ParameterError("connect_rule: delays must be >= 0")
+        self._src += src.tolist()
+        self._tgt += tgt.tolist()
+        self._label += [synapse] * len(src)
+        self._weight += [np.array([x]) for x in w]
+        self._delay += d.tolist()
         return len(src)
 
     def add_gap_junction(self, a, b, g):

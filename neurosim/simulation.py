@@ -179,8 +179,14 @@ class Simulation:
         min_delay = self.connections.min_delay
         self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \
             if np.isfinite(min_delay) else None
-        self._sources = [(g, t) for g, t in sorted(net.spike_sources.items())]
-        self._source_done = 0.0        # source spikes before this time are already queued
+        # every spike-source spike in one time-sorted table, queued chunk by chunk
+        trains = sorted(net.spike_sources.items())
+        times = np.concatenate([t for _, t in trains] + [np.zeros(0)])
+        gids = np.concatenate([np.full(len(t), g, dtype=np.int64) for g, t in trains] +
+                              [np.zeros(0, dtype=np.int64)])
+        order = np.lexsort((gids, times))
+        self._source_times, self._source_gids = times[order], gids[order]
+        self._source_next = 0          # index of the first source spike not yet queued
 
     def weights(self):
         """The connections' weight vectors now, in connection order (rows: connections,
@@ -313,15 +319,14 @@ class Simulation:
 
     def _queue_source_spikes(self, end_step):
         """Spike-source spikes before the end of this call become events (and are recorded)."""
-        t_end = end_step * self.dt
-        for gid, times in self._sources:
-            sel = times[(times >= self._source_done) & (times < t_end)]
-            if len(sel):
-                g = np.full(len(sel), gid, dtype=np.int64)
-                self.events.push_spikes(g, sel, detected=False)
-                for rec in self._spike_records:
-                    rec._append(g, sel)
-        self._source_done = max(self._source_done, t_end)
+        stop = int(np.searchsorted(self._source_times, end_step * self.dt, side="left"))
+        if stop > self._source_next:
+            sl = slice(self._source_next, stop)
+            g, t = self._source_gids[sl], self._source_times[sl]
+            self.events.push_spikes(g, t, detected=False)
+            for rec in self._spike_records:
+                rec._append(g, t)
+            self._source_next = stop
 
     def _collect(self, step0, done, every, count, out):
         for r, (trace, e, _) in enumerate(self._probes):
