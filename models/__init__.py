@@ -1,1 +1,3 @@
-"""neurosim.models: ready-made cells and, later, circuits."""
+"""neurosim.models: ready-made cells, point neurons and circuits."""
+
+from .point_neurons import LIF, PointNeuron  # noqa: F401

@@ -30,3 +30,11 @@ __all__ = ["AllToAll", "DistanceDependent", "FixedInDegree", "FixedProbability",
            "load_catalogue",
            "Morphology", "Network", "Section", "Simulation", "Spikes", "Trace", "NeurosimError", "MorphologyError",
            "ParameterError", "LocationError", "MechanismError", "NumericalInstabilityError"]
+
+
+def __getattr__(name):
+    # ns.models (neurosim.models: LIF, ring, Allen cells) without importing it at start-up
+    if name == "models":
+        import importlib
+        return importlib.import_module("neurosim.models")
+    raise AttributeError(f"module 'neurosim' has no attribute {name!r}")

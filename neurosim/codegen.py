@@ -145,7 +145,8 @@ def instance_body(j, mech, phase, target="cpu"):
                        _add(shared, "_rhs", "_node", "(g * v - i) * _ifac"),
                        _add(shared, "_d", "_node", "g * _ifac")] + store
     else:
-        body = load + [mech.rates, mech.advance]
+        advance = _net_events(mech.advance, p) if mech.kind == "artificial" else mech.advance
+        body = load + [mech.rates, advance]
         for c, (state, a, b) in enumerate(mech.cnexp):
             if target == "cpu":
                 body += [f"{p}_cx[{2 * c}, _k] = {a}", f"{p}_cx[{2 * c + 1}, _k] = {b}"]

@@ -148,7 +148,7 @@ def lower(cells):
         offset += part["n"]
 
     def cat(key, dtype=float):
-        return np.concatenate([p[key] for p in parts]).astype(dtype)
+        return np.concatenate([p[key] for p in parts] + [np.zeros(0)]).astype(dtype)
 
     mech_tables = _merge_mechanisms(parts)
     ions = _ion_tables(cells, parts, mech_tables)

@@ -54,6 +54,9 @@ class Network:
             for gid in gids:
                 self.spike_sources[int(gid)] = np.zeros(0)
             return gids
+        if hasattr(cell, "mechanism") and hasattr(cell, "params"):   # e.g. ns.models.LIF()
+            params = {**cell.params, **params}
+            cell = cell.mechanism
         if isinstance(cell, Mechanism) and cell.kind == "artificial":
             values = {cell.resolve_parameter(k): cell.check_value(k, v, context="add_cells")
                       for k, v in params.items()}

@@ -107,8 +107,8 @@ class Simulation:
         net = self.network
         self.gids = np.array(sorted(net.cells), dtype=np.int64)     # cell index -> gid
         self._index_of = {int(g): i for i, g in enumerate(self.gids)}
-        if len(self.gids) == 0:
-            raise ParameterError("the network has no cells with compartments")
+        if len(self.gids) == 0 and not net.artificial:
+            raise ParameterError("the network has no cells")
         self.cells = [net.cells[int(g)] for g in self.gids]
         self.model = lower(self.cells)
         self.model.mechanisms += artificial_tables(net.artificial)
@@ -212,17 +212,19 @@ class Simulation:
     # ------------------------------------------------------------------ probes
     def record(self, variable, location, cell=0, interval=None):
         """Record ``"v"``, an ion variable (``"cai"``, ``"ena"``, ``"ica"``) or a mechanism
-        state (``"m_hh"`` or ``"hh.m"``) at
-        ``location = (section_id, x)`` of cell ``cell`` every ``interval`` ms (default dt)."""
-        if int(cell) not in self._index_of:
-            raise ParameterError(f"cell {cell} does not exist (the cells' gids are "
-                                 f"{self.gids.min()}..{self.gids.max()})")
-        cell = self._index_of[int(cell)]
+        state (``"m_hh"`` or ``"hh.m"``) at ``location = (section_id, x)`` of cell ``cell``
+        every ``interval`` ms (default dt); for a point neuron (an artificial cell) give its
+        state (``"V_m"``) and gid, with location None."""
         interval = self.dt if interval is None else finite("interval", interval, positive=True)
         every = int(round(interval / self.dt))
         if every < 1 or abs(every * self.dt - interval) > 1e-9 * max(1.0, interval):
             raise ParameterError(f"record interval {interval} ms must be a multiple of "
                                  f"dt = {self.dt} ms")
+        if int(cell) in self.network.artificial:
+            return self._record_artificial(variable, int(cell), interval)
+        if int(cell) not in self._index_of:
+            raise ParameterError(f"cell {cell} is not a cell of the network")
+        cell = self._index_of[int(cell)]
         node = self.model.locate(location, cell)
         trace = Trace(variable, tuple(location), int(cell), every * self.dt)
         ion_field = self._ion_field(variable)
@@ -240,11 +242,29 @@ class Simulation:
         trace._append([self.t], [value])
         self._probes.append((trace, every, probe))
         self._traces.append(trace)
+        self._set_probes()
+        return trace
+
+    def _record_artificial(self, variable, gid, interval):
+        """A state of an artificial cell (a point neuron): ``sim.record("V_m", None, gid)``."""
+        for j, table in enumerate(self.backend.tables):
+            if table.gids is not None and gid in table.gids:
+                state = table.mechanism.resolve_state(variable.split(".")[-1])
+                inst = int(np.flatnonzero(table.gids == gid)[0])
+                every = int(round(interval / self.dt))
+                trace = Trace(variable, None, gid, every * self.dt)
+                trace._append([self.t], [table.states[state, inst]])
+                self._probes.append((trace, every, ("state", j, state, inst)))
+                self._traces.append(trace)
+                self._set_probes()
+                return trace
+        raise ParameterError(f"gid {gid} is not an artificial cell")
+
+    def _set_probes(self):
         probes = list(enumerate(p for _, _, p in self._probes))
         self.backend.set_probes([(r, p[1]) for r, p in probes if p[0] == "v"],
                                 [(r,) + p[1:] for r, p in probes if p[0] == "state"],
                                 [(r,) + p[1:] for r, p in probes if p[0] == "ion"])
-        return trace
 
     def _ion_field(self, variable):
         """(ion, field index) for an ion variable such as ``cai``, ``ena`` or ``ica``."""

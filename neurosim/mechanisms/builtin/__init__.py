@@ -1,3 +1,4 @@
-"""Built-in mechanisms (NEURON's pas, hh, ExpSyn, Exp2Syn); importing registers them."""
+"""Built-in mechanisms (NEURON's pas, hh, ExpSyn, Exp2Syn, ExpSynSTDP; NEST's iaf_psc_exp);
+importing registers them."""
 
-from . import hh, pas, synapses  # noqa: F401
+from . import hh, pas, point_neurons, synapses  # noqa: F401

@@ -1,0 +1,75 @@
+"""Point neurons integrated exactly (NEST's iaf_psc_exp), in networks with detailed cells."""
+
+import numpy as np
+import pytest
+
+import neurosim as ns
+
+
+def test_subthreshold_response_is_exact():
+    net = ns.Network()
+    (gid,) = net.add_cells(ns.models.LIF(I_e=200.0, tau_m=10.0, C_m=250.0), n=1)
+    sim = ns.Simulation(net, dt=0.1)
+    v = sim.record("V_m", None, cell=gid)
+    sim.run(100.0)
+    R = 10.0 / 250.0                                       # GΩ: mV per pA
+    want = -70.0 + 200.0 * R * (1.0 - np.exp(-v.times / 10.0))
+    np.testing.assert_allclose(v.values, want, rtol=0, atol=1e-10)   # exact for any dt
+
+
+@pytest.mark.parametrize("current", [400.0, 500.0, 800.0])
+def test_firing_period_is_analytic(current):
+    """Constant suprathreshold current: T = t_ref + tau ln(R I / (R I - (V_th - E_L))),
+    spikes on the grid, so every interspike interval is within one dt of T."""
+    dt = 0.1
+    net = ns.Network()
+    (gid,) = net.add_cells(ns.models.LIF(I_e=current), n=1)
+    sim = ns.Simulation(net, dt=dt)
+    spikes = sim.record_spikes([gid])
+    sim.run(300.0)
+    R, tau, t_ref = 10.0 / 250.0, 10.0, 2.0
+    T = t_ref + tau * np.log(R * current / (R * current - 15.0))
+    isi = np.diff(spikes.times)
+    assert len(isi) > 5 and np.all(np.abs(isi - T) <= dt + 1e-9)
+    assert spikes.times[0] == pytest.approx(np.ceil(tau * np.log(R * current /
+                                                                 (R * current - 15.0)) / dt) * dt)
+
+
+def test_excitation_and_inhibition_reach_a_point_neuron():
+    net = ns.Network()
+    (gid,) = net.add_cells(ns.models.LIF(tau_syn_ex=2.0, tau_syn_in=2.0), n=1)
+    exc = net.add_spike_source([10.0])
+    inh = net.add_spike_source([50.0])
+    net.connect(exc, gid, weight=300.0, delay=1.0)         # pA
+    net.connect(inh, gid, weight=-300.0, delay=1.0)
+    sim = ns.Simulation(net, dt=0.1)
+    v = sim.record("V_m", None, cell=gid)
+    sim.run(100.0)
+    before, epsp, ipsp = v.values[v.times < 11.0], v.values[(v.times > 11) & (v.times < 50)], \
+        v.values[v.times > 51]
+    assert np.all(before == -70.0)
+    assert epsp.max() > -69.0 and ipsp.min() < -71.0
+    # the PSP peak of a LIF with exponential current: analytic for tau_m != tau_syn
+    tau_m, tau_s, C, w = 10.0, 2.0, 250.0, 300.0
+    t_peak = tau_m * tau_s / (tau_m - tau_s) * np.log(tau_m / tau_s)
+    peak = w * tau_s * tau_m / (C * (tau_m - tau_s)) * (np.exp(-t_peak / tau_m) -
+                                                       np.exp(-t_peak / tau_s))
+    assert epsp.max() - (-70.0) == pytest.approx(peak, rel=2e-3)
+
+
+def test_point_neurons_drive_detailed_cells():
+    cell = ns.Cell(ns.Morphology.ball_and_stick(), discretization=ns.NSeg(3))
+    cell.insert("hh", region="soma")
+    cell.add_synapse((1, 0.5), "ExpSyn", label="syn", tau=2.0)
+    cell.add_detector((0, 0.5))
+    net = ns.Network()
+    lif = net.add_cells(ns.models.LIF(I_e=500.0), n=3)
+    (gid,) = net.add_cells(cell)
+    for g in lif:
+        net.connect(int(g), (int(gid), "syn"), weight=0.01, delay=1.0)
+    net.connect(int(gid), int(lif[0]), weight=-1000.0, delay=1.0)   # and back, inhibiting
+    sim = ns.Simulation(net)
+    spikes = sim.record_spikes()
+    sim.run(100.0)
+    assert np.any(spikes.gids == gid)
+    assert len(spikes.times[spikes.gids == lif[0]]) < len(spikes.times[spikes.gids == lif[1]])
