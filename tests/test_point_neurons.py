@@ -73,3 +73,48 @@ def test_point_neurons_drive_detailed_cells():
     sim.run(100.0)
     assert np.any(spikes.gids == gid)
     assert len(spikes.times[spikes.gids == lif[0]]) < len(spikes.times[spikes.gids == lif[1]])
+
+
+@pytest.fixture(scope="module")
+def nest():
+    nest = pytest.importorskip("nest", reason="nest-simulator is a dev dependency")
+    nest.set_verbosity("M_ERROR")
+    return nest
+
+
+def test_iaf_psc_exp_matches_nest(nest):
+    """A driven neuron, spike-generator inputs of both signs, and a second neuron driven by
+    the first: NEST's traces and spike times, to rounding."""
+    nest.ResetKernel()
+    nest.resolution = 0.1
+    a = nest.Create("iaf_psc_exp", params={"I_e": 450.0})
+    b = nest.Create("iaf_psc_exp", params={"I_e": 100.0, "tau_m": 20.0, "tau_syn_in": 5.0})
+    exc = nest.Create("spike_generator", params={"spike_times": [10.0, 12.0, 30.0]})
+    inh = nest.Create("spike_generator", params={"spike_times": [50.0, 50.5]})
+    nest.Connect(exc, b, syn_spec={"weight": 300.0, "delay": 1.0})
+    nest.Connect(inh, b, syn_spec={"weight": -400.0, "delay": 1.5})
+    nest.Connect(a, b, syn_spec={"weight": 200.0, "delay": 2.0})
+    meter = nest.Create("multimeter", params={"record_from": ["V_m"], "interval": 0.1})
+    nest.Connect(meter, b)
+    spikes_a = nest.Create("spike_recorder")
+    nest.Connect(a, spikes_a)
+    nest.Simulate(120.0)
+    events = meter.get("events")
+    t_nest, v_nest = np.array(events["times"]), np.array(events["V_m"])
+
+    net = ns.Network()
+    (ga,) = net.add_cells(ns.models.LIF(I_e=450.0), n=1)
+    (gb,) = net.add_cells(ns.models.LIF(I_e=100.0, tau_m=20.0, tau_syn_in=5.0), n=1)
+    e = net.add_spike_source([10.0, 12.0, 30.0])
+    i = net.add_spike_source([50.0, 50.5])
+    net.connect(e, gb, weight=300.0, delay=1.0)
+    net.connect(i, gb, weight=-400.0, delay=1.5)
+    net.connect(ga, gb, weight=200.0, delay=2.0)
+    sim = ns.Simulation(net, dt=0.1)
+    v = sim.record("V_m", None, cell=gb)
+    spikes = sim.record_spikes([ga])
+    sim.run(120.0)
+    np.testing.assert_allclose(spikes.times, spikes_a.get("events")["times"], atol=1e-9)
+    assert len(spikes.times) >= 5
+    mine = v.values[np.searchsorted(v.times, t_nest - 1e-9)]
+    np.testing.assert_allclose(mine, v_nest, rtol=0, atol=1e-9)
