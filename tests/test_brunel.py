@@ -48,7 +48,7 @@ def test_brunel_network_rate_and_cv_match_nest():
     sim.run(T)
     ours = rate_and_cv(spikes.gids, spikes.times, cells)
 
-    nest.set_verbosity("M_ERROR")
+    nest.verbosity = nest.VerbosityLevel.ERROR
     nest.ResetKernel()
     nest.resolution = 0.1
     pop = nest.Create("iaf_psc_exp", NE + NI, params={"tau_m": 20.0, "t_ref": 2.0})

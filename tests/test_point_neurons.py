@@ -78,7 +78,7 @@ def test_point_neurons_drive_detailed_cells():
 @pytest.fixture(scope="module")
 def nest():
     nest = pytest.importorskip("nest", reason="nest-simulator is a dev dependency")
-    nest.set_verbosity("M_ERROR")
+    nest.verbosity = nest.VerbosityLevel.ERROR
     return nest
 
 
