@@ -456,3 +456,36 @@ def test_nsuite_rc_exp2syn_spike_graded_delays():
     want = t0 + delays + latency
     got = np.array([mine[int(k)][0] for k in gids[1:]])
     assert np.max(np.abs(got - want)) < 3 * dt
+
+
+@pytest.mark.parametrize("U,tau_facil", [(0.4, 0.0), (0.1, 300.0)],
+                         ids=["depressing", "facilitating"])
+def test_tsodyks_markram_amplitudes_follow_the_recurrence(U, tau_facil):
+    tau_rec, w, rate, n = 500.0, 1e-3, 20.0, 12
+    cell = ns.Cell(ns.Morphology.cable(10.0, 10.0, type="soma"))
+    cell.insert("pas", g=1e-4, e=-65.0)
+    cell.add_synapse((0, 0.5), "TsodyksMarkram", label="tm", tau=1e9, U=U, tau_rec=tau_rec,
+                     tau_facil=tau_facil)             # tau huge: g sums the jumps
+    net = ns.Network()
+    gid = net.add_cells(cell)[0]
+    times = 10.0 + np.arange(n) * 1000.0 / rate
+    net.add_spike_source(times, targets=[(gid, "tm")], weight=w, delay=1.0)
+    sim = ns.Simulation(net, dt=0.025)
+    g = sim.record("g_TsodyksMarkram", (0, 0.5))
+    sim.run(times[-1] + 20.0)
+    jumps = np.diff(np.concatenate([[0.0], np.interp(times + 1.0 + 10.0, g.times, g.values)]))
+    R, u, want = 1.0, U, []
+    for k in range(n):
+        if k:
+            gap = 1000.0 / rate
+            R = 1 + (R * (1 - u) - 1) * np.exp(-gap / tau_rec)
+            u = U + u * (1 - U) * np.exp(-gap / tau_facil) if tau_facil > 0 else U
+        want.append(w * u * R)
+    np.testing.assert_allclose(jumps, want, rtol=1e-6)
+    if tau_facil == 0:
+        e = np.exp(-50.0 / tau_rec)
+        steady = (1 - e) / (1 - (1 - U) * e)              # the train's steady-state R
+        assert jumps[-1] / (w * U) == pytest.approx(steady, rel=0.02)
+        assert jumps[-1] < jumps[0]
+    else:
+        assert jumps[1] > jumps[0]

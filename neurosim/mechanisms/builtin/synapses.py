@@ -1,5 +1,5 @@
 """Built-in synapses written in NMODL (this project's own text): ``ExpSyn`` and ``Exp2Syn``,
-the same models as NEURON's of those names, and ``ExpSynSTDP``.  Weights are peak
+the same models as NEURON's of those names, ``ExpSynSTDP`` and ``TsodyksMarkram``.  Weights are peak
 conductances in µS."""
 
 from ..base import register
@@ -128,6 +128,51 @@ NET_RECEIVE(w (uS), x, tpre (ms)) {
 }
 """
 
+TSODYKS_MARKRAM = """
+NEURON {
+    POINT_PROCESS TsodyksMarkram
+    RANGE tau, e, i, U, tau_rec, tau_facil
+    NONSPECIFIC_CURRENT i
+}
+: Short-term plasticity (Tsodyks, Pawelzik & Markram 1998), event by event: at a spike after
+: an interval D the resources recover, R = 1 + (R (1 - u) - 1) exp(-D/tau_rec), utilisation
+: facilitates, u = U + u (1 - U) exp(-D/tau_facil) (u = U without facilitation), and the
+: conductance jumps by w u R.  R, u and the last spike time belong to each connection.
+PARAMETER {
+    tau = 3 (ms)
+    e = 0 (mV)
+    U = 0.5
+    tau_rec = 800 (ms)
+    tau_facil = 0 (ms)
+}
+ASSIGNED { v (mV) i (nA) }
+STATE { g (uS) }
+INITIAL { g = 0 }
+BREAKPOINT {
+    SOLVE decay METHOD cnexp
+    i = g * (v - e)
+}
+DERIVATIVE decay { g' = -g / tau }
+NET_RECEIVE(w (uS), R, u, tlast (ms)) {
+    INITIAL {
+        R = 1
+        u = U
+        tlast = -1
+    }
+    if (tlast >= 0) {
+        R = 1 + (R * (1 - u) - 1) * exp(-(t - tlast) / tau_rec)
+        if (tau_facil > 0) {
+            u = U + u * (1 - U) * exp(-(t - tlast) / tau_facil)
+        } else {
+            u = U
+        }
+    }
+    g = g + w * u * R
+    tlast = t
+}
+"""
+
 EXP_SYN = register(compile_text(EXPSYN, "<builtin ExpSyn>"))
 EXP2_SYN = register(compile_text(EXP2SYN, "<builtin Exp2Syn>"))
 EXP_SYN_STDP = register(compile_text(EXPSYN_STDP, "<builtin ExpSynSTDP>"))
+TSODYKS_MARKRAM_SYN = register(compile_text(TSODYKS_MARKRAM, "<builtin TsodyksMarkram>"))
