@@ -201,14 +201,7 @@ def neuron_perisomatic_cell(h, fit, dl=20.0):
         sec.insert("pas")
         for seg in sec:
             seg.pas.e = passive["e_pas"]
-    for gene in params["genome"]:
-        for sec in [s for s in secs if s.name()[:4] == gene["section"]]:
-            if gene["mechanism"]:
-                sec.insert(gene["mechanism"])
-            setattr(sec, gene["name"], float(gene["value"]))
-    for erev in conditions["erev"]:
-        for sec in [s for s in secs if s.name()[:4] == erev["section"]]:
-            sec.ena, sec.ek = erev["ena"], erev["ek"]
+    _neuron_genome(secs, params["genome"], conditions)
     return h.soma[0], conditions
 
 
@@ -240,7 +233,13 @@ def neuron_allactive_cell(h, fit, dl=20.0):
     for c in passive.get("cm", []):
         for sec in [s for s in secs if s.name()[:4] == c["section"]]:
             sec.cm = c["cm"]
-    for gene in params["genome"]:
+    _neuron_genome(secs, params["genome"], conditions)
+    return h.soma[0], conditions
+
+
+def _neuron_genome(secs, genome, conditions):
+    """bmtk's genome and reversal potentials on NEURON sections (by section-name prefix)."""
+    for gene in genome:
         for sec in [s for s in secs if s.name()[:4] == gene["section"]]:
             if gene.get("mechanism"):
                 sec.insert(gene["mechanism"])
@@ -248,4 +247,3 @@ def neuron_allactive_cell(h, fit, dl=20.0):
     for erev in conditions["erev"]:
         for sec in [s for s in secs if s.name()[:4] == erev["section"]]:
             sec.ena, sec.ek = erev["ena"], erev["ek"]
-    return h.soma[0], conditions

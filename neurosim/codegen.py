@@ -131,7 +131,7 @@ def instance_body(j, mech, phase, target="cpu"):
         # (none, -1, when INITIAL did)
         args = mech.net_receive_args
         get = [f"{a} = _conn_w[_c, {c}] if _c >= 0 else 0.0" for c, a in enumerate(args)]
-        put = [f"if _c >= 0:\n" + "\n".join(f"    _conn_w[_c, {c}] = {a}"
+        put = ["if _c >= 0:\n" + "\n".join(f"    _conn_w[_c, {c}] = {a}"
                                              for c, a in enumerate(args))] if args else []
         code = mech.net_receive_init if phase == "connection_init" else mech.net_receive
         code = code.replace("FOR_NETCONS_ROWS", f"range({p}_inp[_k], {p}_inp[_k + 1])")
@@ -424,6 +424,25 @@ def advance({adv_args}):
 _LOADED = {}
 
 
+def load_module(src, prefix, key):
+    """Write ``src`` to the cache as ``{prefix}_{key}.py`` (once) and import it."""
+    if key in _LOADED:
+        return _LOADED[key]
+    path = os.path.join(cache_dir(), f"{prefix}_{key}.py")
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(src)
+        os.replace(tmp, path)   # never touch an existing file: its mtime keys Numba's cache
+    name = f"neurosim_{prefix}_{key}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    _LOADED[key] = module
+    return module
+
+
 def load_kernel(mechs, aux_names):
     """Compile (or load from the disk cache) the kernel module for ``mechs``."""
     src = kernel_source(mechs, aux_names)
@@ -431,18 +450,4 @@ def load_kernel(mechs, aux_names):
         [src, inspect.getsource(solver), inspect.getsource(fastmath),
          inspect.getsource(linalg), numba.__version__, sys.version]
         + [m.fingerprint() for m in mechs]).encode()).hexdigest()[:20]
-    if key in _LOADED:
-        return _LOADED[key]
-    path = os.path.join(cache_dir(), f"kernel_{key}.py")
-    if not os.path.exists(path):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(src)
-        os.replace(tmp, path)   # never touch an existing file: its mtime keys Numba's cache
-    name = f"neurosim_kernel_{key}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    _LOADED[key] = module
-    return module
+    return load_module(src, "kernel", key)

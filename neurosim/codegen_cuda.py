@@ -11,14 +11,11 @@ GPU they run under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) with NumP
 """
 
 import hashlib
-import importlib.util
 import os
 import re
-import sys
 import textwrap
 
-from .codegen import (cache_dir, has_phase, instance_body, ion_args, ions_of,
-                      mechanism_args)
+from .codegen import has_phase, instance_body, ion_args, ions_of, load_module, mechanism_args
 
 _LOCAL_ARRAY = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
 
@@ -63,26 +60,8 @@ def cuda_kernel_source(mechs, aux_names):
     return "\n\n\n".join(out) + "\n"
 
 
-_LOADED = {}
-
-
 def load_cuda_kernels(mechs, aux_names):
     """Write (once) and import the CUDA kernel module for ``mechs``."""
     src = cuda_kernel_source(mechs, aux_names)
     sim = os.environ.get("NUMBA_ENABLE_CUDASIM", "0")
-    key = hashlib.sha256((src + sim).encode()).hexdigest()[:20]
-    if key in _LOADED:
-        return _LOADED[key]
-    path = os.path.join(cache_dir(), f"cuda_kernel_{key}.py")
-    if not os.path.exists(path):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(src)
-        os.replace(tmp, path)
-    name = f"neurosim_cuda_kernel_{key}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    _LOADED[key] = module
-    return module
+    return load_module(src, "cuda_kernel", hashlib.sha256((src + sim).encode()).hexdigest()[:20])
