@@ -182,17 +182,7 @@ def neuron_perisomatic_cell(h, fit, dl=20.0):
     set_segment_dl and set_params_peri applied to the sections NEURON holds (an SWC just
     instantiated with Import3d).  Returns ``(soma section, conditions)``."""
     params = fit if isinstance(fit, dict) else _load_json(fit)
-    for sec in [s for s in h.allsec() if s.name().startswith("axon")]:
-        h.delete_section(sec=sec)
-    h("create axon[2]")
-    for sec in (h.axon[0], h.axon[1]):
-        sec.L, sec.diam = 30.0, 1.0
-    h.axon[0].connect(h.soma[0](0.5), 0)
-    h.axon[1].connect(h.axon[0](1.0), 0)
-    h.define_shape()
-    secs = list(h.allsec())
-    for sec in secs:
-        sec.nseg = 1 + 2 * int(sec.L / (2 * dl))
+    secs = _neuron_axon_stub(h, (1.0, 1.0), 0.5, dl)
     passive, conditions = params["passive"][0], params["conditions"][0]
     cm = {c["section"]: c["cm"] for c in passive["cm"]}
     for sec in secs:
@@ -210,18 +200,7 @@ def neuron_allactive_cell(h, fit, dl=20.0):
     set_params_allactive) on the sections of an SWC just instantiated with Import3d."""
     params = fit if isinstance(fit, dict) else _load_json(fit)
     axons = [s for s in h.allsec() if s.name().startswith("axon")]
-    diams = [axons[0].diam, axons[-1].diam]
-    for sec in axons:
-        h.delete_section(sec=sec)
-    h("create axon[2]")
-    for k, sec in enumerate((h.axon[0], h.axon[1])):
-        sec.L, sec.diam = 30.0, diams[k]
-    h.axon[0].connect(h.soma[0](1.0), 0)
-    h.axon[1].connect(h.axon[0](1.0), 0)
-    h.define_shape()
-    secs = list(h.allsec())
-    for sec in secs:
-        sec.nseg = 1 + 2 * int(sec.L / (2 * dl))
+    secs = _neuron_axon_stub(h, (axons[0].diam, axons[-1].diam), 1.0, dl)
     passive, conditions = params["passive"][0], params["conditions"][0]
     for sec in secs:
         sec.insert("pas")
@@ -235,6 +214,23 @@ def neuron_allactive_cell(h, fit, dl=20.0):
             sec.cm = c["cm"]
     _neuron_genome(secs, params["genome"], conditions)
     return h.soma[0], conditions
+
+
+def _neuron_axon_stub(h, diams, parent_x, dl):
+    """bmtk's axon replacement in NEURON (two 30 µm sections at soma(parent_x)) and its nseg
+    rule; returns every section."""
+    for sec in [s for s in h.allsec() if s.name().startswith("axon")]:
+        h.delete_section(sec=sec)
+    h("create axon[2]")
+    for sec, d in zip((h.axon[0], h.axon[1]), diams):
+        sec.L, sec.diam = 30.0, d
+    h.axon[0].connect(h.soma[0](parent_x), 0)
+    h.axon[1].connect(h.axon[0](1.0), 0)
+    h.define_shape()
+    secs = list(h.allsec())
+    for sec in secs:
+        sec.nseg = 1 + 2 * int(sec.L / (2 * dl))
+    return secs
 
 
 def _neuron_genome(secs, genome, conditions):

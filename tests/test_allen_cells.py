@@ -60,7 +60,14 @@ def test_fit_without_apical_cm_is_refused_on_a_pyramidal_cell():
                          ids=[f"{os.path.basename(s)[:-6]}-{os.path.basename(f)[:-9]}"
                               for s, f in PAIRS])
 def test_allen_perisomatic_spike_times_match_neuron(neuron_mechanisms, swc, fit):
-    cell, cond = perisomatic_cell(swc, fit)
+    compare_with_neuron(swc, perisomatic_cell(swc, fit), neuron_perisomatic_cell, fit)
+
+
+def compare_with_neuron(swc, built, neuron_builder, fit):
+    """Three current steps into the soma of ``built = (cell, conditions)`` and of the same
+    model built in NEURON by ``neuron_builder``: spike times within 0.2 ms, the whole trace
+    within 1 mV, the same number of compartments."""
+    cell, cond = built
     for delay, dur, amp in STEPS:
         cell.add_iclamp((0, 0.5), delay=delay, dur=dur, amp=amp)
     sim = ns.Simulation(cell, dt=0.025, celsius=cond["celsius"])
@@ -68,7 +75,7 @@ def test_allen_perisomatic_spike_times_match_neuron(neuron_mechanisms, swc, fit)
     sim.run(TSTOP)
 
     load_swc(swc)              # clears NEURON, reads the SWC with Import3d
-    soma, conditions = neuron_perisomatic_cell(h, fit)
+    soma, conditions = neuron_builder(h, fit)
     stims = []
     for delay, dur, amp in STEPS:
         stim = h.IClamp(soma(0.5))
@@ -95,27 +102,4 @@ def test_allen_allactive_spike_times_match_neuron(neuron_mechanisms, swc):
     from neurosim.models.allen import allactive_cell, neuron_allactive_cell
     assert len(ALLACTIVE_FITS) == 1
     fit = ALLACTIVE_FITS[0]
-    cell, cond = allactive_cell(swc, fit)
-    for delay, dur, amp in STEPS:
-        cell.add_iclamp((0, 0.5), delay=delay, dur=dur, amp=amp)
-    sim = ns.Simulation(cell, dt=0.025, celsius=cond["celsius"])
-    v = sim.record("v", (0, 0.5))
-    sim.run(TSTOP)
-
-    load_swc(swc)
-    soma, conditions = neuron_allactive_cell(h, fit)
-    stims = []
-    for delay, dur, amp in STEPS:
-        stim = h.IClamp(soma(0.5))
-        stim.delay, stim.dur, stim.amp = delay, dur, amp
-        stims.append(stim)
-    t, (theirs,) = run(TSTOP, 0.025, conditions["v_init"], celsius=conditions["celsius"],
-                       probes=[soma(0.5)])
-    neuron_segments = sum(sec.nseg for sec in h.allsec())
-    clear()
-    assert sim.n_compartments == neuron_segments
-    s_theirs, s_mine = spike_times(t, theirs), spike_times(t, v.values)
-    assert len(s_theirs) >= 1
-    assert len(s_mine) == len(s_theirs)
-    assert np.max(np.abs(s_mine - s_theirs)) < 0.2
-    assert np.max(np.abs(v.values - theirs)) < 1.0
+    compare_with_neuron(swc, allactive_cell(swc, fit), neuron_allactive_cell, fit)

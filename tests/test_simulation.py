@@ -57,13 +57,9 @@ def test_several_cells_in_one_simulation_are_independent():
     assert np.max(np.abs(v1.values - va.values)) > 1.0
 
 
-def test_gating_state_probe_matches_neuron():
-    from peers import build_from_morphology, clear, h, run
-    cell = hh_ball_and_stick()
-    sim = ns.Simulation(cell, dt=0.025, celsius=16.0)
-    m_mine = sim.record("hh.m", (0, 0.5))
-    n_mine = sim.record("n_hh", (0, 0.5))
-    sim.run(30.0)
+def neuron_hh_ball_and_stick(cell):
+    """hh_ball_and_stick() in NEURON, through the same 3D points."""
+    from peers import build_from_morphology, clear, h
     clear()
     secs = build_from_morphology(cell.morphology, 5, ra=100.0, cm=1.0)
     secs[0].insert("hh")
@@ -72,6 +68,17 @@ def test_gating_state_probe_matches_neuron():
         seg.pas.g, seg.pas.e = 1e-4, -65.0
     stim = h.IClamp(secs[0](0.5))
     stim.delay, stim.dur, stim.amp = 2.0, 30.0, 0.3
+    return secs, stim
+
+
+def test_gating_state_probe_matches_neuron():
+    from peers import clear, h, run
+    cell = hh_ball_and_stick()
+    sim = ns.Simulation(cell, dt=0.025, celsius=16.0)
+    m_mine = sim.record("hh.m", (0, 0.5))
+    n_mine = sim.record("n_hh", (0, 0.5))
+    sim.run(30.0)
+    secs, stim = neuron_hh_ball_and_stick(cell)
     h.celsius = 16.0
     m_rec = h.Vector().record(secs[0](0.5).hh._ref_m)
     n_rec = h.Vector().record(secs[0](0.5).hh._ref_n)
@@ -82,19 +89,12 @@ def test_gating_state_probe_matches_neuron():
 
 
 def test_exact_rates_without_tables_match_neuron_without_tables():
-    from peers import build_from_morphology, clear, h, run
+    from peers import clear, h, run
     cell = hh_ball_and_stick()
     sim = ns.Simulation(cell, dt=0.025, use_tables=False)
     v = sim.record("v", (0, 0.5))
     sim.run(30.0)
-    clear()
-    secs = build_from_morphology(cell.morphology, 5, ra=100.0, cm=1.0)
-    secs[0].insert("hh")
-    secs[1].insert("pas")
-    for seg in secs[1]:
-        seg.pas.g, seg.pas.e = 1e-4, -65.0
-    stim = h.IClamp(secs[0](0.5))
-    stim.delay, stim.dur, stim.amp = 2.0, 30.0, 0.3
+    secs, stim = neuron_hh_ball_and_stick(cell)
     h.usetable_hh = 0
     try:
         _, (theirs,) = run(30.0, 0.025, -65.0, probes=[secs[0](0.5)])
