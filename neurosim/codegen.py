@@ -280,7 +280,11 @@ for _r in range(_ri_{ion}_row.shape[0]):
 for _r in range(_r{j}_row.shape[0]):
     _row = _r{j}_row[_r]
     if _gnext % _rec_every[_row] == 0:
-        _rec_out[_row, _rec_count[_row]] = _m{j}_s[_r{j}_state[_r], _r{j}_inst[_r]]
+        _q = _r{j}_state[_r]       # >= 0: a state row; < 0: assigned row -1 - _q
+        if _q >= 0:
+            _rec_out[_row, _rec_count[_row]] = _m{j}_s[_q, _r{j}_inst[_r]]
+        else:
+            _rec_out[_row, _rec_count[_row]] = _m{j}_a[-1 - _q, _r{j}_inst[_r]]
         _rec_count[_row] += 1""")
         return textwrap.indent("\n".join(out), " " * indent)
 

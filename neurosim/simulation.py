@@ -211,54 +211,77 @@ class Simulation:
 
     # ------------------------------------------------------------------ probes
     def record(self, variable, location, cell=0, interval=None):
-        """Record ``"v"``, an ion variable (``"cai"``, ``"ena"``, ``"ica"``) or a mechanism
-        state (``"m_hh"`` or ``"hh.m"``) at ``location = (section_id, x)`` of cell ``cell``
-        every ``interval`` ms (default dt); for a point neuron (an artificial cell) give its
-        state (``"V_m"``) and gid, with location None."""
+        """Record every ``interval`` ms (default dt), from now on.
+
+        ``variable``: ``"v"``; an ion variable (``"cai"``, ``"ena"``, ``"ica"``); a state or
+        assigned variable (a current, a conductance) of a mechanism, ``"m_hh"`` (NEURON style)
+        or ``"hh.m"``.  ``location``: ``(section_id, x)``, or a point process's label, then
+        ``variable`` names one of its variables (``sim.record("i", "syn", cell=3)``: the
+        synapse's current, nA).  ``cell``: a gid, or a list of gids for one trace each (a list
+        comes back).  A point neuron (an artificial cell) records a state (``"V_m"``) with
+        location None."""
         interval = self.dt if interval is None else finite("interval", interval, positive=True)
         every = int(round(interval / self.dt))
         if every < 1 or abs(every * self.dt - interval) > 1e-9 * max(1.0, interval):
             raise ParameterError(f"record interval {interval} ms must be a multiple of "
                                  f"dt = {self.dt} ms")
-        if int(cell) in self.network.artificial:
-            return self._record_artificial(variable, int(cell), interval)
-        if int(cell) not in self._index_of:
-            raise ParameterError(f"cell {cell} is not a cell of the network")
-        cell = self._index_of[int(cell)]
-        node = self.model.locate(location, cell)
-        trace = Trace(variable, tuple(location), int(cell), every * self.dt)
-        ion_field = self._ion_field(variable)
-        if variable == "v":
-            probe = ("v", node)
-            value = self.backend.v[node]
-        elif ion_field is not None:
-            ion, k = ion_field
-            probe = ("ion", ion, k, node)
-            value = self.backend.ions[ion][k][node]
+        if np.ndim(cell):
+            traces = [self._add_probe(variable, location, int(g), every) for g in cell]
         else:
-            j, state, inst = self._find_state(variable, node, location)
-            probe = ("state", j, state, inst)
-            value = self.backend.tables[j].states[state, inst]
-        trace._append([self.t], [value])
+            traces = self._add_probe(variable, location, int(cell), every)
+        self._set_probes()
+        return traces
+
+    def _add_probe(self, variable, location, gid, every):
+        if gid in self.network.artificial:
+            j, row, inst = self._find_artificial(variable, gid)
+            probe, trace = ("state", j, row, inst), Trace(variable, None, gid, every * self.dt)
+        elif gid not in self._index_of:
+            raise ParameterError(f"cell {gid} is not a cell of the network")
+        elif isinstance(location, str):
+            j, row, inst = self._find_labelled(variable, gid, location)
+            probe, trace = ("state", j, row, inst), Trace(variable, location, gid,
+                                                           every * self.dt)
+        else:
+            node = self.model.locate(location, self._index_of[gid])
+            trace = Trace(variable, tuple(location), gid, every * self.dt)
+            ion_field = self._ion_field(variable)
+            if variable == "v":
+                probe = ("v", node)
+            elif ion_field is not None:
+                probe = ("ion", *ion_field, node)
+            else:
+                probe = ("state", *self._find_variable(variable, node, location))
+        trace._append([self.t], [self._probe_value(probe)])
         self._probes.append((trace, every, probe))
         self._traces.append(trace)
-        self._set_probes()
         return trace
 
-    def _record_artificial(self, variable, gid, interval):
-        """A state of an artificial cell (a point neuron): ``sim.record("V_m", None, gid)``."""
+    def _probe_value(self, probe):
+        if probe[0] == "v":
+            return self.backend.v[probe[1]]
+        if probe[0] == "ion":
+            return self.backend.ions[probe[1]][probe[2]][probe[3]]
+        _, j, row, inst = probe
+        table = self.backend.tables[j]
+        return table.states[row, inst] if row >= 0 else table.assigned[-1 - row, inst]
+
+    def _find_artificial(self, variable, gid):
         for j, table in enumerate(self.backend.tables):
             if table.gids is not None and gid in table.gids:
-                state = table.mechanism.resolve_state(variable.split(".")[-1])
-                inst = int(np.flatnonzero(table.gids == gid)[0])
-                every = int(round(interval / self.dt))
-                trace = Trace(variable, None, gid, every * self.dt)
-                trace._append([self.t], [table.states[state, inst]])
-                self._probes.append((trace, every, ("state", j, state, inst)))
-                self._traces.append(trace)
-                self._set_probes()
-                return trace
+                row = table.mechanism.resolve_variable(variable.split(".")[-1])
+                return j, row, int(np.flatnonzero(table.gids == gid)[0])
         raise ParameterError(f"gid {gid} is not an artificial cell")
+
+    def _find_labelled(self, variable, gid, label):
+        ci = self._index_of[gid]
+        for j, table in enumerate(self.backend.tables):
+            if table.labels is None:
+                continue
+            for k, (c, lab) in enumerate(table.labels):
+                if c == ci and lab == label:
+                    return j, table.mechanism.resolve_variable(variable.split(".")[-1]), k
+        raise ParameterError(f"cell {gid} has no point process labelled {label!r}")
 
     def _set_probes(self):
         probes = list(enumerate(p for _, _, p in self._probes))
@@ -275,7 +298,7 @@ class Simulation:
                 return ion, ION_FIELDS.index(names[variable])
         return None
 
-    def _find_state(self, variable, node, location):
+    def _find_variable(self, variable, node, location):
         if "." in variable:
             mech_name, state = variable.split(".", 1)
         elif "_" in variable:
@@ -285,12 +308,12 @@ class Simulation:
                                  "style, e.g. 'm_hh') or 'mech.state'")
         for j, table in enumerate(self.backend.tables):
             if table.name == mech_name:
-                s = table.mechanism.resolve_state(state)
+                row = table.mechanism.resolve_variable(state)
                 hit = np.flatnonzero(table.nodes == node)
                 if len(hit) == 0:
                     raise ParameterError(f"cannot record {variable!r}: mechanism "
                                          f"{mech_name!r} is not inserted at {location}")
-                return j, s, int(hit[0])
+                return j, row, int(hit[0])
         raise ParameterError(f"cannot record {variable!r}: no mechanism {mech_name!r} in the "
                              f"model (present: {[t.name for t in self.backend.tables]})")
 

@@ -82,14 +82,16 @@ class Mechanism:
         raise ParameterError(f"mechanism {self.name!r} has no parameter {key!r}; its "
                              f"parameters are {list(self.parameters)}")
 
-    def resolve_state(self, key):
-        if key in self.states:
-            return self.states.index(key)
-        suffix = "_" + self.name
-        if key.endswith(suffix) and key[: -len(suffix)] in self.states:
-            return self.states.index(key[: -len(suffix)])
-        raise ParameterError(f"mechanism {self.name!r} has no state {key!r}; its states are "
-                             f"{list(self.states)}")
+    def resolve_variable(self, key):
+        """A recordable variable: a state (row r, returned as r) or an assigned variable such
+        as a current or conductance (row r, returned as -1 - r)."""
+        for name in (key, key[: -len(self.name) - 1] if key.endswith("_" + self.name) else None):
+            if name in self.states:
+                return self.states.index(name)
+            if name in self.assigned:
+                return -1 - self.assigned.index(name)
+        raise ParameterError(f"mechanism {self.name!r} has no state or assigned variable "
+                             f"{key!r}; it has {list(self.states) + list(self.assigned)}")
 
     def check_value(self, pname, value, context=""):
         """A parameter value: a finite number, or a callable of path distance (µm)."""
