@@ -1,4 +1,7 @@
-"""Point neurons for networks: ``net.add_cells(ns.models.LIF(tau_m=20.0), n=25)``."""
+"""Point neurons for networks: ``net.add_cells(ns.models.LIF(tau_m=20.0), n=25)``.
+
+Each template names one of NEST's models (same parameter names, units and numerics; see
+``neurosim.mechanisms.builtin.point_neurons``)."""
 
 from dataclasses import dataclass, field
 
@@ -12,9 +15,39 @@ class PointNeuron:
     params: dict = field(default_factory=dict)
 
 
+def point_neuron(model, **params):
+    """A template of the point-neuron mechanism ``model`` (a NEST model name such as
+    ``"iaf_psc_alpha"``, or any ARTIFICIAL_CELL) with ``params`` set."""
+    mech = mechanisms.get(model) if isinstance(model, str) else model
+    return PointNeuron(mech, {mech.resolve_parameter(k): float(v) for k, v in params.items()})
+
+
 def LIF(**params):
     """Leaky integrate-and-fire with exponential synaptic currents, integrated exactly
-    (NEST's ``iaf_psc_exp``; its parameter names and units: C_m pF, tau_m ms, t_ref ms,
-    E_L, V_th, V_reset, V_init mV, tau_syn_ex, tau_syn_in ms, I_e pA; weights in pA)."""
-    mech = mechanisms.get("iaf_psc_exp")
-    return PointNeuron(mech, {mech.resolve_parameter(k): float(v) for k, v in params.items()})
+    (NEST's ``iaf_psc_exp``: C_m pF, tau_m ms, t_ref ms, E_L, V_th, V_reset, V_init mV,
+    tau_syn_ex, tau_syn_in ms, I_e pA; weights in pA)."""
+    return point_neuron("iaf_psc_exp", **params)
+
+
+def LIFAlpha(**params):
+    """LIF with alpha-shaped synaptic currents, integrated exactly (NEST's
+    ``iaf_psc_alpha``; a weight w pA gives a current peaking at w)."""
+    return point_neuron("iaf_psc_alpha", **params)
+
+
+def LIFCond(**params):
+    """Conductance-based LIF with exponential conductances (NEST's ``iaf_cond_exp``: g_L
+    nS, E_ex, E_in mV; weights in nS, negative for inhibition)."""
+    return point_neuron("iaf_cond_exp", **params)
+
+
+def AdEx(**params):
+    """Adaptive exponential integrate-and-fire, conductance synapses (NEST's
+    ``aeif_cond_exp``: Delta_T, V_peak mV, a nS, b pA, tau_w ms; weights in nS)."""
+    return point_neuron("aeif_cond_exp", **params)
+
+
+def Izhikevich(**params):
+    """Izhikevich (2003) neuron (NEST's ``izhikevich``: a, b, c, d, I_e; weights add to V
+    in mV)."""
+    return point_neuron("izhikevich", **params)

@@ -1,16 +1,42 @@
-"""Point neurons integrated exactly, as NEST does (Rotter & Diesmann 1999).
+"""Point neurons with NEST's models, parameter names, units and update order.
 
-``iaf_psc_exp``: a leaky integrate-and-fire neuron with exponential postsynaptic currents.
-The subthreshold dynamics are linear, so each step applies the exact propagator; the threshold
-is checked on the grid, a spike is emitted at the end of the step, V is reset and held for
-the refractory period counted in steps.  Parameters and units are NEST's: C_m pF, tau_m ms,
-t_ref ms, E_L, V_th, V_reset mV, tau_syn_ex/in ms, I_e pA; weights pA (excitatory > 0,
-inhibitory < 0).  An event at time te joins the synaptic current at te and acts on V from
-the step starting at te — NEST's timing (its ring buffer adds it at the end of the step
-before).
+Units are NEST's: C_m pF, g_L and conductance weights nS, tau_* and t_ref ms, potentials mV,
+I_e and current weights pA.  Every model takes an event at time te as NEST's ring buffer does
+(added at the end of the step before te; here at the start of the step from te: the same
+state), spikes at the end of the step where the threshold is reached, and counts the
+refractory period in steps.
+
+- ``iaf_psc_exp``, ``iaf_psc_alpha``: LIF with exponential / alpha-shaped currents, linear
+  between spikes, so each step applies the exact propagator (Rotter & Diesmann 1999).
+- ``iaf_cond_exp``: LIF with exponential conductances; ``aeif_cond_exp``: the adaptive
+  exponential LIF (Brette & Gerstner 2005).  Nonlinear in V, integrated with classical
+  Runge-Kutta on substeps (NEST: adaptive RKF45); V is bounded by the threshold (V_peak for
+  AdEx) inside the right-hand side and held at V_reset while refractory, as in NEST.
+- ``izhikevich``: Izhikevich (2003) with NEST's forward Euler ("consistent integration");
+  an event adds its weight to V.
+
+Excitatory inputs have positive weights, inhibitory ones negative.
 """
 
 from ..base import Mechanism, register
+
+
+def _exact_lif_propagators(syn):
+    """Init lines for the propagators of an alpha current with time constant tau_syn_{syn}
+    onto V: P11 (decay), P31 (dI -> V) and P32 (I -> V), from the closed-form solution of
+    dI' = -dI/ts, I' = dI - I/ts, V' = -V/tm + I/C over dt."""
+    return f"""
+P11{syn} = math.exp(-dt / tau_syn_{syn})
+_rate = 1.0 / tau_m - 1.0 / tau_syn_{syn}
+if abs(_rate) * dt < 1e-9:
+    P32{syn} = dt / C_m * math.exp(-dt / tau_m)
+    P31{syn} = dt * dt / (2.0 * C_m) * math.exp(-dt / tau_m)
+else:
+    _diff = math.exp(-dt / tau_syn_{syn}) - math.exp(-dt / tau_m)
+    P32{syn} = _diff / (_rate * C_m)
+    P31{syn} = (dt * math.exp(-dt / tau_syn_{syn}) / _rate - _diff / (_rate * _rate)) / C_m
+"""
+
 
 IAF_PSC_EXP = register(Mechanism(
     name="iaf_psc_exp",
@@ -50,4 +76,222 @@ else:
 """,
     net_receive_args=("weight",),
     doc="NEST's iaf_psc_exp: LIF with exponential currents, exact integration.",
+))
+
+IAF_PSC_ALPHA = register(Mechanism(
+    name="iaf_psc_alpha",
+    kind="artificial",
+    parameters={"C_m": 250.0, "tau_m": 10.0, "t_ref": 2.0, "E_L": -70.0, "V_th": -55.0,
+                "V_reset": -70.0, "tau_syn_ex": 2.0, "tau_syn_in": 2.0, "I_e": 0.0,
+                "V_min": -1e300, "V_init": -70.0},
+    states=("V_m", "dI_ex", "I_ex", "dI_in", "I_in", "refractory"),
+    assigned=("P11ex", "P31ex", "P32ex", "P11in", "P31in", "P32in", "P30", "P33m1",
+              "ref_steps"),
+    init="""
+V_m = V_init
+P33m1 = math.expm1(-dt / tau_m)
+P30 = -tau_m / C_m * P33m1
+""" + _exact_lif_propagators("ex") + _exact_lif_propagators("in") + """
+ref_steps = float(int(t_ref / dt + 0.5))
+""",
+    advance="""
+if refractory <= 0.0:
+    _y = V_m - E_L
+    _y = (P30 * I_e + P31ex * dI_ex + P32ex * I_ex + P31in * dI_in + P32in * I_in
+          + P33m1 * _y + _y)
+    V_m = max(E_L + _y, V_min)
+else:
+    refractory = refractory - 1.0
+I_ex = dt * P11ex * dI_ex + P11ex * I_ex
+dI_ex = dI_ex * P11ex
+I_in = dt * P11in * dI_in + P11in * I_in
+dI_in = dI_in * P11in
+if V_m >= V_th:
+    refractory = ref_steps
+    V_m = V_reset
+    NET_EVENT(t)
+""",
+    # a weight w gives a current peaking at w pA, tau_syn after the event
+    net_receive="""
+if weight > 0.0:
+    dI_ex = dI_ex + math.e / tau_syn_ex * weight
+else:
+    dI_in = dI_in + math.e / tau_syn_in * weight
+""",
+    net_receive_args=("weight",),
+    doc="NEST's iaf_psc_alpha: LIF with alpha-shaped currents, exact integration.",
+))
+
+_CONDUCTANCE_LIF_HELPERS = '''
+@device_function
+def iaf_cond_exp_dv(V, g_ex, g_in, C_m, g_L, E_L, E_ex, E_in, I_e, V_th):
+    V = min(V, V_th)
+    return (-g_L * (V - E_L) - g_ex * (V - E_ex) - g_in * (V - E_in) + I_e) / C_m
+'''
+
+IAF_COND_EXP = register(Mechanism(
+    name="iaf_cond_exp",
+    kind="artificial",
+    parameters={"C_m": 250.0, "g_L": 16.6667, "t_ref": 2.0, "E_L": -70.0, "V_th": -55.0,
+                "V_reset": -60.0, "E_ex": 0.0, "E_in": -85.0, "tau_syn_ex": 0.2,
+                "tau_syn_in": 2.0, "I_e": 0.0, "V_init": -70.0},
+    states=("V_m", "g_ex", "g_in", "refractory"),
+    assigned=("substeps", "ref_steps"),
+    helpers=_CONDUCTANCE_LIF_HELPERS,
+    init="""
+V_m = V_init
+substeps = float(max(1, math.ceil(dt / 0.025 - 1e-9)))
+ref_steps = float(int(t_ref / dt + 0.5))
+""",
+    # RK4 on V with the conductances' exact exponential decay at the stage times
+    advance="""
+if refractory <= 0.0:
+    _h = dt / substeps
+    _dex = math.exp(-0.5 * _h / tau_syn_ex)
+    _din = math.exp(-0.5 * _h / tau_syn_in)
+    for _q in range(int(substeps)):
+        _ge1, _gi1 = g_ex, g_in
+        _ge2, _gi2 = g_ex * _dex, g_in * _din
+        _ge3, _gi3 = _ge2 * _dex, _gi2 * _din
+        _k1 = iaf_cond_exp_dv(V_m, _ge1, _gi1, C_m, g_L, E_L, E_ex, E_in, I_e, V_th)
+        _k2 = iaf_cond_exp_dv(V_m + 0.5 * _h * _k1, _ge2, _gi2, C_m, g_L, E_L, E_ex, E_in, I_e, V_th)
+        _k3 = iaf_cond_exp_dv(V_m + 0.5 * _h * _k2, _ge2, _gi2, C_m, g_L, E_L, E_ex, E_in, I_e, V_th)
+        _k4 = iaf_cond_exp_dv(V_m + _h * _k3, _ge3, _gi3, C_m, g_L, E_L, E_ex, E_in, I_e, V_th)
+        V_m = V_m + _h / 6.0 * (_k1 + 2.0 * _k2 + 2.0 * _k3 + _k4)
+        g_ex, g_in = _ge3, _gi3
+else:
+    g_ex = g_ex * math.exp(-dt / tau_syn_ex)
+    g_in = g_in * math.exp(-dt / tau_syn_in)
+if refractory > 0.0:
+    refractory = refractory - 1.0
+    V_m = V_reset
+elif V_m >= V_th:
+    refractory = ref_steps
+    V_m = V_reset
+    NET_EVENT(t)
+""",
+    net_receive="""
+if weight > 0.0:
+    g_ex = g_ex + weight
+else:
+    g_in = g_in - weight
+""",
+    net_receive_args=("weight",),
+    doc="NEST's iaf_cond_exp: LIF with exponential conductances (nS).",
+))
+
+_ADEX_HELPERS = '''
+@device_function
+def aeif_cond_exp_rhs(V, g_ex, g_in, w, refractory, C_m, g_L, E_L, E_ex, E_in, I_e,
+                      Delta_T, V_th, V_peak, V_reset, a, tau_w):
+    # dV/dt and dw/dt; V held at V_reset while refractory, bounded by V_peak otherwise
+    V = V_reset if refractory > 0.0 else min(V, V_peak)
+    spike = g_L * Delta_T * math.exp((V - V_th) / Delta_T) if Delta_T > 0.0 else 0.0
+    dv = 0.0 if refractory > 0.0 else (
+        -g_L * (V - E_L) + spike - g_ex * (V - E_ex) - g_in * (V - E_in) - w + I_e) / C_m
+    return dv, (a * (V - E_L) - w) / tau_w
+
+
+@device_function
+def aeif_cond_exp_rk4(h, V, w, g_ex, g_in, refractory, C_m, g_L, E_L, E_ex, E_in, I_e,
+                      Delta_T, V_th, V_peak, V_reset, a, tau_syn_ex, tau_syn_in, tau_w):
+    # one classical Runge-Kutta step of h; the conductances decay exactly
+    dex = math.exp(-0.5 * h / tau_syn_ex)
+    din = math.exp(-0.5 * h / tau_syn_in)
+    ge2, gi2 = g_ex * dex, g_in * din
+    ge3, gi3 = ge2 * dex, gi2 * din
+    v1, w1 = aeif_cond_exp_rhs(V, g_ex, g_in, w, refractory, C_m, g_L, E_L, E_ex, E_in,
+                               I_e, Delta_T, V_th, V_peak, V_reset, a, tau_w)
+    v2, w2 = aeif_cond_exp_rhs(V + 0.5 * h * v1, ge2, gi2, w + 0.5 * h * w1, refractory, C_m,
+                               g_L, E_L, E_ex, E_in, I_e, Delta_T, V_th, V_peak, V_reset, a,
+                               tau_w)
+    v3, w3 = aeif_cond_exp_rhs(V + 0.5 * h * v2, ge2, gi2, w + 0.5 * h * w2, refractory, C_m,
+                               g_L, E_L, E_ex, E_in, I_e, Delta_T, V_th, V_peak, V_reset, a,
+                               tau_w)
+    v4, w4 = aeif_cond_exp_rhs(V + h * v3, ge3, gi3, w + h * w3, refractory, C_m, g_L, E_L,
+                               E_ex, E_in, I_e, Delta_T, V_th, V_peak, V_reset, a, tau_w)
+    return (V + h / 6.0 * (v1 + 2.0 * v2 + 2.0 * v3 + v4),
+            w + h / 6.0 * (w1 + 2.0 * w2 + 2.0 * w3 + w4), ge3, gi3)
+'''
+
+AEIF_COND_EXP = register(Mechanism(
+    name="aeif_cond_exp",
+    kind="artificial",
+    parameters={"C_m": 281.0, "g_L": 30.0, "t_ref": 0.0, "E_L": -70.6, "V_th": -50.4,
+                "V_peak": 0.0, "V_reset": -60.0, "E_ex": 0.0, "E_in": -85.0,
+                "tau_syn_ex": 0.2, "tau_syn_in": 2.0, "Delta_T": 2.0, "a": 4.0, "b": 80.5,
+                "tau_w": 144.0, "I_e": 0.0, "V_init": -70.6},
+    states=("V_m", "w", "g_ex", "g_in", "refractory"),
+    assigned=("substeps", "ref_steps", "V_spike"),
+    helpers=_ADEX_HELPERS,
+    init="""
+V_m = V_init
+substeps = float(max(1, math.ceil(dt / 0.01 - 1e-9)))
+ref_steps = float(int(t_ref / dt + 0.5))
+V_spike = V_peak if Delta_T > 0.0 else V_th
+""",
+    # RK4 substeps; a spike is handled inside the step (spike-triggered adaptation), as
+    # NEST does between its integrator's steps
+    advance="""
+_h = dt / substeps
+_done = 0.0
+while _done < dt - 1e-12:
+    # on the upswing of a spike (V above V_th) steps ten times shorter, so the reset and
+    # its adaptation come at the crossing, as NEST's adaptive integrator places them
+    _hq = _h if (V_m < V_th or refractory > 0.0) else 0.1 * _h
+    _hq = min(_hq, dt - _done)
+    V_m, w, g_ex, g_in = aeif_cond_exp_rk4(_hq, V_m, w, g_ex, g_in, refractory, C_m, g_L, E_L, E_ex, E_in, I_e, Delta_T, V_th, V_peak, V_reset, a, tau_syn_ex, tau_syn_in, tau_w)
+    _done += _hq
+    if refractory > 0.0:
+        V_m = V_reset
+    elif V_m >= V_spike:
+        V_m = V_reset
+        w = w + b
+        refractory = ref_steps + 1.0 if ref_steps > 0.0 else 0.0
+        NET_EVENT(t)
+if refractory > 0.0:
+    refractory = refractory - 1.0
+""",
+    net_receive="""
+if weight > 0.0:
+    g_ex = g_ex + weight
+else:
+    g_in = g_in - weight
+""",
+    net_receive_args=("weight",),
+    doc="NEST's aeif_cond_exp: adaptive exponential LIF with exponential conductances.",
+))
+
+IZHIKEVICH = register(Mechanism(
+    name="izhikevich",
+    kind="artificial",
+    parameters={"a": 0.02, "b": 0.2, "c": -65.0, "d": 8.0, "I_e": 0.0, "V_th": 30.0,
+                "V_min": -1e300, "V_init": -65.0, "U_init": -13.0},
+    states=("V_m", "U_m", "jump"),
+    init="""
+V_m = V_init
+U_m = U_init
+""",
+    # the events of a step are summed and added to V before its threshold check, as NEST
+    # adds them with the step that ends at their time
+    advance="""
+if jump != 0.0:
+    V_m = max(V_m + jump, V_min)
+    jump = 0.0
+    if V_m >= V_th:
+        V_m = c
+        U_m = U_m + d
+        NET_EVENT(t - dt)
+_vold = V_m
+V_m = _vold + dt * (0.04 * _vold * _vold + 5.0 * _vold + 140.0 - U_m + I_e)
+U_m = U_m + dt * a * (b * _vold - U_m)
+V_m = max(V_m, V_min)
+if V_m >= V_th:
+    V_m = c
+    U_m = U_m + d
+    NET_EVENT(t)
+""",
+    net_receive="jump = jump + weight",
+    net_receive_args=("weight",),
+    doc="NEST's izhikevich (consistent integration); weights in mV.",
 ))
