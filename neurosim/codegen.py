@@ -54,6 +54,7 @@ def _load_store(j, mech, phase, target):
     if mech.kind == "point":
         load.append("area = _area[_node]")
     load += [f"{name(n)} = {p}_p[{r}, _k]" for r, n in enumerate(mech.parameters)]
+    load += [f"{n} = _v[{p}_ptr[{r}, _k]]" for r, n in enumerate(mech.pointers)]
     load += [f"{name(n)} = {p}_a[{r}, _k]" for r, n in enumerate(mech.assigned)]
     store = [f"{p}_a[{r}, _k] = {name(n)}" for r, n in enumerate(mech.assigned)]
     store += [f"{p}_p[{list(mech.parameters).index(n)}, _k] = {name(n)}"
@@ -200,6 +201,8 @@ def mechanism_args(j, mech, aux_names):
         args.append(f"_m{j}_gid")
     if mech.uses_for_netcons:  # incoming connections of each instance (CSR)
         args += [f"_m{j}_inp", f"_m{j}_inr"]
+    if mech.pointers:          # the node whose voltage each POINTER reads
+        args.append(f"_m{j}_ptr")
     return args + list(aux_names)
 
 

@@ -34,6 +34,8 @@ class MechanismTable:
         if self.assigned is None:
             self.assigned = np.zeros((len(self.mechanism.assigned), len(self.nodes)))
         n = len(self.nodes)
+        # the node each POINTER of each instance reads (-1: not set), set with the network
+        self.pointer_nodes = np.full((len(self.mechanism.pointers), n), -1, dtype=np.int64)
         # incoming connections of each instance, CSR (FOR_NETCONS): set with the network
         self.incoming = (np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64))
         # pending self-event of each instance (net_send): time (inf: none), flag, and the

@@ -26,6 +26,7 @@ class Network:
         self.artificial = {}             # gid -> (mechanism, parameters): ARTIFICIAL_CELLs
         self.positions = {}              # gid -> (x, y, z) µm, where given
         self.gap_junctions = []          # (gid a, location a, gid b, location b, g µS)
+        self.pointers = []               # (gid, label, pointer, source gid, location)
         self._src, self._tgt, self._label, self._weight, self._delay = [], [], [], [], []
 
     # ------------------------------------------------------------------ nodes
@@ -184,6 +185,29 @@ class Network:
             ends.append((gid, self.cells[gid].check_location(loc)))
         g = finite("gap junction g", g, nonnegative=True)
         self.gap_junctions.append((ends[0][0], ends[0][1], ends[1][0], ends[1][1], g))
+
+    def set_pointer(self, target, pointer, source):
+        """Make POINTER ``pointer`` of the point process ``target = (gid, label)`` read the
+        voltage at ``source = (gid, (section, x))``, as NEURON's ``setpointer`` does: a
+        graded synapse driven by presynaptic voltage (``GradedSyn``'s ``vpre``).  The
+        presynaptic voltage enters from the step start, like a gap junction's."""
+        try:
+            (gid, label), (src, loc) = target, source
+        except (TypeError, ValueError):
+            raise ParameterError(f"set_pointer takes target (gid, label) and source "
+                                 f"(gid, (section, x)), got {target!r}, {source!r}") from None
+        gid, src = self._gid(gid, "pointer target"), self._gid(src, "pointer source")
+        for g in (gid, src):
+            if g not in self.cells:
+                raise ParameterError(f"set_pointer: gid {g} is not a cell with compartments")
+        mech = next((s.mechanism for s in self.cells[gid].synapses if s.label == label), None)
+        if mech is None:
+            raise ParameterError(f"set_pointer: cell {gid} has no point process labelled "
+                                 f"{label!r}")
+        if pointer not in mech.pointers:
+            raise ParameterError(f"set_pointer: {mech.name} (gid {gid}, {label!r}) has no "
+                                 f"POINTER {pointer!r}; its POINTERs are {list(mech.pointers)}")
+        self.pointers.append((gid, label, pointer, src, self.cells[src].check_location(loc)))
 
     def _per_target(self, spec, tgt, stream, what, values, rng):
         """Draw per-connection values target by target, so they do not depend on the split."""

@@ -8,7 +8,7 @@ import numpy as np
 
 from .backends import make_backend
 from .cell import Cell
-from .errors import NumericalInstabilityError, ParameterError
+from .errors import LocationError, NumericalInstabilityError, ParameterError
 from .events import Connections, EventQueue, check_delays
 from .lowering import artificial_tables, lower
 from .network import Network
@@ -141,6 +141,7 @@ class Simulation:
                 for ga, la, gb, lb, g in net.gap_junctions]
         self.backend.set_gap_junctions([x[0] for x in gaps], [x[1] for x in gaps],
                                        [x[2] for x in gaps])
+        self._set_pointers(target)
         src, tgt, labels, weights, delays = net.connections()
         check_delays(delays, self.dt)
         tables, insts = [], []
@@ -187,6 +188,23 @@ class Simulation:
         order = np.lexsort((gids, times))
         self._source_times, self._source_gids = times[order], gids[order]
         self._source_next = 0          # index of the first source spike not yet queued
+
+    def _set_pointers(self, target):
+        """Each POINTER's node; every POINTER of every instance must be set."""
+        for gid, label, pointer, src, loc in self.network.pointers:
+            j, k = target[(self._index_of[gid], label)]
+            table = self.backend.tables[j]
+            row = table.mechanism.pointers.index(pointer)
+            table.pointer_nodes[row, k] = self.model.locate(loc, self._index_of[src])
+        for table in self.backend.tables:
+            unset = np.argwhere(table.pointer_nodes < 0)
+            if len(unset):
+                row, k = unset[0]
+                ci, label = table.labels[k]
+                raise ParameterError(
+                    f"POINTER {table.mechanism.pointers[row]} of {table.name} {label!r} on "
+                    f"gid {self.gids[ci]} is not set: net.set_pointer(({self.gids[ci]}, "
+                    f"{label!r}), {table.mechanism.pointers[row]!r}, (source_gid, location))")
 
     def weights(self):
         """The connections' weight vectors now, in connection order (rows: connections,
@@ -281,7 +299,8 @@ class Simulation:
             for k, (c, lab) in enumerate(table.labels):
                 if c == ci and lab == label:
                     return j, table.mechanism.resolve_variable(variable.split(".")[-1]), k
-        raise ParameterError(f"cell {gid} has no point process labelled {label!r}")
+        raise LocationError(f"cell {gid} has no point process labelled {label!r} (a location "
+                            "is (section_id, x) or a point process's label)")
 
     def _set_probes(self):
         probes = list(enumerate(p for _, _, p in self._probes))

@@ -12,8 +12,6 @@ import argparse
 import statistics
 import time
 
-import numpy as np
-
 
 def run_neurosim(n, tstop):
     import neurosim as ns

@@ -139,7 +139,7 @@ def test_bad_recordings_and_runs():
     sim = ns.Simulation(cell, dt=0.025)
     with pytest.raises(ns.ParameterError, match="not inserted"):
         sim.record("m_hh", (1, 0.5))
-    with pytest.raises(ns.ParameterError, match="no state 'q'"):
+    with pytest.raises(ns.ParameterError, match="no state or assigned variable 'q'"):
         sim.record("q_hh", (0, 0.5))
     with pytest.raises(ns.ParameterError, match="no mechanism 'kdr'"):
         sim.record("n_kdr", (0, 0.5))

@@ -33,6 +33,18 @@ def test_the_good_file_compiles():
     assert m.name == "leak2" and m.parameters == {"gbar": 0.001}
 
 
+def test_writing_through_a_pointer_is_refused():
+    text = GOOD.replace("RANGE gbar", "RANGE gbar\n    POINTER vpre").replace(
+        "ASSIGNED { v (mV)", "ASSIGNED { vpre (mV) v (mV)").replace(
+        "ina = gbar * (v - ena)", "ina = gbar * (v - ena)\n    vpre = 1")
+    with pytest.raises(NmodlError, match=r"bad.mod:5:5: .*POINTER vpre is assigned"):
+        compile_(text)
+    reads = GOOD.replace("RANGE gbar", "RANGE gbar\n    POINTER vpre").replace(
+        "ASSIGNED { v (mV)", "ASSIGNED { vpre (mV) v (mV)").replace(
+        "(v - ena)", "(vpre - ena)")
+    assert compile_(reads).pointers == ("vpre",)
+
+
 @pytest.mark.parametrize("old,new,where,words", [
     ("ina = gbar * (v - ena)", "ina = gbar * (v - ena", "10:1", "syntax error"),   # unclosed (
     ("ina = gbar * (v - ena)", "ina = gbar * * v", "9:18", "syntax error"),
@@ -42,7 +54,8 @@ def test_the_good_file_compiles():
     ("ina = gbar * (v - ena)", "ina = gbar * foo(v)", "9:18", "undefined function 'foo'"),
     ("ina = gbar * (v - ena)", "VERBATIM\n  x = 1;\nENDVERBATIM", "9:5",
      "unsupported construct VERBATIM"),
-    ("RANGE gbar", "RANGE gbar\n    POINTER p", "5:5", "unsupported construct POINTER"),
+    ("RANGE gbar", "RANGE gbar\n    BBCOREPOINTER p", "5:5",
+     "unsupported construct BBCOREPOINTER"),
     ("ina = gbar * (v - ena)", "ina = gbar * (v - ena)\n    q = 1", "10:5",
      "assignment to undeclared name 'q'"),
     ("ina = gbar * (v - ena)", "ina = gbar * (v - ena)\n    ena = 3", "10:5",

@@ -9,7 +9,7 @@ from neurosim.mechanisms.builtin import receptors
 from peers import build_from_morphology, clear, compiled_mod_dir, h, run
 
 RECEPTORS = {"AMPA": receptors.AMPA, "NMDA": receptors.NMDA, "GABA_A": receptors.GABA_A,
-             "GABA_B": receptors.GABA_B}
+             "GABA_B": receptors.GABA_B, "GradedSyn": receptors.GRADED}
 # (section, x, weight, spike times) per receptor; GABA_B's weight is a release count
 INPUTS = {"AMPA": (1, 0.3, 0.004, [2.0, 4.0, 20.0, 21.0]),
           "NMDA": (1, 0.6, 0.003, [3.0, 5.0, 7.0, 9.0]),
@@ -20,7 +20,7 @@ INPUTS = {"AMPA": (1, 0.3, 0.004, [2.0, 4.0, 20.0, 21.0]),
 @pytest.fixture(scope="module")
 def neuron_receptors(tmp_path_factory):
     mod_dir = tmp_path_factory.mktemp("receptor_mods")
-    for name, text in RECEPTORS.items():
+    for name, text in RECEPTORS.items():      # GradedSyn: NEURON's POINTER, setpointer
         (mod_dir / f"{name}.mod").write_text(text)
     return compiled_mod_dir(str(mod_dir), str(tmp_path_factory.mktemp("receptor_build")))
 
@@ -49,7 +49,7 @@ def test_receptors_match_neuron(neuron_receptors):
     secs[1].insert("pas")
     for seg in secs[1]:
         seg.pas.g, seg.pas.e = 1e-4, -65.0
-    keep, g_theirs, i_theirs = [], {}, {}
+    keep, drives, g_theirs, i_theirs = [], [], {}, {}
     for name, (sec, x, w, times) in INPUTS.items():
         syn = getattr(h, name)(secs[sec](x))
         if name == "GABA_B":
@@ -58,9 +58,9 @@ def test_receptors_match_neuron(neuron_receptors):
         nc.delay, nc.weight[0] = 1.0, w
         g_theirs[name] = h.Vector().record(syn._ref_g)
         i_theirs[name] = h.Vector().record(syn._ref_i)
-        keep += [syn, nc, times]
-    fih = h.FInitializeHandler(lambda: [nc.event(t + 1.0) for _, nc, times in
-                                        zip(keep[::3], keep[1::3], keep[2::3]) for t in times])
+        keep += [syn, nc]
+        drives += [(nc, t + 1.0) for t in times]
+    fih = h.FInitializeHandler(lambda: [con.event(t) for con, t in drives])
     _, (v_theirs,) = run(300.0, 0.025, -65.0, probes=[secs[0](0.5)])
     assert v_theirs.max() > 0.0                     # the inputs make the cell fire
     np.testing.assert_allclose(v.values, v_theirs, atol=1e-4)
@@ -71,7 +71,7 @@ def test_receptors_match_neuron(neuron_receptors):
                                    atol=1e-6 * g_ref.max(), err_msg=name)
         np.testing.assert_allclose(current[name].values[1:], np.array(i_theirs[name])[1:],
                                    atol=1e-5 * np.abs(i_theirs[name]).max(), err_msg=name)
-    del fih, keep
+    del fih, keep, drives
     clear()
 
 
@@ -112,7 +112,104 @@ def test_recording_many_cells_and_bad_probe_names():
     sim.run(10.0)
     peaks = [np.abs(t.values).max() for t in traces]
     assert peaks[0] == 0.0 and 0.0 < peaks[1] < peaks[2]
-    with pytest.raises(ns.ParameterError, match="no point process labelled 'nope'"):
+    with pytest.raises(ns.LocationError, match="no point process labelled 'nope'"):
         sim.record("i", "nope", cell=gids[0])
     with pytest.raises(ns.ParameterError, match="no state or assigned variable 'q'"):
         sim.record("q", "syn", cell=gids[0])
+
+
+def _graded_pair(pre_amp):
+    """A spiking presynaptic ball-and-stick and a passive postsynaptic one joined by a
+    GradedSyn on the postsynaptic dendrite reading the presynaptic soma's voltage."""
+    pre = ns.Cell(ns.Morphology.ball_and_stick(), discretization=ns.NSeg(5))
+    pre.insert("hh", region="soma")
+    pre.insert("pas", region="dend", g=1e-4, e=-65.0)
+    pre.add_iclamp((0, 0.5), delay=20.0, dur=60.0, amp=pre_amp)
+    post = ns.Cell(ns.Morphology.ball_and_stick(), discretization=ns.NSeg(5))
+    post.insert("pas", g=1e-4, e=-65.0)
+    post.add_synapse((1, 0.5), "GradedSyn", label="graded", gmax=0.002, vth=-45.0,
+                     vslope=4.0, tau=3.0)
+    net = ns.Network()
+    (a,) = net.add_cells(pre)
+    (b,) = net.add_cells(post)
+    net.set_pointer((b, "graded"), "vpre", (a, (0, 0.5)))
+    return net, a, b
+
+
+def test_graded_synapse_matches_neuron(neuron_receptors):
+    net, a, b = _graded_pair(0.15)
+    sim = ns.Simulation(net)
+    v_pre = sim.record("v", (0, 0.5), cell=a)
+    v_post = sim.record("v", (1, 0.5), cell=b)
+    g = sim.record("g", "graded", cell=b)
+    sim.run(100.0)
+
+    clear()
+    cells = [net.cells[a], net.cells[b]]
+    pre = build_from_morphology(cells[0].morphology, 5, ra=35.4, cm=1.0)
+    post = build_from_morphology(cells[1].morphology, 5, ra=35.4, cm=1.0)
+    pre[0].insert("hh")
+    for sec in [pre[1]] + post:
+        sec.insert("pas")
+        for seg in sec:
+            seg.pas.g, seg.pas.e = 1e-4, -65.0
+    stim = h.IClamp(pre[0](0.5))
+    stim.delay, stim.dur, stim.amp = 20.0, 60.0, 0.15
+    syn = h.GradedSyn(post[1](0.5))
+    syn.gmax, syn.vth, syn.vslope, syn.tau = 0.002, -45.0, 4.0, 3.0
+    h.setpointer(pre[0](0.5)._ref_v, "vpre", syn)
+    g_theirs = h.Vector().record(syn._ref_g)
+    _, (pre_theirs, post_theirs) = run(100.0, 0.025, -65.0,
+                                       probes=[pre[0](0.5), post[1](0.5)])
+    assert pre_theirs.max() > 0.0 and post_theirs.max() > -60.0    # spikes pass on graded
+    np.testing.assert_allclose(v_pre.values, pre_theirs, atol=1e-5)
+    np.testing.assert_allclose(v_post.values, post_theirs, atol=1e-5)
+    np.testing.assert_allclose(g.values[1:], np.array(g_theirs)[1:], atol=1e-9)
+    del stim, syn, g_theirs
+    clear()
+
+
+def test_graded_synapse_follows_its_transfer_curve():
+    """Presynaptic voltages held at several levels by constant currents into passive
+    cells: the synapse's open fraction settles on s_inf(vpre) = 1/(1+exp(-(vpre-vth)/k))
+    and the postsynaptic cell on the ohmic balance of leak and synapse."""
+    vth, k, gmax, area_um2 = -40.0, 5.0, 0.0002, np.pi * 20.0 * 20.0
+    net = ns.Network()
+    pairs = []
+    for amp in np.linspace(0.0, 0.06, 13):
+        pre = ns.Cell(ns.Morphology.cable(length=20.0, diameter=20.0), discretization=ns.NSeg(1))
+        pre.insert("pas", g=1e-4, e=-70.0)
+        pre.add_iclamp((0, 0.5), delay=0.0, dur=1e9, amp=float(amp))
+        post = ns.Cell(ns.Morphology.cable(length=20.0, diameter=20.0), discretization=ns.NSeg(1))
+        post.insert("pas", g=1e-4, e=-70.0)
+        post.add_synapse((0, 0.5), "GradedSyn", label="graded", gmax=gmax, vth=vth,
+                         vslope=k, tau=5.0, e=0.0)
+        (a,) = net.add_cells(pre)
+        (b,) = net.add_cells(post)
+        net.set_pointer((b, "graded"), "vpre", (a, (0, 0.5)))
+        pairs.append((a, b))
+    sim = ns.Simulation(net)
+    v_pre = sim.record("v", (0, 0.5), cell=[a for a, _ in pairs], interval=1.0)
+    v_post = sim.record("v", (0, 0.5), cell=[b for _, b in pairs], interval=1.0)
+    s = sim.record("s", "graded", cell=[b for _, b in pairs], interval=1.0)
+    sim.run(300.0)                                   # 30 membrane time constants
+    vp = np.array([t.values[-1] for t in v_pre])
+    assert vp.min() < vth - 2 * k and vp.max() > vth + 2 * k     # across the curve
+    s_end = np.array([t.values[-1] for t in s])
+    np.testing.assert_allclose(s_end, 1.0 / (1.0 + np.exp(-(vp - vth) / k)), rtol=1e-6)
+    g_leak = 1e-4 * area_um2 * 1e-8 * 1e6                        # µS
+    v_balance = (g_leak * -70.0 + gmax * s_end * 0.0) / (g_leak + gmax * s_end)
+    np.testing.assert_allclose([t.values[-1] for t in v_post], v_balance, atol=1e-4)
+
+
+def test_unset_and_bad_pointers_are_errors():
+    net, a, b = _graded_pair(0.1)
+    net.pointers.clear()
+    with pytest.raises(ns.ParameterError, match="POINTER vpre of GradedSyn 'graded' on gid"):
+        ns.Simulation(net)
+    with pytest.raises(ns.ParameterError, match="has no POINTER 'vpost'"):
+        net.set_pointer((b, "graded"), "vpost", (a, (0, 0.5)))
+    with pytest.raises(ns.ParameterError, match="no point process labelled 'nope'"):
+        net.set_pointer((b, "nope"), "vpre", (a, (0, 0.5)))
+    with pytest.raises(ns.LocationError):
+        net.set_pointer((b, "graded"), "vpre", (a, (7, 0.5)))

@@ -68,6 +68,8 @@ class CpuBackend:
                 args.append(t.gids)
             if t.mechanism.uses_for_netcons:
                 args += list(t.incoming)
+            if t.mechanism.pointers:
+                args.append(t.pointer_nodes)
             args += list(aux.values())
         return args
 

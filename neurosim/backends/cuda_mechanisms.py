@@ -36,6 +36,8 @@ class CudaMechanisms:
                       dev(np.zeros((2 * len(t.mechanism.cnexp), len(t.nodes))))]
             if t.mechanism.uses_net_send:
                 arrays += [dev(a.copy()) for a in t.self_event]
+            if t.mechanism.pointers:
+                arrays.append(dev(t.pointer_nodes))
             self.mech_arrays.append(arrays + [dev(a) for a in aux.values()])
         self.area = dev(model.area)
 

@@ -55,6 +55,8 @@ class Mechanism:
     written_parameters: tuple = ()       # parameters a block assigns: stored back
     uses_net_send: bool = False          # schedules self-events (one pending per instance)
     uses_for_netcons: bool = False       # NET_RECEIVE loops over the incoming connections
+    pointers: tuple = ()                 # POINTER variables: each reads the voltage of a
+                                         # node set per instance (net.set_pointer)
     static_conductance: tuple = ()       # (g, e) parameters of a constant ohmic leak: folded
                                          # into the matrix once instead of a loop per step
     setup: str = ""                      # per-step lines before the instance loop

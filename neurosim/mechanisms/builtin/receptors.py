@@ -1,6 +1,7 @@
 """Built-in receptor synapses in NMODL (this project's own text): ``AMPA``, ``NMDA`` (with
 the Jahr & Stevens 1990 magnesium block), ``GABA_A`` and ``GABA_B`` (Destexhe et al. 1998's
-receptor / G-protein cascade).  AMPA, NMDA and GABA_A are differences of exponentials whose
+receptor / G-protein cascade), and ``GradedSyn``, driven by presynaptic voltage instead of
+spikes.  AMPA, NMDA and GABA_A are differences of exponentials whose
 conductance peaks at the weight (µS), like Exp2Syn; their defaults are the usual cortical
 kinetics at 22-35 °C (Destexhe, Mainen & Sejnowski 1998, "Kinetic models of synaptic
 transmission").  The texts compile with NEURON's nrnivmodl too, which the tests do.
@@ -111,7 +112,39 @@ NET_RECEIVE(weight) {
 }
 """
 
+GRADED = """
+NEURON {
+    POINT_PROCESS GradedSyn
+    RANGE gmax, e, vth, vslope, tau, i, g
+    NONSPECIFIC_CURRENT i
+    POINTER vpre
+}
+: A graded (non-spiking) chemical synapse, as between C. elegans neurons: transmitter release
+: rises smoothly with the presynaptic voltage vpre, read through a POINTER
+: (net.set_pointer((gid, label), "vpre", (pre_gid, location))).  The open fraction s relaxes
+: with time constant tau to its transfer curve s_inf(vpre) = 1 / (1 + exp(-(vpre - vth) /
+: vslope)); the conductance is gmax s.
+PARAMETER {
+    gmax = 0.001 (uS)
+    e = 0 (mV)
+    vth = -40 (mV)
+    vslope = 5 (mV)
+    tau = 5 (ms)
+}
+ASSIGNED { v (mV) vpre (mV) i (nA) g (uS) }
+STATE { s }
+INITIAL { s = sinf(vpre) }
+BREAKPOINT {
+    SOLVE release METHOD cnexp
+    g = gmax * s
+    i = g * (v - e)
+}
+DERIVATIVE release { s' = (sinf(vpre) - s) / tau }
+FUNCTION sinf(vp (mV)) { sinf = 1 / (1 + exp(-(vp - vth) / vslope)) }
+"""
+
 AMPA_SYN = register(compile_text(AMPA, "<builtin AMPA>"))
 NMDA_SYN = register(compile_text(NMDA, "<builtin NMDA>"))
 GABA_A_SYN = register(compile_text(GABA_A, "<builtin GABA_A>"))
 GABA_B_SYN = register(compile_text(GABA_B, "<builtin GABA_B>"))
+GRADED_SYN = register(compile_text(GRADED, "<builtin GradedSyn>"))

@@ -113,7 +113,7 @@ class _Compiler:
             if n in self.ion_vars and n not in written_conc:
                 raise NmodlError(self.fn, mod.states[n], f"STATE {n} is an ion variable the "
                                                          "mechanism does not WRITE")
-        taken = set(self.param_names) | set(mod.states)
+        taken = set(self.param_names) | set(mod.states) | set(mod.pointers)
         self.assigned = [n for n in list(mod.assigned) + list(mod.top_locals)
                          if n not in SPECIAL and n not in self.ion_vars and n not in taken]
         self.currents = list(mod.nonspecific) + [v for use in self.ions for v in use.writes
@@ -122,8 +122,9 @@ class _Compiler:
             if c not in self.assigned:
                 self.assigned.append(c)
         special = SPECIAL - {"v", "area"} if self.kind == "artificial" else SPECIAL
+        self.pointers = list(mod.pointers)
         self.known = (set(self.param_names) | set(mod.states) | set(self.assigned) |
-                      set(self.ion_vars) | special)
+                      set(self.ion_vars) | set(self.pointers) | special)
         if self.kind == "artificial" and (self.ions or self.currents):
             raise NmodlError(self.fn, mod.pos.get("name"), f"ARTIFICIAL_CELL {self.name} "
                                                            "cannot have ions or currents")
@@ -430,7 +431,8 @@ class _Compiler:
             helpers="\n\n\n".join(helpers), rename=dict(self.rename), source_text=self.text,
             net_receive=receive, net_receive_args=receive_args, net_receive_init=receive_init,
             uses_net_send=self.uses_net_send, uses_for_netcons=self.uses_for_netcons,
-            written_parameters=tuple(self.written_parameters()), doc=mod.title)
+            written_parameters=tuple(self.written_parameters()),
+            pointers=tuple(self.py(n) for n in self.pointers), doc=mod.title)
 
     def net_receive(self):
         """NET_RECEIVE(weight, ...): the body run when an event reaches an instance."""
@@ -460,6 +462,11 @@ class _Compiler:
                 scope = set(b.args) | ({"flag"} if b.kind == "NET_RECEIVE" else set())
                 self._scan([s for s in b.body if not isinstance(s, Solve)], scope, reads,
                            writes, ())
+        for n in self.pointers:       # a POINTER reads another compartment's voltage
+            if n in writes:
+                raise NmodlError(self.fn, self.mod.pos.get(f"pointer {n}"),
+                                 f"POINTER {n} is assigned; neurosim's POINTERs are read-only "
+                                 "(they read a voltage elsewhere: net.set_pointer)")
         return [n for n in self.param_names if n in writes]
 
     def current_body(self, body):

@@ -203,6 +203,7 @@ class ModFile:
     states: dict = field(default_factory=dict)        # name -> pos
     top_locals: dict = field(default_factory=dict)
     blocks: list = field(default_factory=list)        # Block
+    pointers: list = field(default_factory=list)      # POINTER names
     unsupported: list = field(default_factory=list)   # Unsupported
     pos: dict = field(default_factory=dict)           # what -> pos, for messages
 
@@ -504,7 +505,10 @@ def _neuron_block(mod, item):
             mod.range += names
         elif kind == "global_":
             mod.globals += names
-        elif kind in ("pointer", "bbcorepointer", "random_", "external"):
+        elif kind == "pointer":
+            mod.pointers += names
+            mod.pos.update({f"pointer {n}": pos for n in names})
+        elif kind in ("bbcorepointer", "random_", "external"):
             mod.unsupported.append(Unsupported(kind.rstrip("_").upper(), pos))
         elif kind == "verbatim":
             mod.unsupported.append(Unsupported("VERBATIM", pos))
