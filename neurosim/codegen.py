@@ -100,10 +100,12 @@ _NET_EVENT = re.compile(r"^(\s*)NET_EVENT\((.*)\)\s*$", re.M)
 
 
 def _net_events(code, p):
-    """An artificial cell's net_event(t): a spike of its gid, exactly at t, into the buffer."""
+    """An artificial cell's net_event(t): a spike of its gid, exactly at t, into the group's
+    spike buffer (a spike beyond its capacity is counted, not written: the caller raises)."""
     return _NET_EVENT.sub(lambda m: "\n".join(m.group(1) + line for line in [
-        "_spk_gid[_spk_n[0]] = " + p + "_gid[_k]", f"_spk_t[_spk_n[0]] = {m.group(2)}",
-        "_spk_exact[_spk_n[0]] = 1", "_spk_n[0] += 1"]), code)
+        "if _spk_pos < _spk_end:",
+        "    _spk_gid[_spk_pos] = " + p + "_gid[_k]", f"    _spk_t[_spk_pos] = {m.group(2)}",
+        "    _spk_exact[_spk_pos] = 1", "_spk_pos += 1"]), code)
 
 
 def has_phase(mech, phase):
@@ -161,22 +163,26 @@ def instance_body(j, mech, phase, target="cpu"):
     return setup, [textwrap.dedent(b).strip() for b in body if b.strip()]
 
 
-def _instance_loop(j, mech, phase):
-    """Source of one CPU loop over the instances of mechanism number j for ``phase``."""
+def _instance_loop(j, mech, phase, grouped=True):
+    """Source of one CPU loop over the instances of mechanism number j for ``phase``: those
+    of cell group ``_g`` (``grouped``), or all of them."""
     if not has_phase(mech, phase):
         return ""
     p = f"_m{j}"
+    span = f"{p}_grp[_g], {p}_grp[_g + 1]" if grouped else f"{p}_node.shape[0]"
     setup, body = instance_body(j, mech, phase)
-    out = "\n".join(setup + [f"for _k in range({p}_node.shape[0]):"]) + "\n" + \
+    out = "\n".join(setup + [f"for _k in range({span}):"]) + "\n" + \
         textwrap.indent("\n".join(body), "    ")
     if phase == "advance":
         # x' = a + b x over dt, exactly, on contiguous rows with a branch-free exp: vectorises
+        # (over slices: indices from 0 let Numba and LLVM drop the negative-index handling)
+        rows = f"{p}_grp[_g]:{p}_grp[_g + 1]" if grouped else ":"
         for c, (state, _, _) in enumerate(mech.cnexp):
             r = mech.states.index(state)
             out += f"""
-_x = {p}_s[{r}]
-_ca = {p}_cx[{2 * c}]
-_cb = {p}_cx[{2 * c + 1}]
+_x = {p}_s[{r}, {rows}]
+_ca = {p}_cx[{2 * c}, {rows}]
+_cb = {p}_cx[{2 * c + 1}, {rows}]
 for _k in range(_x.shape[0]):
     _e = fexp(dt * _cb[_k])
     _x[_k] += (1.0 - _e) * (-_ca[_k] / _cb[_k] - _x[_k]) if _cb[_k] != 0.0 else dt * _ca[_k]"""
@@ -217,9 +223,16 @@ def ion_probe_args(ion):
     return [f"_ri_{ion}_row", f"_ri_{ion}_field", f"_ri_{ion}_node"]
 
 
-def kernel_source(mechs, aux_names):
+def group_args(mechs):
+    """Per-group index ranges (CSR pointers over the cell groups) the advance kernel takes
+    besides the arrays it shares with the GPU kernels."""
+    return ([f"_m{j}_grp" for j in range(len(mechs))] +
+            [f"_ion_{ion}_ngrp" for ion in ions_of(mechs)])
+
+
+def kernel_source(mechs, aux_names, parallel=False):
     """Source of the kernel module for mechanisms ``mechs`` (in table order) whose aux arrays
-    are named ``aux_names[j]``."""
+    are named ``aux_names[j]``; ``parallel``: cell groups run on Numba's threads."""
     for mech, names in zip(mechs, aux_names):
         for name in list(mech.parameters) + list(mech.states):
             if name in _RESERVED or name.startswith("_"):
@@ -237,8 +250,8 @@ def kernel_source(mechs, aux_names):
     pargs = [a for j in range(len(mechs)) for a in probe_args(j)]
     pargs += [a for ion in ions_of(mechs) for a in ion_probe_args(ion)]
 
-    def block(phase, indent):
-        parts = [_instance_loop(j, m, phase) for j, m in enumerate(mechs)]
+    def block(phase, indent, grouped=True):
+        parts = [_instance_loop(j, m, phase, grouped) for j, m in enumerate(mechs)]
         return textwrap.indent("\n".join(p for p in parts if p), " " * indent)
 
     def receive_block(indent, phase="receive"):
@@ -257,7 +270,7 @@ def kernel_source(mechs, aux_names):
             if m.uses_net_send:
                 setup, body = instance_body(j, m, "self_event")
                 out.append(f"""\
-for _k in range(_m{j}_node.shape[0]):
+for _k in range(_m{j}_grp[_g], _m{j}_grp[_g + 1]):
     if _m{j}_nst[_k] <= _t_mid:
         t = _m{j}_nst[_k]
         flag = _m{j}_nsf[_k]
@@ -267,10 +280,11 @@ for _k in range(_m{j}_node.shape[0]):
         return textwrap.indent("\n".join(out), " " * indent)
 
     def probe_block(indent):
+        # the probes of group _g (sorted by group; _r*_gp: their ranges)
         out = []
         for ion in ions:
             out.append(f"""\
-for _r in range(_ri_{ion}_row.shape[0]):
+for _r in range(_ri_{ion}_gp[_g], _ri_{ion}_gp[_g + 1]):
     _row = _ri_{ion}_row[_r]
     if _gnext % _rec_every[_row] == 0:
         _fld = _ri_{ion}_field[_r]
@@ -280,7 +294,7 @@ for _r in range(_ri_{ion}_row.shape[0]):
         _rec_count[_row] += 1""")
         for j in range(len(mechs)):
             out.append(f"""\
-for _r in range(_r{j}_row.shape[0]):
+for _r in range(_r{j}_gp[_g], _r{j}_gp[_g + 1]):
     _row = _r{j}_row[_r]
     if _gnext % _rec_every[_row] == 0:
         _q = _r{j}_state[_r]       # >= 0: a state row; < 0: assigned row -1 - _q
@@ -291,42 +305,63 @@ for _r in range(_r{j}_row.shape[0]):
         _rec_count[_row] += 1""")
         return textwrap.indent("\n".join(out), " " * indent)
 
-    def nernst_block(indent):
+    def nernst_block(indent, grouped=True):
         # reversal potentials from concentrations where a mechanism writes them (NEURON's
         # ion_style with eadvance), ion currents zeroed for the mechanisms to sum into
         out = ["_ktf = 1000.0 * 8.31446261815324 * (celsius + 273.15) / 96485.33212331001"]
         for ion in ions:
+            nernst = (f"_ion_{ion}_ngrp[_g], _ion_{ion}_ngrp[_g + 1]" if grouped
+                      else f"_ion_{ion}_nernst.shape[0]")
+            nodes = "_lo, _hi" if grouped else f"_ion_{ion}_i.shape[0]"
             out.append(f"""\
-for _k in range(_ion_{ion}_nernst.shape[0]):
+for _k in range({nernst}):
     _node = _ion_{ion}_nernst[_k]
     _ion_{ion}_e[_node] = _ktf / _ion_{ion}_z * math.log(_ion_{ion}_co[_node] / _ion_{ion}_ci[_node])
-for _i in range(_ion_{ion}_i.shape[0]):
+for _i in range({nodes}):
     _ion_{ion}_i[_i] = 0.0""")
         return textwrap.indent("\n".join(out), " " * indent)
 
     init_args = ", ".join(["_v", "dt", "celsius", "_area", "_conn_w", "_conn_table",
                            "_conn_inst"] + iargs + margs)
-    adv_args = ", ".join(["_nsteps", "_step0", "dt", "celsius", "_cj", "_crank_nicolson", "_v",
-                          "_cap", "_area", "_d_static", "_rhs_static", "_g_axial", "_parent",
-                          "_rhs", "_d",
-                          "_stim_node", "_stim_delay", "_stim_dur", "_stim_amp",
-                          "_rec_every", "_rec_count", "_rec_out", "_rv_row", "_rv_node",
-                          "_ev_step", "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_ev_ptr",
-                          "_conn_w",
-                          "_gj_a", "_gj_b", "_gj_g",
-                          "_det_node", "_det_thresh", "_det_prev", "_det_gid",
-                          "_spk_gid", "_spk_t", "_spk_exact", "_spk_n"]
-                         + iargs + margs + pargs)
-    return f'''\
-# Generated by neurosim.codegen for mechanisms: {", ".join(m.name for m in mechs) or "none"}
+    run_args = ", ".join(STEP_ARGS + iargs + margs + group_args(mechs) + pargs +
+                         [f"_r{j}_gp" for j in range(len(mechs))] +
+                         [f"_ri_{ion}_gp" for ion in ions])
+    decorator = ('@njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"}'
+                 + (', parallel=True)' if parallel else ')'))
+    loop = "prange" if parallel else "range"
+    threads = ", each on a thread" if parallel else ""
+    return KERNEL_TEMPLATE.format(
+        mechanisms=", ".join(m.name for m in mechs) or "none", helpers=helpers,
+        init_args=init_args, run_args=run_args, decorator=decorator, loop=loop,
+        threads=threads,
+        init_nernst=nernst_block(4, grouped=False), init_block=block("init", 4, False),
+        connection_init=receive_block(8, "connection_init"), receive=receive_block(12),
+        self_events=self_event_block(8), nernst=nernst_block(8),
+        current=block("current", 8), advance=block("advance", 8), probes=probe_block(8))
+
+
+# every array the step loop reads besides the mechanisms' and the ions': the stimuli (_stim),
+# gap junctions (_gj), detectors (_det), v probes (_rv), events (_ev) and the spike buffer
+# (_spk) are sorted by cell group, each with CSR pointers (_*_gp) over the groups
+STEP_ARGS = ["_nsteps", "_step0", "dt", "celsius", "_cj", "_crank_nicolson", "_v", "_cap",
+             "_area", "_d_static", "_rhs_static", "_g_axial", "_parent", "_rhs", "_d",
+             "_grp_node", "_stim_gp", "_stim_node", "_stim_delay", "_stim_dur", "_stim_amp",
+             "_rec_every", "_rec_count", "_rec_out", "_rv_gp", "_rv_row", "_rv_node",
+             "_ev_gp", "_ev_step", "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_conn_w",
+             "_gj_gp", "_gj_a", "_gj_b", "_gj_g",
+             "_det_gp", "_det_node", "_det_thresh", "_det_prev", "_det_gid",
+             "_spk_gp", "_spk_count", "_spk_gid", "_spk_t", "_spk_exact"]
+
+KERNEL_TEMPLATE = '''\
+# Generated by neurosim.codegen for mechanisms: {mechanisms}
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from neurosim.fastmath import fexp
 from neurosim.mechanisms import linalg
-from neurosim.solver import hines_solve
+from neurosim.solver import hines_solve_range
 
 device_function = njit(cache=True, nogil=True, error_model="numpy")
 inline_function = njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -338,48 +373,60 @@ dense_solve = device_function(linalg.dense_solve)
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={{"contract"}})
 def initialize({init_args}):
     t = 0.0
-{nernst_block(4)}
-{block("init", 4)}
+{init_nernst}
+{init_block}
     for _c in range(_conn_table.shape[0]):       # NET_RECEIVE's INITIAL, per connection
         _tab = _conn_table[_c]
         _k = _conn_inst[_c]
-{receive_block(8, "connection_init")}
+{connection_init}
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={{"contract"}})
-def advance({adv_args}):
-    """Run _nsteps steps from global step _step0.  Returns (steps done, code): code -1 when
-    all steps ran, the node that blew up, or -2 when the spike buffer needs emptying.
+def run_group(_g, {run_args}):
+    """Run cell group _g through _nsteps steps from global step _step0.  Returns (steps
+    done, code): code -1 when all steps ran, or the node that blew up.
 
-    Events (sorted by step, then time, source gid, connection) are delivered at the start of
-    their step; a threshold crossing of a detector is a spike at the interpolated time.
+    Events (sorted by group, then step, time, source gid, connection) are delivered at the
+    start of their step; a threshold crossing of a detector is a spike at the interpolated
+    time, written to the group's part of the spike buffer (_spk_count[_g]: how many).
 
     Each step solves (C cj + G + A) v' = C cj v + G v - i(v) + i_stim for v' (A: axial
     conductances, G = di/dv): backward Euler with cj = 1/dt gives v(t+dt) = v'; Crank-Nicolson
     (NEURON's secondorder=1) with cj = 2/dt gives v(t+dt/2) = v', so v(t+dt) = 2 v' - v(t).
     """
-    _n = _v.shape[0]
+    _lo = _grp_node[_g]
+    _hi = _grp_node[_g + 1]
+    # the group's nodes as slices: loops over them from 0 vectorise
+    _vg = _v[_lo:_hi]
+    _capg = _cap[_lo:_hi]
+    _rhsg = _rhs[_lo:_hi]
+    _dg = _d[_lo:_hi]
+    _rhs_sg = _rhs_static[_lo:_hi]
+    _d_sg = _d_static[_lo:_hi]
+    _ev = _ev_gp[_g]
+    _ev_end = _ev_gp[_g + 1]
+    _spk_pos = _spk_gp[_g]
+    _spk_end = _spk_gp[_g + 1]
     for _s in range(_nsteps):
         _gstep = _step0 + _s
         _t_mid = (_gstep + 0.5) * dt
-        while _ev_ptr[0] < _ev_step.shape[0] and _ev_step[_ev_ptr[0]] <= _gstep:
-            _e = _ev_ptr[0]
-            _tab = _ev_table[_e]
-            _k = _ev_inst[_e]
-            _c = _ev_conn[_e]
-            t = _ev_t[_e]
+        while _ev < _ev_end and _ev_step[_ev] <= _gstep:
+            _tab = _ev_table[_ev]
+            _k = _ev_inst[_ev]
+            _c = _ev_conn[_ev]
+            t = _ev_t[_ev]
             flag = 0.0
-{receive_block(12)}
-            _ev_ptr[0] += 1
-{self_event_block(8)}
+{receive}
+            _ev += 1
+{self_events}
         t = _t_mid
-{nernst_block(8)}
-        for _i in range(_n):
-            _c = _cap[_i] * _cj
-            _rhs[_i] = _c * _v[_i] + _rhs_static[_i]
-            _d[_i] = _c + _d_static[_i]
-{block("current", 8)}
-        for _k in range(_gj_a.shape[0]):
+{nernst}
+        for _i in range(_vg.shape[0]):
+            _c = _capg[_i] * _cj
+            _rhsg[_i] = _c * _vg[_i] + _rhs_sg[_i]
+            _dg[_i] = _c + _d_sg[_i]
+{current}
+        for _k in range(_gj_gp[_g], _gj_gp[_g + 1]):
             # gap junction i = g (v_a - v_b), linearised like any current: the own voltage
             # implicit (diagonal), the peer's from the step start
             _a = _gj_a[_k]
@@ -388,43 +435,55 @@ def advance({adv_args}):
             _rhs[_a] += _gj_g[_k] * _v[_b]
             _d[_b] += _gj_g[_k]
             _rhs[_b] += _gj_g[_k] * _v[_a]
-        for _k in range(_stim_node.shape[0]):
+        for _k in range(_stim_gp[_g], _stim_gp[_g + 1]):
             if _stim_delay[_k] <= _t_mid and _t_mid < _stim_delay[_k] + _stim_dur[_k]:
                 _rhs[_stim_node[_k]] += _stim_amp[_k]
-        hines_solve(_parent, _g_axial, _d, _rhs)
+        hines_solve_range(_parent, _g_axial, _d, _rhs, _lo, _hi)
         _bad = -1
         if _crank_nicolson:
-            for _i in range(_n):
-                _v[_i] = 2.0 * _rhs[_i] - _v[_i]
+            for _i in range(_vg.shape[0]):
+                _vg[_i] = 2.0 * _rhsg[_i] - _vg[_i]
         else:
-            for _i in range(_n):
-                _v[_i] = _rhs[_i]
-        for _i in range(_n):
-            if not (abs(_v[_i]) < 1e4):
-                _bad = _i
+            for _i in range(_vg.shape[0]):
+                _vg[_i] = _rhsg[_i]
+        for _i in range(_vg.shape[0]):
+            if not (abs(_vg[_i]) < 1e4):
+                _bad = _lo + _i
         if _bad >= 0:
+            _spk_count[_g] = _spk_pos - _spk_gp[_g]
             return _s, _bad
         t = (_gstep + 1) * dt
-{block("advance", 8)}
-        for _q in range(_det_node.shape[0]):
+{advance}
+        for _q in range(_det_gp[_g], _det_gp[_g + 1]):
             _v1 = _v[_det_node[_q]]
             _v0 = _det_prev[_q]
             if _v0 < _det_thresh[_q] and _v1 >= _det_thresh[_q]:
-                _spk_exact[_spk_n[0]] = 0
-                _spk_gid[_spk_n[0]] = _det_gid[_q]
-                _spk_t[_spk_n[0]] = (_gstep + (_det_thresh[_q] - _v0) / (_v1 - _v0)) * dt
-                _spk_n[0] += 1
+                if _spk_pos < _spk_end:
+                    _spk_exact[_spk_pos] = 0
+                    _spk_gid[_spk_pos] = _det_gid[_q]
+                    _spk_t[_spk_pos] = (_gstep + (_det_thresh[_q] - _v0) / (_v1 - _v0)) * dt
+                _spk_pos += 1
             _det_prev[_q] = _v1
         _gnext = _gstep + 1
-        for _r in range(_rv_row.shape[0]):
+        for _r in range(_rv_gp[_g], _rv_gp[_g + 1]):
             _row = _rv_row[_r]
             if _gnext % _rec_every[_row] == 0:
                 _rec_out[_row, _rec_count[_row]] = _v[_rv_node[_r]]
                 _rec_count[_row] += 1
-{probe_block(8)}
-        if 2 * _spk_n[0] + _det_node.shape[0] > _spk_gid.shape[0]:
-            return _s + 1, -2
+{probes}
+    _spk_count[_g] = _spk_pos - _spk_gp[_g]
     return _nsteps, -1
+
+
+{decorator}
+def advance(_done, _code, {run_args}):
+    """Run every cell group (the last: the artificial cells) through _nsteps steps.  Within
+    an epoch groups are independent, so each runs all its steps while its state stays in
+    cache{threads}.  _done[g], _code[g]: run_group's result for group g."""
+    for _g in {loop}(_done.shape[0]):
+        _n, _x = run_group(_g, {run_args})
+        _done[_g] = _n
+        _code[_g] = _x
 '''
 
 
@@ -450,9 +509,9 @@ def load_module(src, prefix, key):
     return module
 
 
-def load_kernel(mechs, aux_names):
+def load_kernel(mechs, aux_names, parallel=False):
     """Compile (or load from the disk cache) the kernel module for ``mechs``."""
-    src = kernel_source(mechs, aux_names)
+    src = kernel_source(mechs, aux_names, parallel)
     key = hashlib.sha256("\n".join(
         [src, inspect.getsource(solver), inspect.getsource(fastmath),
          inspect.getsource(linalg), numba.__version__, sys.version]

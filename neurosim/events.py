@@ -81,8 +81,8 @@ class EventQueue:
             self.pending[key] = np.concatenate([self.pending[key], new[key]])
 
     def pop_before(self, end_step):
-        """Events to deliver before step ``end_step``, in delivery order, as the kernel's
-        argument tuple (step, time, table, instance, connection, pointer)."""
+        """Events to deliver before step ``end_step``, in delivery order, as arrays (step,
+        time, table, instance, connection)."""
         p = self.pending
         take = p["step"] < end_step
         order = np.lexsort((p["conn"][take], p["source"][take], p["time"][take],
@@ -91,7 +91,7 @@ class EventQueue:
                     for k in ("step", "time", "table", "instance", "conn"))
         for key in p:
             p[key] = p[key][~take]
-        return out + (np.zeros(1, dtype=np.int64),)
+        return out
 
     def __len__(self):
         return len(self.pending["step"])

@@ -108,6 +108,7 @@ class LoweredModel:
     stim_amp: np.ndarray
     cells: list = field(default_factory=list)
     ions: dict = field(default_factory=dict)     # ion name -> IonTable
+    group_node: np.ndarray = None  # cell groups: group g owns nodes [group_node[g], [g+1])
 
     @property
     def n_nodes(self):
@@ -137,9 +138,18 @@ class LoweredModel:
                 f"x={float(self.node_x[node]):.4g}")
 
 
-def lower(cells):
+GROUP_NODES = 1024     # nodes per cell group: a group's state stays in the core's cache
+
+
+def lower(cells, coupled=(), group_nodes=GROUP_NODES):
     """Lower a list of Cells into one LoweredModel (node indices are global).  Cells that are
-    the same Cell object (one template, many gids) are lowered once."""
+    the same Cell object (one template, many gids) are lowered once.
+
+    Cells are packed into groups of about ``group_nodes`` nodes, each group's nodes
+    contiguous: the kernel advances a group through a whole epoch while its state stays in
+    cache, and groups can run on different threads.  Cells ``coupled`` (pairs of cell
+    indices: gap junctions, POINTERs) read each other's voltage every step and share a group.
+    """
     parts, offset, done = [], 0, {}
     for ci, cell in enumerate(cells):
         if id(cell) not in done:
@@ -166,7 +176,39 @@ def lower(cells):
         stim_dur=np.array([s[2] for s in stims], dtype=float),
         stim_amp=np.array([s[3] for s in stims], dtype=float),
         cells=list(cells), ions=ions)
-    return _level_order(model)
+    return _group_order(model, cell_groups(model, coupled, group_nodes))
+
+
+def cell_groups(model, coupled, group_nodes):
+    """Cell indices of each group: coupled cells together (union-find), units packed in
+    order of their first cell until a group reaches ``group_nodes`` nodes."""
+    n_cells = len(model.cells)
+    root = list(range(n_cells))
+
+    def find(i):
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    for a, b in coupled:
+        ra, rb = find(int(a)), find(int(b))
+        if ra != rb:
+            root[max(ra, rb)] = min(ra, rb)
+    units = {}
+    for ci in range(n_cells):
+        units.setdefault(find(ci), []).append(ci)
+    sizes = np.bincount(model.node_cell, minlength=n_cells)
+    groups, current, count = [], [], 0
+    for unit in units.values():                   # in order of first cell
+        current += unit
+        count += int(sizes[unit].sum())
+        if count >= group_nodes:
+            groups.append(current)
+            current, count = [], 0
+    if current or not groups:
+        groups.append(current)
+    return groups
 
 
 def node_levels(parent):
@@ -214,12 +256,18 @@ def artificial_tables(artificial):
     return tables
 
 
-def _level_order(model):
-    """Renumber nodes by depth (stable): consecutive nodes are then independent, so the
-    elimination's division chains overlap in the CPU instead of running one after another,
-    and identical cells end up interleaved node by node.  ``parent[i] < i`` still holds."""
+def _group_order(model, groups):
+    """Renumber nodes group by group and, within a group, by depth (stable): consecutive
+    nodes are then independent, so the elimination's division chains overlap in the CPU
+    instead of running one after another, and identical cells end up interleaved node by
+    node.  ``parent[i] < i`` still holds, and every group's nodes are contiguous."""
+    group_of_cell = np.empty(len(model.cells), dtype=np.int64)
+    for g, members in enumerate(groups):
+        group_of_cell[members] = g
+    node_group = group_of_cell[model.node_cell]
     level = node_levels(model.parent)
-    order = np.lexsort((np.arange(model.n_nodes), level))   # new -> old
+    order = np.lexsort((np.arange(model.n_nodes), level, node_group))   # new -> old
+    model.group_node = np.searchsorted(node_group[order], np.arange(len(groups) + 1))
     new_of = np.empty_like(order)
     new_of[order] = np.arange(len(order))                    # old -> new
     for name in ("v", "area", "cap", "g_axial", "node_cell", "node_section", "node_x",

@@ -82,19 +82,23 @@ class Spikes:
 
 
 class Simulation:
-    """``ns.Simulation(model, dt=0.025, method="backward_euler", celsius=6.3)``.
+    """``ns.Simulation(model, dt=0.025, method="backward_euler", celsius=6.3, threads=1)``.
 
     ``model`` is a Cell, a list of Cells or a Network.  ``use_tables`` makes mechanisms with
     NEURON TABLE statements (hh) use NEURON's interpolation tables, as NEURON does by default.
+    ``threads``: cell groups advance on this many threads (results do not depend on it).
     """
 
     def __init__(self, model, dt=0.025, method="backward_euler", celsius=6.3,
-                 use_tables=True, backend="cpu"):
+                 use_tables=True, backend="cpu", threads=1):
         self.dt = finite("dt", dt, positive=True)
         self.celsius = finite("celsius", celsius)
         if method not in METHODS:
             raise ParameterError(f"method must be one of {METHODS}, got {method!r}")
         self.method = method
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) \
+                or threads < 1:
+            raise ParameterError(f"threads must be a positive integer, got {threads!r}")
         if isinstance(model, Network):
             self.network = model
         else:
@@ -110,10 +114,15 @@ class Simulation:
         if len(self.gids) == 0 and not net.artificial:
             raise ParameterError("the network has no cells")
         self.cells = [net.cells[int(g)] for g in self.gids]
-        self.model = lower(self.cells)
+        # cells that read each other's voltage every step share a cell group
+        coupled = [(self._index_of[a], self._index_of[b])
+                   for a, _, b, _, _ in net.gap_junctions]
+        coupled += [(self._index_of[g], self._index_of[src])
+                    for g, _, _, src, _ in net.pointers]
+        self.model = lower(self.cells, coupled)
         self.model.mechanisms += artificial_tables(net.artificial)
         self.backend = make_backend(backend, self.model, dt=self.dt, celsius=self.celsius,
-                                    method=method, use_tables=use_tables)
+                                    method=method, use_tables=use_tables, threads=int(threads))
         self._step = 0
         self._traces = []
         self._probes = []       # (trace, kind, index...) in row order
@@ -346,29 +355,30 @@ class Simulation:
         rows = len(self._probes)
         every = np.array([e for _, e, _ in self._probes] or [1], dtype=np.int64)
         chunk = max(1, min(target - self._step, _MAX_BUFFER // max(rows, 1)))
+        if self.backend.n_artificial:     # bounds the artificial cells' spike buffer
+            chunk = min(chunk, max(1, _MAX_BUFFER // self.backend.n_artificial))
         while self._step < target:
             # a call never crosses an epoch boundary: spikes of this epoch reach their
-            # targets in a later one
+            # targets in a later one, so the cell groups are independent within it
             end = min(target, self._step + chunk)
             if self.epoch_steps is not None:
                 end = min(end, (self._step // self.epoch_steps + 1) * self.epoch_steps)
             self._queue_source_spikes(end)
             events = self.events.pop_before(end)
-            while self._step < end:
-                n = end - self._step
-                slots = n // int(every.min()) + 1
-                count = np.zeros(max(rows, 1), dtype=np.int64)
-                out = np.empty((max(rows, 1), slots))
-                done, code = self.backend.advance(self._step, n, every, count, out, events)
-                self._collect(self._step, done, every, count, out)
+            n = end - self._step
+            count = np.zeros(max(rows, 1), dtype=np.int64)
+            out = np.empty((max(rows, 1), n // int(every.min()) + 1))
+            done, code = self.backend.advance(self._step, n, every, count, out, events)
+            if code >= 0:           # the state is lost: stop at the failing step
+                v = self.backend.v[code]
                 self._step += done
-                self._take_spikes()
-                if code >= 0:
-                    v = self.backend.v[code]
-                    raise NumericalInstabilityError(
-                        f"numerical blow-up at t = {self.t:.6g} ms: v = {v:.6g} mV at node "
-                        f"{code} ({self.model.describe_node(code)}); reduce dt or check "
-                        "parameters")
+                raise NumericalInstabilityError(
+                    f"numerical blow-up at t = {self.t:.6g} ms: "
+                    f"v = {v:.6g} mV at node {code} ({self.model.describe_node(code)}); "
+                    "reduce dt or check parameters")
+            self._collect(self._step, n, every, count, out)
+            self._step = end
+            self._take_spikes()
         return self
 
     def _take_spikes(self):

@@ -27,3 +27,27 @@ def hines_solve(parent, g, d, rhs):
             rhs[i] = (rhs[i] + g[i] * rhs[p]) * d[i]
         else:
             rhs[i] = rhs[i] * d[i]
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def hines_solve_range(parent, g, d, rhs, lo, hi):
+    """``hines_solve`` on nodes [lo, hi) only: a group of whole cells (parents inside).
+    Works on slices, indices from 0, which the compiler handles as fast as whole arrays."""
+    par = parent[lo:hi]
+    gs = g[lo:hi]
+    ds = d[lo:hi]
+    rs = rhs[lo:hi]
+    for i in range(hi - lo - 1, -1, -1):
+        inv = 1.0 / ds[i]
+        ds[i] = inv
+        p = par[i] - lo
+        if p >= 0:
+            f = gs[i] * inv
+            ds[p] -= f * gs[i]
+            rs[p] += f * rs[i]
+    for i in range(hi - lo):
+        p = par[i] - lo
+        if p >= 0:
+            rs[i] = (rs[i] + gs[i] * rs[p]) * ds[i]
+        else:
+            rs[i] = rs[i] * ds[i]

@@ -1,18 +1,34 @@
-"""The CPU backend: the LoweredModel's arrays and the Numba step kernel that advances them."""
+"""The CPU backend: the LoweredModel's arrays and the Numba step kernel that advances them.
 
+The kernel advances cell groups (``model.group_node``) one after another, or on ``threads``
+threads: every per-step list (stimuli, gap junctions, detectors, probes, events, the spike
+buffer) is kept sorted by group with CSR pointers over the groups.  The artificial cells
+form one more group without nodes.
+"""
+
+import numba
 import numpy as np
 
 from .. import codegen
+from ..errors import NeurosimError
 from ..lowering import split_static
 
 _EMPTY_I = np.zeros(0, dtype=np.int64)
+ARTIFICIAL_SPIKES_PER_STEP = 2    # spikes an artificial cell may emit in one step (Izhikevich:
+                                  # one from its inputs, one from its dynamics)
+
+
+def _pointers(sorted_keys, bounds):
+    """CSR pointers: where each of ``bounds`` falls in ``sorted_keys``."""
+    return np.searchsorted(sorted_keys, bounds).astype(np.int64)
 
 
 class CpuBackend:
-    def __init__(self, model, *, dt, celsius, method, use_tables=True):
+    def __init__(self, model, *, dt, celsius, method, use_tables=True, threads=1):
         self.model = model
         self.dt = float(dt)
         self.celsius = float(celsius)
+        self.threads = int(threads)
         # Backward Euler solves for v(t+dt); Crank-Nicolson (NEURON's secondorder=1) solves
         # the same system over dt/2 and extrapolates: v(t+dt) = v(t) + 2 dv.
         self.crank_nicolson = method == "crank_nicolson"
@@ -23,67 +39,94 @@ class CpuBackend:
                               for t in self.tables]
         self.aux = [t.mechanism.aux_arrays(self.celsius, use_tables) for t in self.tables]
         self.kernel = codegen.load_kernel([t.mechanism for t in self.tables],
-                                          [list(a) for a in self.aux])
+                                          [list(a) for a in self.aux],
+                                          parallel=self.threads > 1)
         n = model.n_nodes
         self.ions = {name: (t.e.copy(), t.ci.copy(), t.co.copy(), np.zeros(n), t.nernst,
                             t.valence) for name, t in model.ions.items()}
         self.v = model.v.copy()
         self.rhs = np.zeros(n)
         self.d = np.zeros(n)
+        self._set_groups()
         self.set_probes([], [])
         self.set_detectors(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
         self.set_connections(np.zeros((0, 1)), np.zeros(0, dtype=np.int64),
                              np.zeros(0, dtype=np.int64))
         self.set_gap_junctions([], [], [])
+        self._spikes = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool))
 
-    def set_detectors(self, nodes, thresholds, gids, capacity=None):
+    # ------------------------------------------------------------------ groups
+    def _set_groups(self):
+        """Node ranges of the groups (the last, empty, for the artificial cells), each
+        table's instance ranges, the group of every instance."""
+        m = self.model
+        self.grp_node = np.append(m.group_node, m.n_nodes).astype(np.int64)
+        self.n_groups = len(self.grp_node) - 1
+        last = self.n_groups - 1
+        self.inst_grp, self.inst_group = [], []
+        for t in self.tables:
+            if t.mechanism.kind == "artificial":
+                ptr = np.zeros(self.n_groups + 1, dtype=np.int64)
+                ptr[-1] = len(t.nodes)
+                group = np.full(len(t.nodes), last, dtype=np.int64)
+            else:
+                ptr = _pointers(t.nodes, self.grp_node)
+                ptr[-1] = len(t.nodes)
+                group = self.group_of_node(t.nodes)
+            self.inst_grp.append(ptr)
+            self.inst_group.append(group)
+        self.ion_grp = {ion: _pointers(self.ions[ion][4], self.grp_node)
+                        for ion in self.ions}
+        order = np.argsort(m.stim_node, kind="stable")
+        self.stim = [a[order] for a in (m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp)]
+        self.stim_gp = _pointers(self.stim[0], self.grp_node)
+        self.n_artificial = sum(len(t.nodes) for t in self.tables
+                                if t.mechanism.kind == "artificial")
+
+    def group_of_node(self, nodes):
+        return np.searchsorted(self.grp_node, nodes, side="right").astype(np.int64) - 1
+
+    # ------------------------------------------------------------------ set-up
+    def set_detectors(self, nodes, thresholds, gids):
         """Threshold detectors: node, threshold (mV) and the gid whose spikes they are."""
-        self.det_node = np.asarray(nodes, dtype=np.int64)
-        self.det_thresh = np.asarray(thresholds, dtype=float)
-        self.det_gid = np.asarray(gids, dtype=np.int64)
+        nodes = np.asarray(nodes, dtype=np.int64)
+        order = np.argsort(nodes, kind="stable")
+        self.det_node = nodes[order]
+        self.det_thresh = np.asarray(thresholds, dtype=float)[order]
+        self.det_gid = np.asarray(gids, dtype=np.int64)[order]
         self.det_prev = self.v[self.det_node].copy()
-        artificial = sum(len(t.nodes) for t in self.tables if t.mechanism.kind == "artificial")
-        size = capacity or max(4096, 8 * (len(self.det_node) + artificial))
-        self.spk_gid = np.zeros(size, dtype=np.int64)
-        self.spk_t = np.zeros(size)
-        self.spk_exact = np.zeros(size, dtype=np.int64)   # 1: net_event (exact time)
-        self.spk_n = np.zeros(1, dtype=np.int64)
+        self.det_gp = _pointers(self.det_node, self.grp_node)
+        self._spk_size = -1          # the spike buffer is (re)allocated on first use
+
+    def _spike_buffer(self, nsteps):
+        """Each group's part of the spike buffer, large enough for ``nsteps`` steps: a
+        detector crosses upward at most every second step."""
+        per_group = np.diff(self.det_gp) * (nsteps // 2 + 1)
+        per_group[-1] += self.n_artificial * ARTIFICIAL_SPIKES_PER_STEP * nsteps
+        gp = np.concatenate([[0], np.cumsum(per_group)]).astype(np.int64)
+        if gp[-1] > self._spk_size:
+            self._spk_size = int(gp[-1] * 1.25) + 64
+            self.spk_gid = np.zeros(self._spk_size, dtype=np.int64)
+            self.spk_t = np.zeros(self._spk_size)
+            self.spk_exact = np.zeros(self._spk_size, dtype=np.int64)  # 1: net_event
+        return gp
 
     def take_spikes(self):
-        """The spikes since the last call: (gids, times, exact) where ``exact`` marks
+        """The spikes of the last ``advance``: (gids, times, exact) where ``exact`` marks
         net_event spikes of artificial cells (the others were detected in a step)."""
-        n = int(self.spk_n[0])
-        out = (self.spk_gid[:n].copy(), self.spk_t[:n].copy(),
-               self.spk_exact[:n].astype(bool))
-        self.spk_n[0] = 0
+        out, self._spikes = self._spikes, (np.zeros(0, dtype=np.int64), np.zeros(0),
+                                           np.zeros(0, dtype=bool))
         return out
 
-    def _mech_args(self):
-        args = []
-        for t, aux, cx in zip(self.tables, self.aux, self.cnexp_scratch):
-            args += [t.nodes, t.params, t.states, t.assigned, cx]
-            if t.mechanism.uses_net_send:
-                args += list(t.self_event)
-            if t.mechanism.kind == "artificial":
-                args.append(t.gids)
-            if t.mechanism.uses_for_netcons:
-                args += list(t.incoming)
-            if t.mechanism.pointers:
-                args.append(t.pointer_nodes)
-            args += list(aux.values())
-        return args
-
-    def _ion_args(self):
-        from ..codegen import ions_of
-        args = []
-        for ion in ions_of([t.mechanism for t in self.tables]):
-            args += list(self.ions[ion])
-        return args
-
     def set_gap_junctions(self, a, b, g):
-        self.gj_a = np.asarray(a, dtype=np.int64)
-        self.gj_b = np.asarray(b, dtype=np.int64)
-        self.gj_g = np.asarray(g, dtype=float)
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        if np.any(self.group_of_node(a) != self.group_of_node(b)):
+            raise NeurosimError("internal: a gap junction joins two cell groups; the cells "
+                                "must be lowered as coupled")
+        order = np.argsort(a, kind="stable")
+        self.gj_a, self.gj_b = a[order], b[order]
+        self.gj_g = np.asarray(g, dtype=float)[order]
+        self.gj_gp = _pointers(self.gj_a, self.grp_node)
 
     def set_connections(self, weights, table, instance):
         """The connections' weight vectors (read and written by NET_RECEIVE) and targets."""
@@ -106,35 +149,93 @@ class CpuBackend:
     def set_probes(self, v_probes, state_probes, ion_probes=()):
         """``v_probes``: list of (row, node); ``state_probes``: list of (row, table, state,
         instance); ``ion_probes``: list of (row, ion, field index, node).  Rows index the
-        recording buffer."""
-        self.rv_row = np.array([r for r, _ in v_probes], dtype=np.int64)
-        self.rv_node = np.array([n for _, n in v_probes], dtype=np.int64)
-        self.rm = []
+        recording buffer; each kind is sorted by cell group here."""
+        def sorted_by(key, columns):
+            order = np.argsort(np.asarray(key, dtype=np.int64), kind="stable")
+            return [np.asarray(c, dtype=np.int64)[order] for c in columns]
+
+        self.rv_row, self.rv_node = sorted_by([n for _, n in v_probes],
+                                              ([r for r, _ in v_probes], [n for _, n in v_probes]))
+        self.rv_gp = _pointers(self.rv_node, self.grp_node)
+        self.rm, self.rm_gp = [], []
         for j in range(len(self.tables)):
             sel = [p for p in state_probes if p[1] == j]
-            self.rm.append((np.array([p[0] for p in sel], dtype=np.int64),
-                            np.array([p[2] for p in sel], dtype=np.int64),
-                            np.array([p[3] for p in sel], dtype=np.int64)))
-        from ..codegen import ions_of
-        for ion in ions_of([t.mechanism for t in self.tables]):
+            cols = sorted_by([p[3] for p in sel], [[p[k] for p in sel] for k in (0, 2, 3)])
+            self.rm.append(tuple(cols))
+            self.rm_gp.append(_pointers(cols[2], self.inst_grp[j]))
+        for ion in codegen.ions_of([t.mechanism for t in self.tables]):
             sel = [p for p in ion_probes if p[1] == ion]
-            self.rm.append(tuple(np.array([p[k] for p in sel], dtype=np.int64)
-                                 for k in (0, 2, 3)))
+            cols = sorted_by([p[3] for p in sel], [[p[k] for p in sel] for k in (0, 2, 3)])
+            self.rm.append(tuple(cols))
+            self.rm_gp.append(_pointers(cols[2], self.grp_node))
+
+    # ------------------------------------------------------------------ running
+    def _mech_args(self):
+        args = []
+        for t, aux, cx in zip(self.tables, self.aux, self.cnexp_scratch):
+            args += [t.nodes, t.params, t.states, t.assigned, cx]
+            if t.mechanism.uses_net_send:
+                args += list(t.self_event)
+            if t.mechanism.kind == "artificial":
+                args.append(t.gids)
+            if t.mechanism.uses_for_netcons:
+                args += list(t.incoming)
+            if t.mechanism.pointers:
+                args.append(t.pointer_nodes)
+            args += list(aux.values())
+        return args
+
+    def _ion_args(self):
+        args = []
+        for ion in codegen.ions_of([t.mechanism for t in self.tables]):
+            args += list(self.ions[ion])
+        return args
+
+    def _group_events(self, events):
+        """Events (step, time, table, instance, connection) in delivery order -> sorted by
+        target group (stable: delivery order within a group), with the group pointers."""
+        step, time, table, inst, conn = events
+        group = np.zeros(len(step), dtype=np.int64)
+        for j, groups in enumerate(self.inst_group):
+            sel = table == j
+            group[sel] = groups[inst[sel]]
+        order = np.argsort(group, kind="stable")
+        gp = _pointers(group[order], np.arange(self.n_groups + 1))
+        return [gp] + [a[order] for a in (step, time, table, inst, conn)]
 
     def advance(self, step0, nsteps, rec_every, rec_count, rec_out, events):
-        """Run ``nsteps`` steps delivering ``events`` (step, time, table, instance, weights,
-        pointer); returns (steps done, code): -1 done, -2 spike buffer full, else the node
-        that blew up."""
+        """Run ``nsteps`` steps delivering ``events`` (step, time, table, instance,
+        connection); returns (steps done, code): -1 done, else the node that blew up (then
+        steps done counts that node's group)."""
         m = self.model
+        if self.threads > 1:
+            numba.set_num_threads(self.threads)
+        spk_gp = self._spike_buffer(nsteps)
+        spk_count = np.zeros(self.n_groups, dtype=np.int64)
+        done = np.zeros(self.n_groups, dtype=np.int64)
+        code = np.full(self.n_groups, -1, dtype=np.int64)
         probe_args = [a for triple in self.rm for a in triple]
-        done, bad = self.kernel.advance(
-            nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson, self.v, m.cap,
-            m.area,
-            self.d_static, self.rhs_static, m.g_axial, m.parent, self.rhs, self.d,
-            m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp,
-            rec_every, rec_count, rec_out, self.rv_row, self.rv_node, *events, self.conn_w,
-            self.gj_a, self.gj_b, self.gj_g,
-            self.det_node, self.det_thresh, self.det_prev, self.det_gid,
-            self.spk_gid, self.spk_t, self.spk_exact, self.spk_n,
-            *self._ion_args(), *self._mech_args(), *probe_args)
-        return int(done), int(bad)
+        self.kernel.advance(
+            done, code, nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
+            self.v, m.cap, m.area, self.d_static, self.rhs_static, m.g_axial, m.parent,
+            self.rhs, self.d, self.grp_node, self.stim_gp, *self.stim,
+            rec_every, rec_count, rec_out, self.rv_gp, self.rv_row, self.rv_node,
+            *self._group_events(events), self.conn_w,
+            self.gj_gp, self.gj_a, self.gj_b, self.gj_g,
+            self.det_gp, self.det_node, self.det_thresh, self.det_prev, self.det_gid,
+            spk_gp, spk_count, self.spk_gid, self.spk_t, self.spk_exact,
+            *self._ion_args(), *self._mech_args(), *self.inst_grp,
+            *[self.ion_grp[ion] for ion in codegen.ions_of([t.mechanism for t in self.tables])],
+            *probe_args, *self.rm_gp)
+        capacity = np.diff(spk_gp)
+        if np.any(spk_count > capacity):
+            raise NeurosimError(f"an artificial cell emitted more than "
+                                f"{ARTIFICIAL_SPIKES_PER_STEP} spikes in one step")
+        take = np.repeat(spk_gp[:-1], spk_count) + (
+            np.arange(spk_count.sum()) - np.repeat(np.cumsum(spk_count) - spk_count, spk_count))
+        self._spikes = (self.spk_gid[take].copy(), self.spk_t[take].copy(),
+                        self.spk_exact[take].astype(bool))
+        bad = np.flatnonzero(code >= 0)
+        if len(bad):
+            return int(done[bad[0]]), int(code[bad[0]])
+        return nsteps, -1
