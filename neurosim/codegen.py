@@ -345,6 +345,7 @@ for _i in range({nodes}):
 # (_spk) are sorted by cell group, each with CSR pointers (_*_gp) over the groups
 STEP_ARGS = ["_nsteps", "_step0", "dt", "celsius", "_cj", "_crank_nicolson", "_v", "_cap",
              "_area", "_d_static", "_rhs_static", "_g_axial", "_parent", "_rhs", "_d",
+             "_inv", "_dynamic",
              "_grp_node", "_stim_gp", "_stim_node", "_stim_delay", "_stim_dur", "_stim_amp",
              "_rec_every", "_rec_count", "_rec_out", "_rv_gp", "_rv_row", "_rv_node",
              "_ev_gp", "_ev_step", "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_conn_w",
@@ -438,7 +439,7 @@ def run_group(_g, {run_args}):
         for _k in range(_stim_gp[_g], _stim_gp[_g + 1]):
             if _stim_delay[_k] <= _t_mid and _t_mid < _stim_delay[_k] + _stim_dur[_k]:
                 _rhs[_stim_node[_k]] += _stim_amp[_k]
-        hines_solve_range(_parent, _g_axial, _d, _rhs, _lo, _hi)
+        hines_solve_range(_parent, _g_axial, _d, _rhs, _inv, _dynamic, _lo, _hi)
         _bad = -1
         if _crank_nicolson:
             for _i in range(_vg.shape[0]):

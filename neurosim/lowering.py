@@ -266,7 +266,9 @@ def _group_order(model, groups):
         group_of_cell[members] = g
     node_group = group_of_cell[model.node_cell]
     level = node_levels(model.parent)
-    order = np.lexsort((np.arange(model.n_nodes), level, node_group))   # new -> old
+    first = np.searchsorted(model.node_cell, np.arange(len(model.cells)))
+    local = np.arange(model.n_nodes) - first[model.node_cell]          # index in its cell
+    order = np.lexsort((model.node_cell, local, level, node_group))     # new -> old
     model.group_node = np.searchsorted(node_group[order], np.arange(len(groups) + 1))
     new_of = np.empty_like(order)
     new_of[order] = np.arange(len(order))                    # old -> new

@@ -6,6 +6,7 @@ Leaves are eliminated into their parents from the last node back to the first, t
 substituted forward: O(n), no fill-in.  Several cells are several roots in one pass.
 """
 
+import numpy as np
 from numba import njit
 
 
@@ -30,24 +31,53 @@ def hines_solve(parent, g, d, rhs):
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def hines_solve_range(parent, g, d, rhs, lo, hi):
-    """``hines_solve`` on nodes [lo, hi) only: a group of whole cells (parents inside).
-    Works on slices, indices from 0, which the compiler handles as fast as whole arrays."""
+def hines_solve_range(parent, g, d, rhs, inv, dynamic, lo, hi):
+    """``hines_solve`` on nodes [lo, hi) only (a group of whole cells), with the pivots of
+    static subtrees known (``static_pivots``): only ``dynamic`` nodes divide; ``inv`` holds
+    1/pivot of every node on return.  Works on slices, indices from 0, which the compiler
+    handles as fast as whole arrays."""
     par = parent[lo:hi]
     gs = g[lo:hi]
     ds = d[lo:hi]
     rs = rhs[lo:hi]
+    iv = inv[lo:hi]
+    dyn = dynamic[lo:hi]
     for i in range(hi - lo - 1, -1, -1):
-        inv = 1.0 / ds[i]
-        ds[i] = inv
         p = par[i] - lo
+        if dyn[i]:
+            iv[i] = 1.0 / ds[i]
+            if p >= 0:
+                ds[p] -= gs[i] * iv[i] * gs[i]
         if p >= 0:
-            f = gs[i] * inv
-            ds[p] -= f * gs[i]
-            rs[p] += f * rs[i]
+            rs[p] += gs[i] * iv[i] * rs[i]
     for i in range(hi - lo):
         p = par[i] - lo
         if p >= 0:
-            rs[i] = (rs[i] + gs[i] * rs[p]) * ds[i]
+            rs[i] = (rs[i] + gs[i] * rs[p]) * iv[i]
         else:
-            rs[i] = rs[i] * ds[i]
+            rs[i] = rs[i] * iv[i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def static_pivots(parent, g, diag, dynamic):
+    """Factor the parts of the matrix that never change, once.
+
+    A node whose subtree has only constant conductances (passive membrane, axial coupling)
+    has the same pivot every step: ``diag`` (C cj + constant conductances) less its
+    children's eliminated couplings.  Returns (dynamic', inv, fold): ``dynamic'`` marks the
+    nodes with a varying conductance somewhere below them (they divide every step), ``inv``
+    the constant 1/pivot of the others, ``fold`` the constant elimination terms of static
+    children, to add to their parents' diagonal once."""
+    n = parent.shape[0]
+    dyn = dynamic.copy()
+    for i in range(n - 1, -1, -1):
+        if dyn[i] and parent[i] >= 0:
+            dyn[parent[i]] = True
+    inv = np.zeros(n)
+    fold = np.zeros(n)
+    for i in range(n - 1, -1, -1):
+        if not dyn[i]:
+            inv[i] = 1.0 / (diag[i] + fold[i])
+            if parent[i] >= 0:
+                fold[parent[i]] -= g[i] * inv[i] * g[i]
+    return dyn, inv, fold

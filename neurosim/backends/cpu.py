@@ -12,6 +12,7 @@ import numpy as np
 from .. import codegen
 from ..errors import NeurosimError
 from ..lowering import split_static
+from ..solver import static_pivots
 
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 ARTIFICIAL_SPIKES_PER_STEP = 2    # spikes an artificial cell may emit in one step (Izhikevich:
@@ -33,7 +34,7 @@ class CpuBackend:
         # the same system over dt/2 and extrapolates: v(t+dt) = v(t) + 2 dv.
         self.crank_nicolson = method == "crank_nicolson"
         self.cj = (2.0 if self.crank_nicolson else 1.0) / self.dt
-        self.tables, self.d_static, self.rhs_static = split_static(model)
+        self.tables, self.d_axial_static, self.rhs_static = split_static(model)
         # scratch rows for the steady states and time constants of cnexp states
         self.cnexp_scratch = [np.zeros((2 * len(t.mechanism.cnexp), len(t.nodes)))
                               for t in self.tables]
@@ -127,6 +128,22 @@ class CpuBackend:
         self.gj_a, self.gj_b = a[order], b[order]
         self.gj_g = np.asarray(g, dtype=float)[order]
         self.gj_gp = _pointers(self.gj_a, self.grp_node)
+        self._factor_static()
+
+    def _factor_static(self):
+        """Constant pivots of the subtrees whose conductances never change (see
+        ``solver.static_pivots``); nodes with a mechanism that linearises a current, or a
+        gap junction, change."""
+        m = self.model
+        dynamic = np.zeros(m.n_nodes, dtype=np.bool_)
+        for t in self.tables:
+            if t.mechanism.kind != "artificial":
+                dynamic[t.nodes] = True
+        dynamic[self.gj_a] = True
+        dynamic[self.gj_b] = True
+        self.dynamic, self.inv, fold = static_pivots(
+            m.parent, m.g_axial, m.cap * self.cj + self.d_axial_static, dynamic)
+        self.d_static = self.d_axial_static + fold
 
     def set_connections(self, weights, table, instance):
         """The connections' weight vectors (read and written by NET_RECEIVE) and targets."""
@@ -218,7 +235,7 @@ class CpuBackend:
         self.kernel.advance(
             done, code, nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
             self.v, m.cap, m.area, self.d_static, self.rhs_static, m.g_axial, m.parent,
-            self.rhs, self.d, self.grp_node, self.stim_gp, *self.stim,
+            self.rhs, self.d, self.inv, self.dynamic, self.grp_node, self.stim_gp, *self.stim,
             rec_every, rec_count, rec_out, self.rv_gp, self.rv_row, self.rv_node,
             *self._group_events(events), self.conn_w,
             self.gj_gp, self.gj_a, self.gj_b, self.gj_g,
