@@ -13,11 +13,11 @@ import statistics
 import time
 
 
-def run_neurosim(n, tstop):
+def run_neurosim(n, tstop, threads=1):
     import neurosim as ns
     from neurosim.models.ring import ring_network
     net, gids = ring_network(n)
-    sim = ns.Simulation(net, dt=0.025)
+    sim = ns.Simulation(net, dt=0.025, threads=threads)
     spikes = sim.record_spikes(gids)
     sim.run(0.025)                      # kernels loaded, initialised
     t0 = time.perf_counter()
@@ -69,19 +69,21 @@ def main():
     args = ap.parse_args()
     steps = int(round(args.tstop / 0.025))
     for n in args.cells:
-        mine, theirs, arbs = [], [], []
+        mine, two, theirs, arbs = [], [], [], []
         for _ in range(args.repeats):
             wall, ncomp, spikes, nbytes = run_neurosim(n, args.tstop)
             mine.append(wall)
+            two.append(run_neurosim(n, args.tstop, threads=2)[0])
             wall, nspikes = run_neuron(n, args.tstop)
             theirs.append(wall)
             wall, aspikes = run_arbor(n, args.tstop)
             arbs.append(wall)
-        a, b, c = (statistics.median(x) for x in (mine, theirs, arbs))
+        a, b, c, a2 = (statistics.median(x) for x in (mine, theirs, arbs, two))
         print(f"ring of {n} cells, {ncomp} compartments, {args.tstop} ms ({steps} steps), "
               f"median of {args.repeats}")
         print(f"  neurosim {a:8.3f} s  {ncomp * steps / a:10.3e} compartment-steps/s  "
               f"{spikes} spikes  {nbytes / ncomp:.0f} bytes/compartment")
+        print(f"  neurosim {a2:8.3f} s  on 2 threads: {a / a2:.2f} x one thread (target >= 1.8)")
         print(f"  NEURON   {b:8.3f} s  {ncomp * steps / b:10.3e} compartment-steps/s  "
               f"{nspikes} spikes")
         print(f"  Arbor    {c:8.3f} s  {ncomp * steps / c:10.3e} compartment-steps/s  "

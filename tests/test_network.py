@@ -489,3 +489,25 @@ def test_tsodyks_markram_amplitudes_follow_the_recurrence(U, tau_facil):
         assert jumps[-1] < jumps[0]
     else:
         assert jumps[1] > jumps[0]
+
+
+def test_threads_give_the_same_spikes_and_traces():
+    """Cell groups advance on two threads: bitwise the same results as on one."""
+    from neurosim.models.ring import ring_network
+    results = []
+    for threads in (1, 2):
+        net, gids = ring_network(48, extra=3, depth=3, branch_nseg=5)
+        sim = ns.Simulation(net, threads=threads)
+        assert sim.backend.n_groups >= 3           # several groups to spread over threads
+        spikes = sim.record_spikes()
+        v = sim.record("v", (0, 0.5), cell=[int(g) for g in gids[::5]])
+        sim.run(60.0)
+        results.append((spikes.gids, spikes.times, [t.values for t in v]))
+    (g1, t1, v1), (g2, t2, v2) = results
+    assert len(t1) > 5
+    np.testing.assert_array_equal(g1, g2)
+    np.testing.assert_array_equal(t1, t2)
+    for a, b in zip(v1, v2):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ns.ParameterError, match="threads must be a positive integer"):
+        ns.Simulation(ball_and_stick(), threads=0)
