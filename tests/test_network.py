@@ -109,6 +109,19 @@ def test_network_bad_input():
     net.connect(g0, (g1, "syn"), weight=0.1, delay=0.01)
     with pytest.raises(ns.ParameterError, match="shorter than dt"):
         ns.Simulation(net, dt=0.025)
+    # negative conductances: a gap junction, a channel density, an NMODL synapse's (uS)
+    with pytest.raises(ns.ParameterError, match="gap junction g must be >= 0"):
+        net.add_gap_junction((g0, (0, 0.5)), (g1, (0, 0.5)), g=-0.001)
+    with pytest.raises(ns.ParameterError, match="pas.g .* must be >= 0"):
+        cell.insert("pas", g=-1e-4)
+    with pytest.raises(ns.ParameterError, match="GradedSyn.gmax .* must be >= 0"):
+        cell.add_synapse((1, 0.5), "GradedSyn", gmax=-0.001)
+    leak = ns.Mechanism.from_nmodl_text(
+        "NEURON { SUFFIX leak3 NONSPECIFIC_CURRENT i RANGE gbar }\n"
+        "PARAMETER { gbar = 0.001 (S/cm2) e = -70 (mV) }\n"
+        "ASSIGNED { v (mV) i (mA/cm2) }\nBREAKPOINT { i = gbar * (v - e) }\n", "leak3.mod")
+    with pytest.raises(ns.ParameterError, match="leak3.gbar .* must be >= 0"):
+        cell.insert(leak, gbar=-1.0)
 
 
 def test_ring_of_branched_hh_cells_matches_neuron():

@@ -17,6 +17,7 @@ What each block becomes, following nocmodl's semantics:
 """
 
 import keyword
+import re
 
 from ..base import IonUse, Mechanism
 from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, FluxIn, From,
@@ -58,6 +59,10 @@ def compile_text(text, filename="<string>"):
         return Mechanism(name=mod.name, kind="artificial", parameters={}, native=native,
                          source_text=text, doc=doc)
     return _Compiler(mod, text).mechanism()
+
+
+# a conductance (or conductance density): a negative one is refused when it is set
+_CONDUCTANCE = re.compile(r"^\s*[munp]?(S|mho|siemens)\s*(/\s*(cm2|um2|cm\^?2|um\^?2))?\s*$")
 
 
 class _Compiler:
@@ -432,7 +437,10 @@ class _Compiler:
             net_receive=receive, net_receive_args=receive_args, net_receive_init=receive_init,
             uses_net_send=self.uses_net_send, uses_for_netcons=self.uses_for_netcons,
             written_parameters=tuple(self.written_parameters()),
-            pointers=tuple(self.py(n) for n in self.pointers), doc=mod.title)
+            pointers=tuple(self.py(n) for n in self.pointers),
+            nonnegative=tuple(n for n in self.param_names
+                              if _CONDUCTANCE.match(mod.parameter_units.get(n, ""))),
+            doc=mod.title)
 
     def net_receive(self):
         """NET_RECEIVE(weight, ...): the body run when an event reaches an instance."""

@@ -198,6 +198,7 @@ class ModFile:
     globals: list = field(default_factory=list)
     unit_constants: dict = field(default_factory=dict)
     parameters: dict = field(default_factory=dict)    # name -> (default or None, pos)
+    parameter_units: dict = field(default_factory=dict)  # name -> unit text, e.g. "S/cm2"
     constants: dict = field(default_factory=dict)
     assigned: dict = field(default_factory=dict)      # name -> pos
     states: dict = field(default_factory=dict)        # name -> pos
@@ -427,6 +428,9 @@ def _collect(tree, filename):
                 value = d.children[1]
                 target[str(d.children[0])] = (None if value is None else
                                               build.transform(value), _pos(d))
+                units = [str(t) for t in d.children if isinstance(t, Token) and t.type == "UNIT"]
+                if units and kind == "parameter_block":
+                    mod.parameter_units[str(d.children[0])] = units[0].strip("() \t")
         elif kind == "assigned_block":
             for d in item.children:
                 if d.data == "array_decl":
