@@ -153,26 +153,30 @@ class Simulation:
         self._set_pointers(target)
         src, tgt, labels, weights, delays = net.connections()
         check_delays(delays, self.dt)
-        tables, insts = [], []
+        tables, insts = self._resolve_targets(target, tgt, labels)
         # one row per connection, a column per NET_RECEIVE argument of any target
-        width = max([len(w) for w in weights] + [1] +
+        lengths = np.fromiter((len(w) for w in weights), dtype=np.int64, count=len(weights))
+        width = max([int(lengths.max()) if len(lengths) else 1, 1] +
                     [len(t.mechanism.net_receive_args) for t in model.mechanisms])
-        wmat = np.zeros((len(src), width))
-        for c in range(len(src)):
-            key = ("gid", int(tgt[c])) if labels[c] is None else \
-                (self._index_of[int(tgt[c])], labels[c])
-            j, k = target[key]
+        for j in np.unique(tables):
             mech = self.backend.tables[j].mechanism
+            rows = np.flatnonzero(tables == j)
             if not mech.net_receive:
+                c = rows[0]
                 raise ParameterError(f"connection to gid {tgt[c]} synapse {labels[c]!r}: "
                                      f"{mech.name} has no NET_RECEIVE and cannot take events")
-            if len(weights[c]) > max(1, len(mech.net_receive_args)):
+            too_many = rows[lengths[rows] > max(1, len(mech.net_receive_args))]
+            if len(too_many):
+                c = too_many[0]
                 raise ParameterError(f"connection to gid {tgt[c]} synapse {labels[c]!r}: "
                                      f"{len(weights[c])} weights for {mech.name}'s NET_RECEIVE"
                                      f"{mech.net_receive_args}")
-            tables.append(j)
-            insts.append(k)
-            wmat[c, :len(weights[c])] = weights[c]
+        wmat = np.zeros((len(src), width))
+        if len(src) and np.all(lengths == 1):
+            wmat[:, 0] = np.concatenate(weights)
+        else:
+            for c, w in enumerate(weights):
+                wmat[c, :len(w)] = w
         self.connections = Connections(src, delays, tables, insts, wmat)
         for j, table in enumerate(self.backend.tables):       # FOR_NETCONS: rows by instance
             if table.mechanism.uses_for_netcons:
@@ -197,6 +201,24 @@ class Simulation:
         order = np.lexsort((gids, times))
         self._source_times, self._source_gids = times[order], gids[order]
         self._source_next = 0          # index of the first source spike not yet queued
+
+    def _resolve_targets(self, target, tgt, labels):
+        """(table, instance) of every connection's target, label by label, without a Python
+        step per connection: (cell index, label) for synapses, ("gid", gid) for artificial
+        cells."""
+        tables = np.full(len(tgt), -1, dtype=np.int64)
+        insts = np.full(len(tgt), -1, dtype=np.int64)
+        by_label = {}
+        for c, label in enumerate(labels):
+            by_label.setdefault(label, []).append(c)
+        for label, rows in by_label.items():
+            rows = np.asarray(rows, dtype=np.int64)
+            gids, which = np.unique(tgt[rows], return_inverse=True)
+            found = np.array([target[("gid", int(g)) if label is None else
+                                     (self._index_of[int(g)], label)] for g in gids],
+                             dtype=np.int64).reshape(len(gids), 2)
+            tables[rows], insts[rows] = found[which, 0], found[which, 1]
+        return tables, insts
 
     def _set_pointers(self, target):
         """Each POINTER's node; every POINTER of every instance must be set."""
