@@ -35,13 +35,13 @@ class Network:
         return len(self.cells) + len(self.spike_sources) + len(self.artificial)
 
     def _next_gids(self, n):
-        start = self.n_gids
+        taken = [max(d) + 1 for d in (self.cells, self.spike_sources, self.artificial) if d]
+        start = max(taken, default=0)
         return np.arange(start, start + n, dtype=np.int64)
 
     def add_cells(self, cell, n=1, positions=None, **params):
         """``n`` cells built from the template ``cell`` (a Cell, or an ARTIFICIAL_CELL
         mechanism with its ``params``, such as IntFire1 or VecStim); returns their gids."""
-        from .mechanisms import Mechanism
         if int(n) != n or n < 1:
             raise ParameterError(f"add_cells: n must be a positive integer, got {n!r}")
         gids = self._next_gids(int(n))
@@ -51,10 +51,26 @@ class Network:
                 raise ParameterError(f"positions must be a finite ({int(n)}, 3) array")
             for gid, p in zip(gids, pos):
                 self.positions[int(gid)] = p
+        self._assign(gids, cell, params)
+        return gids
+
+    def _place(self, gid, description):
+        """Gid ``gid`` described by ``description`` (a Cell, a point neuron, an artificial
+        cell mechanism; None: a spike source): how a Recipe builds its gids."""
+        if gid < 0 or gid in self.cells or gid in self.spike_sources or gid in self.artificial:
+            raise ParameterError(f"gid {gid} is negative or already taken")
+        if description is None:
+            self.spike_sources[gid] = np.zeros(0)
+        else:
+            self._assign([gid], description, {})
+        return gid
+
+    def _assign(self, gids, cell, params):
+        from .mechanisms import Mechanism
         if isinstance(cell, Mechanism) and cell.native == "spike_train":
             for gid in gids:
                 self.spike_sources[int(gid)] = np.zeros(0)
-            return gids
+            return
         if hasattr(cell, "mechanism") and hasattr(cell, "params"):   # e.g. ns.models.LIF()
             params = {**cell.params, **params}
             cell = cell.mechanism
@@ -63,15 +79,14 @@ class Network:
                       for k, v in params.items()}
             for gid in gids:
                 self.artificial[int(gid)] = (cell, values)
-            return gids
+            return
         if params:
             raise ParameterError("add_cells takes parameters only for artificial cells")
         if not isinstance(cell, Cell):
-            raise ParameterError(f"add_cells needs a Cell or an artificial cell neurosim "
-                                 f"runs (VecStim), got {cell!r}")
+            raise ParameterError(f"gids {list(gids)[:3]}...: a cell is a Cell, a point neuron "
+                                 f"or an artificial cell mechanism, got {cell!r}")
         for gid in gids:
             self.cells[int(gid)] = cell
-        return gids
 
     def play(self, gid, times):
         """Set the spike times of a spike source (NEURON's ``VecStim.play``)."""

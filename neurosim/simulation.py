@@ -12,6 +12,7 @@ from .errors import LocationError, NumericalInstabilityError, ParameterError
 from .events import Connections, EventQueue, check_delays
 from .lowering import artificial_tables, lower
 from .network import Network
+from .recipe import Recipe, build_network
 from .validate import finite
 
 METHODS = ("backward_euler", "crank_nicolson")
@@ -84,7 +85,7 @@ class Spikes:
 class Simulation:
     """``ns.Simulation(model, dt=0.025, method="backward_euler", celsius=6.3, threads=1)``.
 
-    ``model`` is a Cell, a list of Cells or a Network.  ``use_tables`` makes mechanisms with
+    ``model`` is a Cell, a list of Cells, a Network or a Recipe (described gid by gid).  ``use_tables`` makes mechanisms with
     NEURON TABLE statements (hh) use NEURON's interpolation tables, as NEURON does by default.
     ``threads``: cell groups advance on this many threads (results do not depend on it).
     """
@@ -99,12 +100,15 @@ class Simulation:
         if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) \
                 or threads < 1:
             raise ParameterError(f"threads must be a positive integer, got {threads!r}")
-        if isinstance(model, Network):
+        if isinstance(model, Recipe):
+            self.network = build_network(model)
+        elif isinstance(model, Network):
             self.network = model
         else:
             cells = [model] if isinstance(model, Cell) else list(model)
             if not cells or not all(isinstance(c, Cell) for c in cells):
-                raise ParameterError("Simulation needs a Cell, a list of Cells or a Network")
+                raise ParameterError("Simulation needs a Cell, a list of Cells, a Network or a "
+                                     "Recipe")
             self.network = Network()
             for cell in cells:
                 self.network.add_cells(cell)

@@ -1,0 +1,112 @@
+"""A network described gid by gid (Arbor's recipe): nothing is held whole.
+
+    class Ring(ns.Recipe):
+        def num_cells(self):
+            return 1000
+        def cell_description(self, gid):
+            return ring_cell                       # one Cell object: lowered once
+        def connections_on(self, gid):
+            return [ns.Connection((gid - 1) % 1000, "syn", weight=0.05, delay=5.0)]
+
+    sim = ns.Simulation(Ring())
+
+A simulation asks the recipe about the gids it builds, one at a time, and never needs a
+description of the whole network: the recipe computes each gid's cell, incoming connections
+and gap junctions when asked (from a rule, a file, a formula).  Gids are 0 .. num_cells - 1.
+A description is a Cell (share one object among gids of one type: it is lowered once), a
+point neuron (``ns.models.LIF()``), an ARTIFICIAL_CELL mechanism, or ``SpikeSource(times)``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ParameterError
+from .network import Network
+
+
+@dataclass(frozen=True)
+class Connection:
+    """An incoming connection: a spike of gid ``source`` reaches the synapse ``label`` of the
+    gid being described (None for a point neuron) after ``delay`` ms with ``weight``."""
+    source: int
+    label: object
+    weight: object
+    delay: float
+
+
+@dataclass(frozen=True)
+class GapJunction:
+    """An ohmic gap junction of ``g`` µS from ``location`` on the gid being described to
+    ``peer_location`` on gid ``peer``; describe it on one of the two gids only."""
+    location: tuple
+    peer: int
+    peer_location: tuple
+    g: float
+
+
+@dataclass(frozen=True)
+class SpikeSource:
+    """A gid that emits spikes at ``times`` (ms)."""
+    times: tuple
+
+
+class Recipe:
+    """Describe a network gid by gid; subclass and define ``num_cells`` and
+    ``cell_description``, and where needed ``connections_on``, ``gap_junctions_on`` and
+    ``position``."""
+
+    def num_cells(self):
+        raise NotImplementedError("a Recipe defines num_cells()")
+
+    def cell_description(self, gid):
+        raise NotImplementedError("a Recipe defines cell_description(gid)")
+
+    def connections_on(self, gid):
+        return []
+
+    def gap_junctions_on(self, gid):
+        return []
+
+    def position(self, gid):
+        """(x, y, z) µm of the gid, or None."""
+        return None
+
+    def seed(self):
+        return 0
+
+
+def build_network(recipe, gids=None):
+    """The Network of ``gids`` (default: all) of ``recipe``, asking it one gid at a time."""
+    n = recipe.num_cells()
+    if int(n) != n or n < 0:
+        raise ParameterError(f"{type(recipe).__name__}.num_cells() must be a count, got {n!r}")
+    gids = np.arange(int(n)) if gids is None else np.asarray(gids, dtype=np.int64)
+    net = Network(seed=recipe.seed())
+    for gid in gids:
+        gid = int(gid)
+        description = recipe.cell_description(gid)
+        if isinstance(description, SpikeSource):
+            placed = net._place(gid, None)
+            net.spike_sources[placed] = np.sort(np.asarray(description.times, dtype=float))
+            if not np.all(np.isfinite(net.spike_sources[placed])):
+                raise ParameterError(f"gid {gid}: spike source times must be finite")
+        else:
+            net._place(gid, description)
+        position = recipe.position(gid)
+        if position is not None:
+            net.positions[gid] = np.asarray(position, dtype=float)
+    for gid in gids:
+        gid = int(gid)
+        for c in recipe.connections_on(gid):
+            if not isinstance(c, Connection):
+                raise ParameterError(f"connections_on({gid}) must give ns.Connection objects, "
+                                     f"got {c!r}")
+            target = gid if c.label is None else (gid, c.label)
+            net.connect(c.source, target, weight=c.weight, delay=c.delay)
+        for j in recipe.gap_junctions_on(gid):
+            if not isinstance(j, GapJunction):
+                raise ParameterError(f"gap_junctions_on({gid}) must give ns.GapJunction "
+                                     f"objects, got {j!r}")
+            net.add_gap_junction((gid, j.location), (j.peer, j.peer_location), j.g)
+    return net
