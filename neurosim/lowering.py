@@ -138,7 +138,7 @@ class LoweredModel:
                 f"x={float(self.node_x[node]):.4g}")
 
 
-GROUP_NODES = 1024     # nodes per cell group: a group's state stays in the core's cache
+GROUP_NODES = 512      # nodes per cell group: a group's state stays in the core's cache
 
 
 def lower(cells, coupled=(), group_nodes=GROUP_NODES):

@@ -193,8 +193,11 @@ class Simulation:
         self.backend.set_connections(self.connections.weights, self.connections.target_table,
                                      self.connections.target_instance)
         self.events = EventQueue(self.connections, self.dt)
-        # epochs: no spike can reach a target sooner than the minimum delay
-        min_delay = self.connections.min_delay
+        # epochs: no spike made during the run can reach a target sooner than the minimum
+        # delay of the connections leaving cells (spike sources' times are known beforehand:
+        # their events are queued before their epoch, whatever their delay)
+        made = ~np.isin(src, np.fromiter(net.spike_sources, dtype=np.int64))
+        min_delay = float(delays[made].min()) if made.any() else np.inf
         self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \
             if np.isfinite(min_delay) else None
         # every spike-source spike in one time-sorted table, queued chunk by chunk

@@ -24,6 +24,15 @@ def _pointers(sorted_keys, bounds):
     return np.searchsorted(sorted_keys, bounds).astype(np.int64)
 
 
+def _use_workqueue_threads():
+    """Numba's own thread pool for the cell groups, not OpenMP: an OpenMP runtime shared
+    with another library in the process (NEST's) can crash it.  NUMBA_THREADING_LAYER, when
+    set, still decides."""
+    import os
+    if "NUMBA_THREADING_LAYER" not in os.environ:
+        numba.config.THREADING_LAYER = "workqueue"
+
+
 class CpuBackend:
     def __init__(self, model, *, dt, celsius, method, use_tables=True, threads=1):
         self.model = model
@@ -39,6 +48,8 @@ class CpuBackend:
         self.cnexp_scratch = [np.zeros((2 * len(t.mechanism.cnexp), len(t.nodes)))
                               for t in self.tables]
         self.aux = [t.mechanism.aux_arrays(self.celsius, use_tables) for t in self.tables]
+        if self.threads > 1:
+            _use_workqueue_threads()
         self.kernel = codegen.load_kernel([t.mechanism for t in self.tables],
                                           [list(a) for a in self.aux],
                                           parallel=self.threads > 1)
