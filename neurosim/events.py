@@ -34,10 +34,6 @@ class Connections:
     def __len__(self):
         return len(self.source)
 
-    @property
-    def min_delay(self):
-        return float(self.delay.min()) if len(self) else np.inf
-
     def fan_out(self, gids, times):
         """Rows of the connections leaving each spike (gids, times), and the spike each row
         belongs to."""

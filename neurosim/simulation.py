@@ -85,8 +85,9 @@ class Spikes:
 class Simulation:
     """``ns.Simulation(model, dt=0.025, method="backward_euler", celsius=6.3, threads=1)``.
 
-    ``model`` is a Cell, a list of Cells, a Network or a Recipe (described gid by gid).  ``use_tables`` makes mechanisms with
-    NEURON TABLE statements (hh) use NEURON's interpolation tables, as NEURON does by default.
+    ``model`` is a Cell, a list of Cells, a Network or a Recipe (described gid by gid).
+    ``use_tables`` makes mechanisms with NEURON TABLE statements (hh) use NEURON's
+    interpolation tables, as NEURON does by default.
     ``threads``: cell groups advance on this many threads (results do not depend on it).
     """
 

@@ -38,6 +38,14 @@ else:
 """
 
 
+# the LIFs' spike: threshold reached in the step -> a spike at its end, reset, refractory
+_THRESHOLD_RESET = """
+if V_m >= V_th:
+    refractory = ref_steps
+    V_m = V_reset
+    NET_EVENT(t)
+"""
+
 IAF_PSC_EXP = register(Mechanism(
     name="iaf_psc_exp",
     kind="artificial",
@@ -63,11 +71,7 @@ else:
     refractory = refractory - 1.0
 I_ex = I_ex * P11ex
 I_in = I_in * P11in
-if V_m >= V_th:
-    refractory = ref_steps
-    V_m = V_reset
-    NET_EVENT(t)
-""",
+""" + _THRESHOLD_RESET,
     net_receive="""
 if weight >= 0.0:
     I_ex = I_ex + weight
@@ -106,11 +110,7 @@ I_ex = dt * P11ex * dI_ex + P11ex * I_ex
 dI_ex = dI_ex * P11ex
 I_in = dt * P11in * dI_in + P11in * I_in
 dI_in = dI_in * P11in
-if V_m >= V_th:
-    refractory = ref_steps
-    V_m = V_reset
-    NET_EVENT(t)
-""",
+""" + _THRESHOLD_RESET,
     # a weight w gives a current peaking at w pA, tau_syn after the event
     net_receive="""
 if weight > 0.0:
@@ -240,7 +240,9 @@ while _done < dt - 1e-12:
     # its adaptation come at the crossing, as NEST's adaptive integrator places them
     _hq = _h if (V_m < V_th or refractory > 0.0) else 0.1 * _h
     _hq = min(_hq, dt - _done)
-    V_m, w, g_ex, g_in = aeif_cond_exp_rk4(_hq, V_m, w, g_ex, g_in, refractory, C_m, g_L, E_L, E_ex, E_in, I_e, Delta_T, V_th, V_peak, V_reset, a, tau_syn_ex, tau_syn_in, tau_w)
+    V_m, w, g_ex, g_in = aeif_cond_exp_rk4(
+        _hq, V_m, w, g_ex, g_in, refractory, C_m, g_L, E_L, E_ex, E_in, I_e, Delta_T, V_th,
+        V_peak, V_reset, a, tau_syn_ex, tau_syn_in, tau_w)
     _done += _hq
     if refractory > 0.0:
         V_m = V_reset
