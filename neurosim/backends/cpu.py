@@ -24,13 +24,20 @@ def _pointers(sorted_keys, bounds):
     return np.searchsorted(sorted_keys, bounds).astype(np.int64)
 
 
-def _use_workqueue_threads():
-    """Numba's own thread pool for the cell groups, not OpenMP: an OpenMP runtime shared
-    with another library in the process (NEST's) can crash it.  NUMBA_THREADING_LAYER, when
-    set, still decides."""
+def _choose_thread_layer():
+    """Threads for the cell groups from TBB (pip's ``tbb``, a dependency) or else Numba's
+    own pool; never OpenMP, whose runtime, shared with another library in the process
+    (NEST's), can crash it.  NUMBA_THREADING_LAYER, when set, still decides."""
     import os
-    if "NUMBA_THREADING_LAYER" not in os.environ:
+    from numba.np.ufunc import parallel
+    if "NUMBA_THREADING_LAYER" in os.environ or getattr(parallel, "_is_initialized", True):
+        return                          # the user's choice, or threads already running
+    try:
+        numba.config.THREADING_LAYER = "tbb"
+        parallel._launch_threads()
+    except ValueError:                  # no usable libtbb
         numba.config.THREADING_LAYER = "workqueue"
+        parallel._launch_threads()
 
 
 class CpuBackend:
@@ -49,7 +56,7 @@ class CpuBackend:
                               for t in self.tables]
         self.aux = [t.mechanism.aux_arrays(self.celsius, use_tables) for t in self.tables]
         if self.threads > 1:
-            _use_workqueue_threads()
+            _choose_thread_layer()
         self.kernel = codegen.load_kernel([t.mechanism for t in self.tables],
                                           [list(a) for a in self.aux],
                                           parallel=self.threads > 1)
