@@ -15,6 +15,10 @@ import numpy as np
 
 
 def trace_name(trace):
+    if trace.location is None:                      # a point neuron's state
+        return f"{trace.variable}_gid{trace.cell}"
+    if isinstance(trace.location, str):             # a point process, by label
+        return f"{trace.variable}_cell{trace.cell}_{trace.location}"
     sec, x = trace.location
     return f"{trace.variable}_cell{trace.cell}_sec{sec}_x{x:g}"
 

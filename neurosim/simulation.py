@@ -20,7 +20,8 @@ _MAX_BUFFER = 8_000_000      # floats held per kernel call before traces are col
 
 
 class Trace:
-    """Samples of one probe: ``times`` (ms) and ``values`` as numpy arrays."""
+    """Samples of one probe: ``times`` (ms) and ``values`` as numpy arrays (read back from the
+    file when the simulation streams to one: ``sim.stream_to``)."""
 
     def __init__(self, variable, location, cell, interval):
         self.variable = variable
@@ -29,20 +30,36 @@ class Trace:
         self.interval = interval
         self._times = []
         self._values = []
+        self._sink = None
 
     def _append(self, times, values):
+        if self._sink is not None:
+            self._sink.append(np.asarray(times, dtype=float), np.asarray(values, dtype=float))
+            return
         self._times.append(np.asarray(times, dtype=float))
         self._values.append(np.asarray(values, dtype=float))
 
+    def _stream(self, sink):
+        """From now on samples go to ``sink``; those held so far go first."""
+        if self._times:
+            sink.append(np.concatenate(self._times), np.concatenate(self._values))
+        self._times, self._values, self._sink = [], [], sink
+
     @property
     def times(self):
+        if self._sink is not None:
+            return self._sink.read()[0]
         return np.concatenate(self._times) if self._times else np.zeros(0)
 
     @property
     def values(self):
+        if self._sink is not None:
+            return self._sink.read()[1]
         return np.concatenate(self._values) if self._values else np.zeros(0)
 
     def __len__(self):
+        if self._sink is not None:
+            return len(self._sink.time)
         return sum(len(t) for t in self._times)
 
     def __repr__(self):
@@ -56,17 +73,29 @@ class Spikes:
     def __init__(self, gids=None):
         self.only = None if gids is None else set(int(g) for g in gids)
         self._gids, self._times = [], []
+        self._sink = None
 
     def _append(self, gids, times):
         if self.only is not None:
             keep = np.isin(gids, list(self.only))
             gids, times = gids[keep], times[keep]
+        if self._sink is not None:
+            self._sink.append(np.asarray(gids, dtype=np.int64), np.asarray(times, dtype=float))
+            return
         self._gids.append(np.asarray(gids, dtype=np.int64))
         self._times.append(np.asarray(times, dtype=float))
 
+    def _stream(self, sink):
+        if self._gids:
+            sink.append(np.concatenate(self._gids), np.concatenate(self._times))
+        self._gids, self._times, self._sink = [], [], sink
+
     def _sorted(self):
-        g = np.concatenate(self._gids) if self._gids else np.zeros(0, dtype=np.int64)
-        t = np.concatenate(self._times) if self._times else np.zeros(0)
+        if self._sink is not None:
+            g, t = self._sink.read()
+        else:
+            g = np.concatenate(self._gids) if self._gids else np.zeros(0, dtype=np.int64)
+            t = np.concatenate(self._times) if self._times else np.zeros(0)
         order = np.lexsort((g, t))
         return g[order], t[order]
 
@@ -79,6 +108,8 @@ class Spikes:
         return self._sorted()[1]
 
     def __len__(self):
+        if self._sink is not None:
+            return len(self._sink.gids)
         return sum(len(g) for g in self._gids)
 
 
@@ -132,6 +163,7 @@ class Simulation:
         self._traces = []
         self._probes = []       # (trace, kind, index...) in row order
         self._spike_records = []
+        self._stream = None             # an open io.stream.Stream (stream_to)
         self._setup_events()
         self.backend.initialize()
 
@@ -254,8 +286,33 @@ class Simulation:
         """Record the spikes of ``gids`` (default: every cell with a detector and every spike
         source) from now on; returns a Spikes object with ``.gids`` and ``.times``."""
         rec = Spikes(gids)
+        if self._stream is not None:
+            rec._stream(self._stream.spike_sink())
         self._spike_records.append(rec)
         return rec
+
+    def stream_to(self, path):
+        """Write every probe's samples and every spike record to the HDF5 file ``path`` as
+        the run goes (``neurosim.io.stream``): memory then holds one epoch of samples, not
+        the whole run, and the file is flushed after every epoch.  Traces and spike records
+        read back from the file; ``close()`` closes it."""
+        from neurosim.io.stream import Stream
+        self.close()
+        self._stream = Stream(path, dt=self.dt, celsius=self.celsius)
+        for trace in self._traces:
+            trace._stream(self._stream.trace_sink(trace))
+        for rec in self._spike_records:
+            rec._stream(self._stream.spike_sink())
+        return self
+
+    def close(self):
+        """Close the file of ``stream_to``, if any (read it with ``neurosim.io.traces.
+        read_traces``); traces and spike records go on in memory, empty."""
+        if getattr(self, "_stream", None) is not None:
+            for rec in self._traces + self._spike_records:
+                rec._sink = None
+            self._stream.close()
+            self._stream = None
 
     # ------------------------------------------------------------------ time
     @property
@@ -309,6 +366,8 @@ class Simulation:
                 probe = ("ion", *ion_field, node)
             else:
                 probe = ("state", *self._find_variable(variable, node, location))
+        if self._stream is not None:
+            trace._stream(self._stream.trace_sink(trace))
         trace._append([self.t], [self._probe_value(probe)])
         self._probes.append((trace, every, probe))
         self._traces.append(trace)
@@ -409,6 +468,8 @@ class Simulation:
             self._collect(self._step, n, every, count, out)
             self._step = end
             self._take_spikes()
+            if self._stream is not None:
+                self._stream.flush()
         return self
 
     def _take_spikes(self):
