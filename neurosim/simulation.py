@@ -17,6 +17,7 @@ from .validate import finite
 
 METHODS = ("backward_euler", "crank_nicolson")
 _MAX_BUFFER = 8_000_000      # floats held per kernel call before traces are collected
+_MAX_SPIKES = 1_000_000      # spike-buffer entries a kernel call may need at worst
 
 
 class Trace:
@@ -444,8 +445,13 @@ class Simulation:
         rows = len(self._probes)
         every = np.array([e for _, e, _ in self._probes] or [1], dtype=np.int64)
         chunk = max(1, min(target - self._step, _MAX_BUFFER // max(rows, 1)))
-        if self.backend.n_artificial:     # bounds the artificial cells' spike buffer
-            chunk = min(chunk, max(1, _MAX_BUFFER // self.backend.n_artificial))
+        # the spike buffer holds a call's worst case: a detector crossing every second
+        # step, an artificial cell spiking twice a step; a call is kept short enough
+        n_det = len(self.backend.det_node)
+        if n_det:
+            chunk = min(chunk, max(2, 2 * _MAX_SPIKES // n_det))
+        if self.backend.n_artificial:
+            chunk = min(chunk, max(1, _MAX_SPIKES // (2 * self.backend.n_artificial)))
         while self._step < target:
             # a call never crosses an epoch boundary: spikes of this epoch reach their
             # targets in a later one, so the cell groups are independent within it
