@@ -439,17 +439,9 @@ def run_group(_g, {run_args}):
         for _k in range(_stim_gp[_g], _stim_gp[_g + 1]):
             if _stim_delay[_k] <= _t_mid and _t_mid < _stim_delay[_k] + _stim_dur[_k]:
                 _rhs[_stim_node[_k]] += _stim_amp[_k]
-        hines_solve_range(_parent, _g_axial, _d, _rhs, _inv, _dynamic, _lo, _hi)
-        _bad = -1
-        if _crank_nicolson:
-            for _i in range(_vg.shape[0]):
-                _vg[_i] = 2.0 * _rhsg[_i] - _vg[_i]
-        else:
-            for _i in range(_vg.shape[0]):
-                _vg[_i] = _rhsg[_i]
-        for _i in range(_vg.shape[0]):
-            if not (abs(_vg[_i]) < 1e4):
-                _bad = _lo + _i
+        # the solve's forward pass writes v(t+dt) and flags a blow-up (|v| >= 1e4 mV)
+        _bad = hines_solve_range(_parent, _g_axial, _d, _rhs, _inv, _dynamic, _lo, _hi, _v,
+                                 _crank_nicolson)
         if _bad >= 0:
             _spk_count[_g] = _spk_pos - _spk_gp[_g]
             return _s, _bad

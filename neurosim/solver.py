@@ -31,17 +31,19 @@ def hines_solve(parent, g, d, rhs):
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def hines_solve_range(parent, g, d, rhs, inv, dynamic, lo, hi):
-    """``hines_solve`` on nodes [lo, hi) only (a group of whole cells), with the pivots of
-    static subtrees known (``static_pivots``): only ``dynamic`` nodes divide; ``inv`` holds
-    1/pivot of every node on return.  Works on slices, indices from 0, which the compiler
-    handles as fast as whole arrays."""
+def hines_solve_range(parent, g, d, rhs, inv, dynamic, lo, hi, v, crank_nicolson):
+    """Solve the matrix of nodes [lo, hi) (a group of whole cells) and set v there: the
+    solution itself (backward Euler) or 2 x - v (Crank-Nicolson, x = v(t+dt/2)).  The pivots
+    of static subtrees are known (``static_pivots``): only ``dynamic`` nodes divide; ``inv``
+    holds 1/pivot of every node.  Returns the first node whose |v| reached 1e4 mV, or -1.
+    Works on slices, indices from 0, which the compiler handles as fast as whole arrays."""
     par = parent[lo:hi]
     gs = g[lo:hi]
     ds = d[lo:hi]
     rs = rhs[lo:hi]
     iv = inv[lo:hi]
     dyn = dynamic[lo:hi]
+    vs = v[lo:hi]
     for i in range(hi - lo - 1, -1, -1):
         p = par[i] - lo
         if dyn[i]:
@@ -50,12 +52,18 @@ def hines_solve_range(parent, g, d, rhs, inv, dynamic, lo, hi):
                 ds[p] -= gs[i] * iv[i] * gs[i]
         if p >= 0:
             rs[p] += gs[i] * iv[i] * rs[i]
+    bad = -1
     for i in range(hi - lo):
         p = par[i] - lo
         if p >= 0:
-            rs[i] = (rs[i] + gs[i] * rs[p]) * iv[i]
+            x = (rs[i] + gs[i] * rs[p]) * iv[i]
         else:
-            rs[i] = rs[i] * iv[i]
+            x = rs[i] * iv[i]
+        rs[i] = x
+        vs[i] = 2.0 * x - vs[i] if crank_nicolson else x
+        if not (abs(vs[i]) < 1e4) and bad < 0:
+            bad = lo + i
+    return bad
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
