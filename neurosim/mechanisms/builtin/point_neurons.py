@@ -275,7 +275,9 @@ V_m = V_init
 U_m = U_init
 """,
     # the events of a step are summed and added to V before its threshold check, as NEST
-    # adds them with the step that ends at their time
+    # adds them with the step that ends at their time.  One difference: an input arriving in
+    # the step in which V crosses threshold by itself is lost in NEST's reset, while here it
+    # lands after the reset (and may add a spike).
     advance="""
 if jump != 0.0:
     V_m = max(V_m + jump, V_min)
