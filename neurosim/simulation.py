@@ -12,6 +12,7 @@ from .errors import LocationError, NumericalInstabilityError, ParameterError
 from .events import Connections, EventQueue, check_delays
 from .lowering import artificial_tables, lower
 from .network import Network
+from .parallel import default_comm, partition
 from .recipe import Recipe, build_network
 from .validate import finite
 
@@ -121,10 +122,14 @@ class Simulation:
     ``use_tables`` makes mechanisms with NEURON TABLE statements (hh) use NEURON's
     interpolation tables, as NEURON does by default.
     ``threads``: cell groups advance on this many threads (results do not depend on it).
+    ``comm``: the ranks (``neurosim.parallel``; default: MPI under an MPI launcher with
+    several ranks, else serial).  Each rank builds and runs its own share of the gids;
+    spikes are exchanged after every call of the kernel, and every rank records every
+    spike: the same results for any number of ranks.
     """
 
     def __init__(self, model, dt=0.025, method="backward_euler", celsius=6.3,
-                 use_tables=True, backend="cpu", threads=1):
+                 use_tables=True, backend="cpu", threads=1, comm=None):
         self.dt = finite("dt", dt, positive=True)
         self.celsius = finite("celsius", celsius)
         if method not in METHODS:
@@ -146,18 +151,22 @@ class Simulation:
             for cell in cells:
                 self.network.add_cells(cell)
         net = self.network
-        self.gids = np.array(sorted(net.cells), dtype=np.int64)     # cell index -> gid
-        self._index_of = {int(g): i for i, g in enumerate(self.gids)}
-        if len(self.gids) == 0 and not net.artificial:
+        if len(net.cells) == 0 and not net.artificial:
             raise ParameterError("the network has no cells")
+        self.comm = default_comm() if comm is None else comm
+        self.local = self._partition()                  # the gids this rank runs
+        self.gids = np.array(sorted(g for g in net.cells if g in self.local),
+                             dtype=np.int64)            # cell index -> gid
+        self._index_of = {int(g): i for i, g in enumerate(self.gids)}
         self.cells = [net.cells[int(g)] for g in self.gids]
-        # cells that read each other's voltage every step share a cell group
+        # cells that read each other's voltage every step share a cell group (and a rank)
         coupled = [(self._index_of[a], self._index_of[b])
-                   for a, _, b, _, _ in net.gap_junctions]
+                   for a, _, b, _, _ in net.gap_junctions if a in self._index_of]
         coupled += [(self._index_of[g], self._index_of[src])
-                    for g, _, _, src, _ in net.pointers]
+                    for g, _, _, src, _ in net.pointers if g in self._index_of]
         self.model = lower(self.cells, coupled)
-        self.model.mechanisms += artificial_tables(net.artificial)
+        self.model.mechanisms += artificial_tables(
+            {g: v for g, v in net.artificial.items() if g in self.local})
         self.backend = make_backend(backend, self.model, dt=self.dt, celsius=self.celsius,
                                     method=method, use_tables=use_tables, threads=int(threads))
         self._step = 0
@@ -168,11 +177,23 @@ class Simulation:
         self._setup_events()
         self.backend.initialize()
 
+    def _partition(self):
+        """This rank's gids (every gid on one rank); rank 0 prints a summary."""
+        net = self.network
+        if self.comm.size == 1:
+            return set(net.cells) | set(net.artificial)
+        owned, loads = partition(net, self.comm.size)
+        if self.comm.rank == 0:
+            print(f"neurosim: {len(net.cells) + len(net.artificial)} cells on "
+                  f"{self.comm.size} ranks, cost per rank {loads.min():.0f}-{loads.max():.0f} "
+                  f"(imbalance {loads.max() / max(loads.mean(), 1e-12) - 1:.1%})")
+        return set(int(g) for g in owned[self.comm.rank])
+
     def _setup_events(self):
         """Detectors of the cells, the connection tables and the event queue."""
         net, model = self.network, self.model
         det = [(self._index_of[g], c.detector) for g, c in net.cells.items()
-               if c.detector is not None]
+               if c.detector is not None and g in self._index_of]
         self.backend.set_detectors([model.locate(d[0], ci) for ci, d in det],
                                    [d[1] for _, d in det],
                                    [self.gids[ci] for ci, _ in det])
@@ -185,12 +206,23 @@ class Simulation:
                 for k, gid in enumerate(table.gids):
                     target[("gid", int(gid))] = (j, k)
         gaps = [(model.locate(la, self._index_of[ga]), model.locate(lb, self._index_of[gb]), g)
-                for ga, la, gb, lb, g in net.gap_junctions]
+                for ga, la, gb, lb, g in net.gap_junctions if ga in self._index_of]
         self.backend.set_gap_junctions([x[0] for x in gaps], [x[1] for x in gaps],
                                        [x[2] for x in gaps])
         self._set_pointers(target)
         src, tgt, labels, weights, delays = net.connections()
         check_delays(delays, self.dt)
+        # epochs: no spike made during the run can reach a target sooner than the minimum
+        # delay of the connections leaving cells (spike sources' times are known beforehand:
+        # their events are queued before their epoch, whatever their delay); the same on
+        # every rank
+        made = ~np.isin(src, np.fromiter(net.spike_sources, dtype=np.int64))
+        min_delay = float(delays[made].min()) if made.any() else np.inf
+        if self.comm.size > 1:          # this rank's share: connections onto its gids
+            mine = np.isin(tgt, np.fromiter(self.local, dtype=np.int64))
+            src, tgt, delays = src[mine], tgt[mine], delays[mine]
+            labels = [lab for lab, m in zip(labels, mine) if m]
+            weights = [w for w, m in zip(weights, mine) if m]
         tables, insts = self._resolve_targets(target, tgt, labels)
         # one row per connection, a column per NET_RECEIVE argument of any target
         lengths = np.fromiter((len(w) for w in weights), dtype=np.int64, count=len(weights))
@@ -227,11 +259,6 @@ class Simulation:
         self.backend.set_connections(self.connections.weights, self.connections.target_table,
                                      self.connections.target_instance)
         self.events = EventQueue(self.connections, self.dt)
-        # epochs: no spike made during the run can reach a target sooner than the minimum
-        # delay of the connections leaving cells (spike sources' times are known beforehand:
-        # their events are queued before their epoch, whatever their delay)
-        made = ~np.isin(src, np.fromiter(net.spike_sources, dtype=np.int64))
-        min_delay = float(delays[made].min()) if made.any() else np.inf
         self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \
             if np.isfinite(min_delay) else None
         # every spike-source spike in one time-sorted table, queued chunk by chunk
@@ -264,6 +291,8 @@ class Simulation:
     def _set_pointers(self, target):
         """Each POINTER's node; every POINTER of every instance must be set."""
         for gid, label, pointer, src, loc in self.network.pointers:
+            if gid not in self._index_of:
+                continue
             j, k = target[(self._index_of[gid], label)]
             table = self.backend.tables[j]
             row = table.mechanism.pointers.index(pointer)
@@ -348,6 +377,10 @@ class Simulation:
         return traces
 
     def _add_probe(self, variable, location, gid, every):
+        if gid not in self.local and (gid in self.network.cells or
+                                      gid in self.network.artificial):
+            # another rank's gid: it records there; this rank's trace stays empty
+            return Trace(variable, location, gid, every * self.dt)
         if gid in self.network.artificial:
             j, row, inst = self._find_artificial(variable, gid)
             probe, trace = ("state", j, row, inst), Trace(variable, None, gid, every * self.dt)
@@ -452,6 +485,16 @@ class Simulation:
             chunk = min(chunk, max(2, 2 * _MAX_SPIKES // n_det))
         if self.backend.n_artificial:
             chunk = min(chunk, max(1, _MAX_SPIKES // (2 * self.backend.n_artificial)))
+        chunk = self.comm.min(chunk)    # every rank makes the same calls (and exchanges)
+        try:
+            self._run_to(target, chunk, rows, every)
+        except Exception as err:
+            if self.comm.size > 1:      # the other ranks would wait in the next exchange
+                self.comm.abort(f"{type(err).__name__}: {err}")
+            raise
+        return self
+
+    def _run_to(self, target, chunk, rows, every):
         while self._step < target:
             # a call never crosses an epoch boundary: spikes of this epoch reach their
             # targets in a later one, so the cell groups are independent within it
@@ -476,10 +519,9 @@ class Simulation:
             self._take_spikes()
             if self._stream is not None:
                 self._stream.flush()
-        return self
 
     def _take_spikes(self):
-        gids, times, exact = self.backend.take_spikes()
+        gids, times, exact = self.comm.allgather_spikes(*self.backend.take_spikes())
         if len(gids):
             self.events.push_spikes(gids[~exact], times[~exact])
             self.events.push_spikes(gids[exact], times[exact], detected=False)
