@@ -62,6 +62,7 @@ class MpiComm:
         sys.stderr.write(f"neurosim rank {self.rank}: {message}\n")
         sys.stderr.flush()
         self.comm.Abort(1)
+        os._exit(1)                     # should Abort return before the launcher kills us
 
 
 def default_comm():
