@@ -29,8 +29,11 @@ def test_spikes_are_identical_on_1_2_and_3_ranks(tmp_path):
     net, gids = run_network.build()
     serial = ns.Simulation(net)
     spikes = serial.record_spikes()
+    before = serial.weights()[:, 0]
     serial.run(80.0)
     assert len(spikes.times) > 10
+    assert np.isin(spikes.gids, gids[-5:]).sum() >= 3          # the STDP cells fire too
+    assert np.sum(serial.weights()[:, 0] != before) >= 5        # and learn
     for ranks in (1, 2, 3):
         out = tmp_path / f"spikes_{ranks}.npz"
         got, stdout = run(ranks, out)

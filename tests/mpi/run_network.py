@@ -1,20 +1,28 @@
-"""Run under ``mpiexec -n N``: a ring with gap junctions and Poisson inputs; rank 0 writes
-every spike to the .npz named on the command line (tests/test_mpi.py compares rank counts)."""
+"""Run under ``mpiexec -n N``: a ring with a gap junction and Poisson inputs driving cells
+with STDP synapses through random connections; rank 0 writes every spike to the .npz named
+on the command line (tests/test_mpi.py compares rank counts)."""
 
 import sys
 
 import numpy as np
 
 import neurosim as ns
-from neurosim.models.ring import ring_network
+from neurosim.models.ring import ring_cell, ring_network
 
 
 def build():
-    net, gids = ring_network(12, extra=3, depth=2, branch_nseg=3)
+    net, gids = ring_network(12, extra=3, depth=2, branch_nseg=3, seed=3)
     net.add_gap_junction((int(gids[2]), (0, 0.5)), (int(gids[7]), (0, 0.5)), g=0.002)
     net.add_poisson(rate=40.0, n=6, stop=80.0,
                     targets=[(int(g), "syn") for g in gids[::2]], weight=0.004, delay=1.5)
-    return net, gids
+    plastic = ring_cell(depth=2, branch_nseg=3)
+    plastic.add_synapse((1, 0.5), "ExpSynSTDP", label="stdp", multiplicative=1, wmax=0.1)
+    learners = net.add_cells(plastic, n=5)
+    net.connect_rule(gids, learners, ns.FixedProbability(0.5), synapse="stdp",
+                     weight=ns.Uniform(0.02, 0.06), delay=ns.Uniform(1.0, 3.0))
+    for g in learners:                            # its own spikes reach its STDP synapse
+        net.connect(int(g), (int(g), "stdp"), weight=-1.0, delay=0.5)
+    return net, np.concatenate([gids, learners])
 
 
 def build_failing():
