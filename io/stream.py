@@ -52,11 +52,11 @@ class Stream:
         g.attrs["location"] = str(trace.location)
         time, data = _growable(g, "time", np.float64), _growable(g, "data", np.float64)
         time.attrs["units"] = "ms"
-        return TraceSink(time, data)
+        return Sink(time, data)
 
     def spike_sink(self):
         g = self.spikes.create_group(str(len(self.spikes)))
-        return SpikeSink(_growable(g, "gids", np.int64), _growable(g, "times", np.float64))
+        return Sink(_growable(g, "gids", np.int64), _growable(g, "times", np.float64))
 
     def flush(self):
         self.file.flush()
@@ -66,25 +66,19 @@ class Stream:
             self.file.close()
 
 
-class TraceSink:
-    def __init__(self, time, data):
-        self.time, self.data = time, data
+class Sink:
+    """Two growable datasets appended together: (time, data) of a trace, (gids, times) of
+    a spike record."""
 
-    def append(self, times, values):
-        _extend(self.time, times)
-        _extend(self.data, values)
+    def __init__(self, first, second):
+        self.first, self.second = first, second
 
-    def read(self):
-        return self.time[:], self.data[:]
-
-
-class SpikeSink:
-    def __init__(self, gids, times):
-        self.gids, self.times = gids, times
-
-    def append(self, gids, times):
-        _extend(self.gids, gids)
-        _extend(self.times, times)
+    def append(self, a, b):
+        _extend(self.first, a)
+        _extend(self.second, b)
 
     def read(self):
-        return self.gids[:], self.times[:]
+        return self.first[:], self.second[:]
+
+    def __len__(self):
+        return self.first.shape[0]

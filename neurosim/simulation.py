@@ -61,7 +61,7 @@ class Trace:
 
     def __len__(self):
         if self._sink is not None:
-            return len(self._sink.time)
+            return len(self._sink)
         return sum(len(t) for t in self._times)
 
     def __repr__(self):
@@ -111,7 +111,7 @@ class Spikes:
 
     def __len__(self):
         if self._sink is not None:
-            return len(self._sink.gids)
+            return len(self._sink)
         return sum(len(g) for g in self._gids)
 
 

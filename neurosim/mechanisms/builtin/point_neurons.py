@@ -122,6 +122,15 @@ else:
     doc="NEST's iaf_psc_alpha: LIF with alpha-shaped currents, exact integration.",
 ))
 
+# conductance-based models: a weight (nS) opens the excitatory or, negative, the inhibitory
+# conductance
+_CONDUCTANCE_INPUT = """
+if weight > 0.0:
+    g_ex = g_ex + weight
+else:
+    g_in = g_in - weight
+"""
+
 _CONDUCTANCE_LIF_HELPERS = '''
 @device_function
 def iaf_cond_exp_dv(V, g_ex, g_in, C_m, g_L, E_L, E_ex, E_in, I_e, V_th):
@@ -170,12 +179,7 @@ elif V_m >= V_th:
     V_m = V_reset
     NET_EVENT(t)
 """,
-    net_receive="""
-if weight > 0.0:
-    g_ex = g_ex + weight
-else:
-    g_in = g_in - weight
-""",
+    net_receive=_CONDUCTANCE_INPUT,
     net_receive_args=("weight",),
     doc="NEST's iaf_cond_exp: LIF with exponential conductances (nS).",
 ))
@@ -254,12 +258,7 @@ while _done < dt - 1e-12:
 if refractory > 0.0:
     refractory = refractory - 1.0
 """,
-    net_receive="""
-if weight > 0.0:
-    g_ex = g_ex + weight
-else:
-    g_in = g_in - weight
-""",
+    net_receive=_CONDUCTANCE_INPUT,
     net_receive_args=("weight",),
     doc="NEST's aeif_cond_exp: adaptive exponential LIF with exponential conductances.",
 ))
