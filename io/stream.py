@@ -8,7 +8,9 @@
 
 Each Simulation call (an epoch) appends its samples and flushes the file, so a run that
 stops early leaves everything recorded until then.  ``Trace.values`` and ``Spikes.times``
-read back from the file.
+read back from the file.  Under MPI rank 0 writes the file with every rank's samples (the
+other ranks forward theirs after every call: ``neurosim.recording.share``); spikes are
+written call by call in (time, gid) order, so the file is the same for any rank count.
 """
 
 import h5py
@@ -82,3 +84,42 @@ class Sink:
 
     def __len__(self):
         return self.first.shape[0]
+
+
+class Forward:
+    """A sink on a rank other than 0: samples wait here until the next share sends them to
+    rank 0, which writes them; nothing reads back here."""
+
+    def __init__(self):
+        self.parts = []
+
+    def append(self, a, b):
+        self.parts.append((a, b))
+
+    def drain(self):
+        a = np.concatenate([p[0] for p in self.parts]) if self.parts else np.zeros(0)
+        b = np.concatenate([p[1] for p in self.parts]) if self.parts else np.zeros(0)
+        self.parts = []
+        return a, b
+
+    def read(self):
+        return np.zeros(0), np.zeros(0)
+
+    def __len__(self):
+        return 0
+
+
+class Elsewhere:
+    """The stream of a rank other than 0: it writes nothing, its sinks forward."""
+
+    def trace_sink(self, trace):
+        return Forward()
+
+    def spike_sink(self):
+        return Forward()
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass

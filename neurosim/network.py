@@ -27,6 +27,9 @@ class Network:
         self.positions = {}              # gid -> (x, y, z) µm, where given
         self.gap_junctions = []          # (gid a, location a, gid b, location b, g µS)
         self.pointers = []               # (gid, label, pointer, source gid, location)
+        # one rank's part of a network (recipe.build_local): the kind of every gid, so that
+        # connections from gids built on other ranks are checked too
+        self.remote_kinds = None
         self._src, self._tgt, self._label, self._weight, self._delay = [], [], [], [], []
 
     # ------------------------------------------------------------------ nodes
@@ -255,7 +258,11 @@ class Network:
             if not any(s.label == label for s in cell.synapses):
                 raise ParameterError(f"cell gid {tgt} has no synapse labelled {label!r} (its "
                                      f"labels: {[s.label for s in cell.synapses]})")
-        if source in self.cells and self.cells[source].detector is None:
+        from .recipe import CELL_WITHOUT_DETECTOR
+        if (source in self.cells and self.cells[source].detector is None) or \
+                (source not in self.cells and self.remote_kinds is not None and
+                 source < len(self.remote_kinds) and
+                 self.remote_kinds[source] == CELL_WITHOUT_DETECTOR):
             raise ParameterError(f"cell gid {source} has no spike detector and cannot be a "
                                  "source: add cell.add_detector(location, threshold)")
         w = np.atleast_1d(np.asarray(weight, dtype=float))
@@ -274,10 +281,17 @@ class Network:
             g = int(gid)
         except (TypeError, ValueError):
             raise ParameterError(f"{what} gid must be an integer, got {gid!r}") from None
-        if g != gid or not (g in self.cells or g in self.spike_sources or g in self.artificial):
+        if g != gid or not self.knows(g):
+            n = self.n_gids if self.remote_kinds is None else len(self.remote_kinds)
             raise ParameterError(f"unknown {what} gid {gid!r} (the network has gids "
-                                 f"0..{self.n_gids - 1})")
+                                 f"0..{n - 1})")
         return g
+
+    def knows(self, gid):
+        """Whether ``gid`` is a gid of the network (here, or built on another rank)."""
+        if gid in self.cells or gid in self.spike_sources or gid in self.artificial:
+            return True
+        return self.remote_kinds is not None and 0 <= gid < len(self.remote_kinds)
 
     @property
     def n_connections(self):

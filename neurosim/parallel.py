@@ -22,14 +22,38 @@ class SerialComm:
     """One rank: every collective is the identity."""
     rank, size = 0, 1
 
-    def allgather_spikes(self, gids, times, exact):
-        return gids, times, exact
+    def exchange_spikes(self, spikes, stop, route=None):
+        return spikes, bool(stop)
+
+    def gather(self, obj):
+        return [obj]
+
+    def allgather(self, obj):
+        return [obj]
+
+    def alltoall(self, objs):
+        return list(objs)
 
     def min(self, value):
         return value
 
     def abort(self, message):
         raise SystemExit(message)
+
+
+# a spike on the wire: 17 bytes, no padding
+SPIKE = np.dtype([("gid", "<i8"), ("time", "<f8"), ("exact", "u1")])
+
+
+def pack_spikes(gids, times, exact):
+    out = np.empty(len(gids), dtype=SPIKE)
+    out["gid"], out["time"], out["exact"] = gids, times, exact
+    return out
+
+
+def unpack_spikes(packed):
+    return (np.ascontiguousarray(packed["gid"]), np.ascontiguousarray(packed["time"]),
+            packed["exact"].astype(bool))
 
 
 class MpiComm:
@@ -41,17 +65,43 @@ class MpiComm:
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
 
-    def _gather(self, array, dtype):
-        array = np.ascontiguousarray(array, dtype=dtype)
-        counts = np.array(self.comm.allgather(len(array)), dtype=np.int64)
-        out = np.empty(int(counts.sum()), dtype=dtype)
-        self.comm.Allgatherv(array, [out, counts])
-        return out
+    def exchange_spikes(self, spikes, stop, route=None):
+        """Every rank's spikes (gids, times, exact) to the ranks that need them, and whether
+        any rank asks to stop.  ``route`` None: every spike to every rank (Allgatherv);
+        else ``route(gids)`` gives (spike index, destination rank) pairs (Alltoallv)."""
+        packed = pack_spikes(*spikes)
+        if route is None:
+            head = np.array([len(packed), int(bool(stop))], dtype=np.int64)
+            heads = np.empty((self.size, 2), dtype=np.int64)
+            self.comm.Allgather(head, heads)
+            counts = heads[:, 0] * SPIKE.itemsize
+            out = np.empty(int(heads[:, 0].sum()), dtype=SPIKE)
+            self.comm.Allgatherv([packed.view(np.uint8), self.MPI.BYTE],
+                                 [out.view(np.uint8), counts, self.MPI.BYTE])
+            return unpack_spikes(out), bool(heads[:, 1].any())
+        which, rank = route(spikes[0])
+        order = np.argsort(rank, kind="stable")
+        send = packed[which[order]]
+        head = np.zeros((self.size, 2), dtype=np.int64)
+        head[:, 0] = np.bincount(rank, minlength=self.size)
+        head[:, 1] = int(bool(stop))
+        heads = np.empty((self.size, 2), dtype=np.int64)
+        self.comm.Alltoall(head, heads)
+        out = np.empty(int(heads[:, 0].sum()), dtype=SPIKE)
+        self.comm.Alltoallv([send.view(np.uint8), head[:, 0] * SPIKE.itemsize,
+                             self.MPI.BYTE],
+                            [out.view(np.uint8), heads[:, 0] * SPIKE.itemsize, self.MPI.BYTE])
+        return unpack_spikes(out), bool(heads[:, 1].any())
 
-    def allgather_spikes(self, gids, times, exact):
-        """Every rank's spikes, on every rank (rank order; consumers sort them)."""
-        return (self._gather(gids, np.int64), self._gather(times, np.float64),
-                self._gather(exact, np.bool_))
+    def gather(self, obj):
+        """``obj`` of every rank, in rank order, on rank 0 (None elsewhere)."""
+        return self.comm.gather(obj, root=0)
+
+    def allgather(self, obj):
+        return self.comm.allgather(obj)
+
+    def alltoall(self, objs):
+        return self.comm.alltoall(list(objs))
 
     def min(self, value):
         return self.comm.allreduce(value, op=self.MPI.MIN)
@@ -79,8 +129,9 @@ def default_comm():
     return SerialComm()
 
 
-def _units(network):
-    """Gids that must share a rank: gap junctions and POINTERs join cells (union-find)."""
+def connected_units(gids, pairs):
+    """Gids that must share a rank, as lists: ``pairs`` (gap junctions, POINTERs) join them
+    (union-find)."""
     root = {}
 
     def find(g):
@@ -90,44 +141,97 @@ def _units(network):
             g = root[g]
         return g
 
-    for a, _, b, _, _ in network.gap_junctions:
-        ra, rb = find(a), find(b)
-        root[max(ra, rb)] = min(ra, rb)
-    for g, _, _, src, _ in network.pointers:
-        ra, rb = find(g), find(src)
+    for a, b in pairs:
+        ra, rb = find(int(a)), find(int(b))
         root[max(ra, rb)] = min(ra, rb)
     units = {}
-    for g in sorted(list(network.cells) + list(network.artificial)):
+    for g in sorted(int(g) for g in gids):
         units.setdefault(find(g), []).append(g)
     return list(units.values())
 
 
-def _costs(network):
-    """Estimated cost of each gid: nodes, synapses and mechanism tables of its cell (a
-    template is measured once), 1 for an artificial cell."""
+def cell_cost(cell):
+    """Estimated cost of a cell per step: nodes, mechanism instances and synapses."""
     from .lowering import _lower_cell
+    part = _lower_cell(cell)
+    instances = sum(len(entry["nodes"]) for entry in part["mechs"].values())
+    return 1.0 + part["n"] + instances
+
+
+def _costs(network):
+    """Cost of each gid (a template is measured once); 1 for an artificial cell."""
     per_template = {}
     cost = {}
     for gid, cell in network.cells.items():
         if id(cell) not in per_template:
-            part = _lower_cell(cell)
-            per_template[id(cell)] = 1.0 + part["n"] + len(cell.synapses)
+            per_template[id(cell)] = cell_cost(cell)
         cost[gid] = per_template[id(cell)]
     for gid in network.artificial:
         cost[gid] = 1.0
     return cost
 
 
-def partition(network, size):
-    """A list of ``size`` sorted gid arrays (cells and artificial cells; spike sources are
-    known to every rank)."""
+def balance(units, cost, size):
+    """Units to ranks, largest first to the least loaded: a list of ``size`` sorted gid
+    arrays, and each rank's load.  ``cost[gid]`` is a gid's cost."""
     loads = np.zeros(size)
     owned = [[] for _ in range(size)]
-    units = _units(network)
-    cost = _costs(network)
     costs = [sum(cost[g] for g in unit) for unit in units]
     for k in sorted(range(len(units)), key=lambda k: (-costs[k], units[k][0])):
         r = int(np.argmin(loads))
         owned[r] += units[k]
         loads[r] += costs[k]
     return [np.array(sorted(o), dtype=np.int64) for o in owned], loads
+
+
+def partition(network, size):
+    """A list of ``size`` sorted gid arrays (cells and artificial cells; spike sources are
+    known to every rank), and each rank's load."""
+    pairs = [(a, b) for a, _, b, _, _ in network.gap_junctions]
+    pairs += [(g, src) for g, _, _, src, _ in network.pointers]
+    units = connected_units(list(network.cells) + list(network.artificial), pairs)
+    return balance(units, _costs(network), size)
+
+
+def owner_of(owned, n_gids):
+    """Rank of every gid 0 .. n_gids - 1 (-1: a spike source, on every rank)."""
+    owner = np.full(n_gids, -1, dtype=np.int64)
+    for rank, gids in enumerate(owned):
+        owner[gids] = rank
+    return owner
+
+
+class SpikeRoute:
+    """Which ranks need the spikes of this rank's gids: those holding connections from them.
+    Calling it with spike gids gives (spike index, destination rank) pairs, for Alltoallv."""
+
+    def __init__(self, comm, owner, needed):
+        needed = np.unique(np.asarray(needed, dtype=np.int64))
+        needed = needed[owner[needed] >= 0]                 # spike sources: on every rank
+        asks = [needed[owner[needed] == r] for r in range(comm.size)]
+        got = comm.alltoall(asks)                           # who needs which of my gids
+        gids = np.concatenate(got + [np.zeros(0, dtype=np.int64)])
+        ranks = np.concatenate([np.full(len(a), r, dtype=np.int64) for r, a in enumerate(got)]
+                               + [np.zeros(0, dtype=np.int64)])
+        order = np.lexsort((ranks, gids))
+        self.gids, first = np.unique(gids[order], return_index=True)
+        self.ptr = np.append(first, len(order)).astype(np.int64)
+        self.ranks = ranks[order]
+
+    def __call__(self, spike_gids):
+        pos = np.searchsorted(self.gids, spike_gids)
+        pos = np.minimum(pos, max(len(self.gids) - 1, 0))
+        found = (len(self.gids) > 0) & (self.gids[pos] == spike_gids) \
+            if len(self.gids) else np.zeros(len(spike_gids), dtype=bool)
+        counts = np.where(found, self.ptr[pos + 1] - self.ptr[pos], 0) if len(self.gids) \
+            else np.zeros(len(spike_gids), dtype=np.int64)
+        which = np.repeat(np.arange(len(spike_gids)), counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        start = np.repeat(self.ptr[pos] if len(self.gids) else counts, counts)
+        return which, self.ranks[start + offsets]
+
+    def mean_destinations(self, comm):
+        """Ranks a spike goes to, averaged over every rank's spiking gids that have targets."""
+        total = comm.allgather((len(self.ranks), len(self.gids)))
+        sent, sources = sum(t[0] for t in total), sum(t[1] for t in total)
+        return sent / sources if sources else 0.0

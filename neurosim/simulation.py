@@ -4,6 +4,11 @@
 again goes on from there.  Probes added with ``record`` sample from the current time on.
 """
 
+import functools
+import signal
+import sys
+import threading
+
 import numpy as np
 
 from .backends import make_backend
@@ -12,107 +17,30 @@ from .errors import LocationError, NumericalInstabilityError, ParameterError
 from .events import Connections, EventQueue, check_delays
 from .lowering import artificial_tables, lower
 from .network import Network
-from .parallel import default_comm, partition
-from .recipe import Recipe, build_network
+from .parallel import SpikeRoute, default_comm, owner_of, partition
+from .recipe import Recipe, build_local, build_network
+from .recording import Spikes, Trace, share
 from .validate import finite
 
 METHODS = ("backward_euler", "crank_nicolson")
 _MAX_BUFFER = 8_000_000      # floats held per kernel call before traces are collected
 _MAX_SPIKES = 1_000_000      # spike-buffer entries a kernel call may need at worst
+_MAX_STEPS = 4096            # steps per kernel call at most: a signal is answered soon
+EXCHANGES = ("auto", "allgather", "alltoall")
 
 
-class Trace:
-    """Samples of one probe: ``times`` (ms) and ``values`` as numpy arrays (read back from the
-    file when the simulation streams to one: ``sim.stream_to``)."""
-
-    def __init__(self, variable, location, cell, interval):
-        self.variable = variable
-        self.location = location
-        self.cell = cell
-        self.interval = interval
-        self._times = []
-        self._values = []
-        self._sink = None
-
-    def _append(self, times, values):
-        if self._sink is not None:
-            self._sink.append(np.asarray(times, dtype=float), np.asarray(values, dtype=float))
-            return
-        self._times.append(np.asarray(times, dtype=float))
-        self._values.append(np.asarray(values, dtype=float))
-
-    def _stream(self, sink):
-        """From now on samples go to ``sink``; those held so far go first."""
-        if self._times:
-            sink.append(np.concatenate(self._times), np.concatenate(self._values))
-        self._times, self._values, self._sink = [], [], sink
-
-    @property
-    def times(self):
-        if self._sink is not None:
-            return self._sink.read()[0]
-        return np.concatenate(self._times) if self._times else np.zeros(0)
-
-    @property
-    def values(self):
-        if self._sink is not None:
-            return self._sink.read()[1]
-        return np.concatenate(self._values) if self._values else np.zeros(0)
-
-    def __len__(self):
-        if self._sink is not None:
-            return len(self._sink)
-        return sum(len(t) for t in self._times)
-
-    def __repr__(self):
-        return (f"Trace({self.variable!r} at {self.location} of cell {self.cell}, "
-                f"{len(self)} samples)")
-
-
-class Spikes:
-    """Recorded spikes: ``gids`` and ``times`` (ms) as numpy arrays, in time order."""
-
-    def __init__(self, gids=None):
-        self.only = None if gids is None else set(int(g) for g in gids)
-        self._gids, self._times = [], []
-        self._sink = None
-
-    def _append(self, gids, times):
-        if self.only is not None:
-            keep = np.isin(gids, list(self.only))
-            gids, times = gids[keep], times[keep]
-        if self._sink is not None:
-            self._sink.append(np.asarray(gids, dtype=np.int64), np.asarray(times, dtype=float))
-            return
-        self._gids.append(np.asarray(gids, dtype=np.int64))
-        self._times.append(np.asarray(times, dtype=float))
-
-    def _stream(self, sink):
-        if self._gids:
-            sink.append(np.concatenate(self._gids), np.concatenate(self._times))
-        self._gids, self._times, self._sink = [], [], sink
-
-    def _sorted(self):
-        if self._sink is not None:
-            g, t = self._sink.read()
-        else:
-            g = np.concatenate(self._gids) if self._gids else np.zeros(0, dtype=np.int64)
-            t = np.concatenate(self._times) if self._times else np.zeros(0)
-        order = np.lexsort((g, t))
-        return g[order], t[order]
-
-    @property
-    def gids(self):
-        return self._sorted()[0]
-
-    @property
-    def times(self):
-        return self._sorted()[1]
-
-    def __len__(self):
-        if self._sink is not None:
-            return len(self._sink)
-        return sum(len(g) for g in self._gids)
+def _on_every_rank(method):
+    """A method every rank calls at the same point: an error on one rank ends every rank
+    (message once, non-zero exit) instead of leaving the others waiting in a collective."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as err:
+            if self.comm.size > 1:
+                self.comm.abort(f"{type(err).__name__}: {err}")
+            raise
+    return guarded
 
 
 class Simulation:
@@ -123,13 +51,21 @@ class Simulation:
     interpolation tables, as NEURON does by default.
     ``threads``: cell groups advance on this many threads (results do not depend on it).
     ``comm``: the ranks (``neurosim.parallel``; default: MPI under an MPI launcher with
-    several ranks, else serial).  Each rank builds and runs its own share of the gids;
-    spikes are exchanged after every call of the kernel, and every rank records every
-    spike: the same results for any number of ranks.
+    several ranks, else serial).  Each rank builds and runs its own share of the gids (of a
+    Recipe, it describes only those); spikes are exchanged after every call of the kernel
+    (``exchange``: "allgather", "alltoall" to the ranks holding targets only, or "auto":
+    the one moving fewer bytes).  Spike records hold every rank's spikes and rank 0 every
+    trace after each ``run``: the same results for any number of ranks.  Every rank must
+    make the same calls (record, run, stream_to) in the same order.
     """
 
     def __init__(self, model, dt=0.025, method="backward_euler", celsius=6.3,
-                 use_tables=True, backend="cpu", threads=1, comm=None):
+                 use_tables=True, backend="cpu", threads=1, comm=None, exchange="auto"):
+        self.comm = default_comm() if comm is None else comm
+        self._build(model, dt, method, celsius, use_tables, backend, threads, exchange)
+
+    @_on_every_rank
+    def _build(self, model, dt, method, celsius, use_tables, backend, threads, exchange):
         self.dt = finite("dt", dt, positive=True)
         self.celsius = finite("celsius", celsius)
         if method not in METHODS:
@@ -138,7 +74,12 @@ class Simulation:
         if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) \
                 or threads < 1:
             raise ParameterError(f"threads must be a positive integer, got {threads!r}")
-        if isinstance(model, Recipe):
+        if exchange not in EXCHANGES:
+            raise ParameterError(f"exchange must be one of {EXCHANGES}, got {exchange!r}")
+        owned = None
+        if isinstance(model, Recipe) and self.comm.size > 1:
+            self.network, owned, loads = build_local(model, self.comm)
+        elif isinstance(model, Recipe):
             self.network = build_network(model)
         elif isinstance(model, Network):
             self.network = model
@@ -151,10 +92,16 @@ class Simulation:
             for cell in cells:
                 self.network.add_cells(cell)
         net = self.network
-        if len(net.cells) == 0 and not net.artificial:
-            raise ParameterError("the network has no cells")
-        self.comm = default_comm() if comm is None else comm
-        self.local = self._partition()                  # the gids this rank runs
+        if owned is None:
+            if len(net.cells) == 0 and not net.artificial:
+                raise ParameterError("the network has no cells")
+            owned, loads = self._partition()
+        self.owner = owner_of(owned, 1 + max(int(max(o, default=-1)) for o in owned))
+        self.local = set(int(g) for g in owned[self.comm.rank])   # the gids this rank runs
+        if self.comm.size > 1 and self.comm.rank == 0:
+            print(f"neurosim: {sum(len(o) for o in owned)} cells on {self.comm.size} ranks, "
+                  f"cost per rank {loads.min():.0f}-{loads.max():.0f} (imbalance "
+                  f"{loads.max() / max(loads.mean(), 1e-12) - 1:.1%})", flush=True)
         self.gids = np.array(sorted(g for g in net.cells if g in self.local),
                              dtype=np.int64)            # cell index -> gid
         self._index_of = {int(g): i for i, g in enumerate(self.gids)}
@@ -174,23 +121,21 @@ class Simulation:
         self._probes = []       # (trace, kind, index...) in row order
         self._spike_records = []
         self._stream = None             # an open io.stream.Stream (stream_to)
-        self._setup_events()
+        self._signal = 0                # a signal received during run (SIGINT, SIGTERM)
+        self._setup_events(exchange)
         self.backend.initialize()
 
     def _partition(self):
-        """This rank's gids (every gid on one rank); rank 0 prints a summary."""
+        """Every rank's gids (each gid on one rank) and each rank's load."""
         net = self.network
         if self.comm.size == 1:
-            return set(net.cells) | set(net.artificial)
-        owned, loads = partition(net, self.comm.size)
-        if self.comm.rank == 0:
-            print(f"neurosim: {len(net.cells) + len(net.artificial)} cells on "
-                  f"{self.comm.size} ranks, cost per rank {loads.min():.0f}-{loads.max():.0f} "
-                  f"(imbalance {loads.max() / max(loads.mean(), 1e-12) - 1:.1%})")
-        return set(int(g) for g in owned[self.comm.rank])
+            gids = np.array(sorted(set(net.cells) | set(net.artificial)), dtype=np.int64)
+            return [gids], np.ones(1)
+        return partition(net, self.comm.size)
 
-    def _setup_events(self):
-        """Detectors of the cells, the connection tables and the event queue."""
+    def _setup_events(self, exchange):
+        """Detectors of the cells, the connection tables, the event queue and the routes of
+        spikes between ranks."""
         net, model = self.network, self.model
         det = [(self._index_of[g], c.detector) for g, c in net.cells.items()
                if c.detector is not None and g in self._index_of]
@@ -212,17 +157,25 @@ class Simulation:
         self._set_pointers(target)
         src, tgt, labels, weights, delays = net.connections()
         check_delays(delays, self.dt)
-        # epochs: no spike made during the run can reach a target sooner than the minimum
-        # delay of the connections leaving cells (spike sources' times are known beforehand:
-        # their events are queued before their epoch, whatever their delay); the same on
-        # every rank
-        made = ~np.isin(src, np.fromiter(net.spike_sources, dtype=np.int64))
-        min_delay = float(delays[made].min()) if made.any() else np.inf
         if self.comm.size > 1:          # this rank's share: connections onto its gids
             mine = np.isin(tgt, np.fromiter(self.local, dtype=np.int64))
             src, tgt, delays = src[mine], tgt[mine], delays[mine]
             labels = [lab for lab, m in zip(labels, mine) if m]
             weights = [w for w, m in zip(weights, mine) if m]
+        # epochs: no spike made during the run can reach a target sooner than the minimum
+        # delay of the connections leaving cells (spike sources' times are known beforehand:
+        # their events are queued before their epoch, whatever their delay); the same on
+        # every rank
+        made = ~np.isin(src, np.fromiter(net.spike_sources, dtype=np.int64))
+        min_delay = self.comm.min(float(delays[made].min()) if made.any() else np.inf)
+        self.route = None               # Allgatherv
+        if self.comm.size > 1 and exchange != "allgather":
+            route = SpikeRoute(self.comm, self.owner, src[made])
+            # Alltoallv where each spike goes to at most half the ranks on average
+            if exchange == "alltoall" or \
+                    route.mean_destinations(self.comm) <= self.comm.size / 2:
+                self.route = route
+        self.exchange = "allgather" if self.route is None else "alltoall"
         tables, insts = self._resolve_targets(target, tgt, labels)
         # one row per connection, a column per NET_RECEIVE argument of any target
         lengths = np.fromiter((len(w) for w in weights), dtype=np.int64, count=len(weights))
@@ -312,6 +265,7 @@ class Simulation:
         columns: NET_RECEIVE arguments): plastic synapses change them during a run."""
         return self.connections.weights.copy()
 
+    @_on_every_rank
     def record_spikes(self, gids=None):
         """Record the spikes of ``gids`` (default: every cell with a detector and every spike
         source) from now on; returns a Spikes object with ``.gids`` and ``.times``."""
@@ -321,16 +275,20 @@ class Simulation:
         self._spike_records.append(rec)
         return rec
 
+    @_on_every_rank
     def stream_to(self, path):
         """Write every probe's samples and every spike record to the HDF5 file ``path`` as
         the run goes (``neurosim.io.stream``): memory then holds one epoch of samples, not
         the whole run, and the file is flushed after every epoch.  Traces and spike records
-        read back from the file; ``close()`` closes it."""
-        from neurosim.io.stream import Stream
+        read back from the file; ``close()`` closes it.  Under MPI rank 0 writes the file,
+        with every rank's samples; on the other ranks records read back empty."""
+        from neurosim.io.stream import Elsewhere, Stream
         self.close()
-        self._stream = Stream(path, dt=self.dt, celsius=self.celsius)
+        self._stream = Stream(path, dt=self.dt, celsius=self.celsius) if self.comm.rank == 0 \
+            else Elsewhere()
         for trace in self._traces:
-            trace._stream(self._stream.trace_sink(trace))
+            if trace.owned or self.comm.rank == 0:
+                trace._stream(self._stream.trace_sink(trace))
         for rec in self._spike_records:
             rec._stream(self._stream.spike_sink())
         return self
@@ -354,6 +312,7 @@ class Simulation:
         return self.model.n_compartments
 
     # ------------------------------------------------------------------ probes
+    @_on_every_rank
     def record(self, variable, location, cell=0, interval=None):
         """Record every ``interval`` ms (default dt), from now on.
 
@@ -377,10 +336,16 @@ class Simulation:
         return traces
 
     def _add_probe(self, variable, location, gid, every):
-        if gid not in self.local and (gid in self.network.cells or
-                                      gid in self.network.artificial):
-            # another rank's gid: it records there; this rank's trace stays empty
-            return Trace(variable, location, gid, every * self.dt)
+        if gid not in self.local and gid not in self.network.spike_sources and \
+                self.network.knows(gid):
+            # another rank's gid: it records there and sends the samples to rank 0
+            trace = Trace(variable, None if location is None else
+                          location if isinstance(location, str) else tuple(location),
+                          gid, every * self.dt, owned=False)
+            if self._stream is not None and self.comm.rank == 0:
+                trace._stream(self._stream.trace_sink(trace))
+            self._traces.append(trace)
+            return trace
         if gid in self.network.artificial:
             j, row, inst = self._find_artificial(variable, gid)
             probe, trace = ("state", j, row, inst), Trace(variable, None, gid, every * self.dt)
@@ -469,6 +434,7 @@ class Simulation:
                              f"model (present: {[t.name for t in self.backend.tables]})")
 
     # ------------------------------------------------------------------ running
+    @_on_every_rank
     def run(self, t_stop):
         """Advance to absolute time ``t_stop`` (ms)."""
         t_stop = finite("t_stop", t_stop)
@@ -485,14 +451,48 @@ class Simulation:
             chunk = min(chunk, max(2, 2 * _MAX_SPIKES // n_det))
         if self.backend.n_artificial:
             chunk = min(chunk, max(1, _MAX_SPIKES // (2 * self.backend.n_artificial)))
-        chunk = self.comm.min(chunk)    # every rank makes the same calls (and exchanges)
+        chunk = self.comm.min(min(chunk, _MAX_STEPS))   # every rank makes the same calls
+        handlers = self._catch_signals()
         try:
             self._run_to(target, chunk, rows, every)
-        except Exception as err:
-            if self.comm.size > 1:      # the other ranks would wait in the next exchange
-                self.comm.abort(f"{type(err).__name__}: {err}")
+        except Exception:
+            if self.comm.size == 1:     # what was recorded until the error stays readable
+                share(self.comm, self._traces, self._spike_records, False)
             raise
+        finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+        if self._stream is None:        # streamed records were shared call by call
+            share(self.comm, self._traces, self._spike_records, False)
         return self
+
+    def _catch_signals(self):
+        """SIGINT and SIGTERM stop the run at the end of the current kernel call, on every
+        rank at the same step (they agree in the spike exchange): recordings stay complete
+        to there.  The handlers in place before are given back after the run."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        self._signal = 0
+
+        def note(signum, frame):
+            self._signal = signum
+        return {signum: signal.signal(signum, note) for signum in (signal.SIGINT,
+                                                                    signal.SIGTERM)}
+
+    def _stop_on_signal(self):
+        """Raise, on every rank, for a signal received on any: KeyboardInterrupt for SIGINT
+        (as Python does), SystemExit(128 + signal) for SIGTERM; the message once (rank 0)."""
+        signum = self._signal or signal.SIGTERM      # another rank's signal: say SIGTERM
+        message = (f"neurosim: {signal.Signals(signum).name}: run stopped at t = {self.t:g} "
+                   f"ms on every rank; recordings are complete to there")
+        if self._stream is not None:
+            self._stream.flush()
+        if signum == signal.SIGINT and self.comm.rank == 0:
+            raise KeyboardInterrupt(message)
+        if self.comm.rank == 0:
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
+        raise SystemExit(128 + int(signum))
 
     def _run_to(self, target, chunk, rows, every):
         while self._step < target:
@@ -516,27 +516,39 @@ class Simulation:
                     "reduce dt or check parameters")
             self._collect(self._step, n, every, count, out)
             self._step = end
-            self._take_spikes()
+            stop = self._take_spikes()
             if self._stream is not None:
+                share(self.comm, self._traces, self._spike_records, True)
                 self._stream.flush()
+            if stop:
+                if self._stream is None:
+                    share(self.comm, self._traces, self._spike_records, False)
+                self._stop_on_signal()
 
     def _take_spikes(self):
-        gids, times, exact = self.comm.allgather_spikes(*self.backend.take_spikes())
+        """Record this call's spikes, send them to the ranks that need them and queue their
+        events; whether any rank received a signal."""
+        spikes = self.backend.take_spikes()
+        for rec in self._spike_records:
+            rec._append(spikes[0], spikes[1])
+        (gids, times, exact), stop = self.comm.exchange_spikes(spikes, self._signal,
+                                                               self.route)
         if len(gids):
             self.events.push_spikes(gids[~exact], times[~exact])
             self.events.push_spikes(gids[exact], times[exact], detected=False)
-            for rec in self._spike_records:
-                rec._append(gids, times)
+        return stop
 
     def _queue_source_spikes(self, end_step):
-        """Spike-source spikes before the end of this call become events (and are recorded)."""
+        """Spike-source spikes before the end of this call become events (every rank knows
+        them; rank 0 records them)."""
         stop = int(np.searchsorted(self._source_times, end_step * self.dt, side="left"))
         if stop > self._source_next:
             sl = slice(self._source_next, stop)
             g, t = self._source_gids[sl], self._source_times[sl]
             self.events.push_spikes(g, t, detected=False)
-            for rec in self._spike_records:
-                rec._append(g, t)
+            if self.comm.rank == 0:
+                for rec in self._spike_records:
+                    rec._append(g, t)
             self._source_next = stop
 
     def _collect(self, step0, done, every, count, out):

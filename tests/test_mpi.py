@@ -1,12 +1,15 @@
 """Distributed runs: the same spikes on 1 to 4 ranks (mpiexec from the mpich wheel)."""
 
-import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
+import h5py
 import numpy as np
+import pytest
 
 HERE = os.path.dirname(__file__)
 SCRIPT = os.path.join(HERE, "mpi", "run_network.py")
@@ -14,21 +17,39 @@ MPIEXEC = shutil.which("mpiexec")
 assert MPIEXEC, "mpiexec comes with the mpich wheel: pip install -e '.[dev]'"
 
 
-def run(ranks, out, threads=1):
-    cmd = [MPIEXEC, "-n", str(ranks), sys.executable, SCRIPT, str(out), str(threads)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+def launch(ranks, *args, timeout=600):
+    cmd = [MPIEXEC, "-n", str(ranks), sys.executable, SCRIPT, *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "PYTHONPATH": HERE})
+
+
+def run(ranks, out, *options):
+    done = launch(ranks, out, *options)
     assert done.returncode == 0, done.stdout + done.stderr
     return np.load(out), done.stdout
 
 
-def test_spikes_are_identical_on_1_2_and_3_ranks(tmp_path):
+def h5_content(path):
+    """Every dataset and attribute of an HDF5 file, by path."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        out["/"] = dict(f.attrs)
+
+        def visit(name, obj):
+            out[name] = (np.asarray(obj) if isinstance(obj, h5py.Dataset) else None,
+                         dict(obj.attrs))
+        f.visititems(visit)
+    return out
+
+
+def test_spikes_are_identical_on_1_to_4_ranks(tmp_path):
     sys.path.insert(0, os.path.join(HERE, "mpi"))
     import run_network
     import neurosim as ns
     net, gids = run_network.build()
     serial = ns.Simulation(net)
     spikes = serial.record_spikes()
+    v = serial.record("v", (0, 0.5), cell=int(gids[-1]))
     before = serial.weights()[:, 0]
     serial.run(80.0)
     assert len(spikes.times) > 10
@@ -40,28 +61,96 @@ def test_spikes_are_identical_on_1_2_and_3_ranks(tmp_path):
         assert int(got["size"]) == ranks
         np.testing.assert_array_equal(got["gids"], spikes.gids)
         np.testing.assert_array_equal(got["times"], spikes.times)
+        np.testing.assert_array_equal(got["v"], v.values)      # rank 0 holds every trace
         if ranks > 1:
             assert f"on {ranks} ranks" in stdout            # the partition summary
-        traces = glob.glob(str(tmp_path / f"spikes_{ranks}_v_rank*.npy"))
-        assert len(traces) == 1                              # one rank owns the gid
-    v_one = np.load(glob.glob(str(tmp_path / "spikes_1_v_rank*.npy"))[0])
-    v_three = np.load(glob.glob(str(tmp_path / "spikes_3_v_rank*.npy"))[0])
-    np.testing.assert_array_equal(v_one, v_three)
 
 
-def test_ranks_and_threads_combine(tmp_path):
+def test_alltoall_exchange_threads_and_a_recipe_give_the_same_spikes(tmp_path):
     one, _ = run(1, tmp_path / "a.npz")
-    two, _ = run(2, tmp_path / "b.npz", threads=2)
-    np.testing.assert_array_equal(one["gids"], two["gids"])
-    np.testing.assert_array_equal(one["times"], two["times"])
+    for options in (["--threads", 2], ["--exchange", "alltoall"], ["--recipe"],
+                    ["--recipe", "--exchange", "alltoall"]):
+        two, _ = run(2, tmp_path / "b.npz", *options)
+        assert str(two["exchange"]) == ("alltoall" if "alltoall" in options else "allgather")
+        np.testing.assert_array_equal(one["gids"], two["gids"])
+        np.testing.assert_array_equal(one["times"], two["times"])
+        np.testing.assert_array_equal(one["v"], two["v"])
+
+
+def test_one_output_file_with_the_same_content_for_any_rank_count(tmp_path):
+    files = {}
+    for ranks in (1, 3):
+        files[ranks] = tmp_path / f"run{ranks}.h5"
+        run(ranks, tmp_path / "x.npz", "--stream", files[ranks])
+    assert not list(tmp_path.glob("run*.h5.*"))             # no file per rank
+    one, three = h5_content(files[1]), h5_content(files[3])
+    assert one.keys() == three.keys()
+    assert sum(1 for k in one if k.endswith("/data")) == 6   # 6 traces
+    for key in one:
+        if key == "/":
+            assert one[key] == three[key]
+            continue
+        (a, attrs_a), (b, attrs_b) = one[key], three[key]
+        assert attrs_a == attrs_b, key
+        if a is not None:
+            assert len(a) > 0, key
+            np.testing.assert_array_equal(a, b, err_msg=key)
 
 
 def test_an_error_on_one_rank_ends_every_rank(tmp_path):
     """Only the rank owning the runaway cell raises: all ranks end, non-zero, promptly, and
     the message is printed once."""
-    cmd = [MPIEXEC, "-n", "3", sys.executable, SCRIPT, "fail"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": HERE})
+    done = launch(3, "fail", timeout=60)
     assert done.returncode != 0
     text = done.stdout + done.stderr
     assert text.count("NumericalInstabilityError: numerical blow-up") == 1, text
+
+
+def test_a_bad_probe_on_one_rank_ends_every_rank():
+    done = launch(3, "badprobe", timeout=60)
+    assert done.returncode != 0
+    text = done.stdout + done.stderr
+    assert text.count("has no point process labelled 'no_such_synapse'") == 1, text
+
+
+def test_a_missing_morphology_on_one_rank_gives_the_serial_error(tmp_path):
+    sys.path.insert(0, os.path.join(HERE, "mpi"))
+    import run_network
+    import neurosim as ns
+    net, gids = run_network.build()
+    with pytest.raises(ns.MorphologyError) as serial:
+        ns.Simulation(run_network.Described(net, missing=int(gids[-2])))
+    done = launch(3, "missing", timeout=60)
+    assert done.returncode != 0
+    text = done.stdout + done.stderr
+    assert text.count(str(serial.value)) == 1, text
+    assert "missing.swc" in str(serial.value)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_every_rank_cleanly(tmp_path, sig):
+    """SIGTERM or Ctrl-C to mpiexec (which forwards it): every rank stops at the same step
+    within seconds, the message is printed once, and the streamed file holds every sample
+    up to there."""
+    path = tmp_path / "run.h5"
+    cmd = [MPIEXEC, "-n", "2", sys.executable, SCRIPT, "forever", "--stream", str(path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": HERE})
+    while "RUNNING" not in proc.stdout.readline():
+        pass
+    time.sleep(2.0)
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 10.0
+    assert proc.returncode != 0
+    text = out + err
+    name = signal.Signals(sig).name
+    assert text.count(f"{name}: run stopped at t = ") == 1, text
+    stopped = float(text.split("run stopped at t = ")[1].split()[0])
+    assert stopped > 1.0
+    content = h5_content(path)
+    v_last = [k for k in content if k.endswith("/time")]
+    assert len(v_last) == 6
+    for key in v_last:                                     # every trace reaches the stop
+        assert abs(content[key][0][-1] - stopped) < 0.1 + 1e-9, key

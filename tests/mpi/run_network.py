@@ -1,7 +1,13 @@
 """Run under ``mpiexec -n N``: a ring with a gap junction and Poisson inputs driving cells
-with STDP synapses through random connections; rank 0 writes every spike to the .npz named
-on the command line (tests/test_mpi.py compares rank counts)."""
+with STDP synapses through random connections; rank 0 writes every spike and a trace to the
+.npz named on the command line (tests/test_mpi.py compares rank counts).
 
+    run_network.py OUT [--threads 2] [--exchange alltoall] [--recipe] [--stream run.h5]
+    run_network.py fail | missing | badprobe | forever --stream run.h5
+"""
+
+import argparse
+import os
 import sys
 
 import numpy as np
@@ -25,6 +31,37 @@ def build():
     return net, np.concatenate([gids, learners])
 
 
+class Described(ns.Recipe):
+    """A network handed out gid by gid; it notes which gids it was asked to build."""
+
+    def __init__(self, net, missing=None):
+        self.net, self.missing = net, missing
+        src, tgt, labels, weights, delays = net.connections()
+        self.incoming = {}
+        for c in range(len(src)):                 # connection order kept per target
+            self.incoming.setdefault(int(tgt[c]), []).append(
+                ns.Connection(int(src[c]), labels[c], weights[c], float(delays[c])))
+        self.asked = []
+
+    def num_cells(self):
+        return self.net.n_gids
+
+    def cell_description(self, gid):
+        if gid == self.missing:                   # this gid's morphology file is missing
+            ns.Morphology.from_swc(os.path.join(os.path.dirname(__file__), "missing.swc"))
+        if gid in self.net.spike_sources:
+            return ns.SpikeSource(self.net.spike_sources[gid])
+        return self.net.cells[gid]
+
+    def connections_on(self, gid):
+        self.asked.append(gid)
+        return self.incoming.get(gid, [])
+
+    def gap_junctions_on(self, gid):
+        return [ns.GapJunction(la, b, lb, g) for a, la, b, lb, g in self.net.gap_junctions
+                if a == gid]
+
+
 def build_failing():
     """Quiet cells and one whose voltage runs away: only its rank raises."""
     runaway = ns.Mechanism(name="runaway", parameters={"gneg": 0.05},
@@ -39,14 +76,44 @@ def build_failing():
     return net, gids
 
 
-if __name__ == "__main__":
-    out, threads = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    net, gids = build_failing() if out == "fail" else build()
-    sim = ns.Simulation(net, threads=threads)
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--exchange", default="auto")
+    ap.add_argument("--recipe", action="store_true")
+    ap.add_argument("--stream")
+    args = ap.parse_args()
+    if args.out == "fail":
+        net, gids = build_failing()
+    else:
+        net, gids = build()
+    model = net
+    if args.recipe or args.out == "missing":
+        model = Described(net, missing=int(gids[-2]) if args.out == "missing" else None)
+    sim = ns.Simulation(model, threads=args.threads, exchange=args.exchange)
     spikes = sim.record_spikes()
     v = sim.record("v", (0, 0.5), cell=int(gids[-1]))
+    sim.record("v", (1, 0.5), cell=[int(g) for g in gids[:4]], interval=0.1)
+    if args.out != "fail":
+        sim.record("i", "stdp", cell=int(gids[-2]))
+    if args.out == "badprobe":                    # raises on the rank owning the gid only
+        sim.record("i", "no_such_synapse", cell=int(gids[-1]))
+    if args.stream:
+        sim.stream_to(args.stream)
+    if args.out == "forever":
+        print("RUNNING", flush=True)
+        sim.run(1e9)
     sim.run(80.0)
+    sim.close()
+    asked = sorted(set(getattr(model, "asked", [])))
+    built = sorted(int(g) for g in sim.local)
+    if asked and asked != built:
+        sys.exit(f"rank {sim.comm.rank} described gids {asked}, runs {built}")
     if sim.comm.rank == 0:
-        np.savez(out, gids=spikes.gids, times=spikes.times, size=sim.comm.size)
-    if len(v):                                   # the rank that owns the last gid
-        np.save(out.replace(".npz", f"_v_rank{sim.comm.rank}.npy"), v.values)
+        np.savez(args.out, gids=spikes.gids, times=spikes.times, size=sim.comm.size,
+                 v=v.values, exchange=sim.exchange)
+
+
+if __name__ == "__main__":
+    main()
