@@ -30,6 +30,11 @@ class Connections:
         self.weights = np.ascontiguousarray(w if w.ndim == 2 else w.reshape(len(order), 1))
         self.target_table = np.asarray(table, dtype=np.int64)
         self.target_instance = np.asarray(instance, dtype=np.int64)
+        # a byte per gid: has it connections here?  Under MPI most spikes a rank receives
+        # have none; one lookup drops them before the binary search
+        self.has_targets = np.zeros(int(self.source.max()) + 1 if len(self.source) else 0,
+                                    dtype=bool)
+        self.has_targets[self.source] = True
 
     def __len__(self):
         return len(self.source)
@@ -37,10 +42,13 @@ class Connections:
     def fan_out(self, gids, times):
         """Rows of the connections leaving each spike (gids, times), and the spike each row
         belongs to."""
-        start = np.searchsorted(self.source, gids, side="left")
-        stop = np.searchsorted(self.source, gids, side="right")
+        gids = np.asarray(gids, dtype=np.int64)
+        inside = gids < len(self.has_targets)
+        hit = np.flatnonzero(inside)[self.has_targets[gids[inside]]]
+        start = np.searchsorted(self.source, gids[hit], side="left")
+        stop = np.searchsorted(self.source, gids[hit], side="right")
         counts = stop - start
-        spike = np.repeat(np.arange(len(gids)), counts)
+        spike = np.repeat(hit, counts)
         first = np.repeat(start - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
         rows = first + np.arange(counts.sum())
         return rows, spike
