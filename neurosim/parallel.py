@@ -25,6 +25,9 @@ class SerialComm:
     def exchange_spikes(self, spikes, stop, route=None):
         return spikes, bool(stop)
 
+    def start_exchange(self, spikes, stop, capacity):
+        return _Done(spikes, bool(stop))
+
     def gather(self, obj):
         return [obj]
 
@@ -54,6 +57,49 @@ def pack_spikes(gids, times, exact):
 def unpack_spikes(packed):
     return (np.ascontiguousarray(packed["gid"]), np.ascontiguousarray(packed["time"]),
             packed["exact"].astype(bool))
+
+
+class _Done:
+    """An exchange that completed at once (one rank)."""
+
+    def __init__(self, spikes, stop):
+        self.result = spikes, stop, len(spikes[0])
+
+    def finish(self):
+        return self.result
+
+
+class _InFlight:
+    """A started exchange: fixed blocks of ``capacity`` spikes per rank (the first record
+    of a block is a header: count, stop flag) travel by one non-blocking Iallgather while
+    the caller computes; spikes beyond a rank's block follow in a blocking Allgatherv at
+    ``finish``, which every rank then calls, as every rank sees every count."""
+
+    def __init__(self, comm, packed, stop, capacity):
+        self.comm, self.packed, self.capacity = comm, packed, capacity
+        block = np.zeros(capacity + 1, dtype=SPIKE)
+        block[0]["gid"], block[0]["exact"] = len(packed), int(bool(stop))
+        n = min(len(packed), capacity)
+        block[1:n + 1] = packed[:n]
+        self.block = block                       # kept alive until the exchange ends
+        self.recv = np.empty((comm.size, capacity + 1), dtype=SPIKE)
+        self.request = comm.comm.Iallgather([block.view(np.uint8), comm.MPI.BYTE],
+                                            [self.recv.view(np.uint8), comm.MPI.BYTE])
+
+    def finish(self):
+        """(spikes of every rank, whether any rank asks to stop, the largest count)."""
+        self.request.Wait()
+        counts = self.recv[:, 0]["gid"]
+        parts = [self.recv[r, 1:1 + min(int(c), self.capacity)] for r, c in enumerate(counts)]
+        if counts.max() > self.capacity:
+            extra = self.packed[self.capacity:]
+            sizes = np.maximum(counts - self.capacity, 0) * SPIKE.itemsize
+            out = np.empty(int(sizes.sum()) // SPIKE.itemsize, dtype=SPIKE)
+            self.comm.comm.Allgatherv([extra.view(np.uint8), self.comm.MPI.BYTE],
+                                      [out.view(np.uint8), sizes, self.comm.MPI.BYTE])
+            parts.append(out)
+        spikes = unpack_spikes(np.concatenate(parts))
+        return spikes, bool(self.recv[:, 0]["exact"].any()), int(counts.max())
 
 
 class MpiComm:
@@ -92,6 +138,12 @@ class MpiComm:
                              self.MPI.BYTE],
                             [out.view(np.uint8), heads[:, 0] * SPIKE.itemsize, self.MPI.BYTE])
         return unpack_spikes(out), bool(heads[:, 1].any())
+
+    def start_exchange(self, spikes, stop, capacity):
+        """Begin sending every spike to every rank and return at once; ``finish()`` on the
+        result gives (spikes, stop, largest count).  The exchange of one call's spikes
+        overlaps the next call's computation."""
+        return _InFlight(self, pack_spikes(*spikes), stop, capacity)
 
     def gather(self, obj):
         """``obj`` of every rank, in rank order, on rank 0 (None elsewhere)."""

@@ -54,18 +54,23 @@ class Simulation:
     several ranks, else serial).  Each rank builds and runs its own share of the gids (of a
     Recipe, it describes only those); spikes are exchanged after every call of the kernel
     (``exchange``: "allgather", "alltoall" to the ranks holding targets only, or "auto":
-    the one moving fewer bytes).  Spike records hold every rank's spikes and rank 0 every
+    the one moving fewer bytes; ``overlap=True``: a call's spikes travel while the next
+    call computes, calls half as long; it pays where an exchange costs a noticeable part
+    of a call).  Spike records hold every rank's spikes and rank 0 every
     trace after each ``run``: the same results for any number of ranks.  Every rank must
     make the same calls (record, run, stream_to) in the same order.
     """
 
     def __init__(self, model, dt=0.025, method="backward_euler", celsius=6.3,
-                 use_tables=True, backend="cpu", threads=1, comm=None, exchange="auto"):
+                 use_tables=True, backend="cpu", threads=1, comm=None, exchange="auto",
+                 overlap=False):
         self.comm = default_comm() if comm is None else comm
-        self._build(model, dt, method, celsius, use_tables, backend, threads, exchange)
+        self._build(model, dt, method, celsius, use_tables, backend, threads, exchange,
+                    overlap)
 
     @_on_every_rank
-    def _build(self, model, dt, method, celsius, use_tables, backend, threads, exchange):
+    def _build(self, model, dt, method, celsius, use_tables, backend, threads, exchange,
+               overlap):
         self.dt = finite("dt", dt, positive=True)
         self.celsius = finite("celsius", celsius)
         if method not in METHODS:
@@ -122,7 +127,7 @@ class Simulation:
         self._spike_records = []
         self._stream = None             # an open io.stream.Stream (stream_to)
         self._signal = 0                # a signal received during run (SIGINT, SIGTERM)
-        self._setup_events(exchange)
+        self._setup_events(exchange, overlap)
         self.backend.initialize()
 
     def _partition(self):
@@ -133,7 +138,7 @@ class Simulation:
             return [gids], np.ones(1)
         return partition(net, self.comm.size)
 
-    def _setup_events(self, exchange):
+    def _setup_events(self, exchange, overlap):
         """Detectors of the cells, the connection tables, the event queue and the routes of
         spikes between ranks."""
         net, model = self.network, self.model
@@ -176,6 +181,14 @@ class Simulation:
                     route.mean_destinations(self.comm) <= self.comm.size / 2:
                 self.route = route
         self.exchange = "allgather" if self.route is None else "alltoall"
+        # overlap: a call's spikes travel while the next call computes, so calls last half
+        # the minimum delay (the spikes of call k reach targets in call k + 2 at the soonest)
+        self.overlap = bool(overlap) and self.comm.size > 1 and self.route is None and \
+            np.isfinite(min_delay) and min_delay >= 2 * self.dt * (1 - 1e-9)
+        self._in_flight = None          # the exchange started after the last call
+        self._capacity = 64             # spikes per rank sent without a second message
+        if self.overlap:
+            min_delay /= 2
         tables, insts = self._resolve_targets(target, tgt, labels)
         # one row per connection, a column per NET_RECEIVE argument of any target
         lengths = np.fromiter((len(w) for w in weights), dtype=np.int64, count=len(weights))
@@ -487,6 +500,8 @@ class Simulation:
                    f"ms on every rank; recordings are complete to there")
         if self._stream is not None:
             self._stream.flush()
+        else:
+            share(self.comm, self._traces, self._spike_records, False)
         if signum == signal.SIGINT and self.comm.rank == 0:
             raise KeyboardInterrupt(message)
         if self.comm.rank == 0:
@@ -521,22 +536,40 @@ class Simulation:
                 share(self.comm, self._traces, self._spike_records, True)
                 self._stream.flush()
             if stop:
-                if self._stream is None:
-                    share(self.comm, self._traces, self._spike_records, False)
+                self._finish_exchange()
                 self._stop_on_signal()
+        if self._finish_exchange():
+            self._stop_on_signal()
 
     def _take_spikes(self):
-        """Record this call's spikes, send them to the ranks that need them and queue their
-        events; whether any rank received a signal."""
+        """Record this call's spikes and send them to the ranks that need them (their
+        events are queued once they arrive); whether any rank received a signal."""
         spikes = self.backend.take_spikes()
         for rec in self._spike_records:
             rec._append(spikes[0], spikes[1])
-        (gids, times, exact), stop = self.comm.exchange_spikes(spikes, self._signal,
-                                                               self.route)
+        if self.overlap:
+            stop = self._finish_exchange()          # the last call's: queued in time
+            self._in_flight = self.comm.start_exchange(spikes, self._signal, self._capacity)
+            return stop
+        received, stop = self.comm.exchange_spikes(spikes, self._signal, self.route)
+        self._queue_events(received)
+        return stop
+
+    def _finish_exchange(self):
+        """Wait for the exchange in flight, if any, and queue its events."""
+        if self._in_flight is None:
+            return False
+        received, stop, largest = self._in_flight.finish()
+        self._in_flight = None
+        self._capacity = max(64, 1 << int(2 * largest).bit_length())   # same on every rank
+        self._queue_events(received)
+        return stop
+
+    def _queue_events(self, spikes):
+        gids, times, exact = spikes
         if len(gids):
             self.events.push_spikes(gids[~exact], times[~exact])
             self.events.push_spikes(gids[exact], times[exact], detected=False)
-        return stop
 
     def _queue_source_spikes(self, end_step):
         """Spike-source spikes before the end of this call become events (every rank knows

@@ -13,6 +13,8 @@ Models (--model ring|random|both, default both):
   every rank: it measures the exchange under load.  FixedInDegree keeps the synapses per cell
   constant, so weak scaling keeps the work per rank constant.
 
+--exchange and --overlap choose the spike exchange (ns.Simulation's arguments).
+
 Strong scaling: the same network (--cells) on 1 and 2 ranks.  Weak scaling: --cells per rank.
 Each configuration runs --tstop ms after set-up; the wall time of the run (max over ranks)
 is the median of --repeats runs.  Prints the cells' spike count (spike sources not counted),
@@ -56,7 +58,7 @@ def worker(args):
     else:
         net, gids = random_network(args.cells, args.tstop, args.indegree, args.rate,
                                    args.weight_in, args.weight_rec)
-    sim = ns.Simulation(net)
+    sim = ns.Simulation(net, exchange=args.exchange, overlap=args.overlap)
     spikes = sim.record_spikes()
     sim.run(0.025)
     sim.comm.min(0.0)                      # start together
@@ -74,7 +76,8 @@ def launch(model, ranks, cells, args):
     cmd = [shutil.which("mpiexec"), "-n", str(ranks), sys.executable, os.path.abspath(__file__),
            "--worker", "--model", model, "--cells", str(cells), "--tstop", str(args.tstop),
            "--indegree", str(args.indegree), "--rate", str(args.rate),
-           "--weight-in", str(args.weight_in), "--weight-rec", str(args.weight_rec)]
+           "--weight-in", str(args.weight_in), "--weight-rec", str(args.weight_rec),
+           "--exchange", args.exchange] + (["--overlap"] if args.overlap else [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          env={**os.environ, "NUMBA_NUM_THREADS": "1"}).stdout
     f = next(line.split() for line in out.splitlines() if line.startswith("WALL"))
@@ -92,6 +95,9 @@ def main():
     ap.add_argument("--weight-in", type=float, default=0.0015, help="random: Poisson µS")
     ap.add_argument("--weight-rec", type=float, default=0.002,
                     help="random: recurrent weight Uniform(0, this) µS")
+    ap.add_argument("--exchange", choices=("auto", "allgather", "alltoall"), default="auto")
+    ap.add_argument("--overlap", action="store_true",
+                    help="exchange a call's spikes during the next call (half-length calls)")
     ap.add_argument("--worker", action="store_true")
     args = ap.parse_args()
     if args.worker:

@@ -18,7 +18,11 @@ assert MPIEXEC, "mpiexec comes with the mpich wheel: pip install -e '.[dev]'"
 
 
 def launch(ranks, *args, timeout=600):
-    cmd = [MPIEXEC, "-n", str(ranks), sys.executable, SCRIPT, *map(str, args)]
+    return launch_script(ranks, SCRIPT, *args, timeout=timeout)
+
+
+def launch_script(ranks, script, *args, timeout=600):
+    cmd = [MPIEXEC, "-n", str(ranks), sys.executable, script, *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "PYTHONPATH": HERE})
 
@@ -66,12 +70,19 @@ def test_spikes_are_identical_on_1_to_4_ranks(tmp_path):
             assert f"on {ranks} ranks" in stdout            # the partition summary
 
 
-def test_alltoall_exchange_threads_and_a_recipe_give_the_same_spikes(tmp_path):
+def test_the_exchanges_on_known_spikes():
+    for ranks in (2, 3):
+        done = launch_script(ranks, os.path.join(HERE, "mpi", "exchange.py"))
+        assert done.returncode == 0 and "OK" in done.stdout, done.stdout + done.stderr
+
+
+def test_alltoall_overlap_threads_and_a_recipe_give_the_same_spikes(tmp_path):
     one, _ = run(1, tmp_path / "a.npz")
     for options in (["--threads", 2], ["--exchange", "alltoall"], ["--recipe"],
-                    ["--recipe", "--exchange", "alltoall"]):
-        two, _ = run(2, tmp_path / "b.npz", *options)
+                    ["--recipe", "--exchange", "alltoall"], ["--overlap"]):
+        two, _ = run(3, tmp_path / "b.npz", *options)
         assert str(two["exchange"]) == ("alltoall" if "alltoall" in options else "allgather")
+        assert bool(two["overlap"]) == ("--overlap" in options)
         np.testing.assert_array_equal(one["gids"], two["gids"])
         np.testing.assert_array_equal(one["times"], two["times"])
         np.testing.assert_array_equal(one["v"], two["v"])

@@ -2,7 +2,8 @@
 with STDP synapses through random connections; rank 0 writes every spike and a trace to the
 .npz named on the command line (tests/test_mpi.py compares rank counts).
 
-    run_network.py OUT [--threads 2] [--exchange alltoall] [--recipe] [--stream run.h5]
+    run_network.py OUT [--threads 2] [--exchange alltoall] [--recipe] [--overlap]
+                       [--stream run.h5]
     run_network.py fail | missing | badprobe | forever --stream run.h5
 """
 
@@ -82,6 +83,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--exchange", default="auto")
     ap.add_argument("--recipe", action="store_true")
+    ap.add_argument("--overlap", action="store_true")
     ap.add_argument("--stream")
     args = ap.parse_args()
     if args.out == "fail":
@@ -91,7 +93,8 @@ def main():
     model = net
     if args.recipe or args.out == "missing":
         model = Described(net, missing=int(gids[-2]) if args.out == "missing" else None)
-    sim = ns.Simulation(model, threads=args.threads, exchange=args.exchange)
+    sim = ns.Simulation(model, threads=args.threads, exchange=args.exchange,
+                        overlap=args.overlap)
     spikes = sim.record_spikes()
     v = sim.record("v", (0, 0.5), cell=int(gids[-1]))
     sim.record("v", (1, 0.5), cell=[int(g) for g in gids[:4]], interval=0.1)
@@ -112,7 +115,7 @@ def main():
         sys.exit(f"rank {sim.comm.rank} described gids {asked}, runs {built}")
     if sim.comm.rank == 0:
         np.savez(args.out, gids=spikes.gids, times=spikes.times, size=sim.comm.size,
-                 v=v.values, exchange=sim.exchange)
+                 v=v.values, exchange=sim.exchange, overlap=sim.overlap)
 
 
 if __name__ == "__main__":
