@@ -103,10 +103,6 @@ class Simulation:
             owned, loads = self._partition()
         self.owner = owner_of(owned, 1 + max(int(max(o, default=-1)) for o in owned))
         self.local = set(int(g) for g in owned[self.comm.rank])   # the gids this rank runs
-        if self.comm.size > 1 and self.comm.rank == 0:
-            print(f"neurosim: {sum(len(o) for o in owned)} cells on {self.comm.size} ranks, "
-                  f"cost per rank {loads.min():.0f}-{loads.max():.0f} (imbalance "
-                  f"{loads.max() / max(loads.mean(), 1e-12) - 1:.1%})", flush=True)
         self.gids = np.array(sorted(g for g in net.cells if g in self.local),
                              dtype=np.int64)            # cell index -> gid
         self._index_of = {int(g): i for i, g in enumerate(self.gids)}
@@ -121,6 +117,8 @@ class Simulation:
             {g: v for g, v in net.artificial.items() if g in self.local})
         self.backend = make_backend(backend, self.model, dt=self.dt, celsius=self.celsius,
                                     method=method, use_tables=use_tables, threads=int(threads))
+        if self.comm.size > 1:
+            self._summary(owned, loads)
         self._step = 0
         self._traces = []
         self._probes = []       # (trace, kind, index...) in row order
@@ -129,6 +127,15 @@ class Simulation:
         self._signal = 0                # a signal received during run (SIGINT, SIGTERM)
         self._setup_events(exchange, overlap)
         self.backend.initialize()
+
+    def _summary(self, owned, loads):
+        """One line at start (rank 0): cells, compartments, the load per rank."""
+        nodes = self.comm.allgather(int(self.model.n_compartments))
+        if self.comm.rank == 0:
+            print(f"neurosim: {sum(len(o) for o in owned)} cells, {sum(nodes)} compartments "
+                  f"on {self.comm.size} ranks ({min(nodes)}-{max(nodes)} per rank), cost per "
+                  f"rank {loads.min():.0f}-{loads.max():.0f} (imbalance "
+                  f"{loads.max() / max(loads.mean(), 1e-12) - 1:.1%})", flush=True)
 
     def _partition(self):
         """Every rank's gids (each gid on one rank) and each rank's load."""

@@ -67,7 +67,9 @@ def test_spikes_are_identical_on_1_to_4_ranks(tmp_path):
         np.testing.assert_array_equal(got["times"], spikes.times)
         np.testing.assert_array_equal(got["v"], v.values)      # rank 0 holds every trace
         if ranks > 1:
-            assert f"on {ranks} ranks" in stdout            # the partition summary
+            summary = next(line for line in stdout.splitlines() if "ranks (" in line)
+            assert f"17 cells, {serial.n_compartments} compartments on {ranks} ranks" \
+                in summary                                  # the partition summary
 
 
 def test_the_exchanges_on_known_spikes():
@@ -112,8 +114,11 @@ def test_an_error_on_one_rank_ends_every_rank(tmp_path):
     """Only the rank owning the runaway cell raises: all ranks end, non-zero, promptly, and
     the message is printed once."""
     done = launch(3, "fail", timeout=60)
+    ended = time.time()
     assert done.returncode != 0
     text = done.stdout + done.stderr
+    started = float(text.split("RUN ")[1].split()[0])        # sim.run starts
+    assert ended - started < 10.0
     assert text.count("NumericalInstabilityError: numerical blow-up") == 1, text
 
 

@@ -10,6 +10,7 @@ with STDP synapses through random connections; rank 0 writes every spike and a t
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -104,6 +105,7 @@ def main():
         sim.record("i", "no_such_synapse", cell=int(gids[-1]))
     if args.stream:
         sim.stream_to(args.stream)
+    print(f"RUN {time.time()}", flush=True)
     if args.out == "forever":
         print("RUNNING", flush=True)
         sim.run(1e9)
