@@ -4,6 +4,7 @@ placed stimuli.  A Cell is a description only; :mod:`neurosim.lowering` turns it
 Units are NEURON's: cm µF/cm², ra Ω·cm, v_init mV, IClamp nA and ms.
 """
 
+import copy
 from dataclasses import dataclass
 
 from . import mechanisms
@@ -68,6 +69,15 @@ class Cell:
         self.ion_settings = []
         self.synapses = []
         self.detector = None
+
+    def copy(self):
+        """A cell with the same morphology and properties whose later changes (synapses,
+        clamps) stay its own: one template, per-gid synapses."""
+        other = copy.copy(self)
+        for name in ("paints", "discretization", "inserts", "iclamps", "ion_settings",
+                     "synapses"):
+            setattr(other, name, list(getattr(self, name)))
+        return other
 
     # -------------------------------------------------------------- cable properties
     def paint(self, region="all", *, cm=None, ra=None, v_init=None):

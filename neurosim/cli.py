@@ -1,4 +1,13 @@
-"""The ``neurosim`` command.  ``neurosim demo`` runs the bundled single-cell demo."""
+"""The ``neurosim`` command.
+
+    neurosim demo                                the bundled single-cell demo
+    neurosim run simulation_config.json          a SONATA simulation (also under mpiexec)
+    neurosim info simulation_config.json         what a circuit holds, before running it
+
+Exit codes, for batch systems: 0 done; 2 bad input (a config, a file, a parameter);
+3 the simulation blew up numerically; 130 / 143 stopped by Ctrl-C / SIGTERM (recordings
+complete to the stop); 1 anything else.
+"""
 
 import argparse
 import os
@@ -32,6 +41,38 @@ def _demo(args):
     return 0
 
 
+def _run(args):
+    from neurosim.io.sonata import SonataRun
+    t0 = time.perf_counter()
+    run = SonataRun(args.config, threads=args.threads, backend=args.backend)
+    setup = time.perf_counter() - t0
+    rank0 = run.sim.comm.rank == 0
+    if rank0:
+        net = run.circuit.network
+        print(f"neurosim: {len(net.cells)} cells, {len(net.artificial)} point neurons, "
+              f"{len(net.spike_sources)} virtual nodes, {net.n_connections} connections; "
+              f"set-up {setup:.1f} s", flush=True)
+    run.run(progress=not args.quiet)
+    spikes_file = run.write()
+    if rank0:
+        n = len(run.spikes.times)
+        cells = len(run.circuit.network.cells) + len(run.circuit.network.artificial)
+        rate = n / max(cells, 1) / (run.tstop / 1000.0) if run.tstop > 0 else 0.0
+        print(f"simulated {run.tstop:g} ms in {run.wall:.2f} s "
+              f"({run.wall / (run.tstop / 1000.0) if run.tstop else 0:.2f} s per simulated "
+              f"s); {n} spikes ({rate:.2f} Hz per cell, virtual nodes' included)")
+        print(f"wrote {spikes_file}")
+        for report in run.reports:
+            print(f"wrote {report.writer.path}")
+    return 0
+
+
+def _info(args):
+    from neurosim.io.sonata.info import describe
+    print(describe(args.config))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="neurosim", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -39,10 +80,25 @@ def main(argv=None):
     demo.add_argument("--out", default="neurosim_output", help="output folder")
     demo.add_argument("--tstop", type=float, default=320.0, help="simulated time (ms)")
     demo.set_defaults(func=_demo)
+    run = sub.add_parser("run", help="run a SONATA simulation config")
+    run.add_argument("config", help="simulation_config.json")
+    run.add_argument("--threads", type=int, default=1, help="threads per rank")
+    run.add_argument("--backend", default="cpu", help="cpu (cuda: see the issues)")
+    run.add_argument("--quiet", action="store_true", help="no progress line")
+    run.set_defaults(func=_run)
+    info = sub.add_parser("info", help="populations, cells, compartments, synapses, memory")
+    info.add_argument("config", help="simulation_config.json or circuit_config.json")
+    info.set_defaults(func=_info)
     args = parser.parse_args(argv)
-    from neurosim.errors import NeurosimError
+    from neurosim.errors import NeurosimError, NumericalInstabilityError
     try:
         return args.func(args)
+    except NumericalInstabilityError as e:
+        print(f"neurosim: error: {e}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt as e:          # the run stopped every rank at one step
+        print(str(e) or "neurosim: interrupted", file=sys.stderr)
+        return 130
     except NeurosimError as e:
         print(f"neurosim: error: {e}", file=sys.stderr)
         return 2

@@ -331,6 +331,36 @@ def test_artificial_cell_with_net_event_matches_neuron(tmp_path):
     clear()
 
 
+def test_builtin_intfire1_matches_neurons():
+    """neurosim's IntFire1 (own text) against NEURON's built-in IntFire1: the same output
+    spike times for inputs that sum, decay, fire and fall in the refractory period."""
+    from peers import run
+    inputs = [1.0, 1.5, 2.0, 2.2, 3.0, 4.0, 4.1, 9.0, 10.0, 10.3, 10.6, 20.0, 20.5, 21.0,
+              21.2, 40.0, 40.2, 40.4, 41.0]
+    net = ns.Network()
+    (unit,) = net.add_cells(ns.models.point_neuron("IntFire1", tau=6.0, refrac=3.0))
+    net.add_spike_source(inputs, targets=[unit], weight=0.35, delay=1.0)
+    sim = ns.Simulation(net)
+    spikes = sim.record_spikes([unit])
+    sim.run(50.0)
+
+    clear()
+    unit_n = h.IntFire1()
+    unit_n.tau, unit_n.refrac = 6.0, 3.0
+    drive = h.NetCon(None, unit_n)
+    drive.delay, drive.weight[0] = 1.0, 0.35
+    times = h.Vector()
+    out = h.NetCon(unit_n, None)
+    out.record(times)
+    fih = h.FInitializeHandler(lambda: [drive.event(t + 1.0) for t in inputs])
+    anchor = h.Section(name="anchor")                  # peers.run records t on a section
+    run(50.0, 0.025, -65.0)
+    assert len(times) >= 4
+    np.testing.assert_allclose(spikes.times, np.array(times), atol=1e-9)
+    del fih, drive, out, unit_n, anchor
+    clear()
+
+
 def test_nsuite_rc_expsyn_against_the_exact_solution():
     """nsuite's rc-expsyn: one compartment, 100 MΩ, 0.01 nF, E = v0 = -65 mV, an ExpSyn
     (τ 1 ms, e 0 mV, weight 0.01 µS) triggered once.  The ODE C dV/dt = -(V-E)/R - g(t)(V-e)

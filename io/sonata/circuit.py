@@ -1,0 +1,303 @@
+"""A SONATA circuit as a neurosim Network.
+
+Gids: node populations in the order the config lists them, each taking the gids
+``offset + node_id`` (offset: the gids before it).  Nodes by ``model_type``:
+
+* ``biophysical``: an Allen model (``model_processing`` aibs_perisomatic or aibs_allactive,
+  ``dynamics_params`` the ``*_fit.json`` in ``biophysical_neuron_models_dir``,
+  ``morphology`` in ``morphologies_dir``) with a spike detector at the soma; one template per
+  (morphology, fit), copied per gid for its synapses.
+* ``point_neuron`` / ``point_process``: ``model_template`` ``nest:<model>`` (NEST's names and
+  parameters, ``dynamics_params`` JSON in ``point_neuron_models_dir``) or ``nrn:IntFire1``.
+* ``virtual``: spike sources, their spikes from the simulation's inputs.
+
+Edges: ``syn_weight``, ``delay`` (default 1 ms), ``nsyns`` (default 1).  Onto a biophysical
+cell each edge places ``nsyns`` synapses of ``model_template`` (exp2syn, expsyn, or a neurosim
+point mechanism) with ``dynamics_params`` from ``synaptic_models_dir``, at
+``afferent_section_id/pos`` where given, else on a segment drawn (probability by length)
+among ``target_sections`` within ``distance_range`` of the soma, from a random stream keyed
+on (seed, target gid); each synapse takes ``syn_weight``.  Onto a point neuron, one
+connection of weight ``syn_weight * nsyns``.
+"""
+
+import os
+
+import numpy as np
+
+import neurosim as ns
+from neurosim.errors import NeurosimError
+
+from .config import SonataError, circuit_of, read_json, resolve
+from .tables import edge_populations, node_populations
+
+STREAM_PLACEMENT = 5          # the random stream of synapse placement (connectivity.rng)
+SECTION_NAMES = {"soma": "soma", "somatic": "soma", "axon": "axon", "axonal": "axon",
+                 "dend": "dend", "basal": "dend", "apic": "apic", "apical": "apic"}
+SYNAPSE_TEMPLATES = {"exp2syn": ("Exp2Syn", {"tau1": "tau1", "tau2": "tau2", "erev": "e"}),
+                     "expsyn": ("ExpSyn", {"tau1": "tau", "tau": "tau", "erev": "e"})}
+
+
+class Circuit:
+    """``Circuit(config)``: the nodes and edges of a circuit (or simulation) config, and
+    ``network``, the neurosim Network built from them.  ``gids(population, node_ids)`` and
+    ``node(gid)`` translate."""
+
+    def __init__(self, config, dl=20.0, spike_threshold=-15.0, seed=0):
+        self.config = circuit_of(config)
+        self.components = self.config.get("components", {})
+        self.dl, self.threshold, self.seed = float(dl), float(spike_threshold), int(seed)
+        self.nodes, self.offset, self.edges = {}, {}, {}
+        networks = self.config["networks"]
+        for entry in networks.get("nodes", []):
+            nodes_file = self._file(entry, "nodes_file")
+            types_file = self._file(entry, "node_types_file", required=False)
+            for name, pop in node_populations(nodes_file, types_file).items():
+                if name in self.nodes:
+                    raise SonataError(f"{nodes_file}: node population {name!r} is defined "
+                                      "twice")
+                self.offset[name] = sum(int(p.ids.max()) + 1 for p in self.nodes.values()
+                                        if p.size)
+                self.nodes[name] = pop
+        for entry in networks.get("edges", []):
+            edges_file = self._file(entry, "edges_file")
+            types_file = self._file(entry, "edge_types_file", required=False)
+            for name, pop in edge_populations(edges_file, types_file).items():
+                for end in ("source", "target"):
+                    self._check_ends(pop, end)
+                self.edges[name] = pop
+        self.network = ns.Network(seed=self.seed)
+        self.model_types = {}           # population -> model_type per node
+        self._templates = {}             # biophysical template per (processing, fit, morph)
+        self.template_of = {}            # gid -> its template's key
+        self._segments = {}             # eligible segments per (morphology, sections, range)
+        self._synapses = {}             # (mechanism, parameters) per (template, JSON)
+        for name, pop in self.nodes.items():
+            self._add_nodes(name, pop)
+        for name, pop in self.edges.items():
+            self._add_edges(pop)
+
+    # ------------------------------------------------------------------ lookup
+    def gids(self, population, node_ids):
+        return self.offset[population] + np.asarray(node_ids, dtype=np.int64)
+
+    def node(self, gid):
+        """(population, node id) of a gid."""
+        for name in reversed(list(self.offset)):
+            if gid >= self.offset[name]:
+                return name, int(gid - self.offset[name])
+        raise SonataError(f"gid {gid} is not in the circuit")
+
+    def _file(self, entry, key, required=True):
+        if key not in entry:
+            if required:
+                raise SonataError(f"{self.config['_path']}: a networks entry has no {key!r}")
+            return None
+        path = resolve(self.config, entry[key])
+        if not os.path.exists(path):
+            raise SonataError(f"{self.config['_path']}: {key} {path} does not exist")
+        return path
+
+    def _check_ends(self, pop, end):
+        ref = getattr(pop, f"{end}_population")
+        if ref not in self.nodes:
+            raise SonataError(f"{pop.path}: {pop.group.name}/{end}_node_id names node "
+                              f"population {ref!r}, which the circuit does not have")
+        ids = getattr(pop, end)
+        known = self.nodes[ref].ids
+        bad = ~np.isin(ids, known)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise SonataError(f"{pop.path}: {pop.group.name}/{end}_node_id[{row}] = "
+                              f"{ids[row]}: no such node in population {ref!r}")
+
+    def _component(self, key, name, what):
+        folder = self.components.get(key)
+        if folder is None:
+            raise SonataError(f"{self.config['_path']}: components.{key} is not given, "
+                              f"needed for {what} {name!r}")
+        path = os.path.join(resolve(self.config, folder), name)
+        if not os.path.exists(path):
+            raise SonataError(f"{self.config['_path']}: {what} {name!r} not found in "
+                              f"{key} ({path})")
+        return path
+
+    # ------------------------------------------------------------------ nodes
+    def _add_nodes(self, name, pop):
+        kinds = pop.attribute("model_type")
+        self.model_types[name] = kinds
+        gids = self.gids(name, pop.ids)
+        overrides = pop.dynamics()
+        templates = pop.attribute("model_template")
+        for row in np.argsort(gids):
+            gid, kind = int(gids[row]), kinds[row]
+            where = f"{pop.path}: node {pop.ids[row]} of population {name!r}"
+            if kind == "virtual":
+                self.network._place(gid, None)
+            elif kind == "biophysical":
+                template, self.template_of[gid] = self._biophysical(pop, row, where)
+                self.network._place(gid, template.copy())
+            elif kind in ("point_neuron", "point_process", "single_compartment"):
+                self.network._place(gid, self._point(pop, row, templates[row],
+                                                     overrides[row], where))
+            else:
+                raise SonataError(f"{where}: model_type {kind!r} is not one of biophysical, "
+                                  "point_neuron, point_process, virtual")
+            if "x" in pop._columns.get(int(pop.group_ids[row]), {}):
+                xyz = [pop.numbers(c, [row], 0.0)[0] for c in ("x", "y", "z")]
+                self.network.positions[gid] = np.array(xyz)
+
+    def _biophysical(self, pop, row, where):
+        from neurosim.models.allen import allactive_cell, perisomatic_cell
+        processing = pop.attribute("model_processing", [row])[0]
+        fit = pop.attribute("dynamics_params", [row])[0]
+        morph = pop.attribute("morphology", [row])[0]
+        if fit is None or morph is None:
+            raise SonataError(f"{where}: a biophysical node needs 'dynamics_params' (a fit "
+                              "JSON) and 'morphology'")
+        key = (processing, fit, morph)
+        if key not in self._templates:
+            builders = {"aibs_perisomatic": perisomatic_cell, "aibs_allactive": allactive_cell}
+            if processing not in builders:
+                raise SonataError(f"{where}: model_processing {processing!r} is not known "
+                                  f"(known: {sorted(builders)})")
+            swc = str(morph) if os.path.splitext(str(morph))[1] else f"{morph}.swc"
+            try:
+                cell, _ = builders[processing](
+                    self._component("morphologies_dir", swc, "morphology"),
+                    self._component("biophysical_neuron_models_dir", str(fit),
+                                    "dynamics_params"), dl=self.dl)
+            except SonataError:
+                raise
+            except NeurosimError as e:
+                raise SonataError(f"{where}: {e}") from None
+            cell.add_detector((0, 0.5), threshold=self.threshold)
+            self._templates[key] = cell
+        return self._templates[key], key
+
+    def _point(self, pop, row, template, overrides, where):
+        params_file = pop.attribute("dynamics_params", [row])[0]
+        params = {}
+        if params_file is not None:
+            path = self._component("point_neuron_models_dir", str(params_file),
+                                   "dynamics_params")
+            params = read_json(path, "point neuron parameters")
+        params.update(overrides)
+        template = str(template)
+        if template.startswith("nest:"):
+            model = template[5:]
+        elif template in ("nrn:IntFire1", "IntFire1"):
+            # bmtk's IntFire1 parameters are in seconds
+            return ns.models.point_neuron("IntFire1", **{
+                k: float(v) * 1000.0 for k, v in params.items() if k in ("tau", "refrac")})
+        else:
+            raise SonataError(f"{where}: model_template {template!r} is not known (nest:<model>"
+                              " or nrn:IntFire1)")
+        params = {k: v for k, v in params.items() if k not in ("type", "model")}
+        try:
+            return ns.models.point_neuron(model, **params)
+        except NeurosimError as e:
+            raise SonataError(f"{where}: {template}: {e}") from None
+
+    # ------------------------------------------------------------------ edges
+    def _add_edges(self, pop):
+        net = self.network
+        src = self.gids(pop.source_population, pop.source)
+        tgt = self.gids(pop.target_population, pop.target)
+        weight = pop.numbers("syn_weight")
+        delay = pop.numbers("delay", default=1.0)
+        nsyns = pop.numbers("nsyns", default=1.0).astype(np.int64)
+        funcs = pop.attribute("weight_function")
+        if any(f is not None for f in funcs):
+            f = next(f for f in funcs if f is not None)
+            raise SonataError(f"{pop.path}: {pop.group.name}: weight_function {f!r} is not "
+                              "supported; give syn_weight per edge")
+        for row in np.flatnonzero((weight < 0) & np.isin(tgt, list(net.cells))):
+            raise SonataError(f"{pop.path}: {pop.group.name}: edge {row} has syn_weight "
+                              f"{weight[row]} < 0 onto a conductance synapse")
+        section = pop.attribute("afferent_section_id")
+        position = pop.attribute("afferent_section_pos")
+        templates = pop.attribute("model_template")
+        dynamics = pop.attribute("dynamics_params")
+        sections = pop.attribute("target_sections")
+        ranges = pop.attribute("distance_range")
+        order = np.argsort(tgt, kind="stable")
+        draws = {}
+        for row in order:
+            s, t = int(src[row]), int(tgt[row])
+            if t in net.spike_sources:
+                raise SonataError(f"{pop.path}: {pop.group.name}: edge {row} targets a "
+                                  f"virtual node (gid {t})")
+            if t in net.artificial:
+                net.connect(s, t, weight=weight[row] * nsyns[row], delay=delay[row])
+                continue
+            cell = net.cells[t]
+            if t not in draws:
+                draws[t] = ns.connectivity.rng(self.seed, t, STREAM_PLACEMENT)
+            mech, params = self._synapse(pop, row, templates[row], dynamics[row])
+            for k in range(int(nsyns[row])):
+                if section[row] is not None:
+                    loc = (int(section[row]), float(position[row]))
+                else:
+                    loc = self._place(cell, sections[row], ranges[row], draws[t], pop, row)
+                label = f"{pop.name}:{row}:{k}"
+                cell.add_synapse(loc, mech, label=label, **params)
+                net.connect(s, (t, label), weight=weight[row], delay=delay[row])
+
+    def _synapse(self, pop, row, template, dynamics):
+        key = (template, dynamics)
+        if key in self._synapses:
+            return self._synapses[key]
+        params = {}
+        if dynamics is not None:
+            path = self._component("synaptic_models_dir", str(dynamics), "dynamics_params")
+            params = read_json(path, "synapse parameters")
+        template = str(template or params.get("level_of_detail", "exp2syn"))
+        if template.lower() in SYNAPSE_TEMPLATES:
+            mech, names = SYNAPSE_TEMPLATES[template.lower()]
+            out = (mech, {names[k]: float(v) for k, v in params.items() if k in names})
+        else:
+            try:
+                ns.mechanisms.get(template)
+            except NeurosimError:
+                raise SonataError(f"{pop.path}: {pop.group.name}: edge {row}: synapse "
+                                  f"model_template {template!r} is not known (exp2syn, "
+                                  "expsyn or a neurosim point mechanism)") from None
+            out = (template, {k: v for k, v in params.items() if k != "level_of_detail"})
+        self._synapses[key] = out
+        return out
+
+    def _place(self, cell, sections, distance_range, draw, pop, row):
+        """A segment centre among ``sections`` within ``distance_range`` µm of the soma,
+        drawn with probability proportional to segment length."""
+        names = sections if isinstance(sections, (list, tuple)) else \
+            ["soma", "dend", "apic"] if sections is None else [sections]
+        try:
+            types = tuple(sorted({SECTION_NAMES[str(n)] for n in names}))
+        except KeyError as e:
+            raise SonataError(f"{pop.path}: {pop.group.name}: edge {row}: target section "
+                              f"{e.args[0]!r} is not one of {sorted(SECTION_NAMES)}") from None
+        lo, hi = (0.0, np.inf) if distance_range is None else map(float, distance_range)
+        key = (id(cell.morphology), types, lo, hi)
+        if key not in self._segments:
+            self._segments[key] = _segments(cell, types, lo, hi)
+        sec, x, p = self._segments[key]
+        if len(sec) == 0:
+            raise SonataError(f"{pop.path}: {pop.group.name}: edge {row}: no segment of "
+                              f"{list(types)} within {lo}-{hi} µm of the soma")
+        k = int(np.searchsorted(p, draw.random() * p[-1], side="right"))
+        return int(sec[min(k, len(sec) - 1)]), float(x[min(k, len(sec) - 1)])
+
+
+def _segments(cell, types, lo, hi):
+    """Segment centres (section, x) of the given section types within [lo, hi] µm of the
+    soma, and the cumulative lengths to draw among them."""
+    from neurosim.lowering import _lower_cell
+    part = _lower_cell(cell)
+    morph = cell.morphology
+    centre = part["area"] > 0
+    sec, x, dist = part["section"][centre], part["x"][centre], part["dist"][centre]
+    keep = np.array([morph[int(s)].type_name in types for s in sec], dtype=bool) & \
+        (dist >= lo) & (dist <= hi)
+    nseg = part["layout"].nseg
+    length = np.array([morph[int(s)].length / nseg[int(s)] for s in sec[keep]])
+    return sec[keep], x[keep], np.cumsum(length)

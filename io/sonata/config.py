@@ -1,0 +1,97 @@
+"""SONATA configuration files: circuit_config.json and simulation_config.json.
+
+Both are JSON with a ``manifest`` of variables (``"$BASE_DIR": "${configdir}/.."``) that
+expand anywhere in the file's strings; ``${configdir}`` is the folder of the file.  A
+simulation config names its circuit (``"network": "circuit_config.json"``) or holds the
+circuit's sections itself.  Relative paths are taken from the config's folder.
+"""
+
+import json
+import os
+import re
+
+from neurosim.errors import NeurosimError
+
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+class SonataError(NeurosimError, ValueError):
+    """A SONATA file is missing, malformed or inconsistent; the message names file and
+    dataset."""
+
+
+def read_json(path, what="JSON file"):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise SonataError(f"{path}: {what} not found") from None
+    except json.JSONDecodeError as e:
+        raise SonataError(f"{path}: line {e.lineno} column {e.colno}: not valid JSON "
+                          f"({e.msg})") from None
+    except OSError as e:
+        raise SonataError(f"{path}: cannot read the {what}: {e}") from None
+
+
+def _expand(value, variables, path):
+    if isinstance(value, str):
+        def sub(m):
+            name = m.group(1)
+            if name not in variables:
+                raise SonataError(f"{path}: unknown manifest variable ${name} in {value!r}")
+            return variables[name]
+        for _ in range(10):                        # variables may name other variables
+            new = _VARIABLE.sub(sub, value)
+            if new == value:
+                break
+            value = new
+        return value
+    if isinstance(value, list):
+        return [_expand(v, variables, path) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v, variables, path) for k, v in value.items()}
+    return value
+
+
+def load_config(path, what="SONATA config"):
+    """A config file with its manifest expanded and ``_path``/``_dir`` recorded."""
+    path = os.path.abspath(os.fspath(path))
+    raw = read_json(path, what)
+    if not isinstance(raw, dict):
+        raise SonataError(f"{path}: a {what} is a JSON object")
+    folder = os.path.dirname(path)
+    variables = {"configdir": folder, "workingdir": os.getcwd()}
+    manifest = raw.get("manifest", {})
+    if not isinstance(manifest, dict):
+        raise SonataError(f"{path}: 'manifest' must be an object")
+    for key, value in manifest.items():
+        variables[key.lstrip("$").strip("{}")] = str(value)
+    for key in list(variables):                    # expand the manifest in itself
+        variables[key] = _expand(variables[key], variables, path)
+    config = _expand({k: v for k, v in raw.items() if k != "manifest"}, variables, path)
+    config["_path"], config["_dir"] = path, folder
+    return config
+
+
+def resolve(config, value):
+    """A path of the config, absolute (relative paths from the config's folder)."""
+    if value is None:
+        return None
+    value = os.path.expanduser(str(value))
+    return value if os.path.isabs(value) else os.path.normpath(os.path.join(config["_dir"],
+                                                                            value))
+
+
+def circuit_of(sim_config):
+    """The circuit part of a simulation config: its own ``networks``/``components`` or
+    the circuit_config.json it names (``network``)."""
+    if "networks" in sim_config:
+        return sim_config
+    name = sim_config.get("network")
+    if name is None:
+        raise SonataError(f"{sim_config['_path']}: neither 'networks' nor 'network' (the "
+                          "circuit config) is given")
+    circuit = load_config(resolve(sim_config, name), "circuit config")
+    if "networks" not in circuit:
+        raise SonataError(f"{circuit['_path']}: no 'networks' section")
+    return circuit
