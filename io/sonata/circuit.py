@@ -110,15 +110,17 @@ class Circuit:
             raise SonataError(f"{pop.path}: {pop.group.name}/{end}_node_id[{row}] = "
                               f"{ids[row]}: no such node in population {ref!r}")
 
-    def _component(self, key, name, what):
+    def _component(self, key, name, what, where):
+        """The file ``name`` of the components folder ``key``; ``where`` names the node or
+        edge that needs it."""
         folder = self.components.get(key)
         if folder is None:
-            raise SonataError(f"{self.config['_path']}: components.{key} is not given, "
-                              f"needed for {what} {name!r}")
+            raise SonataError(f"{where}: {what} {name!r} needs components.{key}, which "
+                              f"{self.config['_path']} does not give")
         path = os.path.join(resolve(self.config, folder), name)
         if not os.path.exists(path):
-            raise SonataError(f"{self.config['_path']}: {what} {name!r} not found in "
-                              f"{key} ({path})")
+            raise SonataError(f"{where}: {what} {name!r} not found in components.{key} "
+                              f"({path}, from {self.config['_path']})")
         return path
 
     # ------------------------------------------------------------------ nodes
@@ -163,9 +165,9 @@ class Circuit:
             swc = str(morph) if os.path.splitext(str(morph))[1] else f"{morph}.swc"
             try:
                 cell, _ = builders[processing](
-                    self._component("morphologies_dir", swc, "morphology"),
+                    self._component("morphologies_dir", swc, "morphology", where),
                     self._component("biophysical_neuron_models_dir", str(fit),
-                                    "dynamics_params"), dl=self.dl)
+                                    "dynamics_params", where), dl=self.dl)
             except SonataError:
                 raise
             except NeurosimError as e:
@@ -179,7 +181,7 @@ class Circuit:
         params = {}
         if params_file is not None:
             path = self._component("point_neuron_models_dir", str(params_file),
-                                   "dynamics_params")
+                                   "dynamics_params", where)
             params = read_json(path, "point neuron parameters")
         params.update(overrides)
         template = str(template)
@@ -249,7 +251,8 @@ class Circuit:
             return self._synapses[key]
         params = {}
         if dynamics is not None:
-            path = self._component("synaptic_models_dir", str(dynamics), "dynamics_params")
+            path = self._component("synaptic_models_dir", str(dynamics), "dynamics_params",
+                                   f"{pop.path}: {pop.group.name}: edge {row}")
             params = read_json(path, "synapse parameters")
         template = str(template or params.get("level_of_detail", "exp2syn"))
         if template.lower() in SYNAPSE_TEMPLATES:

@@ -3,7 +3,8 @@
 Written files follow the SONATA spec strictly enough for libsonata: ``sorting`` as an HDF5
 enum {none, by_id, by_time} on uint8, ``node_ids`` uint64, ``timestamps`` float64 in ms;
 reports ``/report/<pop>/data`` float32 [frame x element] with ``mapping/{node_ids,
-index_pointers, element_ids, element_pos, time}``.  Every file is written under a temporary
+index_pointers, element_ids, element_pos, time}`` (and ``index_pointer``, the same dataset
+under the name bmtk's reader wants).  Every file is written under a temporary
 name and renamed when complete: a crash never leaves a file that looks finished.
 """
 
@@ -112,6 +113,7 @@ class ReportWriter:
         m.create_dataset("node_ids", data=np.asarray(node_ids, dtype=np.uint64))
         m.create_dataset("index_pointers",
                          data=np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64))
+        m["index_pointer"] = m["index_pointers"]    # a hard link: bmtk reads this name
         m.create_dataset("element_ids", data=np.concatenate(
             [np.asarray(e[0], dtype=np.uint32) for e in elements] +
             [np.zeros(0, dtype=np.uint32)]))

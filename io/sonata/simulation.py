@@ -135,8 +135,9 @@ class SonataRun:
             if isinstance(spec.get("node_set"), str) and \
                     isinstance(self.node_sets.get(spec["node_set"]), dict):
                 population = self.node_sets[spec["node_set"]].get("population")
-            for pop, (ids, times) in read_spikes(resolve(self.config, spec["input_file"]),
-                                                 population).items():
+            path = resolve(self.config, spec["input_file"])
+            used = 0
+            for pop, (ids, times) in read_spikes(path, population).items():
                 if pop not in self.circuit.nodes:
                     raise SonataError(f"{where}: the spikes of population {pop!r} name no "
                                       "population of the circuit")
@@ -147,6 +148,7 @@ class SonataRun:
                 gids = self.circuit.gids(pop, ids)
                 keep = np.ones(len(gids), dtype=bool) if targets is None else \
                     np.isin(gids, targets)
+                used += int(keep.sum())
                 for gid in np.unique(gids[keep]):
                     if int(gid) not in net.spike_sources:
                         raise SonataError(f"{where}: spikes onto node {gid - self.circuit.offset[pop]}"
@@ -154,6 +156,9 @@ class SonataRun:
                     train = np.concatenate([net.spike_sources[int(gid)],
                                             times[keep & (gids == gid)]])
                     net.spike_sources[int(gid)] = np.sort(train)
+            if used == 0:
+                raise SonataError(f"{where}: none of its spikes ({path}) are of nodes of "
+                                  f"node set {spec.get('node_set')!r}")
         elif kind == "current_clamp":
             for key in ("amp", "delay", "duration", "node_set"):
                 if key not in spec:

@@ -1,0 +1,226 @@
+"""SONATA in and out: a circuit built with bmtk runs from its config; libsonata and bmtk
+read the results back and they equal what neurosim held in memory; bad files give errors
+that name file and dataset; outputs appear only complete."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import h5py
+import libsonata
+import numpy as np
+import pytest
+
+from neurosim.cli import main
+from neurosim.io.sonata import SonataError, SonataRun, read_spikes
+from sonata_circuit import build
+
+TSTOP = 300.0
+
+
+@pytest.fixture(scope="module")
+def circuit(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sonata")
+    return build(folder, tstop=TSTOP)
+
+
+def report(path, population="v1"):
+    pop = libsonata.ElementReportReader(path)[population]
+    frames = pop.get()
+    return np.asarray(frames.data), np.asarray(frames.ids), np.asarray(frames.times)
+
+
+def test_a_bmtk_circuit_runs_and_libsonata_reads_the_results(circuit):
+    run = SonataRun(circuit)
+    net, c = run.circuit.network, run.circuit
+    bio = c.gids("v1", [0, 1])
+    lif = c.gids("v1", [2, 3, 4])
+    assert all(int(g) in net.cells for g in bio) and all(int(g) in net.artificial for g in lif)
+    assert [len(net.cells[int(g)].synapses) for g in bio] == [11, 11]   # 4x2 AMPA + 3 GABA
+    soma = [run.sim.record("v", (0, 0.5), cell=int(g), interval=0.1) for g in bio]
+    v_m = run.sim.record("V_m", None, cell=int(lif[0]), interval=1.0)
+    run.run()
+    run.write()
+    out = os.path.join(os.path.dirname(circuit), "output")
+
+    spikes = libsonata.SpikeReader(os.path.join(out, "spikes.h5"))
+    assert spikes.get_population_names() == ["v1"]
+    pop = spikes["v1"]
+    assert pop.sorting == "by_time"
+    pairs = np.array(pop.get())
+    np.testing.assert_array_equal(pairs[:, 0], run.spikes.gids - c.offset["v1"])
+    np.testing.assert_array_equal(pairs[:, 1], run.spikes.times)
+    fired = set(pairs[:, 0].astype(int))
+    assert {0, 1} <= fired and fired & {2, 3, 4}, fired        # both kinds of cell fire
+
+    data, ids, times = report(os.path.join(out, "soma_v.h5"))
+    assert data.shape == (len(soma[0].values), 2)
+    np.testing.assert_array_equal(ids, [[0, 0], [1, 0]])
+    np.testing.assert_allclose(times, soma[0].times, atol=1e-9)
+    for k, trace in enumerate(soma):
+        np.testing.assert_allclose(data[:, k], trace.values.astype(np.float32), rtol=0,
+                                   atol=1e-4)
+    data, ids, _ = report(os.path.join(out, "all_v.h5"))
+    per_node = np.bincount(ids[:, 0])
+    assert per_node[0] == per_node[1] > 100 and list(per_node[2:]) == [1, 1, 1]
+    np.testing.assert_allclose(data[:, ids[:, 0] == 2][:, 0], v_m.values, atol=1e-4)
+
+    # bmtk reads them too
+    from bmtk.utils.reports.compartment import CompartmentReport
+    from bmtk.utils.reports.spike_trains import SpikeTrains
+    trains = SpikeTrains.load(os.path.join(out, "spikes.h5"))
+    assert trains.n_spikes("v1") == len(pairs)
+    theirs = CompartmentReport(os.path.join(out, "soma_v.h5"), mode="r")
+    np.testing.assert_allclose(np.asarray(theirs.data(node_id=1, population="v1"))[:, 0],
+                               soma[1].values, atol=1e-4)
+
+    # the command line writes the same files again, exit code 0
+    saved = {name: report(os.path.join(out, name)) for name in ("soma_v.h5", "all_v.h5")}
+    os.remove(os.path.join(out, "spikes.h5"))
+    assert main(["run", circuit, "--quiet"]) == 0
+    again = np.array(libsonata.SpikeReader(os.path.join(out, "spikes.h5"))["v1"].get())
+    np.testing.assert_array_equal(again, pairs)
+    for name, (d, i, t) in saved.items():
+        np.testing.assert_array_equal(report(os.path.join(out, name))[0], d)
+
+
+def test_info_names_populations_and_sizes(circuit, capsys):
+    assert main(["info", circuit]) == 0
+    text = capsys.readouterr().out
+    assert "population v1: 5 nodes (2 biophysical, 3 point_neuron)" in text
+    assert "population lgn: 4 nodes (4 virtual)" in text
+    assert "synapses: 22 on biophysical cells" in text
+    assert "memory estimate" in text
+
+
+def test_the_same_files_under_mpiexec(circuit, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder,
+                    ignore=shutil.ignore_patterns("output"))
+    config = str(folder / "simulation_config.json")
+    done = subprocess.run([shutil.which("mpiexec"), "-n", "2", sys.executable, "-m",
+                           "neurosim.cli", "run", config, "--quiet"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    serial = SonataRun(circuit)
+    serial.run()
+    got = np.array(libsonata.SpikeReader(str(folder / "output" / "spikes.h5"))["v1"].get())
+    np.testing.assert_array_equal(got[:, 1], serial.spikes.times)
+    data, _, _ = report(str(folder / "output" / "soma_v.h5"))
+    ref, _, _ = report(os.path.join(os.path.dirname(circuit), "output", "soma_v.h5"))
+    np.testing.assert_array_equal(data, ref)
+
+
+def test_outputs_appear_only_complete(circuit, tmp_path, monkeypatch):
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder,
+                    ignore=shutil.ignore_patterns("output"))
+    run = SonataRun(str(folder / "simulation_config.json"))
+    real, calls = run.sim.run, []
+
+    def crash(t):
+        calls.append(t)
+        if len(calls) == 3:
+            raise RuntimeError("node lost")
+        return real(t)
+    monkeypatch.setattr(run.sim, "run", crash)
+    with pytest.raises(RuntimeError):
+        run.run()
+    assert not (folder / "output").exists() or os.listdir(folder / "output") == []
+
+
+def corrupt(circuit, tmp_path, change):
+    folder = tmp_path / "bad"
+    shutil.copytree(os.path.dirname(circuit), folder,
+                    ignore=shutil.ignore_patterns("output"))
+    change(folder)
+    return str(folder / "simulation_config.json")
+
+
+def _drop(path, dataset):
+    def change(folder):
+        with h5py.File(folder / path, "r+") as f:
+            del f[dataset]
+    return change
+
+
+def _retype(path, dataset, dtype):
+    def change(folder):
+        with h5py.File(folder / path, "r+") as f:
+            data = f[dataset][()].astype(dtype)
+            attrs = dict(f[dataset].attrs)
+            del f[dataset]
+            f.create_dataset(dataset, data=data)
+            f[dataset].attrs.update(attrs)
+    return change
+
+
+def _set(path, dataset, index, value):
+    def change(folder):
+        with h5py.File(folder / path, "r+") as f:
+            f[dataset][index] = value
+    return change
+
+
+def _edit(path, old, new):
+    def change(folder):
+        text = (folder / path).read_text()
+        assert old in text
+        (folder / path).write_text(text.replace(old, new))
+    return change
+
+
+BAD = {
+    "missing dataset": (_drop("network/v1_nodes.h5", "nodes/v1/node_type_id"),
+                        ["v1_nodes.h5", "dataset /nodes/v1/node_type_id is missing"]),
+    "wrong dtype": (_retype("network/lgn_v1_edges.h5", "edges/lgn_to_v1/target_node_id",
+                            np.float64),
+                    ["lgn_v1_edges.h5", "/edges/lgn_to_v1/target_node_id", "float64"]),
+    "dangling node id": (_set("network/v1_v1_edges.h5", "edges/v1_to_v1/target_node_id", 0,
+                              42),
+                         ["v1_v1_edges.h5", "target_node_id[0] = 42", "no such node"]),
+    "unknown morphology": (_edit("network/v1_node_types.csv", "Scnn1a_473845048_m.swc",
+                                 "Nowhere_1.swc"),
+                           ["morphology 'Nowhere_1.swc' not found", "node 0"]),
+    "bad JSON": (_edit("simulation_config.json", '"run": {', '"run": {,'),
+                 ["simulation_config.json", "not valid JSON"]),
+    "unknown model template": (_edit("network/v1_node_types.csv", "nest:iaf_psc_alpha",
+                                     "nest:no_such_model"),
+                               ["v1_nodes.h5", "nest:no_such_model"]),
+    "unknown synapse template": (_edit("network/lgn_v1_edge_types.csv", "exp2syn",
+                                       "magic_syn"),
+                                 ["lgn_v1_edges.h5", "'magic_syn' is not known"]),
+    "spikes onto a cell": (_edit("simulation_config.json", '"lgn": {"population": "lgn"}',
+                                 '"lgn": {"population": "v1"}'),
+                           ["inputs.lgn_spikes", "none of its", "node set 'lgn'"]),
+    "unknown node set": (_edit("simulation_config.json", '"cells": "bio"',
+                               '"cells": "nobody"'),
+                         ["unknown node set 'nobody'"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_inputs_name_file_and_dataset(circuit, tmp_path, case):
+    change, words = BAD[case]
+    config = corrupt(circuit, tmp_path, change)
+    with pytest.raises(SonataError) as err:
+        SonataRun(config)
+    for word in words:
+        assert word in str(err.value), str(err.value)
+    assert main(["run", config, "--quiet"]) == 2             # a batch system's "bad input"
+
+
+def test_spike_files_in_the_wild(tmp_path):
+    """bmtk's string 'sorting' and the legacy /spikes/gids layout read; what we write has
+    the enum libsonata wants."""
+    legacy = tmp_path / "legacy.h5"
+    with h5py.File(legacy, "w") as f:
+        f["spikes/gids"] = np.array([3, 1], dtype=np.uint32)
+        f["spikes/timestamps"] = np.array([2.5, 1.0])
+    got = read_spikes(legacy, population="lgn")
+    np.testing.assert_array_equal(got["lgn"][0], [3, 1])
+    from neurosim.io.sonata import write_spikes
+    path = write_spikes(tmp_path / "out.h5", {"lgn": got["lgn"]}, sort="by_id")
+    pop = libsonata.SpikeReader(str(path))["lgn"]
+    assert pop.sorting == "by_id" and pop.get() == [(1, 1.0), (3, 2.5)]
