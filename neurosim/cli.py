@@ -2,6 +2,7 @@
 
     neurosim demo                                the bundled single-cell demo
     neurosim run simulation_config.json          a SONATA simulation (also under mpiexec)
+        [--threads N] [--checkpoint FILE [--checkpoint-every MS]] [--restore FILE]
     neurosim info simulation_config.json         what a circuit holds, before running it
 
 Exit codes, for batch systems: 0 done; 2 bad input (a config, a file, a parameter);
@@ -44,7 +45,8 @@ def _demo(args):
 def _run(args):
     from neurosim.io.sonata import SonataRun
     t0 = time.perf_counter()
-    run = SonataRun(args.config, threads=args.threads, backend=args.backend)
+    run = SonataRun(args.config, threads=args.threads, backend=args.backend,
+                    restore=args.restore)
     setup = time.perf_counter() - t0
     rank0 = run.sim.comm.rank == 0
     if rank0:
@@ -52,7 +54,7 @@ def _run(args):
         print(f"neurosim: {len(net.cells)} cells, {len(net.artificial)} point neurons, "
               f"{len(net.spike_sources)} virtual nodes, {net.n_connections} connections; "
               f"set-up {setup:.1f} s", flush=True)
-    run.run(progress=not args.quiet)
+    run.run(progress=not args.quiet, checkpoint=args.checkpoint, every=args.checkpoint_every)
     spikes_file = run.write()
     if rank0:
         n = len(run.spikes.times)
@@ -60,7 +62,7 @@ def _run(args):
         rate = n / max(cells, 1) / (run.tstop / 1000.0) if run.tstop > 0 else 0.0
         print(f"simulated {run.tstop:g} ms in {run.wall:.2f} s "
               f"({run.wall / (run.tstop / 1000.0) if run.tstop else 0:.2f} s per simulated "
-              f"s); {n} spikes ({rate:.2f} Hz per cell, virtual nodes' included)")
+              f"s); {n} spikes ({rate:.2f} Hz per simulated cell)")
         print(f"wrote {spikes_file}")
         for report in run.reports:
             print(f"wrote {report.writer.path}")
@@ -85,6 +87,11 @@ def main(argv=None):
     run.add_argument("--threads", type=int, default=1, help="threads per rank")
     run.add_argument("--backend", default="cpu", help="cpu (cuda: see the issues)")
     run.add_argument("--quiet", action="store_true", help="no progress line")
+    run.add_argument("--checkpoint", metavar="FILE",
+                     help="save the state here on SIGTERM / Ctrl-C (and periodically)")
+    run.add_argument("--checkpoint-every", type=float, metavar="MS",
+                     help="also save it every MS ms of simulated time")
+    run.add_argument("--restore", metavar="FILE", help="go on from a checkpoint")
     run.set_defaults(func=_run)
     info = sub.add_parser("info", help="populations, cells, compartments, synapses, memory")
     info.add_argument("config", help="simulation_config.json or circuit_config.json")

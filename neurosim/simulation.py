@@ -81,6 +81,8 @@ class Simulation:
             raise ParameterError(f"threads must be a positive integer, got {threads!r}")
         if exchange not in EXCHANGES:
             raise ParameterError(f"exchange must be one of {EXCHANGES}, got {exchange!r}")
+        self._settings = dict(use_tables=use_tables, backend=backend, exchange=exchange,
+                              overlap=overlap)      # what a checkpoint rebuilds it with
         owned = None
         if isinstance(model, Recipe) and self.comm.size > 1:
             self.network, owned, loads = build_local(model, self.comm)
@@ -169,8 +171,13 @@ class Simulation:
         self._set_pointers(target)
         src, tgt, labels, weights, delays = net.connections()
         check_delays(delays, self.dt)
+        # where this rank's connections stand in the whole network's connection order: by
+        # index when every rank holds the whole Network; a Recipe lists them target gid by
+        # target gid (build_network), so there the order is the targets'
+        self._conn_order = np.arange(len(src)) if net.remote_kinds is None else tgt
         if self.comm.size > 1:          # this rank's share: connections onto its gids
             mine = np.isin(tgt, np.fromiter(self.local, dtype=np.int64))
+            self._conn_order = self._conn_order[mine]
             src, tgt, delays = src[mine], tgt[mine], delays[mine]
             labels = [lab for lab, m in zip(labels, mine) if m]
             weights = [w for w, m in zip(weights, mine) if m]
@@ -280,10 +287,36 @@ class Simulation:
                     f"gid {self.gids[ci]} is not set: net.set_pointer(({self.gids[ci]}, "
                     f"{label!r}), {table.mechanism.pointers[row]!r}, (source_gid, location))")
 
+    @_on_every_rank
+    def checkpoint(self, path, extra=None):
+        """Save the whole state to the HDF5 file ``path`` (``neurosim.checkpoint``):
+        ``Simulation.restore(path)`` goes on from here, bitwise as if never stopped."""
+        from .checkpoint import save
+        return save(self, path, extra)
+
+    @classmethod
+    def restore(cls, path, threads=1, comm=None):
+        """The simulation saved by ``checkpoint(path)``, at its time, ready to ``run`` on
+        (on as many ranks as wrote it; ``threads`` as you like)."""
+        from .checkpoint import restore
+        return restore(cls, path, threads=threads, comm=comm)
+
+    @_on_every_rank
     def weights(self):
         """The connections' weight vectors now, in connection order (rows: connections,
-        columns: NET_RECEIVE arguments): plastic synapses change them during a run."""
-        return self.connections.weights.copy()
+        columns: NET_RECEIVE arguments): plastic synapses change them during a run.  Under
+        MPI every rank gets all of them (a collective)."""
+        w = self.connections.weights.copy()
+        if self.comm.size == 1:
+            return w
+        parts = self.comm.allgather((self._conn_order, w))
+        width = max(p[1].shape[1] for p in parts)
+        order = np.concatenate([p[0] for p in parts])
+        out = np.zeros((len(order), width))
+        rows = np.concatenate([np.pad(p[1], ((0, 0), (0, width - p[1].shape[1])))
+                               for p in parts])
+        out[:] = rows[np.argsort(order, kind="stable")]
+        return out
 
     @_on_every_rank
     def record_spikes(self, gids=None):
@@ -489,10 +522,10 @@ class Simulation:
     def _catch_signals(self):
         """SIGINT and SIGTERM stop the run at the end of the current kernel call, on every
         rank at the same step (they agree in the spike exchange): recordings stay complete
-        to there.  The handlers in place before are given back after the run."""
+        to there.  The handlers in place before are given back after the run; a signal
+        noted in ``_signal`` before the run (by a caller's handler) stops it at once."""
         if threading.current_thread() is not threading.main_thread():
             return {}
-        self._signal = 0
 
         def note(signum, frame):
             self._signal = signum
@@ -503,6 +536,7 @@ class Simulation:
         """Raise, on every rank, for a signal received on any: KeyboardInterrupt for SIGINT
         (as Python does), SystemExit(128 + signal) for SIGTERM; the message once (rank 0)."""
         signum = self._signal or signal.SIGTERM      # another rank's signal: say SIGTERM
+        self._signal = 0                             # answered: a later run goes on
         message = (f"neurosim: {signal.Signals(signum).name}: run stopped at t = {self.t:g} "
                    f"ms on every rank; recordings are complete to there")
         if self._stream is not None:

@@ -79,6 +79,9 @@ def test_the_exchanges_on_known_spikes():
 
 
 def test_alltoall_overlap_threads_and_a_recipe_give_the_same_spikes(tmp_path):
+    sys.path.insert(0, os.path.join(HERE, "mpi"))
+    import run_network
+    by_target = np.argsort(run_network.build()[0].connections()[1], kind="stable")
     one, _ = run(1, tmp_path / "a.npz")
     for options in (["--threads", 2], ["--exchange", "alltoall"], ["--recipe"],
                     ["--recipe", "--exchange", "alltoall"], ["--overlap"]):
@@ -88,6 +91,27 @@ def test_alltoall_overlap_threads_and_a_recipe_give_the_same_spikes(tmp_path):
         np.testing.assert_array_equal(one["gids"], two["gids"])
         np.testing.assert_array_equal(one["times"], two["times"])
         np.testing.assert_array_equal(one["v"], two["v"])
+        # weights gathered from the ranks in connection order: a Recipe's is target by target
+        expected = one["weights"][by_target] if "--recipe" in options else one["weights"]
+        np.testing.assert_array_equal(two["weights"], expected)
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_checkpoint_at_half_time_and_restore_in_a_new_process(tmp_path, ranks):
+    """Run to 40 ms, checkpoint, stop; a new process restores and runs to 80 ms: the spikes
+    of the two halves are those of one straight run, the trace and the plastic weights at
+    the end too."""
+    straight, _ = run(1, tmp_path / "straight.npz")
+    ck = tmp_path / "state.h5"
+    first, _ = run(ranks, tmp_path / "first.npz", "--until", 40, "--checkpoint", ck)
+    second, _ = run(ranks, tmp_path / "second.npz", "--restore", ck)
+    assert len(first["times"]) > 3 and len(second["times"]) > 3
+    np.testing.assert_array_equal(np.concatenate([first["gids"], second["gids"]]),
+                                  straight["gids"])
+    np.testing.assert_array_equal(np.concatenate([first["times"], second["times"]]),
+                                  straight["times"])
+    np.testing.assert_array_equal(second["v"], straight["v"][-len(second["v"]):])
+    np.testing.assert_array_equal(second["weights"], straight["weights"])
 
 
 def test_one_output_file_with_the_same_content_for_any_rank_count(tmp_path):

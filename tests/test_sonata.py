@@ -112,6 +112,42 @@ def test_the_same_files_under_mpiexec(circuit, tmp_path):
     np.testing.assert_array_equal(data, ref)
 
 
+def test_sigterm_checkpoints_and_restore_finishes_the_same_files(circuit, tmp_path):
+    """A batch job's end: SIGTERM stops the run, a checkpoint is written, exit code 143;
+    ``--restore`` in a new process finishes it: spikes and reports equal a straight run's."""
+    import signal
+    import time
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder,
+                    ignore=shutil.ignore_patterns("output"))
+    config = str(folder / "simulation_config.json")
+    text = open(config).read().replace(f'"tstop": {TSTOP}', '"tstop": 3000.0')
+    open(config, "w").write(text)
+    straight = SonataRun(config)
+    straight.run()
+    reference = {name: report(str(folder / "output" / name))[0]
+                 for name in ("soma_v.h5", "all_v.h5")}
+    shutil.rmtree(folder / "output")
+    ck = str(tmp_path / "state.h5")
+    proc = subprocess.Popen([sys.executable, "-m", "neurosim.cli", "run", config,
+                             "--checkpoint", ck], stderr=subprocess.PIPE, text=True)
+    progress = 0
+    while progress < 3:                    # a progress line per tenth of the run
+        line = proc.stderr.readline()
+        assert line, "the run ended before it could be stopped"
+        progress += line.startswith("[")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "checkpoint at t = " in err and not (folder / "output" / "spikes.h5").exists()
+    assert main(["run", config, "--quiet", "--restore", ck]) == 0
+    got = np.array(libsonata.SpikeReader(str(folder / "output" / "spikes.h5"))["v1"].get())
+    assert len(got) > 10
+    np.testing.assert_array_equal(got[:, 1], straight.spikes.times)
+    for name, data in reference.items():
+        np.testing.assert_array_equal(report(str(folder / "output" / name))[0], data)
+
+
 def test_outputs_appear_only_complete(circuit, tmp_path, monkeypatch):
     folder = tmp_path / "copy"
     shutil.copytree(os.path.dirname(circuit), folder,

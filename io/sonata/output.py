@@ -91,14 +91,19 @@ def write_spikes(path, populations, sort="by_time"):
 
 
 class ReportWriter:
-    """A SONATA element report written frame block by frame block into a temporary file,
-    renamed into place by ``close``; one ``/report/<population>`` per ``add``."""
+    """A SONATA element report written frame block by frame block into ``<path>.partial``,
+    renamed into place by ``close``; one ``/report/<population>`` per ``add``.  With
+    ``resume`` an earlier run's partial file (a checkpointed run) is continued."""
 
-    def __init__(self, path):
+    def __init__(self, path, resume=False):
         self.path = os.fspath(path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self.tmp = f"{self.path}.tmp{os.getpid()}"
-        self.file = h5py.File(self.tmp, "w")
+        self.tmp = f"{self.path}.partial"
+        self.resume = resume and os.path.exists(self.tmp)
+        if resume and not self.resume:
+            raise SonataError(f"{self.tmp}: the partial report of the checkpointed run is "
+                              "missing; it cannot be continued")
+        self.file = h5py.File(self.tmp, "a" if self.resume else "w")
         self.file.attrs["magic"] = np.uint32(0x0A7A)
         self.file.attrs["version"] = np.array([0, 1], dtype=np.uint32)
         self.populations = []
@@ -106,6 +111,12 @@ class ReportWriter:
     def add(self, population, node_ids, elements, start, step, units="mV"):
         """A population's report: ``elements`` per node id, its (section ids, x); returns
         its index for ``append``."""
+        if self.resume:                     # the groups exist: go on appending
+            g = self.file[f"report/{population}"]
+            m = g["mapping"]
+            self.populations.append((g["data"], m["time"], float(m["time"][0]),
+                                     float(m["time"][2])))
+            return len(self.populations) - 1
         g = self.file.create_group(f"report/{population}")
         counts = np.array([len(e[0]) for e in elements], dtype=np.uint64)
         width = int(counts.sum())
@@ -137,6 +148,9 @@ class ReportWriter:
         data.resize((n + len(frames), data.shape[1]))
         data[n:] = frames
         time[1] = start + step * (n + len(frames))
+
+    def flush(self):
+        self.file.flush()
 
     def close(self):
         """Complete the file: rename it into place."""

@@ -13,6 +13,7 @@ spikes_file, spikes_sort_order.  Node sets from ``node_sets_file`` (or ``node_se
 """
 
 import os
+import signal
 import sys
 import time
 
@@ -26,7 +27,11 @@ from .output import ReportWriter, read_spikes, write_spikes
 
 
 class SonataRun:
-    def __init__(self, path, threads=1, backend="cpu", comm=None):
+    """``restore``: a checkpoint written by ``checkpoint`` (or ``neurosim run
+    --checkpoint``) of the same config: the run goes on from there, its spikes and
+    reports continuing those of the run that wrote it."""
+
+    def __init__(self, path, threads=1, backend="cpu", comm=None, restore=None):
         self.config = cfg = load_config(path, "simulation config")
         self.path = cfg["_path"]
         run = cfg.get("run", {})
@@ -51,7 +56,12 @@ class SonataRun:
         self.sim = ns.Simulation(net, dt=self.dt, celsius=self.celsius, threads=threads,
                                  backend=backend, comm=comm)
         self.spikes = self.sim.record_spikes(list(net.cells) + list(net.artificial))
-        self.reports = [self._report(name, spec)
+        if restore is not None:
+            from neurosim.checkpoint import load_state
+            extra = load_state(self.sim, restore)
+            if "spike_gids" in extra:
+                self.spikes._store(extra["spike_gids"], extra["spike_times"])
+        self.reports = [self._report(name, spec, resume=restore is not None)
                         for name, spec in cfg.get("reports", {}).items()]
         output = cfg.get("output", {})
         self.output_dir = resolve(cfg, output.get("output_dir", "output"))
@@ -176,7 +186,7 @@ class SonataRun:
                               "current_clamp)")
 
     # ------------------------------------------------------------------ reports
-    def _report(self, name, spec):
+    def _report(self, name, spec, resume=False):
         where = f"{self.path}: reports.{name}"
         module = spec.get("module", "membrane_report")
         if module not in ("membrane_report", "compartment_report"):
@@ -197,33 +207,67 @@ class SonataRun:
                 "output_dir", "output")), file_name)
         return _Report(self, path, variable, sections, step, gids,
                        self._number(spec, "start_time", f"reports.{name}", self.tstart),
-                       self._number(spec, "end_time", f"reports.{name}", self.tstop))
+                       self._number(spec, "end_time", f"reports.{name}", self.tstop), resume)
 
     # ------------------------------------------------------------------ running
-    def run(self, progress=False, block=None):
+    def checkpoint(self, path):
+        """Save the run's state (``neurosim.checkpoint``) with the spikes so far; the reports'
+        partial files stay for the run that restores it."""
+        for report in self.reports:
+            report.collect()
+            report.flush()
+        return self.sim.checkpoint(path, extra={"spike_gids": self.spikes.gids,
+                                                "spike_times": self.spikes.times})
+
+    def run(self, progress=False, block=None, checkpoint=None, every=None):
         """Advance to tstop in blocks (``block`` ms; default 1 % of the run), the reports
-        taking their frames after each; ``progress``: print a progress line to stderr."""
+        taking their frames after each; ``progress``: print a progress line to stderr.
+        ``checkpoint``: a file to save the state to every ``every`` ms of simulated time
+        and when a signal (SIGTERM, Ctrl-C) stops the run."""
         sim, rank0 = self.sim, self.sim.comm.rank == 0
         block = max(self.dt, self.tstop / 100.0) if block is None else float(block)
         show = Progress(self.tstop) if progress and rank0 else None
+        due = sim.t + every if checkpoint is not None and every else np.inf
         t0 = time.perf_counter()
+        # between blocks a signal is noted too; the next block's first exchange stops
+        # every rank at one step
+        handlers = sim._catch_signals()
         try:
             while sim.t < self.tstop - 1e-9:
-                sim.run(min(self.tstop, sim.t + block))
+                sim.run(min(self.tstop, sim.t + block, due))
                 for report in self.reports:
                     report.collect()
+                if sim.t >= due - 1e-9:
+                    self.checkpoint(checkpoint)
+                    due += every
                 if show is not None:
                     show(sim.t, time.perf_counter() - t0)
-        except BaseException:
-            for report in self.reports:
-                report.discard()
+        except (KeyboardInterrupt, SystemExit):
+            # every rank stopped at the same step: the state is whole, save it
+            if checkpoint is not None:
+                self.checkpoint(checkpoint)
+                if rank0:
+                    sys.stderr.write(f"neurosim: checkpoint at t = {sim.t:g} ms written to "
+                                     f"{checkpoint}; go on with --restore {checkpoint}\n")
+            else:
+                self._discard()
             raise
+        except BaseException:
+            self._discard()
+            raise
+        finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
         for report in self.reports:
             report.close()
         self.wall = time.perf_counter() - t0
         if show is not None and show.tty:
             sys.stderr.write("\n")
         return self
+
+    def _discard(self):
+        for report in self.reports:
+            report.discard()
 
     def write(self):
         """The spikes file, per simulated population (rank 0 writes)."""
@@ -246,10 +290,10 @@ class _Report:
     """One membrane report: probes on its cells, frames written into one SONATA report
     file (a group per node population) as the run goes."""
 
-    def __init__(self, run, path, variable, sections, step, gids, start, end):
+    def __init__(self, run, path, variable, sections, step, gids, start, end, resume=False):
         self.run, self.start, self.end = run, start, end
         sim, circuit, net = run.sim, run.circuit, run.circuit.network
-        self.writer = ReportWriter(path) if sim.comm.rank == 0 else None
+        self.writer = ReportWriter(path, resume) if sim.comm.rank == 0 else None
         self.traces, self.columns = [], []
         by_pop = {}
         for gid in gids:
@@ -281,13 +325,19 @@ class _Report:
         if self.writer is None or not new:
             return
         times = new[0][0]
-        keep = (times >= self.start - 1e-9) & (times <= self.end + 1e-9)
+        data, _, start, step = self.writer.populations[0]
+        written = start + step * data.shape[0]        # a restored run has frames already
+        keep = (times >= max(self.start, written) - 1e-9) & (times <= self.end + 1e-9)
         for index, (a, b) in enumerate(self.columns):
             self.writer.append(index, np.stack([new[k][1][keep] for k in range(a, b)],
                                                axis=1))
 
     def close(self):
         return self.writer.close() if self.writer is not None else None
+
+    def flush(self):
+        if self.writer is not None:
+            self.writer.flush()
 
     def discard(self):
         if self.writer is not None:

@@ -3,7 +3,7 @@ with STDP synapses through random connections; rank 0 writes every spike and a t
 .npz named on the command line (tests/test_mpi.py compares rank counts).
 
     run_network.py OUT [--threads 2] [--exchange alltoall] [--recipe] [--overlap]
-                       [--stream run.h5]
+                       [--stream run.h5] [--until 40 --checkpoint ck.h5] [--restore ck.h5]
     run_network.py fail | missing | badprobe | forever --stream run.h5
 """
 
@@ -86,6 +86,9 @@ def main():
     ap.add_argument("--recipe", action="store_true")
     ap.add_argument("--overlap", action="store_true")
     ap.add_argument("--stream")
+    ap.add_argument("--until", type=float, default=80.0, help="ms")
+    ap.add_argument("--checkpoint", help="save the state at --until")
+    ap.add_argument("--restore", help="go on from this checkpoint")
     args = ap.parse_args()
     if args.out == "fail":
         net, gids = build_failing()
@@ -94,8 +97,11 @@ def main():
     model = net
     if args.recipe or args.out == "missing":
         model = Described(net, missing=int(gids[-2]) if args.out == "missing" else None)
-    sim = ns.Simulation(model, threads=args.threads, exchange=args.exchange,
-                        overlap=args.overlap)
+    if args.restore:
+        sim = ns.Simulation.restore(args.restore, threads=args.threads)
+    else:
+        sim = ns.Simulation(model, threads=args.threads, exchange=args.exchange,
+                            overlap=args.overlap)
     spikes = sim.record_spikes()
     v = sim.record("v", (0, 0.5), cell=int(gids[-1]))
     sim.record("v", (1, 0.5), cell=[int(g) for g in gids[:4]], interval=0.1)
@@ -109,15 +115,19 @@ def main():
     if args.out == "forever":
         print("RUNNING", flush=True)
         sim.run(1e9)
-    sim.run(80.0)
+    sim.run(args.until)
+    if args.checkpoint:
+        sim.checkpoint(args.checkpoint)
     sim.close()
     asked = sorted(set(getattr(model, "asked", [])))
     built = sorted(int(g) for g in sim.local)
     if asked and asked != built:
         sys.exit(f"rank {sim.comm.rank} described gids {asked}, runs {built}")
+    weights = sim.weights()                       # a collective: every rank asks
     if sim.comm.rank == 0:
         np.savez(args.out, gids=spikes.gids, times=spikes.times, size=sim.comm.size,
-                 v=v.values, exchange=sim.exchange, overlap=sim.overlap)
+                 v=v.values, exchange=sim.exchange, overlap=sim.overlap,
+                 weights=weights)
 
 
 if __name__ == "__main__":
