@@ -66,6 +66,19 @@ def allen_mechanisms():
     return _CATALOGUE
 
 
+def _mechanisms_of(genome):
+    """Load the Allen .mod files (from bmtk) unless every mechanism of the genome is
+    already known (a fit using only hh and pas needs no bmtk)."""
+    names = {g.get("mechanism") or str(g.get("name", "")).rsplit("_", 1)[-1]
+             for g in genome if g.get("section") != "glob"}
+    names.discard("")
+    try:
+        for name in names:
+            ns.mechanisms.get(name)
+    except NeurosimError:
+        allen_mechanisms()
+
+
 @dataclass(frozen=True)
 class BmtkDL:
     """bmtk's compartment rule: ``nseg = 1 + 2 int(L / (2 dL))`` (``run: dL`` in its config)."""
@@ -88,7 +101,7 @@ def perisomatic_cell(swc, fit, dl=20.0):
     except (KeyError, IndexError, TypeError) as e:
         raise ParameterError(f"{fit}: not a perisomatic fit (missing {e}); all-active fits "
                              "are not supported yet") from None
-    allen_mechanisms()
+    _mechanisms_of(genome)
     morph = ns.Morphology.from_swc(swc).with_axon_stub()
     cell = ns.Cell(morph, cm=1.0, ra=ra, v_init=float(conditions["v_init"]),
                    discretization=BmtkDL(dl))
@@ -133,7 +146,7 @@ def allactive_cell(swc, fit, dl=20.0):
         genome = params["genome"]
     except (KeyError, IndexError, TypeError) as e:
         raise ParameterError(f"{fit}: not an Allen fit (missing {e})") from None
-    allen_mechanisms()
+    _mechanisms_of(genome)
     morph = ns.Morphology.from_swc(swc)
     axons = [s for s in morph.sections if s.type_name == "axon"]
     if not axons:

@@ -141,11 +141,52 @@ def test_readme_user_guide_runs():
     assert len(scope["v"].values) == 10001 and len(scope["m_gate"].values) == 2501
 
 
-def test_demo_command_writes_traces_and_picture(tmp_path):
+def test_demo_command_runs_the_bundled_circuit(tmp_path):
+    """The README's main job: the bundled SONATA circuit; spikes and a soma report that
+    libsonata reads, every kind of cell firing, and a raster picture."""
+    import libsonata
+    from neurosim.cli import main
+    assert main(["demo", "--out", str(tmp_path), "--tstop", "300"]) == 0
+    spikes = np.array(libsonata.SpikeReader(str(tmp_path / "spikes.h5"))["cortex"].get())
+    fired = np.unique(spikes[:, 0].astype(int))
+    for lo, hi in ((0, 32), (32, 40), (40, 100), (100, 120)):    # pyr, basket, LIF e, i
+        assert np.any((fired >= lo) & (fired < hi)), (lo, hi)
+    assert spikes[:, 1].max() < 300.0
+    report = libsonata.ElementReportReader(str(tmp_path / "soma_v.h5"))["cortex"]
+    assert list(report.get_node_ids()) == list(range(40))
+    data = np.asarray(report.get().data)
+    assert data.shape == (3001, 40) and np.all(np.isfinite(data)) and data.max() > 0.0
+    png = (tmp_path / "raster.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_the_bundled_circuit_is_what_its_builder_writes(tmp_path):
+    import h5py
+    from neurosim.models.circuit_builder import DEFAULT, build
+    build(str(tmp_path))
+    for root, _, files in os.walk(DEFAULT):
+        for name in files:
+            if "output" in root:
+                continue
+            mine = os.path.join(root, name)
+            fresh = os.path.join(tmp_path, os.path.relpath(mine, DEFAULT))
+            if name.endswith(".h5"):
+                with h5py.File(mine, "r") as a, h5py.File(fresh, "r") as b:
+                    names = []
+                    a.visit(names.append)
+                    for key in names:
+                        if isinstance(a[key], h5py.Dataset):
+                            np.testing.assert_array_equal(a[key][()], b[key][()])
+            else:
+                text = open(mine).read()
+                assert text == open(fresh).read().replace(str(tmp_path), DEFAULT), name
+
+
+def test_single_cell_demo_writes_traces_and_picture(tmp_path):
     pytest.importorskip("matplotlib")
     from neurosim.cli import main
     from neurosim.io.traces import read_traces
-    assert main(["demo", "--out", str(tmp_path), "--tstop", "50"]) == 0
+    assert main(["demo", "--cell", "--out", str(tmp_path), "--tstop", "50"]) == 0
     traces = read_traces(tmp_path / "demo_traces.h5")
     assert len(traces) == 4
     for t, data, attrs in traces.values():

@@ -31,13 +31,14 @@ class SonataRun:
     --checkpoint``) of the same config: the run goes on from there, its spikes and
     reports continuing those of the run that wrote it."""
 
-    def __init__(self, path, threads=1, backend="cpu", comm=None, restore=None):
+    def __init__(self, path, threads=1, backend="cpu", comm=None, restore=None,
+                 output_dir=None, tstop=None):
         self.config = cfg = load_config(path, "simulation config")
         self.path = cfg["_path"]
         run = cfg.get("run", {})
         if "tstop" not in run:
             raise SonataError(f"{self.path}: run.tstop is missing")
-        self.tstop = self._number(run, "tstop", "run")
+        self.tstop = self._number(run, "tstop", "run") if tstop is None else float(tstop)
         self.tstart = self._number(run, "tstart", "run", 0.0)
         self.dt = self._number(run, "dt", "run", 0.025)
         conditions = cfg.get("conditions", {})
@@ -55,6 +56,14 @@ class SonataRun:
             self._input(name, spec)
         self.sim = ns.Simulation(net, dt=self.dt, celsius=self.celsius, threads=threads,
                                  backend=backend, comm=comm)
+        output = cfg.get("output", {})
+        self.output_dir = resolve(cfg, output.get("output_dir", "output")) \
+            if output_dir is None else os.path.abspath(output_dir)
+        spikes_file = os.path.basename(output.get("spikes_file", "spikes.h5")) \
+            if output_dir is not None else output.get("spikes_file", "spikes.h5")
+        self.spikes_file = spikes_file if os.path.isabs(spikes_file) else \
+            os.path.join(self.output_dir, spikes_file)
+        self.sort = output.get("spikes_sort_order", "time")
         self.spikes = self.sim.record_spikes(list(net.cells) + list(net.artificial))
         if restore is not None:
             from neurosim.checkpoint import load_state
@@ -63,12 +72,6 @@ class SonataRun:
                 self.spikes._store(extra["spike_gids"], extra["spike_times"])
         self.reports = [self._report(name, spec, resume=restore is not None)
                         for name, spec in cfg.get("reports", {}).items()]
-        output = cfg.get("output", {})
-        self.output_dir = resolve(cfg, output.get("output_dir", "output"))
-        spikes_file = output.get("spikes_file", "spikes.h5")
-        self.spikes_file = spikes_file if os.path.isabs(spikes_file) else \
-            os.path.join(self.output_dir, spikes_file)
-        self.sort = output.get("spikes_sort_order", "time")
 
     def _number(self, section, key, where, default=None):
         value = section.get(key, default)
@@ -203,8 +206,7 @@ class SonataRun:
             raise SonataError(f"{where}: the node set holds no simulated cell")
         file_name = spec.get("file_name", f"{name}.h5")
         path = file_name if os.path.isabs(file_name) else \
-            os.path.join(resolve(self.config, self.config.get("output", {}).get(
-                "output_dir", "output")), file_name)
+            os.path.join(self.output_dir, file_name)
         return _Report(self, path, variable, sections, step, gids,
                        self._number(spec, "start_time", f"reports.{name}", self.tstart),
                        self._number(spec, "end_time", f"reports.{name}", self.tstop), resume)
