@@ -7,6 +7,8 @@ Units are NEURON's: cm µF/cm², ra Ω·cm, v_init mV, IClamp nA and ms.
 import copy
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import mechanisms
 from .discretization import DLambda, MaxLength, NSeg
 from .errors import LocationError, ParameterError
@@ -59,6 +61,8 @@ class Cell:
         if not isinstance(morphology, Morphology):
             raise ParameterError(f"Cell needs a Morphology, got {type(morphology).__name__}")
         self.morphology = morphology
+        self._version = 0               # counts changes that alter nodes or density mechanisms
+        self._base = None               # (template, its _version) for a copy: see copy()
         self.paints = [Paint("all", {"cm": finite("cm", cm, positive=True),
                                      "ra": finite("ra", ra, positive=True),
                                      "v_init": finite("v_init", v_init)})]
@@ -77,7 +81,20 @@ class Cell:
         for name in ("paints", "discretization", "inserts", "iclamps", "ion_settings",
                      "synapses"):
             setattr(other, name, list(getattr(self, name)))
+        # while neither changes its nodes or density mechanisms, lowering computes them
+        # once for the template and all its copies
+        base = self._base[0] if self._base is not None and self.geometry_key() != id(self) \
+            else self
+        other._base = (base, base._version)
         return other
+
+    def geometry_key(self):
+        """Cells with equal keys have the same nodes and density mechanisms."""
+        if self._base is not None:
+            base, version = self._base
+            if base._version == version and self._version == version:
+                return id(base)
+        return id(self)
 
     # -------------------------------------------------------------- cable properties
     def paint(self, region="all", *, cm=None, ra=None, v_init=None):
@@ -93,6 +110,7 @@ class Cell:
         if v_init is not None:
             values["v_init"] = finite("v_init", v_init, context=f"region {region!r}")
         self.paints.append(Paint(region, values))
+        self._version += 1
         return self
 
     def set_discretization(self, policy, region="all"):
@@ -103,6 +121,7 @@ class Cell:
                                  f"{policy!r}")
         check_region(self.morphology, region)
         self.discretization.append((region, policy))
+        self._version += 1
         return self
 
     # -------------------------------------------------------------- mechanisms
@@ -121,6 +140,7 @@ class Cell:
             name = mech.resolve_parameter(key)
             checked[name] = mech.check_value(name, value, context=f"region {region!r}")
         self.inserts.append(Insert(mech, region, checked))
+        self._version += 1
         return self
 
     def set_ion(self, ion, region="all", *, e=None, ci=None, co=None):
@@ -138,6 +158,7 @@ class Cell:
         if co is not None:
             values["co"] = finite(f"{ion}o", co, positive=True, context=f"region {region!r}")
         self.ion_settings.append((region, ion, values))
+        self._version += 1
         return self
 
     # -------------------------------------------------------------- point items
@@ -195,6 +216,31 @@ class Cell:
             checked[name] = mech.check_value(name, value, context=f"synapse {label!r}")
         self.synapses.append(Synapse(loc, mech, label, checked))
         return label
+
+    def add_synapses(self, sections, xs, mechanism, labels, **params):
+        """Many point processes of one mechanism and parameters at once (a circuit's
+        synapses): at ``(sections[k], xs[k])`` labelled ``labels[k]``; checked as a whole."""
+        mech = mechanisms.get(mechanism)
+        if mech.kind != "point":
+            raise ParameterError(f"{mech.name!r} is a {mech.kind} mechanism, not a point "
+                                 "process")
+        sections = np.asarray(sections, dtype=np.int64)
+        xs = np.asarray(xs, dtype=float)
+        n = len(self.morphology)
+        bad = (sections < 0) | (sections >= n) | ~(xs >= 0.0) | ~(xs <= 1.0)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise LocationError(f"synapse {labels[k]!r}: location ({sections[k]}, {xs[k]}) "
+                                f"is not on the cell (sections 0..{n - 1}, x in [0, 1])")
+        taken = {s.label for s in self.synapses}
+        if len(set(labels)) != len(labels) or taken.intersection(labels):
+            raise ParameterError("synapse labels must be new and distinct")
+        checked = {mech.resolve_parameter(k): v for k, v in params.items()}
+        checked = {k: mech.check_value(k, v, context=f"synapse {labels[0]!r}")
+                   for k, v in checked.items()}
+        self.synapses += [Synapse((int(s_), float(x)), mech, label, checked)
+                          for s_, x, label in zip(sections, xs, labels)]
+        return labels
 
     def __repr__(self):
         return (f"Cell({self.morphology!r}, {len(self.inserts)} inserts, "

@@ -150,10 +150,13 @@ def lower(cells, coupled=(), group_nodes=GROUP_NODES):
     cache, and groups can run on different threads.  Cells ``coupled`` (pairs of cell
     indices: gap junctions, POINTERs) read each other's voltage every step and share a group.
     """
-    parts, offset, done = [], 0, {}
+    parts, offset, done, bodies = [], 0, {}, {}
     for ci, cell in enumerate(cells):
         if id(cell) not in done:
-            done[id(cell)] = _lower_cell(cell)
+            key = cell.geometry_key()      # copies of one template share their nodes
+            if key not in bodies:
+                bodies[key] = _lower_body(cell)
+            done[id(cell)] = _lower_cell(cell, bodies[key])
         part = _placed(done[id(cell)], offset)
         part["node_cell"] = np.full(part["n"], ci, dtype=np.int64)
         parts.append(part)
@@ -319,8 +322,24 @@ def _placed(template, offset):
     return part
 
 
-def _lower_cell(cell):
-    """One cell's nodes, cell-local (its node 0 is index 0)."""
+def _lower_cell(cell, body=None):
+    """One cell's nodes, cell-local (its node 0 is index 0): its ``body`` (nodes and density
+    mechanisms, computed here unless given) with its point processes and clamps."""
+    part = dict(_lower_body(cell) if body is None else body)
+    mechs = dict(part["mechs"])
+    for name, placed in _place_point_processes(cell, part["layout"]).items():
+        if name in mechs:
+            raise MechanismError(f"{name!r} is used both as a density mechanism and a point "
+                                 "process")
+        mechs[name] = placed
+    part["mechs"] = mechs
+    part["stims"] = [(part["layout"].node(*st.location), st.delay, st.dur, st.amp)
+                     for st in cell.iclamps]
+    return part
+
+
+def _lower_body(cell):
+    """A cell's nodes and density mechanisms, cell-local."""
     m = cell.morphology
     sv = _section_values(cell)
     nseg = np.ones(len(m), dtype=np.int64)
@@ -365,14 +384,8 @@ def _lower_cell(cell):
     cap = sv["cm"][section] * area * _NF_PER_UF_UM2
     v = _node_v_init(cell, section, dist, area)
     mechs = _paint_mechanisms(cell, section, dist, area > 0)
-    for name, placed in _place_point_processes(cell, layout).items():
-        if name in mechs:
-            raise MechanismError(f"{name!r} is used both as a density mechanism and a point "
-                                 "process")
-        mechs[name] = placed
-    stims = [(layout.node(*st.location), st.delay, st.dur, st.amp) for st in cell.iclamps]
     return dict(n=total, v=v, area=area, cap=cap, g=g, parent=parent, section=section, x=x,
-                dist=dist, layout=layout, mechs=mechs, stims=stims)
+                dist=dist, layout=layout, mechs=mechs, stims=[])
 
 
 def _node_mask(cell, region, section, dist, membrane):

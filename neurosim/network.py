@@ -258,13 +258,7 @@ class Network:
             if not any(s.label == label for s in cell.synapses):
                 raise ParameterError(f"cell gid {tgt} has no synapse labelled {label!r} (its "
                                      f"labels: {[s.label for s in cell.synapses]})")
-        from .recipe import CELL_WITHOUT_DETECTOR
-        if (source in self.cells and self.cells[source].detector is None) or \
-                (source not in self.cells and self.remote_kinds is not None and
-                 source < len(self.remote_kinds) and
-                 self.remote_kinds[source] == CELL_WITHOUT_DETECTOR):
-            raise ParameterError(f"cell gid {source} has no spike detector and cannot be a "
-                                 "source: add cell.add_detector(location, threshold)")
+        self._check_source(source)
         w = np.atleast_1d(np.asarray(weight, dtype=float))
         if w.ndim != 1 or not np.all(np.isfinite(w)):
             raise ParameterError(f"connection {source} -> {tgt}: weight must be finite, got "
@@ -275,6 +269,44 @@ class Network:
         self._label.append(label)
         self._weight.append(w)
         self._delay.append(d)
+
+    def connect_many(self, sources, targets, labels, weights, delays):
+        """Many connections at once (a circuit's edges): ``sources[k]`` to ``targets[k]``
+        (a cell's synapse ``labels[k]``, or None for an artificial cell) with a scalar
+        weight and delay each; checked per distinct gid and as arrays."""
+        src = np.asarray(sources, dtype=np.int64)
+        tgt = np.asarray(targets, dtype=np.int64)
+        w = np.asarray(weights, dtype=float)
+        d = np.asarray(delays, dtype=float)
+        if not (len(src) == len(tgt) == len(labels) == len(w) == len(d)):
+            raise ParameterError("connect_many: sources, targets, labels, weights and delays "
+                                 "must have one entry per connection")
+        for g in np.unique(src):
+            self._check_source(self._gid(int(g), "source"))
+        for g in np.unique(tgt):
+            if int(g) not in self.cells and int(g) not in self.artificial:
+                raise ParameterError(f"target gid {g} is not a cell or an artificial cell "
+                                     "of this network")
+        bad = ~np.isfinite(w) | ~np.isfinite(d) | (d < 0)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ParameterError(f"connection {src[k]} -> {tgt[k]}: weight {w[k]} and delay "
+                                 f"{d[k]} must be finite, the delay >= 0")
+        self._src += src.tolist()
+        self._tgt += tgt.tolist()
+        self._label += list(labels)
+        self._weight += [np.array([x]) for x in w]
+        self._delay += d.tolist()
+
+    def _check_source(self, source):
+        """A source spikes: a cell needs a detector (also one built on another rank)."""
+        from .recipe import CELL_WITHOUT_DETECTOR
+        if (source in self.cells and self.cells[source].detector is None) or \
+                (source not in self.cells and self.remote_kinds is not None and
+                 source < len(self.remote_kinds) and
+                 self.remote_kinds[source] == CELL_WITHOUT_DETECTOR):
+            raise ParameterError(f"cell gid {source} has no spike detector and cannot be a "
+                                 "source: add cell.add_detector(location, threshold)")
 
     def _gid(self, gid, what):
         try:

@@ -42,10 +42,11 @@ class Circuit:
     ``network``, the neurosim Network built from them.  ``gids(population, node_ids)`` and
     ``node(gid)`` translate."""
 
-    def __init__(self, config, dl=20.0, spike_threshold=-15.0, seed=0):
+    def __init__(self, config, dl=20.0, spike_threshold=-15.0, seed=0, v_init=None):
         self.config = circuit_of(config)
         self.components = self.config.get("components", {})
         self.dl, self.threshold, self.seed = float(dl), float(spike_threshold), int(seed)
+        self.v_init = v_init            # the simulation's conditions.v_init, for every cell
         self.nodes, self.offset, self.edges = {}, {}, {}
         networks = self.config["networks"]
         for entry in networks.get("nodes", []):
@@ -173,6 +174,8 @@ class Circuit:
             except NeurosimError as e:
                 raise SonataError(f"{where}: {e}") from None
             cell.add_detector((0, 0.5), threshold=self.threshold)
+            if self.v_init is not None:
+                cell.paint("all", v_init=self.v_init)
             self._templates[key] = cell
         return self._templates[key], key
 
@@ -216,34 +219,108 @@ class Circuit:
         for row in np.flatnonzero((weight < 0) & np.isin(tgt, list(net.cells))):
             raise SonataError(f"{pop.path}: {pop.group.name}: edge {row} has syn_weight "
                               f"{weight[row]} < 0 onto a conductance synapse")
-        section = pop.attribute("afferent_section_id")
-        position = pop.attribute("afferent_section_pos")
-        templates = pop.attribute("model_template")
-        dynamics = pop.attribute("dynamics_params")
-        sections = pop.attribute("target_sections")
-        ranges = pop.attribute("distance_range")
-        order = np.argsort(tgt, kind="stable")
-        draws = {}
-        for row in order:
-            s, t = int(src[row]), int(tgt[row])
-            if t in net.spike_sources:
-                raise SonataError(f"{pop.path}: {pop.group.name}: edge {row} targets a "
-                                  f"virtual node (gid {t})")
-            if t in net.artificial:
-                net.connect(s, t, weight=weight[row] * nsyns[row], delay=delay[row])
-                continue
-            cell = net.cells[t]
-            if t not in draws:
-                draws[t] = ns.connectivity.rng(self.seed, t, STREAM_PLACEMENT)
-            mech, params = self._synapse(pop, row, templates[row], dynamics[row])
-            for k in range(int(nsyns[row])):
-                if section[row] is not None:
-                    loc = (int(section[row]), float(position[row]))
-                else:
-                    loc = self._place(cell, sections[row], ranges[row], draws[t], pop, row)
-                label = f"{pop.name}:{row}:{k}"
-                cell.add_synapse(loc, mech, label=label, **params)
-                net.connect(s, (t, label), weight=weight[row], delay=delay[row])
+        where = f"{pop.path}: {pop.group.name}"
+        virtual = np.isin(tgt, np.fromiter(net.spike_sources, dtype=np.int64))
+        if virtual.any():
+            row = int(np.flatnonzero(virtual)[0])
+            raise SonataError(f"{where}: edge {row} targets a virtual node (gid {tgt[row]})")
+        point = np.isin(tgt, np.fromiter(net.artificial, dtype=np.int64))
+        rows = np.flatnonzero(point)                 # onto point neurons: one connection
+        net.connect_many(src[rows], tgt[rows], [None] * len(rows),
+                         weight[rows] * nsyns[rows], delay[rows])
+        rows = np.flatnonzero(~point)                # onto cells: nsyns synapses each
+        rows = rows[np.argsort(tgt[rows], kind="stable")]
+        syn_row = np.repeat(rows, nsyns[rows])
+        first = np.repeat(np.cumsum(nsyns[rows]) - nsyns[rows], nsyns[rows])
+        syn_k = np.arange(len(syn_row)) - first
+        labels = [f"{pop.name}:{r}:{k}" for r, k in zip(syn_row.tolist(), syn_k.tolist())]
+        sec, x = self._locations(pop, syn_row, tgt[syn_row], where)
+        synapse, kinds = self._synapse_of_rows(pop, syn_row)
+        starts = np.flatnonzero(np.r_[True, np.diff(tgt[syn_row]) != 0]) if len(syn_row) \
+            else np.zeros(0, dtype=np.int64)
+        for lo, hi in zip(starts, np.r_[starts[1:], len(syn_row)].astype(np.int64)):
+            cell = net.cells[int(tgt[syn_row[lo]])]
+            for code in np.unique(synapse[lo:hi]):          # per mechanism and parameters
+                sel = np.arange(lo, hi)[synapse[lo:hi] == code]
+                mech, params = self._synapses[kinds[code]]
+                try:
+                    cell.add_synapses(sec[sel], x[sel], mech, [labels[k] for k in sel],
+                                      **params)
+                except NeurosimError as e:
+                    raise SonataError(f"{where}: edges onto gid {tgt[syn_row[lo]]}: {e}") \
+                        from None
+        net.connect_many(src[syn_row], tgt[syn_row], labels, weight[syn_row],
+                         delay[syn_row])
+
+    def _synapse_of_rows(self, pop, rows):
+        """A code per row and the ``_synapses`` key (model template, dynamics file) of each
+        code: the mechanism and parameters of the rows' synapses."""
+        templates = pop.attribute("model_template", rows)
+        dynamics = pop.attribute("dynamics_params", rows)
+        codes, kinds = np.empty(len(rows), dtype=np.int64), {}
+        for k, key in enumerate(zip(templates, dynamics)):
+            if key not in kinds:
+                self._synapse(pop, int(rows[k]), *key)
+                kinds[key] = len(kinds)
+            codes[k] = kinds[key]
+        return codes, list(kinds)
+
+    def _locations(self, pop, rows, targets, where):
+        """(section, x) of the synapses of edge ``rows``: ``afferent_section_id/pos``, or
+        drawn on the target (one uniform number per synapse, in edge order, from the
+        target's stream)."""
+        section = pop.attribute("afferent_section_id", rows)
+        position = pop.attribute("afferent_section_pos", rows)
+        sections = pop.attribute("target_sections", rows)
+        ranges = pop.attribute("distance_range", rows)
+        sec = np.zeros(len(rows), dtype=np.int64)
+        x = np.zeros(len(rows))
+        given = np.array([s is not None for s in section], dtype=bool)
+        if given.any():
+            sec[given] = [int(v) for v in section[given]]
+            x[given] = [float(v) if v is not None else 0.5 for v in position[given]]
+        drawn = np.flatnonzero(~given)
+        normal = {}
+        for t in np.unique(targets[drawn]):
+            mine = drawn[targets[drawn] == t]
+            u = ns.connectivity.rng(self.seed, int(t), STREAM_PLACEMENT).random(len(mine))
+            cell = self.network.cells[int(t)]
+            keys = []
+            for k in mine:
+                ident = (id(sections[k]), id(ranges[k]))
+                if ident not in normal:
+                    normal[ident] = self._eligible(cell, sections[k], ranges[k], where,
+                                                   int(rows[k]))
+                keys.append(normal[ident])
+            for key in dict.fromkeys(keys):
+                sel = np.array([kk == key for kk in keys], dtype=bool)
+                segs, xs, cum = self._segment_table(cell, key)
+                if len(segs) == 0:
+                    raise SonataError(f"{where}: edge {rows[mine[sel][0]]}: no segment of "
+                                      f"{list(key[0])} within {key[1]}-{key[2]} µm of the soma")
+                j = np.minimum(np.searchsorted(cum, u[sel] * cum[-1], side="right"),
+                               len(segs) - 1)
+                sec[mine[sel]], x[mine[sel]] = segs[j], xs[j]
+        return sec, x
+
+    def _eligible(self, cell, sections, distance_range, where, row):
+        """(section types, min, max) of a target_sections / distance_range pair."""
+        names = sections if isinstance(sections, (list, tuple)) else \
+            ["soma", "dend", "apic"] if sections is None else [sections]
+        try:
+            types = tuple(sorted({SECTION_NAMES[str(n)] for n in names}))
+        except KeyError as e:
+            raise SonataError(f"{where}: edge {row}: target section {e.args[0]!r} is not one "
+                              f"of {sorted(SECTION_NAMES)}") from None
+        lo, hi = (0.0, np.inf) if distance_range is None else map(float, distance_range)
+        return types, lo, hi
+
+    def _segment_table(self, cell, key):
+        types, lo, hi = key
+        full = (cell.geometry_key(), types, lo, hi)
+        if full not in self._segments:
+            self._segments[full] = _segments(cell, types, lo, hi)
+        return self._segments[full]
 
     def _synapse(self, pop, row, template, dynamics):
         key = (template, dynamics)
@@ -269,33 +346,12 @@ class Circuit:
         self._synapses[key] = out
         return out
 
-    def _place(self, cell, sections, distance_range, draw, pop, row):
-        """A segment centre among ``sections`` within ``distance_range`` µm of the soma,
-        drawn with probability proportional to segment length."""
-        names = sections if isinstance(sections, (list, tuple)) else \
-            ["soma", "dend", "apic"] if sections is None else [sections]
-        try:
-            types = tuple(sorted({SECTION_NAMES[str(n)] for n in names}))
-        except KeyError as e:
-            raise SonataError(f"{pop.path}: {pop.group.name}: edge {row}: target section "
-                              f"{e.args[0]!r} is not one of {sorted(SECTION_NAMES)}") from None
-        lo, hi = (0.0, np.inf) if distance_range is None else map(float, distance_range)
-        key = (id(cell.morphology), types, lo, hi)
-        if key not in self._segments:
-            self._segments[key] = _segments(cell, types, lo, hi)
-        sec, x, p = self._segments[key]
-        if len(sec) == 0:
-            raise SonataError(f"{pop.path}: {pop.group.name}: edge {row}: no segment of "
-                              f"{list(types)} within {lo}-{hi} µm of the soma")
-        k = int(np.searchsorted(p, draw.random() * p[-1], side="right"))
-        return int(sec[min(k, len(sec) - 1)]), float(x[min(k, len(sec) - 1)])
-
 
 def _segments(cell, types, lo, hi):
     """Segment centres (section, x) of the given section types within [lo, hi] µm of the
     soma, and the cumulative lengths to draw among them."""
-    from neurosim.lowering import _lower_cell
-    part = _lower_cell(cell)
+    from neurosim.lowering import _lower_body
+    part = _lower_body(cell)
     morph = cell.morphology
     centre = part["area"] > 0
     sec, x, dist = part["section"][centre], part["x"][centre], part["dist"][centre]

@@ -47,11 +47,10 @@ class SonataRun:
         self.circuit = Circuit(cfg, dl=self._number(run, "dL", "run", 20.0),
                                spike_threshold=self._number(run, "spike_threshold", "run",
                                                             -15.0),
-                               seed=int(self._number(run, "seed", "run", 0.0)))
+                               seed=int(self._number(run, "seed", "run", 0.0)),
+                               v_init=self.v_init)      # as bmtk applies conditions.v_init
         self.node_sets = self._node_sets()
         net = self.circuit.network
-        for cell in net.cells.values():          # conditions.v_init, as bmtk applies it
-            cell.paint("all", v_init=self.v_init)
         for name, spec in cfg.get("inputs", {}).items():
             self._input(name, spec)
         self.sim = ns.Simulation(net, dt=self.dt, celsius=self.celsius, threads=threads,
