@@ -2,6 +2,7 @@
 read the results back and they equal what neurosim held in memory; bad files give errors
 that name file and dataset; outputs appear only complete."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -260,3 +261,58 @@ def test_spike_files_in_the_wild(tmp_path):
     path = write_spikes(tmp_path / "out.h5", {"lgn": got["lgn"]}, sort="by_id")
     pop = libsonata.SpikeReader(str(path))["lgn"]
     assert pop.sorting == "by_id" and pop.get() == [(1, 1.0), (3, 2.5)]
+
+
+LEAK_MOD = """
+NEURON { SUFFIX myleak  NONSPECIFIC_CURRENT i  RANGE g, e }
+PARAMETER { g = 0.0001 (S/cm2)  e = -70 (mV) }
+ASSIGNED { v (mV)  i (mA/cm2) }
+BREAKPOINT { i = g * (v - e) }
+"""
+
+
+def test_a_neurosim_cell_description_with_an_nmodl_mechanism(tmp_path):
+    """model_processing "neurosim": cable properties and mechanisms in JSON, one of them an
+    NMODL file from components.mechanisms_dir; the soma report equals the same cell built
+    in Python."""
+    import neurosim as ns
+    from neurosim.io.sonata.writer import write_nodes
+    from neurosim.models.circuit_builder import _swc_lines, _write_swc
+    comp = tmp_path / "components"
+    (comp / "mod").mkdir(parents=True)
+    (comp / "mod" / "myleak.mod").write_text(LEAK_MOD)
+    _write_swc(str(comp / "cell.swc"), _swc_lines([(3, -1, (1, 0, 0), 300.0, 1.5, 10)]))
+    params = {"cm": 1.0, "ra": 120.0, "v_init": -70.0, "max_length": 25.0,
+              "mechanisms": [{"name": "hh", "region": "soma", "params": {"gnabar": 0.15}},
+                             {"name": "myleak", "region": "dend",
+                              "params": {"g": 2e-5, "e": -70.0}}]}
+    (comp / "cell.json").write_text(json.dumps(params))
+    write_nodes(str(tmp_path / "nodes.h5"), "pop", [1], {},
+                str(tmp_path / "node_types.csv"),
+                [{"node_type_id": 1, "model_type": "biophysical", "model_processing": "neurosim",
+                  "dynamics_params": "cell.json", "morphology": "cell.swc"}])
+    config = {"components": {"morphologies_dir": str(comp),
+                             "biophysical_neuron_models_dir": str(comp),
+                             "mechanisms_dir": str(comp / "mod")},
+              "networks": {"nodes": [{"nodes_file": "nodes.h5",
+                                      "node_types_file": "node_types.csv"}]},
+              "run": {"tstop": 60.0, "dt": 0.025},
+              "conditions": {"celsius": 6.3, "v_init": -70.0},
+              "inputs": {"step": {"input_type": "current_clamp", "node_set": "All",
+                                  "amp": 0.3, "delay": 10.0, "duration": 40.0}},
+              "reports": {"soma": {"cells": "All", "variable_name": "v", "dt": 0.025}}}
+    (tmp_path / "sim.json").write_text(json.dumps(config))
+    run = SonataRun(str(tmp_path / "sim.json"))
+    run.run()
+    data, _, _ = report(str(tmp_path / "output" / "soma.h5"), "pop")
+
+    cell = ns.Cell(ns.Morphology.from_swc(str(comp / "cell.swc")), cm=1.0, ra=120.0,
+                   v_init=-70.0, discretization=ns.MaxLength(25.0))
+    cell.insert("hh", region="soma", gnabar=0.15)
+    cell.insert("myleak", region="dend", g=2e-5, e=-70.0)
+    cell.add_iclamp((0, 0.5), 10.0, 40.0, 0.3)
+    sim = ns.Simulation(cell, dt=0.025, celsius=6.3)
+    v = sim.record("v", (0, 0.5))
+    sim.run(60.0)
+    assert v.values.max() > 0.0                                 # it fires
+    np.testing.assert_allclose(data[:, 0], v.values.astype(np.float32), atol=1e-4)

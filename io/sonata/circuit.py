@@ -5,8 +5,10 @@ Gids: node populations in the order the config lists them, each taking the gids
 
 * ``biophysical``: an Allen model (``model_processing`` aibs_perisomatic or aibs_allactive,
   ``dynamics_params`` the ``*_fit.json`` in ``biophysical_neuron_models_dir``,
-  ``morphology`` in ``morphologies_dir``) with a spike detector at the soma; one template per
-  (morphology, fit), copied per gid for its synapses.
+  ``morphology`` in ``morphologies_dir``) or a neurosim one (``model_processing``
+  neurosim: ``dynamics_params`` a JSON of cable properties and mechanisms, built-in or
+  NMODL files from ``mechanisms_dir``; see ``_neurosim_cell``), with a spike detector at the
+  soma; one template per (morphology, parameters), copied per gid for its synapses.
 * ``point_neuron`` / ``point_process``: ``model_template`` ``nest:<model>`` (NEST's names and
   parameters, ``dynamics_params`` JSON in ``point_neuron_models_dir``) or ``nrn:IntFire1``.
 * ``virtual``: spike sources, their spikes from the simulation's inputs.
@@ -72,6 +74,8 @@ class Circuit:
         self.template_of = {}            # gid -> its template's key
         self._segments = {}             # eligible segments per (morphology, sections, range)
         self._synapses = {}             # (mechanism, parameters) per (template, JSON)
+        self._catalogue_loaded = False
+        self.rotations = {}             # gid -> rotation angles about x, y, z (radians)
         for name, pop in self.nodes.items():
             self._add_nodes(name, pop)
         for name, pop in self.edges.items():
@@ -145,9 +149,13 @@ class Circuit:
             else:
                 raise SonataError(f"{where}: model_type {kind!r} is not one of biophysical, "
                                   "point_neuron, point_process, virtual")
-            if "x" in pop._columns.get(int(pop.group_ids[row]), {}):
+            columns = pop._columns.get(int(pop.group_ids[row]), {})
+            if "x" in columns:
                 xyz = [pop.numbers(c, [row], 0.0)[0] for c in ("x", "y", "z")]
                 self.network.positions[gid] = np.array(xyz)
+            if any(f"rotation_angle_{a}axis" in columns for a in "xyz"):
+                self.rotations[gid] = np.array([pop.numbers(f"rotation_angle_{a}axis", [row],
+                                                            0.0)[0] for a in "xyz"])
 
     def _biophysical(self, pop, row, where):
         from neurosim.models.allen import allactive_cell, perisomatic_cell
@@ -159,7 +167,8 @@ class Circuit:
                               "JSON) and 'morphology'")
         key = (processing, fit, morph)
         if key not in self._templates:
-            builders = {"aibs_perisomatic": perisomatic_cell, "aibs_allactive": allactive_cell}
+            builders = {"aibs_perisomatic": perisomatic_cell, "aibs_allactive": allactive_cell,
+                        "neurosim": self._neurosim_cell}
             if processing not in builders:
                 raise SonataError(f"{where}: model_processing {processing!r} is not known "
                                   f"(known: {sorted(builders)})")
@@ -178,6 +187,51 @@ class Circuit:
                 cell.paint("all", v_init=self.v_init)
             self._templates[key] = cell
         return self._templates[key], key
+
+    def _neurosim_cell(self, swc, params_path, dl=20.0):
+        """A cell from neurosim's own parameter JSON::
+
+            {"cm": 1.0, "ra": 100.0, "v_init": -65.0, "max_length": 20.0,
+             "mechanisms": [{"name": "hh", "region": "soma", "params": {"gnabar": 0.12}},
+                            {"name": "pas", "region": "all", "params": {"g": 3e-5}}],
+             "ions": [{"ion": "na", "region": "soma", "e": 50.0}]}
+
+        Names of mechanisms not built in are looked up among the .mod files of
+        ``components.mechanisms_dir`` (compiled once)."""
+        p = read_json(params_path, "cell parameters")
+        try:
+            morph = ns.Morphology.from_swc(swc)
+            cell = ns.Cell(morph, cm=float(p.get("cm", 1.0)), ra=float(p.get("ra", 35.4)),
+                           v_init=float(p.get("v_init", -65.0)),
+                           discretization=ns.MaxLength(float(p.get("max_length", dl))))
+            for m in p.get("mechanisms", []):
+                self._mechanism(m["name"], params_path)
+                cell.insert(m["name"], region=m.get("region", "all"), **m.get("params", {}))
+            for ion in p.get("ions", []):
+                cell.set_ion(ion["ion"], region=ion.get("region", "all"),
+                             **{k: ion[k] for k in ("e", "ci", "co") if k in ion})
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, NeurosimError):
+                raise
+            raise SonataError(f"{params_path}: not a neurosim cell description ({e!r})") \
+                from None
+        return cell, {}
+
+    def _mechanism(self, name, where):
+        """Make mechanism ``name`` known: built in, or from components.mechanisms_dir."""
+        try:
+            return ns.mechanisms.get(name)
+        except NeurosimError:
+            pass
+        folder = self.components.get("mechanisms_dir")
+        if folder is not None and not self._catalogue_loaded:
+            ns.load_catalogue(resolve(self.config, folder))
+            self._catalogue_loaded = True
+        try:
+            return ns.mechanisms.get(name)
+        except NeurosimError:
+            raise SonataError(f"{where}: mechanism {name!r} is neither built in nor a .mod "
+                              f"file of components.mechanisms_dir ({folder})") from None
 
     def _point(self, pop, row, template, overrides, where):
         params_file = pop.attribute("dynamics_params", [row])[0]
