@@ -122,3 +122,30 @@ def solve(layout, g, d, rhs):
         x[nodes] = np.where(p >= 0, rhs[nodes] + g[nodes] * x[np.maximum(p, 0)],
                             rhs[nodes]) * d[nodes]
     return x
+
+
+class CellsLayout:
+    """Many cells, each scheduled with ``k`` lanes: node order cell by cell, each cell's
+    nodes step by step (``Layout``); ``cell_step`` delimits each cell's steps in
+    ``step_ptr``.  The GPU solve runs one thread block of ``k`` threads per cell."""
+
+    def __init__(self, parent, k):
+        parent = np.asarray(parent, dtype=np.int64)
+        roots = np.flatnonzero(parent < 0)
+        bounds = np.append(roots, len(parent))
+        order, ptr, cell_step, par = [], [0], [0], []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            sub = Layout(np.where(parent[lo:hi] >= 0, parent[lo:hi] - lo, -1), k)
+            base = ptr[-1]
+            order.append(sub.order + lo)
+            par.append(np.where(sub.parent >= 0, sub.parent + base, -1))
+            ptr += (sub.step_ptr[1:] + base).tolist()
+            cell_step.append(cell_step[-1] + sub.steps)
+        self.k = k
+        self.order = np.concatenate(order + [np.zeros(0, dtype=np.int64)])
+        self.position = np.empty(len(parent), dtype=np.int64)
+        self.position[self.order] = np.arange(len(parent))
+        self.parent = np.concatenate(par + [np.zeros(0, dtype=np.int64)])
+        self.step_ptr = np.array(ptr, dtype=np.int64)
+        self.cell_step = np.array(cell_step, dtype=np.int64)
+        self.cells = len(roots)

@@ -162,3 +162,12 @@ def test_blow_up_is_reported_with_time_and_place():
     msg = str(err.value)
     assert "t = " in msg and "section 0" in msg
     assert 0 < sim.t < 100.0
+
+
+def test_the_cuda_backend_without_a_gpu_is_a_clear_error():
+    import neurosim as ns
+    cell = ns.Cell(ns.Morphology.ball_and_stick())
+    with pytest.raises(ns.ParameterError, match="backend 'cuda'"):
+        ns.Simulation(cell, backend="cuda")
+    with pytest.raises(ns.ParameterError, match="unknown backend 'tpu'"):
+        ns.Simulation(cell, backend="tpu")

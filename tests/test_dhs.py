@@ -114,3 +114,50 @@ def test_the_solve_in_dhs_order_equals_the_hines_solve():
         layout = Layout(parent, k)
         got = solve(layout, g[layout.order], d[layout.order], rhs[layout.order])
         np.testing.assert_allclose(got[layout.position], x, rtol=1e-12, atol=1e-12)
+
+
+CUDA_SCRIPT = """
+import json, sys
+import numpy as np
+from neurosim.dhs import CellsLayout
+from neurosim.dhs_cuda import dhs_solve
+from neurosim.solver import hines_solve
+rng = np.random.default_rng(3)
+sizes = [1, 7, 40, 120, 33]
+parent = []
+for n in sizes:                                   # a forest: one random tree per cell
+    base = len(parent)
+    parent += [-1] + [base + int(rng.integers(0, i)) for i in range(1, n)]
+parent = np.array(parent)
+n = len(parent)
+g = rng.uniform(0.1, 1.0, n)
+d = 3.0 + rng.uniform(0.0, 1.0, n)
+np.add.at(d, parent[parent >= 0], g[parent >= 0])
+rhs = rng.normal(size=n)
+x = rhs.copy()
+hines_solve(parent, g, d.copy(), x)
+out = {}
+for k in (1, 4, 16):
+    lay = CellsLayout(parent, k)
+    dd, rr = d[lay.order].copy(), rhs[lay.order].copy()
+    dhs_solve[lay.cells, k](lay.cell_step, lay.step_ptr, lay.parent, g[lay.order], dd, rr)
+    out[k] = float(np.max(np.abs(rr[lay.position] - x)))
+json.dump(out, sys.stdout)
+"""
+
+
+def test_the_cuda_dhs_kernel_under_the_simulator():
+    """The numba.cuda kernel (one block of k lanes per cell, atomics, barriers) run by
+    Numba's CUDA simulator on a forest of 5 cells: the Hines solution to 1e-12."""
+    import json
+    import os
+    import subprocess
+    import sys
+    pytest.importorskip("numba.cuda")
+    out = subprocess.run([sys.executable, "-c", CUDA_SCRIPT], capture_output=True,
+                         text=True, timeout=600,
+                         env=dict(os.environ, NUMBA_ENABLE_CUDASIM="1"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    errors = json.loads(out.stdout)
+    assert set(errors) == {"1", "4", "16"}
+    assert max(errors.values()) < 1e-12, errors

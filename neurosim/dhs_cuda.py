@@ -1,0 +1,39 @@
+"""The DHS cable solve as a ``numba.cuda`` kernel (a module of its own: it imports
+numba.cuda, and Numba's CUDA simulator swaps the module-level ``cuda`` name when it runs a
+kernel without a GPU).
+
+``dhs_solve[cells, k](cell_step, step_ptr, parent, g, d, rhs)`` solves every cell's matrix
+in place, arrays in ``dhs.CellsLayout`` order: rhs becomes the solution, d the inverse
+pivots.  One block of k lanes per cell; within a step each lane eliminates one node and
+siblings update their parent with atomic adds; a barrier ends every step.  Back
+substitution replays the steps in reverse.
+"""
+
+from numba import cuda
+
+
+@cuda.jit
+def dhs_solve(cell_step, step_ptr, parent, g, d, rhs):
+    c = cuda.blockIdx.x
+    lane = cuda.threadIdx.x
+    first, last = cell_step[c], cell_step[c + 1]
+    for s in range(first, last):                 # triangularize, leaves first
+        i = step_ptr[s] + lane
+        if i < step_ptr[s + 1]:
+            inv = 1.0 / d[i]
+            p = parent[i]
+            if p >= 0:
+                f = g[i] * inv
+                cuda.atomic.add(d, p, -f * g[i])
+                cuda.atomic.add(rhs, p, f * rhs[i])
+            d[i] = inv
+        cuda.syncthreads()
+    for s in range(last - 1, first - 1, -1):     # back-substitute, root first
+        i = step_ptr[s] + lane
+        if i < step_ptr[s + 1]:
+            p = parent[i]
+            if p >= 0:
+                rhs[i] = (rhs[i] + g[i] * rhs[p]) * d[i]
+            else:
+                rhs[i] = rhs[i] * d[i]
+        cuda.syncthreads()
