@@ -49,6 +49,7 @@ def _state(sim):
 def save(sim, path, extra=None):
     """Write ``sim``'s state to ``path`` (a collective under MPI: rank 0 writes), with
     ``extra`` arrays (rank 0's) a caller wants back (``load_state``)."""
+    sim.backend.host()                          # a GPU's state to the host arrays
     states = sim.comm.gather({k: np.asarray(v) for k, v in _state(sim).items()})
     if sim.comm.rank != 0:
         return path
@@ -130,4 +131,5 @@ def load_state(sim, path):
         sim.events.pending[key] = state[f"events/{key}"]
     sim._source_next = int(state["source_next"])
     sim._step = step
+    sim.backend.reload()
     return extra

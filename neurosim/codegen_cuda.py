@@ -60,8 +60,45 @@ def cuda_kernel_source(mechs, aux_names):
     return "\n\n\n".join(out) + "\n"
 
 
+def deliver_source(mechs, aux_names):
+    """The event kernel: one thread per cell group delivers, in order, its events due by
+    this step (NET_RECEIVE, weights read and written back) and then its due self-events
+    (net_send), exactly as the CPU kernel does at the start of a step."""
+    ions = ions_of(mechs)
+    iargs = [a for ion in ions for a in ion_args(ion)]
+    margs = [a for j, (m, names) in enumerate(zip(mechs, aux_names))
+             for a in mechanism_args(j, m, names)]
+    grps = [f"_m{j}_grp" for j in range(len(mechs))]
+    receive, selfs = [], []
+    for j, m in enumerate(mechs):
+        if has_phase(m, "receive"):
+            setup, body = instance_body(j, m, "receive", target="cuda")
+            receive.append(f"if _tab == {j}:\n" + textwrap.indent("\n".join(setup + body),
+                                                                  "    "))
+        if m.uses_net_send:
+            setup, body = instance_body(j, m, "self_event", target="cuda")
+            selfs.append(f"""\
+for _k in range(_m{j}_grp[_g], _m{j}_grp[_g + 1]):
+    if _m{j}_nst[_k] <= _t_mid:
+        t = _m{j}_nst[_k]
+        flag = _m{j}_nsf[_k]
+        _c = _m{j}_nsc[_k]
+        _m{j}_nst[_k] = math.inf
+""" + textwrap.indent("\n".join(setup + body), " " * 8))
+    args = ["_gstep", "dt", "celsius", "_v", "_area", "_ev_pos", "_ev_end", "_ev_step",
+            "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_conn_w"] + grps + iargs + margs
+    body = ["_t_mid = (_gstep + 0.5) * dt", "_ev = _ev_pos[_g]",
+            "while _ev < _ev_end[_g] and _ev_step[_ev] <= _gstep:",
+            "    _tab = _ev_table[_ev]", "    _k = _ev_inst[_ev]", "    _c = _ev_conn[_ev]",
+            "    t = _ev_t[_ev]", "    flag = 0.0",
+            textwrap.indent("\n".join(receive) or "pass", "    "),
+            "    _ev += 1", "_ev_pos[_g] = _ev"] + selfs
+    return _kernel("deliver", args, [], body, index="_g", count="_ev_end.shape[0]")
+
+
 def load_cuda_kernels(mechs, aux_names):
     """Write (once) and import the CUDA kernel module for ``mechs``."""
-    src = cuda_kernel_source(mechs, aux_names)
+    src = cuda_kernel_source(mechs, aux_names) + "\n\n" + deliver_source(mechs, aux_names) \
+        + "\n"
     sim = os.environ.get("NUMBA_ENABLE_CUDASIM", "0")
     return load_module(src, "cuda_kernel", hashlib.sha256((src + sim).encode()).hexdigest()[:20])

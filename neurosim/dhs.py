@@ -125,19 +125,25 @@ def solve(layout, g, d, rhs):
 
 
 class CellsLayout:
-    """Many cells, each scheduled with ``k`` lanes: node order cell by cell, each cell's
-    nodes step by step (``Layout``); ``cell_step`` delimits each cell's steps in
-    ``step_ptr``.  The GPU solve runs one thread block of ``k`` threads per cell."""
+    """Many cells (the trees of a forest, their nodes in any order with parent[i] < i),
+    each scheduled with ``k`` lanes: node order cell by cell, each cell's nodes step by
+    step (``Layout``); ``cell_step`` delimits each cell's steps in ``step_ptr``.  The GPU
+    solve runs one thread block of ``k`` threads per cell."""
 
     def __init__(self, parent, k):
         parent = np.asarray(parent, dtype=np.int64)
-        roots = np.flatnonzero(parent < 0)
-        bounds = np.append(roots, len(parent))
+        root = np.arange(len(parent))
+        for i in range(len(parent)):
+            if parent[i] >= 0:
+                root[i] = root[parent[i]]
         order, ptr, cell_step, par = [], [0], [0], []
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            sub = Layout(np.where(parent[lo:hi] >= 0, parent[lo:hi] - lo, -1), k)
+        for r in np.unique(root):
+            nodes = np.flatnonzero(root == r)          # ascending: parents first
+            local = np.where(parent[nodes] >= 0,
+                             np.searchsorted(nodes, np.maximum(parent[nodes], 0)), -1)
+            sub = Layout(local, k)
             base = ptr[-1]
-            order.append(sub.order + lo)
+            order.append(nodes[sub.order])
             par.append(np.where(sub.parent >= 0, sub.parent + base, -1))
             ptr += (sub.step_ptr[1:] + base).tolist()
             cell_step.append(cell_step[-1] + sub.steps)
@@ -148,4 +154,4 @@ class CellsLayout:
         self.parent = np.concatenate(par + [np.zeros(0, dtype=np.int64)])
         self.step_ptr = np.array(ptr, dtype=np.int64)
         self.cell_step = np.array(cell_step, dtype=np.int64)
-        self.cells = len(roots)
+        self.cells = len(cell_step) - 1

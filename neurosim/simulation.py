@@ -420,6 +420,7 @@ class Simulation:
                 probe = ("state", *self._find_variable(variable, node, location))
         if self._stream is not None:
             trace._stream(self._stream.trace_sink(trace))
+        self.backend.host()                     # a GPU's state, for the first sample
         trace._append([self.t], [self._probe_value(probe)])
         self._probes.append((trace, every, probe))
         self._traces.append(trace)

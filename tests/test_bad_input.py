@@ -167,7 +167,7 @@ def test_blow_up_is_reported_with_time_and_place():
 def test_the_cuda_backend_without_a_gpu_is_a_clear_error():
     import neurosim as ns
     cell = ns.Cell(ns.Morphology.ball_and_stick())
-    with pytest.raises(ns.ParameterError, match="backend 'cuda'"):
+    with pytest.raises(ns.ParameterError, match="backend 'cuda' needs"):
         ns.Simulation(cell, backend="cuda")
     with pytest.raises(ns.ParameterError, match="unknown backend 'tpu'"):
         ns.Simulation(cell, backend="tpu")

@@ -130,6 +130,13 @@ for n in sizes:                                   # a forest: one random tree pe
     parent += [-1] + [base + int(rng.integers(0, i)) for i in range(1, n)]
 parent = np.array(parent)
 n = len(parent)
+# interleave the cells' nodes (as cell groups do) keeping parent[i] < i
+perm = np.argsort(np.concatenate([np.arange(m) * 10.0 + c for c, m in enumerate(sizes)]),
+                  kind="stable")
+where = np.empty(n, dtype=np.int64)
+where[perm] = np.arange(n)
+parent = np.where(parent[perm] >= 0, where[np.maximum(parent[perm], 0)], -1)
+assert np.all(parent < np.arange(n))
 g = rng.uniform(0.1, 1.0, n)
 d = 3.0 + rng.uniform(0.0, 1.0, n)
 np.add.at(d, parent[parent >= 0], g[parent >= 0])

@@ -130,6 +130,12 @@ class CpuBackend:
             self.spk_exact = np.zeros(self._spk_size, dtype=np.int64)  # 1: net_event
         return gp
 
+    def host(self):
+        """The state is in the host arrays already (a GPU backend copies it back here)."""
+
+    def reload(self):
+        """The host arrays were written (a restore): nothing to move on the CPU."""
+
     def take_spikes(self):
         """The spikes of the last ``advance``: (gids, times, exact) where ``exact`` marks
         net_event spikes of artificial cells (the others were detected in a step)."""

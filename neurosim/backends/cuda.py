@@ -1,0 +1,251 @@
+"""The GPU backend: the model's arrays on the device, every per-step stage a ``numba.cuda``
+kernel, the host launching them step by step.
+
+Per step, in NEURON's order (the CPU kernel's): events and self-events (one thread per cell
+group, in delivery order) -> Nernst potentials -> assembly (per node) -> mechanism currents
+(per instance, point processes adding atomically) -> gap junctions, current clamps ->
+gather into the DHS order -> DHS cable solve (a block of k lanes per cell) -> new voltages,
+blow-up flag -> mechanism states -> threshold detection -> probes.  Host and device exchange
+data once per call of ``advance`` (an epoch): events in, spikes and probe samples out.
+
+Set-up (lowering, static terms) and NEURON's finitialize run on the host with the CPU
+backend's code, once; the arrays then move to the device (CuPy arrays on a GPU; under
+Numba's CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``, the host's NumPy arrays themselves).
+Not yet on the GPU: artificial cells (point neurons) and POINTERs (a clear error names
+them); small cells still take the DHS solve (no one-thread-per-cell interleaving yet).
+"""
+
+import os
+
+import numpy as np
+
+from ..errors import ParameterError
+from .cpu import CpuBackend
+
+LANES = int(os.environ.get("NEUROSIM_DHS_LANES", "16"))     # k: DHS lanes per cell
+THREADS = 128                                               # threads per block elsewhere
+
+
+def simulated():
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
+
+
+def device_module():
+    """(to_device, to_host): CuPy on a GPU, the identity under the simulator."""
+    if simulated():
+        return (lambda a: a), (lambda a: a)
+    try:
+        import cupy
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError("no CUDA device")
+    except Exception as e:
+        raise ParameterError(f"backend 'cuda' needs an NVIDIA GPU and CuPy (pip install "
+                             f"'neurosim[gpu]'); here: {type(e).__name__}: {e}") from None
+    return cupy.asarray, cupy.asnumpy
+
+
+def _launch(kernel, n, *args):
+    if n > 0:
+        threads = min(THREADS, n)
+        kernel[(n + threads - 1) // threads, threads](*args)
+
+
+class CudaBackend(CpuBackend):
+    """``Simulation(..., backend="cuda")``."""
+
+    def __init__(self, model, **options):
+        self.to_device, self.to_host = device_module()
+        super().__init__(model, **options)
+        for t in self.tables:
+            if t.mechanism.kind == "artificial":
+                raise ParameterError(f"backend 'cuda' does not run artificial cells "
+                                     f"({t.mechanism.name}) yet; use backend='cpu'")
+            if t.mechanism.pointers:
+                raise ParameterError(f"backend 'cuda' does not run POINTERs "
+                                     f"({t.mechanism.name}) yet; use backend='cpu'")
+        from ..codegen_cuda import load_cuda_kernels
+        from ..dhs import CellsLayout
+        from ..dhs_cuda import dhs_solve
+        from . import cuda_kernels
+        self.dhs_solve = dhs_solve
+        self.k = cuda_kernels
+        self.gen = load_cuda_kernels([t.mechanism for t in self.tables],
+                                     [list(a) for a in self.aux])
+        self.layout = CellsLayout(model.parent, LANES)
+        self._on_device = False
+
+    # ------------------------------------------------------------------ device state
+    def _to_device(self):
+        """Move the state and the constant arrays to the device (once per set-up change)."""
+        dev, m, lay = self.to_device, self.model, self.layout
+        self.d_v = dev(self.v)
+        self.d_const = {name: dev(np.ascontiguousarray(a)) for name, a in (
+            ("cap", m.cap), ("area", m.area), ("rhs_static", self.rhs_static),
+            ("d_static", self.d_axial_static), ("order", lay.order),
+            ("parent", lay.parent), ("g", m.g_axial[lay.order]),
+            ("step_ptr", lay.step_ptr), ("cell_step", lay.cell_step),
+            ("stim_node", self.stim[0]), ("stim_delay", self.stim[1]),
+            ("stim_dur", self.stim[2]), ("stim_amp", self.stim[3]),
+            ("gj_a", self.gj_a), ("gj_b", self.gj_b), ("gj_g", self.gj_g),
+            ("det_node", self.det_node), ("det_thresh", self.det_thresh),
+            ("det_gid", self.det_gid), ("conn_w", self.conn_w))}
+        self.d_det_prev = dev(self.det_prev)
+        self.d_rhs, self.d_d = dev(np.zeros(m.n_nodes)), dev(np.zeros(m.n_nodes))
+        self.d_x, self.d_dp = dev(np.zeros(m.n_nodes)), dev(np.zeros(m.n_nodes))
+        self.d_ions = {ion: [dev(a) for a in arrays[:5]] + [arrays[5]]
+                       for ion, arrays in self.ions.items()}
+        self.d_mechs = [[dev(a) for a in self._table_args(j)] for j in range(len(self.tables))]
+        self.d_grp = [dev(g) for g in self.inst_grp]
+        self._on_device = True
+
+    def _table_args(self, j):
+        t, aux, cx = self.tables[j], self.aux[j], self.cnexp_scratch[j]
+        args = [t.nodes, t.params, t.states, t.assigned, cx]
+        if t.mechanism.uses_net_send:
+            args += list(t.self_event)
+        if t.mechanism.uses_for_netcons:
+            args += list(t.incoming)
+        return args + list(aux.values())
+
+    def host(self):
+        """Copy the device state back into the host arrays (the Simulation reads them to
+        sample a new probe, checkpoint or explain a blow-up); nothing to do when the
+        device arrays are the host's (the simulator)."""
+        if not self._on_device or simulated():
+            return
+        self.v[:] = self.to_host(self.d_v)
+        self.det_prev[:] = self.to_host(self.d_det_prev)
+        self.conn_w[:] = self.to_host(self.d_const["conn_w"])
+        for ion, arrays in self.ions.items():
+            for host, d in zip(arrays[:4], self.d_ions[ion][:4]):
+                host[:] = self.to_host(d)
+        for j in range(len(self.tables)):
+            for host, d in zip(self._table_args(j), self.d_mechs[j]):
+                host[...] = self.to_host(d)
+
+    def initialize(self):
+        super().initialize()                 # NEURON's finitialize, on the host
+        self._to_device()
+
+    def reload(self):
+        """The host arrays were written (a restored checkpoint): upload them next call."""
+        self._on_device = False
+
+    def set_connections(self, weights, table, instance):
+        super().set_connections(weights, table, instance)
+        self._on_device = False
+
+    def set_detectors(self, nodes, thresholds, gids):
+        super().set_detectors(nodes, thresholds, gids)
+        self._on_device = False
+
+    def set_gap_junctions(self, a, b, g):
+        super().set_gap_junctions(a, b, g)
+        self._on_device = False
+
+    def set_probes(self, v_probes, state_probes, ion_probes=()):
+        super().set_probes(v_probes, state_probes, ion_probes)
+        self._probes = (list(v_probes), list(state_probes), list(ion_probes))
+
+    # ------------------------------------------------------------------ stepping
+    def _device_ion_args(self):
+        return [a for ion in sorted(self.d_ions) for a in self.d_ions[ion]]
+
+    def _device_mech_args(self):
+        return [a for arrays in self.d_mechs for a in arrays]
+
+    def advance(self, step0, nsteps, rec_every, rec_count, rec_out, events):
+        if not self._on_device:          # after set-up or a restore: the host's state
+            self._to_device()
+        dev, k, gen, c = self.to_device, self.k, self.gen, self.d_const
+        n, n_groups = self.model.n_nodes, self.n_groups
+        gp, step, time, table, inst, conn = self._group_events(events)
+        ev = [dev(a) for a in (step, time, table, inst, conn)]
+        ev_pos, ev_end = dev(gp[:-1].copy()), dev(gp[1:].copy())
+        capacity = len(self.det_node) * (nsteps // 2 + 1) + 16
+        spk_gid, spk_t = dev(np.zeros(capacity, dtype=np.int64)), dev(np.zeros(capacity))
+        spk_count = dev(np.zeros(1, dtype=np.int64))
+        bad, bad_step = dev(np.array([n], dtype=np.int64)), dev(np.array([nsteps],
+                                                                         dtype=np.int64))
+        every, count, out = dev(rec_every), dev(rec_count), dev(rec_out)
+        probes = self._device_probes(dev)
+        ions, mechs = self._device_ion_args(), self._device_mech_args()
+        common = (self.dt, self.celsius, self.d_v, c["area"])
+        ktf = 1000.0 * 8.31446261815324 * (self.celsius + 273.15) / 96485.33212331001
+        for s in range(nsteps):
+            gstep = step0 + s
+            t_mid = (gstep + 0.5) * self.dt
+            _launch(gen.deliver, n_groups, gstep, self.dt, self.celsius, self.d_v, c["area"],
+                    ev_pos, ev_end, *ev, c["conn_w"], *self.d_grp, *ions, *mechs)
+            for ion in sorted(self.d_ions):
+                arrays = self.d_ions[ion]
+                _launch(getattr(gen, f"nernst_{ion}"), len(arrays[4]), ktf, *arrays)
+                _launch(getattr(gen, f"zero_current_{ion}"), n, arrays[3])
+            _launch(k.assemble, n, self.d_v, c["cap"], self.cj, c["rhs_static"],
+                    c["d_static"], self.d_rhs, self.d_d)
+            self._phase("current", t_mid, (self.d_rhs, self.d_d), ions, common)
+            _launch(k.gap_junctions, len(self.gj_a), c["gj_a"], c["gj_b"], c["gj_g"],
+                    self.d_v, self.d_rhs, self.d_d)
+            _launch(k.clamps, len(self.stim[0]), t_mid, c["stim_node"], c["stim_delay"],
+                    c["stim_dur"], c["stim_amp"], self.d_rhs)
+            _launch(k.gather, n, c["order"], self.d_rhs, self.d_d, self.d_x, self.d_dp)
+            if self.layout.cells:
+                self.dhs_solve[self.layout.cells, LANES](c["cell_step"], c["step_ptr"],
+                                                    c["parent"], c["g"], self.d_dp, self.d_x)
+            _launch(k.set_voltage, n, c["order"], self.d_x, self.d_v, self.crank_nicolson,
+                    bad, bad_step, s)
+            self._phase("advance", (gstep + 1) * self.dt, (), ions, common)
+            _launch(k.detect, len(self.det_node), gstep, self.dt, c["det_node"],
+                    c["det_thresh"], self.d_det_prev, c["det_gid"], self.d_v, spk_count,
+                    spk_gid, spk_t)
+            self._sample(gstep + 1, probes, every, count, out)
+        # once per call: the results to the host
+        rec_count[:] = self.to_host(count)
+        rec_out[...] = self.to_host(out)
+        m = min(int(self.to_host(spk_count)[0]), capacity)
+        gids, times = self.to_host(spk_gid)[:m], self.to_host(spk_t)[:m]
+        order = np.lexsort((gids, times))
+        self._spikes = (gids[order].copy(), times[order].copy(), np.zeros(m, dtype=bool))
+        node, at = int(self.to_host(bad)[0]), int(self.to_host(bad_step)[0])
+        if node < n:
+            self.host()
+            return at, node
+        return nsteps, -1
+
+    def _phase(self, phase, t, extra, ions, common):
+        dt, celsius, v, area = common
+        for j, arrays in enumerate(self.d_mechs):
+            kernel = getattr(self.gen, f"m{j}_{phase}", None)
+            if kernel is not None:
+                _launch(kernel, len(self.tables[j].nodes), v, t, dt, celsius, area, *extra,
+                        *ions, *arrays)
+
+    def _device_probes(self, dev):
+        v_probes, state_probes, ion_probes = self._probes
+        as_int = lambda xs: dev(np.asarray(xs, dtype=np.int64))      # noqa: E731
+        pv = (as_int([r for r, _ in v_probes]), as_int([n for _, n in v_probes]))
+        ps = []
+        for j in range(len(self.tables)):
+            sel = [p for p in state_probes if p[1] == j]
+            if sel:
+                ps.append((j, as_int([p[0] for p in sel]), as_int([p[2] for p in sel]),
+                           as_int([p[3] for p in sel])))
+        pi = []
+        for ion in sorted(self.d_ions):
+            sel = [p for p in ion_probes if p[1] == ion]
+            if sel:
+                pi.append((ion, as_int([p[0] for p in sel]), as_int([p[2] for p in sel]),
+                           as_int([p[3] for p in sel])))
+        return pv, ps, pi
+
+    def _sample(self, step_next, probes, every, count, out):
+        (rows, nodes), states, ions = probes
+        _launch(self.k.probe_voltage, len(rows), step_next, rows, nodes, every, count, out,
+                self.d_v)
+        for j, rows, state, inst in states:
+            _launch(self.k.probe_state, len(rows), step_next, rows, state, inst, every,
+                    count, out, self.d_mechs[j][2], self.d_mechs[j][3])
+        for ion, rows, field, node in ions:
+            e, ci, co, i = self.d_ions[ion][:4]
+            _launch(self.k.probe_ion, len(rows), step_next, rows, field, node, every, count,
+                    out, e, ci, co, i)

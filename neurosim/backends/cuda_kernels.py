@@ -1,0 +1,113 @@
+"""The fixed ``numba.cuda`` kernels of the GPU step (those that do not depend on the
+mechanisms): matrix assembly, gap junctions, current clamps, the gather into and scatter out
+of the DHS node order, threshold detection and voltage probes.  One thread per node,
+junction, clamp, detector or probe; where threads may add into one node they add
+atomically.  (A module of its own: Numba's CUDA simulator swaps its ``cuda`` name.)"""
+
+import math
+
+from numba import cuda
+
+
+@cuda.jit
+def assemble(v, cap, cj, rhs_static, d_static, rhs, d):
+    """rhs = C cj v + constant terms, d = C cj + axial conductances (per node)."""
+    i = cuda.grid(1)
+    if i < v.shape[0]:
+        c = cap[i] * cj
+        rhs[i] = c * v[i] + rhs_static[i]
+        d[i] = c + d_static[i]
+
+
+@cuda.jit
+def gap_junctions(a, b, g, v, rhs, d):
+    """i = g (v_a - v_b): own voltage implicit, the peer's from the step start."""
+    k = cuda.grid(1)
+    if k < a.shape[0]:
+        cuda.atomic.add(d, a[k], g[k])
+        cuda.atomic.add(rhs, a[k], g[k] * v[b[k]])
+        cuda.atomic.add(d, b[k], g[k])
+        cuda.atomic.add(rhs, b[k], g[k] * v[a[k]])
+
+
+@cuda.jit
+def clamps(t_mid, node, delay, dur, amp, rhs):
+    k = cuda.grid(1)
+    if k < node.shape[0]:
+        if delay[k] <= t_mid and t_mid < delay[k] + dur[k]:
+            cuda.atomic.add(rhs, node[k], amp[k])
+
+
+@cuda.jit
+def gather(order, rhs, d, rhs_dhs, d_dhs):
+    """The matrix into DHS order: x_dhs[j] = x[order[j]]."""
+    j = cuda.grid(1)
+    if j < order.shape[0]:
+        rhs_dhs[j] = rhs[order[j]]
+        d_dhs[j] = d[order[j]]
+
+
+@cuda.jit
+def set_voltage(order, x, v, crank_nicolson, bad, bad_step, s):
+    """v from the solution x (DHS order): x itself, or 2x - v for Crank-Nicolson.  A
+    node whose |v| reached 1e4 mV: the smallest such node index to bad[0], the first such
+    step to bad_step[0]."""
+    j = cuda.grid(1)
+    if j < order.shape[0]:
+        i = order[j]
+        new = 2.0 * x[j] - v[i] if crank_nicolson else x[j]
+        v[i] = new
+        if not (math.fabs(new) < 1e4):
+            cuda.atomic.min(bad_step, 0, s)
+            cuda.atomic.min(bad, 0, i)
+
+
+@cuda.jit
+def detect(step, dt, node, thresh, prev, gid, v, count, spk_gid, spk_t):
+    """An upward crossing of a detector's threshold in this step: a spike at the time
+    interpolated within the step (slot by an atomic counter; the host sorts)."""
+    q = cuda.grid(1)
+    if q < node.shape[0]:
+        v1 = v[node[q]]
+        v0 = prev[q]
+        if v0 < thresh[q] and v1 >= thresh[q]:
+            slot = cuda.atomic.add(count, 0, 1)
+            if slot < spk_gid.shape[0]:
+                spk_gid[slot] = gid[q]
+                spk_t[slot] = (step + (thresh[q] - v0) / (v1 - v0)) * dt
+        prev[q] = v1
+
+
+@cuda.jit
+def probe_voltage(step_next, row, node, every, count, out, v):
+    r = cuda.grid(1)
+    if r < row.shape[0]:
+        k = row[r]
+        if step_next % every[k] == 0:
+            out[k, count[k]] = v[node[r]]
+            count[k] += 1
+
+
+@cuda.jit
+def probe_state(step_next, row, state, inst, every, count, out, states, assigned):
+    """A mechanism variable: a state row (>= 0) or assigned row -1 - state."""
+    r = cuda.grid(1)
+    if r < row.shape[0]:
+        k = row[r]
+        if step_next % every[k] == 0:
+            q = state[r]
+            out[k, count[k]] = states[q, inst[r]] if q >= 0 else assigned[-1 - q, inst[r]]
+            count[k] += 1
+
+
+@cuda.jit
+def probe_ion(step_next, row, field, node, every, count, out, e, ci, co, i):
+    r = cuda.grid(1)
+    if r < row.shape[0]:
+        k = row[r]
+        if step_next % every[k] == 0:
+            f = field[r]
+            n = node[r]
+            out[k, count[k]] = e[n] if f == 0 else (ci[n] if f == 1 else (
+                co[n] if f == 2 else i[n]))
+            count[k] += 1

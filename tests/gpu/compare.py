@@ -1,0 +1,61 @@
+"""Run under NUMBA_ENABLE_CUDASIM=1: one model on backend 'cpu' and backend 'cuda' (the
+numba.cuda kernels executed by Numba's CUDA simulator); prints JSON with both results.
+
+    compare.py network | allen
+"""
+
+import json
+import sys
+
+import numpy as np
+
+import neurosim as ns
+
+
+def network():
+    """Three small ring cells: a spike source kicks cell 0, cell 0 drives cell 1 through an
+    ExpSyn (0.5 ms delay), cells 1 and 2 share a gap junction; 3 ms."""
+    from neurosim.models.ring import ring_cell
+    cell = ring_cell(depth=1, branch_nseg=2)
+    net = ns.Network()
+    gids = [int(g) for g in net.add_cells(cell, n=3)]
+    net.add_spike_source([0.1], targets=[(gids[0], "syn")], weight=0.1, delay=0.025)
+    net.connect(gids[0], (gids[1], "syn"), weight=0.1, delay=0.5)
+    net.connect(gids[1], (gids[0], "syn"), weight=0.0, delay=0.5)
+    net.add_gap_junction((gids[1], (0, 0.5)), (gids[2], (0, 0.5)), g=0.05)
+    return net, gids, 3.0, 0.025, 6.3, [("v", (0, 0.5), g) for g in gids] + \
+        [("m_hh", (0, 0.5), gids[1]), ("g", "syn", gids[1])]
+
+
+def allen():
+    """The Allen Scnn1a perisomatic cell (bmtk's SWC, fit and .mod files), coarse
+    compartments, a strong current step: it spikes within 2 ms; 2 ms at 34 °C."""
+    from neurosim.models.allen import allen_fits, allen_morphology, perisomatic_cell
+    fit = next(f for f in allen_fits() if "472363762" in f)
+    cell, cond = perisomatic_cell(allen_morphology("Scnn1a"), fit, dl=200.0)
+    cell.add_detector((0, 0.5), threshold=-20.0)
+    cell.add_iclamp((0, 0.5), delay=0.1, dur=5.0, amp=3.0)
+    net = ns.Network()
+    gid = int(net.add_cells(cell)[0])
+    return net, [gid], 2.0, 0.025, cond["celsius"], [("v", (0, 0.5), gid),
+                                                     ("cai", (0, 0.5), gid),
+                                                     ("v", (1, 0.5), gid)]
+
+
+def main():
+    net, gids, tstop, dt, celsius, probes = {"network": network, "allen": allen}[sys.argv[1]]()
+    out = {}
+    for backend in ("cpu", "cuda"):
+        sim = ns.Simulation(net, dt=dt, celsius=celsius, backend=backend)
+        spikes = sim.record_spikes()
+        traces = [sim.record(var, loc, cell=g) for var, loc, g in probes]
+        sim.run(tstop / 2)                        # two calls: state kept on the device
+        sim.run(tstop)
+        out[backend] = {"gids": spikes.gids.tolist(), "times": spikes.times.tolist(),
+                        "traces": [t.values.tolist() for t in traces],
+                        "compartments": sim.n_compartments}
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
