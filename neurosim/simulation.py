@@ -53,6 +53,7 @@ class Simulation:
     ``comm``: the ranks (``neurosim.parallel``; default: MPI under an MPI launcher with
     several ranks, else serial).  Each rank builds and runs its own share of the gids (of a
     Recipe, it describes only those); spikes are exchanged after every call of the kernel
+    ``backend``: "cpu" or "cuda" (``precision`` "float64" or "float32" there).
     (``exchange``: "allgather", "alltoall" to the ranks holding targets only, or "auto":
     the one moving fewer bytes; ``overlap=True``: a call's spikes travel while the next
     call computes, calls half as long; it pays where an exchange costs a noticeable part
@@ -63,14 +64,14 @@ class Simulation:
 
     def __init__(self, model, dt=0.025, method="backward_euler", celsius=6.3,
                  use_tables=True, backend="cpu", threads=1, comm=None, exchange="auto",
-                 overlap=False):
+                 overlap=False, precision="float64"):
         self.comm = default_comm() if comm is None else comm
         self._build(model, dt, method, celsius, use_tables, backend, threads, exchange,
-                    overlap)
+                    overlap, precision)
 
     @_on_every_rank
     def _build(self, model, dt, method, celsius, use_tables, backend, threads, exchange,
-               overlap):
+               overlap, precision):
         self.dt = finite("dt", dt, positive=True)
         self.celsius = finite("celsius", celsius)
         if method not in METHODS:
@@ -82,7 +83,11 @@ class Simulation:
         if exchange not in EXCHANGES:
             raise ParameterError(f"exchange must be one of {EXCHANGES}, got {exchange!r}")
         self._settings = dict(use_tables=use_tables, backend=backend, exchange=exchange,
-                              overlap=overlap)      # what a checkpoint rebuilds it with
+                              overlap=overlap, precision=precision)   # for a checkpoint
+        if precision != "float64" and backend != "cuda":
+            raise ParameterError(f"precision={precision!r} is for backend='cuda'; the CPU "
+                                 "backend computes in float64")
+        extra = {"precision": precision} if backend == "cuda" else {}
         owned = None
         if isinstance(model, Recipe) and self.comm.size > 1:
             self.network, owned, loads = build_local(model, self.comm)
@@ -118,7 +123,8 @@ class Simulation:
         self.model.mechanisms += artificial_tables(
             {g: v for g, v in net.artificial.items() if g in self.local})
         self.backend = make_backend(backend, self.model, dt=self.dt, celsius=self.celsius,
-                                    method=method, use_tables=use_tables, threads=int(threads))
+                                    method=method, use_tables=use_tables, threads=int(threads),
+                                    **extra)
         if self.comm.size > 1:
             self._summary(owned, loads)
         self._step = 0

@@ -171,3 +171,9 @@ def test_the_cuda_backend_without_a_gpu_is_a_clear_error():
         ns.Simulation(cell, backend="cuda")
     with pytest.raises(ns.ParameterError, match="unknown backend 'tpu'"):
         ns.Simulation(cell, backend="tpu")
+
+
+def test_float32_is_for_the_gpu_backend():
+    import neurosim as ns
+    with pytest.raises(ns.ParameterError, match="float32.*cuda"):
+        ns.Simulation(ns.Cell(ns.Morphology.ball_and_stick()), precision="float32")

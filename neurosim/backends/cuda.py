@@ -30,17 +30,27 @@ def simulated():
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
 
 
+# the rank's index among the ranks of its node, as MPI launchers and Slurm set it
+_LOCAL_RANK = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
+               "PMIX_LOCAL_RANK")
+
+
 def device_module():
-    """(to_device, to_host): CuPy on a GPU, the identity under the simulator."""
+    """(to_device, to_host): CuPy on a GPU, the identity under the simulator.  Under MPI
+    each rank of a node takes the GPU of its local rank (modulo the node's GPUs)."""
     if simulated():
         return (lambda a: a), (lambda a: a)
     try:
         import cupy
-        if cupy.cuda.runtime.getDeviceCount() < 1:
+        gpus = cupy.cuda.runtime.getDeviceCount()
+        if gpus < 1:
             raise RuntimeError("no CUDA device")
     except Exception as e:
         raise ParameterError(f"backend 'cuda' needs an NVIDIA GPU and CuPy (pip install "
                              f"'neurosim[gpu]'); here: {type(e).__name__}: {e}") from None
+    local = next((int(os.environ[k]) for k in _LOCAL_RANK
+                  if os.environ.get(k, "").isdigit()), 0)
+    cupy.cuda.Device(local % gpus).use()
     return cupy.asarray, cupy.asnumpy
 
 
@@ -53,7 +63,13 @@ def _launch(kernel, n, *args):
 class CudaBackend(CpuBackend):
     """``Simulation(..., backend="cuda")``."""
 
-    def __init__(self, model, **options):
+    def __init__(self, model, precision="float64", **options):
+        if precision not in ("float64", "float32"):
+            raise ParameterError(f"precision must be 'float64' or 'float32', got "
+                                 f"{precision!r}")
+        # float32: voltages, matrix, mechanism states and parameters, ion variables; times
+        # of pending self-events, weights and rate tables stay float64
+        self.real = np.float32 if precision == "float32" else np.float64
         self.to_device, self.to_host = device_module()
         super().__init__(model, **options)
         for t in self.tables:
@@ -77,7 +93,11 @@ class CudaBackend(CpuBackend):
     # ------------------------------------------------------------------ device state
     def _to_device(self):
         """Move the state and the constant arrays to the device (once per set-up change)."""
-        dev, m, lay = self.to_device, self.model, self.layout
+        m, lay, real = self.model, self.layout, self.real
+
+        def dev(a):
+            a = np.asarray(a)
+            return self.to_device(a.astype(real, copy=False) if a.dtype == np.float64 else a)
         self.d_v = dev(self.v)
         self.d_const = {name: dev(np.ascontiguousarray(a)) for name, a in (
             ("cap", m.cap), ("area", m.area), ("rhs_static", self.rhs_static),
@@ -88,13 +108,18 @@ class CudaBackend(CpuBackend):
             ("stim_dur", self.stim[2]), ("stim_amp", self.stim[3]),
             ("gj_a", self.gj_a), ("gj_b", self.gj_b), ("gj_g", self.gj_g),
             ("det_node", self.det_node), ("det_thresh", self.det_thresh),
-            ("det_gid", self.det_gid), ("conn_w", self.conn_w))}
+            ("det_gid", self.det_gid))}
+        self.d_const["conn_w"] = self.to_device(self.conn_w)        # weights: float64
         self.d_det_prev = dev(self.det_prev)
         self.d_rhs, self.d_d = dev(np.zeros(m.n_nodes)), dev(np.zeros(m.n_nodes))
         self.d_x, self.d_dp = dev(np.zeros(m.n_nodes)), dev(np.zeros(m.n_nodes))
         self.d_ions = {ion: [dev(a) for a in arrays[:5]] + [arrays[5]]
                        for ion, arrays in self.ions.items()}
-        self.d_mechs = [[dev(a) for a in self._table_args(j)] for j in range(len(self.tables))]
+        self.d_mechs = []
+        for j, t in enumerate(self.tables):
+            keep = {id(a) for a in t.self_event} | {id(a) for a in self.aux[j].values()}
+            self.d_mechs.append([self.to_device(a) if id(a) in keep else dev(a)
+                                 for a in self._table_args(j)])
         self.d_grp = [dev(g) for g in self.inst_grp]
         self._on_device = True
 
@@ -111,8 +136,8 @@ class CudaBackend(CpuBackend):
         """Copy the device state back into the host arrays (the Simulation reads them to
         sample a new probe, checkpoint or explain a blow-up); nothing to do when the
         device arrays are the host's (the simulator)."""
-        if not self._on_device or simulated():
-            return
+        if not self._on_device or (simulated() and self.real is np.float64):
+            return                       # the device arrays are the host's
         self.v[:] = self.to_host(self.d_v)
         self.det_prev[:] = self.to_host(self.d_det_prev)
         self.conn_w[:] = self.to_host(self.d_const["conn_w"])

@@ -1,13 +1,11 @@
 """Run under NUMBA_ENABLE_CUDASIM=1: one model on backend 'cpu' and backend 'cuda' (the
 numba.cuda kernels executed by Numba's CUDA simulator); prints JSON with both results.
 
-    compare.py network | allen
+    compare.py network | allen [float32]
 """
 
 import json
 import sys
-
-import numpy as np
 
 import neurosim as ns
 
@@ -45,8 +43,11 @@ def allen():
 def main():
     net, gids, tstop, dt, celsius, probes = {"network": network, "allen": allen}[sys.argv[1]]()
     out = {}
-    for backend in ("cpu", "cuda"):
-        sim = ns.Simulation(net, dt=dt, celsius=celsius, backend=backend)
+    runs = ["cpu", "cuda"] + (["float32"] if len(sys.argv) > 2 else [])
+    for backend in runs:
+        options = {"backend": "cuda", "precision": "float32"} if backend == "float32" \
+            else {"backend": backend}
+        sim = ns.Simulation(net, dt=dt, celsius=celsius, **options)
         spikes = sim.record_spikes()
         traces = [sim.record(var, loc, cell=g) for var, loc, g in probes]
         sim.run(tstop / 2)                        # two calls: state kept on the device
