@@ -99,13 +99,21 @@ def _load_store(j, mech, phase, target):
 _NET_EVENT = re.compile(r"^(\s*)NET_EVENT\((.*)\)\s*$", re.M)
 
 
-def _net_events(code, p):
+def _net_events(code, p, target="cpu"):
     """An artificial cell's net_event(t): a spike of its gid, exactly at t, into the group's
-    spike buffer (a spike beyond its capacity is counted, not written: the caller raises)."""
-    return _NET_EVENT.sub(lambda m: "\n".join(m.group(1) + line for line in [
-        "if _spk_pos < _spk_end:",
-        "    _spk_gid[_spk_pos] = " + p + "_gid[_k]", f"    _spk_t[_spk_pos] = {m.group(2)}",
-        "    _spk_exact[_spk_pos] = 1", "_spk_pos += 1"]), code)
+    spike buffer (a spike beyond its capacity is counted, not written: the caller raises);
+    on the GPU into the next slot of one buffer (an atomic counter)."""
+    if target == "cuda":
+        lines = ["_spk_pos = cuda.atomic.add(_spk_count, 0, 1)",
+                 "if _spk_pos < _spk_gid.shape[0]:",
+                 "    _spk_gid[_spk_pos] = " + p + "_gid[_k]",
+                 "    _spk_t[_spk_pos] = {t}", "    _spk_exact[_spk_pos] = 1"]
+    else:
+        lines = ["if _spk_pos < _spk_end:", "    _spk_gid[_spk_pos] = " + p + "_gid[_k]",
+                 "    _spk_t[_spk_pos] = {t}", "    _spk_exact[_spk_pos] = 1",
+                 "_spk_pos += 1"]
+    return _NET_EVENT.sub(lambda m: "\n".join(m.group(1) + line.format(t=m.group(2))
+                                              for line in lines), code)
 
 
 def has_phase(mech, phase):
@@ -139,7 +147,7 @@ def instance_body(j, mech, phase, target="cpu"):
         code = mech.net_receive_init if phase == "connection_init" else mech.net_receive
         code = code.replace("FOR_NETCONS_ROWS", f"range({p}_inp[_k], {p}_inp[_k + 1])")
         code = re.sub(r"FOR_NETCONS_ROW\((\w+)\)", lambda m: f"{p}_inr[{m.group(1)}]", code)
-        body = load + get + [_net_events(code, p)] + put + store
+        body = load + get + [_net_events(code, p, target)] + put + store
     elif phase == "current":
         # Solving for v(t+dt) itself: rhs gets g v - i, the diagonal g (NEURON's linearisation).
         # Density currents are mA/cm² (times area/100 -> nA), point currents already nA.
@@ -148,7 +156,8 @@ def instance_body(j, mech, phase, target="cpu"):
                        _add(shared, "_rhs", "_node", "(g * v - i) * _ifac"),
                        _add(shared, "_d", "_node", "g * _ifac")] + store
     else:
-        advance = _net_events(mech.advance, p) if mech.kind == "artificial" else mech.advance
+        advance = _net_events(mech.advance, p, target) if mech.kind == "artificial" \
+            else mech.advance
         body = load + [mech.rates, advance]
         for c, (state, a, b) in enumerate(mech.cnexp):
             if target == "cpu":

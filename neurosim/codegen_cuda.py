@@ -17,6 +17,7 @@ import textwrap
 
 from .codegen import has_phase, instance_body, ion_args, ions_of, load_module, mechanism_args
 
+SPIKE_ARGS = ["_spk_count", "_spk_gid", "_spk_t", "_spk_exact"]   # the spike buffer
 _LOCAL_ARRAY = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
 
 
@@ -55,6 +56,8 @@ def cuda_kernel_source(mechs, aux_names):
                 continue
             setup, body = instance_body(j, mech, phase, target="cuda")
             args = common + (["_rhs", "_d"] if phase == "current" else []) + iargs + margs
+            if mech.kind == "artificial" and phase == "advance":
+                args += SPIKE_ARGS              # net_event: spikes into the buffer
             out.append(_kernel(f"m{j}_{phase}", args, setup, body,
                                count=f"_m{j}_node.shape[0]"))
     return "\n\n\n".join(out) + "\n"
@@ -86,7 +89,8 @@ for _k in range(_m{j}_grp[_g], _m{j}_grp[_g + 1]):
         _m{j}_nst[_k] = math.inf
 """ + textwrap.indent("\n".join(setup + body), " " * 8))
     args = ["_gstep", "dt", "celsius", "_v", "_area", "_ev_pos", "_ev_end", "_ev_step",
-            "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_conn_w"] + grps + iargs + margs
+            "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_conn_w"] + grps + iargs + margs \
+        + SPIKE_ARGS
     body = ["_t_mid = (_gstep + 0.5) * dt", "_ev = _ev_pos[_g]",
             "while _ev < _ev_end[_g] and _ev_step[_ev] <= _gstep:",
             "    _tab = _ev_table[_ev]", "    _k = _ev_inst[_ev]", "    _c = _ev_conn[_ev]",

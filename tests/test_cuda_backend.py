@@ -50,3 +50,12 @@ def test_a_single_allen_cell():
     cpu, gpu = result["cpu"], result["cuda"]
     check(cpu, gpu, spikes=1)
     assert max(cpu["traces"][0]) > 0.0     # the soma spiked: every channel was busy
+
+
+def test_point_neurons_intfire_and_a_graded_synapse_beside_cells():
+    """Artificial cells on the GPU (NEST's iaf_psc_alpha, IntFire1: net_event spikes by an
+    atomic counter), events between them and a cell, a POINTER-driven graded synapse."""
+    result = compare("points")
+    cpu, gpu = result["cpu"], result["cuda"]
+    check(cpu, gpu, spikes=6)
+    assert 6 in cpu["gids"] and 7 in cpu["gids"]     # the IntFire1 and the cell fired

@@ -11,16 +11,17 @@ data once per call of ``advance`` (an epoch): events in, spikes and probe sample
 Set-up (lowering, static terms) and NEURON's finitialize run on the host with the CPU
 backend's code, once; the arrays then move to the device (CuPy arrays on a GPU; under
 Numba's CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``, the host's NumPy arrays themselves).
-Not yet on the GPU: artificial cells (point neurons) and POINTERs (a clear error names
-them); small cells still take the DHS solve (no one-thread-per-cell interleaving yet).
+Artificial cells (point neurons) run one thread per cell, their net_event spikes taking
+slots of the spike buffer by an atomic counter.  Not yet: small cells still take the DHS
+solve (no one-thread-per-cell interleaving of identical cells).
 """
 
 import os
 
 import numpy as np
 
-from ..errors import ParameterError
-from .cpu import CpuBackend
+from ..errors import NeurosimError, ParameterError
+from .cpu import ARTIFICIAL_SPIKES_PER_STEP, CpuBackend
 
 LANES = int(os.environ.get("NEUROSIM_DHS_LANES", "16"))     # k: DHS lanes per cell
 THREADS = 128                                               # threads per block elsewhere
@@ -72,13 +73,6 @@ class CudaBackend(CpuBackend):
         self.real = np.float32 if precision == "float32" else np.float64
         self.to_device, self.to_host = device_module()
         super().__init__(model, **options)
-        for t in self.tables:
-            if t.mechanism.kind == "artificial":
-                raise ParameterError(f"backend 'cuda' does not run artificial cells "
-                                     f"({t.mechanism.name}) yet; use backend='cpu'")
-            if t.mechanism.pointers:
-                raise ParameterError(f"backend 'cuda' does not run POINTERs "
-                                     f"({t.mechanism.name}) yet; use backend='cpu'")
         from ..codegen_cuda import load_cuda_kernels
         from ..dhs import CellsLayout
         from ..dhs_cuda import dhs_solve
@@ -128,8 +122,12 @@ class CudaBackend(CpuBackend):
         args = [t.nodes, t.params, t.states, t.assigned, cx]
         if t.mechanism.uses_net_send:
             args += list(t.self_event)
+        if t.mechanism.kind == "artificial":
+            args.append(t.gids)
         if t.mechanism.uses_for_netcons:
             args += list(t.incoming)
+        if t.mechanism.pointers:
+            args.append(t.pointer_nodes)
         return args + list(aux.values())
 
     def host(self):
@@ -187,9 +185,11 @@ class CudaBackend(CpuBackend):
         gp, step, time, table, inst, conn = self._group_events(events)
         ev = [dev(a) for a in (step, time, table, inst, conn)]
         ev_pos, ev_end = dev(gp[:-1].copy()), dev(gp[1:].copy())
-        capacity = len(self.det_node) * (nsteps // 2 + 1) + 16
-        spk_gid, spk_t = dev(np.zeros(capacity, dtype=np.int64)), dev(np.zeros(capacity))
-        spk_count = dev(np.zeros(1, dtype=np.int64))
+        capacity = len(self.det_node) * (nsteps // 2 + 1) + 16 + \
+            self.n_artificial * ARTIFICIAL_SPIKES_PER_STEP * nsteps
+        spikes = [dev(np.zeros(1, dtype=np.int64)), dev(np.zeros(capacity, dtype=np.int64)),
+                  dev(np.zeros(capacity)), dev(np.zeros(capacity, dtype=np.int64))]
+        spk_count, spk_gid, spk_t, spk_exact = spikes
         bad, bad_step = dev(np.array([n], dtype=np.int64)), dev(np.array([nsteps],
                                                                          dtype=np.int64))
         every, count, out = dev(rec_every), dev(rec_count), dev(rec_out)
@@ -201,7 +201,7 @@ class CudaBackend(CpuBackend):
             gstep = step0 + s
             t_mid = (gstep + 0.5) * self.dt
             _launch(gen.deliver, n_groups, gstep, self.dt, self.celsius, self.d_v, c["area"],
-                    ev_pos, ev_end, *ev, c["conn_w"], *self.d_grp, *ions, *mechs)
+                    ev_pos, ev_end, *ev, c["conn_w"], *self.d_grp, *ions, *mechs, *spikes)
             for ion in sorted(self.d_ions):
                 arrays = self.d_ions[ion]
                 _launch(getattr(gen, f"nernst_{ion}"), len(arrays[4]), ktf, *arrays)
@@ -219,31 +219,35 @@ class CudaBackend(CpuBackend):
                                                     c["parent"], c["g"], self.d_dp, self.d_x)
             _launch(k.set_voltage, n, c["order"], self.d_x, self.d_v, self.crank_nicolson,
                     bad, bad_step, s)
-            self._phase("advance", (gstep + 1) * self.dt, (), ions, common)
+            self._phase("advance", (gstep + 1) * self.dt, (), ions, common, spikes)
             _launch(k.detect, len(self.det_node), gstep, self.dt, c["det_node"],
-                    c["det_thresh"], self.d_det_prev, c["det_gid"], self.d_v, spk_count,
-                    spk_gid, spk_t)
+                    c["det_thresh"], self.d_det_prev, c["det_gid"], self.d_v, *spikes)
             self._sample(gstep + 1, probes, every, count, out)
         # once per call: the results to the host
         rec_count[:] = self.to_host(count)
         rec_out[...] = self.to_host(out)
-        m = min(int(self.to_host(spk_count)[0]), capacity)
+        m = int(self.to_host(spk_count)[0])
+        if m > capacity:
+            raise NeurosimError(f"an artificial cell emitted more than "
+                                f"{ARTIFICIAL_SPIKES_PER_STEP} spikes in one step")
         gids, times = self.to_host(spk_gid)[:m], self.to_host(spk_t)[:m]
+        exact = self.to_host(spk_exact)[:m].astype(bool)
         order = np.lexsort((gids, times))
-        self._spikes = (gids[order].copy(), times[order].copy(), np.zeros(m, dtype=bool))
+        self._spikes = (gids[order].copy(), times[order].copy(), exact[order].copy())
         node, at = int(self.to_host(bad)[0]), int(self.to_host(bad_step)[0])
         if node < n:
             self.host()
             return at, node
         return nsteps, -1
 
-    def _phase(self, phase, t, extra, ions, common):
+    def _phase(self, phase, t, extra, ions, common, spikes=()):
         dt, celsius, v, area = common
         for j, arrays in enumerate(self.d_mechs):
             kernel = getattr(self.gen, f"m{j}_{phase}", None)
             if kernel is not None:
+                artificial = self.tables[j].mechanism.kind == "artificial"
                 _launch(kernel, len(self.tables[j].nodes), v, t, dt, celsius, area, *extra,
-                        *ions, *arrays)
+                        *ions, *arrays, *(spikes if artificial else ()))
 
     def _device_probes(self, dev):
         v_probes, state_probes, ion_probes = self._probes

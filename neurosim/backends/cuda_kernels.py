@@ -63,7 +63,7 @@ def set_voltage(order, x, v, crank_nicolson, bad, bad_step, s):
 
 
 @cuda.jit
-def detect(step, dt, node, thresh, prev, gid, v, count, spk_gid, spk_t):
+def detect(step, dt, node, thresh, prev, gid, v, count, spk_gid, spk_t, spk_exact):
     """An upward crossing of a detector's threshold in this step: a spike at the time
     interpolated within the step (slot by an atomic counter; the host sorts)."""
     q = cuda.grid(1)
@@ -75,6 +75,7 @@ def detect(step, dt, node, thresh, prev, gid, v, count, spk_gid, spk_t):
             if slot < spk_gid.shape[0]:
                 spk_gid[slot] = gid[q]
                 spk_t[slot] = (step + (thresh[q] - v0) / (v1 - v0)) * dt
+                spk_exact[slot] = 0
         prev[q] = v1
 
 

@@ -1,7 +1,7 @@
 """Run under NUMBA_ENABLE_CUDASIM=1: one model on backend 'cpu' and backend 'cuda' (the
 numba.cuda kernels executed by Numba's CUDA simulator); prints JSON with both results.
 
-    compare.py network | allen [float32]
+    compare.py network | allen | points [float32]
 """
 
 import json
@@ -40,8 +40,37 @@ def allen():
                                                      ("v", (1, 0.5), gid)]
 
 
+def points():
+    """Point neurons beside cells: LIFs (NEST's iaf_psc_alpha, exact) started near
+    threshold drive an IntFire1 and an ExpSyn on a ball-and-stick cell, whose soma drives a
+    second cell's graded synapse through a POINTER; 5 ms."""
+    net = ns.Network(seed=2)
+    lif = [int(g) for g in net.add_cells(ns.models.LIFAlpha(I_e=500.0, V_init=-56.0), n=3)]
+    lif += [int(g) for g in net.add_cells(ns.models.LIFAlpha(I_e=500.0, V_init=-60.0), n=3)]
+    unit = int(net.add_cells(ns.models.point_neuron("IntFire1", tau=5.0, refrac=1.0))[0])
+    pre = ns.Cell(ns.Morphology.ball_and_stick(), v_init=-65.0)
+    pre.insert("hh", region="soma")
+    pre.insert("pas", region="dend", g=1e-4, e=-65.0)
+    pre.add_synapse((0, 0.5), "ExpSyn", label="syn", tau=2.0)
+    pre.add_detector((0, 0.5), threshold=-20.0)
+    post = ns.Cell(ns.Morphology.ball_and_stick(), v_init=-65.0)
+    post.insert("pas", g=1e-4, e=-65.0)
+    post.add_synapse((1, 0.5), "GradedSyn", label="graded", vth=-40.0, gmax=0.01)
+    a, b = int(net.add_cells(pre)[0]), int(net.add_cells(post)[0])
+    for g in lif:
+        net.connect(g, unit, weight=0.4, delay=0.5)
+        net.connect(g, (a, "syn"), weight=0.05, delay=0.5)
+    net.connect(lif[0], lif[3], weight=300.0, delay=0.5)
+    net.connect(unit, lif[4], weight=300.0, delay=0.5)
+    net.set_pointer((b, "graded"), "vpre", (a, (0, 0.5)))
+    probes = [("V_m", None, lif[0]), ("V_m", None, lif[3]), ("v", (0, 0.5), a),
+              ("v", (1, 0.5), b), ("s", "graded", b)]
+    return net, lif + [unit, a, b], 5.0, 0.025, 6.3, probes
+
+
 def main():
-    net, gids, tstop, dt, celsius, probes = {"network": network, "allen": allen}[sys.argv[1]]()
+    models = {"network": network, "allen": allen, "points": points}
+    net, gids, tstop, dt, celsius, probes = models[sys.argv[1]]()
     out = {}
     runs = ["cpu", "cuda"] + (["float32"] if len(sys.argv) > 2 else [])
     for backend in runs:
