@@ -155,3 +155,53 @@ class CellsLayout:
         self.step_ptr = np.array(ptr, dtype=np.int64)
         self.cell_step = np.array(cell_step, dtype=np.int64)
         self.cells = len(cell_step) - 1
+
+
+class SolveLayout:
+    """The node order of the GPU solve: cells of at least ``small`` nodes scheduled by DHS
+    with ``k`` lanes each (as ``CellsLayout``: ``step_ptr``, ``cell_step``, ``parent`` in
+    positions), then the small cells, grouped by shape (the same tree) and interleaved:
+    node j of cell c of a group at ``base + j * m + c`` (m cells), so that one thread per
+    cell walks its tree while neighbouring threads read neighbouring memory.  ``groups``:
+    (base, m, parent of the shape's nodes)."""
+
+    def __init__(self, parent, k, small):
+        parent = np.asarray(parent, dtype=np.int64)
+        root = np.arange(len(parent))
+        for i in range(len(parent)):
+            if parent[i] >= 0:
+                root[i] = root[parent[i]]
+        trees = {}
+        for i in range(len(parent)):
+            trees.setdefault(int(root[i]), []).append(i)
+        big, shapes = [], {}
+        for nodes in trees.values():
+            nodes = np.asarray(nodes, dtype=np.int64)
+            local = np.where(parent[nodes] >= 0,
+                             np.searchsorted(nodes, np.maximum(parent[nodes], 0)), -1)
+            if len(nodes) >= small:
+                big.append((nodes, local))
+            else:
+                shapes.setdefault(tuple(local.tolist()), []).append(nodes)
+        order, ptr, cell_step, par = [], [0], [0], []
+        for nodes, local in big:
+            sub = Layout(local, k)
+            base = ptr[-1]
+            order.append(nodes[sub.order])
+            par.append(np.where(sub.parent >= 0, sub.parent + base, -1))
+            ptr += (sub.step_ptr[1:] + base).tolist()
+            cell_step.append(cell_step[-1] + sub.steps)
+        self.k, self.cells = k, len(big)
+        self.step_ptr = np.array(ptr, dtype=np.int64)
+        self.cell_step = np.array(cell_step, dtype=np.int64)
+        self.groups = []
+        base = ptr[-1]
+        for shape, members in shapes.items():
+            m = len(members)
+            order.append(np.stack(members, axis=1).ravel())   # [node j][cell c]
+            self.groups.append((base, m, np.array(shape, dtype=np.int64)))
+            base += m * len(shape)
+        self.order = np.concatenate(order + [np.zeros(0, dtype=np.int64)])
+        self.position = np.empty(len(parent), dtype=np.int64)
+        self.position[self.order] = np.arange(len(parent))
+        self.parent = np.concatenate(par + [np.zeros(0, dtype=np.int64)])

@@ -37,3 +37,30 @@ def dhs_solve(cell_step, step_ptr, parent, g, d, rhs):
             else:
                 rhs[i] = rhs[i] * d[i]
         cuda.syncthreads()
+
+
+@cuda.jit
+def interleaved_solve(base, m, shape_parent, g, d, rhs):
+    """Small identical cells, one thread each: node j of cell c at base + j m + c; the
+    Hines solve over the shape's nodes (parent before child), neighbours reading
+    neighbouring memory."""
+    c = cuda.grid(1)
+    if c < m:
+        n = shape_parent.shape[0]
+        for j in range(n - 1, -1, -1):
+            i = base + j * m + c
+            inv = 1.0 / d[i]
+            p = shape_parent[j]
+            if p >= 0:
+                ip = base + p * m + c
+                f = g[i] * inv
+                d[ip] -= f * g[i]
+                rhs[ip] += f * rhs[i]
+            d[i] = inv
+        for j in range(n):
+            i = base + j * m + c
+            p = shape_parent[j]
+            if p >= 0:
+                rhs[i] = (rhs[i] + g[i] * rhs[base + p * m + c]) * d[i]
+            else:
+                rhs[i] = rhs[i] * d[i]

@@ -119,15 +119,17 @@ def test_the_solve_in_dhs_order_equals_the_hines_solve():
 CUDA_SCRIPT = """
 import json, sys
 import numpy as np
-from neurosim.dhs import CellsLayout
-from neurosim.dhs_cuda import dhs_solve
+from neurosim.dhs import CellsLayout, SolveLayout
+from neurosim.dhs_cuda import dhs_solve, interleaved_solve
 from neurosim.solver import hines_solve
 rng = np.random.default_rng(3)
-sizes = [1, 7, 40, 120, 33]
+sizes = [1, 7, 40, 120, 33, 7, 7, 5]
+shape7 = [int(rng.integers(0, i)) for i in range(1, 7)]
 parent = []
 for n in sizes:                                   # a forest: one random tree per cell
     base = len(parent)
-    parent += [-1] + [base + int(rng.integers(0, i)) for i in range(1, n)]
+    tree = shape7 if n == 7 else [int(rng.integers(0, i)) for i in range(1, n)]
+    parent += [-1] + [base + p for p in tree]     # three cells of one shape (7 nodes)
 parent = np.array(parent)
 n = len(parent)
 # interleave the cells' nodes (as cell groups do) keeping parent[i] < i
@@ -149,6 +151,16 @@ for k in (1, 4, 16):
     dd, rr = d[lay.order].copy(), rhs[lay.order].copy()
     dhs_solve[lay.cells, k](lay.cell_step, lay.step_ptr, lay.parent, g[lay.order], dd, rr)
     out[k] = float(np.max(np.abs(rr[lay.position] - x)))
+    # small cells (< 10 nodes) interleaved, one thread each; the rest by DHS
+    lay = SolveLayout(parent, k, small=10)
+    dd, rr = d[lay.order].copy(), rhs[lay.order].copy()
+    gg = g[lay.order]
+    if lay.cells:
+        dhs_solve[lay.cells, k](lay.cell_step, lay.step_ptr, lay.parent, gg, dd, rr)
+    for base, m, shape in lay.groups:
+        interleaved_solve[1, m](base, m, shape, gg, dd, rr)
+    assert sorted(m for _, m, _ in lay.groups) == [1, 1, 3]
+    out[f"mixed{k}"] = float(np.max(np.abs(rr[lay.position] - x)))
 json.dump(out, sys.stdout)
 """
 
@@ -166,5 +178,5 @@ def test_the_cuda_dhs_kernel_under_the_simulator():
                          env=dict(os.environ, NUMBA_ENABLE_CUDASIM="1"))
     assert out.returncode == 0, out.stderr[-3000:]
     errors = json.loads(out.stdout)
-    assert set(errors) == {"1", "4", "16"}
+    assert set(errors) == {"1", "4", "16", "mixed1", "mixed4", "mixed16"}
     assert max(errors.values()) < 1e-12, errors

@@ -11,9 +11,11 @@ data once per call of ``advance`` (an epoch): events in, spikes and probe sample
 Set-up (lowering, static terms) and NEURON's finitialize run on the host with the CPU
 backend's code, once; the arrays then move to the device (CuPy arrays on a GPU; under
 Numba's CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``, the host's NumPy arrays themselves).
-Artificial cells (point neurons) run one thread per cell, their net_event spikes taking
-slots of the spike buffer by an atomic counter.  Not yet: small cells still take the DHS
-solve (no one-thread-per-cell interleaving of identical cells).
+The cable solve: cells of at least ``SMALL_CELL`` nodes by DHS with ``LANES`` lanes each
+(``NEUROSIM_DHS_LANES``, default 16), smaller ones one thread per cell, identical cells
+interleaved in memory (``dhs.SolveLayout``).  Artificial cells (point neurons) run one
+thread per cell, their net_event spikes taking slots of the spike buffer by an atomic
+counter.
 """
 
 import os
@@ -24,6 +26,9 @@ from ..errors import NeurosimError, ParameterError
 from .cpu import ARTIFICIAL_SPIKES_PER_STEP, CpuBackend
 
 LANES = int(os.environ.get("NEUROSIM_DHS_LANES", "16"))     # k: DHS lanes per cell
+# cells with fewer nodes than this are solved one thread per cell, identical ones
+# interleaved (a warp of 32 such cells beats a block of k mostly idle lanes)
+SMALL_CELL = int(os.environ.get("NEUROSIM_SMALL_CELL", str(2 * LANES)))
 THREADS = 128                                               # threads per block elsewhere
 
 
@@ -74,14 +79,14 @@ class CudaBackend(CpuBackend):
         self.to_device, self.to_host = device_module()
         super().__init__(model, **options)
         from ..codegen_cuda import load_cuda_kernels
-        from ..dhs import CellsLayout
-        from ..dhs_cuda import dhs_solve
+        from ..dhs import SolveLayout
+        from ..dhs_cuda import dhs_solve, interleaved_solve
         from . import cuda_kernels
-        self.dhs_solve = dhs_solve
+        self.dhs_solve, self.interleaved_solve = dhs_solve, interleaved_solve
         self.k = cuda_kernels
         self.gen = load_cuda_kernels([t.mechanism for t in self.tables],
                                      [list(a) for a in self.aux])
-        self.layout = CellsLayout(model.parent, LANES)
+        self.layout = SolveLayout(model.parent, LANES, SMALL_CELL)
         self._on_device = False
 
     # ------------------------------------------------------------------ device state
@@ -93,6 +98,7 @@ class CudaBackend(CpuBackend):
             a = np.asarray(a)
             return self.to_device(a.astype(real, copy=False) if a.dtype == np.float64 else a)
         self.d_v = dev(self.v)
+        self.d_groups = [(base, m, self.to_device(shape)) for base, m, shape in lay.groups]
         self.d_const = {name: dev(np.ascontiguousarray(a)) for name, a in (
             ("cap", m.cap), ("area", m.area), ("rhs_static", self.rhs_static),
             ("d_static", self.d_axial_static), ("order", lay.order),
@@ -216,7 +222,11 @@ class CudaBackend(CpuBackend):
             _launch(k.gather, n, c["order"], self.d_rhs, self.d_d, self.d_x, self.d_dp)
             if self.layout.cells:
                 self.dhs_solve[self.layout.cells, LANES](c["cell_step"], c["step_ptr"],
-                                                    c["parent"], c["g"], self.d_dp, self.d_x)
+                                                         c["parent"], c["g"], self.d_dp,
+                                                         self.d_x)
+            for base, cells, shape in self.d_groups:
+                _launch(self.interleaved_solve, cells, base, cells, shape, c["g"],
+                        self.d_dp, self.d_x)
             _launch(k.set_voltage, n, c["order"], self.d_x, self.d_v, self.crank_nicolson,
                     bad, bad_step, s)
             self._phase("advance", (gstep + 1) * self.dt, (), ions, common, spikes)
