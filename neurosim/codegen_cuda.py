@@ -22,7 +22,7 @@ _LOCAL_ARRAY = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
 
 
 def _kernel(name, args, setup, body, index="_k", count=None):
-    lines = ["@cuda.jit", f"def {name}({', '.join(args)}):", f"    {index} = cuda.grid(1)",
+    lines = ["@cuda.jit(cache=True)", f"def {name}({', '.join(args)}):", f"    {index} = cuda.grid(1)",
              f"    if {index} < {count}:"]
     lines += textwrap.indent("\n".join(setup + body), " " * 8).splitlines()
     return "\n".join(lines)
@@ -37,7 +37,7 @@ def cuda_kernel_source(mechs, aux_names):
            f"{', '.join(m.name for m in mechs) or 'none'}",
            "import math", "", "import numpy as np", "from numba import cuda", "",
            "from neurosim.mechanisms import linalg", "",
-           "device_function = cuda.jit(device=True)",
+           "device_function = cuda.jit(device=True, cache=True)",
            "inline_function = cuda.jit(device=True, inline=True)",
            "dense_solve = device_function(linalg.dense_solve)", "", helpers, ""]
     for ion in ions:

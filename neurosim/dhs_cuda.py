@@ -12,7 +12,7 @@ substitution replays the steps in reverse.
 from numba import cuda
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def dhs_solve(cell_step, step_ptr, parent, g, d, rhs):
     c = cuda.blockIdx.x
     lane = cuda.threadIdx.x
@@ -39,7 +39,7 @@ def dhs_solve(cell_step, step_ptr, parent, g, d, rhs):
         cuda.syncthreads()
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def interleaved_solve(base, m, shape_parent, g, d, rhs):
     """Small identical cells, one thread each: node j of cell c at base + j m + c; the
     Hines solve over the shape's nodes (parent before child), neighbours reading

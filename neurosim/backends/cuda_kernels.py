@@ -9,7 +9,7 @@ import math
 from numba import cuda
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def assemble(v, cap, cj, rhs_static, d_static, rhs, d):
     """rhs = C cj v + constant terms, d = C cj + axial conductances (per node)."""
     i = cuda.grid(1)
@@ -19,7 +19,7 @@ def assemble(v, cap, cj, rhs_static, d_static, rhs, d):
         d[i] = c + d_static[i]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def gap_junctions(a, b, g, v, rhs, d):
     """i = g (v_a - v_b): own voltage implicit, the peer's from the step start."""
     k = cuda.grid(1)
@@ -30,7 +30,7 @@ def gap_junctions(a, b, g, v, rhs, d):
         cuda.atomic.add(rhs, b[k], g[k] * v[a[k]])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def clamps(t_mid, node, delay, dur, amp, rhs):
     k = cuda.grid(1)
     if k < node.shape[0]:
@@ -38,7 +38,7 @@ def clamps(t_mid, node, delay, dur, amp, rhs):
             cuda.atomic.add(rhs, node[k], amp[k])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def gather(order, rhs, d, rhs_dhs, d_dhs):
     """The matrix into DHS order: x_dhs[j] = x[order[j]]."""
     j = cuda.grid(1)
@@ -47,7 +47,7 @@ def gather(order, rhs, d, rhs_dhs, d_dhs):
         d_dhs[j] = d[order[j]]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def set_voltage(order, x, v, crank_nicolson, bad, bad_step, s):
     """v from the solution x (DHS order): x itself, or 2x - v for Crank-Nicolson.  A
     node whose |v| reached 1e4 mV: the smallest such node index to bad[0], the first such
@@ -62,7 +62,7 @@ def set_voltage(order, x, v, crank_nicolson, bad, bad_step, s):
             cuda.atomic.min(bad, 0, i)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def detect(step, dt, node, thresh, prev, gid, v, count, spk_gid, spk_t, spk_exact):
     """An upward crossing of a detector's threshold in this step: a spike at the time
     interpolated within the step (slot by an atomic counter; the host sorts)."""
@@ -79,7 +79,7 @@ def detect(step, dt, node, thresh, prev, gid, v, count, spk_gid, spk_t, spk_exac
         prev[q] = v1
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def probe_voltage(step_next, row, node, every, count, out, v):
     r = cuda.grid(1)
     if r < row.shape[0]:
@@ -89,7 +89,7 @@ def probe_voltage(step_next, row, node, every, count, out, v):
             count[k] += 1
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def probe_state(step_next, row, state, inst, every, count, out, states, assigned):
     """A mechanism variable: a state row (>= 0) or assigned row -1 - state."""
     r = cuda.grid(1)
@@ -101,7 +101,7 @@ def probe_state(step_next, row, state, inst, every, count, out, states, assigned
             count[k] += 1
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def probe_ion(step_next, row, field, node, every, count, out, e, ci, co, i):
     r = cuda.grid(1)
     if r < row.shape[0]:
