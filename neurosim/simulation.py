@@ -50,16 +50,17 @@ class Simulation:
     ``use_tables`` makes mechanisms with NEURON TABLE statements (hh) use NEURON's
     interpolation tables, as NEURON does by default.
     ``threads``: cell groups advance on this many threads (results do not depend on it).
+    ``backend``: "cpu", or "cuda" (numba.cuda kernels on CuPy arrays; ``precision``
+    "float64" or "float32" there).
     ``comm``: the ranks (``neurosim.parallel``; default: MPI under an MPI launcher with
     several ranks, else serial).  Each rank builds and runs its own share of the gids (of a
-    Recipe, it describes only those); spikes are exchanged after every call of the kernel
-    ``backend``: "cpu" or "cuda" (``precision`` "float64" or "float32" there).
-    (``exchange``: "allgather", "alltoall" to the ranks holding targets only, or "auto":
-    the one moving fewer bytes; ``overlap=True``: a call's spikes travel while the next
-    call computes, calls half as long; it pays where an exchange costs a noticeable part
-    of a call).  Spike records hold every rank's spikes and rank 0 every
-    trace after each ``run``: the same results for any number of ranks.  Every rank must
-    make the same calls (record, run, stream_to) in the same order.
+    Recipe, it describes only those); spikes are exchanged after every call of the kernel:
+    ``exchange`` "allgather", "alltoall" (to the ranks holding targets only) or "auto" (the
+    one moving fewer bytes); ``overlap=True`` sends a call's spikes while the next call
+    computes (calls half as long; it pays where an exchange costs a noticeable part of a
+    call).  After each ``run`` spike records hold every rank's spikes and rank 0 every
+    trace: the same results for any number of ranks.  Every rank must make the same calls
+    (record, run, stream_to, checkpoint) in the same order.
     """
 
     def __init__(self, model, dt=0.025, method="backward_euler", celsius=6.3,
