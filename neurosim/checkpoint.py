@@ -49,6 +49,10 @@ def _state(sim):
 def save(sim, path, extra=None):
     """Write ``sim``'s state to ``path`` (a collective under MPI: rank 0 writes), with
     ``extra`` arrays (rank 0's) a caller wants back (``load_state``)."""
+    if sim.network.remote_kinds is not None:
+        raise ParameterError("checkpoint: this rank holds only its part of a Recipe's "
+                             "network; checkpoints of Recipe runs under MPI are not "
+                             "supported yet (build a Network, or run on one rank)")
     sim.backend.host()                          # a GPU's state to the host arrays
     states = sim.comm.gather({k: np.asarray(v) for k, v in _state(sim).items()})
     if sim.comm.rank != 0:

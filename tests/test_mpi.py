@@ -114,6 +114,14 @@ def test_checkpoint_at_half_time_and_restore_in_a_new_process(tmp_path, ranks):
     np.testing.assert_array_equal(second["weights"], straight["weights"])
 
 
+def test_a_recipe_run_under_mpi_refuses_to_checkpoint(tmp_path):
+    done = launch(2, tmp_path / "x.npz", "--recipe", "--until", 5, "--checkpoint",
+                  tmp_path / "state.h5", timeout=120)
+    assert done.returncode != 0
+    assert "checkpoints of Recipe runs under MPI" in done.stdout + done.stderr
+    assert not (tmp_path / "state.h5").exists()
+
+
 def test_one_output_file_with_the_same_content_for_any_rank_count(tmp_path):
     files = {}
     for ranks in (1, 3):
