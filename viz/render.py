@@ -1,0 +1,190 @@
+"""Draw a Scene with OpenGL through vispy's gloo: one draw call for all compartments.
+
+Every compartment is a tube of ``sides`` quads around its cone's axis, built once; each
+vertex carries its compartment's index.  A frame uploads one float per compartment (a
+float texture), and the fragment shader maps it through the colormap (a 256-texel
+texture): per frame the bytes moved are 4 per compartment, whatever the mesh.  Picking
+draws the same mesh with each compartment's index + 1 as its colour and reads the pixel.
+
+Headless (no display): vispy's EGL backend with Mesa, ``EGL_PLATFORM=surfaceless``; the
+window and the images use the same scene code.
+"""
+
+import os
+
+import numpy as np
+
+_TEXTURE_WIDTH = 2048
+
+VERTEX = """
+uniform mat4 u_transform;
+attribute vec3 a_position;
+attribute vec3 a_normal;
+attribute float a_index;
+varying vec3 v_normal;
+varying float v_index;
+void main() {
+    gl_Position = u_transform * vec4(a_position, 1.0);
+    v_normal = normalize(mat3(u_transform) * a_normal);
+    v_index = a_index;
+}
+"""
+
+FRAGMENT = """
+uniform sampler2D u_values;      // one float per compartment
+uniform sampler2D u_colormap;    // 256 x 1 RGBA
+uniform vec2 u_values_shape;     // (width, height) of u_values
+uniform float u_vmin;
+uniform float u_vmax;
+uniform float u_ambient;
+uniform int u_pick;
+varying vec3 v_normal;
+varying float v_index;
+void main() {
+    float i = floor(v_index + 0.5);
+    if (u_pick == 1) {
+        float k = i + 1.0;
+        gl_FragColor = vec4(mod(k, 256.0), mod(floor(k / 256.0), 256.0),
+                            floor(k / 65536.0), 255.0) / 255.0;
+        return;
+    }
+    vec2 at = vec2((mod(i, u_values_shape.x) + 0.5) / u_values_shape.x,
+                   (floor(i / u_values_shape.x) + 0.5) / u_values_shape.y);
+    float value = texture2D(u_values, at).r;
+    float t = clamp((value - u_vmin) / max(u_vmax - u_vmin, 1e-12), 0.0, 1.0);
+    vec4 color = texture2D(u_colormap, vec2((t * 255.0 + 0.5) / 256.0, 0.5));
+    float light = u_ambient + (1.0 - u_ambient) * abs(normalize(v_normal).z);
+    gl_FragColor = vec4(color.rgb * light, 1.0);
+}
+"""
+
+
+def use_headless():
+    """vispy on EGL (Mesa, surfaceless) unless a display is there."""
+    import vispy
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+        vispy.use(app="egl")
+
+
+def colormap_table(name="viridis"):
+    """256 RGBA rows (uint8) of a matplotlib colormap."""
+    from matplotlib import colormaps
+    return (colormaps[name](np.linspace(0.0, 1.0, 256)) * 255).round().astype(np.uint8)
+
+
+def tube_mesh(scene, sides=8):
+    """Vertices (position, normal, compartment index) and triangle indices of every
+    compartment's tube."""
+    n = len(scene)
+    axis = scene.p1 - scene.p0
+    length = np.linalg.norm(axis, axis=1, keepdims=True)
+    axis = axis / np.maximum(length, 1e-12)
+    # two unit vectors across each axis
+    helper = np.where(np.abs(axis[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+    u = np.cross(axis, helper)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    w = np.cross(axis, u)
+    angle = 2.0 * np.pi * np.arange(sides) / sides
+    ring = np.cos(angle)[None, :, None] * u[:, None, :] + \
+        np.sin(angle)[None, :, None] * w[:, None, :]                  # (n, sides, 3)
+    start = scene.p0[:, None, :] + scene.r0[:, None, None] * ring
+    end = scene.p1[:, None, :] + scene.r1[:, None, None] * ring
+    position = np.concatenate([start, end], axis=1).reshape(-1, 3)     # (n * 2 sides, 3)
+    normal = np.concatenate([ring, ring], axis=1).reshape(-1, 3)
+    index = np.repeat(np.arange(n, dtype=np.float32), 2 * sides)
+    k = np.arange(sides)
+    a, b = k, (k + 1) % sides                                         # ring neighbours
+    quad = np.stack([a, b, sides + a, b, sides + b, sides + a], axis=1).ravel()
+    faces = (np.arange(n)[:, None] * 2 * sides + quad[None, :]).astype(np.uint32)
+    return position.astype(np.float32), normal.astype(np.float32), index, faces.ravel()
+
+
+def view_transform(scene, size, view="xy", margin=0.05):
+    """An orthographic transform fitting the scene in ``size`` (w, h) pixels, looking down
+    the axis not named by ``view`` (xy: along -z)."""
+    lo, hi = scene.bounds()
+    axes = {"xy": (0, 1, 2), "xz": (0, 2, 1), "yz": (1, 2, 0)}[view]
+    pick = np.zeros((4, 4))
+    for row, ax in enumerate(axes):
+        pick[row, ax] = 1.0
+    pick[3, 3] = 1.0
+    centre = (lo + hi) / 2.0
+    extent = (hi - lo)[list(axes)]
+    w, h = size
+    scale = (2.0 - 2.0 * margin) / max(extent[0] * h / w, extent[1], 1e-9)
+    m = np.eye(4)
+    m[0, 0], m[1, 1] = scale * h / w, scale
+    m[2, 2] = -1.0 / max(extent[2], 1e-9)          # depth in [-1, 1]
+    shift = np.eye(4)
+    shift[:3, 3] = -centre
+    return (m @ pick @ shift).astype(np.float32)
+
+
+class Renderer:
+    """``Renderer(scene, size=(w, h))``: ``draw(values)`` -> an (h, w, 4) uint8 image;
+    ``pick(x, y)`` -> the compartment at pixel (x, y) from the top left, or -1."""
+
+    def __init__(self, scene, size=(800, 600), colormap="viridis", vmin=-80.0, vmax=40.0,
+                 view="xy", sides=8, ambient=0.35, background=(0, 0, 0, 1)):
+        use_headless()
+        from vispy import app, gloo
+        self.gloo, self.size, self.scene = gloo, tuple(size), scene
+        self.background = background
+        self.canvas = app.Canvas(size=self.size, show=False)
+        self.canvas.set_current()
+        position, normal, index, faces = tube_mesh(scene, sides)
+        self.program = gloo.Program(VERTEX, FRAGMENT)
+        self.program["a_position"] = position
+        self.program["a_normal"] = normal
+        self.program["a_index"] = index
+        self.faces = gloo.IndexBuffer(faces)
+        width = min(_TEXTURE_WIDTH, max(len(scene), 1))
+        self.values_shape = (width, -(-max(len(scene), 1) // width))
+        self.values = gloo.Texture2D(np.zeros(self.values_shape[::-1], np.float32),
+                                     interpolation="nearest", internalformat="r32f")
+        self.program["u_values"] = self.values
+        self.program["u_values_shape"] = self.values_shape
+        self.program["u_colormap"] = gloo.Texture2D(colormap_table(colormap)[None, :, :],
+                                                    interpolation="nearest")
+        self.program["u_vmin"], self.program["u_vmax"] = float(vmin), float(vmax)
+        self.program["u_ambient"] = float(ambient)
+        self.program["u_transform"] = view_transform(scene, self.size, view).T
+        w, h = self.size
+        self.fbo = gloo.FrameBuffer(color=gloo.RenderBuffer((h, w, 4)),
+                                    depth=gloo.RenderBuffer((h, w), format="depth"))
+        self.uploaded = 0           # bytes sent by the last draw
+
+    def set_values(self, values):
+        """One float per compartment: the only per-frame upload."""
+        values = np.asarray(values, dtype=np.float32)
+        if values.shape != (len(self.scene),):
+            raise ValueError(f"{len(self.scene)} values expected, got {values.shape}")
+        padded = np.zeros(self.values_shape[0] * self.values_shape[1], np.float32)
+        padded[:len(values)] = values
+        self.values.set_data(padded.reshape(self.values_shape[::-1]))
+        self.uploaded = padded.nbytes
+
+    def _render(self, pick):
+        gloo = self.gloo
+        self.canvas.set_current()
+        with self.fbo:
+            gloo.set_viewport(0, 0, *self.size)
+            gloo.set_state(depth_test=True, blend=False)
+            gloo.set_clear_color((0, 0, 0, 0) if pick else self.background)
+            gloo.clear(color=True, depth=True)
+            self.program["u_pick"] = 1 if pick else 0
+            self.program.draw("triangles", self.faces)
+            return self.fbo.read()
+
+    def draw(self, values=None):
+        if values is not None:
+            self.set_values(values)
+        return self._render(pick=False)
+
+    def pick(self, x, y):
+        rgba = self._render(pick=True)[int(y), int(x)].astype(np.int64)
+        return int(rgba[0] + 256 * rgba[1] + 65536 * rgba[2]) - 1
+
+    def close(self):
+        self.canvas.close()
