@@ -71,3 +71,83 @@ def test_a_circuit_of_many_cells_in_one_draw():
         assert scene.gid[renderer.pick(x, y)] == 5              # the front one is cell 5's
     finally:
         renderer.close()
+
+
+@pytest.fixture(scope="module")
+def run_output(tmp_path_factory):
+    """The bundled circuit, 40 ms, with an every-segment report."""
+    import json
+    import shutil
+    from neurosim.cli import main
+    from neurosim.models.circuit_builder import DEFAULT
+    folder = tmp_path_factory.mktemp("layer4")
+    shutil.copytree(DEFAULT, folder / "c", ignore=shutil.ignore_patterns("output"))
+    config = folder / "c" / "simulation_config.json"
+    cfg = json.loads(config.read_text())
+    cfg["run"]["tstop"] = 40.0
+    cfg["reports"]["all_v"] = {"cells": "detailed", "variable_name": "v", "sections": "all",
+                               "dt": 1.0}
+    config.write_text(json.dumps(cfg))
+    assert main(["run", str(config), "--quiet"]) == 0
+    return config
+
+
+def test_render_a_frame_where_a_spiking_soma_flashes(run_output, tmp_path):
+    import libsonata
+    from neurosim.cli import main
+    from neurosim.io.sonata import Circuit, load_config
+    from neurosim.viz.frames import ReportFrames, flash
+    out = run_output.parent / "output"
+    spikes = np.array(libsonata.SpikeReader(str(out / "spikes.h5"))["cortex"].get())
+    node, t = int(spikes[0, 0]), float(spikes[0, 1])
+    assert main(["render", str(run_output), "--report", "all_v", "--time", str(t + 0.5),
+                 "--out", str(tmp_path / "frame.png"), "--size", "320", "240"]) == 0
+    assert (tmp_path / "frame.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the same frame by the API: the soma of the cell that spiked shows vmax's colour
+    circuit = Circuit(load_config(str(run_output)))
+    net = circuit.network
+    scene = Scene.from_cells(net.cells, net.positions, circuit.rotations)
+    frames = ReportFrames(out / "all_v.h5", "cortex", circuit.offset["cortex"])
+    renderer = Renderer(scene, size=(320, 240), ambient=1.0, vmin=-80.0, vmax=40.0)
+    try:
+        values = flash(frames.values(scene, t + 0.5, -80.0), scene,
+                       (spikes[:, 0].astype(int), spikes[:, 1]), t + 0.5, 40.0)
+        image = renderer.draw(values)
+        soma = scene.index(node, 0, 0.5)
+        pixels = np.argwhere(renderer.index_image() == soma)
+        assert len(pixels) > 3                                  # the soma is in view
+        y, x = pixels[len(pixels) // 2]
+        np.testing.assert_array_equal(image[y, x, :3], colormap_table()[255, :3])
+    finally:
+        renderer.close()
+        frames.close()
+
+
+def test_a_movie_has_the_expected_frame_count(run_output, tmp_path):
+    import imageio.v2 as imageio
+    from neurosim.cli import main
+    movie = tmp_path / "run.mp4"
+    assert main(["render", str(run_output), "--report", "soma_v", "--every", "2",
+                 "--out", str(movie), "--size", "160", "120"]) == 0
+    with imageio.get_reader(movie) as reader:
+        frames = sum(1 for _ in reader)
+    assert frames == 21                                        # 0, 2, ..., 40 ms
+
+
+def test_bad_reports_are_clear_errors(run_output, tmp_path, capsys):
+    import h5py
+    from neurosim.cli import main
+    out = run_output.parent / "output"
+    broken = tmp_path / "broken.h5"
+    with h5py.File(out / "soma_v.h5") as src, h5py.File(broken, "w") as dst:
+        src.copy("report", dst)
+        del dst["report/cortex/mapping"]
+    assert main(["render", str(run_output), "--report-file", str(broken),
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "mapping" in capsys.readouterr().err
+    alien = tmp_path / "alien.h5"
+    with h5py.File(out / "soma_v.h5") as src, h5py.File(alien, "w") as dst:
+        src.copy("report/cortex", dst, name="report/hippocampus")
+    assert main(["render", str(run_output), "--report-file", str(alien),
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "mismatched circuit" in capsys.readouterr().err

@@ -182,9 +182,14 @@ class Renderer:
             self.set_values(values)
         return self._render(pick=False)
 
+    def index_image(self):
+        """The compartment drawn at every pixel (-1: none), (h, w)."""
+        rgba = self._render(pick=True).astype(np.int64)
+        return rgba[:, :, 0] + 256 * rgba[:, :, 1] + 65536 * rgba[:, :, 2] - 1
+
     def pick(self, x, y):
-        rgba = self._render(pick=True)[int(y), int(x)].astype(np.int64)
-        return int(rgba[0] + 256 * rgba[1] + 65536 * rgba[2]) - 1
+        """The compartment at pixel (x, y) from the top left, or -1."""
+        return int(self.index_image()[int(y), int(x)])
 
     def close(self):
         self.canvas.close()
