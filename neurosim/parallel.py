@@ -11,6 +11,7 @@ compartments and mechanism instances), so every rank count gives the same networ
 
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -163,6 +164,9 @@ class MpiComm:
         in a collective."""
         sys.stderr.write(f"neurosim rank {self.rank}: {message}\n")
         sys.stderr.flush()
+        # the launcher forwards output asynchronously and MPI_Abort kills at once: leave it
+        # a moment to pass the message on (it was lost once in CI without this)
+        time.sleep(0.5)
         self.comm.Abort(1)
         os._exit(1)                     # should Abort return before the launcher kills us
 
