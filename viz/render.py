@@ -123,11 +123,14 @@ def view_transform(scene, size, view="xy", margin=0.05):
 
 class Renderer:
     """``Renderer(scene, size=(w, h))``: ``draw(values)`` -> an (h, w, 4) uint8 image;
-    ``pick(x, y)`` -> the compartment at pixel (x, y) from the top left, or -1."""
+    ``pick(x, y)`` -> the compartment at pixel (x, y) from the top left, or -1.  ``sides``
+    of each tube: 8 up to 2e4 compartments, 6 up to 2e5, 4 beyond (default)."""
 
     def __init__(self, scene, size=(800, 600), colormap="viridis", vmin=-80.0, vmax=40.0,
-                 view="xy", sides=8, ambient=0.35, background=(0, 0, 0, 1)):
+                 view="xy", sides=None, ambient=0.35, background=(0, 0, 0, 1)):
         use_headless()
+        if sides is None:           # level of detail: rounder tubes for smaller scenes
+            sides = 8 if len(scene) <= 20_000 else 6 if len(scene) <= 200_000 else 4
         from vispy import app, gloo
         self.gloo, self.size, self.scene = gloo, tuple(size), scene
         self.background = background
