@@ -53,7 +53,7 @@ def build(folder, tstop=300.0):
     points = os.path.join(folder, "components", "point")
     os.makedirs(points, exist_ok=True)
     with open(os.path.join(points, "iaf.json"), "w") as f:
-        json.dump({"I_e": 150.0, "tau_m": 10.0, "C_m": 250.0, "V_th": -55.0}, f)
+        json.dump({"I_e": 150.0, "tau_m": 10.0, "C_m": 250.0, "V_th": -55.0, "V_m": -62.0}, f)
     base = bionet_dir()
     circuit = {
         "manifest": {"$BASE": "${configdir}", "$NET": "$BASE/network"},

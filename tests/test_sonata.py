@@ -66,6 +66,7 @@ def test_a_bmtk_circuit_runs_and_libsonata_reads_the_results(circuit):
     per_node = np.bincount(ids[:, 0])
     assert per_node[0] == per_node[1] > 100 and list(per_node[2:]) == [1, 1, 1]
     np.testing.assert_allclose(data[:, ids[:, 0] == 2][:, 0], v_m.values, atol=1e-4)
+    assert v_m.values[0] == -62.0                    # NEST's V_m in the JSON: the start
 
     # bmtk reads them too
     from bmtk.utils.reports.compartment import CompartmentReport

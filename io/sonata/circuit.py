@@ -252,6 +252,8 @@ class Circuit:
             raise SonataError(f"{where}: model_template {template!r} is not known (nest:<model>"
                               " or nrn:IntFire1)")
         params = {k: v for k, v in params.items() if k not in ("type", "model")}
+        if "V_m" in params:         # NEST's initial membrane potential is our V_init
+            params.setdefault("V_init", params.pop("V_m"))
         try:
             return ns.models.point_neuron(model, **params)
         except NeurosimError as e:
