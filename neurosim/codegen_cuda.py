@@ -22,8 +22,8 @@ _LOCAL_ARRAY = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
 
 
 def _kernel(name, args, setup, body, index="_k", count=None):
-    lines = ["@cuda.jit(cache=True)", f"def {name}({', '.join(args)}):", f"    {index} = cuda.grid(1)",
-             f"    if {index} < {count}:"]
+    lines = ["@cuda.jit(cache=True)", f"def {name}({', '.join(args)}):",
+             f"    {index} = cuda.grid(1)", f"    if {index} < {count}:"]
     lines += textwrap.indent("\n".join(setup + body), " " * 8).splitlines()
     return "\n".join(lines)
 

@@ -163,8 +163,9 @@ class SonataRun:
                 used += int(keep.sum())
                 for gid in np.unique(gids[keep]):
                     if int(gid) not in net.spike_sources:
-                        raise SonataError(f"{where}: spikes onto node {gid - self.circuit.offset[pop]}"
-                                          f" of {pop!r}, which is not a virtual node")
+                        node = gid - self.circuit.offset[pop]
+                        raise SonataError(f"{where}: spikes onto node {node} of {pop!r}, "
+                                          "which is not a virtual node")
                     train = np.concatenate([net.spike_sources[int(gid)],
                                             times[keep & (gids == gid)]])
                     net.spike_sources[int(gid)] = np.sort(train)
