@@ -236,7 +236,8 @@ def group_args(mechs):
     """Per-group index ranges (CSR pointers over the cell groups) the advance kernel takes
     besides the arrays it shares with the GPU kernels."""
     return ([f"_m{j}_grp" for j in range(len(mechs))] +
-            [f"_ion_{ion}_ngrp" for ion in ions_of(mechs)])
+            [f"_ion_{ion}_ngrp" for ion in ions_of(mechs)] +
+            [a for ion in ions_of(mechs) for a in (f"_ion_{ion}_used", f"_ion_{ion}_ugrp")])
 
 
 def kernel_source(mechs, aux_names, parallel=False):
@@ -321,13 +322,17 @@ for _r in range(_r{j}_gp[_g], _r{j}_gp[_g + 1]):
         for ion in ions:
             nernst = (f"_ion_{ion}_ngrp[_g], _ion_{ion}_ngrp[_g + 1]" if grouped
                       else f"_ion_{ion}_nernst.shape[0]")
-            nodes = "_lo, _hi" if grouped else f"_ion_{ion}_i.shape[0]"
+            # the currents are zeroed where a mechanism uses the ion (elsewhere they stay 0)
+            zero = (f"""\
+for _q in range(_ion_{ion}_ugrp[_g], _ion_{ion}_ugrp[_g + 1]):
+    _ion_{ion}_i[_ion_{ion}_used[_q]] = 0.0""" if grouped else f"""\
+for _i in range(_ion_{ion}_i.shape[0]):
+    _ion_{ion}_i[_i] = 0.0""")
             out.append(f"""\
 for _k in range({nernst}):
     _node = _ion_{ion}_nernst[_k]
     _ion_{ion}_e[_node] = _ktf / _ion_{ion}_z * math.log(_ion_{ion}_co[_node] / _ion_{ion}_ci[_node])
-for _i in range({nodes}):
-    _ion_{ion}_i[_i] = 0.0""")
+""" + zero)
         return textwrap.indent("\n".join(out), " " * indent)
 
     init_args = ", ".join(["_v", "dt", "celsius", "_area", "_conn_w", "_conn_table",

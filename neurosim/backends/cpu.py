@@ -96,6 +96,13 @@ class CpuBackend:
             self.inst_group.append(group)
         self.ion_grp = {ion: _pointers(self.ions[ion][4], self.grp_node)
                         for ion in self.ions}
+        # the nodes where a mechanism uses each ion: only there are its currents summed
+        self.ion_used = {}
+        for ion in self.ions:
+            nodes = [t.nodes for t in self.tables if t.mechanism.kind != "artificial"
+                     and any(use.ion == ion for use in t.mechanism.ions)]
+            used = np.unique(np.concatenate(nodes + [np.zeros(0, dtype=np.int64)]))
+            self.ion_used[ion] = (used.astype(np.int64), _pointers(used, self.grp_node))
         order = np.argsort(m.stim_node, kind="stable")
         self.stim = [a[order] for a in (m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp)]
         self.stim_gp = _pointers(self.stim[0], self.grp_node)
@@ -267,6 +274,8 @@ class CpuBackend:
             spk_gp, spk_count, self.spk_gid, self.spk_t, self.spk_exact,
             *self._ion_args(), *self._mech_args(), *self.inst_grp,
             *[self.ion_grp[ion] for ion in codegen.ions_of([t.mechanism for t in self.tables])],
+            *[a for ion in codegen.ions_of([t.mechanism for t in self.tables])
+              for a in self.ion_used[ion]],
             *probe_args, *self.rm_gp)
         capacity = np.diff(spk_gp)
         if np.any(spk_count > capacity):
