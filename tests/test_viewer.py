@@ -151,3 +151,22 @@ def test_bad_reports_are_clear_errors(run_output, tmp_path, capsys):
     assert main(["render", str(run_output), "--report-file", str(alien),
                  "--out", str(tmp_path / "x.png")]) == 2
     assert "mismatched circuit" in capsys.readouterr().err
+
+
+def test_lines_the_coarsest_level_of_detail():
+    """sides=0 (the default beyond 5e5 compartments): a line per compartment, still
+    coloured by the colormap and pickable."""
+    cell = ns.Cell(ns.Morphology.cable(200.0, 20.0), discretization=ns.NSeg(4))
+    scene = Scene.from_cells({0: cell})
+    renderer = Renderer(scene, size=(200, 100), ambient=1.0, sides=0)
+    try:
+        assert renderer.mode == "lines"
+        image = renderer.draw(np.array([-80.0, -20.0, 10.0, 40.0]))
+        row = np.flatnonzero(np.any(image[:, 100, :3] > 0, axis=1))   # the line's pixel row
+        assert 1 <= len(row) <= 2
+        y = int(row[0])
+        np.testing.assert_array_equal(image[y, 25, :3], colormap_table()[0, :3])
+        np.testing.assert_array_equal(image[y, 175, :3], colormap_table()[255, :3])
+        assert renderer.pick(175, y) == 3
+    finally:
+        renderer.close()

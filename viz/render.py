@@ -100,6 +100,15 @@ def tube_mesh(scene, sides=8):
     return position.astype(np.float32), normal.astype(np.float32), index, faces.ravel()
 
 
+def line_mesh(scene):
+    """The coarsest level of detail: each compartment a line from p0 to p1 (2 vertices)."""
+    n = len(scene)
+    position = np.stack([scene.p0, scene.p1], axis=1).reshape(-1, 3).astype(np.float32)
+    normal = np.tile(np.array([0.0, 0.0, 1.0], np.float32), (2 * n, 1))   # fully lit
+    index = np.repeat(np.arange(n, dtype=np.float32), 2)
+    return position, normal, index, np.arange(2 * n, dtype=np.uint32)
+
+
 def view_transform(scene, size, view="xy", margin=0.05):
     """An orthographic transform fitting the scene in ``size`` (w, h) pixels, looking down
     the axis not named by ``view`` (xy: along -z)."""
@@ -124,19 +133,23 @@ def view_transform(scene, size, view="xy", margin=0.05):
 class Renderer:
     """``Renderer(scene, size=(w, h))``: ``draw(values)`` -> an (h, w, 4) uint8 image;
     ``pick(x, y)`` -> the compartment at pixel (x, y) from the top left, or -1.  ``sides``
-    of each tube: 8 up to 2e4 compartments, 6 up to 2e5, 4 beyond (default)."""
+    of each tube: 8 up to 2e4 compartments, 6 up to 2e5, 4 up to 5e5, and beyond a line
+    per compartment (``sides=0``) (default)."""
 
     def __init__(self, scene, size=(800, 600), colormap="viridis", vmin=-80.0, vmax=40.0,
                  view="xy", sides=None, ambient=0.35, background=(0, 0, 0, 1)):
         use_headless()
         if sides is None:           # level of detail: rounder tubes for smaller scenes
-            sides = 8 if len(scene) <= 20_000 else 6 if len(scene) <= 200_000 else 4
+            sides = 8 if len(scene) <= 20_000 else 6 if len(scene) <= 200_000 else \
+                4 if len(scene) <= 500_000 else 0
         from vispy import app, gloo
         self.gloo, self.size, self.scene = gloo, tuple(size), scene
         self.background = background
         self.canvas = app.Canvas(size=self.size, show=False)
         self.canvas.set_current()
-        position, normal, index, faces = tube_mesh(scene, sides)
+        position, normal, index, faces = tube_mesh(scene, sides) if sides else \
+            line_mesh(scene)
+        self.mode = "triangles" if sides else "lines"
         self.program = gloo.Program(VERTEX, FRAGMENT)
         self.program["a_position"] = position
         self.program["a_normal"] = normal
@@ -177,7 +190,7 @@ class Renderer:
             gloo.set_clear_color((0, 0, 0, 0) if pick else self.background)
             gloo.clear(color=True, depth=True)
             self.program["u_pick"] = 1 if pick else 0
-            self.program.draw("triangles", self.faces)
+            self.program.draw(self.mode, self.faces)
             return self.fbo.read()
 
     def draw(self, values=None):
