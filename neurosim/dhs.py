@@ -124,43 +124,16 @@ def solve(layout, g, d, rhs):
     return x
 
 
-class CellsLayout:
-    """Many cells (the trees of a forest, their nodes in any order with parent[i] < i),
-    each scheduled with ``k`` lanes: node order cell by cell, each cell's nodes step by
-    step (``Layout``); ``cell_step`` delimits each cell's steps in ``step_ptr``.  The GPU
-    solve runs one thread block of ``k`` threads per cell."""
-
-    def __init__(self, parent, k):
-        parent = np.asarray(parent, dtype=np.int64)
-        root = np.arange(len(parent))
-        for i in range(len(parent)):
-            if parent[i] >= 0:
-                root[i] = root[parent[i]]
-        order, ptr, cell_step, par = [], [0], [0], []
-        for r in np.unique(root):
-            nodes = np.flatnonzero(root == r)          # ascending: parents first
-            local = np.where(parent[nodes] >= 0,
-                             np.searchsorted(nodes, np.maximum(parent[nodes], 0)), -1)
-            sub = Layout(local, k)
-            base = ptr[-1]
-            order.append(nodes[sub.order])
-            par.append(np.where(sub.parent >= 0, sub.parent + base, -1))
-            ptr += (sub.step_ptr[1:] + base).tolist()
-            cell_step.append(cell_step[-1] + sub.steps)
-        self.k = k
-        self.order = np.concatenate(order + [np.zeros(0, dtype=np.int64)])
-        self.position = np.empty(len(parent), dtype=np.int64)
-        self.position[self.order] = np.arange(len(parent))
-        self.parent = np.concatenate(par + [np.zeros(0, dtype=np.int64)])
-        self.step_ptr = np.array(ptr, dtype=np.int64)
-        self.cell_step = np.array(cell_step, dtype=np.int64)
-        self.cells = len(cell_step) - 1
+def CellsLayout(parent, k):                                      # noqa: N802
+    """Every cell (tree of a forest, nodes in any order with parent[i] < i) scheduled by
+    DHS with ``k`` lanes: a ``SolveLayout`` with no small cells."""
+    return SolveLayout(parent, k, small=0)
 
 
 class SolveLayout:
     """The node order of the GPU solve: cells of at least ``small`` nodes scheduled by DHS
-    with ``k`` lanes each (as ``CellsLayout``: ``step_ptr``, ``cell_step``, ``parent`` in
-    positions), then the small cells, grouped by shape (the same tree) and interleaved:
+    with ``k`` lanes each (node order cell by cell, each cell's nodes step by step:
+    ``step_ptr``, ``cell_step`` delimiting each cell's steps, ``parent`` in positions), then the small cells, grouped by shape (the same tree) and interleaved:
     node j of cell c of a group at ``base + j * m + c`` (m cells), so that one thread per
     cell walks its tree while neighbouring threads read neighbouring memory.  ``groups``:
     (base, m, parent of the shape's nodes)."""

@@ -3,7 +3,7 @@ numba.cuda, and Numba's CUDA simulator swaps the module-level ``cuda`` name when
 kernel without a GPU).
 
 ``dhs_solve[cells, k](cell_step, step_ptr, parent, g, d, rhs)`` solves every cell's matrix
-in place, arrays in ``dhs.CellsLayout`` order: rhs becomes the solution, d the inverse
+in place, arrays in ``dhs.SolveLayout`` order: rhs becomes the solution, d the inverse
 pivots.  One block of k lanes per cell; within a step each lane eliminates one node and
 siblings update their parent with atomic adds; a barrier ends every step.  Back
 substitution replays the steps in reverse.

@@ -218,20 +218,22 @@ class CpuBackend:
             self.rm_gp.append(_pointers(cols[2], self.grp_node))
 
     # ------------------------------------------------------------------ running
+    def _table_args(self, j):
+        """The kernel's arguments for mechanism table j (codegen.mechanism_args' order)."""
+        t, aux, cx = self.tables[j], self.aux[j], self.cnexp_scratch[j]
+        args = [t.nodes, t.params, t.states, t.assigned, cx]
+        if t.mechanism.uses_net_send:
+            args += list(t.self_event)
+        if t.mechanism.kind == "artificial":
+            args.append(t.gids)
+        if t.mechanism.uses_for_netcons:
+            args += list(t.incoming)
+        if t.mechanism.pointers:
+            args.append(t.pointer_nodes)
+        return args + list(aux.values())
+
     def _mech_args(self):
-        args = []
-        for t, aux, cx in zip(self.tables, self.aux, self.cnexp_scratch):
-            args += [t.nodes, t.params, t.states, t.assigned, cx]
-            if t.mechanism.uses_net_send:
-                args += list(t.self_event)
-            if t.mechanism.kind == "artificial":
-                args.append(t.gids)
-            if t.mechanism.uses_for_netcons:
-                args += list(t.incoming)
-            if t.mechanism.pointers:
-                args.append(t.pointer_nodes)
-            args += list(aux.values())
-        return args
+        return [a for j in range(len(self.tables)) for a in self._table_args(j)]
 
     def _ion_args(self):
         args = []

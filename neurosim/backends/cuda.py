@@ -123,19 +123,6 @@ class CudaBackend(CpuBackend):
         self.d_grp = [dev(g) for g in self.inst_grp]
         self._on_device = True
 
-    def _table_args(self, j):
-        t, aux, cx = self.tables[j], self.aux[j], self.cnexp_scratch[j]
-        args = [t.nodes, t.params, t.states, t.assigned, cx]
-        if t.mechanism.uses_net_send:
-            args += list(t.self_event)
-        if t.mechanism.kind == "artificial":
-            args.append(t.gids)
-        if t.mechanism.uses_for_netcons:
-            args += list(t.incoming)
-        if t.mechanism.pointers:
-            args.append(t.pointer_nodes)
-        return args + list(aux.values())
-
     def host(self):
         """Copy the device state back into the host arrays (the Simulation reads them to
         sample a new probe, checkpoint or explain a blow-up); nothing to do when the
