@@ -133,8 +133,8 @@ def CellsLayout(parent, k):                                      # noqa: N802
 class SolveLayout:
     """The node order of the GPU solve: cells of at least ``small`` nodes scheduled by DHS
     with ``k`` lanes each (node order cell by cell, each cell's nodes step by step:
-    ``step_ptr``, ``cell_step`` delimiting each cell's steps, ``parent`` in positions), then the small cells, grouped by shape (the same tree) and interleaved:
-    node j of cell c of a group at ``base + j * m + c`` (m cells), so that one thread per
+    ``step_ptr``, ``cell_step`` delimiting each cell's steps, ``parent`` in positions),
+    then the small cells, grouped by shape (the same tree) and interleaved: node j of cell c of a group at ``base + j * m + c`` (m cells), so that one thread per
     cell walks its tree while neighbouring threads read neighbouring memory.  ``groups``:
     (base, m, parent of the shape's nodes)."""
 
