@@ -134,8 +134,9 @@ class SolveLayout:
     """The node order of the GPU solve: cells of at least ``small`` nodes scheduled by DHS
     with ``k`` lanes each (node order cell by cell, each cell's nodes step by step:
     ``step_ptr``, ``cell_step`` delimiting each cell's steps, ``parent`` in positions),
-    then the small cells, grouped by shape (the same tree) and interleaved: node j of cell c of a group at ``base + j * m + c`` (m cells), so that one thread per
-    cell walks its tree while neighbouring threads read neighbouring memory.  ``groups``:
+    then the small cells, grouped by shape (the same tree) and interleaved: node j of
+    cell c of a group at ``base + j * m + c`` (m cells), so that one thread per cell
+    walks its tree while neighbouring threads read neighbouring memory.  ``groups``:
     (base, m, parent of the shape's nodes)."""
 
     def __init__(self, parent, k, small):
