@@ -4,6 +4,8 @@
     neurosim run simulation_config.json          a SONATA simulation (also under mpiexec)
         [--threads N] [--checkpoint FILE [--checkpoint-every MS]] [--restore FILE]
     neurosim info simulation_config.json         what a circuit holds, before running it
+        [--view [--view-every MS]]               ... shown in the viewer as it runs
+    neurosim view simulation_config.json | report.h5     the interactive 3D window
     neurosim render simulation_config.json --out frame.png | movie.mp4   the 3D view, headless
 
 Exit codes, for batch systems: 0 done; 2 bad input (a config, a file, a parameter);
@@ -91,7 +93,9 @@ def _run(args):
         print(f"neurosim: {len(net.cells)} cells, {len(net.artificial)} point neurons, "
               f"{len(net.spike_sources)} virtual nodes, {net.n_connections} connections; "
               f"set-up {setup:.1f} s", flush=True)
-    run.run(progress=not args.quiet, checkpoint=args.checkpoint, every=args.checkpoint_every)
+    viewer = run.live_view(args.view_every) if args.view else None
+    run.run(progress=not args.quiet, checkpoint=args.checkpoint, every=args.checkpoint_every,
+            viewer=viewer)
     spikes_file = run.write()
     if rank0:
         n = len(run.spikes.times)
@@ -103,78 +107,66 @@ def _run(args):
         print(f"wrote {spikes_file}")
         for report in run.reports:
             print(f"wrote {report.writer.path}")
+    if viewer is not None:
+        viewer.wait()                   # the window stays until it is closed
     return 0
+
+
+def _open_run(args):
+    """The run to show: ``args.path`` a simulation config, or a report file (its config
+    found beside it, or given by ``--config``)."""
+    from neurosim.viz.sources import RunSource, find_config
+    if args.path.endswith((".h5", ".hdf5")):
+        if args.config:
+            return RunSource(args.config, args.report, report_file=args.path)
+        config, name = find_config(args.path)
+        return RunSource(config, args.report or name, report_file=args.path)
+    return RunSource(args.path, args.report, report_file=args.report_file)
 
 
 def _render(args):
     """Frames of a SONATA run: the circuit's cells at their positions, each compartment
     coloured by a report at a time (somata flash on spikes); a PNG or an MP4."""
     import numpy as np
-    from neurosim.io.sonata import Circuit, load_config
-    from neurosim.io.sonata.config import SonataError, resolve
-    from neurosim.io.sonata.output import read_spikes
-    from neurosim.viz.frames import ReportFrames, flash, write_movie
+    from neurosim.viz.frames import flash, write_movie
     from neurosim.viz.render import Renderer
-    from neurosim.viz.scene import Scene
-    cfg = load_config(args.config, "simulation config")
-    run = cfg.get("run", {})
-    circuit = Circuit(cfg, dl=float(run.get("dL", 20.0)))
-    reports = cfg.get("reports", {})
-    name = args.report or next(iter(reports), None)
-    if name is None or name not in reports:
-        raise SonataError(f"{cfg['_path']}: no report {name!r} to show (reports: "
-                          f"{sorted(reports)})")
-    out_dir = resolve(cfg, cfg.get("output", {}).get("output_dir", "output"))
-    path = args.report_file or os.path.join(out_dir, reports[name].get("file_name",
-                                                                       f"{name}.h5"))
-    net = circuit.network
-    scene = Scene.from_cells(net.cells, net.positions, circuit.rotations)
-    import h5py
-    try:
-        with h5py.File(path, "r") as f:
-            pops = list(f.get("report", {}))
-    except OSError as e:
-        raise SonataError(f"{path}: not a readable report ({e})") from None
-    sources = []
-    for pop in pops:
-        if pop not in circuit.offset:
-            raise SonataError(f"{path}: report population {pop!r} is not in the circuit "
-                              f"of {cfg['_path']} (mismatched circuit?)")
-        sources.append(ReportFrames(path, pop, circuit.offset[pop]))
-    if not sources:
-        raise SonataError(f"{path}: no /report/<population> group")
-    spikes_path = os.path.join(out_dir, cfg.get("output", {}).get("spikes_file", "spikes.h5"))
-    gids, times = np.zeros(0, dtype=np.int64), np.zeros(0)
-    if os.path.exists(spikes_path):
-        for pop, (ids, t) in read_spikes(spikes_path).items():
-            if pop in circuit.offset:
-                gids = np.concatenate([gids, ids + circuit.offset[pop]])
-                times = np.concatenate([times, t])
+    source = _open_run(args)
+    scene = source.scene
     renderer = Renderer(scene, size=tuple(args.size), vmin=args.vmin, vmax=args.vmax,
                         view=args.view, colormap=args.colormap)
 
     def frame(t):
-        values = np.full(len(scene), args.vmin, dtype=np.float32)
-        for source in sources:
-            got = source.values(scene, t, np.nan)
-            values = np.where(np.isnan(got), values, got)
-        return renderer.draw(flash(values, scene, (gids, times), t, args.vmax))
+        values = source.values(t)
+        values[np.isnan(values)] = args.vmin
+        return renderer.draw(flash(values, scene, source.spikes, t, args.vmax))
 
-    times_all = sources[0].times
+    times = source.times
     if args.out.endswith(".mp4"):
-        every = args.every or float(times_all[1] - times_all[0]) if len(times_all) > 1 \
-            else 1.0
-        at = np.arange(times_all[0], times_all[-1] + 1e-9, every)
+        every = args.every or float(times[1] - times[0]) if len(times) > 1 else 1.0
+        at = np.arange(times[0], times[-1] + 1e-9, every)
         write_movie(args.out, (frame(t) for t in at), fps=args.fps)
         print(f"wrote {args.out}: {len(at)} frames of {len(scene)} compartments")
     else:
         import matplotlib
         matplotlib.use("Agg")
         from matplotlib import pyplot as plt
-        t = times_all[-1] if args.time is None else args.time
+        t = times[-1] if args.time is None else args.time
         plt.imsave(args.out, frame(t))
         print(f"wrote {args.out}: t = {t:g} ms, {len(scene)} compartments")
     renderer.close()
+    source.close()
+    return 0
+
+
+def _view(args):
+    """The interactive window on a SONATA run (see ``neurosim.viz.viewer``)."""
+    from neurosim.viz.viewer import Viewer, need_display
+    need_display()
+    source = _open_run(args)
+    viewer = Viewer(source, size=tuple(args.size), vmin=args.vmin, vmax=args.vmax,
+                    colormap=args.colormap, show=True)
+    viewer.play()
+    viewer.run()
     return 0
 
 
@@ -204,21 +196,33 @@ def main(argv=None):
     run.add_argument("--checkpoint-every", type=float, metavar="MS",
                      help="also save it every MS ms of simulated time")
     run.add_argument("--restore", metavar="FILE", help="go on from a checkpoint")
+    run.add_argument("--view", action="store_true",
+                     help="show the run in the viewer as it goes (rank 0's display)")
+    run.add_argument("--view-every", type=float, default=1.0, metavar="MS",
+                     help="simulated ms between the viewer's frames")
     run.set_defaults(func=_run)
+    view = sub.add_parser("view", help="the interactive 3D window on a SONATA run: play, "
+                                       "scrub, pick, raster and trace")
     render = sub.add_parser("render", help="a frame (PNG) or a movie (MP4) of a SONATA run's "
                                            "report, headless")
-    render.add_argument("config", help="simulation_config.json (after neurosim run)")
+    for p in (view, render):
+        p.add_argument("path", help="simulation_config.json (after neurosim run) or a "
+                                    "report .h5")
+        p.add_argument("--report", help="the report's name (default: the first)")
+        p.add_argument("--report-file", help="the report file, if not the config's")
+        p.add_argument("--config", help="the simulation config, when the path is a report "
+                                        "that has none beside it")
+        p.add_argument("--vmin", type=float, default=-80.0)
+        p.add_argument("--vmax", type=float, default=40.0)
+        p.add_argument("--colormap", default="viridis")
+    view.add_argument("--size", type=int, nargs=2, default=(1280, 760))
+    view.set_defaults(func=_view)
     render.add_argument("--out", required=True, help="frame.png or movie.mp4")
-    render.add_argument("--report", help="the report's name (default: the first)")
-    render.add_argument("--report-file", help="the report file, if not the config's")
     render.add_argument("--time", type=float, help="ms (a PNG; default: the last frame)")
     render.add_argument("--every", type=float, help="ms between movie frames")
     render.add_argument("--fps", type=int, default=25)
     render.add_argument("--size", type=int, nargs=2, default=(800, 600))
     render.add_argument("--view", choices=("xy", "xz", "yz"), default="xy")
-    render.add_argument("--vmin", type=float, default=-80.0)
-    render.add_argument("--vmax", type=float, default=40.0)
-    render.add_argument("--colormap", default="viridis")
     render.set_defaults(func=_render)
     info = sub.add_parser("info", help="populations, cells, compartments, synapses, memory")
     info.add_argument("config", help="simulation_config.json or circuit_config.json")

@@ -496,9 +496,13 @@ class Simulation:
 
     # ------------------------------------------------------------------ running
     @_on_every_rank
-    def run(self, t_stop):
-        """Advance to absolute time ``t_stop`` (ms)."""
+    def run(self, t_stop, viewer=None):
+        """Advance to absolute time ``t_stop`` (ms).  ``viewer``: show the run as it goes
+        (a ``neurosim.viz.live.LiveView``, made on every rank, or True for one with its
+        defaults: a window on rank 0, a frame per simulated ms)."""
         t_stop = finite("t_stop", t_stop)
+        if viewer is not None and viewer is not False:
+            return self._run_viewed(t_stop, viewer)
         target = int(round(t_stop / self.dt))
         if target < self._step:
             raise ParameterError(f"run({t_stop}): the simulation is already at t = {self.t} ms")
@@ -525,6 +529,18 @@ class Simulation:
                 signal.signal(signum, handler)
         if self._stream is None:        # streamed records were shared call by call
             share(self.comm, self._traces, self._spike_records, False)
+        return self
+
+    def _run_viewed(self, t_stop, viewer):
+        """Run in stretches of the viewer's interval, a frame after each (on the grid of
+        interval multiples, so frames fall at the same times however runs are split)."""
+        if viewer is True:
+            from neurosim.viz.live import LiveView
+            viewer = LiveView(self)
+        while self.t < t_stop - 0.5 * self.dt:
+            nxt = (np.floor(self.t / viewer.interval + 1e-9) + 1.0) * viewer.interval
+            self.run(min(t_stop, nxt))
+            viewer.frame()
         return self
 
     def _catch_signals(self):

@@ -170,3 +170,230 @@ def test_lines_the_coarsest_level_of_detail():
         assert renderer.pick(175, y) == 3
     finally:
         renderer.close()
+
+
+# ---------------------------------------------------------------------- the window
+def press(viewer, text="", name=None):
+    from vispy.util import keys
+    key = getattr(keys, name.upper()) if name else keys.Key(text.upper() or "?")
+    viewer.canvas.events.key_press(key=key, text=text)
+
+
+def click(viewer, x, y, button=1):
+    viewer.canvas.events.mouse_press(pos=(x, y), button=button)
+    viewer.canvas.events.mouse_release(pos=(x, y), button=button)
+
+
+def inside(image, rect):
+    x, y, w, h = rect
+    return image[y + 2:y + h - 1, x + 2:x + w - 1, :3]
+
+
+@pytest.fixture()
+def window(run_output):
+    from neurosim.viz.sources import RunSource
+    from neurosim.viz.viewer import Viewer
+    viewer = Viewer(RunSource(run_output, "all_v"), size=(900, 520))
+    yield viewer
+    viewer.close()
+    viewer.source.close()
+
+
+def test_the_window_plays_steps_and_scrubs_by_its_keys_and_mouse(window):
+    v = window
+    times = v.source.times
+    assert v.t == times[0] and not v.playing
+    press(v, " ")
+    assert v.playing
+    v.tick(0.5)                                       # half a wall second at the speed
+    assert v.t == pytest.approx(times[0] + 0.5 * v.speed)
+    press(v, " ")
+    assert not v.playing
+    press(v, name="End")
+    assert v.t == times[-1]
+    press(v, name="Left")
+    assert v.t == times[-2]
+    press(v, name="Home")
+    press(v, name="Right")
+    assert v.t == times[1]
+    speed = v.speed
+    press(v, name="Up")
+    assert v.speed == 2 * speed
+    x, y, w, h = v.rect["timeline"]
+    click(v, x + w // 2, y + h // 2)                  # the timeline's middle
+    assert v.t == pytest.approx((times[0] + times[-1]) / 2, abs=(times[-1] - times[0]) / w)
+    v.canvas.events.mouse_press(pos=(x + 5, y + 5), button=1)     # drag along it
+    v.canvas.events.mouse_move(pos=(x + w // 4, y + 5), button=1)
+    v.canvas.events.mouse_release(pos=(x + w // 4, y + 5), button=1)
+    assert v.t == pytest.approx(times[0] + (w // 4) / w * (times[-1] - times[0]), abs=0.2)
+
+
+def test_the_window_picks_shows_the_trace_and_a_raster(window):
+    v = window
+    press(v, name="End")
+    image = v.render()
+    # the raster shows the run's spikes: lit pixels in its frame
+    assert np.count_nonzero(inside(image, v.rect["raster"]).max(axis=2) > 60) > 20
+    def yellow(image):
+        trace = inside(image, v.rect["trace"]).astype(int)
+        return ((trace[:, :, 0] > 200) & (trace[:, :, 1] > 150) &
+                (trace[:, :, 0] - trace[:, :, 2] > 100)).sum()
+    assert yellow(image) == 0                          # no trace until a pick
+    # click a pixel of the 3D view where a compartment is drawn: that compartment
+    vx, vy, vw, vh = v.rect["view"]
+    target = v.scene.cell_range[5][0]                 # the soma of gid 5
+    mid = (v.scene.p0[target] + v.scene.p1[target]) / 2
+    clip = v.camera.transform(vw, vh) @ np.append(mid, 1.0)
+    px, py = vx + (clip[0] + 1) / 2 * vw, vy + (1 - clip[1]) / 2 * vh
+    click(v, int(px), int(py))
+    assert v.scene.gid[v.picked] == 5
+    assert yellow(v.render()) > 30                    # the picked compartment's trace
+    # a click on the raster: that time, and that row's cell picked (its soma)
+    gids, st = v.source.spikes
+    rows = v._rows()
+    rx, ry, rw, rh = v.rect["raster"]
+    sx = rx + (st - v.source.times[0]) / (v.source.times[-1] - v.source.times[0]) * rw
+    sy = ry + (np.searchsorted(rows, gids) + 0.5) / len(rows) * rh
+    apart = np.hypot(sx[:, None] - sx[None, :], sy[:, None] - sy[None, :])
+    np.fill_diagonal(apart, np.inf)
+    k = int(np.flatnonzero(apart.min(axis=1) > 6)[0])       # a spike with room around it
+    g, ts = int(gids[k]), float(st[k])
+    click(v, int(round(sx[k])), int(round(sy[k])))
+    assert v.t == ts and v.scene.gid[v.picked] == g
+    assert v.scene.section[v.picked] == 0
+
+
+def test_colormap_range_populations_camera_and_scale_bar(window):
+    from neurosim.viz.camera import nice_length
+    v = window
+    vx, vy, vw, vh = v.rect["view"]
+    cx, cy = vx + 16, vy + vh - 24                    # the colour bar: 160 x 12 pixels
+    image = v.render()
+    np.testing.assert_allclose(image[cy + 6, cx + 81, :3], colormap_table()[129, :3], atol=2)
+    press(v, "c")
+    assert v.colormap == "plasma"
+    image = v.render()
+    np.testing.assert_allclose(image[cy + 6, cx + 81, :3],
+                               colormap_table("plasma")[129, :3], atol=2)   # an image visual
+    press(v, "[")
+    press(v, "}")
+    assert (v.vmin, v.vmax) == (-85.0, 45.0)
+    press(v, "a")                                    # range from this frame's values
+    assert -85.0 < v.vmin < v.vmax < 45.0
+    # the scale bar: a white line of a round length at the view's bottom right
+    image = v.render()
+    length = nice_length(vw / 5.0 / v.camera.pixels_per_um(vh))
+    row = image[vy + vh - 16, vx:vx + vw, :3]
+    white = np.flatnonzero(row.min(axis=1) > 240)
+    assert abs(len(white) - length * v.camera.pixels_per_um(vh)) <= 2
+    # turning the camera by a drag changes the picture; the wheel zooms
+    before = inside(image, v.rect["view"]).copy()
+    v.canvas.events.mouse_press(pos=(vx + 200, vy + 200), button=1)
+    v.canvas.events.mouse_move(pos=(vx + 260, vy + 230), button=1)
+    v.canvas.events.mouse_release(pos=(vx + 260, vy + 230), button=1)
+    assert v.camera.azimuth != 0.0 and v.camera.elevation != 0.0
+    assert np.any(inside(v.render(), v.rect["view"]) != before)
+    v.canvas.events.mouse_wheel(pos=(vx + 200, vy + 200), delta=(0, 2))
+    assert v.camera.zoom == pytest.approx(1.15 ** 2)
+    press(v, "r")
+    # hiding the population of every detailed cell empties the 3D view and its spikes
+    cells = inside(v.render(), (vx, vy + 30, vw, vh - 70))
+    assert np.count_nonzero(cells.max(axis=2) > 40) > 500
+    press(v, "1")
+    assert v.hidden == {"cortex"}
+    image = v.render()
+    assert np.count_nonzero(inside(image, (vx, vy + 30, vw, vh - 70)).max(axis=2) > 40) \
+        < 50                                          # the labels' pixels only
+    raster = inside(image, v.rect["raster"]).max(axis=2) > 60
+    press(v, "1")
+    assert not v.hidden
+    assert (inside(v.render(), v.rect["raster"]).max(axis=2) > 60).sum() > raster.sum()
+
+
+def test_view_and_run_view_need_a_display(run_output, monkeypatch, capsys):
+    from neurosim.cli import main
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["view", str(run_output)]) == 2
+    assert "needs a display" in capsys.readouterr().err
+
+
+def test_a_report_file_finds_its_config(run_output, tmp_path, capsys):
+    from neurosim.cli import main
+    report = run_output.parent / "output" / "soma_v.h5"
+    assert main(["render", str(report), "--out", str(tmp_path / "f.png"),
+                 "--size", "160", "120"]) == 0
+    assert (tmp_path / "f.png").exists()
+    lonely = tmp_path / "lonely" / "soma_v.h5"
+    lonely.parent.mkdir()
+    lonely.write_bytes(report.read_bytes())
+    assert main(["render", str(lonely), "--out", str(tmp_path / "g.png")]) == 2
+    assert "--config" in capsys.readouterr().err
+    assert main(["render", str(lonely), "--config", str(run_output),
+                 "--out", str(tmp_path / "g.png"), "--size", "160", "120"]) == 0
+
+
+# ---------------------------------------------------------------------- live
+def test_a_running_simulation_shown_live():
+    """sim.run(viewer=...): a frame per interval, each compartment's value the
+    simulation's voltage there at that time; the spikes so far in the raster."""
+    from neurosim.models.ring import ring_network
+    from neurosim.viz.live import LiveView
+    net, gids = ring_network(6, extra=2, depth=2, branch_nseg=3)
+    sim = ns.Simulation(net)
+    soma = sim.record("v", (0, 0.5), cell=3, interval=2.0)
+    dend = sim.record("v", (2, 0.4), cell=4, interval=2.0)
+    spikes = sim.record_spikes()
+    view = LiveView(sim, interval=2.0, show=False, size=(500, 300))
+    sim.run(20.0, viewer=view)
+    sim.run(30.0, viewer=view)
+    src, scene = view.source, view.scene
+    np.testing.assert_allclose(src.times, np.arange(0.0, 30.1, 2.0))
+    for trace, (gid, sec, x) in ((soma, (3, 0, 0.5)), (dend, (4, 2, 0.4))):
+        times, values = src.trace(scene.index(gid, sec, x))
+        np.testing.assert_allclose(times, trace.times)
+        np.testing.assert_allclose(values, trace.values, atol=1e-4)    # float32
+    np.testing.assert_array_equal(np.sort(src.spikes[1]), np.sort(spikes.times))
+    assert len(spikes.times) >= 4
+    assert view.viewer.t == 30.0 and view.viewer.live
+    # cells without positions are laid out apart: six cells, six places
+    centres = {g: scene.p0[lo] for g, (lo, hi) in scene.cell_range.items()}
+    assert len({tuple(np.round(c, 3)) for c in centres.values()}) == 6
+    image = view.viewer.render()
+    assert np.count_nonzero(inside(image, view.viewer.rect["raster"]).max(axis=2) > 60) > 4
+
+
+def test_live_view_under_mpi_gathers_on_rank_0(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    here = os.path.dirname(__file__)
+    sys.path.insert(0, os.path.join(here, "mpi"))
+    import live_view
+    serial = live_view.frames()
+    out = tmp_path / "frames.npz"
+    done = subprocess.run([shutil.which("mpiexec"), "-n", "2", sys.executable,
+                           os.path.join(here, "mpi", "live_view.py"), str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    got = np.load(out)
+    for key in ("times", "gid", "section", "x"):
+        np.testing.assert_array_equal(got[key], serial[key])
+    np.testing.assert_array_equal(got["values"], serial["values"])
+    order = np.lexsort((got["spike_gids"], got["spike_times"]))
+    ref = np.lexsort((serial["spike_gids"], serial["spike_times"]))
+    np.testing.assert_array_equal(got["spike_times"][order], serial["spike_times"][ref])
+    np.testing.assert_array_equal(got["spike_gids"][order], serial["spike_gids"][ref])
+
+
+def test_live_view_bad_input_is_a_clear_error(monkeypatch):
+    from neurosim.errors import NeurosimError, ParameterError
+    from neurosim.viz.live import LiveView
+    sim = ns.Simulation(ns.Cell(ns.Morphology.ball_and_stick()))
+    with pytest.raises(ParameterError, match="shorter than dt"):
+        LiveView(sim, interval=0.01, show=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(NeurosimError, match="needs a display"):
+        sim.run(5.0, viewer=True)                    # a window, and no display here

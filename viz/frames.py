@@ -51,30 +51,53 @@ class ReportFrames:
         self._targets = None
 
     def targets(self, scene):
-        """For each element, the scene compartments it colours."""
+        """(compartments, element of each): the scene compartments the report colours.
+        An element is a segment (section, x); in a report of one element per cell (a soma
+        report) it colours its whole cell."""
         if self._targets is None:
-            per_cell = np.bincount(np.searchsorted(np.unique(self.gid), self.gid))
-            whole = per_cell.max(initial=0) <= 1             # one element per cell
-            out = []
-            for g, s, x in zip(self.gid, self.section, self.x):
-                if int(g) not in scene.cell_range:
-                    raise SonataError(f"{self.path}: the report has gid {g}, which the "
-                                      "circuit shown does not have (mismatched circuit?)")
-                lo, hi = scene.cell_range[int(g)]
-                out.append(np.arange(lo, hi) if whole else [scene.index(g, s, x)])
-            self._targets = out
+            cells = np.unique(self.gid)
+            missing = [int(g) for g in cells if int(g) not in scene.cell_range]
+            if missing:
+                raise SonataError(f"{self.path}: the report has gid {missing[0]}, which the "
+                                  "circuit shown does not have (mismatched circuit?)")
+            whole = len(cells) == len(self.gid)             # one element per cell
+            comps, elems = [], []
+            for j, (g, s, x) in enumerate(zip(self.gid, self.section, self.x)):
+                if whole:
+                    lo, hi = scene.cell_range[int(g)]
+                    comps.append(np.arange(lo, hi))
+                    elems.append(np.full(hi - lo, j))
+                else:
+                    comps.append([scene.index(g, s, x)])
+                    elems.append([j])
+            self._targets = (np.concatenate(comps).astype(np.int64),
+                             np.concatenate(elems).astype(np.int64))
         return self._targets
+
+    def frame(self, t):
+        """The index of the frame nearest ``t``."""
+        if len(self.times) < 2:
+            return 0
+        step = self.times[1] - self.times[0]
+        return int(np.clip(np.round((t - self.times[0]) / step), 0, len(self.times) - 1))
+
+    def fill(self, out, scene, t):
+        """Write the frame nearest ``t`` into ``out`` (one value per compartment)."""
+        comps, elems = self.targets(scene)
+        out[comps] = np.asarray(self.data[self.frame(t)])[elems]    # one row of the file
+        return out
 
     def values(self, scene, t, fill):
         """One value per compartment at the frame nearest ``t`` (``fill`` where none)."""
-        k = int(np.clip(np.round((t - self.times[0]) / max(self.times[1] - self.times[0],
-                                                           1e-12) if len(self.times) > 1
-                                 else 0), 0, len(self.times) - 1))
-        row = np.asarray(self.data[k])                      # one frame from the file
-        out = np.full(len(scene), fill, dtype=np.float32)
-        for value, where in zip(row, self.targets(scene)):
-            out[where] = value
-        return out
+        return self.fill(np.full(len(scene), fill, dtype=np.float32), scene, t)
+
+    def column(self, scene, compartment):
+        """Every frame's value at ``compartment`` (None: the report does not hold it)."""
+        comps, elems = self.targets(scene)
+        at = np.flatnonzero(comps == compartment)
+        if not len(at):
+            return None
+        return np.asarray(self.data[:, int(elems[at[0]])], dtype=float)
 
     def close(self):
         self.file.close()

@@ -32,6 +32,7 @@ void main() {
 
 FRAGMENT = """
 uniform sampler2D u_values;      // one float per compartment
+uniform sampler2D u_shown;       // 1: drawn, 0: hidden (a population switched off)
 uniform sampler2D u_colormap;    // 256 x 1 RGBA
 uniform vec2 u_values_shape;     // (width, height) of u_values
 uniform float u_vmin;
@@ -42,14 +43,16 @@ varying vec3 v_normal;
 varying float v_index;
 void main() {
     float i = floor(v_index + 0.5);
+    vec2 at = vec2((mod(i, u_values_shape.x) + 0.5) / u_values_shape.x,
+                   (floor(i / u_values_shape.x) + 0.5) / u_values_shape.y);
+    if (texture2D(u_shown, at).r < 0.5)
+        discard;
     if (u_pick == 1) {
         float k = i + 1.0;
         gl_FragColor = vec4(mod(k, 256.0), mod(floor(k / 256.0), 256.0),
                             floor(k / 65536.0), 255.0) / 255.0;
         return;
     }
-    vec2 at = vec2((mod(i, u_values_shape.x) + 0.5) / u_values_shape.x,
-                   (floor(i / u_values_shape.x) + 0.5) / u_values_shape.y);
     float value = texture2D(u_values, at).r;
     float t = clamp((value - u_vmin) / max(u_vmax - u_vmin, 1e-12), 0.0, 1.0);
     vec4 color = texture2D(u_colormap, vec2((t * 255.0 + 0.5) / 256.0, 0.5));
@@ -130,23 +133,20 @@ def view_transform(scene, size, view="xy", margin=0.05):
     return (m @ pick @ shift).astype(np.float32)
 
 
-class Renderer:
-    """``Renderer(scene, size=(w, h))``: ``draw(values)`` -> an (h, w, 4) uint8 image;
-    ``pick(x, y)`` -> the compartment at pixel (x, y) from the top left, or -1.  ``sides``
-    of each tube: 8 up to 2e4 compartments, 6 up to 2e5, 4 up to 5e5, and beyond a line
-    per compartment (``sides=0``) (default)."""
+class CompartmentMesh:
+    """The GL side of a Scene in the current context: the tubes (or lines), one float per
+    compartment in a texture, the colormap in another, a visibility mask in a third (set
+    when populations are shown or hidden, not per frame).  ``draw(transform, pick)`` draws
+    into whatever framebuffer and viewport are bound: the window's and the off-screen
+    renderer's are the same code."""
 
-    def __init__(self, scene, size=(800, 600), colormap="viridis", vmin=-80.0, vmax=40.0,
-                 view="xy", sides=None, ambient=0.35, background=(0, 0, 0, 1)):
-        use_headless()
+    def __init__(self, scene, colormap="viridis", vmin=-80.0, vmax=40.0, sides=None,
+                 ambient=0.35):
         if sides is None:           # level of detail: rounder tubes for smaller scenes
             sides = 8 if len(scene) <= 20_000 else 6 if len(scene) <= 200_000 else \
                 4 if len(scene) <= 500_000 else 0
-        from vispy import app, gloo
-        self.gloo, self.size, self.scene = gloo, tuple(size), scene
-        self.background = background
-        self.canvas = app.Canvas(size=self.size, show=False)
-        self.canvas.set_current()
+        from vispy import gloo
+        self.gloo, self.scene = gloo, scene
         position, normal, index, faces = tube_mesh(scene, sides) if sides else \
             line_mesh(scene)
         self.mode = "triangles" if sides else "lines"
@@ -159,27 +159,82 @@ class Renderer:
         self.values_shape = (width, -(-max(len(scene), 1) // width))
         self.values = gloo.Texture2D(np.zeros(self.values_shape[::-1], np.float32),
                                      interpolation="nearest", internalformat="r32f")
+        self.shown = gloo.Texture2D(np.ones(self.values_shape[::-1], np.float32),
+                                    interpolation="nearest", internalformat="r32f")
         self.program["u_values"] = self.values
+        self.program["u_shown"] = self.shown
         self.program["u_values_shape"] = self.values_shape
-        self.program["u_colormap"] = gloo.Texture2D(colormap_table(colormap)[None, :, :],
-                                                    interpolation="nearest")
-        self.program["u_vmin"], self.program["u_vmax"] = float(vmin), float(vmax)
+        self.set_colormap(colormap)
+        self.set_range(vmin, vmax)
         self.program["u_ambient"] = float(ambient)
-        self.program["u_transform"] = view_transform(scene, self.size, view).T
-        w, h = self.size
-        self.fbo = gloo.FrameBuffer(color=gloo.RenderBuffer((h, w, 4)),
-                                    depth=gloo.RenderBuffer((h, w), format="depth"))
-        self.uploaded = 0           # bytes sent by the last draw
+        self.uploaded = 0           # bytes sent by the last set_values
+
+    def _texture_rows(self, values):
+        padded = np.zeros(self.values_shape[0] * self.values_shape[1], np.float32)
+        padded[:len(values)] = values
+        return padded.reshape(self.values_shape[::-1])
 
     def set_values(self, values):
         """One float per compartment: the only per-frame upload."""
         values = np.asarray(values, dtype=np.float32)
         if values.shape != (len(self.scene),):
             raise ValueError(f"{len(self.scene)} values expected, got {values.shape}")
-        padded = np.zeros(self.values_shape[0] * self.values_shape[1], np.float32)
-        padded[:len(values)] = values
-        self.values.set_data(padded.reshape(self.values_shape[::-1]))
-        self.uploaded = padded.nbytes
+        rows = self._texture_rows(values)
+        self.values.set_data(rows)
+        self.uploaded = rows.nbytes
+
+    def set_shown(self, shown):
+        """Which compartments are drawn (a boolean per compartment)."""
+        self.shown.set_data(self._texture_rows(np.asarray(shown, dtype=np.float32)))
+
+    def set_colormap(self, name):
+        self.program["u_colormap"] = self.gloo.Texture2D(colormap_table(name)[None, :, :],
+                                                         interpolation="nearest")
+
+    def set_range(self, vmin, vmax):
+        self.program["u_vmin"], self.program["u_vmax"] = float(vmin), float(vmax)
+
+    def draw(self, transform, pick=False):
+        """Draw with ``transform`` (4 x 4, row-major: clip = transform @ point)."""
+        self.program["u_transform"] = np.asarray(transform, np.float32).T
+        self.program["u_pick"] = 1 if pick else 0
+        self.program.draw(self.mode, self.faces)
+
+
+def decode_pick(rgba):
+    """Compartment indices (-1: none) from a pick pass's colours."""
+    rgba = np.asarray(rgba).astype(np.int64)
+    return rgba[..., 0] + 256 * rgba[..., 1] + 65536 * rgba[..., 2] - 1
+
+
+class Renderer:
+    """``Renderer(scene, size=(w, h))``: ``draw(values)`` -> an (h, w, 4) uint8 image;
+    ``pick(x, y)`` -> the compartment at pixel (x, y) from the top left, or -1.  ``sides``
+    of each tube: 8 up to 2e4 compartments, 6 up to 2e5, 4 up to 5e5, and beyond a line
+    per compartment (``sides=0``) (default)."""
+
+    def __init__(self, scene, size=(800, 600), colormap="viridis", vmin=-80.0, vmax=40.0,
+                 view="xy", sides=None, ambient=0.35, background=(0, 0, 0, 1)):
+        use_headless()
+        from vispy import app, gloo
+        self.gloo, self.size, self.scene = gloo, tuple(size), scene
+        self.background = background
+        self.canvas = app.Canvas(size=self.size, show=False)
+        self.canvas.set_current()
+        self.mesh = CompartmentMesh(scene, colormap, vmin, vmax, sides, ambient)
+        self.mode = self.mesh.mode
+        self.transform = view_transform(scene, self.size, view)
+        w, h = self.size
+        self.fbo = gloo.FrameBuffer(color=gloo.RenderBuffer((h, w, 4)),
+                                    depth=gloo.RenderBuffer((h, w), format="depth"))
+
+    @property
+    def uploaded(self):
+        """Bytes sent by the last frame's values."""
+        return self.mesh.uploaded
+
+    def set_values(self, values):
+        self.mesh.set_values(values)
 
     def _render(self, pick):
         gloo = self.gloo
@@ -189,8 +244,7 @@ class Renderer:
             gloo.set_state(depth_test=True, blend=False)
             gloo.set_clear_color((0, 0, 0, 0) if pick else self.background)
             gloo.clear(color=True, depth=True)
-            self.program["u_pick"] = 1 if pick else 0
-            self.program.draw(self.mode, self.faces)
+            self.mesh.draw(self.transform, pick)
             return self.fbo.read()
 
     def draw(self, values=None):
@@ -200,8 +254,7 @@ class Renderer:
 
     def index_image(self):
         """The compartment drawn at every pixel (-1: none), (h, w)."""
-        rgba = self._render(pick=True).astype(np.int64)
-        return rgba[:, :, 0] + 256 * rgba[:, :, 1] + 65536 * rgba[:, :, 2] - 1
+        return decode_pick(self._render(pick=True))
 
     def pick(self, x, y):
         """The compartment at pixel (x, y) from the top left, or -1."""

@@ -221,13 +221,17 @@ class SonataRun:
         return self.sim.checkpoint(path, extra={"spike_gids": self.spikes.gids,
                                                 "spike_times": self.spikes.times})
 
-    def run(self, progress=False, block=None, checkpoint=None, every=None):
+    def run(self, progress=False, block=None, checkpoint=None, every=None, viewer=None):
         """Advance to tstop in blocks (``block`` ms; default 1 % of the run), the reports
         taking their frames after each; ``progress``: print a progress line to stderr.
         ``checkpoint``: a file to save the state to every ``every`` ms of simulated time
-        and when a signal (SIGTERM, Ctrl-C) stops the run."""
+        and when a signal (SIGTERM, Ctrl-C) stops the run.  ``viewer``: a
+        ``neurosim.viz.live.LiveView`` (see ``live_view``), shown a frame per block of its
+        interval."""
         sim, rank0 = self.sim, self.sim.comm.rank == 0
         block = max(self.dt, self.tstop / 100.0) if block is None else float(block)
+        if viewer is not None:
+            block = viewer.interval
         show = Progress(self.tstop) if progress and rank0 else None
         due = sim.t + every if checkpoint is not None and every else np.inf
         t0 = time.perf_counter()
@@ -239,6 +243,8 @@ class SonataRun:
                 sim.run(min(self.tstop, sim.t + block, due))
                 for report in self.reports:
                     report.collect()
+                if viewer is not None:
+                    viewer.frame()
                 if sim.t >= due - 1e-9:
                     self.checkpoint(checkpoint)
                     due += every
@@ -266,6 +272,15 @@ class SonataRun:
         if show is not None and show.tty:
             sys.stderr.write("\n")
         return self
+
+    def live_view(self, interval=1.0, show=True, **options):
+        """A live viewer of this run (every rank calls it): the circuit's cells at their
+        positions and rotations, its node populations in the raster."""
+        from neurosim.viz.live import LiveView
+        c = self.circuit
+        populations = {name: c.gids(name, pop.ids) for name, pop in c.nodes.items()}
+        return LiveView(self.sim, interval=interval, show=show, rotations=c.rotations,
+                        populations=populations, **options)
 
     def _discard(self):
         for report in self.reports:
