@@ -56,6 +56,31 @@ def main():
         print(f"{n:12d} {setup:9.2f} {1e3 * up:10.2f} {1e3 * dr:9.1f} "
               f"{renderer.uploaded:12d} {1.0 / (up + dr):6.1f}", flush=True)
         renderer.close()
+    print("\nthe whole window (3D view, raster, trace, timeline, labels) at 1280 x 760, "
+          "a new frame's values each time:")
+    print(f"{'compartments':>12s} {'set-up s':>9s} {'frame ms':>9s} {'fps':>6s}")
+    from neurosim.viz.sources import LiveSource
+    from neurosim.viz.viewer import Viewer
+    for n in args.sizes:
+        scene = random_scene(n, rng)
+        source = LiveSource(scene)
+        for t in range(args.frames + 1):
+            source.push(float(t), rng.uniform(-80.0, 40.0, n),
+                        (rng.integers(0, n // 100, 50), t + rng.uniform(0, 1, 50)))
+        t0 = time.perf_counter()
+        viewer = Viewer(source, size=(1280, 760))
+        viewer.pick(0)
+        viewer.render()
+        setup = time.perf_counter() - t0
+        frames = []
+        for t in range(1, args.frames + 1):
+            t0 = time.perf_counter()
+            viewer.set_time(float(t))
+            viewer.render()
+            frames.append(time.perf_counter() - t0)
+        f = statistics.median(frames)
+        print(f"{n:12d} {setup:9.2f} {1e3 * f:9.1f} {1.0 / f:6.1f}", flush=True)
+        viewer.close()
 
 
 if __name__ == "__main__":

@@ -78,10 +78,13 @@ class RunSource:
         return np.concatenate(gids), np.concatenate(times)
 
     def values(self, t):
-        out = np.full(len(self.scene), np.nan, dtype=np.float32)
-        for f in self.frames:
-            f.fill(out, self.scene, t)
-        return out
+        key = tuple(f.frame(t) for f in self.frames)
+        if key != getattr(self, "_last", (None,))[0]:       # a frame is read once
+            out = np.full(len(self.scene), np.nan, dtype=np.float32)
+            for f in self.frames:
+                f.fill(out, self.scene, t)
+            self._last = (key, out)
+        return self._last[1].copy()
 
     def trace(self, compartment):
         for f in self.frames:

@@ -41,10 +41,12 @@ def need_display():
                             "headless, use neurosim render --out frame.png | movie.mp4")
     from vispy import app
     try:
-        app.use_app()
+        backend = app.use_app().backend_name
     except Exception as e:
-        raise NeurosimError(f"no GUI backend for vispy ({e}); pip install glfw (or PyQt6)") \
-            from None
+        backend = f"none ({e})"
+    if backend.lower().startswith(("egl", "osmesa", "none")):
+        raise NeurosimError(f"no GUI backend for vispy (found {backend}); pip install glfw "
+                            "(or PyQt6)")
 
 
 class Viewer:
