@@ -247,7 +247,11 @@ def test_the_window_picks_shows_the_trace_and_a_raster(window):
     px, py = vx + (clip[0] + 1) / 2 * vw, vy + (1 - clip[1]) / 2 * vh
     click(v, int(px), int(py))
     assert v.scene.gid[v.picked] == 5
-    assert yellow(v.render()) > 30                    # the picked compartment's trace
+    image = v.render()
+    assert yellow(image) > 30                         # the picked compartment's trace
+    marker = image[int(py) - 1:int(py) + 2, int(px) + 5:int(px) + 9, :3].astype(int)
+    assert np.any((marker[..., 0] > 200) &
+                  (marker[..., 0] - marker[..., 2] > 100))      # a cross marks it in 3D
     # a click on the raster: that time, and that row's cell picked (its soma)
     gids, st = v.source.spikes
     rows = v._rows()

@@ -206,7 +206,7 @@ class Viewer:
                                 "trace", "trace_lo", "trace_hi", "t0", "t1")}
         self._lines = {k: V.LineVisual(np.zeros((2, 2)), color="white", connect="segments",
                                        method="gl")
-                       for k in ("frames", "cursors", "scale")}
+                       for k in ("frames", "cursors", "scale", "picked")}
         self._raster = V.LineVisual(np.zeros((2, 2)), connect="segments", method="gl")
         self._trace = V.LineVisual(np.zeros((2, 2)), color=(1.0, 0.85, 0.2, 1.0),
                                    method="gl")
@@ -300,6 +300,16 @@ class Viewer:
                                         ty + th / 2)]
         self._lines["cursors"].set_data(np.array(cursors, float),
                                         color=(1.0, 1.0, 1.0, 0.8))
+        # the picked compartment: a cross over it in the 3D view
+        if self.picked >= 0:
+            mid = (self.scene.p0[self.picked] + self.scene.p1[self.picked]) / 2.0
+            clip = self.camera.transform(vw, vh) @ np.append(mid, 1.0)
+            px, py = vx + (clip[0] + 1.0) / 2.0 * vw, vy + (1.0 - clip[1]) / 2.0 * vh
+            cross = [(px - 9, py), (px - 3, py), (px + 3, py), (px + 9, py),
+                     (px, py - 9), (px, py - 3), (px, py + 3), (px, py + 9)]
+            self._lines["picked"].set_data(np.array(cross), color=(1.0, 0.85, 0.2, 1.0))
+        else:
+            self._lines["picked"].set_data(np.zeros((2, 2)), color=(0, 0, 0, 0))
         # scale bar: a round length near a fifth of the view's width
         per_um = self.camera.pixels_per_um(vh)
         length = nice_length(vw / 5.0 / per_um)
