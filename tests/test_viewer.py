@@ -401,3 +401,58 @@ def test_live_view_bad_input_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(NeurosimError, match="needs a display"):
         sim.run(5.0, viewer=True)                    # a window, and no display here
+
+
+# ---------------------------------------------------------------------- a real window
+@pytest.fixture(scope="module")
+def x_display():
+    """A virtual X display (Xvfb, from Debian; .ci/run installs it) for a real window."""
+    import os
+    import shutil
+    import subprocess
+    xvfb = shutil.which("Xvfb")
+    assert xvfb, "Xvfb is needed for the window's tests: apt-get install xvfb"
+    read, write = os.pipe()
+    server = subprocess.Popen([xvfb, "-displayfd", str(write), "-screen", "0", "1024x768x24",
+                               "-nolisten", "tcp"], pass_fds=(write,),
+                              stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()
+    assert number, "Xvfb did not start"
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def window_script(display, mode, config, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    out = tmp_path / f"{mode}.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("EGL_PLATFORM",
+                                                            "WAYLAND_DISPLAY")}
+    done = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "viewer",
+                                                        "window.py"), mode, str(config),
+                           str(out)], env={**env, "DISPLAY": display}, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(out.read_text())
+
+
+def test_a_real_window_plays_and_closes(x_display, run_output, tmp_path):
+    """neurosim view's window on an X display (glfw): it plays on its own timer, answers
+    its keys, draws the cells, and its event loop ends when the window is closed."""
+    got = window_script(x_display, "view", run_output, tmp_path)
+    assert got["backend"].lower() != "egl"
+    assert got["advanced"] > 0 and got["colormap"] == "plasma"
+    assert got["lit"] > 1000 and got["closed"]
+
+
+def test_a_live_run_in_a_real_window(x_display, run_output, tmp_path):
+    """neurosim run --view's path: a frame per 2 ms to tstop, the window kept open at the
+    end until closed."""
+    got = window_script(x_display, "live", run_output, tmp_path)
+    assert got["frames"] == int(got["tstop"] / 2.0) + 1 and got["t"] == got["tstop"]
+    assert got["spikes"] >= got["run_spikes"] > 0 and got["closed"]
