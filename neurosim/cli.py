@@ -4,6 +4,7 @@
     neurosim run simulation_config.json          a SONATA simulation (also under mpiexec)
         [--threads N] [--checkpoint FILE [--checkpoint-every MS]] [--restore FILE]
     neurosim info simulation_config.json         what a circuit holds, before running it
+    neurosim model ring | busyring | microcircuit   a model of the library (spikes, figure)
         [--view [--view-every MS]]               ... shown in the viewer as it runs
     neurosim view simulation_config.json | report.h5     the interactive 3D window
     neurosim render simulation_config.json --out frame.png | movie.mp4   the 3D view, headless
@@ -170,6 +171,27 @@ def _view(args):
     return 0
 
 
+def _model(args):
+    """A model of the library (``neurosim.models.library``): run, spikes and figure."""
+    import json
+    from neurosim.models import library
+    if args.name in ("ring", "busyring"):
+        fan = args.fan if args.fan is not None else (10 if args.name == "busyring" else 0)
+        got = library.run_ring(args.out, cells=args.cells or 128, fan=fan,
+                               tstop=args.tstop or 200.0, threads=args.threads)
+    else:
+        got = library.run_microcircuit(args.out, scale=args.scale, background=args.background,
+                                       tstop=args.tstop or 1000.0, threads=args.threads)
+    files = got.pop("files")
+    with open(os.path.join(args.out, "summary.json"), "w") as f:
+        json.dump(got, f, indent=1)
+    for key, value in got.items():
+        print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
+    for path in files + [os.path.join(args.out, "summary.json")]:
+        print(f"wrote {path}")
+    return 0
+
+
 def _info(args):
     from neurosim.io.sonata.info import describe
     print(describe(args.config))
@@ -224,6 +246,19 @@ def main(argv=None):
     render.add_argument("--size", type=int, nargs=2, default=(800, 600))
     render.add_argument("--view", choices=("xy", "xz", "yz"), default="xy")
     render.set_defaults(func=_render)
+    model = sub.add_parser("model", help="run a model of the library: ring, busyring, "
+                                         "microcircuit (spikes, figure, summary)")
+    model.add_argument("name", choices=("ring", "busyring", "microcircuit"))
+    model.add_argument("--out", default="neurosim_output", help="output folder")
+    model.add_argument("--tstop", type=float, help="ms (ring 200, microcircuit 1000)")
+    model.add_argument("--threads", type=int, default=1)
+    model.add_argument("--cells", type=int, help="ring: number of cells (128)")
+    model.add_argument("--fan", type=int, help="busyring: zero-weight inputs per cell (10)")
+    model.add_argument("--scale", type=float, default=0.1,
+                       help="microcircuit: fraction of the neurons and in-degrees (0.1)")
+    model.add_argument("--background", choices=("poisson", "dc"), default="poisson",
+                       help="microcircuit: Poisson trains (drawn ahead) or their mean")
+    model.set_defaults(func=_model)
     info = sub.add_parser("info", help="populations, cells, compartments, synapses, memory")
     info.add_argument("config", help="simulation_config.json or circuit_config.json")
     info.set_defaults(func=_info)

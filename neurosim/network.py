@@ -78,9 +78,21 @@ class Network:
             params = {**cell.params, **params}
             cell = cell.mechanism
         if isinstance(cell, Mechanism) and cell.kind == "artificial":
-            values = {cell.resolve_parameter(k): cell.check_value(k, v, context="add_cells")
-                      for k, v in params.items()}
-            for gid in gids:
+            # a parameter is one number for all, or an array of one per cell
+            shared, per_cell = {}, {}
+            for k, v in params.items():
+                name = cell.resolve_parameter(k)
+                if np.ndim(v) == 0:
+                    shared[name] = cell.check_value(k, v, context="add_cells")
+                elif np.shape(v) == (len(gids),):
+                    per_cell[name] = [cell.check_value(k, x, context="add_cells")
+                                      for x in np.asarray(v, dtype=float)]
+                else:
+                    raise ParameterError(f"add_cells: {k} must be a number or {len(gids)} "
+                                         f"numbers (one per cell), got shape {np.shape(v)}")
+            for i, gid in enumerate(gids):
+                values = {**shared, **{k: v[i] for k, v in per_cell.items()}} if per_cell \
+                    else shared
                 self.artificial[int(gid)] = (cell, values)
             return
         if params:

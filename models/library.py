@@ -1,0 +1,123 @@
+"""The model library's runs: each builds its model, runs it, writes its spikes (SONATA) and
+its figure, and returns a summary; ``neurosim model NAME`` and the figure scripts call
+these.
+
+    ring          the ring of branched HH cells (Arbor's and NEURON's ring example)
+    busyring      the ring with k-way zero-weight fan-in per cell (the event load of Arbor's
+                  busyring benchmark)
+    microcircuit  Potjans & Diesmann (2014), LIF, scale 0.01-1
+"""
+
+import os
+import resource
+import time
+
+import numpy as np
+
+import neurosim as ns
+
+
+def _peak_memory_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _write_spikes(path, pops, spikes):
+    from neurosim.io.sonata.output import write_spikes
+    out = {}
+    for name, gids in pops.items():
+        gids = np.asarray(gids)
+        keep = np.isin(spikes.gids, gids)
+        out[name] = (spikes.gids[keep] - gids.min(), spikes.times[keep])
+    return write_spikes(path, out)
+
+
+def run_ring(out, cells=128, fan=0, tstop=200.0, threads=1):
+    """The ring (``fan`` = 0) or the busyring (``fan`` zero-weight inputs per cell)."""
+    from neurosim.models.ring import ring_network
+    from neurosim.viz.plots import plot_raster
+    os.makedirs(out, exist_ok=True)
+    t0 = time.perf_counter()
+    net, gids = ring_network(int(cells), extra=int(fan))
+    sim = ns.Simulation(net, dt=0.025, threads=threads)
+    spikes = sim.record_spikes(gids)
+    built = time.perf_counter()
+    sim.run(tstop)
+    wall = time.perf_counter() - built
+    name = "busyring" if fan else "ring"
+    files = [_write_spikes(os.path.join(out, "spikes.h5"), {name: gids}, spikes),
+             plot_raster(spikes.gids, spikes.times, os.path.join(out, f"{name}.png"),
+                         groups=[(name, int(gids[0]), int(gids[-1]) + 1)], tstop=tstop,
+                         title=f"{name}: {cells} cells, fan-in {fan}, "
+                               f"{sim.n_compartments} compartments")]
+    return dict(model=name, cells=int(cells), compartments=sim.n_compartments,
+                connections=net.n_connections, spikes=len(spikes.times),
+                setup_s=built - t0, run_s=wall,
+                compartment_steps_per_s=sim.n_compartments * tstop / 0.025 / wall,
+                memory_mb=_peak_memory_mb(), files=files)
+
+
+def run_microcircuit(out, scale=0.1, k_scale=None, background="poisson", tstop=1000.0,
+                     transient=200.0, threads=1, seed=1):
+    """Potjans & Diesmann at ``scale``: spikes, population rates beside NEST's published
+    ones (after a ``transient``), a raster and a rate figure."""
+    from neurosim.models import microcircuit as mc
+    if not tstop > transient:
+        raise ns.ParameterError(f"tstop ({tstop} ms) must exceed the transient "
+                                f"({transient} ms) over which rates are not counted")
+    os.makedirs(out, exist_ok=True)
+    t0 = time.perf_counter()
+    net, pops = mc.microcircuit(scale, k_scale, background, tstop=tstop, seed=seed)
+    sim = ns.Simulation(net, dt=0.1, threads=threads)
+    neurons = np.concatenate([pops[p] for p in mc.POPULATIONS])
+    spikes = sim.record_spikes(neurons)
+    built = time.perf_counter()
+    sim.run(tstop)
+    wall = time.perf_counter() - built
+    rates = mc.rates(spikes, pops, transient, tstop)
+    files = [_write_spikes(os.path.join(out, "spikes.h5"), pops, spikes),
+             microcircuit_figure(os.path.join(out, "microcircuit.png"), spikes, pops, rates,
+                                 scale, transient, tstop)]
+    return dict(model="microcircuit", scale=scale, neurons=int(len(neurons)),
+                connections=net.n_connections, spikes=len(spikes.times),
+                rates=dict(zip(mc.POPULATIONS, np.round(rates, 3).tolist())),
+                published=dict(zip(mc.POPULATIONS, mc.PUBLISHED_RATES.tolist())),
+                setup_s=built - t0, run_s=wall, memory_mb=_peak_memory_mb(), files=files)
+
+
+def microcircuit_figure(path, spikes, pops, rates, scale, transient, tstop):
+    """A raster of the last 200 ms (every population, top to bottom as in the paper) and
+    the population rates beside NEST's published full-scale ones."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from neurosim.models.microcircuit import POPULATIONS, PUBLISHED_RATES
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 5), dpi=120,
+                                 gridspec_kw={"width_ratios": [3, 2]})
+    t0 = max(transient, tstop - 200.0)
+    keep = spikes.times >= t0
+    order = {}
+    row = 0
+    for name in POPULATIONS:                    # L2/3 at the top, as in the paper
+        order[name] = row
+        row += len(pops[name])
+    for k, name in enumerate(POPULATIONS):
+        gids = np.asarray(pops[name])
+        sel = keep & np.isin(spikes.gids, gids)
+        y = row - (order[name] + (spikes.gids[sel] - gids.min()))
+        ax.scatter(spikes.times[sel], y, s=0.5, color="C0" if k % 2 == 0 else "C3")
+    ax.set_yticks([row - order[n] - len(pops[n]) / 2 for n in POPULATIONS])
+    ax.set_yticklabels(POPULATIONS)
+    ax.set_xlabel("time (ms)")
+    ax.set_title(f"Potjans & Diesmann microcircuit, scale {scale:g}")
+    x = np.arange(len(POPULATIONS))
+    bx.barh(x - 0.2, rates, height=0.4, label="neurosim")
+    bx.barh(x + 0.2, PUBLISHED_RATES, height=0.4, label="NEST, full scale (published)")
+    bx.set_yticks(x)
+    bx.set_yticklabels(POPULATIONS)
+    bx.invert_yaxis()
+    bx.set_xlabel("rate (Hz)")
+    bx.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,133 @@
+"""The cortical microcircuit of Potjans & Diesmann (2014, Cereb. Cortex 24:785): the
+neurons under 1 mm² of early sensory cortex, four layers of an excitatory and an inhibitory
+population each, LIF neurons with exponential currents (NEST's iaf_psc_exp, exact
+integration), wired by the paper's connection probabilities.
+
+Scaling as NEST's PyNEST example does: ``scale`` multiplies the neuron numbers, ``k_scale``
+the in-degrees; weights are divided by sqrt(k_scale) (the input's variance kept) and a
+direct current makes up the mean input lost (computed from the full-scale rates), so a
+reduced network fires as the full one.  The background is a Poisson train per neuron at
+8 Hz x K_ext x k_scale (``background="poisson"``, drawn ahead: memory grows with the run)
+or its mean as a direct current (``background="dc"``, NEST's other option; what full scale
+needs here).
+
+Parameters (numbers from the paper, as NEST's example sets them): ``N_FULL``,
+``CONN_PROBS`` (target x source), ``K_EXT``, PSP 0.15 mV (87.8 pA), g = -4, L4E -> L2/3E
+doubled, weights' relative sd 0.1, delays 1.5 ms (excitatory) and 0.75 ms (inhibitory),
+relative sd 0.5, clipped at dt; V_m starts from N(-58, 10) mV; dt 0.1 ms.
+``PUBLISHED_RATES``: NEST's full-scale population rates (Hz) in the same order.
+"""
+
+import numpy as np
+
+import neurosim as ns
+
+POPULATIONS = ("L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I")
+N_FULL = np.array([20683, 5834, 21915, 5479, 4850, 1065, 14395, 2948])
+# connection probability from source population (column) to target (row)
+CONN_PROBS = np.array([
+    [0.1009, 0.1689, 0.0437, 0.0818, 0.0323, 0.0, 0.0076, 0.0],
+    [0.1346, 0.1371, 0.0316, 0.0515, 0.0755, 0.0, 0.0042, 0.0],
+    [0.0077, 0.0059, 0.0497, 0.135, 0.0067, 0.0003, 0.0453, 0.0],
+    [0.0691, 0.0029, 0.0794, 0.1597, 0.0033, 0.0, 0.1057, 0.0],
+    [0.1004, 0.0622, 0.0505, 0.0057, 0.0831, 0.3726, 0.0204, 0.0],
+    [0.0548, 0.0269, 0.0257, 0.0022, 0.06, 0.3158, 0.0086, 0.0],
+    [0.0156, 0.0066, 0.0211, 0.0166, 0.0572, 0.0197, 0.0396, 0.2252],
+    [0.0364, 0.001, 0.0034, 0.0005, 0.0277, 0.008, 0.0658, 0.1443]])
+K_EXT = np.array([1600, 1500, 2100, 1900, 2000, 1900, 2900, 2100])
+PUBLISHED_RATES = np.array([0.971, 2.868, 4.746, 5.396, 8.142, 9.078, 0.991, 7.523])
+NEURON = dict(C_m=250.0, tau_m=10.0, tau_syn_ex=0.5, tau_syn_in=0.5, t_ref=2.0, E_L=-65.0,
+              V_th=-50.0, V_reset=-65.0)
+PSP_E, G, BG_RATE = 0.15, -4.0, 8.0
+DELAY_E, DELAY_I, DELAY_SD = 1.5, 0.75, 0.5
+V0_MEAN, V0_SD = -58.0, 10.0
+
+
+def psc_of_psp(psp, C_m=250.0, tau_m=10.0, tau_syn=0.5):
+    """The current amplitude (pA) of an exponential PSC whose PSP peaks at ``psp`` mV."""
+    ratio = tau_m / tau_syn
+    peak = (tau_m * tau_syn / (C_m * (tau_syn - tau_m)) *
+            (ratio ** (-tau_m / (tau_m - tau_syn)) - ratio ** (-tau_syn / (tau_m - tau_syn))))
+    return psp / peak
+
+
+def full_indegrees():
+    """Mean in-degree (synapses per target neuron) at full scale, target x source: the
+    paper's synapse numbers, log(1 - p) / log(1 - 1 / (N_t N_s)), per target neuron."""
+    prod = np.outer(N_FULL, N_FULL).astype(float)
+    synapses = np.log(1.0 - CONN_PROBS) / np.log1p(-1.0 / prod)
+    return synapses / N_FULL[:, None]
+
+
+def weights():
+    """Mean PSC amplitude (pA) of each connection at full scale, target x source."""
+    w = np.full((8, 8), psc_of_psp(PSP_E))
+    w[:, 1::2] *= G
+    w[0, 2] *= 2.0                                  # L4E -> L2/3E doubled
+    return w
+
+
+def plan(scale=0.1, k_scale=None, background="poisson"):
+    """The numbers of a scaled network: neurons, in-degrees, weights (pA), DC (pA) and the
+    background rate per neuron (Hz) and weight."""
+    k_scale = scale if k_scale is None else k_scale
+    if not (0.0 < scale <= 1.0 and 0.0 < k_scale <= 1.0):
+        raise ns.ParameterError(f"scale and k_scale must be in (0, 1], got {scale}, {k_scale}")
+    if background not in ("poisson", "dc"):
+        raise ns.ParameterError(f"background must be 'poisson' or 'dc', got {background!r}")
+    w_full, k_full = weights(), full_indegrees()
+    w_ext = psc_of_psp(PSP_E)
+    root = np.sqrt(k_scale)
+    tau = NEURON["tau_syn_ex"] * 1e-3                 # s
+    recurrent = (w_full * k_full * PUBLISHED_RATES[None, :]).sum(axis=1)
+    external = w_ext * K_EXT * BG_RATE
+    dc = tau * (1.0 - root) * recurrent
+    if background == "poisson":
+        dc += tau * (1.0 - root) * external
+    else:
+        dc += tau * external
+    return dict(n=np.maximum(1, np.round(N_FULL * scale)).astype(int),
+                indegree=np.round(k_full * k_scale).astype(int),
+                weight=w_full / root, dc=dc, bg_rate=BG_RATE * K_EXT * k_scale,
+                bg_weight=w_ext / root, k_scale=k_scale, background=background)
+
+
+def microcircuit(scale=0.1, k_scale=None, background="poisson", tstop=1000.0, seed=1,
+                 dt=0.1):
+    """The network and its populations {name: gids}; ``tstop`` bounds the Poisson trains."""
+    p = plan(scale, k_scale, background)
+    net = ns.Network(seed=seed)
+    rng = np.random.default_rng(seed)
+    pops = {}
+    for i, name in enumerate(POPULATIONS):
+        n = int(p["n"][i])
+        v0 = rng.normal(V0_MEAN, V0_SD, n)
+        pops[name] = net.add_cells(ns.models.LIF(**NEURON, I_e=float(p["dc"][i])), n=n,
+                                   V_init=v0)
+    for t, target in enumerate(POPULATIONS):
+        for s, source in enumerate(POPULATIONS):
+            k = int(p["indegree"][t, s])
+            if k == 0:
+                continue
+            w = float(p["weight"][t, s])
+            mean = DELAY_E if s % 2 == 0 else DELAY_I
+            net.connect_rule(pops[source], pops[target],
+                             ns.FixedInDegree(k, allow_autapses=True, multapses=True),
+                             weight=ns.Normal(w, 0.1 * abs(w), low=0.0) if w > 0 else
+                             ns.Normal(w, 0.1 * abs(w), high=0.0),
+                             delay=ns.Normal(mean, DELAY_SD * mean, low=dt))
+    if background == "poisson":
+        for i, name in enumerate(POPULATIONS):
+            for gid in pops[name]:
+                net.add_poisson(rate=float(p["bg_rate"][i]), n=1, stop=tstop,
+                                targets=[int(gid)], weight=float(p["bg_weight"]),
+                                delay=DELAY_E)
+    return net, pops
+
+
+def rates(spikes, pops, start, stop):
+    """Mean rate (Hz) of each population over [start, stop) ms."""
+    keep = (spikes.times >= start) & (spikes.times < stop)
+    gids = spikes.gids[keep]
+    return np.array([np.isin(gids, pops[name]).sum() / len(pops[name]) /
+                     ((stop - start) * 1e-3) for name in POPULATIONS])

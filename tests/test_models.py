@@ -1,0 +1,84 @@
+"""The model library at reduced scale: properties a neuroscientist would check."""
+
+import json
+
+import numpy as np
+import pytest
+
+import neurosim as ns
+from neurosim.models import microcircuit as mc
+
+
+def test_microcircuit_numbers_are_the_papers():
+    """Potjans & Diesmann (2014): 77 169 neurons, ~3e8 synapses, a 0.15 mV PSP is an
+    87.8 pA current."""
+    assert mc.N_FULL.sum() == 77169
+    synapses = (mc.full_indegrees() * mc.N_FULL[:, None]).sum()
+    assert 2.9e8 < synapses < 3.1e8
+    assert mc.psc_of_psp(0.15) == pytest.approx(87.81, abs=0.01)
+    # the in-degrees follow from the probabilities: p = 1 - (1 - 1/(Nt Ns))^synapses
+    k = mc.full_indegrees()
+    p = 1.0 - (1.0 - 1.0 / np.outer(mc.N_FULL, mc.N_FULL)) ** (k * mc.N_FULL[:, None])
+    np.testing.assert_allclose(p, mc.CONN_PROBS, atol=1e-9)
+    with pytest.raises(ns.ParameterError, match="scale"):
+        mc.plan(scale=0.0)
+
+
+@pytest.fixture(scope="module")
+def microcircuit_run(tmp_path_factory):
+    from neurosim.cli import main
+    out = tmp_path_factory.mktemp("microcircuit")
+    assert main(["model", "microcircuit", "--scale", "0.03", "--tstop", "700",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def test_microcircuit_at_reduced_scale_fires_as_published(microcircuit_run):
+    """Scale 0.03 (2 316 neurons, in-degrees x 0.03 with NEST's compensation): every
+    population's rate within a factor 2.5 of NEST's full-scale rates, L2/3E and L6E the
+    quietest excitatory ones as in the paper; the spikes file and the figure written."""
+    import libsonata
+    out = microcircuit_run
+    summary = json.loads((out / "summary.json").read_text())
+    rates = np.array([summary["rates"][p] for p in mc.POPULATIONS])
+    assert np.all(np.isfinite(rates))
+    ratio = rates / mc.PUBLISHED_RATES
+    assert np.all((ratio > 0.4) & (ratio < 2.5)), dict(zip(mc.POPULATIONS, rates))
+    excitatory = rates[0::2]
+    assert set(np.argsort(excitatory)[:2]) == {0, 3}           # L2/3E and L6E
+    reader = libsonata.SpikeReader(str(out / "spikes.h5"))
+    assert sorted(reader.get_population_names()) == sorted(mc.POPULATIONS)
+    total = sum(len(reader[p].get()) for p in mc.POPULATIONS)
+    assert total == summary["spikes"]
+    assert (out / "microcircuit.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_microcircuit_connectivity_counts_equal_the_plan():
+    net, pops = mc.microcircuit(scale=0.01, background="dc")
+    plan = mc.plan(scale=0.01, background="dc")
+    src, tgt, _, weights, delays = net.connections()
+    where = {}
+    for k, name in enumerate(mc.POPULATIONS):
+        for g in pops[name]:
+            where[int(g)] = k
+    s = np.array([where[int(g)] for g in src])
+    t = np.array([where[int(g)] for g in tgt])
+    counts = np.zeros((8, 8), dtype=int)
+    np.add.at(counts, (t, s), 1)
+    np.testing.assert_array_equal(counts, plan["indegree"] * plan["n"][:, None])
+    w = np.array([x[0] if np.ndim(x) else x for x in weights])
+    assert np.all(w[s % 2 == 0] > 0) and np.all(w[s % 2 == 1] < 0)   # Dale's law
+    assert delays.min() >= 0.1                                   # clipped at dt
+    # the DC makes up the background: an unconnected neuron sits at E_L + I_e R
+    assert np.all(plan["dc"] > 0)
+
+
+def test_ring_and_busyring_from_the_command_line(tmp_path):
+    from neurosim.cli import main
+    for name in ("ring", "busyring"):
+        out = tmp_path / name
+        assert main(["model", name, "--cells", "8", "--tstop", "60", "--out", str(out)]) == 0
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["spikes"] >= 8                            # the wave went round
+        assert summary["connections"] == 8 + 1 + (80 if name == "busyring" else 0)
+        assert (out / f"{name}.png").exists()
