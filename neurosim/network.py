@@ -14,6 +14,7 @@ vector for a NET_RECEIVE with several arguments).  Weights and delays are in NEU
 import numpy as np
 
 from .cell import Cell
+from .edges import Edges
 from .errors import ParameterError
 from .validate import finite
 
@@ -30,7 +31,7 @@ class Network:
         # one rank's part of a network (recipe.build_local): the kind of every gid, so that
         # connections from gids built on other ranks are checked too
         self.remote_kinds = None
-        self._src, self._tgt, self._label, self._weight, self._delay = [], [], [], [], []
+        self._edges = Edges()
 
     # ------------------------------------------------------------------ nodes
     @property
@@ -38,8 +39,14 @@ class Network:
         return len(self.cells) + len(self.spike_sources) + len(self.artificial)
 
     def _next_gids(self, n):
-        taken = [max(d) + 1 for d in (self.cells, self.spike_sources, self.artificial) if d]
-        start = max(taken, default=0)
+        held = len(self.cells) + len(self.spike_sources) + len(self.artificial)
+        if held != getattr(self, "_allocated", -1):  # gids placed another way: look
+            taken = [max(d) + 1 for d in (self.cells, self.spike_sources, self.artificial)
+                     if d]
+            self._end, self._allocated = max(taken, default=0), held
+        start = self._end
+        self._end += n
+        self._allocated += n
         return np.arange(start, start + n, dtype=np.int64)
 
     def add_cells(self, cell, n=1, positions=None, **params):
@@ -178,23 +185,20 @@ class Network:
             return 0
         # validate once per distinct endpoint (connect() on a scratch network), then append
         # every connection in generation order: that order is the connection index
-        first = {}
-        for k, (s_, t_) in enumerate(zip(src, tgt)):
-            first.setdefault(("s", int(s_)), k)
-            first.setdefault(("t", int(t_)), k)
+        first = np.union1d(np.unique(src, return_index=True)[1],
+                           np.unique(tgt, return_index=True)[1])
         probe = Network(self.seed)
         probe.cells, probe.spike_sources, probe.artificial = (self.cells, self.spike_sources,
                                                               self.artificial)
-        for k in sorted(set(first.values())):
+        probe.remote_kinds = self.remote_kinds
+        for k in first:
             probe.connect(int(src[k]), int(tgt[k]) if synapse is None else
                           (int(tgt[k]), synapse), weight=w[k], delay=d[k])
         if np.any(d < 0):
             raise ParameterError("connect_rule: delays must be >= 0")
-        self._src += src.tolist()
-        self._tgt += tgt.tolist()
-        self._label += [synapse] * len(src)
-        self._weight += [np.array([x]) for x in w]
-        self._delay += d.tolist()
+        if not np.all(np.isfinite(w)):
+            raise ParameterError("connect_rule: weights must be finite")
+        self._edges.extend(src, tgt, synapse, w, d)
         return len(src)
 
     def add_gap_junction(self, a, b, g):
@@ -244,9 +248,11 @@ class Network:
         if not hasattr(spec, "draw"):
             return values(spec, len(tgt), None, what)
         out = np.empty(len(tgt))
-        for t in np.unique(tgt):
-            sel = tgt == t
-            out[sel] = values(spec, int(sel.sum()), rng(self.seed, int(t), stream), what)
+        order = np.argsort(tgt, kind="stable")          # each target's rows, in order
+        bounds = np.flatnonzero(np.diff(tgt[order])) + 1
+        for rows in np.split(order, bounds) if len(tgt) else ():
+            out[rows] = values(spec, len(rows), rng(self.seed, int(tgt[rows[0]]), stream),
+                               what)
         return out
 
     def connect(self, source, target, weight, delay):
@@ -276,11 +282,7 @@ class Network:
             raise ParameterError(f"connection {source} -> {tgt}: weight must be finite, got "
                                  f"{weight!r}")
         d = finite("delay", delay, nonnegative=True, context=f"connection {source} -> {tgt}")
-        self._src.append(source)
-        self._tgt.append(tgt)
-        self._label.append(label)
-        self._weight.append(w)
-        self._delay.append(d)
+        self._edges.add(source, tgt, label, w, d)
 
     def connect_many(self, sources, targets, labels, weights, delays):
         """Many connections at once (a circuit's edges): ``sources[k]`` to ``targets[k]``
@@ -304,11 +306,7 @@ class Network:
             k = int(np.flatnonzero(bad)[0])
             raise ParameterError(f"connection {src[k]} -> {tgt[k]}: weight {w[k]} and delay "
                                  f"{d[k]} must be finite, the delay >= 0")
-        self._src += src.tolist()
-        self._tgt += tgt.tolist()
-        self._label += list(labels)
-        self._weight += [np.array([x]) for x in w]
-        self._delay += d.tolist()
+        self._edges.extend(src, tgt, labels, w, d)
 
     def _check_source(self, source):
         """A source spikes: a cell needs a detector (also one built on another rank)."""
@@ -339,12 +337,12 @@ class Network:
 
     @property
     def n_connections(self):
-        return len(self._src)
+        return len(self._edges)
 
     def connections(self):
-        """Arrays (source, target, label list, weights list, delay) in connection order."""
-        return (np.array(self._src, dtype=np.int64), np.array(self._tgt, dtype=np.int64),
-                list(self._label), list(self._weight), np.array(self._delay, dtype=float))
+        """Arrays (source, target, label, weights, delay) in connection order; weights an
+        (n, k) array, a row per connection, NaN beyond that connection's own weights."""
+        return self._edges.arrays()
 
     def __repr__(self):
         return (f"Network({len(self.cells)} cells, {len(self.artificial)} artificial cells, "

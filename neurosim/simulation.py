@@ -186,8 +186,7 @@ class Simulation:
             mine = np.isin(tgt, np.fromiter(self.local, dtype=np.int64))
             self._conn_order = self._conn_order[mine]
             src, tgt, delays = src[mine], tgt[mine], delays[mine]
-            labels = [lab for lab, m in zip(labels, mine) if m]
-            weights = [w for w, m in zip(weights, mine) if m]
+            labels, weights = labels[mine], weights[mine]
         # epochs: no spike made during the run can reach a target sooner than the minimum
         # delay of the connections leaving cells (spike sources' times are known beforehand:
         # their events are queued before their epoch, whatever their delay); the same on
@@ -212,7 +211,7 @@ class Simulation:
             min_delay /= 2
         tables, insts = self._resolve_targets(target, tgt, labels)
         # one row per connection, a column per NET_RECEIVE argument of any target
-        lengths = np.fromiter((len(w) for w in weights), dtype=np.int64, count=len(weights))
+        lengths = (~np.isnan(weights)).sum(axis=1)
         width = max([int(lengths.max()) if len(lengths) else 1, 1] +
                     [len(t.mechanism.net_receive_args) for t in model.mechanisms])
         for j in np.unique(tables):
@@ -226,14 +225,11 @@ class Simulation:
             if len(too_many):
                 c = too_many[0]
                 raise ParameterError(f"connection to gid {tgt[c]} synapse {labels[c]!r}: "
-                                     f"{len(weights[c])} weights for {mech.name}'s NET_RECEIVE"
+                                     f"{lengths[c]} weights for {mech.name}'s NET_RECEIVE"
                                      f"{mech.net_receive_args}")
         wmat = np.zeros((len(src), width))
-        if len(src) and np.all(lengths == 1):
-            wmat[:, 0] = np.concatenate(weights)
-        else:
-            for c, w in enumerate(weights):
-                wmat[c, :len(w)] = w
+        k = min(width, weights.shape[1])       # columns beyond are NaN (no weight) here
+        wmat[:, :k] = np.nan_to_num(weights[:, :k], nan=0.0)
         self.connections = Connections(src, delays, tables, insts, wmat)
         for j, table in enumerate(self.backend.tables):       # FOR_NETCONS: rows by instance
             if table.mechanism.uses_for_netcons:
@@ -263,11 +259,9 @@ class Simulation:
         cells."""
         tables = np.full(len(tgt), -1, dtype=np.int64)
         insts = np.full(len(tgt), -1, dtype=np.int64)
-        by_label = {}
-        for c, label in enumerate(labels):
-            by_label.setdefault(label, []).append(c)
-        for label, rows in by_label.items():
-            rows = np.asarray(rows, dtype=np.int64)
+        for label in dict.fromkeys(labels.tolist()):
+            rows = np.flatnonzero(labels == label) if label is not None else \
+                np.flatnonzero(np.equal(labels, None))
             gids, which = np.unique(tgt[rows], return_inverse=True)
             found = np.array([target[("gid", int(g)) if label is None else
                                      (self._index_of[int(g)], label)] for g in gids],

@@ -66,7 +66,7 @@ def test_microcircuit_connectivity_counts_equal_the_plan():
     counts = np.zeros((8, 8), dtype=int)
     np.add.at(counts, (t, s), 1)
     np.testing.assert_array_equal(counts, plan["indegree"] * plan["n"][:, None])
-    w = np.array([x[0] if np.ndim(x) else x for x in weights])
+    w = weights[:, 0]
     assert np.all(w[s % 2 == 0] > 0) and np.all(w[s % 2 == 1] < 0)   # Dale's law
     assert delays.min() >= 0.1                                   # clipped at dt
     # the DC makes up the background: an unconnected neuron sits at E_L + I_e R
