@@ -6,6 +6,7 @@ these.
     busyring      the ring with k-way zero-weight fan-in per cell (the event load of Arbor's
                   busyring benchmark)
     microcircuit  Potjans & Diesmann (2014), LIF, scale 0.01-1
+    celegans      the 302 neurons of C. elegans, c302 morphologies, Cook 2019 connectome
 """
 
 import os
@@ -117,6 +118,84 @@ def microcircuit_figure(path, spikes, pops, rates, scale, transient, tstop):
     bx.invert_yaxis()
     bx.set_xlabel("rate (Hz)")
     bx.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def run_celegans(out, tstop=400.0, frame_every=2.0, movie=True, threads=1, size=(960, 360)):
+    """The C. elegans nervous system (``neurosim.models.celegans``): a step into the
+    anterior touch receptors; soma voltages of every neuron, frames of the worm in 3D
+    (every compartment coloured by its voltage, seen from the side) and a movie."""
+    from neurosim.models import celegans as ce
+    from neurosim.viz.live import LiveView
+    from neurosim.viz.render import Renderer
+    os.makedirs(out, exist_ok=True)
+    t0 = time.perf_counter()
+    net, gid = ce.worm()
+    ce.stimulate(net, gid)
+    sim = ns.Simulation(net, threads=threads)
+    names = sorted(gid)
+    somata = sim.record("v", (0, 0.5), cell=[gid[n] for n in names], interval=1.0)
+    view = LiveView(sim, interval=frame_every, show=False, size=(400, 300))
+    built = time.perf_counter()
+    sim.run(tstop, viewer=view)
+    wall = time.perf_counter() - built
+    volts = np.array([tr.values for tr in somata])
+    if not np.all(np.isfinite(volts)):
+        raise ns.NumericalInstabilityError("the C. elegans run produced non-finite voltages")
+    source, scene = view.source, view.scene
+    view.viewer.close()
+    renderer = Renderer(scene, size=size, view="yz", vmin=-70.0, vmax=-10.0, ambient=0.6)
+    files = []
+    for t in (90.0, 130.0, 160.0, tstop - frame_every):
+        image = renderer.draw(np.nan_to_num(source.values(t), nan=-70.0))
+        files.append(os.path.join(out, f"worm_{t:05.0f}ms.png"))
+        _save_png(files[-1], image)
+    if movie:
+        from neurosim.viz.frames import write_movie
+        files.append(write_movie(os.path.join(out, "worm.mp4"),
+                                 (renderer.draw(np.nan_to_num(source.values(t), nan=-70.0))
+                                  for t in source.times), fps=25))
+    renderer.close()
+    files.append(_voltage_map(os.path.join(out, "celegans_somata.png"), names,
+                              somata[0].times, volts))
+    rest, late = volts[:, int(90.0)], volts[:, -1]
+    return dict(model="celegans", neurons=len(names), compartments=sim.n_compartments,
+                graded_synapses=sum(len(net.cells[g].synapses) for g in gid.values()),
+                gap_junctions=len(net.gap_junctions), rest_mv=float(np.median(rest)),
+                depolarized_at_end=int(np.sum(late > -55.0)), setup_s=built - t0,
+                run_s=wall, memory_mb=_peak_memory_mb(), files=files)
+
+
+def _save_png(path, image):
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    plt.imsave(path, image)
+    return path
+
+
+def _voltage_map(path, names, times, volts):
+    """Every neuron's soma voltage over time, neurons ordered by when they first pass
+    -50 mV (never: at the bottom)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    crossed = np.where((volts > -50.0).any(axis=1), np.argmax(volts > -50.0, axis=1),
+                       volts.shape[1])
+    order = np.argsort(crossed, kind="stable")
+    fig, ax = plt.subplots(figsize=(10, 6), dpi=120)
+    im = ax.imshow(volts[order], aspect="auto", cmap="viridis", vmin=-70, vmax=-10,
+                   extent=(times[0], times[-1], len(names), 0), interpolation="nearest")
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("neuron (by onset)")
+    ax.set_yticks([k + 0.5 for k in range(0, len(names), 25)])
+    ax.set_yticklabels([names[order[k]] for k in range(0, len(names), 25)], fontsize=7)
+    ax.set_title("C. elegans, 302 neurons (Cook 2019 connectome): touch receptors "
+                 "stimulated from 100 ms")
+    fig.colorbar(im, ax=ax, label="soma voltage (mV)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

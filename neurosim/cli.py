@@ -4,7 +4,7 @@
     neurosim run simulation_config.json          a SONATA simulation (also under mpiexec)
         [--threads N] [--checkpoint FILE [--checkpoint-every MS]] [--restore FILE]
     neurosim info simulation_config.json         what a circuit holds, before running it
-    neurosim model ring | busyring | microcircuit   a model of the library (spikes, figure)
+    neurosim model ring | busyring | microcircuit | celegans   a model of the library
         [--view [--view-every MS]]               ... shown in the viewer as it runs
     neurosim view simulation_config.json | report.h5     the interactive 3D window
     neurosim render simulation_config.json --out frame.png | movie.mp4   the 3D view, headless
@@ -179,6 +179,8 @@ def _model(args):
         fan = args.fan if args.fan is not None else (10 if args.name == "busyring" else 0)
         got = library.run_ring(args.out, cells=args.cells or 128, fan=fan,
                                tstop=args.tstop or 200.0, threads=args.threads)
+    elif args.name == "celegans":
+        got = library.run_celegans(args.out, tstop=args.tstop or 400.0, threads=args.threads)
     else:
         got = library.run_microcircuit(args.out, scale=args.scale, background=args.background,
                                        tstop=args.tstop or 1000.0, threads=args.threads)
@@ -247,8 +249,8 @@ def main(argv=None):
     render.add_argument("--view", choices=("xy", "xz", "yz"), default="xy")
     render.set_defaults(func=_render)
     model = sub.add_parser("model", help="run a model of the library: ring, busyring, "
-                                         "microcircuit (spikes, figure, summary)")
-    model.add_argument("name", choices=("ring", "busyring", "microcircuit"))
+                                         "microcircuit, celegans (output, figure, summary)")
+    model.add_argument("name", choices=("ring", "busyring", "microcircuit", "celegans"))
     model.add_argument("--out", default="neurosim_output", help="output folder")
     model.add_argument("--tstop", type=float, help="ms (ring 200, microcircuit 1000)")
     model.add_argument("--threads", type=int, default=1)

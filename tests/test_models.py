@@ -82,3 +82,107 @@ def test_ring_and_busyring_from_the_command_line(tmp_path):
         assert summary["spikes"] >= 8                            # the wave went round
         assert summary["connections"] == 8 + 1 + (80 if name == "busyring" else 0)
         assert (out / f"{name}.png").exists()
+
+
+# ---------------------------------------------------------------------- C. elegans
+def test_neuroml_cells_read_as_neuron_makes_them(tmp_path):
+    """AVAL from c302: a section per unbranched group, the spherical soma a cylinder with
+    length = diameter, neurites from its centre; the path length of every segment kept."""
+    import xml.etree.ElementTree as ET
+    from neurosim.io.neuroml import read_cell
+    from neurosim.models.celegans import cell_files
+    path = cell_files()["AVAL"]
+    morph, props = read_cell(path)
+    assert (props["cm"], props["ra"], props["v_init"]) == (1.0, 30.0, -65.0)
+    assert props["channels"] == [("LeakConductance", 2.5e-05, -65.0)]
+    soma = morph[0]
+    assert soma.type_name == "soma" and soma.length == pytest.approx(soma.diameters[0])
+    assert all(s.parent_x == 0.5 for s in morph.sections if s.parent == 0)
+    # total neurite length: the distances between each segment's ends, from the XML
+    total = 0.0
+    ns_ = "{http://www.neuroml.org/schema/neuroml2}"
+    segs = {s.get("id"): s for s in ET.parse(path).getroot().iter(f"{ns_}segment")}
+    for s in segs.values():
+        dist = s.find(f"{ns_}distal")
+        prox = s.find(f"{ns_}proximal")
+        if prox is None:
+            prox = segs[s.find(f"{ns_}parent").get("segment")].find(f"{ns_}distal")
+        total += np.linalg.norm([float(dist.get(k)) - float(prox.get(k)) for k in "xyz"])
+    assert sum(s.length for s in morph.sections[1:]) == pytest.approx(total, rel=1e-9)
+    bad = tmp_path / "bad.cell.nml"
+    bad.write_text(open(path).read().replace('condDensity="0.025 mS_per_cm2"',
+                                             'condDensity="0.025 furlongs"'))
+    with pytest.raises(ns.MorphologyError, match="bad.cell.nml.*furlongs"):
+        read_cell(bad)
+
+
+@pytest.fixture(scope="module")
+def worm_network():
+    from neurosim.models import celegans as ce
+    return ce.worm()
+
+
+def test_the_worm_has_the_connectomes_synapses_and_gap_junctions(worm_network):
+    from neurosim.models import celegans as ce
+    net, gid = worm_network
+    names, chemical, electrical = ce.connectome()
+    assert len(gid) == 302 and len(net.cells) == 302
+    rows = [names.index(n) for n in sorted(gid)]
+    cs = chemical[np.ix_(rows, rows)]
+    gj = electrical[np.ix_(rows, rows)]
+    synapses = [s for g in gid.values() for s in net.cells[g].synapses]
+    assert len(synapses) == np.count_nonzero(cs)
+    contacts = sum(s.params["gmax"] for s in synapses) / ce.PARAMETERS["g_syn"]
+    assert contacts == pytest.approx(cs.sum())
+    assert len(net.pointers) == len(synapses)
+    assert len(net.gap_junctions) == np.count_nonzero(np.triu(gj, 1))
+    assert sum(g for *_, g in net.gap_junctions) / ce.PARAMETERS["g_gap"] == \
+        pytest.approx(np.triu(gj, 1).sum())
+    inhibitory = [s for g in gid.values() for s in net.cells[g].synapses
+                  if s.label[len("from_"):] in ce.GABAERGIC]
+    assert inhibitory and all(s.params["e"] == -70.0 for s in inhibitory)
+
+
+def test_the_worm_rests_and_answers_touch(tmp_path):
+    """neurosim model celegans: every soma rests near -65 mV before the step; the touch
+    receptors depolarize, and their direct partners more than the other neurons; frames,
+    a movie and the voltage map are written, nothing is NaN."""
+    import imageio.v2 as imageio
+    from neurosim.cli import main
+    from neurosim.models import celegans as ce
+    out = tmp_path / "worm"
+    assert main(["model", "celegans", "--tstop", "200", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["neurons"] == 302 and abs(summary["rest_mv"] + 65.0) < 3.0
+    with imageio.get_reader(out / "worm.mp4") as reader:
+        assert sum(1 for _ in reader) == 101                    # 0, 2, ..., 200 ms
+    assert (out / "celegans_somata.png").exists() and (out / "worm_00130ms.png").exists()
+    # the responses, from a run of the same network in the API
+    net, gid = ce.worm()
+    ce.stimulate(net, gid)
+    sim = ns.Simulation(net)
+    names = sorted(gid)
+    traces = sim.record("v", (0, 0.5), cell=[gid[n] for n in names], interval=1.0)
+    sim.run(180.0)
+    v = np.array([t.values for t in traces])
+    assert np.all(np.isfinite(v))
+    assert np.all(np.abs(v[:, 95] + 65.0) < 10.0)               # at rest before the step
+    touch = np.isin(names, ce.TOUCH)
+    assert np.all(v[touch, 180] - v[touch, 95] > 10.0)
+    rise = v[:, 120] - v[:, 95]                 # 20 ms into the step: the first neighbours
+    all_names, chemical, electrical = ce.connectome()
+    idx = [all_names.index(n) for n in names]
+    from_touch = (chemical[np.ix_([all_names.index(n) for n in ce.TOUCH], idx)].sum(0) +
+                  electrical[np.ix_([all_names.index(n) for n in ce.TOUCH], idx)].sum(0)) > 0
+    partners, others = rise[from_touch & ~touch], rise[~from_touch & ~touch]
+    assert np.median(partners) > 2 * np.median(others) and np.median(partners) > 0.5
+
+
+def test_the_worm_at_rest_stays_at_rest(worm_network):
+    """Without input the excitable network does not ignite by itself."""
+    net, gid = worm_network
+    sim = ns.Simulation(net)
+    traces = sim.record("v", (0, 0.5), cell=list(gid.values()), interval=10.0)
+    sim.run(600.0)
+    v = np.array([t.values for t in traces])
+    assert np.all(np.abs(v + 65.0) < 2.0)

@@ -456,3 +456,18 @@ def test_a_live_run_in_a_real_window(x_display, run_output, tmp_path):
     got = window_script(x_display, "live", run_output, tmp_path)
     assert got["frames"] == int(got["tstop"] / 2.0) + 1 and got["t"] == got["tstop"]
     assert got["spikes"] >= got["run_spikes"] > 0 and got["closed"]
+
+
+def test_neurites_thinner_than_a_pixel_stay_visible():
+    """A 0.1 µm cable drawn at 1 pixel per µm: its tubes are widened to a pixel (the C.
+    elegans neurites at whole-worm scale), not lost between pixels."""
+    cell = ns.Cell(ns.Morphology.cable(200.0, 0.1), discretization=ns.NSeg(4))
+    scene = Scene.from_cells({0: cell})
+    renderer = Renderer(scene, size=(220, 100), ambient=1.0)
+    try:
+        image = renderer.draw(np.full(4, 40.0))
+        lit = np.all(image[:, :, :3] == colormap_table()[255, :3], axis=2)
+        assert lit.any(axis=0).sum() > 150                  # along most of its length
+        assert lit.sum(axis=0).max() <= 3                   # and about a pixel wide
+    finally:
+        renderer.close()

@@ -18,13 +18,16 @@ _TEXTURE_WIDTH = 2048
 
 VERTEX = """
 uniform mat4 u_transform;
-attribute vec3 a_position;
-attribute vec3 a_normal;
+uniform float u_min_radius;      // um: half a pixel, so thin neurites stay visible
+attribute vec3 a_centre;         // the point on the compartment's axis
+attribute vec3 a_normal;         // the way out from the axis (tubes)
+attribute float a_radius;        // um; negative: a line (no width)
 attribute float a_index;
 varying vec3 v_normal;
 varying float v_index;
 void main() {
-    gl_Position = u_transform * vec4(a_position, 1.0);
+    float r = a_radius < 0.0 ? 0.0 : max(a_radius, u_min_radius);
+    gl_Position = u_transform * vec4(a_centre + r * a_normal, 1.0);
     v_normal = normalize(mat3(u_transform) * a_normal);
     v_index = a_index;
 }
@@ -91,25 +94,35 @@ def tube_mesh(scene, sides=8):
     angle = 2.0 * np.pi * np.arange(sides) / sides
     ring = np.cos(angle)[None, :, None] * u[:, None, :] + \
         np.sin(angle)[None, :, None] * w[:, None, :]                  # (n, sides, 3)
-    start = scene.p0[:, None, :] + scene.r0[:, None, None] * ring
-    end = scene.p1[:, None, :] + scene.r1[:, None, None] * ring
-    position = np.concatenate([start, end], axis=1).reshape(-1, 3)     # (n * 2 sides, 3)
+    centre = np.concatenate([np.repeat(scene.p0[:, None, :], sides, axis=1),
+                             np.repeat(scene.p1[:, None, :], sides, axis=1)],
+                            axis=1).reshape(-1, 3)                    # (n * 2 sides, 3)
+    radius = np.concatenate([np.repeat(scene.r0[:, None], sides, axis=1),
+                             np.repeat(scene.r1[:, None], sides, axis=1)], axis=1).ravel()
     normal = np.concatenate([ring, ring], axis=1).reshape(-1, 3)
     index = np.repeat(np.arange(n, dtype=np.float32), 2 * sides)
     k = np.arange(sides)
     a, b = k, (k + 1) % sides                                         # ring neighbours
     quad = np.stack([a, b, sides + a, b, sides + b, sides + a], axis=1).ravel()
     faces = (np.arange(n)[:, None] * 2 * sides + quad[None, :]).astype(np.uint32)
-    return position.astype(np.float32), normal.astype(np.float32), index, faces.ravel()
+    return (centre.astype(np.float32), normal.astype(np.float32),
+            radius.astype(np.float32), index, faces.ravel())
 
 
 def line_mesh(scene):
     """The coarsest level of detail: each compartment a line from p0 to p1 (2 vertices)."""
     n = len(scene)
-    position = np.stack([scene.p0, scene.p1], axis=1).reshape(-1, 3).astype(np.float32)
+    centre = np.stack([scene.p0, scene.p1], axis=1).reshape(-1, 3).astype(np.float32)
     normal = np.tile(np.array([0.0, 0.0, 1.0], np.float32), (2 * n, 1))   # fully lit
+    radius = np.full(2 * n, -1.0, np.float32)                            # no width
     index = np.repeat(np.arange(n, dtype=np.float32), 2)
-    return position, normal, index, np.arange(2 * n, dtype=np.uint32)
+    return centre, normal, radius, index, np.arange(2 * n, dtype=np.uint32)
+
+
+def min_radius(transform, height):
+    """Half a pixel in µm for an orthographic ``transform`` drawing ``height`` pixels."""
+    per_um = float(np.linalg.norm(np.asarray(transform)[1, :3])) * height / 2.0
+    return 0.5 / max(per_um, 1e-12)
 
 
 def view_transform(scene, size, view="xy", margin=0.05):
@@ -147,12 +160,13 @@ class CompartmentMesh:
                 4 if len(scene) <= 500_000 else 0
         from vispy import gloo
         self.gloo, self.scene = gloo, scene
-        position, normal, index, faces = tube_mesh(scene, sides) if sides else \
+        centre, normal, radius, index, faces = tube_mesh(scene, sides) if sides else \
             line_mesh(scene)
         self.mode = "triangles" if sides else "lines"
         self.program = gloo.Program(VERTEX, FRAGMENT)
-        self.program["a_position"] = position
+        self.program["a_centre"] = centre
         self.program["a_normal"] = normal
+        self.program["a_radius"] = radius
         self.program["a_index"] = index
         self.faces = gloo.IndexBuffer(faces)
         width = min(_TEXTURE_WIDTH, max(len(scene), 1))
@@ -194,9 +208,11 @@ class CompartmentMesh:
     def set_range(self, vmin, vmax):
         self.program["u_vmin"], self.program["u_vmax"] = float(vmin), float(vmax)
 
-    def draw(self, transform, pick=False):
-        """Draw with ``transform`` (4 x 4, row-major: clip = transform @ point)."""
+    def draw(self, transform, pick=False, height=None):
+        """Draw with ``transform`` (4 x 4, row-major: clip = transform @ point); tubes are
+        at least a pixel wide in a viewport ``height`` pixels high."""
         self.program["u_transform"] = np.asarray(transform, np.float32).T
+        self.program["u_min_radius"] = min_radius(transform, height) if height else 0.0
         self.program["u_pick"] = 1 if pick else 0
         self.program.draw(self.mode, self.faces)
 
@@ -244,7 +260,7 @@ class Renderer:
             gloo.set_state(depth_test=True, blend=False)
             gloo.set_clear_color((0, 0, 0, 0) if pick else self.background)
             gloo.clear(color=True, depth=True)
-            self.mesh.draw(self.transform, pick)
+            self.mesh.draw(self.transform, pick, height=self.size[1])
             return self.fbo.read()
 
     def draw(self, values=None):

@@ -361,7 +361,7 @@ class Viewer:
         gloo = self.gloo
         vx, vy, vw, vh = self.rect["view"]
         gloo.set_state(depth_test=True, blend=False)
-        self.mesh.draw(self.camera.transform(vw, vh), pick)
+        self.mesh.draw(self.camera.transform(vw, vh), pick, height=vh)
 
     def _gl_viewport(self, rect):
         """A rectangle (x, y from the top left, logical pixels) as GL's viewport."""
