@@ -67,7 +67,7 @@ def run_microcircuit(out, scale=0.1, k_scale=None, background="poisson", tstop=1
                                 f"({transient} ms) over which rates are not counted")
     os.makedirs(out, exist_ok=True)
     t0 = time.perf_counter()
-    net, pops = mc.microcircuit(scale, k_scale, background, tstop=tstop, seed=seed)
+    net, pops = mc.microcircuit(scale, k_scale, background, seed=seed)
     sim = ns.Simulation(net, dt=0.1, threads=threads)
     neurons = np.concatenate([pops[p] for p in mc.POPULATIONS])
     spikes = sim.record_spikes(neurons)

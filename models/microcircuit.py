@@ -6,10 +6,10 @@ integration), wired by the paper's connection probabilities.
 Scaling as NEST's PyNEST example does: ``scale`` multiplies the neuron numbers, ``k_scale``
 the in-degrees; weights are divided by sqrt(k_scale) (the input's variance kept) and a
 direct current makes up the mean input lost (computed from the full-scale rates), so a
-reduced network fires as the full one.  The background is a Poisson train per neuron at
-8 Hz x K_ext x k_scale (``background="poisson"``, drawn ahead: memory grows with the run)
-or its mean as a direct current (``background="dc"``, NEST's other option; what full scale
-needs here).
+reduced network fires as the full one.  The background is a Poisson input per neuron at
+8 Hz x K_ext x k_scale (``background="poisson"``: drives drawn in the kernel step by step,
+``Network.add_poisson_drive``, as NEST's poisson_generator) or its mean as a direct
+current (``background="dc"``, NEST's other option).
 
 Parameters (numbers from the paper, as NEST's example sets them): ``N_FULL``,
 ``CONN_PROBS`` (target x source), ``K_EXT``, PSP 0.15 mV (87.8 pA), g = -4, L4E -> L2/3E
@@ -92,9 +92,8 @@ def plan(scale=0.1, k_scale=None, background="poisson"):
                 bg_weight=w_ext / root, k_scale=k_scale, background=background)
 
 
-def microcircuit(scale=0.1, k_scale=None, background="poisson", tstop=1000.0, seed=1,
-                 dt=0.1):
-    """The network and its populations {name: gids}; ``tstop`` bounds the Poisson trains."""
+def microcircuit(scale=0.1, k_scale=None, background="poisson", seed=1, dt=0.1):
+    """The network and its populations {name: gids}."""
     p = plan(scale, k_scale, background)
     net = ns.Network(seed=seed)
     rng = np.random.default_rng(seed)
@@ -116,12 +115,10 @@ def microcircuit(scale=0.1, k_scale=None, background="poisson", tstop=1000.0, se
                              weight=ns.Normal(w, 0.1 * abs(w), low=0.0) if w > 0 else
                              ns.Normal(w, 0.1 * abs(w), high=0.0),
                              delay=ns.Normal(mean, DELAY_SD * mean, low=dt))
-    if background == "poisson":
+    if background == "poisson":             # a Poisson generator per neuron, in the kernel
         for i, name in enumerate(POPULATIONS):
-            for gid in pops[name]:
-                net.add_poisson(rate=float(p["bg_rate"][i]), n=1, stop=tstop,
-                                targets=[int(gid)], weight=float(p["bg_weight"]),
-                                delay=DELAY_E)
+            net.add_poisson_drive([int(g) for g in pops[name]], rate=float(p["bg_rate"][i]),
+                                  weight=float(p["bg_weight"]))
     return net, pops
 
 

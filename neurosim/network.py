@@ -28,6 +28,7 @@ class Network:
         self.positions = {}              # gid -> (x, y, z) µm, where given
         self.gap_junctions = []          # (gid a, location a, gid b, location b, g µS)
         self.pointers = []               # (gid, label, pointer, source gid, location)
+        self.drives = []                 # (gid, label, rate Hz, weight, start, stop, k)
         # one rank's part of a network (recipe.build_local): the kind of every gid, so that
         # connections from gids built on other ranks are checked too
         self.remote_kinds = None
@@ -255,27 +256,59 @@ class Network:
                                what)
         return out
 
-    def connect(self, source, target, weight, delay):
-        """Connect gid ``source`` to ``target``: ``(gid, synapse label)`` on a cell, or the
-        gid of an artificial cell."""
-        source = self._gid(source, "source")
+    def _target(self, target):
+        """(gid, label) of an event's target: ``(gid, synapse label)`` on a cell, or the gid
+        of an artificial cell (label None)."""
         if np.ndim(target) == 0 and not isinstance(target, str):
             tgt, label = self._gid(target, "target"), None
             if tgt not in self.artificial:
                 raise ParameterError(f"target gid {tgt}: give (gid, synapse label) for a cell")
-        else:
-            try:
-                tgt, label = target
-            except (TypeError, ValueError):
-                raise ParameterError(f"a connection target is (gid, synapse label), got "
-                                     f"{target!r}") from None
-            tgt = self._gid(tgt, "target")
-            if tgt not in self.cells:
-                raise ParameterError(f"target gid {tgt} is not a cell with synapses")
-            cell = self.cells[tgt]
-            if not any(s.label == label for s in cell.synapses):
-                raise ParameterError(f"cell gid {tgt} has no synapse labelled {label!r} (its "
-                                     f"labels: {[s.label for s in cell.synapses]})")
+            return tgt, label
+        try:
+            tgt, label = target
+        except (TypeError, ValueError):
+            raise ParameterError(f"a connection target is (gid, synapse label), got "
+                                 f"{target!r}") from None
+        tgt = self._gid(tgt, "target")
+        if tgt not in self.cells:
+            raise ParameterError(f"target gid {tgt} is not a cell with synapses")
+        cell = self.cells[tgt]
+        if not any(s.label == label for s in cell.synapses):
+            raise ParameterError(f"cell gid {tgt} has no synapse labelled {label!r} (its "
+                                 f"labels: {[s.label for s in cell.synapses]})")
+        return tgt, label
+
+    def add_poisson_drive(self, targets, rate, weight, start=0.0, stop=np.inf):
+        """Each target (gid, label) — or gid of a point neuron — gets its own Poisson input
+        of ``rate`` Hz on [start, stop) ms, each input spike an event of ``weight``: NEST's
+        ``poisson_generator``.  Drawn step by step in the kernel (``neurosim.drive``), so it
+        costs no memory however long the run; the draws are keyed on (seed, target gid,
+        drive), the same on any number of threads and ranks."""
+        rate = finite("rate", rate, nonnegative=True)
+        start = finite("start", start, nonnegative=True)
+        stop = float(stop)
+        if not stop > start:
+            raise ParameterError(f"add_poisson_drive: stop ({stop}) must be after start "
+                                 f"({start})")
+        w = np.atleast_1d(np.asarray(weight, dtype=float))
+        if w.ndim != 1 or not np.all(np.isfinite(w)):
+            raise ParameterError(f"add_poisson_drive: weight must be finite, got {weight!r}")
+        if not hasattr(self, "drives"):
+            self.drives = []
+        count = {}
+        for gid, _, *_ in self.drives:
+            count[gid] = count.get(gid, 0) + 1
+        for target in targets:
+            tgt, label = self._target(target)
+            self.drives.append((tgt, label, rate, w, start, stop, count.get(tgt, 0)))
+            count[tgt] = count.get(tgt, 0) + 1
+        return len(targets)
+
+    def connect(self, source, target, weight, delay):
+        """Connect gid ``source`` to ``target``: ``(gid, synapse label)`` on a cell, or the
+        gid of an artificial cell."""
+        source = self._gid(source, "source")
+        tgt, label = self._target(target)
         self._check_source(source)
         w = np.atleast_1d(np.asarray(weight, dtype=float))
         if w.ndim != 1 or not np.all(np.isfinite(w)):

@@ -231,6 +231,7 @@ class Simulation:
         k = min(width, weights.shape[1])       # columns beyond are NaN (no weight) here
         wmat[:, :k] = np.nan_to_num(weights[:, :k], nan=0.0)
         self.connections = Connections(src, delays, tables, insts, wmat)
+        self._set_drives(target, width)
         for j, table in enumerate(self.backend.tables):       # FOR_NETCONS: rows by instance
             if table.mechanism.uses_for_netcons:
                 rows = np.flatnonzero(np.asarray(tables, dtype=np.int64) == j)
@@ -239,8 +240,6 @@ class Simulation:
                 ptr = np.zeros(len(table.nodes) + 1, dtype=np.int64)
                 np.add.at(ptr, inst + 1, 1)
                 table.incoming = (np.cumsum(ptr), rows[order].astype(np.int64))
-        self.backend.set_connections(self.connections.weights, self.connections.target_table,
-                                     self.connections.target_instance)
         self.events = EventQueue(self.connections, self.dt)
         self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \
             if np.isfinite(min_delay) else None
@@ -252,6 +251,38 @@ class Simulation:
         order = np.lexsort((gids, times))
         self._source_times, self._source_gids = times[order], gids[order]
         self._source_next = 0          # index of the first source spike not yet queued
+
+    def _set_drives(self, target, width):
+        """This rank's Poisson drives (``net.add_poisson_drive``): their weights are rows
+        after the connections' in the weight matrix the kernel reads (connection weights
+        stay a view of its first rows); targets, mean counts per step and keys."""
+        from .drive import drive_key
+        c = self.connections
+        drives = [d for d in getattr(self.network, "drives", []) if d[0] in self.local]
+        table = np.zeros(len(drives), dtype=np.int64)
+        inst = np.zeros(len(drives), dtype=np.int64)
+        weights = np.zeros((len(drives), width))
+        for r, (gid, label, rate, w, start, stop, k) in enumerate(drives):
+            table[r], inst[r] = target[("gid", gid) if label is None else
+                                       (self._index_of[gid], label)]
+            mech = self.backend.tables[table[r]].mechanism
+            if not mech.net_receive or len(w) > max(1, len(mech.net_receive_args)):
+                raise ParameterError(f"Poisson drive onto gid {gid} {label!r}: {mech.name} "
+                                     f"takes no events of {len(w)} weight(s)")
+            weights[r, :len(w)] = w
+        both = np.ascontiguousarray(np.vstack([c.weights, weights]))
+        c.weights = both[:len(c)]            # plasticity writes through to the view
+        self.backend.set_connections(both, np.concatenate([c.target_table, table]),
+                                     np.concatenate([c.target_instance, inst]))
+        dt = self.dt
+        self.backend.set_drives(
+            len(c) + np.arange(len(drives), dtype=np.int64), table, inst,
+            np.array([d[2] * dt / 1000.0 for d in drives], dtype=float),
+            np.array([drive_key(self.network.seed, d[0], d[6]) for d in drives],
+                     dtype=np.uint64),
+            np.array([int(np.ceil(d[4] / dt - 1e-9)) for d in drives], dtype=np.int64),
+            np.array([int(np.ceil(min(d[5], 1e15) / dt - 1e-9)) for d in drives],
+                     dtype=np.int64))
 
     def _resolve_targets(self, target, tgt, labels):
         """(table, instance) of every connection's target, label by label, without a Python

@@ -72,6 +72,8 @@ class CpuBackend:
         self.set_connections(np.zeros((0, 1)), np.zeros(0, dtype=np.int64),
                              np.zeros(0, dtype=np.int64))
         self.set_gap_junctions([], [], [])
+        self.set_drives(*[np.zeros(0, dtype=t) for t in (np.int64, np.int64, np.int64, float,
+                                                         np.uint64, np.int64, np.int64)])
         self._spikes = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool))
 
     # ------------------------------------------------------------------ groups
@@ -180,6 +182,19 @@ class CpuBackend:
         """The connections' weight vectors (read and written by NET_RECEIVE) and targets."""
         self.conn_w, self.conn_table, self.conn_inst = weights, table, instance
 
+    def set_drives(self, conn, table, instance, lam, key, on, off):
+        """Poisson drives (``neurosim.drive``): the weight row (``conn``) and target of
+        each, its mean count per step ``lam``, its key, and its first and end steps;
+        sorted by the target's group."""
+        group = np.zeros(len(conn), dtype=np.int64)
+        for j, groups in enumerate(self.inst_group):
+            sel = table == j
+            group[sel] = groups[instance[sel]]
+        order = np.argsort(group, kind="stable")
+        self.drv_gp = _pointers(group[order], np.arange(self.n_groups + 1))
+        self.drives = [np.ascontiguousarray(a[order]) for a in (table, instance, conn, lam,
+                                                                 key, on, off)]
+
     def initialize(self):
         """NEURON's finitialize: v = v_init, every mechanism's INITIAL block at v_init, then
         NET_RECEIVE's INITIAL for every connection."""
@@ -270,7 +285,7 @@ class CpuBackend:
             self.v, m.cap, m.area, self.d_static, self.rhs_static, m.g_axial, m.parent,
             self.rhs, self.d, self.inv, self.dynamic, self.grp_node, self.stim_gp, *self.stim,
             rec_every, rec_count, rec_out, self.rv_gp, self.rv_row, self.rv_node,
-            *self._group_events(events), self.conn_w,
+            *self._group_events(events), self.conn_w, self.drv_gp, *self.drives,
             self.gj_gp, self.gj_a, self.gj_b, self.gj_g,
             self.det_gp, self.det_node, self.det_thresh, self.det_prev, self.det_gid,
             spk_gp, spk_count, self.spk_gid, self.spk_t, self.spk_exact,

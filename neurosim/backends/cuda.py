@@ -147,6 +147,12 @@ class CudaBackend(CpuBackend):
         """The host arrays were written (a restored checkpoint): upload them next call."""
         self._on_device = False
 
+    def set_drives(self, conn, table, instance, lam, key, on, off):
+        if len(conn):
+            raise ParameterError("Poisson drives (add_poisson_drive) run on the cpu backend "
+                                 "only so far; use add_poisson (spike trains drawn ahead)")
+        super().set_drives(conn, table, instance, lam, key, on, off)
+
     def set_connections(self, weights, table, instance):
         super().set_connections(weights, table, instance)
         self._on_device = False
