@@ -7,6 +7,7 @@ these.
                   busyring benchmark)
     microcircuit  Potjans & Diesmann (2014), LIF, scale 0.01-1
     celegans      the 302 neurons of C. elegans, c302 morphologies, Cook 2019 connectome
+    v1            a V1 layer-4 column: Allen perisomatic cells, LIF neurons, LGN input
 """
 
 import os
@@ -196,6 +197,77 @@ def _voltage_map(path, names, times, volts):
     ax.set_title("C. elegans, 302 neurons (Cook 2019 connectome): touch receptors "
                  "stimulated from 100 ms")
     fig.colorbar(im, ax=ax, label="soma voltage (mV)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def run_v1(out, scale=1.0, tstop=1000.0, threads=1):
+    """The V1 layer-4 column (``neurosim.models.v1_column``): build the SONATA circuit
+    with bmtk, run it as ``neurosim run`` does, then a raster by population with the rates
+    before and during the LGN flash, and a 3D frame of the column during the flash."""
+    from neurosim.io.sonata import SonataRun
+    from neurosim.models import v1_column as v1
+    from neurosim.viz.render import Renderer
+    from neurosim.viz.sources import RunSource
+    os.makedirs(out, exist_ok=True)
+    t0 = time.perf_counter()
+    config = v1.build(os.path.join(out, "circuit"), scale=scale, tstop=tstop)
+    run = SonataRun(config, threads=threads)
+    built = time.perf_counter()
+    run.run()
+    wall = time.perf_counter() - built
+    run.write()
+    c = run.circuit
+    names = c.nodes["v1"].attribute("pop_name")
+    pops = {n: c.gids("v1", c.nodes["v1"].ids[names == n]) for n in dict.fromkeys(names)}
+    spikes = run.spikes
+    flash = v1.FLASH
+    rates = {}
+    for name, gids in pops.items():
+        mine = np.isin(spikes.gids, gids)
+        before = mine & (spikes.times < flash[0])
+        during = mine & (spikes.times >= flash[0]) & (spikes.times < flash[1])
+        rates[name] = (before.sum() / len(gids) / (flash[0] * 1e-3),
+                       during.sum() / len(gids) / ((flash[1] - flash[0]) * 1e-3))
+    files = [os.path.join(out, "v1_raster.png")]
+    _v1_raster(files[0], spikes, pops, rates, tstop, flash)
+    source = RunSource(config, "soma_v")
+    renderer = Renderer(source.scene, size=(800, 600), view="xy", vmin=-80.0, vmax=0.0,
+                        ambient=0.6)
+    from neurosim.viz.frames import flash as flash_somata
+    t = 0.5 * (flash[0] + flash[1])
+    values = np.nan_to_num(source.values(t), nan=-80.0)
+    files.append(_save_png(os.path.join(out, "v1_column.png"), renderer.draw(
+        flash_somata(values, source.scene, source.spikes, t, 0.0))))
+    renderer.close()
+    source.close()
+    return dict(model="v1", scale=scale, detailed=len(c.network.cells),
+                point=len(c.network.artificial), lgn=len(c.network.spike_sources),
+                connections=c.network.n_connections, compartments=run.sim.n_compartments,
+                spikes=len(spikes.times),
+                rates_before_flash={k: round(float(v[0]), 2) for k, v in rates.items()},
+                rates_during_flash={k: round(float(v[1]), 2) for k, v in rates.items()},
+                setup_s=built - t0, run_s=wall, memory_mb=_peak_memory_mb(), files=files)
+
+
+def _v1_raster(path, spikes, pops, rates, tstop, flash):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(10, 6), dpi=120)
+    ax.axvspan(*flash, color="0.9", label="LGN flash")
+    for k, (name, gids) in enumerate(pops.items()):
+        sel = np.isin(spikes.gids, gids)
+        before, during = rates[name]
+        ax.scatter(spikes.times[sel], spikes.gids[sel], s=2, color=f"C{k}",
+                   label=f"{name}: {before:.1f} -> {during:.1f} Hz")
+    ax.set_xlim(0, tstop)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("gid")
+    ax.set_title("V1 layer-4 column: Allen perisomatic cells and LIF neurons, LGN input")
+    ax.legend(loc="upper left", fontsize=7, markerscale=4)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

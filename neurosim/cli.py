@@ -4,7 +4,7 @@
     neurosim run simulation_config.json          a SONATA simulation (also under mpiexec)
         [--threads N] [--checkpoint FILE [--checkpoint-every MS]] [--restore FILE]
     neurosim info simulation_config.json         what a circuit holds, before running it
-    neurosim model ring | busyring | microcircuit | celegans   a model of the library
+    neurosim model ring | busyring | microcircuit | celegans | v1   a model of the library
         [--view [--view-every MS]]               ... shown in the viewer as it runs
     neurosim view simulation_config.json | report.h5     the interactive 3D window
     neurosim render simulation_config.json --out frame.png | movie.mp4   the 3D view, headless
@@ -179,10 +179,14 @@ def _model(args):
         fan = args.fan if args.fan is not None else (10 if args.name == "busyring" else 0)
         got = library.run_ring(args.out, cells=args.cells or 128, fan=fan,
                                tstop=args.tstop or 200.0, threads=args.threads)
+    elif args.name == "v1":
+        got = library.run_v1(args.out, scale=args.scale or 1.0,
+                             tstop=args.tstop or 1000.0, threads=args.threads)
     elif args.name == "celegans":
         got = library.run_celegans(args.out, tstop=args.tstop or 400.0, threads=args.threads)
     else:
-        got = library.run_microcircuit(args.out, scale=args.scale, background=args.background,
+        got = library.run_microcircuit(args.out, scale=args.scale or 0.1,
+                                       background=args.background,
                                        tstop=args.tstop or 1000.0, threads=args.threads)
     files = got.pop("files")
     with open(os.path.join(args.out, "summary.json"), "w") as f:
@@ -249,15 +253,17 @@ def main(argv=None):
     render.add_argument("--view", choices=("xy", "xz", "yz"), default="xy")
     render.set_defaults(func=_render)
     model = sub.add_parser("model", help="run a model of the library: ring, busyring, "
-                                         "microcircuit, celegans (output, figure, summary)")
-    model.add_argument("name", choices=("ring", "busyring", "microcircuit", "celegans"))
+                                         "microcircuit, celegans, v1 (output, figure, "
+                                         "summary)")
+    model.add_argument("name", choices=("ring", "busyring", "microcircuit", "celegans", "v1"))
     model.add_argument("--out", default="neurosim_output", help="output folder")
     model.add_argument("--tstop", type=float, help="ms (ring 200, microcircuit 1000)")
     model.add_argument("--threads", type=int, default=1)
     model.add_argument("--cells", type=int, help="ring: number of cells (128)")
     model.add_argument("--fan", type=int, help="busyring: zero-weight inputs per cell (10)")
-    model.add_argument("--scale", type=float, default=0.1,
-                       help="microcircuit: fraction of the neurons and in-degrees (0.1)")
+    model.add_argument("--scale", type=float, default=None,
+                       help="microcircuit: fraction of the neurons and in-degrees (0.1); "
+                            "v1: cell numbers (1)")
     model.add_argument("--background", choices=("poisson", "dc"), default="poisson",
                        help="microcircuit: Poisson trains (drawn ahead) or their mean")
     model.set_defaults(func=_model)

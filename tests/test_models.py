@@ -186,3 +186,32 @@ def test_the_worm_at_rest_stays_at_rest(worm_network):
     sim.run(600.0)
     v = np.array([t.values for t in traces])
     assert np.all(np.abs(v + 65.0) < 2.0)
+
+
+# ---------------------------------------------------------------------- V1 column
+def test_the_v1_column_answers_the_lgn_flash(tmp_path):
+    """neurosim model v1 at a quarter of its size: a SONATA circuit built with bmtk from
+    Allen cell models, run by neurosim: as many connections as the edge files hold, every
+    population within physiological rates, the excitatory cells firing more during the
+    LGN flash than before it; the soma report finite."""
+    import h5py
+    import libsonata
+    from neurosim.cli import main
+    out = tmp_path / "v1"
+    assert main(["model", "v1", "--scale", "0.25", "--tstop", "800", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    storage = libsonata.EdgeStorage(str(out / "circuit" / "network" / "v1_v1_edges.h5"))
+    lgn = libsonata.EdgeStorage(str(out / "circuit" / "network" / "lgn_v1_edges.h5"))
+    edges = storage.open_population("v1_to_v1").size + lgn.open_population("lgn_to_v1").size
+    assert summary["connections"] == edges
+    from neurosim.models.v1_column import CELLS, COUNTS
+    detailed = sum(max(1, round(COUNTS[n] * 0.25)) for n in CELLS)
+    assert summary["detailed"] == detailed and summary["lgn"] == 100
+    before, during = summary["rates_before_flash"], summary["rates_during_flash"]
+    assert all(0.0 <= r < 100.0 for r in list(before.values()) + list(during.values()))
+    for name in ("Scnn1a", "Rorb", "Nr5a1"):
+        assert during[name] > 5.0 and during[name] > 2.0 * before[name]
+    with h5py.File(out / "circuit" / "output" / "soma_v.h5") as f:
+        data = f["report/v1/data"][()]
+    assert data.shape[1] == detailed and np.all(np.isfinite(data))
+    assert (out / "v1_raster.png").exists() and (out / "v1_column.png").exists()
