@@ -22,6 +22,8 @@ import sys
 
 import numpy as np
 
+from neurosim.models.allen import bionet_dir
+
 COUNTS = {"Scnn1a": 24, "Rorb": 20, "Nr5a1": 16, "PV1": 10, "PV2": 10, "LIF_exc": 160,
           "LIF_inh": 40}
 CELLS = {  # Allen Cell Types models in bmtk's package: (fit JSON, SWC, ei)
@@ -38,17 +40,6 @@ WEIGHTS = {  # (source ei, target kind): exp2syn µS per synapse, IntFire1 per c
     ("e", "point"): 0.04, ("i", "point"): 0.08}
 LGN, LGN_RATE, FLASH_RATE, FLASH = 100, 8.0, 20.0, (500.0, 750.0)
 TSTOP, SEED = 1000.0, 2020
-
-
-def bionet_dir():
-    """bmtk's example components: the Allen models' SWCs, fits, .mod files, synapses."""
-    try:
-        import bmtk
-    except ImportError:
-        from neurosim.errors import NeurosimError
-        raise NeurosimError("the V1 column uses bmtk's Allen cell models: pip install bmtk "
-                            "(or pip install -e '.[demo]')") from None
-    return os.path.join(os.path.dirname(bmtk.__file__), "utils", "scripts", "bionet")
 
 
 def _placement(n, rng, inner, outer):
