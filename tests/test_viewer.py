@@ -254,7 +254,7 @@ def test_the_window_picks_shows_the_trace_and_a_raster(window):
                   (marker[..., 0] - marker[..., 2] > 100))      # a cross marks it in 3D
     # a click on the raster: that time, and that row's cell picked (its soma)
     gids, st = v.source.spikes
-    rows = v._rows()
+    rows = v.panels.rows()
     rx, ry, rw, rh = v.rect["raster"]
     sx = rx + (st - v.source.times[0]) / (v.source.times[-1] - v.source.times[0]) * rw
     sy = ry + (np.searchsorted(rows, gids) + 0.5) / len(rows) * rh
