@@ -380,7 +380,7 @@ from numba import njit, prange
 from neurosim.drive import poisson_count
 from neurosim.fastmath import fexp
 from neurosim.mechanisms import linalg
-from neurosim.solver import hines_assemble_solve, hines_solve_range
+from neurosim.solver import hines_solve_range
 
 device_function = njit(cache=True, nogil=True, error_model="numpy")
 inline_function = njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -452,13 +452,10 @@ def run_group(_g, {run_args}):
 {self_events}
         t = _t_mid
 {nernst}
-        if _crank_nicolson:
-            # the matrix assembled first; backward Euler assembles it inside the solve,
-            # where _rhs and _d start each step at zero and take only the additions below
-            for _i in range(_vg.shape[0]):
-                _c = _capg[_i] * _cj
-                _rhsg[_i] = _c * _vg[_i] + _rhs_sg[_i]
-                _dg[_i] = _c + _d_sg[_i]
+        for _i in range(_vg.shape[0]):
+            _c = _capg[_i] * _cj
+            _rhsg[_i] = _c * _vg[_i] + _rhs_sg[_i]
+            _dg[_i] = _c + _d_sg[_i]
 {current}
         for _k in range(_gj_gp[_g], _gj_gp[_g + 1]):
             # gap junction i = g (v_a - v_b), linearised like any current: the own voltage
@@ -473,12 +470,8 @@ def run_group(_g, {run_args}):
             if _stim_delay[_k] <= _t_mid and _t_mid < _stim_delay[_k] + _stim_dur[_k]:
                 _rhs[_stim_node[_k]] += _stim_amp[_k]
         # the solve's forward pass writes v(t+dt) and flags a blow-up (|v| >= 1e4 mV)
-        if _crank_nicolson:
-            _bad = hines_solve_range(_parent, _g_axial, _d, _rhs, _inv, _dynamic, _lo, _hi,
-                                     _v, True)
-        else:
-            _bad = hines_assemble_solve(_parent, _g_axial, _d, _rhs, _inv, _dynamic, _lo,
-                                        _hi, _v, _cap, _cj, _rhs_static, _d_static)
+        _bad = hines_solve_range(_parent, _g_axial, _d, _rhs, _inv, _dynamic, _lo, _hi, _v,
+                                 _crank_nicolson)
         if _bad >= 0:
             _spk_count[_g] = _spk_pos - _spk_gp[_g]
             return _s, _bad

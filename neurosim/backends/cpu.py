@@ -143,9 +143,7 @@ class CpuBackend:
         """The state is in the host arrays already (a GPU backend copies it back here)."""
 
     def reload(self):
-        """The host arrays were written (a restore): only the solve's scratch to clear."""
-        self.rhs[:] = 0.0
-        self.d[:] = 0.0
+        """The host arrays were written (a restore): nothing to move on the CPU."""
 
     def take_spikes(self):
         """The spikes of the last ``advance``: (gids, times, exact) where ``exact`` marks
@@ -201,8 +199,6 @@ class CpuBackend:
         """NEURON's finitialize: v = v_init, every mechanism's INITIAL block at v_init, then
         NET_RECEIVE's INITIAL for every connection."""
         self.v[:] = self.model.v
-        self.rhs[:] = 0.0            # backward Euler's solve expects them zero at a step's
-        self.d[:] = 0.0              # start (it leaves them so)
         for t in self.tables:
             t.self_event[0][:] = np.inf
         for name, (e, ci, co, i, _, _) in self.ions.items():
