@@ -22,6 +22,7 @@ import textwrap
 import numba
 
 from . import fastmath, solver
+from .drive import SOURCE as DRIVE_SOURCE
 from .mechanisms import linalg
 
 _RESERVED = {"v", "dt", "celsius", "math", "np"}   # i, g: outputs of `current`
@@ -350,7 +351,7 @@ for _k in range({nernst}):
         threads=threads,
         init_nernst=nernst_block(4, grouped=False), init_block=block("init", 4, False),
         connection_init=receive_block(8, "connection_init"), receive=receive_block(12),
-        drive_receive=receive_block(20),
+        drive_receive=receive_block(20), drive=DRIVE_SOURCE.format(jit="inline_function"),
         self_events=self_event_block(8), nernst=nernst_block(8),
         current=block("current", 8), advance=block("advance", 8), probes=probe_block(8))
 
@@ -377,7 +378,6 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from neurosim.drive import poisson_count
 from neurosim.fastmath import fexp
 from neurosim.mechanisms import linalg
 from neurosim.solver import hines_solve_range
@@ -388,6 +388,7 @@ dense_solve = device_function(linalg.dense_solve)
 
 {helpers}
 
+{drive}
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={{"contract"}})
 def initialize({init_args}):

@@ -6,7 +6,11 @@ trains (``Network.add_poisson``) that costs memory in proportion to rate x durat
 instead draws, each step, how many input spikes its target receives — Poisson(rate dt) —
 and delivers them through the target's NET_RECEIVE at the start of the step with the drive's
 weight.  The count comes from a counter-based hash of (drive key, step): no state to save or
-split, the same on any number of threads or ranks.
+split, the same on any number of threads or ranks, and on the GPU.
+
+``SOURCE`` is the draw as text, compiled into the CPU kernel module and the CUDA one with
+their own decorators (a device function cannot call a CPU-compiled one); ``poisson_count``
+here is the same text compiled for Python callers and tests.
 """
 
 import math
@@ -14,33 +18,32 @@ import math
 import numpy as np
 from numba import njit
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-@njit(cache=True, inline="always")
-def _mix(z):
-    """splitmix64's finalizer: a bijection of 64-bit integers that scrambles every bit."""
+SOURCE = '''
+@{jit}
+def _drive_mix(z):
+    # splitmix64's finalizer: a bijection of 64-bit integers that scrambles every bit
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, inline="always")
-def uniform(key, step, k):
-    """A uniform number in (0, 1) for (key, step, k)."""
-    z = _mix(key ^ (np.uint64(step) * _GOLDEN) ^ (np.uint64(k) * np.uint64(0xD1B54A32D192ED03)))
+@{jit}
+def _drive_uniform(key, step, k):
+    # a uniform number in (0, 1) for (key, step, k)
+    z = _drive_mix(key ^ (np.uint64(step) * np.uint64(0x9E3779B97F4A7C15))
+                   ^ (np.uint64(k) * np.uint64(0xD1B54A32D192ED03)))
     return ((z >> np.uint64(11)) + np.uint64(1)) * (1.0 / 9007199254740994.0)
 
 
-@njit(cache=True, inline="always")
+@{jit}
 def poisson_count(lam, key, step):
-    """A Poisson(lam) count for (key, step): inversion of the distribution function for
-    lam <= 30, the normal approximation (rounded, at least 0) beyond."""
+    # Poisson(lam) for (key, step): inversion for lam <= 30, the rounded normal beyond
     if lam <= 0.0:
         return 0
-    u = uniform(key, step, 0)
+    u = _drive_uniform(key, step, 0)
     if lam > 30.0:
-        g = math.sqrt(-2.0 * math.log(u)) * math.cos(2.0 * math.pi * uniform(key, step, 1))
+        g = math.sqrt(-2.0 * math.log(u)) * math.cos(2.0 * math.pi *
+                                                     _drive_uniform(key, step, 1))
         return max(0, int(math.floor(lam + math.sqrt(lam) * g + 0.5)))
     p = math.exp(-lam)
     total = p
@@ -50,6 +53,11 @@ def poisson_count(lam, key, step):
         p *= lam / n
         total += p
     return n
+'''
+
+_namespace = {"math": math, "np": np, "njit": njit}
+exec(SOURCE.format(jit="njit(nogil=True)"), _namespace)
+poisson_count = _namespace["poisson_count"]
 
 
 def drive_key(seed, gid, index):

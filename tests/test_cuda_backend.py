@@ -54,8 +54,11 @@ def test_a_single_allen_cell():
 
 def test_point_neurons_intfire_and_a_graded_synapse_beside_cells():
     """Artificial cells on the GPU (NEST's iaf_psc_alpha, IntFire1: net_event spikes by an
-    atomic counter), events between them and a cell, a POINTER-driven graded synapse."""
+    atomic counter), events between them and a cell, a POINTER-driven graded synapse,
+    Poisson drives (the same draws as the CPU's: the synapse's conductance moves)."""
     result = compare("points")
     cpu, gpu = result["cpu"], result["cuda"]
     check(cpu, gpu, spikes=6)
+    conductance = np.array(cpu["traces"][-1])
+    assert np.count_nonzero(np.diff(conductance) > 0) >= 5      # driven: >= 5 jumps
     assert 6 in cpu["gids"] and 7 in cpu["gids"]     # the IntFire1 and the cell fired

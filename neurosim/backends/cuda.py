@@ -110,6 +110,8 @@ class CudaBackend(CpuBackend):
             ("det_node", self.det_node), ("det_thresh", self.det_thresh),
             ("det_gid", self.det_gid))}
         self.d_const["conn_w"] = self.to_device(self.conn_w)        # weights: float64
+        self.d_drives = [self.to_device(np.ascontiguousarray(a))
+                         for a in [self.drv_gp] + self.drives]
         self.d_det_prev = dev(self.det_prev)
         self.d_rhs, self.d_d = dev(np.zeros(m.n_nodes)), dev(np.zeros(m.n_nodes))
         self.d_x, self.d_dp = dev(np.zeros(m.n_nodes)), dev(np.zeros(m.n_nodes))
@@ -148,10 +150,8 @@ class CudaBackend(CpuBackend):
         self._on_device = False
 
     def set_drives(self, conn, table, instance, lam, key, on, off):
-        if len(conn):
-            raise ParameterError("Poisson drives (add_poisson_drive) run on the cpu backend "
-                                 "only so far; use add_poisson (spike trains drawn ahead)")
         super().set_drives(conn, table, instance, lam, key, on, off)
+        self._on_device = False
 
     def set_connections(self, weights, table, instance):
         super().set_connections(weights, table, instance)
@@ -200,7 +200,8 @@ class CudaBackend(CpuBackend):
             gstep = step0 + s
             t_mid = (gstep + 0.5) * self.dt
             _launch(gen.deliver, n_groups, gstep, self.dt, self.celsius, self.d_v, c["area"],
-                    ev_pos, ev_end, *ev, c["conn_w"], *self.d_grp, *ions, *mechs, *spikes)
+                    ev_pos, ev_end, *ev, c["conn_w"], *self.d_drives, *self.d_grp, *ions,
+                    *mechs, *spikes)
             for ion in sorted(self.d_ions):
                 arrays = self.d_ions[ion]
                 _launch(getattr(gen, f"nernst_{ion}"), len(arrays[4]), ktf, *arrays)

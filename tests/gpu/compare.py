@@ -43,7 +43,8 @@ def allen():
 def points():
     """Point neurons beside cells: LIFs (NEST's iaf_psc_alpha, exact) started near
     threshold drive an IntFire1 and an ExpSyn on a ball-and-stick cell, whose soma drives a
-    second cell's graded synapse through a POINTER; 5 ms."""
+    second cell's graded synapse through a POINTER; Poisson drives onto the ExpSyn and a
+    LIF; 5 ms."""
     net = ns.Network(seed=2)
     lif = [int(g) for g in net.add_cells(ns.models.LIFAlpha(I_e=500.0, V_init=-56.0), n=3)]
     lif += [int(g) for g in net.add_cells(ns.models.LIFAlpha(I_e=500.0, V_init=-60.0), n=3)]
@@ -63,8 +64,12 @@ def points():
     net.connect(lif[0], lif[3], weight=300.0, delay=0.5)
     net.connect(unit, lif[4], weight=300.0, delay=0.5)
     net.set_pointer((b, "graded"), "vpre", (a, (0, 0.5)))
+    # Poisson drives, drawn in the event kernel on the GPU as on the CPU
+    net.add_poisson_drive([(a, "syn")], rate=3000.0, weight=0.01)
+    net.add_poisson_drive([lif[2]], rate=20000.0, weight=40.0, start=1.0)
     probes = [("V_m", None, lif[0]), ("V_m", None, lif[3]), ("v", (0, 0.5), a),
-              ("v", (1, 0.5), b), ("s", "graded", b)]
+              ("v", (1, 0.5), b), ("s", "graded", b), ("V_m", None, lif[2]),
+              ("g", "syn", a)]
     return net, lif + [unit, a, b], 5.0, 0.025, 6.3, probes
 
 
