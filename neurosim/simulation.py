@@ -523,10 +523,10 @@ class Simulation:
     @_on_every_rank
     def run(self, t_stop, viewer=None):
         """Advance to absolute time ``t_stop`` (ms).  ``viewer``: show the run as it goes
-        (a ``neurosim.viz.live.LiveView``, made on every rank, or True for one with its
-        defaults: a window on rank 0, a frame per simulated ms)."""
+        (a ``neurosim.viz.live.LiveView``, made on every rank; anything with an
+        ``interval`` in ms and a collective ``frame()``)."""
         t_stop = finite("t_stop", t_stop)
-        if viewer is not None and viewer is not False:
+        if viewer is not None:
             return self._run_viewed(t_stop, viewer)
         target = int(round(t_stop / self.dt))
         if target < self._step:
@@ -559,9 +559,6 @@ class Simulation:
     def _run_viewed(self, t_stop, viewer):
         """Run in stretches of the viewer's interval, a frame after each (on the grid of
         interval multiples, so frames fall at the same times however runs are split)."""
-        if viewer is True:
-            from neurosim.viz.live import LiveView
-            viewer = LiveView(self)
         while self.t < t_stop - 0.5 * self.dt:
             nxt = (np.floor(self.t / viewer.interval + 1e-9) + 1.0) * viewer.interval
             self.run(min(t_stop, nxt))

@@ -400,7 +400,7 @@ def test_live_view_bad_input_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(NeurosimError, match="needs a display"):
-        sim.run(5.0, viewer=True)                    # a window, and no display here
+        LiveView(sim)                                # a window, and no display here
 
 
 # ---------------------------------------------------------------------- a real window
