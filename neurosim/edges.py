@@ -58,18 +58,26 @@ class Edges:
 
     def arrays(self):
         """(sources, targets, labels (object array), weights (n, k): a row per connection,
-        NaN beyond its own number of weights, delays)."""
+        NaN beyond its own number of weights, delays).  The chunks become one, field by
+        field, each field's pieces let go before the next is joined (a network of 1e8
+        connections must not be held twice)."""
         self._flush()
         if not self._chunks:
             return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.empty(0, dtype=object),
                     np.zeros((0, 1)), np.zeros(0))
         width = max(c[3].shape[1] for c in self._chunks)
-        weights = np.concatenate([np.pad(c[3], ((0, 0), (0, width - c[3].shape[1])),
-                                         constant_values=np.nan) for c in self._chunks])
-        if len(self._chunks) > 1:         # one chunk from now on
-            self._chunks = [(np.concatenate([c[0] for c in self._chunks]),
-                             np.concatenate([c[1] for c in self._chunks]),
-                             np.concatenate([c[2] for c in self._chunks]), weights,
-                             np.concatenate([c[4] for c in self._chunks]))]
-        src, tgt, labels, _, delays = self._chunks[0]
-        return src, tgt, labels, weights, delays
+        if len(self._chunks) > 1 or self._chunks[0][3].shape[1] != width:
+            pieces = [list(c) for c in self._chunks]
+            self._chunks = []
+            fields = []
+            for f in range(5):
+                parts = [c[f] for c in pieces]
+                if f == 3:
+                    parts = [w if w.shape[1] == width else
+                             np.pad(w, ((0, 0), (0, width - w.shape[1])),
+                                    constant_values=np.nan) for w in parts]
+                fields.append(np.concatenate(parts))
+                for c in pieces:
+                    c[f] = None
+            self._chunks = [tuple(fields)]
+        return self._chunks[0]

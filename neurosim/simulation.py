@@ -209,14 +209,19 @@ class Simulation:
         self._capacity = 64             # spikes per rank sent without a second message
         if self.overlap:
             min_delay /= 2
-        tables, insts = self._resolve_targets(target, tgt, labels)
+        # the kernel's weight rows and targets: the connections', then the Poisson drives'
+        # (``_set_drives``), in one allocation each
+        drives = [d for d in getattr(net, "drives", []) if d[0] in self.local]
+        n, n_rows = len(src), len(src) + len(drives)
+        tables, insts = np.zeros(n_rows, dtype=np.int64), np.zeros(n_rows, dtype=np.int64)
+        tables[:n], insts[:n] = self._resolve_targets(target, tgt, labels)
         # one row per connection, a column per NET_RECEIVE argument of any target
         lengths = (~np.isnan(weights)).sum(axis=1)
         width = max([int(lengths.max()) if len(lengths) else 1, 1] +
                     [len(t.mechanism.net_receive_args) for t in model.mechanisms])
-        for j in np.unique(tables):
+        for j in np.unique(tables[:n]):
             mech = self.backend.tables[j].mechanism
-            rows = np.flatnonzero(tables == j)
+            rows = np.flatnonzero(tables[:n] == j)
             if not mech.net_receive:
                 c = rows[0]
                 raise ParameterError(f"connection to gid {tgt[c]} synapse {labels[c]!r}: "
@@ -227,15 +232,15 @@ class Simulation:
                 raise ParameterError(f"connection to gid {tgt[c]} synapse {labels[c]!r}: "
                                      f"{lengths[c]} weights for {mech.name}'s NET_RECEIVE"
                                      f"{mech.net_receive_args}")
-        wmat = np.zeros((len(src), width))
+        wmat = np.zeros((n_rows, width))
         k = min(width, weights.shape[1])       # columns beyond are NaN (no weight) here
-        wmat[:, :k] = np.nan_to_num(weights[:, :k], nan=0.0)
-        self.connections = Connections(src, delays, tables, insts, wmat)
-        self._set_drives(target, width)
+        wmat[:n, :k] = np.nan_to_num(weights[:, :k], nan=0.0)
+        self.connections = Connections(src, delays, tables[:n], insts[:n], wmat[:n])
+        self._set_drives(drives, target, tables, insts, wmat)
         for j, table in enumerate(self.backend.tables):       # FOR_NETCONS: rows by instance
             if table.mechanism.uses_for_netcons:
-                rows = np.flatnonzero(np.asarray(tables, dtype=np.int64) == j)
-                inst = np.asarray(insts, dtype=np.int64)[rows]
+                rows = np.flatnonzero(tables[:n] == j)        # connections, not drives
+                inst = insts[rows]
                 order = np.argsort(inst, kind="stable")
                 ptr = np.zeros(len(table.nodes) + 1, dtype=np.int64)
                 np.add.at(ptr, inst + 1, 1)
@@ -252,31 +257,25 @@ class Simulation:
         self._source_times, self._source_gids = times[order], gids[order]
         self._source_next = 0          # index of the first source spike not yet queued
 
-    def _set_drives(self, target, width):
-        """This rank's Poisson drives (``net.add_poisson_drive``): their weights are rows
-        after the connections' in the weight matrix the kernel reads (connection weights
-        stay a view of its first rows); targets, mean counts per step and keys."""
+    def _set_drives(self, drives, target, tables, insts, wmat):
+        """This rank's Poisson drives (``net.add_poisson_drive``): their weights and targets
+        fill the rows after the connections' in the arrays the kernel reads (the
+        connections' own are views of the first rows: plasticity writes through); their
+        mean counts per step, keys and steps."""
         from .drive import drive_key
-        c = self.connections
-        drives = [d for d in getattr(self.network, "drives", []) if d[0] in self.local]
-        table = np.zeros(len(drives), dtype=np.int64)
-        inst = np.zeros(len(drives), dtype=np.int64)
-        weights = np.zeros((len(drives), width))
-        for r, (gid, label, rate, w, start, stop, k) in enumerate(drives):
-            table[r], inst[r] = target[("gid", gid) if label is None else
-                                       (self._index_of[gid], label)]
-            mech = self.backend.tables[table[r]].mechanism
+        n = len(self.connections)
+        for r, (gid, label, rate, w, start, stop, k) in enumerate(drives, start=n):
+            tables[r], insts[r] = target[("gid", gid) if label is None else
+                                         (self._index_of[gid], label)]
+            mech = self.backend.tables[tables[r]].mechanism
             if not mech.net_receive or len(w) > max(1, len(mech.net_receive_args)):
                 raise ParameterError(f"Poisson drive onto gid {gid} {label!r}: {mech.name} "
                                      f"takes no events of {len(w)} weight(s)")
-            weights[r, :len(w)] = w
-        both = np.ascontiguousarray(np.vstack([c.weights, weights]))
-        c.weights = both[:len(c)]            # plasticity writes through to the view
-        self.backend.set_connections(both, np.concatenate([c.target_table, table]),
-                                     np.concatenate([c.target_instance, inst]))
+            wmat[r, :len(w)] = w
+        self.backend.set_connections(wmat, tables, insts)
         dt = self.dt
         self.backend.set_drives(
-            len(c) + np.arange(len(drives), dtype=np.int64), table, inst,
+            n + np.arange(len(drives), dtype=np.int64), tables[n:], insts[n:],
             np.array([d[2] * dt / 1000.0 for d in drives], dtype=float),
             np.array([drive_key(self.network.seed, d[0], d[6]) for d in drives],
                      dtype=np.uint64),
