@@ -22,7 +22,7 @@ import textwrap
 import numba
 
 from . import fastmath, solver
-from .drive import SOURCE as DRIVE_SOURCE
+from . import drive
 from .mechanisms import linalg
 
 _RESERVED = {"v", "dt", "celsius", "math", "np"}   # i, g: outputs of `current`
@@ -351,7 +351,8 @@ for _k in range({nernst}):
         threads=threads,
         init_nernst=nernst_block(4, grouped=False), init_block=block("init", 4, False),
         connection_init=receive_block(8, "connection_init"), receive=receive_block(12),
-        drive_receive=receive_block(20), drive=DRIVE_SOURCE.format(jit="inline_function"),
+        drives=textwrap.indent(drive.delivery(receive_block(0)), " " * 8),
+        drive_source=drive.SOURCE.format(jit="inline_function"),
         self_events=self_event_block(8), nernst=nernst_block(8),
         current=block("current", 8), advance=block("advance", 8), probes=probe_block(8))
 
@@ -365,8 +366,7 @@ STEP_ARGS = ["_nsteps", "_step0", "dt", "celsius", "_cj", "_crank_nicolson", "_v
              "_grp_node", "_stim_gp", "_stim_node", "_stim_delay", "_stim_dur", "_stim_amp",
              "_rec_every", "_rec_count", "_rec_out", "_rv_gp", "_rv_row", "_rv_node",
              "_ev_gp", "_ev_step", "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_conn_w",
-             "_drv_gp", "_drv_table", "_drv_inst", "_drv_conn", "_drv_lam", "_drv_key",
-             "_drv_on", "_drv_off",
+             *drive.ARGS,
              "_gj_gp", "_gj_a", "_gj_b", "_gj_g",
              "_det_gp", "_det_node", "_det_thresh", "_det_prev", "_det_gid",
              "_spk_gp", "_spk_count", "_spk_gid", "_spk_t", "_spk_exact"]
@@ -388,7 +388,7 @@ dense_solve = device_function(linalg.dense_solve)
 
 {helpers}
 
-{drive}
+{drive_source}
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={{"contract"}})
 def initialize({init_args}):
@@ -440,16 +440,7 @@ def run_group(_g, {run_args}):
             _ev += 1
         # Poisson drives: this step's count of input spikes, each an event of the drive's
         # weight at the step's start (neurosim.drive)
-        for _dv in range(_drv_gp[_g], _drv_gp[_g + 1]):
-            if _drv_on[_dv] <= _gstep and _gstep < _drv_off[_dv]:
-                _dn = poisson_count(_drv_lam[_dv], _drv_key[_dv], _gstep)
-                _tab = _drv_table[_dv]
-                _k = _drv_inst[_dv]
-                _c = _drv_conn[_dv]
-                t = _gstep * dt
-                flag = 0.0
-                for _dr in range(_dn):
-{drive_receive}
+{drives}
 {self_events}
         t = _t_mid
 {nernst}

@@ -16,7 +16,7 @@ import re
 import textwrap
 
 from .codegen import has_phase, instance_body, ion_args, ions_of, load_module, mechanism_args
-from .drive import SOURCE as DRIVE_SOURCE
+from . import drive
 
 SPIKE_ARGS = ["_spk_count", "_spk_gid", "_spk_t", "_spk_exact"]   # the spike buffer
 _LOCAL_ARRAY = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
@@ -41,7 +41,7 @@ def cuda_kernel_source(mechs, aux_names):
            "device_function = cuda.jit(device=True, cache=True)",
            "inline_function = cuda.jit(device=True, inline=True)",
            "dense_solve = device_function(linalg.dense_solve)", "", helpers, "",
-           DRIVE_SOURCE.format(jit="inline_function"), ""]
+           drive.SOURCE.format(jit="inline_function"), ""]
     for ion in ions:
         out.append(_kernel(f"nernst_{ion}", ["_ktf"] + ion_args(ion), [], [
             f"_node = _ion_{ion}_nernst[_k]",
@@ -91,23 +91,15 @@ for _k in range(_m{j}_grp[_g], _m{j}_grp[_g + 1]):
         _m{j}_nst[_k] = math.inf
 """ + textwrap.indent("\n".join(setup + body), " " * 8))
     args = ["_gstep", "dt", "celsius", "_v", "_area", "_ev_pos", "_ev_end", "_ev_step",
-            "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_conn_w", "_drv_gp",
-            "_drv_table", "_drv_inst", "_drv_conn", "_drv_lam", "_drv_key", "_drv_on",
-            "_drv_off"] + grps + iargs + margs + SPIKE_ARGS
+            "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_conn_w"] + drive.ARGS + grps \
+        + iargs + margs + SPIKE_ARGS
     body = ["_t_mid = (_gstep + 0.5) * dt", "_ev = _ev_pos[_g]",
             "while _ev < _ev_end[_g] and _ev_step[_ev] <= _gstep:",
             "    _tab = _ev_table[_ev]", "    _k = _ev_inst[_ev]", "    _c = _ev_conn[_ev]",
             "    t = _ev_t[_ev]", "    flag = 0.0",
             textwrap.indent("\n".join(receive) or "pass", "    "),
             "    _ev += 1", "_ev_pos[_g] = _ev",
-            # Poisson drives (neurosim.drive), as the CPU kernel delivers them
-            "for _dv in range(_drv_gp[_g], _drv_gp[_g + 1]):",
-            "    if _drv_on[_dv] <= _gstep and _gstep < _drv_off[_dv]:",
-            "        _dn = poisson_count(_drv_lam[_dv], _drv_key[_dv], _gstep)",
-            "        _tab = _drv_table[_dv]", "        _k = _drv_inst[_dv]",
-            "        _c = _drv_conn[_dv]", "        t = _gstep * dt", "        flag = 0.0",
-            "        for _dr in range(_dn):",
-            textwrap.indent("\n".join(receive) or "pass", " " * 12)] + selfs
+            drive.delivery("\n".join(receive) or "pass")] + selfs
     return _kernel("deliver", args, [], body, index="_g", count="_ev_end.shape[0]")
 
 

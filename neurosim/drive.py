@@ -55,6 +55,27 @@ def poisson_count(lam, key, step):
     return n
 '''
 
+# the kernels' arguments for the drives (sorted by cell group, CSR pointers _drv_gp)
+ARGS = ["_drv_gp", "_drv_table", "_drv_inst", "_drv_conn", "_drv_lam", "_drv_key", "_drv_on",
+        "_drv_off"]
+
+
+def delivery(receive):
+    """The step's drive loop for cell group ``_g`` (CPU and CUDA kernels alike):
+    ``receive`` is the NET_RECEIVE dispatch on ``_tab``, ``_k``, ``_c``, ``t``, ``flag``."""
+    return """\
+for _dv in range(_drv_gp[_g], _drv_gp[_g + 1]):
+    if _drv_on[_dv] <= _gstep and _gstep < _drv_off[_dv]:
+        _dn = poisson_count(_drv_lam[_dv], _drv_key[_dv], _gstep)
+        _tab = _drv_table[_dv]
+        _k = _drv_inst[_dv]
+        _c = _drv_conn[_dv]
+        t = _gstep * dt
+        flag = 0.0
+        for _dr in range(_dn):
+""" + "\n".join(" " * 12 + line for line in receive.splitlines())
+
+
 _namespace = {"math": math, "np": np, "njit": njit}
 exec(SOURCE.format(jit="njit(nogil=True)"), _namespace)
 poisson_count = _namespace["poisson_count"]

@@ -129,11 +129,11 @@ class Panels:
         if v.picked < 0:
             self.trace.set_data(*_NOTHING)
             return
-        times, values = v.source.trace(v.picked)
-        key = (v.picked, len(times), self.rect["trace"], v.vmin, v.vmax)
-        if key == self._trace_key:
+        key = (v.picked, len(v.source.times), self.rect["trace"], v.vmin, v.vmax)
+        if key == self._trace_key:       # a report's column is read once per pick
             return
         self._trace_key = key
+        times, values = v.source.trace(v.picked)
         if len(times) < 2:
             self.trace.set_data(*_NOTHING)
             return
