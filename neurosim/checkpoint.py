@@ -41,8 +41,9 @@ def _state(sim):
         out[f"tables/{j}/params"] = t.params
         for k, a in enumerate(t.self_event):
             out[f"tables/{j}/self_event{k}"] = a
+    pending = sim.events.pending
     for key in _EVENT_FIELDS:
-        out[f"events/{key}"] = sim.events.pending[key]
+        out[f"events/{key}"] = pending[key]
     return out
 
 
@@ -131,8 +132,7 @@ def load_state(sim, path):
         if name not in state or state[name].shape != target.shape:
             raise ParameterError(f"{path}: {name} does not fit the model rebuilt from it")
         target[...] = state[name]
-    for key in _EVENT_FIELDS:
-        sim.events.pending[key] = state[f"events/{key}"]
+    sim.events.load({key: state[f"events/{key}"] for key in _EVENT_FIELDS})
     sim._source_next = int(state["source_next"])
     sim._step = step
     sim.backend.reload()

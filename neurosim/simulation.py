@@ -176,23 +176,27 @@ class Simulation:
         self.backend.set_gap_junctions([x[0] for x in gaps], [x[1] for x in gaps],
                                        [x[2] for x in gaps])
         self._set_pointers(target)
-        src, tgt, labels, weights, delays = net.connections()
+        # the network's columns, not copies: a connection costs ~20 bytes here beyond the
+        # network's own (no int64 sorts, no object labels, no per-connection temporaries)
+        src, tgt, codes, labels, weights, delays = net._edges.columns()
         check_delays(delays, self.dt)
-        # where this rank's connections stand in the whole network's connection order: by
-        # index when every rank holds the whole Network; a Recipe lists them target gid by
-        # target gid (build_network), so there the order is the targets'
-        self._conn_order = np.arange(len(src)) if net.remote_kinds is None else tgt
+        # where this rank's connections stand in the whole network's connection order: the
+        # index when every rank holds the whole Network (None: the identity); a Recipe lists
+        # them target gid by target gid (build_network), so there the order is the targets'
+        self._conn_order = None if net.remote_kinds is None else tgt
         if self.comm.size > 1:          # this rank's share: connections onto its gids
             mine = np.isin(tgt, np.fromiter(self.local, dtype=np.int64))
-            self._conn_order = self._conn_order[mine]
+            self._conn_order = np.flatnonzero(mine) if self._conn_order is None else \
+                self._conn_order[mine]
             src, tgt, delays = src[mine], tgt[mine], delays[mine]
-            labels, weights = labels[mine], weights[mine]
+            codes, weights = codes[mine], weights[mine]
         # epochs: no spike made during the run can reach a target sooner than the minimum
         # delay of the connections leaving cells (spike sources' times are known beforehand:
         # their events are queued before their epoch, whatever their delay); the same on
         # every rank
-        made = ~np.isin(src, np.fromiter(net.spike_sources, dtype=np.int64))
-        min_delay = self.comm.min(float(delays[made].min()) if made.any() else np.inf)
+        made = ~np.isin(src, np.fromiter(net.spike_sources, dtype=np.int64)) \
+            if net.spike_sources else np.ones(len(src), dtype=bool)
+        min_delay = self.comm.min(float(np.min(delays, where=made, initial=np.inf)))
         self.route = None               # Allgatherv
         if self.comm.size > 1 and exchange != "allgather":
             route = SpikeRoute(self.comm, self.owner, src[made])
@@ -200,6 +204,7 @@ class Simulation:
             if exchange == "alltoall" or \
                     route.mean_destinations(self.comm) <= self.comm.size / 2:
                 self.route = route
+        del made
         self.exchange = "allgather" if self.route is None else "alltoall"
         # overlap: a call's spikes travel while the next call computes, so calls last half
         # the minimum delay (the spikes of call k reach targets in call k + 2 at the soonest)
@@ -213,28 +218,13 @@ class Simulation:
         # (``_set_drives``), in one allocation each
         drives = [d for d in getattr(net, "drives", []) if d[0] in self.local]
         n, n_rows = len(src), len(src) + len(drives)
-        tables, insts = np.zeros(n_rows, dtype=np.int64), np.zeros(n_rows, dtype=np.int64)
-        tables[:n], insts[:n] = self._resolve_targets(target, tgt, labels)
-        # one row per connection, a column per NET_RECEIVE argument of any target
-        lengths = (~np.isnan(weights)).sum(axis=1)
-        width = max([int(lengths.max()) if len(lengths) else 1, 1] +
-                    [len(t.mechanism.net_receive_args) for t in model.mechanisms])
-        for j in np.unique(tables[:n]):
-            mech = self.backend.tables[j].mechanism
-            rows = np.flatnonzero(tables[:n] == j)
-            if not mech.net_receive:
-                c = rows[0]
-                raise ParameterError(f"connection to gid {tgt[c]} synapse {labels[c]!r}: "
-                                     f"{mech.name} has no NET_RECEIVE and cannot take events")
-            too_many = rows[lengths[rows] > max(1, len(mech.net_receive_args))]
-            if len(too_many):
-                c = too_many[0]
-                raise ParameterError(f"connection to gid {tgt[c]} synapse {labels[c]!r}: "
-                                     f"{lengths[c]} weights for {mech.name}'s NET_RECEIVE"
-                                     f"{mech.net_receive_args}")
+        tables, insts = np.zeros(n_rows, dtype=np.int32), np.zeros(n_rows, dtype=np.int32)
+        self._resolve_targets(target, tgt, codes, labels, tables[:n], insts[:n])
+        width = self._check_targets(tgt, codes, labels, weights, tables[:n])
         wmat = np.zeros((n_rows, width))
         k = min(width, weights.shape[1])       # columns beyond are NaN (no weight) here
-        wmat[:n, :k] = np.nan_to_num(weights[:, :k], nan=0.0)
+        wmat[:n, :k] = weights[:, :k]
+        np.nan_to_num(wmat, copy=False, nan=0.0)
         self.connections = Connections(src, delays, tables[:n], insts[:n], wmat[:n])
         self._set_drives(drives, target, tables, insts, wmat)
         for j, table in enumerate(self.backend.tables):       # FOR_NETCONS: rows by instance
@@ -283,21 +273,46 @@ class Simulation:
             np.array([int(np.ceil(min(d[5], 1e15) / dt - 1e-9)) for d in drives],
                      dtype=np.int64))
 
-    def _resolve_targets(self, target, tgt, labels):
-        """(table, instance) of every connection's target, label by label, without a Python
-        step per connection: (cell index, label) for synapses, ("gid", gid) for artificial
-        cells."""
-        tables = np.full(len(tgt), -1, dtype=np.int64)
-        insts = np.full(len(tgt), -1, dtype=np.int64)
-        for label in dict.fromkeys(labels.tolist()):
-            rows = np.flatnonzero(labels == label) if label is not None else \
-                np.flatnonzero(np.equal(labels, None))
-            gids, which = np.unique(tgt[rows], return_inverse=True)
+    def _resolve_targets(self, target, tgt, codes, labels, tables, insts):
+        """Fill (table, instance) of every connection's target, label by label, through a
+        lookup by gid (no Python step, no sort per connection): (cell index, label) for
+        synapses, ("gid", gid) for artificial cells."""
+        n_gids = int(tgt.max()) + 1 if len(tgt) else 0
+        for code in np.unique(codes) if len(labels) > 1 else range(min(len(labels), 1)):
+            label = labels[code]
+            rows = slice(None) if len(labels) == 1 else np.flatnonzero(codes == code)
+            gids = np.flatnonzero(np.bincount(tgt[rows], minlength=n_gids))
             found = np.array([target[("gid", int(g)) if label is None else
                                      (self._index_of[int(g)], label)] for g in gids],
-                             dtype=np.int64).reshape(len(gids), 2)
-            tables[rows], insts[rows] = found[which, 0], found[which, 1]
-        return tables, insts
+                             dtype=np.int32).reshape(len(gids), 2)
+            lookup = np.zeros((n_gids, 2), dtype=np.int32)
+            lookup[gids] = found
+            tables[rows], insts[rows] = lookup[tgt[rows], 0], lookup[tgt[rows], 1]
+
+    def _check_targets(self, tgt, codes, labels, weights, tables):
+        """Every target takes events and as many weights as its connections give; returns
+        the width of the kernel's weight rows (the most NET_RECEIVE arguments)."""
+        model = self.model
+        lengths = (~np.isnan(weights)).sum(axis=1) if weights.shape[1] > 1 else None
+        width = max([int(lengths.max()) if lengths is not None and len(lengths) else 1] +
+                    [len(t.mechanism.net_receive_args) for t in model.mechanisms])
+        used = np.flatnonzero(np.bincount(tables, minlength=len(self.backend.tables)))
+        for j in used:
+            mech = self.backend.tables[j].mechanism
+            bad = None
+            if not mech.net_receive:
+                bad = int(np.argmax(tables == j))
+                reason = f"{mech.name} has no NET_RECEIVE and cannot take events"
+            elif lengths is not None:
+                over = (tables == j) & (lengths > max(1, len(mech.net_receive_args)))
+                if over.any():
+                    bad = int(np.argmax(over))
+                    reason = (f"{lengths[bad]} weights for {mech.name}'s NET_RECEIVE"
+                              f"{mech.net_receive_args}")
+            if bad is not None:
+                raise ParameterError(f"connection to gid {tgt[bad]} synapse "
+                                     f"{labels[codes[bad]]!r}: {reason}")
+        return width
 
     def _set_pointers(self, target):
         """Each POINTER's node; every POINTER of every instance must be set."""
