@@ -14,7 +14,7 @@ import numpy as np
 from .backends import make_backend
 from .cell import Cell
 from .errors import LocationError, NumericalInstabilityError, ParameterError
-from .events import Connections, EventQueue, check_delays
+from .events import Connections, EventQueue, by_source, check_delays
 from .lowering import artificial_tables, lower
 from .network import Network
 from .parallel import SpikeRoute, default_comm, owner_of, partition
@@ -214,18 +214,30 @@ class Simulation:
         self._capacity = 64             # spikes per rank sent without a second message
         if self.overlap:
             min_delay /= 2
-        # the kernel's weight rows and targets: the connections', then the Poisson drives'
-        # (``_set_drives``), in one allocation each
+        # the kernel's weight rows and targets: the connections', sorted by source (a
+        # spike's events read consecutive rows), then the Poisson drives' (``_set_drives``),
+        # in one allocation each.  Within a source, rows keep the connection order.
         drives = [d for d in getattr(net, "drives", []) if d[0] in self.local]
         n, n_rows = len(src), len(src) + len(drives)
+        if n and (src.max() >= 2**31 or n >= 2**32):
+            raise ParameterError("an event keys its source gid in 31 bits and its row in 32: "
+                                 "source gids must be < 2**31, connections per rank < 2**32")
+        ptr, index = by_source(src)                     # row -> connection
+        self._conn_sources = src                        # to find ``index`` again
+        tgt, codes = tgt[index], codes[index]
         tables, insts = np.zeros(n_rows, dtype=np.int32), np.zeros(n_rows, dtype=np.int32)
         self._resolve_targets(target, tgt, codes, labels, tables[:n], insts[:n])
-        width = self._check_targets(tgt, codes, labels, weights, tables[:n])
+        lengths = (~np.isnan(weights)).sum(axis=1)[index] if weights.shape[1] > 1 else None
+        width = self._check_targets(tgt, codes, labels, lengths, tables[:n])
+        del tgt, codes, lengths
         wmat = np.zeros((n_rows, width))
-        k = min(width, weights.shape[1])       # columns beyond are NaN (no weight) here
-        wmat[:n, :k] = weights[:, :k]
+        if weights.shape[1] == width:
+            np.take(weights, index, axis=0, out=wmat[:n])
+        else:                                   # columns beyond are NaN (no weight) here
+            wmat[:n, :weights.shape[1]] = weights[index]
         np.nan_to_num(wmat, copy=False, nan=0.0)
-        self.connections = Connections(src, delays, tables[:n], insts[:n], wmat[:n])
+        self.connections = Connections(ptr, delays[index], tables[:n], insts[:n], wmat[:n])
+        del index
         self._set_drives(drives, target, tables, insts, wmat)
         for j, table in enumerate(self.backend.tables):       # FOR_NETCONS: rows by instance
             if table.mechanism.uses_for_netcons:
@@ -289,11 +301,11 @@ class Simulation:
             lookup[gids] = found
             tables[rows], insts[rows] = lookup[tgt[rows], 0], lookup[tgt[rows], 1]
 
-    def _check_targets(self, tgt, codes, labels, weights, tables):
-        """Every target takes events and as many weights as its connections give; returns
-        the width of the kernel's weight rows (the most NET_RECEIVE arguments)."""
+    def _check_targets(self, tgt, codes, labels, lengths, tables):
+        """Every target takes events and as many weights (``lengths``: each row's; None:
+        one each) as its connections give; returns the width of the kernel's weight rows
+        (the most NET_RECEIVE arguments)."""
         model = self.model
-        lengths = (~np.isnan(weights)).sum(axis=1) if weights.shape[1] > 1 else None
         width = max([int(lengths.max()) if lengths is not None and len(lengths) else 1] +
                     [len(t.mechanism.net_receive_args) for t in model.mechanisms])
         used = np.flatnonzero(np.bincount(tables, minlength=len(self.backend.tables)))
@@ -352,7 +364,9 @@ class Simulation:
         """The connections' weight vectors now, in connection order (rows: connections,
         columns: NET_RECEIVE arguments): plastic synapses change them during a run.  Under
         MPI every rank gets all of them (a collective)."""
-        w = self.connections.weights.copy()
+        rows = self.connections.weights
+        w = np.empty_like(rows)
+        w[by_source(self._conn_sources)[1]] = rows      # rows are by source: back in order
         if self.comm.size == 1:
             return w
         parts = self.comm.allgather((self._conn_order, w))
