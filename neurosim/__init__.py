@@ -20,7 +20,7 @@ from .errors import (LocationError, MechanismError, MorphologyError, NeurosimErr
 from .mechanisms import Mechanism, load_catalogue
 from .morphology import Morphology, Section
 from .network import Network
-from .recipe import Connection, GapJunction, Recipe, SpikeSource
+from .recipe import Connection, GapJunction, PoissonDrive, Recipe, SpikeSource
 from .regions import Distance
 from .simulation import Simulation, Spikes, Trace
 
@@ -29,7 +29,8 @@ __version__ = "0.1.0"
 __all__ = ["AllToAll", "DistanceDependent", "FixedInDegree", "FixedProbability", "LogNormal",
            "Normal", "Uniform", "Cell", "IClamp", "DLambda", "MaxLength", "NSeg", "Distance", "Mechanism",
            "load_catalogue",
-           "Morphology", "Network", "Connection", "GapJunction", "Recipe", "SpikeSource",
+           "Morphology", "Network", "Connection", "GapJunction", "PoissonDrive", "Recipe",
+           "SpikeSource",
            "Section", "Simulation", "Spikes", "Trace", "NeurosimError", "MorphologyError",
            "ParameterError", "LocationError", "MechanismError", "NumericalInstabilityError"]
 

@@ -16,6 +16,7 @@ class Edges:
         self._chunks = []           # [src, tgt, label code or codes, weights (n, k), delays]
         self._single = []           # (src, tgt, label, weights (k,), delay) of connect()
         self._labels = []           # the labels used; a code indexes this list
+        self._codes = {}            # label -> code
         self._n = 0
 
     def __len__(self):
@@ -38,7 +39,7 @@ class Edges:
         else:
             names = np.asarray(list(labels), dtype=object)
             uniq, inverse = _unique_labels(names)
-            codes = np.array([self._code(u) for u in uniq], dtype=np.int32)[inverse]
+            codes = np.array([self._code(u) for u in uniq], dtype=np.int64)[inverse]
         w = np.asarray(weights, dtype=float)
         self._chunks.append([src, _gids(targets), codes,
                              w.reshape(n, -1) if n else w.reshape(0, 1),
@@ -46,9 +47,11 @@ class Edges:
         self._n += n
 
     def _code(self, label):
-        if label not in self._labels:
+        code = self._codes.get(label)
+        if code is None:
+            code = self._codes[label] = len(self._labels)
             self._labels.append(label)
-        return self._labels.index(label)
+        return code
 
     def _flush(self):
         if not self._single:
@@ -58,7 +61,7 @@ class Edges:
         weights = np.full((len(w), width), np.nan)
         for k, x in enumerate(w):
             weights[k, :len(x)] = x
-        codes = np.array([self._code(x) for x in lab], dtype=np.int32)
+        codes = np.array([self._code(x) for x in lab], dtype=np.int64)
         self._chunks.append([_gids(src), _gids(tgt), codes, weights, np.array(d, dtype=float)])
         self._single = []
 

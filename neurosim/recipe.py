@@ -46,6 +46,18 @@ class GapJunction:
 
 
 @dataclass(frozen=True)
+class PoissonDrive:
+    """A Poisson input of ``rate`` Hz on [start, stop) ms onto the synapse ``label`` of the
+    gid being described (None for a point neuron), each input spike an event of ``weight``:
+    ``Network.add_poisson_drive`` for one gid (drawn in the kernel, no memory)."""
+    label: object
+    rate: float
+    weight: object
+    start: float = 0.0
+    stop: float = float("inf")
+
+
+@dataclass(frozen=True)
 class SpikeSource:
     """A gid that emits spikes at ``times`` (ms)."""
     times: tuple
@@ -53,8 +65,8 @@ class SpikeSource:
 
 class Recipe:
     """Describe a network gid by gid; subclass and define ``num_cells`` and
-    ``cell_description``, and where needed ``connections_on``, ``gap_junctions_on`` and
-    ``position``."""
+    ``cell_description``, and where needed ``connections_on``, ``gap_junctions_on``,
+    ``poisson_drives_on`` and ``position``."""
 
     def num_cells(self):
         raise NotImplementedError("a Recipe defines num_cells()")
@@ -66,6 +78,10 @@ class Recipe:
         return []
 
     def gap_junctions_on(self, gid):
+        return []
+
+    def poisson_drives_on(self, gid):
+        """The gid's Poisson inputs: a list of ``ns.PoissonDrive``."""
         return []
 
     def position(self, gid):
@@ -118,6 +134,12 @@ def build_network(recipe, gids=None, kinds=None, trains=None):
             net.connect(c.source, target, weight=c.weight, delay=c.delay)
         for j in _gap_junctions(recipe, gid):
             net.add_gap_junction((gid, j.location), (j.peer, j.peer_location), j.g)
+        for d in recipe.poisson_drives_on(gid):
+            if not isinstance(d, PoissonDrive):
+                raise ParameterError(f"poisson_drives_on({gid}) must give ns.PoissonDrive "
+                                     f"objects, got {d!r}")
+            net.add_poisson_drive([gid if d.label is None else (gid, d.label)], d.rate,
+                                  d.weight, d.start, d.stop)
     return net
 
 

@@ -14,7 +14,8 @@ import numpy as np
 from .backends import make_backend
 from .cell import Cell
 from .errors import LocationError, NumericalInstabilityError, ParameterError
-from .events import Connections, EventQueue, by_source, check_delays
+from .events import (Connections, EventQueue, by_source, check_delays, gather,
+                     gather_weights, resolve_targets)
 from .lowering import artificial_tables, lower
 from .network import Network
 from .parallel import SpikeRoute, default_comm, owner_of, partition
@@ -224,19 +225,17 @@ class Simulation:
                                  "source gids must be < 2**31, connections per rank < 2**32")
         ptr, index = by_source(src)                     # row -> connection
         self._conn_sources = src                        # to find ``index`` again
-        tgt, codes = tgt[index], codes[index]
         tables, insts = np.zeros(n_rows, dtype=np.int32), np.zeros(n_rows, dtype=np.int32)
-        self._resolve_targets(target, tgt, codes, labels, tables[:n], insts[:n])
+        resolve_targets(index, tgt, codes, len(labels), self._target_finder(target, labels),
+                        tables[:n], insts[:n])
         lengths = (~np.isnan(weights)).sum(axis=1)[index] if weights.shape[1] > 1 else None
-        width = self._check_targets(tgt, codes, labels, lengths, tables[:n])
-        del tgt, codes, lengths
+        width = self._check_targets(tgt, codes, labels, lengths, tables[:n], index)
+        del lengths
         wmat = np.zeros((n_rows, width))
-        if weights.shape[1] == width:
-            np.take(weights, index, axis=0, out=wmat[:n])
-        else:                                   # columns beyond are NaN (no weight) here
-            wmat[:n, :weights.shape[1]] = weights[index]
-        np.nan_to_num(wmat, copy=False, nan=0.0)
-        self.connections = Connections(ptr, delays[index], tables[:n], insts[:n], wmat[:n])
+        gather_weights(weights, index, wmat)
+        delay_rows = np.empty(n)
+        gather(delays, index, delay_rows)
+        self.connections = Connections(ptr, delay_rows, tables[:n], insts[:n], wmat[:n])
         del index
         self._set_drives(drives, target, tables, insts, wmat)
         for j, table in enumerate(self.backend.tables):       # FOR_NETCONS: rows by instance
@@ -285,35 +284,30 @@ class Simulation:
             np.array([int(np.ceil(min(d[5], 1e15) / dt - 1e-9)) for d in drives],
                      dtype=np.int64))
 
-    def _resolve_targets(self, target, tgt, codes, labels, tables, insts):
-        """Fill (table, instance) of every connection's target, label by label, through a
-        lookup by gid (no Python step, no sort per connection): (cell index, label) for
-        synapses, ("gid", gid) for artificial cells."""
-        n_gids = int(tgt.max()) + 1 if len(tgt) else 0
-        for code in np.unique(codes) if len(labels) > 1 else range(min(len(labels), 1)):
+    def _target_finder(self, target, labels):
+        """(table, instance) of a connection's target, by (label code, gid): (cell index,
+        label) for synapses, ("gid", gid) for artificial cells."""
+        def find(code, gid):
             label = labels[code]
-            rows = slice(None) if len(labels) == 1 else np.flatnonzero(codes == code)
-            gids = np.flatnonzero(np.bincount(tgt[rows], minlength=n_gids))
-            found = np.array([target[("gid", int(g)) if label is None else
-                                     (self._index_of[int(g)], label)] for g in gids],
-                             dtype=np.int32).reshape(len(gids), 2)
-            lookup = np.zeros((n_gids, 2), dtype=np.int32)
-            lookup[gids] = found
-            tables[rows], insts[rows] = lookup[tgt[rows], 0], lookup[tgt[rows], 1]
+            return target[("gid", gid) if label is None else (self._index_of[gid], label)]
+        return find
 
-    def _check_targets(self, tgt, codes, labels, lengths, tables):
+    def _check_targets(self, tgt, codes, labels, lengths, tables, index):
         """Every target takes events and as many weights (``lengths``: each row's; None:
         one each) as its connections give; returns the width of the kernel's weight rows
-        (the most NET_RECEIVE arguments)."""
+        (the most NET_RECEIVE arguments).  Rows are by source: connection ``index[row]``
+        (``tgt``, ``codes``: in connection order) names a bad one."""
         model = self.model
         width = max([int(lengths.max()) if lengths is not None and len(lengths) else 1] +
                     [len(t.mechanism.net_receive_args) for t in model.mechanisms])
-        used = np.flatnonzero(np.bincount(tables, minlength=len(self.backend.tables)))
-        for j in used:
+        for j in range(len(self.backend.tables)):
             mech = self.backend.tables[j].mechanism
             bad = None
             if not mech.net_receive:
-                bad = int(np.argmax(tables == j))
+                hit = tables == j
+                if not hit.any():
+                    continue
+                bad = int(np.argmax(hit))
                 reason = f"{mech.name} has no NET_RECEIVE and cannot take events"
             elif lengths is not None:
                 over = (tables == j) & (lengths > max(1, len(mech.net_receive_args)))
@@ -322,8 +316,9 @@ class Simulation:
                     reason = (f"{lengths[bad]} weights for {mech.name}'s NET_RECEIVE"
                               f"{mech.net_receive_args}")
             if bad is not None:
-                raise ParameterError(f"connection to gid {tgt[bad]} synapse "
-                                     f"{labels[codes[bad]]!r}: {reason}")
+                c = index[bad]
+                raise ParameterError(f"connection to gid {tgt[c]} synapse "
+                                     f"{labels[codes[c]]!r}: {reason}")
         return width
 
     def _set_pointers(self, target):

@@ -79,3 +79,63 @@ class Broken(ns.Recipe):
 def test_recipe_errors_name_the_gid(what, words):
     with pytest.raises(ns.ParameterError, match=words):
         ns.Simulation(Broken(what))
+
+
+class Driven(ns.Recipe):
+    """Ring cells and LIF neurons driven by Poisson inputs, described gid by gid: the
+    network of tests/mpi/drive.py."""
+
+    def __init__(self):
+        from neurosim.models.ring import ring_network
+        self.net, self.ring = ring_network(6, extra=2, depth=2, branch_nseg=3, seed=5)
+        self.lif = ns.models.LIF(V_th=-60.0, E_L=-70.0, V_reset=-70.0)
+        self.src, self.tgt, _, self.w, self.d = self.net.connections()
+
+    def seed(self):
+        return 5
+
+    def num_cells(self):
+        return 11                       # 0-5 ring cells, 6 the kick, 7-10 LIF
+
+    def cell_description(self, gid):
+        if gid == 6:
+            return ns.SpikeSource(self.net.spike_sources[6])
+        return self.net.cells[gid] if gid < 6 else self.lif
+
+    def connections_on(self, gid):
+        out = [ns.Connection(int(s), "syn", weight=float(w[0]), delay=float(d))
+               for s, t, w, d in zip(self.src, self.tgt, self.w, self.d) if t == gid]
+        return out + ([ns.Connection(7, "syn", weight=0.02, delay=1.0)] if gid == 3 else [])
+
+    def poisson_drives_on(self, gid):
+        if gid < 6:
+            return [ns.PoissonDrive("syn", rate=300.0, weight=0.01)]
+        if gid > 6:
+            return [ns.PoissonDrive(None, rate=4000.0, weight=60.0, start=5.0, stop=40.0)]
+        return []
+
+
+def test_a_recipes_poisson_drives_are_the_networks():
+    import sys
+    import os
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mpi"))
+    import drive
+    want = drive.run()
+    sim = ns.Simulation(Driven())
+    spikes = sim.record_spikes()
+    v = sim.record("v", (0, 0.5), cell=4)
+    sim.run(50.0)
+    order = np.lexsort((spikes.gids, spikes.times))
+    assert len(want["times"]) > 20 and np.isin(want["gids"], want["lif"]).sum() > 4
+    np.testing.assert_array_equal(spikes.gids[order], want["gids"])
+    np.testing.assert_array_equal(spikes.times[order], want["times"])
+    np.testing.assert_array_equal(v.values, want["v"])
+
+
+def test_a_recipe_gives_poisson_drives_as_such():
+    class Bad(Driven):
+        def poisson_drives_on(self, gid):
+            return [("syn", 300.0, 0.01)]
+
+    with pytest.raises(ns.ParameterError, match=r"poisson_drives_on\(0\).*ns.PoissonDrive"):
+        ns.Simulation(Bad())
