@@ -198,7 +198,7 @@ def resolve_targets(index, tgt, codes, n_codes, find, tables, instances):
     filled in one pass (no per-connection temporaries: 3e8 connections); with many (a
     SONATA circuit's label per synapse), the distinct pairs come from a sort."""
     n_gids = int(tgt.max()) + 1 if len(tgt) else 0
-    if n_codes * n_gids <= 2**24:
+    if n_codes * n_gids <= 2**22:
         present = np.zeros(n_codes * n_gids, dtype=np.bool_)
         _mark_pairs(tgt, codes, n_gids, present)
         pairs = np.flatnonzero(present)

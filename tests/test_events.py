@@ -3,6 +3,7 @@ NEURON's step, in the canonical order (time, source gid, connection), however th
 pops interleave and across a save and load of the pending events."""
 
 import numpy as np
+import pytest
 
 from neurosim.events import Connections, EventQueue, by_source
 
@@ -84,3 +85,30 @@ def test_one_pop_orders_by_time_then_source_then_connection():
     want = _reference(src, delay, table, inst, index, spikes, detected=False)
     assert [(a, b, c) for a, b, c in zip(s.tolist(), t.tolist(), row.tolist())] == \
         [(e[0], e[1], e[3]) for e in want]
+
+
+@pytest.mark.parametrize("n_labels", [1, 4, 3000])
+def test_targets_resolve_by_label_and_gid_in_row_order(n_labels):
+    """Rows by source get each connection's (table, instance), looked up once per distinct
+    (label, gid): a rule's single label, a few, and a SONATA circuit's label per synapse
+    (over 2**22 label-gid pairs: the sorted path)."""
+    from neurosim.events import resolve_targets
+    g = np.random.default_rng(n_labels)
+    n = 3000
+    src = g.integers(0, 50, n).astype(np.int32)
+    tgt = g.integers(0, 1500, n).astype(np.int32)
+    tgt[0] = 1499
+    codes = np.arange(n) % n_labels
+    asked = []
+
+    def find(code, gid):
+        asked.append((code, gid))
+        return code % 3, code * 7 + gid
+
+    _, index = by_source(src)
+    tables, insts = np.full(n, -1, np.int32), np.full(n, -1, np.int32)
+    resolve_targets(index, tgt, codes, n_labels, find, tables, insts)
+    c = index
+    np.testing.assert_array_equal(tables, codes[c] % 3)
+    np.testing.assert_array_equal(insts, codes[c] * 7 + tgt[c])
+    assert sorted(asked) == sorted(set(zip(codes.tolist(), tgt.tolist())))
