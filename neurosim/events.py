@@ -104,16 +104,17 @@ class EventQueue:
     def _fields(self, parts, order=False):
         """The events of ``parts`` field by field (in the canonical order with ``order``)."""
         events = np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64)
-        time = np.ascontiguousarray(events[:, 0]).view(np.float64)
-        key = np.ascontiguousarray(events[:, 1])
-        if order:               # time first (the step follows it), then source and row
-            sort = np.lexsort((key, time))
-            time, key = time[sort], key[sort]
-        conn = key & 0xFFFFFFFF
-        return {"step": np.ceil(time / self.dt - 0.5 - 1e-9).astype(np.int64), "time": time,
-                "source": key >> 32, "conn": conn,
-                "table": self.conns.target_table[conn].astype(np.int64),
-                "instance": self.conns.target_instance[conn].astype(np.int64)}
+        n = len(events)
+        sort = np.arange(n)
+        if order:       # time first (the step follows it), then source and row (the key)
+            time = np.ascontiguousarray(events[:, 0]).view(np.float64)
+            sort = np.argsort(time)                 # SIMD quicksort; ties ordered next
+            _order_ties(sort, time, events)
+        out = (np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64),
+               np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64))
+        _unpack(events, sort, self.dt, self.conns.target_table, self.conns.target_instance,
+                *out)
+        return dict(zip(self._FIELDS, out))
 
     def pop_before(self, end_step):
         """Events to deliver before step ``end_step``, in delivery order, as arrays (step,
@@ -146,6 +147,52 @@ class EventQueue:
 
     def __len__(self):
         return self._n
+
+
+@njit(cache=True, nogil=True)
+def _order_ties(sort, time, events):
+    """Within each run of equal times in ``sort``, order by key: insertion sort for short
+    runs, a sort of the keys for long ones (a network with one delay and step-aligned
+    spikes delivers a whole step's events at one time)."""
+    start = 0
+    for k in range(1, len(sort) + 1):
+        if k < len(sort) and time[sort[k]] == time[sort[start]]:
+            continue
+        if k - start > 16:
+            run = sort[start:k].copy()
+            keys = np.empty(k - start, dtype=np.int64)
+            for i in range(k - start):
+                keys[i] = events[run[i], 1]
+            sort[start:k] = run[np.argsort(keys)]
+        else:
+            for i in range(start + 1, k):
+                e = sort[i]
+                j = i - 1
+                while j >= start and events[sort[j], 1] > events[e, 1]:
+                    sort[j + 1] = sort[j]
+                    j -= 1
+                sort[j + 1] = e
+        start = k
+
+
+@njit(cache=True, nogil=True)
+def _unpack(events, sort, dt, target_table, target_instance, step, time, source, conn,
+            table, instance):
+    """The fields of events (rows: time's bits, source << 32 | row) taken in ``sort``'s
+    order, in one pass."""
+    bits = np.empty(1, dtype=np.int64)
+    t = bits.view(np.float64)
+    for k in range(len(sort)):
+        e = sort[k]
+        bits[0] = events[e, 0]
+        key = events[e, 1]
+        c = key & 0xFFFFFFFF
+        time[k] = t[0]
+        step[k] = _step_of(t[0], dt)
+        source[k] = key >> 32
+        conn[k] = c
+        table[k] = target_table[c]
+        instance[k] = target_instance[c]
 
 
 @njit(cache=True, nogil=True)
