@@ -11,11 +11,11 @@ import threading
 
 import numpy as np
 
+from . import wiring
 from .backends import make_backend
 from .cell import Cell
 from .errors import LocationError, NumericalInstabilityError, ParameterError
-from .events import (Connections, EventQueue, by_source, check_delays, gather,
-                     gather_weights, resolve_targets)
+from .events import EventQueue, by_source, check_delays
 from .lowering import artificial_tables, lower
 from .network import Network
 from .parallel import SpikeRoute, default_comm, owner_of, partition
@@ -164,20 +164,13 @@ class Simulation:
         self.backend.set_detectors([model.locate(d[0], ci) for ci, d in det],
                                    [d[1] for _, d in det],
                                    [self.gids[ci] for ci, _ in det])
-        target = {}
-        for j, table in enumerate(self.backend.tables):      # the kernel's table numbering
-            if table.labels is not None:
-                for k, (ci, label) in enumerate(table.labels):
-                    target[(ci, label)] = (j, k)
-            if table.gids is not None:                      # artificial cells, by gid
-                for k, gid in enumerate(table.gids):
-                    target[("gid", int(gid))] = (j, k)
+        target = wiring.point_processes(self.backend.tables)
         gaps = [(model.locate(la, self._index_of[ga]), model.locate(lb, self._index_of[gb]), g)
                 for ga, la, gb, lb, g in net.gap_junctions if ga in self._index_of]
         self.backend.set_gap_junctions([x[0] for x in gaps], [x[1] for x in gaps],
                                        [x[2] for x in gaps])
-        self._set_pointers(target)
-        # the network's columns, not copies: a connection costs ~20 bytes here beyond the
+        wiring.set_pointers(self, target)
+        # the network's columns, not copies: a connection costs ~24 bytes here beyond the
         # network's own (no int64 sorts, no object labels, no per-connection temporaries)
         src, tgt, codes, labels, weights, delays = net._edges.columns()
         check_delays(delays, self.dt)
@@ -215,37 +208,10 @@ class Simulation:
         self._capacity = 64             # spikes per rank sent without a second message
         if self.overlap:
             min_delay /= 2
-        # the kernel's weight rows and targets: the connections', sorted by source (a
-        # spike's events read consecutive rows), then the Poisson drives' (``_set_drives``),
-        # in one allocation each.  Within a source, rows keep the connection order.
-        drives = [d for d in getattr(net, "drives", []) if d[0] in self.local]
-        n, n_rows = len(src), len(src) + len(drives)
-        if n and (src.max() >= 2**31 or n >= 2**32):
-            raise ParameterError("an event keys its source gid in 31 bits and its row in 32: "
-                                 "source gids must be < 2**31, connections per rank < 2**32")
-        ptr, index = by_source(src)                     # row -> connection
-        self._conn_sources = src                        # to find ``index`` again
-        tables, insts = np.zeros(n_rows, dtype=np.int32), np.zeros(n_rows, dtype=np.int32)
-        resolve_targets(index, tgt, codes, len(labels), self._target_finder(target, labels),
-                        tables[:n], insts[:n])
-        lengths = (~np.isnan(weights)).sum(axis=1)[index] if weights.shape[1] > 1 else None
-        width = self._check_targets(tgt, codes, labels, lengths, tables[:n], index)
-        del lengths
-        wmat = np.zeros((n_rows, width))
-        gather_weights(weights, index, wmat)
-        delay_rows = np.empty(n)
-        gather(delays, index, delay_rows)
-        self.connections = Connections(ptr, delay_rows, tables[:n], insts[:n], wmat[:n])
-        del index
-        self._set_drives(drives, target, tables, insts, wmat)
-        for j, table in enumerate(self.backend.tables):       # FOR_NETCONS: rows by instance
-            if table.mechanism.uses_for_netcons:
-                rows = np.flatnonzero(tables[:n] == j)        # connections, not drives
-                inst = insts[rows]
-                order = np.argsort(inst, kind="stable")
-                ptr = np.zeros(len(table.nodes) + 1, dtype=np.int64)
-                np.add.at(ptr, inst + 1, 1)
-                table.incoming = (np.cumsum(ptr), rows[order].astype(np.int64))
+        # the kernel's connection rows (sorted by source) and Poisson drives
+        self.connections = wiring.connection_rows(self, target, src, tgt, codes, labels,
+                                                  weights, delays)
+        self._conn_sources = src                        # to find the rows' order again
         self.events = EventQueue(self.connections, self.dt)
         self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \
             if np.isfinite(min_delay) else None
@@ -257,88 +223,6 @@ class Simulation:
         order = np.lexsort((gids, times))
         self._source_times, self._source_gids = times[order], gids[order]
         self._source_next = 0          # index of the first source spike not yet queued
-
-    def _set_drives(self, drives, target, tables, insts, wmat):
-        """This rank's Poisson drives (``net.add_poisson_drive``): their weights and targets
-        fill the rows after the connections' in the arrays the kernel reads (the
-        connections' own are views of the first rows: plasticity writes through); their
-        mean counts per step, keys and steps."""
-        from .drive import drive_key
-        n = len(self.connections)
-        for r, (gid, label, rate, w, start, stop, k) in enumerate(drives, start=n):
-            tables[r], insts[r] = target[("gid", gid) if label is None else
-                                         (self._index_of[gid], label)]
-            mech = self.backend.tables[tables[r]].mechanism
-            if not mech.net_receive or len(w) > max(1, len(mech.net_receive_args)):
-                raise ParameterError(f"Poisson drive onto gid {gid} {label!r}: {mech.name} "
-                                     f"takes no events of {len(w)} weight(s)")
-            wmat[r, :len(w)] = w
-        self.backend.set_connections(wmat, tables, insts)
-        dt = self.dt
-        self.backend.set_drives(
-            n + np.arange(len(drives), dtype=np.int64), tables[n:], insts[n:],
-            np.array([d[2] * dt / 1000.0 for d in drives], dtype=float),
-            np.array([drive_key(self.network.seed, d[0], d[6]) for d in drives],
-                     dtype=np.uint64),
-            np.array([int(np.ceil(d[4] / dt - 1e-9)) for d in drives], dtype=np.int64),
-            np.array([int(np.ceil(min(d[5], 1e15) / dt - 1e-9)) for d in drives],
-                     dtype=np.int64))
-
-    def _target_finder(self, target, labels):
-        """(table, instance) of a connection's target, by (label code, gid): (cell index,
-        label) for synapses, ("gid", gid) for artificial cells."""
-        def find(code, gid):
-            label = labels[code]
-            return target[("gid", gid) if label is None else (self._index_of[gid], label)]
-        return find
-
-    def _check_targets(self, tgt, codes, labels, lengths, tables, index):
-        """Every target takes events and as many weights (``lengths``: each row's; None:
-        one each) as its connections give; returns the width of the kernel's weight rows
-        (the most NET_RECEIVE arguments).  Rows are by source: connection ``index[row]``
-        (``tgt``, ``codes``: in connection order) names a bad one."""
-        model = self.model
-        width = max([int(lengths.max()) if lengths is not None and len(lengths) else 1] +
-                    [len(t.mechanism.net_receive_args) for t in model.mechanisms])
-        for j in range(len(self.backend.tables)):
-            mech = self.backend.tables[j].mechanism
-            bad = None
-            if not mech.net_receive:
-                hit = tables == j
-                if not hit.any():
-                    continue
-                bad = int(np.argmax(hit))
-                reason = f"{mech.name} has no NET_RECEIVE and cannot take events"
-            elif lengths is not None:
-                over = (tables == j) & (lengths > max(1, len(mech.net_receive_args)))
-                if over.any():
-                    bad = int(np.argmax(over))
-                    reason = (f"{lengths[bad]} weights for {mech.name}'s NET_RECEIVE"
-                              f"{mech.net_receive_args}")
-            if bad is not None:
-                c = index[bad]
-                raise ParameterError(f"connection to gid {tgt[c]} synapse "
-                                     f"{labels[codes[c]]!r}: {reason}")
-        return width
-
-    def _set_pointers(self, target):
-        """Each POINTER's node; every POINTER of every instance must be set."""
-        for gid, label, pointer, src, loc in self.network.pointers:
-            if gid not in self._index_of:
-                continue
-            j, k = target[(self._index_of[gid], label)]
-            table = self.backend.tables[j]
-            row = table.mechanism.pointers.index(pointer)
-            table.pointer_nodes[row, k] = self.model.locate(loc, self._index_of[src])
-        for table in self.backend.tables:
-            unset = np.argwhere(table.pointer_nodes < 0)
-            if len(unset):
-                row, k = unset[0]
-                ci, label = table.labels[k]
-                raise ParameterError(
-                    f"POINTER {table.mechanism.pointers[row]} of {table.name} {label!r} on "
-                    f"gid {self.gids[ci]} is not set: net.set_pointer(({self.gids[ci]}, "
-                    f"{label!r}), {table.mechanism.pointers[row]!r}, (source_gid, location))")
 
     @_on_every_rank
     def checkpoint(self, path, extra=None):
