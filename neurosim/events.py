@@ -1,4 +1,4 @@
-"""Spikes become events: connection tables and the queue of pending events, as flat arrays.
+"""Spikes become events: the connection rows by source and the queue of pending events.
 
 A spike of gid s travels every connection c from s and becomes an event at t + delay[c] for
 the target point process (mechanism table, instance) with weight[c].  For a spike detected in a
@@ -236,65 +236,6 @@ def _events_of(gids, sent, ptr, delay, dt):
                 events[at, 0] = bits[0]
                 events[at, 1] = (g << 32) | c
     return events, lo, counts
-
-
-def resolve_targets(index, tgt, codes, n_codes, find, tables, instances):
-    """Fill each row's target (table, instance): row r is connection ``index[r]``, whose
-    target is (label code, gid); ``find(code, gid)`` gives (table, instance), asked once per
-    distinct pair.  With few labels the pairs are marked in a dense table and the rows are
-    filled in one pass (no per-connection temporaries: 3e8 connections); with many (a
-    SONATA circuit's label per synapse), the distinct pairs come from a sort."""
-    n_gids = int(tgt.max()) + 1 if len(tgt) else 0
-    if n_codes * n_gids <= 2**22:
-        present = np.zeros(n_codes * n_gids, dtype=np.bool_)
-        _mark_pairs(tgt, codes, n_gids, present)
-        pairs = np.flatnonzero(present)
-        lookup = np.zeros((2, n_codes * n_gids), dtype=np.int32)
-        lookup[:, pairs] = _found(pairs, n_gids, find)
-        _fill_rows(index, tgt, codes, n_gids, lookup, tables, instances)
-    else:
-        key = codes.astype(np.int64) * n_gids + tgt
-        pairs, pair = np.unique(key, return_inverse=True)
-        found = _found(pairs, n_gids, find)
-        tables[:], instances[:] = found[0][pair][index], found[1][pair][index]
-
-
-def _found(pairs, n_gids, find):
-    return np.array([find(int(k // n_gids), int(k % n_gids)) for k in pairs],
-                    dtype=np.int32).reshape(len(pairs), 2).T
-
-
-@njit(cache=True, nogil=True)
-def _mark_pairs(tgt, codes, n_gids, present):
-    for c in range(len(tgt)):
-        present[codes[c] * n_gids + tgt[c]] = True
-
-
-@njit(cache=True, nogil=True)
-def _fill_rows(index, tgt, codes, n_gids, lookup, tables, instances):
-    for r in range(len(index)):
-        c = index[r]
-        k = codes[c] * n_gids + tgt[c]
-        tables[r] = lookup[0, k]
-        instances[r] = lookup[1, k]
-
-
-@njit(cache=True, nogil=True)
-def gather(values, index, out):
-    """out[r] = values[index[r]], without the int64 copy of an int32 index that NumPy's
-    fancy indexing makes."""
-    for r in range(len(index)):
-        out[r] = values[index[r]]
-
-
-@njit(cache=True, nogil=True)
-def gather_weights(weights, index, out):
-    """Row r of ``out`` is weight row ``index[r]``, NaN (no such weight) as 0; columns of
-    ``out`` beyond the weights' stay as they are."""
-    for r in range(len(index)):
-        for k in range(weights.shape[1]):
-            w = weights[index[r], k]
-            out[r, k] = 0.0 if np.isnan(w) else w
 
 
 def check_delays(delays, dt):

@@ -92,7 +92,7 @@ def test_targets_resolve_by_label_and_gid_in_row_order(n_labels):
     """Rows by source get each connection's (table, instance), looked up once per distinct
     (label, gid): a rule's single label, a few, and a SONATA circuit's label per synapse
     (over 2**22 label-gid pairs: the sorted path)."""
-    from neurosim.events import resolve_targets
+    from neurosim.wiring import resolve_targets
     g = np.random.default_rng(n_labels)
     n = 3000
     src = g.integers(0, 50, n).astype(np.int32)
