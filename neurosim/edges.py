@@ -3,7 +3,7 @@
 A rule or a circuit's edge file makes millions of connections at once: they are kept as
 chunks of arrays, not as Python objects per connection: source and target gids (int32 while
 gids fit), the synapse label as a code into a list of the labels used (a rule's chunk holds
-one label, not an array of them), weights and delays — 26 bytes a connection with one
+one label, not an array of them), weights and delays — 25 bytes a connection with one
 weight, so the full-scale cortical microcircuit's 3e8 connections fit in memory.  Single
 ``connect`` calls gather in lists until the arrays are asked for.
 """

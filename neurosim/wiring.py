@@ -71,7 +71,7 @@ def _weight_width(sim, tgt, codes, labels, lengths, tables, index):
     each) as its connections give; returns the width of the kernel's weight rows (the most
     NET_RECEIVE arguments).  Rows are by source: connection ``index[row]`` (``tgt``,
     ``codes``: in connection order) names a bad one."""
-    width = max([int(lengths.max()) if lengths is not None and len(lengths) else 1] +
+    width = max([1, int(lengths.max()) if lengths is not None and len(lengths) else 1] +
                 [len(t.mechanism.net_receive_args) for t in sim.model.mechanisms])
     for j, table in enumerate(sim.backend.tables):
         mech = table.mechanism
