@@ -223,6 +223,12 @@ def build(folder=DEFAULT):
                                "dt": 0.1}},
         "output": {"output_dir": "$OUTPUT", "spikes_file": "spikes.h5",
                    "spikes_sort_order": "time"}}
+    return write_configs(folder, circuit, simulation)
+
+
+def write_configs(folder, circuit, simulation):
+    """Write a SONATA circuit and simulation config into ``folder``; returns the path of
+    the simulation config (what ``neurosim run`` takes)."""
     for name, data in (("circuit_config.json", circuit),
                        ("simulation_config.json", simulation)):
         with open(os.path.join(folder, name), "w") as f:

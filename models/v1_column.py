@@ -16,13 +16,13 @@ LIF cells instantaneous.  LGN: 100 virtual cells, each detailed target receiving
 and each LIF cell 10, firing Poisson at 8 Hz with a 20 Hz flash between 500 and 750 ms.
 """
 
-import json
 import os
 import sys
 
 import numpy as np
 
 from neurosim.models.allen import bionet_dir
+from neurosim.models.circuit_builder import write_configs
 
 COUNTS = {"Scnn1a": 24, "Rorb": 20, "Nr5a1": 16, "PV1": 10, "PV2": 10, "LIF_exc": 160,
           "LIF_inh": 40}
@@ -159,11 +159,7 @@ def _configs(folder, tstop):
                                "module": "membrane_report", "sections": "soma", "dt": 0.5}},
         "output": {"output_dir": "$OUT", "spikes_file": "spikes.h5",
                    "spikes_sort_order": "time"}}
-    for name, data in (("circuit_config.json", circuit),
-                       ("simulation_config.json", simulation)):
-        with open(os.path.join(folder, name), "w") as f:
-            json.dump(data, f, indent=1)
-    return os.path.join(folder, "simulation_config.json")
+    return write_configs(folder, circuit, simulation)
 
 
 if __name__ == "__main__":
