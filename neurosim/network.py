@@ -293,8 +293,6 @@ class Network:
         w = np.atleast_1d(np.asarray(weight, dtype=float))
         if w.ndim != 1 or not np.all(np.isfinite(w)):
             raise ParameterError(f"add_poisson_drive: weight must be finite, got {weight!r}")
-        if not hasattr(self, "drives"):
-            self.drives = []
         count = {}
         for gid, _, *_ in self.drives:
             count[gid] = count.get(gid, 0) + 1

@@ -32,7 +32,7 @@ def point_processes(tables):
 def connection_rows(sim, target, src, tgt, codes, labels, weights, delays):
     """The Connections of this rank (``src``..``delays``: its share of the network's
     columns), given to the backend with the Poisson drives' rows after them."""
-    drives = [d for d in getattr(sim.network, "drives", []) if d[0] in sim.local]
+    drives = [d for d in sim.network.drives if d[0] in sim.local]
     n, n_rows = len(src), len(src) + len(drives)
     if n and (src.max() >= 2**31 or n >= 2**32):
         raise ParameterError("an event keys its source gid in 31 bits and its row in 32: "
