@@ -362,7 +362,8 @@ for _k in range({nernst}):
 # (_spk) are sorted by cell group, each with CSR pointers (_*_gp) over the groups
 STEP_ARGS = ["_nsteps", "_step0", "dt", "celsius", "_cj", "_crank_nicolson", "_v", "_cap",
              "_area", "_d_static", "_rhs_static", "_g_axial", "_parent", "_rhs", "_d",
-             "_inv", "_dynamic",
+             "_inv", "_coupling", "_dynamic", "_dyn_gp", "_dyn_start", "_dyn_end",
+             "_blk_gp", "_blk_start", "_blk_end", "_blk_par", "_blk_dyn",
              "_grp_node", "_stim_gp", "_stim_node", "_stim_delay", "_stim_dur", "_stim_amp",
              "_rec_every", "_rec_count", "_rec_out", "_rv_gp", "_rv_row", "_rv_node",
              "_ev_gp", "_ev_step", "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_conn_w",
@@ -380,7 +381,7 @@ from numba import njit, prange
 
 from neurosim.fastmath import fexp
 from neurosim.mechanisms import linalg
-from neurosim.solver import hines_solve_range
+from neurosim.solver import block_solve_range, hines_solve_range
 
 device_function = njit(cache=True, nogil=True, error_model="numpy")
 inline_function = njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -420,9 +421,7 @@ def run_group(_g, {run_args}):
     _vg = _v[_lo:_hi]
     _capg = _cap[_lo:_hi]
     _rhsg = _rhs[_lo:_hi]
-    _dg = _d[_lo:_hi]
     _rhs_sg = _rhs_static[_lo:_hi]
-    _d_sg = _d_static[_lo:_hi]
     _ev = _ev_gp[_g]
     _ev_end = _ev_gp[_g + 1]
     _spk_pos = _spk_gp[_g]
@@ -445,9 +444,11 @@ def run_group(_g, {run_args}):
         t = _t_mid
 {nernst}
         for _i in range(_vg.shape[0]):
-            _c = _capg[_i] * _cj
-            _rhsg[_i] = _c * _vg[_i] + _rhs_sg[_i]
-            _dg[_i] = _c + _d_sg[_i]
+            _rhsg[_i] = _capg[_i] * _cj * _vg[_i] + _rhs_sg[_i]
+        for _q in range(_dyn_gp[_g], _dyn_gp[_g + 1]):
+            # the diagonal only where it varies: the solve knows the static nodes' pivots
+            for _i in range(_dyn_start[_q], _dyn_end[_q]):
+                _d[_i] = _cap[_i] * _cj + _d_static[_i]
 {current}
         for _k in range(_gj_gp[_g], _gj_gp[_g + 1]):
             # gap junction i = g (v_a - v_b), linearised like any current: the own voltage
@@ -461,9 +462,15 @@ def run_group(_g, {run_args}):
         for _k in range(_stim_gp[_g], _stim_gp[_g + 1]):
             if _stim_delay[_k] <= _t_mid and _t_mid < _stim_delay[_k] + _stim_dur[_k]:
                 _rhs[_stim_node[_k]] += _stim_amp[_k]
-        # the solve's forward pass writes v(t+dt) and flags a blow-up (|v| >= 1e4 mV)
-        _bad = hines_solve_range(_parent, _g_axial, _d, _rhs, _inv, _dynamic, _lo, _hi, _v,
-                                 _crank_nicolson)
+        # the solve writes v(t+dt) and flags a blow-up (|v| >= 1e4 mV); a group of
+        # interleaved identical cells by runs of nodes (SIMD), any other node by node
+        if _blk_gp[_g + 1] > _blk_gp[_g]:
+            _bad = block_solve_range(_blk_start, _blk_end, _blk_par, _blk_dyn, _blk_gp[_g],
+                                     _blk_gp[_g + 1], _g_axial, _coupling, _d, _rhs, _inv,
+                                     _lo, _hi, _v, _crank_nicolson)
+        else:
+            _bad = hines_solve_range(_parent, _g_axial, _coupling, _d, _rhs, _inv, _dynamic,
+                                     _lo, _hi, _v, _crank_nicolson)
         if _bad >= 0:
             _spk_count[_g] = _spk_pos - _spk_gp[_g]
             return _s, _bad

@@ -138,25 +138,36 @@ class LoweredModel:
                 f"x={float(self.node_x[node]):.4g}")
 
 
-GROUP_NODES = 512      # nodes per cell group: a group's state stays in the core's cache
+# Nodes per cell group at most: a group's state (~60 bytes a node in the step's loops) stays
+# in the core's L2 cache through an epoch.  Large groups make long SIMD runs of identical
+# cells (``solver.block_solve_range``): the ring runs ~1.7x faster with groups of 16384
+# nodes than of 512 (measured with scripts/bench_ring.py).
+GROUP_NODES = 16384
+# Groups at least, where there are cells enough: threads share them out.  Not the thread
+# count itself: the node order must not depend on it (a checkpoint restores on any number
+# of threads).  Four groups instead of one cost the 128-cell ring ~5 %.
+MIN_GROUPS = 4
 
 
-def lower(cells, coupled=(), group_nodes=GROUP_NODES):
+def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS):
     """Lower a list of Cells into one LoweredModel (node indices are global).  Cells that are
     the same Cell object (one template, many gids) are lowered once.
 
-    Cells are packed into groups of about ``group_nodes`` nodes, each group's nodes
-    contiguous: the kernel advances a group through a whole epoch while its state stays in
-    cache, and groups can run on different threads.  Cells ``coupled`` (pairs of cell
+    Cells are packed into groups of at most about ``group_nodes`` nodes, at least
+    ``min_groups`` of them where there are enough cells, each group's nodes contiguous: the
+    kernel advances a group through a whole epoch while its state stays in cache, and groups
+    can run on different threads.  Cells ``coupled`` (pairs of cell
     indices: gap junctions, POINTERs) read each other's voltage every step and share a group.
     """
     parts, offset, done, bodies = [], 0, {}, {}
+    shape = np.zeros(len(cells), dtype=np.int64)     # cells of one geometry share a number
     for ci, cell in enumerate(cells):
+        key = cell.geometry_key()          # copies of one template share their nodes
         if id(cell) not in done:
-            key = cell.geometry_key()      # copies of one template share their nodes
             if key not in bodies:
                 bodies[key] = _lower_body(cell)
             done[id(cell)] = _lower_cell(cell, bodies[key])
+        shape[ci] = list(bodies).index(key)
         part = _placed(done[id(cell)], offset)
         part["node_cell"] = np.full(part["n"], ci, dtype=np.int64)
         parts.append(part)
@@ -179,12 +190,13 @@ def lower(cells, coupled=(), group_nodes=GROUP_NODES):
         stim_dur=np.array([s[2] for s in stims], dtype=float),
         stim_amp=np.array([s[3] for s in stims], dtype=float),
         cells=list(cells), ions=ions)
-    return _group_order(model, cell_groups(model, coupled, group_nodes))
+    return _group_order(model, cell_groups(model, coupled, group_nodes, min_groups), shape)
 
 
-def cell_groups(model, coupled, group_nodes):
+def cell_groups(model, coupled, group_nodes, min_groups=1):
     """Cell indices of each group: coupled cells together (union-find), units packed in
-    order of their first cell until a group reaches ``group_nodes`` nodes."""
+    order of their first cell into groups of about equal size: as few as keep them within
+    ``group_nodes`` nodes, but at least ``min_groups``."""
     n_cells = len(model.cells)
     root = list(range(n_cells))
 
@@ -202,13 +214,15 @@ def cell_groups(model, coupled, group_nodes):
     for ci in range(n_cells):
         units.setdefault(find(ci), []).append(ci)
     sizes = np.bincount(model.node_cell, minlength=n_cells)
+    total = int(sizes.sum())
+    wanted = max(min_groups, -(-total // group_nodes))
     groups, current, count = [], [], 0
     for unit in units.values():                   # in order of first cell
         current += unit
         count += int(sizes[unit].sum())
-        if count >= group_nodes:
-            groups.append(current)
-            current, count = [], 0
+        if len(groups) < wanted - 1 and count * wanted >= total * (len(groups) + 1):
+            groups.append(current)                # the k-th group ends past k/wanted
+            current = []
     if current or not groups:
         groups.append(current)
     return groups
@@ -259,11 +273,12 @@ def artificial_tables(artificial):
     return tables
 
 
-def _group_order(model, groups):
+def _group_order(model, groups, shape):
     """Renumber nodes group by group and, within a group, by depth (stable): consecutive
     nodes are then independent, so the elimination's division chains overlap in the CPU
-    instead of running one after another, and identical cells end up interleaved node by
-    node.  ``parent[i] < i`` still holds, and every group's nodes are contiguous."""
+    instead of running one after another.  Within a depth, cells of one ``shape`` come
+    together, interleaved node by node: runs the solve eliminates with SIMD instructions.
+    ``parent[i] < i`` still holds, and every group's nodes are contiguous."""
     group_of_cell = np.empty(len(model.cells), dtype=np.int64)
     for g, members in enumerate(groups):
         group_of_cell[members] = g
@@ -271,7 +286,8 @@ def _group_order(model, groups):
     level = node_levels(model.parent)
     first = np.searchsorted(model.node_cell, np.arange(len(model.cells)))
     local = np.arange(model.n_nodes) - first[model.node_cell]          # index in its cell
-    order = np.lexsort((model.node_cell, local, level, node_group))     # new -> old
+    order = np.lexsort((model.node_cell, local, shape[model.node_cell], level,
+                        node_group))                                      # new -> old
     model.group_node = np.searchsorted(node_group[order], np.arange(len(groups) + 1))
     new_of = np.empty_like(order)
     new_of[order] = np.arange(len(order))                    # old -> new

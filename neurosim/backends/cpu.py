@@ -12,7 +12,7 @@ import numpy as np
 from .. import codegen
 from ..errors import NeurosimError
 from ..lowering import split_static
-from ..solver import static_pivots
+from ..solver import MIN_MEAN_BLOCK, runs, solve_blocks, static_pivots
 
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 ARTIFICIAL_SPIKES_PER_STEP = 2    # spikes an artificial cell may emit in one step (Izhikevich:
@@ -174,9 +174,33 @@ class CpuBackend:
                 dynamic[t.nodes] = True
         dynamic[self.gj_a] = True
         dynamic[self.gj_b] = True
-        self.dynamic, self.inv, fold = static_pivots(
+        self.dynamic, self.inv, self.coupling, fold = static_pivots(
             m.parent, m.g_axial, m.cap * self.cj + self.d_axial_static, dynamic)
         self.d_static = self.d_axial_static + fold
+        self._set_solve_blocks()
+
+    def _set_solve_blocks(self):
+        """Each group's runs of dynamic nodes (where the diagonal is assembled), and its
+        blocks for ``solver.block_solve_range`` where their mean length makes it the faster
+        solve; none (the node by node solve) elsewhere."""
+        parts = [[np.zeros(0, dtype=np.uint64)] * 3 + [np.zeros(0, dtype=np.bool_)]]
+        counts = [0]
+        dyn_runs = [runs(self.dynamic, lo, hi)
+                    for lo, hi in zip(self.grp_node[:-1], self.grp_node[1:])]
+        self.dyn_gp = np.concatenate([[0], np.cumsum([len(r[0]) for r in dyn_runs])]
+                                     ).astype(np.int64)
+        self.dyn_runs = [np.concatenate([r[c] for r in dyn_runs] + [np.zeros(0, np.uint64)])
+                         for c in (0, 1)]
+        for g in range(self.n_groups):
+            lo, hi = self.grp_node[g], self.grp_node[g + 1]
+            blocks = solve_blocks(self.model.parent, self.dynamic, lo, hi)
+            if hi > lo and (hi - lo) >= MIN_MEAN_BLOCK * len(blocks[0]):
+                parts.append(blocks)
+                counts.append(len(blocks[0]))
+            else:
+                counts.append(0)
+        self.blk_gp = np.cumsum(counts).astype(np.int64)
+        self.blocks = [np.concatenate(column) for column in zip(*parts)]
 
     def set_connections(self, weights, table, instance):
         """The connections' weight vectors (read and written by NET_RECEIVE) and targets."""
@@ -275,6 +299,9 @@ class CpuBackend:
         m = self.model
         if self.threads > 1:
             numba.set_num_threads(self.threads)
+            # a thread takes the next group when it is free: groups differ in cost (the
+            # artificial cells' group, cells of other sizes), a static split would idle
+            chunk = numba.set_parallel_chunksize(1)
         spk_gp = self._spike_buffer(nsteps)
         spk_count = np.zeros(self.n_groups, dtype=np.int64)
         done = np.zeros(self.n_groups, dtype=np.int64)
@@ -283,7 +310,9 @@ class CpuBackend:
         self.kernel.advance(
             done, code, nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
             self.v, m.cap, m.area, self.d_static, self.rhs_static, m.g_axial, m.parent,
-            self.rhs, self.d, self.inv, self.dynamic, self.grp_node, self.stim_gp, *self.stim,
+            self.rhs, self.d, self.inv, self.coupling, self.dynamic, self.dyn_gp,
+            *self.dyn_runs, self.blk_gp, *self.blocks,
+            self.grp_node, self.stim_gp, *self.stim,
             rec_every, rec_count, rec_out, self.rv_gp, self.rv_row, self.rv_node,
             *self._group_events(events), self.conn_w, self.drv_gp, *self.drives,
             self.gj_gp, self.gj_a, self.gj_b, self.gj_g,
@@ -294,6 +323,8 @@ class CpuBackend:
             *[a for ion in codegen.ions_of([t.mechanism for t in self.tables])
               for a in self.ion_used[ion]],
             *probe_args, *self.rm_gp)
+        if self.threads > 1:
+            numba.set_parallel_chunksize(chunk)
         capacity = np.diff(spk_gp)
         if np.any(spk_count > capacity):
             raise NeurosimError(f"an artificial cell emitted more than "
