@@ -160,14 +160,16 @@ def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS):
     indices: gap junctions, POINTERs) read each other's voltage every step and share a group.
     """
     parts, offset, done, bodies = [], 0, {}, {}
-    shape = np.zeros(len(cells), dtype=np.int64)     # cells of one geometry share a number
+    shape = np.zeros(len(cells), dtype=np.int64)     # cells of one tree share a number
+    shapes = {}
     for ci, cell in enumerate(cells):
-        key = cell.geometry_key()          # copies of one template share their nodes
         if id(cell) not in done:
+            key = cell.geometry_key()      # copies of one template share their nodes
             if key not in bodies:
                 bodies[key] = _lower_body(cell)
             done[id(cell)] = _lower_cell(cell, bodies[key])
-        shape[ci] = list(bodies).index(key)
+        tree = done[id(cell)]["parent"].tobytes()      # the topology, whatever the sizes
+        shape[ci] = shapes.setdefault(tree, len(shapes))
         part = _placed(done[id(cell)], offset)
         part["node_cell"] = np.full(part["n"], ci, dtype=np.int64)
         parts.append(part)
@@ -190,13 +192,15 @@ def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS):
         stim_dur=np.array([s[2] for s in stims], dtype=float),
         stim_amp=np.array([s[3] for s in stims], dtype=float),
         cells=list(cells), ions=ions)
-    return _group_order(model, cell_groups(model, coupled, group_nodes, min_groups), shape)
+    return _group_order(model, cell_groups(model, coupled, group_nodes, min_groups, shape),
+                        shape)
 
 
-def cell_groups(model, coupled, group_nodes, min_groups=1):
+def cell_groups(model, coupled, group_nodes, min_groups=1, shape=None):
     """Cell indices of each group: coupled cells together (union-find), units packed in
-    order of their first cell into groups of about equal size: as few as keep them within
-    ``group_nodes`` nodes, but at least ``min_groups``."""
+    order of the ``shape`` of their first cell (cells of one tree together: long SIMD
+    runs), then of their first cell, into groups of about equal size: as few as keep them
+    within ``group_nodes`` nodes, but at least ``min_groups``."""
     n_cells = len(model.cells)
     root = list(range(n_cells))
 
@@ -216,8 +220,9 @@ def cell_groups(model, coupled, group_nodes, min_groups=1):
     sizes = np.bincount(model.node_cell, minlength=n_cells)
     total = int(sizes.sum())
     wanted = max(min_groups, -(-total // group_nodes))
+    shape = np.zeros(n_cells, dtype=np.int64) if shape is None else shape
     groups, current, count = [], [], 0
-    for unit in units.values():                   # in order of first cell
+    for unit in sorted(units.values(), key=lambda u: (shape[u[0]], u[0])):
         current += unit
         count += int(sizes[unit].sum())
         if len(groups) < wanted - 1 and count * wanted >= total * (len(groups) + 1):
@@ -276,8 +281,9 @@ def artificial_tables(artificial):
 def _group_order(model, groups, shape):
     """Renumber nodes group by group and, within a group, by depth (stable): consecutive
     nodes are then independent, so the elimination's division chains overlap in the CPU
-    instead of running one after another.  Within a depth, cells of one ``shape`` come
-    together, interleaved node by node: runs the solve eliminates with SIMD instructions.
+    instead of running one after another.  Within a depth, cells of one ``shape`` (tree)
+    come together, interleaved node by node: runs the solve eliminates with SIMD
+    instructions.
     ``parent[i] < i`` still holds, and every group's nodes are contiguous."""
     group_of_cell = np.empty(len(model.cells), dtype=np.int64)
     for g, members in enumerate(groups):
