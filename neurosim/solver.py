@@ -179,6 +179,9 @@ def block_solve_range(b_start, b_end, b_par, b_dyn, b_lo, b_hi, g, a, d, rhs, in
         elif p != s:
             for m in range(n):
                 rhs[p + m] += a[s + m] * rhs[s + m]
+    # v = c2 x - cv v: x (backward Euler) or 2 x - v (Crank-Nicolson); products by 0, 1
+    # and 2 are exact, so this rounds as the node by node solve does, in one loop each
+    c2, cv = (2.0, 1.0) if crank_nicolson else (1.0, 0.0)
     bad = False
     for k in range(b_lo, b_hi):
         s = b_start[k]
@@ -188,13 +191,13 @@ def block_solve_range(b_start, b_end, b_par, b_dyn, b_lo, b_hi, g, a, d, rhs, in
             for m in range(n):
                 x = (rhs[s + m] + g[s + m] * rhs[p + m]) * inv[s + m]
                 rhs[s + m] = x
-                v[s + m] = 2.0 * x - v[s + m] if crank_nicolson else x
+                v[s + m] = c2 * x - cv * v[s + m]
                 bad |= not (abs(v[s + m]) < 1e4)
         else:
             for m in range(n):
                 x = rhs[s + m] * inv[s + m]
                 rhs[s + m] = x
-                v[s + m] = 2.0 * x - v[s + m] if crank_nicolson else x
+                v[s + m] = c2 * x - cv * v[s + m]
                 bad |= not (abs(v[s + m]) < 1e4)
     if bad:
         for i in range(lo, hi):
