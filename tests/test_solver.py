@@ -85,6 +85,7 @@ def test_both_solves_equal_a_dense_solve(copies):
             expect = 2.0 * want - v if crank_nicolson else want
             np.testing.assert_allclose(by_node, expect, rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(by_block, expect, rtol=1e-10, atol=1e-12)
+            np.testing.assert_array_equal(by_node, by_block)    # rounded alike
             assert bad0 == bad1 == -1
 
 
@@ -98,8 +99,8 @@ def test_both_solves_name_the_first_node_that_blew_up():
     want = np.linalg.solve(dense(parent, g, diag), rhs)
     first = int(np.flatnonzero(np.abs(want) >= 1e4)[0])
     for rhs_bad in (rhs, np.where(np.arange(n) == 7, np.nan, rhs)):
-        (v0, bad0), (v1, bad1) = both_solves(parent, g, diag, diag * 0, parent < -1,
-                                               rhs_bad, np.zeros(n))
+        (v0, bad0), (v1, bad1) = both_solves(parent, g, diag, np.zeros(n),
+                                             np.zeros(n, dtype=bool), rhs_bad, np.zeros(n))
         expect = first if np.isfinite(rhs_bad).all() else \
             int(np.flatnonzero(~(np.abs(v0) < 1e4))[0])
         assert bad0 == bad1 == expect
