@@ -168,8 +168,9 @@ def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS):
             if key not in bodies:
                 bodies[key] = _lower_body(cell)
             done[id(cell)] = _lower_cell(cell, bodies[key])
-        tree = done[id(cell)]["parent"].tobytes()      # the topology, whatever the sizes
-        shape[ci] = shapes.setdefault(tree, len(shapes))
+            tree = done[id(cell)]["parent"].tobytes()  # the topology, whatever the sizes
+            done[id(cell)]["shape"] = shapes.setdefault(tree, len(shapes))
+        shape[ci] = done[id(cell)]["shape"]
         part = _placed(done[id(cell)], offset)
         part["node_cell"] = np.full(part["n"], ci, dtype=np.int64)
         parts.append(part)

@@ -24,6 +24,14 @@ def _pointers(sorted_keys, bounds):
     return np.searchsorted(sorted_keys, bounds).astype(np.int64)
 
 
+def _csr(per_group):
+    """Per-group tuples of equal-length columns -> (pointers over the groups, the columns
+    concatenated)."""
+    counts = [len(columns[0]) for columns in per_group]
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return ptr, [np.concatenate(column) for column in zip(*per_group)]
+
+
 def _choose_thread_layer():
     """Threads for the cell groups from TBB (pip's ``tbb``, a dependency) or else Numba's
     own pool; never OpenMP, whose runtime, shared with another library in the process
@@ -182,25 +190,15 @@ class CpuBackend:
     def _set_solve_blocks(self):
         """Each group's runs of dynamic nodes (where the diagonal is assembled), and its
         blocks for ``solver.block_solve_range`` where their mean length makes it the faster
-        solve; none (the node by node solve) elsewhere."""
-        parts = [[np.zeros(0, dtype=np.uint64)] * 3 + [np.zeros(0, dtype=np.bool_)]]
-        counts = [0]
-        dyn_runs = [runs(self.dynamic, lo, hi)
-                    for lo, hi in zip(self.grp_node[:-1], self.grp_node[1:])]
-        self.dyn_gp = np.concatenate([[0], np.cumsum([len(r[0]) for r in dyn_runs])]
-                                     ).astype(np.int64)
-        self.dyn_runs = [np.concatenate([r[c] for r in dyn_runs] + [np.zeros(0, np.uint64)])
-                         for c in (0, 1)]
-        for g in range(self.n_groups):
-            lo, hi = self.grp_node[g], self.grp_node[g + 1]
-            blocks = solve_blocks(self.model.parent, self.dynamic, lo, hi)
-            if hi > lo and (hi - lo) >= MIN_MEAN_BLOCK * len(blocks[0]):
-                parts.append(blocks)
-                counts.append(len(blocks[0]))
-            else:
-                counts.append(0)
-        self.blk_gp = np.cumsum(counts).astype(np.int64)
-        self.blocks = [np.concatenate(column) for column in zip(*parts)]
+        solve; none (the node by node solve) elsewhere.  Both as CSR over the groups."""
+        dyn_runs, blocks = [], []
+        for lo, hi in zip(self.grp_node[:-1], self.grp_node[1:]):
+            dyn_runs.append(runs(self.dynamic, lo, hi))
+            mine = solve_blocks(self.model.parent, self.dynamic, lo, hi)
+            long_runs = hi > lo and hi - lo >= MIN_MEAN_BLOCK * len(mine[0])
+            blocks.append(mine if long_runs else [c[:0] for c in mine])
+        self.dyn_gp, self.dyn_runs = _csr(dyn_runs)
+        self.blk_gp, self.blocks = _csr(blocks)
 
     def set_connections(self, weights, table, instance):
         """The connections' weight vectors (read and written by NET_RECEIVE) and targets."""
