@@ -65,17 +65,26 @@ def cuda_kernel_source(mechs, aux_names):
     return "\n\n\n".join(out) + "\n"
 
 
+def event_tables(mechs):
+    """The mechanisms the event kernel works on: those with a NET_RECEIVE or self-events.
+    Only their arrays are its arguments (fewer to marshal per launch; an Allen cell's 18
+    channels would be 6.5 KB of parameters)."""
+    return [j for j, m in enumerate(mechs) if has_phase(m, "receive") or m.uses_net_send]
+
+
 def deliver_source(mechs, aux_names):
     """The event kernel: one thread per cell group delivers, in order, its events due by
     this step (NET_RECEIVE, weights read and written back) and then its due self-events
-    (net_send), exactly as the CPU kernel does at the start of a step."""
+    (net_send), exactly as the CPU kernel does at the start of a step.  Its arguments
+    name only the :func:`event_tables`."""
     ions = ions_of(mechs)
     iargs = [a for ion in ions for a in ion_args(ion)]
-    margs = [a for j, (m, names) in enumerate(zip(mechs, aux_names))
-             for a in mechanism_args(j, m, names)]
-    grps = [f"_m{j}_grp" for j in range(len(mechs))]
+    tables = event_tables(mechs)
+    margs = [a for j in tables for a in mechanism_args(j, mechs[j], aux_names[j])]
+    grps = [f"_m{j}_grp" for j in tables]
     receive, selfs = [], []
-    for j, m in enumerate(mechs):
+    for j in tables:
+        m = mechs[j]
         if has_phase(m, "receive"):
             setup, body = instance_body(j, m, "receive", target="cuda")
             receive.append(f"if _tab == {j}:\n" + textwrap.indent("\n".join(setup + body),

@@ -16,15 +16,7 @@ import heapq
 
 import numpy as np
 
-
-def depths(parent):
-    """Edges from each node to its root (``parent[i] < i``, -1 for a root)."""
-    parent = np.asarray(parent, dtype=np.int64)
-    depth = np.zeros(len(parent), dtype=np.int64)
-    for i in range(len(parent)):
-        if parent[i] >= 0:
-            depth[i] = depth[parent[i]] + 1
-    return depth
+from .trees import depths, depths_and_roots, roots  # noqa: F401  (depths: part of the API)
 
 
 def lower_bound(parent, k):
@@ -33,11 +25,7 @@ def lower_bound(parent, k):
     parent = np.asarray(parent, dtype=np.int64)
     if len(parent) == 0:
         return 0
-    depth = depths(parent)
-    root = np.arange(len(parent))
-    for i in range(len(parent)):
-        if parent[i] >= 0:
-            root[i] = root[parent[i]]
+    depth, root = depths_and_roots(parent)
     sizes = np.bincount(root, minlength=len(parent))
     return int(max(depth.max() + 1, -(-sizes.max() // k)))
 
@@ -53,11 +41,7 @@ def schedule(parent, k):
         raise ValueError(f"k must be >= 1, got {k}")
     if n and np.any(parent >= np.arange(n)):
         raise ValueError("nodes must be ordered with parent[i] < i")
-    depth = depths(parent)
-    root = np.arange(n)
-    for i in range(n):
-        if parent[i] >= 0:
-            root[i] = root[parent[i]]
+    depth, root = depths_and_roots(parent)
     waiting = np.bincount(parent[parent >= 0], minlength=n)   # children not yet done
     ready = {}                                  # root -> heap of (-depth, index)
     for i in np.flatnonzero(waiting == 0):
@@ -137,45 +121,58 @@ class SolveLayout:
     then the small cells, grouped by shape (the same tree) and interleaved: node j of
     cell c of a group at ``base + j * m + c`` (m cells), so that one thread per cell
     walks its tree while neighbouring threads read neighbouring memory.  ``groups``:
-    (base, m, parent of the shape's nodes)."""
+    (base, m, parent of the shape's nodes).
+
+    Cells of one shape are scheduled once and placed together (10^5 copies of a cell take
+    one schedule, and a block of the solve holds cells with the same number of steps)."""
 
     def __init__(self, parent, k, small):
         parent = np.asarray(parent, dtype=np.int64)
-        root = np.arange(len(parent))
-        for i in range(len(parent)):
-            if parent[i] >= 0:
-                root[i] = root[parent[i]]
-        trees = {}
-        for i in range(len(parent)):
-            trees.setdefault(int(root[i]), []).append(i)
-        big, shapes = [], {}
-        for nodes in trees.values():
-            nodes = np.asarray(nodes, dtype=np.int64)
-            local = np.where(parent[nodes] >= 0,
-                             np.searchsorted(nodes, np.maximum(parent[nodes], 0)), -1)
-            if len(nodes) >= small:
-                big.append((nodes, local))
-            else:
-                shapes.setdefault(tuple(local.tolist()), []).append(nodes)
-        order, ptr, cell_step, par = [], [0], [0], []
-        for nodes, local in big:
-            sub = Layout(local, k)
-            base = ptr[-1]
-            order.append(nodes[sub.order])
-            par.append(np.where(sub.parent >= 0, sub.parent + base, -1))
-            ptr += (sub.step_ptr[1:] + base).tolist()
-            cell_step.append(cell_step[-1] + sub.steps)
-        self.k, self.cells = k, len(big)
+        n = len(parent)
+        root = roots(parent)
+        tree_order = np.argsort(root, kind="stable")    # tree by tree, ascending within
+        r = root[tree_order]
+        starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]]) if n else np.zeros(0, int)
+        sizes = np.diff(np.r_[starts, n])
+        position = np.empty(n, dtype=np.int64)          # a node's index within its tree
+        position[tree_order] = np.arange(n) - np.repeat(starts, sizes)
+        up = parent[tree_order]
+        local = np.where(up >= 0, position[np.maximum(up, 0)], -1)
+        shapes = {}                                     # shape -> its trees, in order
+        for t, (a, m) in enumerate(zip(starts, sizes)):
+            shapes.setdefault(local[a:a + m].tobytes(), []).append(t)
+        order, ptr, cell_step, par, small_shapes = [], [0], [0], [], []
+        for key, trees in shapes.items():
+            shape = np.frombuffer(key, dtype=np.int64)
+            # the shape's cells, one per row: the nodes of each tree
+            members = tree_order[starts[trees][:, None] + np.arange(len(shape))]
+            if len(shape) < small:
+                small_shapes.append((shape, members))
+                continue
+            sub = Layout(shape, k)
+            base = ptr[-1] + len(shape) * np.arange(len(trees))[:, None]
+            order.append(members[:, sub.order].ravel())
+            par.append(np.where(sub.parent >= 0, sub.parent + base, -1).ravel())
+            ptr += (sub.step_ptr[1:] + base).ravel().tolist()
+            cell_step += (cell_step[-1] + sub.steps * np.arange(1, len(trees) + 1)).tolist()
+        self.k, self.cells = k, len(cell_step) - 1
         self.step_ptr = np.array(ptr, dtype=np.int64)
         self.cell_step = np.array(cell_step, dtype=np.int64)
         self.groups = []
         base = ptr[-1]
-        for shape, members in shapes.items():
+        for shape, members in small_shapes:
             m = len(members)
-            order.append(np.stack(members, axis=1).ravel())   # [node j][cell c]
-            self.groups.append((base, m, np.array(shape, dtype=np.int64)))
+            order.append(members.T.ravel())                 # [node j][cell c]
+            self.groups.append((base, m, shape.copy()))
             base += m * len(shape)
         self.order = np.concatenate(order + [np.zeros(0, dtype=np.int64)])
-        self.position = np.empty(len(parent), dtype=np.int64)
-        self.position[self.order] = np.arange(len(parent))
+        self.position = np.empty(n, dtype=np.int64)
+        self.position[self.order] = np.arange(n)
         self.parent = np.concatenate(par + [np.zeros(0, dtype=np.int64)])
+
+    def block_steps(self, cells_per_block):
+        """The most steps of any cell of each block of ``cells_per_block`` DHS cells."""
+        steps = np.diff(self.cell_step)
+        pad = -len(steps) % cells_per_block
+        return np.r_[steps, np.zeros(pad, dtype=np.int64)].reshape(
+            -1, cells_per_block).max(axis=1) if len(steps) else np.zeros(0, dtype=np.int64)

@@ -2,40 +2,52 @@
 numba.cuda, and Numba's CUDA simulator swaps the module-level ``cuda`` name when it runs a
 kernel without a GPU).
 
-``dhs_solve[cells, k](cell_step, step_ptr, parent, g, d, rhs)`` solves every cell's matrix
-in place, arrays in ``dhs.SolveLayout`` order: rhs becomes the solution, d the inverse
-pivots.  One block of k lanes per cell; within a step each lane eliminates one node and
+``dhs_solve[blocks, (k, c)](cell_step, block_steps, step_ptr, parent, g, d, rhs)`` solves
+every cell's matrix in place, arrays in ``dhs.SolveLayout`` order: rhs becomes the
+solution, d the inverse pivots.  A block holds c cells of k lanes each (cell
+``block * c + y`` on threads (x, y)); within a step each lane eliminates one node and
 siblings update their parent with atomic adds; a barrier ends every step.  Back
-substitution replays the steps in reverse.
+substitution replays the steps in reverse.  Every thread of a block passes the same number
+of barriers, ``block_steps`` (the most steps of the block's cells), so a cell with fewer
+steps idles through the rest.  Several cells a block: blocks of 16 threads would let an
+SM hold only 32 blocks (512 threads, a quarter of its 2048); 8 cells of 16 lanes fill it.
 """
 
 from numba import cuda
 
 
 @cuda.jit(cache=True)
-def dhs_solve(cell_step, step_ptr, parent, g, d, rhs):
-    c = cuda.blockIdx.x
+def dhs_solve(cell_step, block_steps, step_ptr, parent, g, d, rhs):
+    b = cuda.blockIdx.x
     lane = cuda.threadIdx.x
-    first, last = cell_step[c], cell_step[c + 1]
-    for s in range(first, last):                 # triangularize, leaves first
-        i = step_ptr[s] + lane
-        if i < step_ptr[s + 1]:
-            inv = 1.0 / d[i]
-            p = parent[i]
-            if p >= 0:
-                f = g[i] * inv
-                cuda.atomic.add(d, p, -f * g[i])
-                cuda.atomic.add(rhs, p, f * rhs[i])
-            d[i] = inv
+    c = b * cuda.blockDim.y + cuda.threadIdx.y
+    first, last = 0, 0
+    if c < cell_step.shape[0] - 1:
+        first, last = cell_step[c], cell_step[c + 1]
+    steps = block_steps[b]
+    for r in range(steps):                       # triangularize, leaves first
+        s = first + r
+        if s < last:
+            i = step_ptr[s] + lane
+            if i < step_ptr[s + 1]:
+                inv = 1.0 / d[i]
+                p = parent[i]
+                if p >= 0:
+                    f = g[i] * inv
+                    cuda.atomic.add(d, p, -f * g[i])
+                    cuda.atomic.add(rhs, p, f * rhs[i])
+                d[i] = inv
         cuda.syncthreads()
-    for s in range(last - 1, first - 1, -1):     # back-substitute, root first
-        i = step_ptr[s] + lane
-        if i < step_ptr[s + 1]:
-            p = parent[i]
-            if p >= 0:
-                rhs[i] = (rhs[i] + g[i] * rhs[p]) * d[i]
-            else:
-                rhs[i] = rhs[i] * d[i]
+    for r in range(steps - 1, -1, -1):           # back-substitute, root first
+        s = first + r
+        if s < last:
+            i = step_ptr[s] + lane
+            if i < step_ptr[s + 1]:
+                p = parent[i]
+                if p >= 0:
+                    rhs[i] = (rhs[i] + g[i] * rhs[p]) * d[i]
+                else:
+                    rhs[i] = rhs[i] * d[i]
         cuda.syncthreads()
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from .errors import MechanismError, ParameterError
 from .geometry import segment_geometry
 from .regions import Distance, section_mask
+from .trees import depths
 
 _NF_PER_UF_UM2 = 1e-5    # cm [µF/cm²] * area [µm²] -> nF
 
@@ -234,15 +235,6 @@ def cell_groups(model, coupled, group_nodes, min_groups=1, shape=None):
     return groups
 
 
-def node_levels(parent):
-    """Depth of every node below its root (parent[i] < i)."""
-    level = np.zeros(len(parent), dtype=np.int64)
-    for i in range(len(parent)):           # lowering time, not step time
-        if parent[i] >= 0:
-            level[i] = level[parent[i]] + 1
-    return level
-
-
 def split_static(model):
     """(kernel tables, d_static, rhs_static): constant ohmic leaks (``static_conductance``,
     e.g. pas) fold into the matrix once, g on the diagonal and g e on the right-hand side,
@@ -289,7 +281,7 @@ def _group_order(model, groups, shape):
     for g, members in enumerate(groups):
         group_of_cell[members] = g
     node_group = group_of_cell[model.node_cell]
-    level = node_levels(model.parent)
+    level = depths(model.parent)
     first = np.searchsorted(model.node_cell, np.arange(len(model.cells)))
     local = np.arange(model.n_nodes) - first[model.node_cell]          # index in its cell
     order = np.lexsort((model.node_cell, local, shape[model.node_cell], level,

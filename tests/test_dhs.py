@@ -146,17 +146,23 @@ rhs = rng.normal(size=n)
 x = rhs.copy()
 hines_solve(parent, g, d.copy(), x)
 out = {}
-for k in (1, 4, 16):
+for k, per_block in ((1, 1), (4, 3), (16, 2)):
+    # cells of different step counts share a block; the last block is not full
     lay = CellsLayout(parent, k)
     dd, rr = d[lay.order].copy(), rhs[lay.order].copy()
-    dhs_solve[lay.cells, k](lay.cell_step, lay.step_ptr, lay.parent, g[lay.order], dd, rr)
+    blocks = lay.block_steps(per_block)
+    assert len(blocks) == -(-lay.cells // per_block)
+    dhs_solve[len(blocks), (k, per_block)](lay.cell_step, blocks, lay.step_ptr, lay.parent,
+                                           g[lay.order], dd, rr)
     out[k] = float(np.max(np.abs(rr[lay.position] - x)))
     # small cells (< 10 nodes) interleaved, one thread each; the rest by DHS
     lay = SolveLayout(parent, k, small=10)
     dd, rr = d[lay.order].copy(), rhs[lay.order].copy()
     gg = g[lay.order]
     if lay.cells:
-        dhs_solve[lay.cells, k](lay.cell_step, lay.step_ptr, lay.parent, gg, dd, rr)
+        blocks = lay.block_steps(per_block)
+        dhs_solve[len(blocks), (k, per_block)](lay.cell_step, blocks, lay.step_ptr,
+                                               lay.parent, gg, dd, rr)
     for base, m, shape in lay.groups:
         interleaved_solve[1, m](base, m, shape, gg, dd, rr)
     assert sorted(m for _, m, _ in lay.groups) == [1, 1, 3]
@@ -166,8 +172,8 @@ json.dump(out, sys.stdout)
 
 
 def test_the_cuda_dhs_kernel_under_the_simulator():
-    """The numba.cuda kernel (one block of k lanes per cell, atomics, barriers) run by
-    Numba's CUDA simulator on a forest of 5 cells: the Hines solution to 1e-12."""
+    """The numba.cuda kernel (blocks of 1-3 cells of k lanes, atomics, barriers) run by
+    Numba's CUDA simulator on a forest of 8 cells: the Hines solution to 1e-12."""
     import json
     import os
     import subprocess

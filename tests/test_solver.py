@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import neurosim as ns
-from neurosim.lowering import cell_groups, lower, node_levels
+from neurosim.lowering import cell_groups, lower
+from neurosim.trees import depths
 from neurosim.solver import (block_solve_range, hines_solve_range, solve_blocks,
                              static_pivots)
 
@@ -16,7 +17,7 @@ def random_shape(n, rng):
     parent = np.full(n, -1, dtype=np.int64)
     for i in range(1, n):
         parent[i] = rng.integers(max(0, i - 4), i)          # chains and branches
-    order = np.argsort(node_levels(parent), kind="stable")
+    order = np.argsort(depths(parent), kind="stable")
     new_of = np.empty(n, dtype=np.int64)
     new_of[order] = np.arange(n)
     return np.where(parent[order] >= 0, new_of[np.maximum(parent[order], 0)], -1)
@@ -29,7 +30,7 @@ def interleaved(shape_parent, copies):
     local = np.tile(np.arange(n), copies)
     cell = np.repeat(np.arange(copies), n)
     parent = np.where(shape_parent[local] >= 0, shape_parent[local] + cell * n, -1)
-    order = np.lexsort((cell, local, node_levels(shape_parent)[local]))
+    order = np.lexsort((cell, local, depths(shape_parent)[local]))
     new_of = np.empty(len(order), dtype=np.int64)
     new_of[order] = np.arange(len(order))
     return np.where(parent[order] >= 0, new_of[np.maximum(parent[order], 0)], -1), \

@@ -12,7 +12,8 @@ Set-up (lowering, static terms) and NEURON's finitialize run on the host with th
 backend's code, once; the arrays then move to the device (CuPy arrays on a GPU; under
 Numba's CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``, the host's NumPy arrays themselves).
 The cable solve: cells of at least ``SMALL_CELL`` nodes by DHS with ``LANES`` lanes each
-(``NEUROSIM_DHS_LANES``, default 16), smaller ones one thread per cell, identical cells
+(``NEUROSIM_DHS_LANES``, default 16), ``THREADS // LANES`` cells a block, smaller ones one
+thread per cell, identical cells
 interleaved in memory (``dhs.SolveLayout``).  Artificial cells (point neurons) run one
 thread per cell, their net_event spikes taking slots of the spike buffer by an atomic
 counter.
@@ -60,12 +61,6 @@ def device_module():
     return cupy.asarray, cupy.asnumpy
 
 
-def _launch(kernel, n, *args):
-    if n > 0:
-        threads = min(THREADS, n)
-        kernel[(n + threads - 1) // threads, threads](*args)
-
-
 class CudaBackend(CpuBackend):
     """``Simulation(..., backend="cuda")``."""
 
@@ -76,9 +71,9 @@ class CudaBackend(CpuBackend):
         # float32: voltages, matrix, mechanism states and parameters, ion variables; times
         # of pending self-events, weights and rate tables stay float64
         self.real = np.float32 if precision == "float32" else np.float64
-        self.to_device, self.to_host = device_module()
+        self.to_device, self.to_host = self._transfers()
         super().__init__(model, **options)
-        from ..codegen_cuda import load_cuda_kernels
+        from ..codegen_cuda import event_tables, load_cuda_kernels
         from ..dhs import SolveLayout
         from ..dhs_cuda import dhs_solve, interleaved_solve
         from . import cuda_kernels
@@ -87,7 +82,24 @@ class CudaBackend(CpuBackend):
         self.gen = load_cuda_kernels([t.mechanism for t in self.tables],
                                      [list(a) for a in self.aux])
         self.layout = SolveLayout(model.parent, LANES, SMALL_CELL)
+        # DHS cells a block: THREADS threads (fewer if there are fewer cells)
+        self.dhs_cells = max(1, min(THREADS // LANES, self.layout.cells))
+        self.event_tables = event_tables([t.mechanism for t in self.tables])
+        self.self_events = any(t.mechanism.uses_net_send for t in self.tables)
         self._on_device = False
+
+    def _transfers(self):
+        """(to_device, to_host): the copies between host and device."""
+        return device_module()
+
+    def _launch(self, kernel, n, *args):
+        """One thread per item: ``n`` items in blocks of ``THREADS``."""
+        if n > 0:
+            threads = min(THREADS, n)
+            self._run(kernel, (n + threads - 1) // threads, threads, args)
+
+    def _run(self, kernel, blocks, threads, args):
+        kernel[blocks, threads](*args)
 
     # ------------------------------------------------------------------ device state
     def _to_device(self):
@@ -104,6 +116,7 @@ class CudaBackend(CpuBackend):
             ("d_static", self.d_axial_static), ("order", lay.order),
             ("parent", lay.parent), ("g", m.g_axial[lay.order]),
             ("step_ptr", lay.step_ptr), ("cell_step", lay.cell_step),
+            ("block_steps", lay.block_steps(self.dhs_cells)),
             ("stim_node", self.stim[0]), ("stim_delay", self.stim[1]),
             ("stim_dur", self.stim[2]), ("stim_amp", self.stim[3]),
             ("gj_a", self.gj_a), ("gj_b", self.gj_b), ("gj_g", self.gj_g),
@@ -173,8 +186,10 @@ class CudaBackend(CpuBackend):
     def _device_ion_args(self):
         return [a for ion in sorted(self.d_ions) for a in self.d_ions[ion]]
 
-    def _device_mech_args(self):
-        return [a for arrays in self.d_mechs for a in arrays]
+    def _device_event_args(self):
+        """The event kernel's group pointers, ions and mechanism arrays (event tables)."""
+        return [self.d_grp[j] for j in self.event_tables] + self._device_ion_args() + \
+            [a for j in self.event_tables for a in self.d_mechs[j]]
 
     def advance(self, step0, nsteps, rec_every, rec_count, rec_out, events):
         if not self._on_device:          # after set-up or a restore: the host's state
@@ -193,39 +208,43 @@ class CudaBackend(CpuBackend):
                                                                          dtype=np.int64))
         every, count, out = dev(rec_every), dev(rec_count), dev(rec_out)
         probes = self._device_probes(dev)
-        ions, mechs = self._device_ion_args(), self._device_mech_args()
+        ions, receivers = self._device_ion_args(), self._device_event_args()
+        # nothing to deliver (no events this call, no drives, no self-events): no launch
+        deliver = len(step) > 0 or len(self.drives[0]) > 0 or self.self_events
         common = (self.dt, self.celsius, self.d_v, c["area"])
         ktf = 1000.0 * 8.31446261815324 * (self.celsius + 273.15) / 96485.33212331001
+        launch = self._launch
         for s in range(nsteps):
             gstep = step0 + s
             t_mid = (gstep + 0.5) * self.dt
-            _launch(gen.deliver, n_groups, gstep, self.dt, self.celsius, self.d_v, c["area"],
-                    ev_pos, ev_end, *ev, c["conn_w"], *self.d_drives, *self.d_grp, *ions,
-                    *mechs, *spikes)
+            if deliver:
+                launch(gen.deliver, n_groups, gstep, self.dt, self.celsius, self.d_v,
+                       c["area"], ev_pos, ev_end, *ev, c["conn_w"], *self.d_drives,
+                       *receivers, *spikes)
             for ion in sorted(self.d_ions):
                 arrays = self.d_ions[ion]
-                _launch(getattr(gen, f"nernst_{ion}"), len(arrays[4]), ktf, *arrays)
-                _launch(getattr(gen, f"zero_current_{ion}"), n, arrays[3])
-            _launch(k.assemble, n, self.d_v, c["cap"], self.cj, c["rhs_static"],
-                    c["d_static"], self.d_rhs, self.d_d)
+                launch(getattr(gen, f"nernst_{ion}"), len(arrays[4]), ktf, *arrays)
+                launch(getattr(gen, f"zero_current_{ion}"), n, arrays[3])
+            launch(k.assemble, n, self.d_v, c["cap"], self.cj, c["rhs_static"],
+                   c["d_static"], self.d_rhs, self.d_d)
             self._phase("current", t_mid, (self.d_rhs, self.d_d), ions, common)
-            _launch(k.gap_junctions, len(self.gj_a), c["gj_a"], c["gj_b"], c["gj_g"],
-                    self.d_v, self.d_rhs, self.d_d)
-            _launch(k.clamps, len(self.stim[0]), t_mid, c["stim_node"], c["stim_delay"],
-                    c["stim_dur"], c["stim_amp"], self.d_rhs)
-            _launch(k.gather, n, c["order"], self.d_rhs, self.d_d, self.d_x, self.d_dp)
+            launch(k.gap_junctions, len(self.gj_a), c["gj_a"], c["gj_b"], c["gj_g"],
+                   self.d_v, self.d_rhs, self.d_d)
+            launch(k.clamps, len(self.stim[0]), t_mid, c["stim_node"], c["stim_delay"],
+                   c["stim_dur"], c["stim_amp"], self.d_rhs)
+            launch(k.gather, n, c["order"], self.d_rhs, self.d_d, self.d_x, self.d_dp)
             if self.layout.cells:
-                self.dhs_solve[self.layout.cells, LANES](c["cell_step"], c["step_ptr"],
-                                                         c["parent"], c["g"], self.d_dp,
-                                                         self.d_x)
+                self._run(self.dhs_solve, len(c["block_steps"]), (LANES, self.dhs_cells),
+                          (c["cell_step"], c["block_steps"], c["step_ptr"], c["parent"],
+                           c["g"], self.d_dp, self.d_x))
             for base, cells, shape in self.d_groups:
-                _launch(self.interleaved_solve, cells, base, cells, shape, c["g"],
-                        self.d_dp, self.d_x)
-            _launch(k.set_voltage, n, c["order"], self.d_x, self.d_v, self.crank_nicolson,
-                    bad, bad_step, s)
+                launch(self.interleaved_solve, cells, base, cells, shape, c["g"],
+                       self.d_dp, self.d_x)
+            launch(k.set_voltage, n, c["order"], self.d_x, self.d_v, self.crank_nicolson,
+                   bad, bad_step, s)
             self._phase("advance", (gstep + 1) * self.dt, (), ions, common, spikes)
-            _launch(k.detect, len(self.det_node), gstep, self.dt, c["det_node"],
-                    c["det_thresh"], self.d_det_prev, c["det_gid"], self.d_v, *spikes)
+            launch(k.detect, len(self.det_node), gstep, self.dt, c["det_node"],
+                   c["det_thresh"], self.d_det_prev, c["det_gid"], self.d_v, *spikes)
             self._sample(gstep + 1, probes, every, count, out)
         # once per call: the results to the host
         rec_count[:] = self.to_host(count)
@@ -234,8 +253,9 @@ class CudaBackend(CpuBackend):
         if m > capacity:
             raise NeurosimError(f"an artificial cell emitted more than "
                                 f"{ARTIFICIAL_SPIKES_PER_STEP} spikes in one step")
-        gids, times = self.to_host(spk_gid)[:m], self.to_host(spk_t)[:m]
-        exact = self.to_host(spk_exact)[:m].astype(bool)
+        # only the m spikes come back, not the buffer (sized for the worst case)
+        gids, times = self.to_host(spk_gid[:m]), self.to_host(spk_t[:m])
+        exact = self.to_host(spk_exact[:m]).astype(bool)
         order = np.lexsort((gids, times))
         self._spikes = (gids[order].copy(), times[order].copy(), exact[order].copy())
         node, at = int(self.to_host(bad)[0]), int(self.to_host(bad_step)[0])
@@ -250,8 +270,8 @@ class CudaBackend(CpuBackend):
             kernel = getattr(self.gen, f"m{j}_{phase}", None)
             if kernel is not None:
                 artificial = self.tables[j].mechanism.kind == "artificial"
-                _launch(kernel, len(self.tables[j].nodes), v, t, dt, celsius, area, *extra,
-                        *ions, *arrays, *(spikes if artificial else ()))
+                self._launch(kernel, len(self.tables[j].nodes), v, t, dt, celsius, area,
+                             *extra, *ions, *arrays, *(spikes if artificial else ()))
 
     def _device_probes(self, dev):
         v_probes, state_probes, ion_probes = self._probes
@@ -273,12 +293,13 @@ class CudaBackend(CpuBackend):
 
     def _sample(self, step_next, probes, every, count, out):
         (rows, nodes), states, ions = probes
-        _launch(self.k.probe_voltage, len(rows), step_next, rows, nodes, every, count, out,
-                self.d_v)
+        k = self.k
+        self._launch(k.probe_voltage, len(rows), step_next, rows, nodes, every, count, out,
+                     self.d_v)
         for j, rows, state, inst in states:
-            _launch(self.k.probe_state, len(rows), step_next, rows, state, inst, every,
-                    count, out, self.d_mechs[j][2], self.d_mechs[j][3])
+            self._launch(k.probe_state, len(rows), step_next, rows, state, inst, every,
+                         count, out, self.d_mechs[j][2], self.d_mechs[j][3])
         for ion, rows, field, node in ions:
             e, ci, co, i = self.d_ions[ion][:4]
-            _launch(self.k.probe_ion, len(rows), step_next, rows, field, node, every, count,
-                    out, e, ci, co, i)
+            self._launch(k.probe_ion, len(rows), step_next, rows, field, node, every, count,
+                         out, e, ci, co, i)
