@@ -23,6 +23,7 @@ import os
 
 import numpy as np
 
+from ..codegen import ions_of
 from ..errors import NeurosimError, ParameterError
 from .cpu import ARTIFICIAL_SPIKES_PER_STEP, CpuBackend
 
@@ -136,6 +137,7 @@ class CudaBackend(CpuBackend):
             self.d_mechs.append([self.to_device(a) if id(a) in keep else dev(a)
                                  for a in self._table_args(j)])
         self.d_grp = [dev(g) for g in self.inst_grp]
+        self.d_table_ions = [self._device_ion_args([j]) for j in range(len(self.tables))]
         self._on_device = True
 
     def host(self):
@@ -183,12 +185,15 @@ class CudaBackend(CpuBackend):
         self._probes = (list(v_probes), list(state_probes), list(ion_probes))
 
     # ------------------------------------------------------------------ stepping
-    def _device_ion_args(self):
-        return [a for ion in sorted(self.d_ions) for a in self.d_ions[ion]]
+    def _device_ion_args(self, tables):
+        """The arrays of the ions the mechanisms of ``tables`` use (kernels take only those)."""
+        return [a for ion in ions_of([self.tables[j].mechanism for j in tables])
+                for a in self.d_ions[ion]]
 
     def _device_event_args(self):
         """The event kernel's group pointers, ions and mechanism arrays (event tables)."""
-        return [self.d_grp[j] for j in self.event_tables] + self._device_ion_args() + \
+        return [self.d_grp[j] for j in self.event_tables] + \
+            self._device_ion_args(self.event_tables) + \
             [a for j in self.event_tables for a in self.d_mechs[j]]
 
     def advance(self, step0, nsteps, rec_every, rec_count, rec_out, events):
@@ -208,7 +213,7 @@ class CudaBackend(CpuBackend):
                                                                          dtype=np.int64))
         every, count, out = dev(rec_every), dev(rec_count), dev(rec_out)
         probes = self._device_probes(dev)
-        ions, receivers = self._device_ion_args(), self._device_event_args()
+        receivers = self._device_event_args()
         # nothing to deliver (no events this call, no drives, no self-events): no launch
         deliver = len(step) > 0 or len(self.drives[0]) > 0 or self.self_events
         common = (self.dt, self.celsius, self.d_v, c["area"])
@@ -227,7 +232,7 @@ class CudaBackend(CpuBackend):
                 launch(getattr(gen, f"zero_current_{ion}"), n, arrays[3])
             launch(k.assemble, n, self.d_v, c["cap"], self.cj, c["rhs_static"],
                    c["d_static"], self.d_rhs, self.d_d)
-            self._phase("current", t_mid, (self.d_rhs, self.d_d), ions, common)
+            self._phase("current", t_mid, (self.d_rhs, self.d_d), common)
             launch(k.gap_junctions, len(self.gj_a), c["gj_a"], c["gj_b"], c["gj_g"],
                    self.d_v, self.d_rhs, self.d_d)
             launch(k.clamps, len(self.stim[0]), t_mid, c["stim_node"], c["stim_delay"],
@@ -242,7 +247,7 @@ class CudaBackend(CpuBackend):
                        self.d_dp, self.d_x)
             launch(k.set_voltage, n, c["order"], self.d_x, self.d_v, self.crank_nicolson,
                    bad, bad_step, s)
-            self._phase("advance", (gstep + 1) * self.dt, (), ions, common, spikes)
+            self._phase("advance", (gstep + 1) * self.dt, (), common, spikes)
             launch(k.detect, len(self.det_node), gstep, self.dt, c["det_node"],
                    c["det_thresh"], self.d_det_prev, c["det_gid"], self.d_v, *spikes)
             self._sample(gstep + 1, probes, every, count, out)
@@ -264,14 +269,15 @@ class CudaBackend(CpuBackend):
             return at, node
         return nsteps, -1
 
-    def _phase(self, phase, t, extra, ions, common, spikes=()):
+    def _phase(self, phase, t, extra, common, spikes=()):
         dt, celsius, v, area = common
         for j, arrays in enumerate(self.d_mechs):
             kernel = getattr(self.gen, f"m{j}_{phase}", None)
             if kernel is not None:
                 artificial = self.tables[j].mechanism.kind == "artificial"
                 self._launch(kernel, len(self.tables[j].nodes), v, t, dt, celsius, area,
-                             *extra, *ions, *arrays, *(spikes if artificial else ()))
+                             *extra, *self.d_table_ions[j], *arrays,
+                             *(spikes if artificial else ()))
 
     def _device_probes(self, dev):
         v_probes, state_probes, ion_probes = self._probes

@@ -41,8 +41,8 @@ class CudaMechanisms:
             self.mech_arrays.append(arrays + [dev(a) for a in aux.values()])
         self.area = dev(model.area)
 
-    def _ion_args(self):
-        return [a for ion in sorted(self.ions) for a in self.ions[ion]]
+    def _ion_args(self, mech):
+        return [a for ion in ions_of([mech]) for a in self.ions[ion]]
 
     def _nernst(self):
         ktf = 1000.0 * _R * (self.celsius + 273.15) / _FARADAY
@@ -54,7 +54,7 @@ class CudaMechanisms:
             kernel = getattr(self.kernels, f"m{j}_{phase}", None)
             if kernel is not None:
                 _launch(kernel, len(self.tables[j].nodes), v, t, self.dt, self.celsius,
-                        self.area, *extra, *self._ion_args(), *arrays)
+                        self.area, *extra, *self._ion_args(self.tables[j].mechanism), *arrays)
 
     def initialize(self, v):
         self._nernst()
