@@ -36,10 +36,12 @@ def check(result, expected):
         assert 0 < k["param_bytes"] <= 32764, k
     assert all(k["launches"] > 0 for k in result["kernels"])
     # host <-> device traffic once per call of advance: as many transfers in a call of 10
-    # steps as in one of 20, none per step
+    # steps as in one of 20, none per step; and no kernel is given a host array (numba-cuda
+    # would copy it to the device and back at every launch)
     steps = {n for n, _ in result["calls"]}
     transfers = {m for _, m in result["calls"]}
     assert len(steps) > 1 and len(transfers) == 1, result["calls"]
+    assert result["host_arguments"] == []
     return kernels
 
 
@@ -108,3 +110,26 @@ except KernelCompileError as e:
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("kernel allocates does not compile for sm_90"), done.stdout
+
+
+def test_a_host_array_given_to_a_kernel_is_caught():
+    """The check above can fail: a launch given a host array instead of a device one."""
+    script = """
+import numpy as np
+import neurosim as ns
+from neurosim.backends.cuda_compile import recording
+cell = ns.Cell(ns.Morphology.ball_and_stick())
+cell.insert("hh")
+with recording() as made:
+    sim = ns.Simulation(cell, backend="cuda")
+    sim.run(0.1)
+backend = made[0]
+assert backend.host_arguments == []
+backend._launch(backend.k.assemble, 4, backend.d_v, backend.v, 1.0, *[backend.d_v] * 4)
+print(backend.host_arguments)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[('assemble', 1)]"

@@ -45,28 +45,40 @@ class KernelBuild:
     seconds: float            # NVVM + ptxas
 
 
+class OnDevice(np.ndarray):
+    """A host array standing in for a device array: one that came through ``to_device``."""
+
+
 class RecordingBackend(CudaBackend):
     """The GPU backend with the host's arrays standing in for the device's and each kernel
     launch recorded (kernel, argument types, block size) instead of run.  It computes
-    nothing: a Simulation on it runs its host side only (events, epochs, probes)."""
+    nothing: a Simulation on it runs its host side only (events, epochs, probes).
+    ``host_arguments`` lists the launches given a host array (numba-cuda would copy it to
+    the device and back at every launch)."""
 
     def __init__(self, model, **options):
         self.launches = {}          # (kernel, argument types) -> [threads, launches]
         self.calls = []             # per advance(): (steps, transfers to and from device)
+        self.host_arguments = []    # (kernel, argument index) given a host array
         self._moved = 0
         self._steps = 0
         super().__init__(model, **options)
 
     def _transfers(self):
-        def move(a):
+        def to_device(a):
             self._moved += 1
-            return np.array(a)      # a copy, as a transfer makes
-        return move, move
+            return np.array(a).view(OnDevice)       # a copy, as a transfer makes
+        def to_host(a):                             # noqa: E306
+            self._moved += 1
+            return np.array(a)
+        return to_device, to_host
 
     def _run(self, kernel, blocks, threads, args):
         key = (kernel, tuple(numba.typeof(a) for a in args))
         entry = self.launches.setdefault(key, [int(np.prod(threads)), 0])
         entry[1] += 1
+        self.host_arguments += [(self.kernel_name(kernel), i) for i, a in enumerate(args)
+                                if isinstance(a, np.ndarray) and not isinstance(a, OnDevice)]
 
     def advance(self, step0, nsteps, rec_every, rec_count, rec_out, events):
         moved = self._moved

@@ -25,7 +25,7 @@ def main():
         sim.run(tstop / 4)
         sim.run(tstop)
     backend = made[0]
-    json.dump({"calls": backend.calls,
+    json.dump({"calls": backend.calls, "host_arguments": backend.host_arguments,
                "kernels": [dataclasses.asdict(b) for b in build_kernels(backend)]},
               sys.stdout)
 
