@@ -72,6 +72,35 @@ def test_spikes_are_identical_on_1_to_4_ranks(tmp_path):
                 in summary                                  # the partition summary
 
 
+def test_two_ranks_on_the_gpu_backend_give_the_serial_spikes(tmp_path):
+    """backend='cuda' under MPI (the CUDA simulator standing in for one GPU per rank): the
+    single-process CPU run's spikes and trace within 1e-9, and each rank names the GPU of
+    its node-local rank."""
+    pytest.importorskip("numba.cuda", reason="numba-cuda is a dev dependency")
+    sys.path.insert(0, os.path.join(HERE, "mpi"))
+    import run_network
+    import neurosim as ns
+    net, gids = run_network.build()
+    serial = ns.Simulation(net)
+    spikes = serial.record_spikes()
+    v = serial.record("v", (0, 0.5), cell=int(gids[-1]))
+    serial.run(5.0)
+    assert len(spikes.times) >= 5
+    out = tmp_path / "gpu.npz"
+    cmd = [MPIEXEC, "-n", "2", sys.executable, SCRIPT, out, "--backend", "cuda",
+           "--until", "5"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": HERE, "NUMBA_ENABLE_CUDASIM": "1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {"LOCAL RANK 0 0", "LOCAL RANK 1 1"} <= set(done.stdout.splitlines())
+    got = np.load(out)
+    assert int(got["size"]) == 2
+    np.testing.assert_array_equal(got["gids"], spikes.gids)
+    np.testing.assert_allclose(got["times"], spikes.times, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got["v"], v.values, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got["weights"], serial.weights(), rtol=0, atol=1e-9)
+
+
 def test_the_exchanges_on_known_spikes():
     for ranks in (2, 3):
         done = launch_script(ranks, os.path.join(HERE, "mpi", "exchange.py"))

@@ -43,6 +43,12 @@ _LOCAL_RANK = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
                "PMIX_LOCAL_RANK")
 
 
+def local_rank():
+    """This rank's index among the ranks of its node (0 outside MPI)."""
+    return next((int(os.environ[k]) for k in _LOCAL_RANK if os.environ.get(k, "").isdigit()),
+                0)
+
+
 def device_module():
     """(to_device, to_host): CuPy on a GPU, the identity under the simulator.  Under MPI
     each rank of a node takes the GPU of its local rank (modulo the node's GPUs)."""
@@ -56,9 +62,7 @@ def device_module():
     except Exception as e:
         raise ParameterError(f"backend 'cuda' needs an NVIDIA GPU and CuPy (pip install "
                              f"'neurosim[gpu]'); here: {type(e).__name__}: {e}") from None
-    local = next((int(os.environ[k]) for k in _LOCAL_RANK
-                  if os.environ.get(k, "").isdigit()), 0)
-    cupy.cuda.Device(local % gpus).use()
+    cupy.cuda.Device(local_rank() % gpus).use()
     return cupy.asarray, cupy.asnumpy
 
 

@@ -4,6 +4,7 @@ with STDP synapses through random connections; rank 0 writes every spike and a t
 
     run_network.py OUT [--threads 2] [--exchange alltoall] [--recipe] [--overlap]
                        [--stream run.h5] [--until 40 --checkpoint ck.h5] [--restore ck.h5]
+                       [--backend cuda]   (the GPU backend; NUMBA_ENABLE_CUDASIM=1 here)
     run_network.py fail | missing | badprobe | forever --stream run.h5
 """
 
@@ -89,6 +90,7 @@ def main():
     ap.add_argument("--until", type=float, default=80.0, help="ms")
     ap.add_argument("--checkpoint", help="save the state at --until")
     ap.add_argument("--restore", help="go on from this checkpoint")
+    ap.add_argument("--backend", default="cpu")
     args = ap.parse_args()
     if args.out == "fail":
         net, gids = build_failing()
@@ -101,7 +103,10 @@ def main():
         sim = ns.Simulation.restore(args.restore, threads=args.threads)
     else:
         sim = ns.Simulation(model, threads=args.threads, exchange=args.exchange,
-                            overlap=args.overlap)
+                            overlap=args.overlap, backend=args.backend)
+    if args.backend == "cuda":                    # the GPU this rank would take
+        from neurosim.backends.cuda import local_rank
+        print(f"LOCAL RANK {sim.comm.rank} {local_rank()}", flush=True)
     spikes = sim.record_spikes()
     v = sim.record("v", (0, 0.5), cell=int(gids[-1]))
     sim.record("v", (1, 0.5), cell=[int(g) for g in gids[:4]], interval=0.1)
