@@ -62,3 +62,36 @@ def test_point_neurons_intfire_and_a_graded_synapse_beside_cells():
     conductance = np.array(cpu["traces"][-1])
     assert np.count_nonzero(np.diff(conductance) > 0) >= 5      # driven: >= 5 jumps
     assert 6 in cpu["gids"] and 7 in cpu["gids"]     # the IntFire1 and the cell fired
+
+
+BLOW_UP = """
+import neurosim as ns
+runaway = ns.Mechanism(name="runaway", parameters={"gneg": 0.05},
+                       current="i = -gneg * (v + 65.0)\\ng = 0.0")
+for backend in ("cpu", "cuda"):
+    net = ns.Network()
+    quiet = ns.Cell(ns.Morphology.ball_and_stick(), v_init=-65.0)
+    quiet.insert("pas", g=1e-4, e=-65.0)
+    bad = ns.Cell(ns.Morphology.ball_and_stick(), v_init=-64.0)
+    bad.insert(runaway, region="soma")
+    net.add_cells(quiet, n=3)
+    net.add_cells(bad)
+    net.add_cells(quiet, n=2)
+    sim = ns.Simulation(net, backend=backend)
+    try:
+        sim.run(5.0)
+    except ns.NumericalInstabilityError as e:
+        print(e)
+"""
+
+
+def test_a_blow_up_is_reported_as_on_the_cpu():
+    """The same time, node, cell and voltage in the message: the earliest step, its lowest
+    node, and v as it was at that step (the GPU stops writing v after it)."""
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    done = subprocess.run([sys.executable, "-c", BLOW_UP], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    cpu, gpu = done.stdout.strip().splitlines()
+    assert "blow-up at t = " in cpu and "(cell 3, section 0" in cpu, cpu
+    assert gpu == cpu

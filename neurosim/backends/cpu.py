@@ -332,6 +332,7 @@ class CpuBackend:
         self._spikes = (self.spk_gid[take].copy(), self.spk_t[take].copy(),
                         self.spk_exact[take].astype(bool))
         bad = np.flatnonzero(code >= 0)
-        if len(bad):
-            return int(done[bad[0]]), int(code[bad[0]])
+        if len(bad):             # the earliest step; within it, the lowest node
+            first = bad[np.lexsort((code[bad], done[bad]))[0]]
+            return int(done[first]), int(code[first])
         return nsteps, -1

@@ -213,8 +213,8 @@ class CudaBackend(CpuBackend):
         spikes = [dev(np.zeros(1, dtype=np.int64)), dev(np.zeros(capacity, dtype=np.int64)),
                   dev(np.zeros(capacity)), dev(np.zeros(capacity, dtype=np.int64))]
         spk_count, spk_gid, spk_t, spk_exact = spikes
-        bad, bad_step = dev(np.array([n], dtype=np.int64)), dev(np.array([nsteps],
-                                                                         dtype=np.int64))
+        none = np.iinfo(np.int64).max
+        bad = dev(np.array([none], dtype=np.int64))       # step 2^32 + node of a blow-up
         every, count, out = dev(rec_every), dev(rec_count), dev(rec_out)
         probes = self._device_probes(dev)
         receivers = self._device_event_args()
@@ -250,7 +250,7 @@ class CudaBackend(CpuBackend):
                 launch(self.interleaved_solve, cells, base, cells, shape, c["g"],
                        self.d_dp, self.d_x)
             launch(k.set_voltage, n, c["order"], self.d_x, self.d_v, self.crank_nicolson,
-                   bad, bad_step, s)
+                   bad, s)
             self._phase("advance", (gstep + 1) * self.dt, (), common, spikes)
             launch(k.detect, len(self.det_node), gstep, self.dt, c["det_node"],
                    c["det_thresh"], self.d_det_prev, c["det_gid"], self.d_v, *spikes)
@@ -267,10 +267,10 @@ class CudaBackend(CpuBackend):
         exact = self.to_host(spk_exact[:m]).astype(bool)
         order = np.lexsort((gids, times))
         self._spikes = (gids[order].copy(), times[order].copy(), exact[order].copy())
-        node, at = int(self.to_host(bad)[0]), int(self.to_host(bad_step)[0])
-        if node < n:
+        key = int(self.to_host(bad)[0])
+        if key != none:
             self.host()
-            return at, node
+            return key >> 32, key & 0xFFFFFFFF
         return nsteps, -1
 
     def _phase(self, phase, t, extra, common, spikes=()):

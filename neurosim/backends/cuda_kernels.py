@@ -48,18 +48,21 @@ def gather(order, rhs, d, rhs_dhs, d_dhs):
 
 
 @cuda.jit(cache=True)
-def set_voltage(order, x, v, crank_nicolson, bad, bad_step, s):
-    """v from the solution x (DHS order): x itself, or 2x - v for Crank-Nicolson.  A
-    node whose |v| reached 1e4 mV: the smallest such node index to bad[0], the first such
-    step to bad_step[0]."""
+def set_voltage(order, x, v, crank_nicolson, bad, s):
+    """v from the solution x (DHS order): x itself, or 2x - v for Crank-Nicolson.  A node
+    whose |v| reached 1e4 mV at step s: bad[0] = min(bad[0], s 2^32 + node), the earliest
+    step and its lowest node, as the CPU backend reports it.  After that step v is no
+    longer written, so the host reads the voltages of the blow-up (the call goes on to its
+    end: the host learns of it once per call)."""
     j = cuda.grid(1)
     if j < order.shape[0]:
+        if bad[0] < s * 4294967296:
+            return
         i = order[j]
         new = 2.0 * x[j] - v[i] if crank_nicolson else x[j]
         v[i] = new
         if not (math.fabs(new) < 1e4):
-            cuda.atomic.min(bad_step, 0, s)
-            cuda.atomic.min(bad, 0, i)
+            cuda.atomic.min(bad, 0, s * 4294967296 + i)
 
 
 @cuda.jit(cache=True)
