@@ -11,12 +11,14 @@ import sys
 import numpy as np
 import pytest
 
+from gpu_env import cuda_env
+
 pytest.importorskip("numba.cuda", reason="numba-cuda is a dev dependency")
 SCRIPT = os.path.join(os.path.dirname(__file__), "gpu", "compare.py")
 
 
 def compare(*args):
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", NEUROSIM_DHS_LANES="4")
+    env = cuda_env(NEUROSIM_DHS_LANES="4")
     done = subprocess.run([sys.executable, SCRIPT, *args], env=env, capture_output=True,
                           text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -88,7 +90,7 @@ for backend in ("cpu", "cuda"):
 def test_a_blow_up_is_reported_as_on_the_cpu():
     """The same time, node, cell and voltage in the message: the earliest step, its lowest
     node, and v as it was at that step (the GPU stops writing v after it)."""
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    env = cuda_env()
     done = subprocess.run([sys.executable, "-c", BLOW_UP], env=env, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

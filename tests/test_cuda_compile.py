@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from gpu_env import compiler_env
+
 pytest.importorskip("numba.cuda", reason="numba-cuda is a dev dependency")
 SCRIPT = os.path.join(os.path.dirname(__file__), "gpu", "compile_kernels.py")
 
@@ -19,7 +21,7 @@ STAGES = {"assemble", "gather", "set_voltage", "detect", "probe_voltage"}
 
 
 def compile_model(*args):
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env = compiler_env()
     done = subprocess.run([sys.executable, SCRIPT, *args], env=env, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -105,7 +107,7 @@ try:
 except KernelCompileError as e:
     print(e)
 """
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env = compiler_env()
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -128,7 +130,7 @@ assert backend.host_arguments == []
 backend._launch(backend.k.assemble, 4, backend.d_v, backend.v, 1.0, *[backend.d_v] * 4)
 print(backend.host_arguments)
 """
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env = compiler_env()
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

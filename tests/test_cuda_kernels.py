@@ -11,6 +11,8 @@ import textwrap
 import numpy as np
 import pytest
 
+from gpu_env import cuda_env
+
 pytest.importorskip("numba.cuda", reason="numba-cuda is a dev dependency")
 
 SCRIPT = textwrap.dedent("""
@@ -67,7 +69,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_cuda_mechanism_kernels_match_cpu_under_the_simulator(tmp_path):
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    env = cuda_env()
     out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from gpu_env import cuda_env
 from neurosim.dhs import Layout, depths, lower_bound, schedule, solve
 from neurosim.solver import hines_solve
 
@@ -181,7 +182,7 @@ def test_the_cuda_dhs_kernel_under_the_simulator():
     pytest.importorskip("numba.cuda")
     out = subprocess.run([sys.executable, "-c", CUDA_SCRIPT], capture_output=True,
                          text=True, timeout=600,
-                         env=dict(os.environ, NUMBA_ENABLE_CUDASIM="1"))
+                         env=cuda_env())
     assert out.returncode == 0, out.stderr[-3000:]
     errors = json.loads(out.stdout)
     assert set(errors) == {"1", "4", "16", "mixed1", "mixed4", "mixed16"}

@@ -11,6 +11,8 @@ import h5py
 import numpy as np
 import pytest
 
+from gpu_env import cuda_env
+
 HERE = os.path.dirname(__file__)
 SCRIPT = os.path.join(HERE, "mpi", "run_network.py")
 MPIEXEC = shutil.which("mpiexec")
@@ -90,7 +92,7 @@ def test_two_ranks_on_the_gpu_backend_give_the_serial_spikes(tmp_path):
     cmd = [MPIEXEC, "-n", "2", sys.executable, SCRIPT, out, "--backend", "cuda",
            "--until", "5"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": HERE, "NUMBA_ENABLE_CUDASIM": "1"})
+                          env=cuda_env(PYTHONPATH=HERE))
     assert done.returncode == 0, done.stdout + done.stderr
     assert {"LOCAL RANK 0 0", "LOCAL RANK 1 1"} <= set(done.stdout.splitlines())
     got = np.load(out)
