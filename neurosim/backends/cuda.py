@@ -12,11 +12,10 @@ Set-up (lowering, static terms) and NEURON's finitialize run on the host with th
 backend's code, once; the arrays then move to the device (CuPy arrays on a GPU; under
 Numba's CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``, the host's NumPy arrays themselves).
 The cable solve: cells of at least ``SMALL_CELL`` nodes by DHS with ``LANES`` lanes each
-(``NEUROSIM_DHS_LANES``, default 16), ``THREADS // LANES`` cells a block, smaller ones one
-thread per cell, identical cells
-interleaved in memory (``dhs.SolveLayout``).  Artificial cells (point neurons) run one
-thread per cell, their net_event spikes taking slots of the spike buffer by an atomic
-counter.
+(``NEUROSIM_DHS_LANES``, default 16), ``THREADS // LANES`` cells a block; smaller ones one
+thread per cell, identical cells interleaved in memory (``dhs.SolveLayout``).  Artificial
+cells (point neurons) run one thread per cell, their net_event spikes taking slots of the
+spike buffer by an atomic counter.
 """
 
 import os

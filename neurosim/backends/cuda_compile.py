@@ -68,7 +68,8 @@ class RecordingBackend(CudaBackend):
         def to_device(a):
             self._moved += 1
             return np.array(a).view(OnDevice)       # a copy, as a transfer makes
-        def to_host(a):                             # noqa: E306
+
+        def to_host(a):
             self._moved += 1
             return np.array(a)
         return to_device, to_host
