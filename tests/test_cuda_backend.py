@@ -1,6 +1,6 @@
 """backend='cuda' under Numba's CUDA simulator (NumPy standing in for CuPy): the same spikes
-and traces as the CPU backend within 1e-9 for a single Allen cell and for a network of
-ring cells with a spike source, a synapse and a gap junction.  No GPU here: the simulator
+and traces as the CPU backend within 1e-9 for a single Allen cell, the ring, and a network
+of ring cells with a spike source, a synapse and a gap junction.  No GPU here: the simulator
 executes the kernel source a GPU would compile, thread by thread (slowly: small models)."""
 
 import json
@@ -47,10 +47,21 @@ def test_network_with_events_synapses_and_a_gap_junction_in_float64_and_float32(
         np.testing.assert_allclose(b, a, rtol=0, atol=0.5)
 
 
+def test_the_ring():
+    """The ring benchmark's network (smaller cells): spikes travel around it through
+    ExpSyns, every cell solved by DHS, the three of them in one block of 3 x 4 threads."""
+    result = compare("ring")
+    cpu, gpu = result["cpu"], result["cuda"]
+    check(cpu, gpu, spikes=3)
+    assert cpu["gids"] == [3, 0, 1]        # the source, then the ring in order
+    assert gpu["dhs"] == [3, 3]
+
+
 def test_a_single_allen_cell():
     result = compare("allen")
     cpu, gpu = result["cpu"], result["cuda"]
     check(cpu, gpu, spikes=1)
+    assert gpu["dhs"] == [1, 1]
     assert max(cpu["traces"][0]) > 0.0     # the soma spiked: every channel was busy
 
 

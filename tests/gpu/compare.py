@@ -1,7 +1,7 @@
 """Run under NUMBA_ENABLE_CUDASIM=1: one model on backend 'cpu' and backend 'cuda' (the
 numba.cuda kernels executed by Numba's CUDA simulator); prints JSON with both results.
 
-    compare.py network | allen | points [float32]
+    compare.py network | ring | allen | points [float32]
 """
 
 import json
@@ -23,6 +23,18 @@ def network():
     net.add_gap_junction((gids[1], (0, 0.5)), (gids[2], (0, 0.5)), g=0.05)
     return net, gids, 3.0, 0.025, 6.3, [("v", (0, 0.5), g) for g in gids] + \
         [("m_hh", (0, 0.5), gids[1]), ("g", "syn", gids[1])]
+
+
+def ring():
+    """The ring benchmark's network, smaller cells (hh soma, three passive branches of 2
+    compartments): each cell's ExpSyn driven by the previous one's spikes (5 ms delay) and
+    a zero-weight link, a spike source starting it; cells large enough for the DHS solve
+    (with 4 lanes), all 3 in one block; 9 ms: the source, cells 0 and 1 spike."""
+    from neurosim.models.ring import ring_network
+    net, gids = ring_network(3, extra=1, depth=2, branch_nseg=2)
+    gids = [int(g) for g in gids]
+    return net, gids, 9.0, 0.025, 6.3, [("v", (0, 0.5), g) for g in gids] + \
+        [("v", (2, 0.5), gids[1]), ("g", "syn", gids[1])]
 
 
 def allen():
@@ -74,7 +86,7 @@ def points():
 
 
 def main():
-    models = {"network": network, "allen": allen, "points": points}
+    models = {"network": network, "ring": ring, "allen": allen, "points": points}
     net, gids, tstop, dt, celsius, probes = models[sys.argv[1]]()
     out = {}
     runs = ["cpu", "cuda"] + (["float32"] if len(sys.argv) > 2 else [])
@@ -89,6 +101,8 @@ def main():
         out[backend] = {"gids": spikes.gids.tolist(), "times": spikes.times.tolist(),
                         "traces": [t.values.tolist() for t in traces],
                         "compartments": sim.n_compartments}
+        if backend != "cpu":          # cells solved by DHS, and how many of them a block
+            out[backend]["dhs"] = [sim.backend.layout.cells, sim.backend.dhs_cells]
     json.dump(out, sys.stdout)
 
 
