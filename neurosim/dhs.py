@@ -124,11 +124,13 @@ class SolveLayout:
     (base, m, parent of the shape's nodes).
 
     Cells of one shape are scheduled once and placed together (10^5 copies of a cell take
-    one schedule, and a block of the solve holds cells with the same number of steps)."""
+    one schedule, and a block of the solve holds cells with the same number of steps);
+    ``schedules`` (shape -> Layout) may be shared between layouts."""
 
-    def __init__(self, parent, k, small):
+    def __init__(self, parent, k, small, schedules=None):
         parent = np.asarray(parent, dtype=np.int64)
         n = len(parent)
+        schedules = {} if schedules is None else schedules     # shape -> Layout
         root = roots(parent)
         tree_order = np.argsort(root, kind="stable")    # tree by tree, ascending within
         r = root[tree_order]
@@ -149,7 +151,9 @@ class SolveLayout:
             if len(shape) < small:
                 small_shapes.append((shape, members))
                 continue
-            sub = Layout(shape, k)
+            if key not in schedules:
+                schedules[key] = Layout(shape, k)
+            sub = schedules[key]
             base = ptr[-1] + len(shape) * np.arange(len(trees))[:, None]
             order.append(members[:, sub.order].ravel())
             par.append(np.where(sub.parent >= 0, sub.parent + base, -1).ravel())
@@ -176,3 +180,47 @@ class SolveLayout:
         pad = -len(steps) % cells_per_block
         return np.r_[steps, np.zeros(pad, dtype=np.int64)].reshape(
             -1, cells_per_block).max(axis=1) if len(steps) else np.zeros(0, dtype=np.int64)
+
+
+class DeviceLayout:
+    """The GPU's node numbering: one in which the solve needs no gather.  Within each cell
+    group (``group_node``: groups stay where they are) the nodes go in ``SolveLayout``'s
+    order, except that each DHS cell's nodes are reversed: root first, so ``parent[i] < i``
+    still holds, and each step's nodes are still consecutive.  ``order`` (new -> old)
+    renumbers the model (``lowering.renumber``); then, in the new numbering, DHS step s
+    eliminates nodes ``step_lo[s]`` to ``step_hi[s] - 1``, ``cell_step`` delimits each DHS
+    cell's steps, and ``groups`` holds the interleaved small cells (base, m, parents of the
+    shape's nodes)."""
+
+    def __init__(self, parent, group_node, k, small):
+        parent = np.asarray(parent, dtype=np.int64)
+        schedules = {}
+        order, lo, hi, cell_step, self.groups = [], [], [], [0], []
+        for a, b in zip(group_node[:-1], group_node[1:]):
+            own = parent[a:b]
+            lay = SolveLayout(np.where(own >= 0, own - a, -1), k, small, schedules)
+            ptr = lay.step_ptr
+            first, last = ptr[lay.cell_step[:-1]], ptr[lay.cell_step[1:]]   # cells' positions
+            steps = np.diff(lay.cell_step)
+            # a DHS cell's position p (first <= p < last) becomes first + last - 1 - p
+            cell = np.repeat(np.arange(lay.cells), last - first)
+            dhs = np.arange(ptr[-1])
+            new_of_position = np.arange(b - a)
+            new_of_position[:ptr[-1]] = first[cell] + last[cell] - 1 - dhs
+            local = np.empty(b - a, dtype=np.int64)
+            local[new_of_position] = lay.order
+            order.append(a + local)
+            step_cell = np.repeat(np.arange(lay.cells), steps)
+            ends = first[step_cell] + last[step_cell]
+            lo.append(a + ends - ptr[1:len(step_cell) + 1])
+            hi.append(a + ends - ptr[:len(step_cell)])
+            cell_step += (cell_step[-1] + np.cumsum(steps)).tolist()
+            self.groups += [(a + base, m, shape) for base, m, shape in lay.groups]
+        empty = [np.zeros(0, dtype=np.int64)]
+        self.k, self.cells = k, len(cell_step) - 1
+        self.order = np.concatenate(order + empty)
+        self.step_lo = np.concatenate(lo + empty)
+        self.step_hi = np.concatenate(hi + empty)
+        self.cell_step = np.array(cell_step, dtype=np.int64)
+
+    block_steps = SolveLayout.block_steps

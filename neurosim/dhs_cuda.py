@@ -2,9 +2,10 @@
 numba.cuda, and Numba's CUDA simulator swaps the module-level ``cuda`` name when it runs a
 kernel without a GPU).
 
-``dhs_solve[blocks, (k, c)](cell_step, block_steps, step_ptr, parent, g, d, rhs)`` solves
-every cell's matrix in place, arrays in ``dhs.SolveLayout`` order: rhs becomes the
-solution, d the inverse pivots.  A block holds c cells of k lanes each (cell
+``dhs_solve[blocks, (k, c)](cell_step, block_steps, step_lo, step_hi, parent, g, d, rhs)``
+solves every cell's matrix in place, arrays in ``dhs.DeviceLayout``'s numbering (step s:
+nodes ``step_lo[s]`` to ``step_hi[s] - 1``): rhs becomes the solution, d the inverse
+pivots.  A block holds c cells of k lanes each (cell
 ``block * c + y`` on threads (x, y)); within a step each lane eliminates one node and
 siblings update their parent with atomic adds; a barrier ends every step.  Back
 substitution replays the steps in reverse.  Every thread of a block passes the same number
@@ -17,7 +18,7 @@ from numba import cuda
 
 
 @cuda.jit(cache=True)
-def dhs_solve(cell_step, block_steps, step_ptr, parent, g, d, rhs):
+def dhs_solve(cell_step, block_steps, step_lo, step_hi, parent, g, d, rhs):
     b = cuda.blockIdx.x
     lane = cuda.threadIdx.x
     c = b * cuda.blockDim.y + cuda.threadIdx.y
@@ -28,8 +29,8 @@ def dhs_solve(cell_step, block_steps, step_ptr, parent, g, d, rhs):
     for r in range(steps):                       # triangularize, leaves first
         s = first + r
         if s < last:
-            i = step_ptr[s] + lane
-            if i < step_ptr[s + 1]:
+            i = step_lo[s] + lane
+            if i < step_hi[s]:
                 inv = 1.0 / d[i]
                 p = parent[i]
                 if p >= 0:
@@ -41,8 +42,8 @@ def dhs_solve(cell_step, block_steps, step_ptr, parent, g, d, rhs):
     for r in range(steps - 1, -1, -1):           # back-substitute, root first
         s = first + r
         if s < last:
-            i = step_ptr[s] + lane
-            if i < step_ptr[s + 1]:
+            i = step_lo[s] + lane
+            if i < step_hi[s]:
                 p = parent[i]
                 if p >= 0:
                     rhs[i] = (rhs[i] + g[i] * rhs[p]) * d[i]

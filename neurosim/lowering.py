@@ -287,6 +287,15 @@ def _group_order(model, groups, shape):
     order = np.lexsort((model.node_cell, local, shape[model.node_cell], level,
                         node_group))                                      # new -> old
     model.group_node = np.searchsorted(node_group[order], np.arange(len(groups) + 1))
+    renumber(model, order)
+    return model
+
+
+def renumber(model, order):
+    """Renumber the model's nodes in place: new node j is old node ``order[j]`` (a
+    permutation that keeps ``parent[i] < i``).  The node arrays, parents, clamps, ions,
+    mechanism instances (sorted by their new node; artificial cells have none) and the
+    cells' layouts (``locate``) follow; returns the old -> new map."""
     new_of = np.empty_like(order)
     new_of[order] = np.arange(len(order))                    # old -> new
     for name in ("v", "area", "cap", "g_axial", "node_cell", "node_section", "node_x",
@@ -298,17 +307,24 @@ def _group_order(model, groups, shape):
     for table in model.ions.values():
         table.e, table.ci, table.co = table.e[order], table.ci[order], table.co[order]
         table.nernst = np.sort(new_of[table.nernst])
+    composed = {}                # layouts share one map: compose it once, not per cell
     for layout in model.layouts:
-        layout.new_of = new_of
+        old = layout.new_of
+        if id(old) not in composed:
+            composed[id(old)] = new_of if old is None else new_of[old]
+        layout.new_of = composed[id(old)]
     for t in model.mechanisms:
+        if len(t.nodes) == 0 or t.nodes[0] < 0:
+            continue
         nodes = new_of[t.nodes]
         by_node = np.argsort(nodes, kind="stable")
         t.nodes = nodes[by_node]
         t.params = np.ascontiguousarray(t.params[:, by_node])
         t.states = np.ascontiguousarray(t.states[:, by_node])
+        t.assigned = np.ascontiguousarray(t.assigned[:, by_node])
         if t.labels is not None:
             t.labels = t.labels[by_node]
-    return model
+    return new_of
 
 
 def _section_values(cell):

@@ -17,7 +17,7 @@ pytest.importorskip("numba.cuda", reason="numba-cuda is a dev dependency")
 SCRIPT = os.path.join(os.path.dirname(__file__), "gpu", "compile_kernels.py")
 
 # the per-step stages every model below launches (events: only where there are some)
-STAGES = {"assemble", "gather", "set_voltage", "detect", "probe_voltage"}
+STAGES = {"assemble", "set_voltage", "detect", "probe_voltage"}
 
 
 def compile_model(*args):

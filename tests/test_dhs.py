@@ -120,25 +120,31 @@ def test_the_solve_in_dhs_order_equals_the_hines_solve():
 CUDA_SCRIPT = """
 import json, sys
 import numpy as np
-from neurosim.dhs import CellsLayout, SolveLayout
+from neurosim.dhs import CellsLayout, DeviceLayout
 from neurosim.dhs_cuda import dhs_solve, interleaved_solve
 from neurosim.solver import hines_solve
 rng = np.random.default_rng(3)
-sizes = [1, 7, 40, 120, 33, 7, 7, 5]
 shape7 = [int(rng.integers(0, i)) for i in range(1, 7)]
-parent = []
-for n in sizes:                                   # a forest: one random tree per cell
-    base = len(parent)
-    tree = shape7 if n == 7 else [int(rng.integers(0, i)) for i in range(1, n)]
-    parent += [-1] + [base + p for p in tree]     # three cells of one shape (7 nodes)
-parent = np.array(parent)
+
+
+def group(sizes, base):
+    # cells of one random tree each, their nodes interleaved (as cell groups do)
+    parent = []
+    for n in sizes:
+        first = len(parent)
+        tree = shape7 if n == 7 else [int(rng.integers(0, i)) for i in range(1, n)]
+        parent += [-1] + [first + p for p in tree]
+    parent = np.array(parent)
+    perm = np.argsort(np.concatenate([np.arange(m) * 10.0 + c for c, m in enumerate(sizes)]),
+                      kind="stable")
+    where = np.empty(len(parent), dtype=np.int64)
+    where[perm] = np.arange(len(parent))
+    return np.where(parent[perm] >= 0, base + where[np.maximum(parent[perm], 0)], -1)
+
+
+a = group([1, 7, 40, 120], 0)                     # two cell groups; three cells of one
+parent = np.concatenate([a, group([33, 7, 7, 5], len(a))])      # shape (7 nodes)
 n = len(parent)
-# interleave the cells' nodes (as cell groups do) keeping parent[i] < i
-perm = np.argsort(np.concatenate([np.arange(m) * 10.0 + c for c, m in enumerate(sizes)]),
-                  kind="stable")
-where = np.empty(n, dtype=np.int64)
-where[perm] = np.arange(n)
-parent = np.where(parent[perm] >= 0, where[np.maximum(parent[perm], 0)], -1)
 assert np.all(parent < np.arange(n))
 g = rng.uniform(0.1, 1.0, n)
 d = 3.0 + rng.uniform(0.0, 1.0, n)
@@ -148,33 +154,41 @@ x = rhs.copy()
 hines_solve(parent, g, d.copy(), x)
 out = {}
 for k, per_block in ((1, 1), (4, 3), (16, 2)):
-    # cells of different step counts share a block; the last block is not full
+    # memory in schedule order (leaves first); cells of different step counts share a
+    # block; the last block is not full
     lay = CellsLayout(parent, k)
     dd, rr = d[lay.order].copy(), rhs[lay.order].copy()
     blocks = lay.block_steps(per_block)
     assert len(blocks) == -(-lay.cells // per_block)
-    dhs_solve[len(blocks), (k, per_block)](lay.cell_step, blocks, lay.step_ptr, lay.parent,
-                                           g[lay.order], dd, rr)
+    dhs_solve[len(blocks), (k, per_block)](lay.cell_step, blocks, lay.step_ptr[:-1],
+                                           lay.step_ptr[1:], lay.parent, g[lay.order], dd,
+                                           rr)
     out[k] = float(np.max(np.abs(rr[lay.position] - x)))
-    # small cells (< 10 nodes) interleaved, one thread each; the rest by DHS
-    lay = SolveLayout(parent, k, small=10)
-    dd, rr = d[lay.order].copy(), rhs[lay.order].copy()
-    gg = g[lay.order]
-    if lay.cells:
-        blocks = lay.block_steps(per_block)
-        dhs_solve[len(blocks), (k, per_block)](lay.cell_step, blocks, lay.step_ptr,
-                                               lay.parent, gg, dd, rr)
+    # the GPU backend's numbering: per group, DHS cells root first, small cells (< 10
+    # nodes) interleaved, one thread each
+    lay = DeviceLayout(parent, [0, len(a), n], k, small=10)
+    new_of = np.empty(n, dtype=np.int64)
+    new_of[lay.order] = np.arange(n)
+    up = parent[lay.order]
+    par = np.where(up >= 0, new_of[np.maximum(up, 0)], -1)
+    assert np.all(par < np.arange(n))
+    dd, rr, gg = d[lay.order].copy(), rhs[lay.order].copy(), g[lay.order]
+    blocks = lay.block_steps(per_block)
+    dhs_solve[len(blocks), (k, per_block)](lay.cell_step, blocks, lay.step_lo, lay.step_hi,
+                                           par, gg, dd, rr)
     for base, m, shape in lay.groups:
         interleaved_solve[1, m](base, m, shape, gg, dd, rr)
-    assert sorted(m for _, m, _ in lay.groups) == [1, 1, 3]
-    out[f"mixed{k}"] = float(np.max(np.abs(rr[lay.position] - x)))
+    assert lay.cells == 3 and sorted(m for _, m, _ in lay.groups) == [1, 1, 1, 2]
+    out[f"device{k}"] = float(np.max(np.abs(rr[new_of] - x)))
 json.dump(out, sys.stdout)
 """
 
 
 def test_the_cuda_dhs_kernel_under_the_simulator():
-    """The numba.cuda kernel (blocks of 1-3 cells of k lanes, atomics, barriers) run by
-    Numba's CUDA simulator on a forest of 8 cells: the Hines solution to 1e-12."""
+    """The numba.cuda kernels (DHS: blocks of 1-3 cells of k lanes, atomics, barriers; small
+    cells one thread each) run by Numba's CUDA simulator on a forest of 8 cells in two
+    groups, in schedule order and in the GPU backend's numbering: the Hines solution to
+    1e-12."""
     import json
     import os
     import subprocess
@@ -185,5 +199,5 @@ def test_the_cuda_dhs_kernel_under_the_simulator():
                          env=cuda_env())
     assert out.returncode == 0, out.stderr[-3000:]
     errors = json.loads(out.stdout)
-    assert set(errors) == {"1", "4", "16", "mixed1", "mixed4", "mixed16"}
+    assert set(errors) == {"1", "4", "16", "device1", "device4", "device16"}
     assert max(errors.values()) < 1e-12, errors

@@ -3,17 +3,19 @@ kernel, the host launching them step by step.
 
 Per step, in NEURON's order (the CPU kernel's): events and self-events (one thread per cell
 group, in delivery order) -> Nernst potentials -> assembly (per node) -> mechanism currents
-(per instance, point processes adding atomically) -> gap junctions, current clamps ->
-gather into the DHS order -> DHS cable solve (a block of k lanes per cell) -> new voltages,
-blow-up flag -> mechanism states -> threshold detection -> probes.  Host and device exchange
-data once per call of ``advance`` (an epoch): events in, spikes and probe samples out.
+(per instance, point processes adding atomically) -> gap junctions, current clamps -> the
+cable solve in place -> new voltages, blow-up flag -> mechanism states -> threshold
+detection -> probes.  Host and device exchange data once per call of ``advance`` (an
+epoch): events in, spikes and probe samples out.
 
-Set-up (lowering, static terms) and NEURON's finitialize run on the host with the CPU
-backend's code, once; the arrays then move to the device (CuPy arrays on a GPU; under
-Numba's CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``, the host's NumPy arrays themselves).
-The cable solve: cells of at least ``SMALL_CELL`` nodes by DHS with ``LANES`` lanes each
-(``NEUROSIM_DHS_LANES``, default 16), ``THREADS // LANES`` cells a block; smaller ones one
-thread per cell, identical cells interleaved in memory (``dhs.SolveLayout``).  Artificial
+The model's nodes are renumbered for the solve (``dhs.DeviceLayout``, within each cell
+group): cells of at least ``SMALL_CELL`` nodes by DHS with ``LANES`` lanes each
+(``NEUROSIM_DHS_LANES``, default 16), ``THREADS // LANES`` cells a block, each step's nodes
+consecutive; smaller cells one thread per cell, identical cells interleaved.  Every other
+kernel reads the same numbering, so none gathers or scatters between orders.  Set-up
+(lowering, static terms) and NEURON's finitialize run on the host with the CPU backend's
+code, once; the arrays then move to the device (CuPy arrays on a GPU; under Numba's CUDA
+simulator, ``NUMBA_ENABLE_CUDASIM=1``, the host's NumPy arrays themselves).  Artificial
 cells (point neurons) run one thread per cell, their net_event spikes taking slots of the
 spike buffer by an atomic counter.
 """
@@ -23,7 +25,9 @@ import os
 import numpy as np
 
 from ..codegen import ions_of
+from ..dhs import DeviceLayout
 from ..errors import NeurosimError, ParameterError
+from ..lowering import renumber
 from .cpu import ARTIFICIAL_SPIKES_PER_STEP, CpuBackend
 
 LANES = int(os.environ.get("NEUROSIM_DHS_LANES", "16"))     # k: DHS lanes per cell
@@ -76,16 +80,18 @@ class CudaBackend(CpuBackend):
         # of pending self-events, weights and rate tables stay float64
         self.real = np.float32 if precision == "float32" else np.float64
         self.to_device, self.to_host = self._transfers()
+        # the nodes renumbered for the solve (in place: the Simulation locates probes,
+        # synapses and junctions in this numbering), before anything reads them
+        self.layout = DeviceLayout(model.parent, model.group_node, LANES, SMALL_CELL)
+        renumber(model, self.layout.order)
         super().__init__(model, **options)
         from ..codegen_cuda import event_tables, load_cuda_kernels
-        from ..dhs import SolveLayout
         from ..dhs_cuda import dhs_solve, interleaved_solve
         from . import cuda_kernels
         self.dhs_solve, self.interleaved_solve = dhs_solve, interleaved_solve
         self.k = cuda_kernels
         self.gen = load_cuda_kernels([t.mechanism for t in self.tables],
                                      [list(a) for a in self.aux])
-        self.layout = SolveLayout(model.parent, LANES, SMALL_CELL)
         # DHS cells a block: THREADS threads (fewer if there are fewer cells)
         self.dhs_cells = max(1, min(THREADS // LANES, self.layout.cells))
         self.event_tables = event_tables([t.mechanism for t in self.tables])
@@ -117,10 +123,9 @@ class CudaBackend(CpuBackend):
         self.d_groups = [(base, m, self.to_device(shape)) for base, m, shape in lay.groups]
         self.d_const = {name: dev(np.ascontiguousarray(a)) for name, a in (
             ("cap", m.cap), ("area", m.area), ("rhs_static", self.rhs_static),
-            ("d_static", self.d_axial_static), ("order", lay.order),
-            ("parent", lay.parent), ("g", m.g_axial[lay.order]),
-            ("step_ptr", lay.step_ptr), ("cell_step", lay.cell_step),
-            ("block_steps", lay.block_steps(self.dhs_cells)),
+            ("d_static", self.d_axial_static), ("parent", m.parent), ("g", m.g_axial),
+            ("step_lo", lay.step_lo), ("step_hi", lay.step_hi),
+            ("cell_step", lay.cell_step), ("block_steps", lay.block_steps(self.dhs_cells)),
             ("stim_node", self.stim[0]), ("stim_delay", self.stim[1]),
             ("stim_dur", self.stim[2]), ("stim_amp", self.stim[3]),
             ("gj_a", self.gj_a), ("gj_b", self.gj_b), ("gj_g", self.gj_g),
@@ -131,7 +136,6 @@ class CudaBackend(CpuBackend):
                          for a in [self.drv_gp] + self.drives]
         self.d_det_prev = dev(self.det_prev)
         self.d_rhs, self.d_d = dev(np.zeros(m.n_nodes)), dev(np.zeros(m.n_nodes))
-        self.d_x, self.d_dp = dev(np.zeros(m.n_nodes)), dev(np.zeros(m.n_nodes))
         self.d_ions = {ion: [dev(a) for a in arrays[:5]] + [arrays[5]]
                        for ion, arrays in self.ions.items()}
         self.d_mechs = []
@@ -240,16 +244,14 @@ class CudaBackend(CpuBackend):
                    self.d_v, self.d_rhs, self.d_d)
             launch(k.clamps, len(self.stim[0]), t_mid, c["stim_node"], c["stim_delay"],
                    c["stim_dur"], c["stim_amp"], self.d_rhs)
-            launch(k.gather, n, c["order"], self.d_rhs, self.d_d, self.d_x, self.d_dp)
-            if self.layout.cells:
+            if self.layout.cells:                  # the solve in place: rhs becomes x
                 self._run(self.dhs_solve, len(c["block_steps"]), (LANES, self.dhs_cells),
-                          (c["cell_step"], c["block_steps"], c["step_ptr"], c["parent"],
-                           c["g"], self.d_dp, self.d_x))
+                          (c["cell_step"], c["block_steps"], c["step_lo"], c["step_hi"],
+                           c["parent"], c["g"], self.d_d, self.d_rhs))
             for base, cells, shape in self.d_groups:
                 launch(self.interleaved_solve, cells, base, cells, shape, c["g"],
-                       self.d_dp, self.d_x)
-            launch(k.set_voltage, n, c["order"], self.d_x, self.d_v, self.crank_nicolson,
-                   bad, s)
+                       self.d_d, self.d_rhs)
+            launch(k.set_voltage, n, self.d_rhs, self.d_v, self.crank_nicolson, bad, s)
             self._phase("advance", (gstep + 1) * self.dt, (), common, spikes)
             launch(k.detect, len(self.det_node), gstep, self.dt, c["det_node"],
                    c["det_thresh"], self.d_det_prev, c["det_gid"], self.d_v, *spikes)

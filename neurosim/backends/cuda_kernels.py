@@ -1,8 +1,9 @@
 """The fixed ``numba.cuda`` kernels of the GPU step (those that do not depend on the
-mechanisms): matrix assembly, gap junctions, current clamps, the gather into and scatter out
-of the DHS node order, threshold detection and voltage probes.  One thread per node,
-junction, clamp, detector or probe; where threads may add into one node they add
-atomically.  (A module of its own: Numba's CUDA simulator swaps its ``cuda`` name.)"""
+mechanisms): matrix assembly, gap junctions, current clamps, new voltages, threshold
+detection and voltage probes.  One thread per node, junction, clamp, detector or probe;
+where threads may add into one node they add atomically.  The model's nodes are numbered
+for the solve (``dhs.DeviceLayout``), so no kernel gathers into or scatters out of
+another order.  (A module of its own: Numba's CUDA simulator swaps its ``cuda`` name.)"""
 
 import math
 
@@ -39,27 +40,17 @@ def clamps(t_mid, node, delay, dur, amp, rhs):
 
 
 @cuda.jit(cache=True)
-def gather(order, rhs, d, rhs_dhs, d_dhs):
-    """The matrix into DHS order: x_dhs[j] = x[order[j]]."""
-    j = cuda.grid(1)
-    if j < order.shape[0]:
-        rhs_dhs[j] = rhs[order[j]]
-        d_dhs[j] = d[order[j]]
-
-
-@cuda.jit(cache=True)
-def set_voltage(order, x, v, crank_nicolson, bad, s):
-    """v from the solution x (DHS order): x itself, or 2x - v for Crank-Nicolson.  A node
-    whose |v| reached 1e4 mV at step s: bad[0] = min(bad[0], s 2^32 + node), the earliest
-    step and its lowest node, as the CPU backend reports it.  After that step v is no
-    longer written, so the host reads the voltages of the blow-up (the call goes on to its
-    end: the host learns of it once per call)."""
-    j = cuda.grid(1)
-    if j < order.shape[0]:
+def set_voltage(x, v, crank_nicolson, bad, s):
+    """v from the solution x: x itself, or 2x - v for Crank-Nicolson.  A node whose |v|
+    reached 1e4 mV at step s: bad[0] = min(bad[0], s 2^32 + node), the earliest step and
+    its lowest node, as the CPU backend reports it.  After that step v is no longer
+    written, so the host reads the voltages of the blow-up (the call goes on to its end:
+    the host learns of it once per call)."""
+    i = cuda.grid(1)
+    if i < v.shape[0]:
         if bad[0] < s * 4294967296:
             return
-        i = order[j]
-        new = 2.0 * x[j] - v[i] if crank_nicolson else x[j]
+        new = 2.0 * x[i] - v[i] if crank_nicolson else x[i]
         v[i] = new
         if not (math.fabs(new) < 1e4):
             cuda.atomic.min(bad, 0, s * 4294967296 + i)
