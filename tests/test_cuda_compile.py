@@ -135,3 +135,15 @@ print(backend.host_arguments)
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "[('assemble', 1)]"
+
+
+def test_occupancy_follows_the_h100_limits():
+    """Worked by hand from an SM's limits (65 536 registers allocated 256 a warp, 2048
+    threads, 32 blocks): 128 threads at 32 registers fill it (16 blocks of 4 warps); at 44
+    registers a warp takes 1536, so 10 blocks fit: 40 of 64 warps; 16-thread blocks stop at
+    32 blocks, half the warps."""
+    from neurosim.backends.cuda_compile import occupancy
+    assert occupancy(32, 128) == 1.0
+    assert occupancy(44, 128) == 40 / 64
+    assert occupancy(28, 16) == 0.5
+    assert occupancy(255, 128) == 8 / 64        # 255 -> 8192 a warp: 2 blocks

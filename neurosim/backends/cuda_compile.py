@@ -61,7 +61,7 @@ class RecordingBackend(CudaBackend):
         self.calls = []             # per advance(): (steps, transfers to and from device)
         self.host_arguments = []    # (kernel, argument index) given a host array
         self._moved = 0
-        self._steps = 0
+        self.steps = 0              # steps advanced (launches are counted per step)
         super().__init__(model, **options)
 
     def _transfers(self):
@@ -85,7 +85,7 @@ class RecordingBackend(CudaBackend):
         moved = self._moved
         result = super().advance(step0, nsteps, rec_every, rec_count, rec_out, events)
         self.calls.append((nsteps, self._moved - moved))
-        self._steps += nsteps
+        self.steps += nsteps
         return result
 
     def kernel_name(self, kernel):
@@ -190,7 +190,7 @@ def build_kernels(backend, cc=H100):
     :class:`KernelBuild` in launch order.  Raises :class:`KernelCompileError` listing every
     kernel that does not compile."""
     builds, errors = [], []
-    steps = max(backend._steps, 1)
+    steps = max(backend.steps, 1)
     for (kernel, types), (threads, launches) in backend.launches.items():
         name = backend.kernel_name(kernel)
         try:
