@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # The GPU measurements of docs/gpu.md, for a session lent a GPU machine (the device tool:
-# no network there; its image has CuPy, numba-cuda, h5py and pytest, not neurosim's other
-# needs).  Here, first, once: fetch the missing wheels (Python 3.12, x86-64) into .whl/:
+# 15 minutes of device time in all, a start included; no network there; its image has
+# numba-cuda, CuPy, h5py and pytest, not neurosim's other needs).  Here, first, once:
+# fetch the missing wheels (Python 3.12, x86-64) into .whl/ (ignored by git):
 #
 #     bash scripts/gpu_session.sh wheels
 #
-# Then one device call per step, each naming .whl in `carry` (each ends well inside 10 min):
+# Then ONE device call, naming .whl in `carry`, with timeout_s 560 (it plans for ~7 min):
 #
-#     bash scripts/gpu_session.sh tests        # the GPU backend's tests on the GPU
-#     bash scripts/gpu_session.sh bench-small  # bench_gpu.py: up to 3e6 compartments
-#     bash scripts/gpu_session.sh bench-large  # bench_gpu.py: 10^5 x 300, 10^4 x 3000
+#     bash scripts/gpu_session.sh all      # tests, launch costs, benchmarks, CPU on all cores
+#     bash scripts/gpu_session.sh tests    # the GPU tests alone (a re-check after a fix)
 #
-# Logs go to $OUT (the device tool brings them back).
+# `all` runs side by side what can share the machine: the GPU tests (6 workers) and the
+# CPU benchmark's compile, while the GPU benchmark sets up; each timed section waits until
+# the machine is otherwise idle (flag files).  Logs go to $OUT as they are written (the
+# device tool brings back what is there, even after a timeout).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-step=${1:?"wheels | tests | bench-small | bench-large"}
+step=${1:?"wheels | all | tests"}
 OUT=${OUT:-/tmp/neurosim_gpu}
 mkdir -p "$OUT"
 
@@ -22,32 +25,80 @@ if [ "$step" = wheels ]; then
     grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo /.whl/ >> .git/info/exclude
     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-        --platform manylinux2014_x86_64 -d .whl morphio lark bmtk
+        --platform manylinux2014_x86_64 -d .whl morphio lark bmtk 'numpy<2.5'
     exit
 fi
 
-# on the GPU machine: the carried wheels, then neurosim itself (no index, no build deps)
+# on the GPU machine: the carried wheels, then neurosim itself (no index, no build deps).
+# numba-cuda (0.30.4, in maintenance mode) cannot load its CUDA target under NumPy 2.5
+# (np.row_stack is gone: NVIDIA/numba-cuda#907): where the image's NumPy is 2.5 or newer,
+# the carried NumPy 2.4 takes its place for these processes.
+start=$(date +%s)
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl || exit
-export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
+    --target /tmp/site $(ls .whl/*.whl | grep -v /numpy-) || exit
+python3 -c "import numpy, sys; sys.exit(not hasattr(numpy, 'row_stack'))" || \
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/numpy-*.whl || exit
+export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 NEUROSIM_CACHE_DIR=/tmp/neurosim_cache
 python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . || exit
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
-python3 -c "import numba, numba_cuda, cupy; print('numba', numba.__version__, 'numba-cuda',
-numba_cuda.__version__, 'cupy', cupy.__version__)" | tee -a "$OUT/gpu.txt"
+{
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem \
+        --format=csv
+    nvidia-smi | head -4 | tail -1
+    python3 -c "import sys, numba, numba_cuda, cupy, numpy
+from numba import cuda
+print('python', sys.version.split()[0], 'numpy', numpy.__version__, 'numba', numba.__version__,
+      'numba-cuda', numba_cuda.__version__, 'cupy', cupy.__version__)
+print('CUDA runtime', cuda.runtime.get_version(), 'driver', cuda.cudadrv.driver.driver.get_version())
+print(cuda.get_current_device().name, 'cc', cuda.get_current_device().compute_capability)"
+    nproc; lscpu | grep -i "model name"
+} 2>&1 | tee "$OUT/gpu.txt"
 
-case "$step" in
-    tests)
-        NEUROSIM_TEST_GPU=1 python3 -m pytest -q -x tests/test_cuda_backend.py \
-            tests/test_dhs.py tests/test_cuda_kernels.py 2>&1 | tee "$OUT/tests.log" ;;
-    bench-small)
-        python3 scripts/bench_gpu.py --cells 1000 10000 --compartments 300 \
-            2>&1 | tee "$OUT/bench_small.txt"
-        python3 scripts/bench_gpu.py --cells 1000 --compartments 3000 \
-            2>&1 | tee -a "$OUT/bench_small.txt" ;;
-    bench-large)
-        python3 scripts/bench_gpu.py --cells 100000 --compartments 300 --cpu-max 0 \
-            2>&1 | tee "$OUT/bench_large.txt"
-        python3 scripts/bench_gpu.py --cells 10000 --compartments 3000 --cpu-max 0 \
-            2>&1 | tee -a "$OUT/bench_large.txt" ;;
-    *) echo "unknown step $step" >&2; exit 2 ;;
-esac
+tests() {
+    NEUROSIM_TEST_GPU=1 timeout "$1" python3 -m pytest -q -n 6 -p no:cacheprovider \
+        tests/test_cuda_backend.py tests/test_dhs.py tests/test_cuda_kernels.py \
+        > "$OUT/tests.log" 2>&1
+    echo "pytest exit $? after $(( $(date +%s) - start )) s" >> "$OUT/tests.log"
+}
+
+if [ "$step" = tests ]; then
+    tests 400
+    tail -5 "$OUT/tests.log"
+    exit
+fi
+[ "$step" = all ] || { echo "unknown step $step" >&2; exit 2; }
+
+flags=/tmp/neurosim_flags
+rm -rf "$flags" && mkdir -p "$flags"
+log() { echo "[$(( $(date +%s) - start )) s] $*" | tee -a "$OUT/session.log"; }
+
+log "launch costs and copy bandwidth"
+(cd scripts && timeout 60 python3 gpu_launch.py) > "$OUT/launch.txt" 2>&1
+
+log "tests (background), CPU benchmark compiling (background)"
+(tests 240; touch "$flags/tests") &
+(cd scripts && timeout 500 python3 bench_gpu.py --backends cpu --threads "$(nproc)" \
+    --cells 1000 10000 --cpu-max 10000 --compartments 300 --tstop 2 \
+    --wait-for "$flags/gpu" > "$OUT/cpu.txt" 2>&1; touch "$flags/cpu") &
+
+bench() {        # one bench_gpu.py run: a time limit, then the arguments
+    local limit=$1; shift
+    (cd scripts && timeout "$limit" python3 bench_gpu.py --backends cuda --tstop 2 \
+        --stages 20 --wait-for "$flags/tests" "$@") >> "$OUT/bench.txt" 2>&1
+    echo "exit $?" >> "$OUT/bench.txt"
+}
+left() { [ $(( $(date +%s) - start )) -lt "$1" ]; }     # before second $1 of the call?
+log "10^5 ring cells, float64 (set-up while the tests run)"
+bench 330 --cells 100000 --compartments 300 --precisions float64
+log "10^3, 10^4 ring cells: float64, float32; DHS lanes 8, 32; one thread per cell"
+left 360 && bench 120 --cells 1000 10000 --compartments 300 --solve dhs16 dhs8 dhs32 hines
+log "before: CuPy arrays (each launch synchronises)"
+echo "# NEUROSIM_CUDA_ARRAYS=cupy" >> "$OUT/bench.txt"
+left 400 && NEUROSIM_CUDA_ARRAYS=cupy bench 40 --cells 1000 10000 --compartments 300 \
+    --precisions float64
+log "3000 Allen cells (DeepDendrite's benchmark): DHS 16, 8, one thread per cell"
+left 400 && bench 100 --model allen --cells 3000 --solve dhs16 dhs8 hines
+touch "$flags/gpu"
+log "CPU benchmark timing on all cores"
+wait
+log "done"

@@ -14,8 +14,9 @@ group): cells of at least ``SMALL_CELL`` nodes by DHS with ``LANES`` lanes each
 consecutive; smaller cells one thread per cell, identical cells interleaved.  Every other
 kernel reads the same numbering, so none gathers or scatters between orders.  Set-up
 (lowering, static terms) and NEURON's finitialize run on the host with the CPU backend's
-code, once; the arrays then move to the device (CuPy arrays on a GPU; under Numba's CUDA
-simulator, ``NUMBA_ENABLE_CUDASIM=1``, the host's NumPy arrays themselves).  Artificial
+code, once; the arrays then move to the device (numba-cuda's device arrays on a GPU;
+under Numba's CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``, the host's NumPy arrays
+themselves).  Artificial
 cells (point neurons) run one thread per cell, their net_event spikes taking slots of the
 spike buffer by an atomic counter.
 """
@@ -53,20 +54,36 @@ def local_rank():
 
 
 def device_module():
-    """(to_device, to_host): CuPy on a GPU, the identity under the simulator.  Under MPI
-    each rank of a node takes the GPU of its local rank (modulo the node's GPUs)."""
+    """(to_device, to_host): numba-cuda's device arrays on a GPU, the identity under the
+    simulator.  Under MPI each rank of a node takes the GPU of its local rank (modulo the
+    node's GPUs).
+
+    Not CuPy's arrays: numba-cuda imports an array through ``__cuda_array_interface__`` at
+    every launch and synchronises the stream it names (CuPy names the default stream), so
+    each launch would wait for every kernel before it.  ``NEUROSIM_CUDA_ARRAYS=cupy`` keeps
+    CuPy's, to measure that (``scripts/bench_gpu.py``)."""
     if simulated():
         return (lambda a: a), (lambda a: a)
+    if not hasattr(np, "row_stack"):
+        # numba-cuda 0.30 (its last release) registers np.row_stack, gone in NumPy 2.5,
+        # and fails at the first kernel (NVIDIA/numba-cuda#907)
+        raise ParameterError(f"backend 'cuda' needs NumPy < 2.5 (numba-cuda cannot compile "
+                             f"kernels under NumPy {np.__version__}): pip install 'numpy<2.5'")
     try:
-        import cupy
-        gpus = cupy.cuda.runtime.getDeviceCount()
+        from numba import cuda
+        gpus = len(cuda.gpus) if cuda.is_available() else 0
         if gpus < 1:
-            raise RuntimeError("no CUDA device")
+            raise RuntimeError("no CUDA device (numba.cuda.is_available() is False)")
+        if gpus > 1:                 # a node of several GPUs: this rank's (one: numba's own)
+            cuda.select_device(local_rank() % gpus)
+        if os.environ.get("NEUROSIM_CUDA_ARRAYS") == "cupy":
+            import cupy
+            cupy.cuda.Device(local_rank() % gpus).use()
+            return cupy.asarray, cupy.asnumpy
     except Exception as e:
-        raise ParameterError(f"backend 'cuda' needs an NVIDIA GPU and CuPy (pip install "
+        raise ParameterError(f"backend 'cuda' needs an NVIDIA GPU and numba-cuda (pip install "
                              f"'neurosim[gpu]'); here: {type(e).__name__}: {e}") from None
-    cupy.cuda.Device(local_rank() % gpus).use()
-    return cupy.asarray, cupy.asnumpy
+    return (lambda a: cuda.to_device(np.ascontiguousarray(a))), (lambda d: d.copy_to_host())
 
 
 class CudaBackend(CpuBackend):
