@@ -51,7 +51,9 @@ def cuda_kernel_source(mechs, aux_names):
                            [f"_ion_{ion}_i[_k] = 0.0"], count=f"_ion_{ion}_i.shape[0]"))
     for j, (mech, names) in enumerate(zip(mechs, aux_names)):
         margs = mechanism_args(j, mech, names)
-        common = ["_v", "t", "dt", "celsius", "_area"]
+        # the time is the device's step (_clock[0]) and the phase's shift: a step's
+        # middle for currents, its end for states (every step's launches alike)
+        common = ["_v", "_clock", "_t_shift", "dt", "celsius", "_area"]
         own_ions = [a for ion in ions_of([mech]) for a in ion_args(ion)]   # its ions only
         for phase in ("init", "current", "advance"):
             if not has_phase(mech, phase):
@@ -60,8 +62,8 @@ def cuda_kernel_source(mechs, aux_names):
             args = common + (["_rhs", "_d"] if phase == "current" else []) + own_ions + margs
             if mech.kind == "artificial" and phase == "advance":
                 args += SPIKE_ARGS              # net_event: spikes into the buffer
-            out.append(_kernel(f"m{j}_{phase}", args, setup, body,
-                               count=f"_m{j}_node.shape[0]"))
+            out.append(_kernel(f"m{j}_{phase}", args, ["t = (_clock[0] + _t_shift) * dt"] +
+                               setup, body, count=f"_m{j}_node.shape[0]"))
     return "\n\n\n".join(out) + "\n"
 
 
@@ -98,10 +100,10 @@ for _k in range(_m{j}_grp[_g], _m{j}_grp[_g + 1]):
         _c = _m{j}_nsc[_k]
         _m{j}_nst[_k] = math.inf
 """ + textwrap.indent("\n".join(setup + body), " " * 8))
-    args = ["_gstep", "dt", "celsius", "_v", "_area", "_ev_pos", "_ev_end", "_ev_step",
+    args = ["_clock", "dt", "celsius", "_v", "_area", "_ev_pos", "_ev_end", "_ev_step",
             "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_conn_w"] + drive.ARGS + grps \
         + iargs + margs + SPIKE_ARGS
-    body = ["_t_mid = (_gstep + 0.5) * dt", "_ev = _ev_pos[_g]",
+    body = ["_gstep = _clock[0]", "_t_mid = (_gstep + 0.5) * dt", "_ev = _ev_pos[_g]",
             "while _ev < _ev_end[_g] and _ev_step[_ev] <= _gstep:",
             "    _tab = _ev_table[_ev]", "    _k = _ev_inst[_ev]", "    _c = _ev_conn[_ev]",
             "    t = _ev_t[_ev]", "    flag = 0.0",

@@ -224,3 +224,19 @@ class DeviceLayout:
         self.cell_step = np.array(cell_step, dtype=np.int64)
 
     block_steps = SolveLayout.block_steps
+
+    @property
+    def small_cells(self):
+        return sum(m for _, m, _ in self.groups)
+
+    def small_arrays(self):
+        """The interleaved small cells of all groups as ``dhs_cuda.interleaved_solve``'s
+        arguments, one thread per cell in one launch: (first thread of each group and the
+        total, base, cells, pointers into the shapes' parents, the shapes' parents)."""
+        first = np.cumsum([0] + [m for _, m, _ in self.groups]).astype(np.int64)
+        base = np.array([b for b, _, _ in self.groups], dtype=np.int64)
+        cells = np.array([m for _, m, _ in self.groups], dtype=np.int64)
+        shapes = [shape for _, _, shape in self.groups]
+        ptr = np.cumsum([0] + [len(p) for p in shapes]).astype(np.int64)
+        parents = np.concatenate(shapes + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+        return first, base, cells, ptr, parents

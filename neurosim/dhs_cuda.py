@@ -53,27 +53,39 @@ def dhs_solve(cell_step, block_steps, step_lo, step_hi, parent, g, d, rhs):
 
 
 @cuda.jit(cache=True)
-def interleaved_solve(base, m, shape_parent, g, d, rhs):
-    """Small identical cells, one thread each: node j of cell c at base + j m + c; the
-    Hines solve over the shape's nodes (parent before child), neighbours reading
-    neighbouring memory."""
-    c = cuda.grid(1)
-    if c < m:
-        n = shape_parent.shape[0]
+def interleaved_solve(first, base, cells, shape_ptr, shape_parent, g, d, rhs):
+    """Small cells, one thread each, every group in one launch (``DeviceLayout.
+    small_arrays``): thread t is cell c = t - first[q] of group q (first[q] <= t <
+    first[q + 1]), whose identical cells are interleaved: node j of cell c at
+    base[q] + j cells[q] + c.  The Hines solve over the shape's nodes (parent before
+    child), neighbouring threads reading neighbouring memory."""
+    t = cuda.grid(1)
+    groups = first.shape[0] - 1
+    if t < first[groups]:
+        lo, hi = 0, groups                  # first[lo] <= t < first[hi]
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if first[mid] <= t:
+                lo = mid
+            else:
+                hi = mid
+        c = t - first[lo]
+        b, m, s0 = base[lo], cells[lo], shape_ptr[lo]
+        n = shape_ptr[lo + 1] - s0
         for j in range(n - 1, -1, -1):
-            i = base + j * m + c
+            i = b + j * m + c
             inv = 1.0 / d[i]
-            p = shape_parent[j]
+            p = shape_parent[s0 + j]
             if p >= 0:
-                ip = base + p * m + c
+                ip = b + p * m + c
                 f = g[i] * inv
                 d[ip] -= f * g[i]
                 rhs[ip] += f * rhs[i]
             d[i] = inv
         for j in range(n):
-            i = base + j * m + c
-            p = shape_parent[j]
+            i = b + j * m + c
+            p = shape_parent[s0 + j]
             if p >= 0:
-                rhs[i] = (rhs[i] + g[i] * rhs[base + p * m + c]) * d[i]
+                rhs[i] = (rhs[i] + g[i] * rhs[b + p * m + c]) * d[i]
             else:
                 rhs[i] = rhs[i] * d[i]

@@ -9,12 +9,14 @@
 # Then ONE device call, naming .whl in `carry`, with timeout_s 560 (it plans for ~7 min):
 #
 #     bash scripts/gpu_session.sh all      # tests, launch costs, benchmarks, CPU on all cores
+#     SECTIONS="tests ring5" bash scripts/gpu_session.sh all    # some of them
 #     bash scripts/gpu_session.sh tests    # the GPU tests alone (a re-check after a fix)
 #
-# `all` runs side by side what can share the machine: the GPU tests (6 workers) and the
+# `all` runs side by side what can share the machine: the GPU tests (8 workers) and the
 # CPU benchmark's compile, while the GPU benchmark sets up; each timed section waits until
 # the machine is otherwise idle (flag files).  Logs go to $OUT as they are written (the
-# device tool brings back what is there, even after a timeout).
+# device tool brings back what is there, even after a timeout).  The first call of a
+# session took 371 s (a fresh machine started in ~30 s more).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 step=${1:?"wheels | all | tests"}
@@ -55,7 +57,7 @@ print(cuda.get_current_device().name, 'cc', cuda.get_current_device().compute_ca
 } 2>&1 | tee "$OUT/gpu.txt"
 
 tests() {
-    NEUROSIM_TEST_GPU=1 timeout "$1" python3 -m pytest -q -n 6 -p no:cacheprovider \
+    NEUROSIM_TEST_GPU=1 timeout "$1" python3 -m pytest -q -n 8 -p no:cacheprovider \
         tests/test_cuda_backend.py tests/test_dhs.py tests/test_cuda_kernels.py \
         > "$OUT/tests.log" 2>&1
     echo "pytest exit $? after $(( $(date +%s) - start )) s" >> "$OUT/tests.log"
@@ -71,34 +73,50 @@ fi
 flags=/tmp/neurosim_flags
 rm -rf "$flags" && mkdir -p "$flags"
 log() { echo "[$(( $(date +%s) - start )) s] $*" | tee -a "$OUT/session.log"; }
+# the parts to run (all by default): launch tests cpu ring5 ring34 allen
+SECTIONS=" ${SECTIONS:-launch tests cpu ring5 ring34 allen} "
+want() { [[ "$SECTIONS" == *" $1 "* ]]; }
+left() { [ $(( $(date +%s) - start )) -lt "$1" ]; }     # before second $1 of the call?
 
-log "launch costs and copy bandwidth"
-(cd scripts && timeout 60 python3 gpu_launch.py) > "$OUT/launch.txt" 2>&1
-
-log "tests (background), CPU benchmark compiling (background)"
-(tests 240; touch "$flags/tests") &
-(cd scripts && timeout 500 python3 bench_gpu.py --backends cpu --threads "$(nproc)" \
-    --cells 1000 10000 --cpu-max 10000 --compartments 300 --tstop 2 \
-    --wait-for "$flags/gpu" > "$OUT/cpu.txt" 2>&1; touch "$flags/cpu") &
+if want launch; then
+    log "launch costs and copy bandwidth"
+    (cd scripts && timeout 60 python3 gpu_launch.py) > "$OUT/launch.txt" 2>&1
+fi
+if want tests; then
+    log "tests (background, 8 workers)"
+    (tests 240; touch "$flags/tests") &
+else
+    touch "$flags/tests"
+fi
+if want cpu; then
+    log "CPU benchmark compiling (background; timed after the GPU's)"
+    (cd scripts && timeout 500 python3 bench_gpu.py --backends cpu --threads "$(nproc)" \
+        --cells 1000 10000 --cpu-max 10000 --compartments 300 --tstop 2 \
+        --wait-for "$flags/gpu" > "$OUT/cpu.txt" 2>&1; touch "$flags/cpu") &
+fi
 
 bench() {        # one bench_gpu.py run: a time limit, then the arguments
     local limit=$1; shift
     (cd scripts && timeout "$limit" python3 bench_gpu.py --backends cuda --tstop 2 \
-        --stages 20 --wait-for "$flags/tests" "$@") >> "$OUT/bench.txt" 2>&1
+        --stages 8 --wait-for "$flags/tests" "$@") >> "$OUT/bench.txt" 2>&1
     echo "exit $?" >> "$OUT/bench.txt"
 }
-left() { [ $(( $(date +%s) - start )) -lt "$1" ]; }     # before second $1 of the call?
-log "10^5 ring cells, float64 (set-up while the tests run)"
-bench 330 --cells 100000 --compartments 300 --precisions float64
-log "10^3, 10^4 ring cells: float64, float32; DHS lanes 8, 32; one thread per cell"
-left 360 && bench 120 --cells 1000 10000 --compartments 300 --solve dhs16 dhs8 dhs32 hines
-log "before: CuPy arrays (each launch synchronises)"
-echo "# NEUROSIM_CUDA_ARRAYS=cupy" >> "$OUT/bench.txt"
-left 400 && NEUROSIM_CUDA_ARRAYS=cupy bench 40 --cells 1000 10000 --compartments 300 \
-    --precisions float64
-log "3000 Allen cells (DeepDendrite's benchmark): DHS 16, 8, one thread per cell"
-left 400 && bench 100 --model allen --cells 3000 --solve dhs16 dhs8 hines
+if want ring5; then
+    log "10^5 ring cells, float64 (set-up while the tests run)"
+    bench 330 --cells 100000 --compartments 300 --precisions float64 --solve dhs16 dhs32
+fi
+if want ring34 && left 300; then
+    log "10^3, 10^4 ring cells: float64, float32; DHS lanes 32; one thread per cell"
+    bench 120 --cells 1000 10000 --compartments 300 --solve dhs16 dhs32 hines
+    log "10^4 ring cells without CUDA graphs (kernel by kernel)"
+    echo "# NEUROSIM_CUDA_GRAPHS=0" >> "$OUT/bench.txt"
+    NEUROSIM_CUDA_GRAPHS=0 bench 60 --cells 10000 --compartments 300 --precisions float64
+fi
+if want allen && left 330; then
+    log "3000 Allen cells (DeepDendrite's benchmark): DHS 16, one thread per cell"
+    bench 100 --model allen --cells 3000 --solve dhs16 hines
+fi
 touch "$flags/gpu"
-log "CPU benchmark timing on all cores"
+want cpu && log "CPU benchmark timing on all cores"
 wait
 log "done"

@@ -6,11 +6,16 @@ argument marshalling and the enqueue), summed by stage.
         sim.run(sim.t + 1.0)
     timer.report(steps, compartments)
 
-Used by ``bench_gpu.py --stages``.  Kernel times from events are exact on the device's
-clock; host times include nothing of the events' own recording.  Events cost the host a
-few microseconds each, so the step's wall time is measured without them, separately.
+Used by ``bench_gpu.py --stages``.  Host times include nothing of the events' own
+recording.  Where the host launches slower than the GPU runs, the time between a kernel's
+events includes the GPU's wait for the launch: ``hold`` seconds of a sleeping kernel first
+let the host queue every launch before the GPU starts on them (a first pass measures the
+host's time, a second, so held, the GPU's).  Events cost the host a few microseconds each,
+so the step's wall time is measured without them, separately.
 """
 
+import functools
+import os
 import time
 from collections import Counter, defaultdict
 
@@ -47,6 +52,18 @@ def stage_of(name):
     return name
 
 
+@functools.lru_cache(maxsize=None)
+def _sleep():
+    """A kernel that keeps the GPU busy for about its argument in microseconds."""
+    from numba import cuda
+
+    @cuda.jit
+    def sleep(microseconds):
+        for _ in range(microseconds):
+            cuda.nanosleep(1000)
+    return sleep
+
+
 def model_bytes(args, threads):
     """Bytes of the arrays a launch is given that scale with its threads (size at least
     half the threads: the model's per-node and per-instance arrays, not rate tables,
@@ -63,10 +80,11 @@ def model_bytes(args, threads):
 class StageTimer:
     """Times every launch of ``backend`` while in a ``with`` block (see the module)."""
 
-    def __init__(self, backend):
+    def __init__(self, backend, hold=0.0):
         from numba import cuda
         self.cuda = cuda
         self.backend = backend
+        self.hold = hold
         self.gpu = defaultdict(float)      # kernel name -> seconds on the device
         self.host = defaultdict(float)     # kernel name -> seconds in the launch call
         self.launches = Counter()
@@ -75,12 +93,17 @@ class StageTimer:
         self._pending = []
 
     def __enter__(self):
+        # kernel by kernel (no CUDA graph: its launches could not be timed one by one)
+        self._graphs, self.backend.graphs = self.backend.graphs, False
         self._original = self.backend._run
         self.backend._run = self._run
+        if self.hold > 0 and os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
+            _sleep()[1, 1, self.backend.stream](int(self.hold * 1e6))
         return self
 
     def __exit__(self, *exc):
         del self.backend._run              # the class's own again
+        self.backend.graphs = self._graphs
         self.cuda.synchronize()
         for name, start, end in self._pending:
             self.gpu[name] += start.elapsed_time(end) * 1e-3      # ms
@@ -89,11 +112,12 @@ class StageTimer:
     def _run(self, kernel, blocks, threads, args):
         name = kernel_name(kernel)
         start, end = self.cuda.event(), self.cuda.event()
-        start.record()
+        stream = self.backend.stream
+        start.record(stream)
         t0 = time.perf_counter()
         self._original(kernel, blocks, threads, args)
         self.host[name] += time.perf_counter() - t0
-        end.record()
+        end.record(stream)
         self._pending.append((name, start, end))
         n = blocks * (threads if isinstance(threads, int) else threads[0] * threads[1])
         self.launches[name] += 1
@@ -111,6 +135,10 @@ class StageTimer:
                        old[4] + self.bytes[name])
         order = {s: i for i, s in enumerate(STAGES)}
         return dict(sorted(rows.items(), key=lambda kv: order.get(kv[0], len(order))))
+
+    def totals(self, steps):
+        """(device, host) seconds a step."""
+        return sum(self.gpu.values()) / steps, sum(self.host.values()) / steps
 
     def report(self, steps, compartments, out=print):
         """A table: per stage, device and host microseconds per step, launches and arrays

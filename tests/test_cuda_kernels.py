@@ -51,12 +51,12 @@ SCRIPT = textwrap.dedent("""
         t_mid = (step + 0.5) * dt
         rhs[:] = model.cap / dt * v + gpu.rhs_static
         d[:] = model.cap / dt + gpu.d_static
-        gpu.currents(v, t_mid, rhs, d)
+        gpu.currents(v, step, rhs, d)
         on = (model.stim_delay <= t_mid) & (t_mid < model.stim_delay + model.stim_dur)
         np.add.at(rhs, model.stim_node[on], model.stim_amp[on])
         hines_solve(model.parent, model.g_axial, d, rhs)
         v[:] = rhs
-        gpu.advance(v, (step + 1) * dt)
+        gpu.advance(v, step)
         v_gpu.append(v[node])
         cai_gpu.append(gpu.ions["ca"][1][node])
     nav = next(j for j, t in enumerate(gpu.tables) if t.name == "NaV")

@@ -22,6 +22,7 @@ spike buffer by an atomic counter.
 """
 
 import os
+import warnings
 
 import numpy as np
 
@@ -54,16 +55,17 @@ def local_rank():
 
 
 def device_module():
-    """(to_device, to_host): numba-cuda's device arrays on a GPU, the identity under the
-    simulator.  Under MPI each rank of a node takes the GPU of its local rank (modulo the
-    node's GPUs).
+    """(to_device, to_host, stream): numba-cuda's device arrays and a stream of this
+    backend's own on a GPU (a stream other than the default one can be captured into a
+    CUDA graph); under the simulator the host's arrays themselves and the default stream.
+    Under MPI each rank of a node takes the GPU of its local rank (modulo the node's GPUs).
 
-    Not CuPy's arrays: numba-cuda imports an array through ``__cuda_array_interface__`` at
-    every launch and synchronises the stream it names (CuPy names the default stream), so
-    each launch would wait for every kernel before it.  ``NEUROSIM_CUDA_ARRAYS=cupy`` keeps
-    CuPy's, to measure that (``scripts/bench_gpu.py``)."""
+    Not CuPy's arrays: numba-cuda imports such an array through
+    ``__cuda_array_interface__`` at every launch and synchronises the stream it names, so
+    each launch would wait for every kernel before it (measured: 2.5x the host time of a
+    step on the H200, docs/gpu.md)."""
     if simulated():
-        return (lambda a: a), (lambda a: a)
+        return (lambda a: a), (lambda a: a), 0
     if not hasattr(np, "row_stack"):
         # numba-cuda 0.30 (its last release) registers np.row_stack, gone in NumPy 2.5,
         # and fails at the first kernel (NVIDIA/numba-cuda#907)
@@ -76,14 +78,12 @@ def device_module():
             raise RuntimeError("no CUDA device (numba.cuda.is_available() is False)")
         if gpus > 1:                 # a node of several GPUs: this rank's (one: numba's own)
             cuda.select_device(local_rank() % gpus)
-        if os.environ.get("NEUROSIM_CUDA_ARRAYS") == "cupy":
-            import cupy
-            cupy.cuda.Device(local_rank() % gpus).use()
-            return cupy.asarray, cupy.asnumpy
+        stream = cuda.stream()
     except Exception as e:
         raise ParameterError(f"backend 'cuda' needs an NVIDIA GPU and numba-cuda (pip install "
                              f"'neurosim[gpu]'); here: {type(e).__name__}: {e}") from None
-    return (lambda a: cuda.to_device(np.ascontiguousarray(a))), (lambda d: d.copy_to_host())
+    return (lambda a: cuda.to_device(np.ascontiguousarray(a))), \
+        (lambda d: d.copy_to_host()), stream
 
 
 class CudaBackend(CpuBackend):
@@ -96,10 +96,14 @@ class CudaBackend(CpuBackend):
         # float32: voltages, matrix, mechanism states and parameters, ion variables; times
         # of pending self-events, weights and rate tables stay float64
         self.real = np.float32 if precision == "float32" else np.float64
-        self.to_device, self.to_host = self._transfers()
+        self.to_device, self.to_host, self.stream = self._transfers()
+        # a call's steps after its first replay one captured step (cuda_graph.py); off
+        # under the simulator, which has no graphs, or after a capture failed
+        self.graphs = not simulated() and os.environ.get("NEUROSIM_CUDA_GRAPHS", "1") != "0"
         # the nodes renumbered for the solve (in place: the Simulation locates probes,
         # synapses and junctions in this numbering), before anything reads them
         self.layout = DeviceLayout(model.parent, model.group_node, LANES, SMALL_CELL)
+        self.lanes = LANES                    # the layout's: launches use the same
         renumber(model, self.layout.order)
         super().__init__(model, **options)
         from ..codegen_cuda import event_tables, load_cuda_kernels
@@ -110,13 +114,14 @@ class CudaBackend(CpuBackend):
         self.gen = load_cuda_kernels([t.mechanism for t in self.tables],
                                      [list(a) for a in self.aux])
         # DHS cells a block: THREADS threads (fewer if there are fewer cells)
-        self.dhs_cells = max(1, min(THREADS // LANES, self.layout.cells))
+        self.dhs_cells = max(1, min(THREADS // self.lanes, self.layout.cells))
         self.event_tables = event_tables([t.mechanism for t in self.tables])
         self.self_events = any(t.mechanism.uses_net_send for t in self.tables)
         self._on_device = False
 
     def _transfers(self):
-        """(to_device, to_host): the copies between host and device."""
+        """(to_device, to_host, stream): the copies between host and device, the stream
+        of the launches."""
         return device_module()
 
     def _launch(self, kernel, n, *args):
@@ -126,7 +131,7 @@ class CudaBackend(CpuBackend):
             self._run(kernel, (n + threads - 1) // threads, threads, args)
 
     def _run(self, kernel, blocks, threads, args):
-        kernel[blocks, threads](*args)
+        kernel[blocks, threads, self.stream](*args)
 
     # ------------------------------------------------------------------ device state
     def _to_device(self):
@@ -137,7 +142,7 @@ class CudaBackend(CpuBackend):
             a = np.asarray(a)
             return self.to_device(a.astype(real, copy=False) if a.dtype == np.float64 else a)
         self.d_v = dev(self.v)
-        self.d_groups = [(base, m, self.to_device(shape)) for base, m, shape in lay.groups]
+        self.d_small = [self.to_device(a) for a in lay.small_arrays()]
         self.d_const = {name: dev(np.ascontiguousarray(a)) for name, a in (
             ("cap", m.cap), ("area", m.area), ("rhs_static", self.rhs_static),
             ("d_static", self.d_axial_static), ("parent", m.parent), ("g", m.g_axial),
@@ -243,11 +248,11 @@ class CudaBackend(CpuBackend):
         common = (self.dt, self.celsius, self.d_v, c["area"])
         ktf = 1000.0 * 8.31446261815324 * (self.celsius + 273.15) / 96485.33212331001
         launch = self._launch
-        for s in range(nsteps):
-            gstep = step0 + s
-            t_mid = (gstep + 0.5) * self.dt
+        clock = dev(np.array([step0], dtype=np.int64))   # the step in the making
+
+        def one_step():
             if deliver:
-                launch(gen.deliver, n_groups, gstep, self.dt, self.celsius, self.d_v,
+                launch(gen.deliver, n_groups, clock, self.dt, self.celsius, self.d_v,
                        c["area"], ev_pos, ev_end, *ev, c["conn_w"], *self.d_drives,
                        *receivers, *spikes)
             for ion in sorted(self.d_ions):
@@ -256,23 +261,27 @@ class CudaBackend(CpuBackend):
                 launch(getattr(gen, f"zero_current_{ion}"), n, arrays[3])
             launch(k.assemble, n, self.d_v, c["cap"], self.cj, c["rhs_static"],
                    c["d_static"], self.d_rhs, self.d_d)
-            self._phase("current", t_mid, (self.d_rhs, self.d_d), common)
+            self._phase("current", 0.5, clock, (self.d_rhs, self.d_d), common)
             launch(k.gap_junctions, len(self.gj_a), c["gj_a"], c["gj_b"], c["gj_g"],
                    self.d_v, self.d_rhs, self.d_d)
-            launch(k.clamps, len(self.stim[0]), t_mid, c["stim_node"], c["stim_delay"],
-                   c["stim_dur"], c["stim_amp"], self.d_rhs)
+            launch(k.clamps, len(self.stim[0]), clock, self.dt, c["stim_node"],
+                   c["stim_delay"], c["stim_dur"], c["stim_amp"], self.d_rhs)
             if self.layout.cells:                  # the solve in place: rhs becomes x
-                self._run(self.dhs_solve, len(c["block_steps"]), (LANES, self.dhs_cells),
+                self._run(self.dhs_solve, len(c["block_steps"]),
+                          (self.lanes, self.dhs_cells),
                           (c["cell_step"], c["block_steps"], c["step_lo"], c["step_hi"],
                            c["parent"], c["g"], self.d_d, self.d_rhs))
-            for base, cells, shape in self.d_groups:
-                launch(self.interleaved_solve, cells, base, cells, shape, c["g"],
-                       self.d_d, self.d_rhs)
-            launch(k.set_voltage, n, self.d_rhs, self.d_v, self.crank_nicolson, bad, s)
-            self._phase("advance", (gstep + 1) * self.dt, (), common, spikes)
-            launch(k.detect, len(self.det_node), gstep, self.dt, c["det_node"],
+            launch(self.interleaved_solve, self.layout.small_cells, *self.d_small, c["g"],
+                   self.d_d, self.d_rhs)
+            launch(k.set_voltage, n, self.d_rhs, self.d_v, self.crank_nicolson, bad, clock,
+                   step0)
+            self._phase("advance", 1.0, clock, (), common, spikes)
+            launch(k.detect, len(self.det_node), clock, self.dt, c["det_node"],
                    c["det_thresh"], self.d_det_prev, c["det_gid"], self.d_v, *spikes)
-            self._sample(gstep + 1, probes, every, count, out)
+            self._sample(clock, probes, every, count, out)
+            launch(k.tick, 1, clock)
+
+        self._repeat(one_step, nsteps)
         # once per call: the results to the host
         rec_count[:] = self.to_host(count)
         rec_out[...] = self.to_host(out)
@@ -291,15 +300,42 @@ class CudaBackend(CpuBackend):
             return key >> 32, key & 0xFFFFFFFF
         return nsteps, -1
 
-    def _phase(self, phase, t, extra, common, spikes=()):
+    def _phase(self, phase, shift, clock, extra, common, spikes=()):
+        """Every mechanism's kernel of ``phase``, at time (clock + shift) dt."""
         dt, celsius, v, area = common
         for j, arrays in enumerate(self.d_mechs):
             kernel = getattr(self.gen, f"m{j}_{phase}", None)
             if kernel is not None:
                 artificial = self.tables[j].mechanism.kind == "artificial"
-                self._launch(kernel, len(self.tables[j].nodes), v, t, dt, celsius, area,
-                             *extra, *self.d_table_ions[j], *arrays,
+                self._launch(kernel, len(self.tables[j].nodes), v, clock, shift, dt, celsius,
+                             area, *extra, *self.d_table_ions[j], *arrays,
                              *(spikes if artificial else ()))
+
+    def _repeat(self, issue, nsteps):
+        """``issue()`` (one step's launches) ``nsteps`` times: the first directly (kernels
+        compile and load), the others by replaying a CUDA graph of one step, or directly
+        where graphs are off or capturing failed (said once)."""
+        done = 0
+        if nsteps > 0:
+            issue()
+            done = 1
+        if self.graphs and nsteps > 1:
+            from .cuda_graph import StepGraph
+            try:
+                graph = StepGraph(self.stream, issue)
+            except Exception as e:
+                self.graphs = False
+                warnings.warn(f"neurosim: no CUDA graph ({type(e).__name__}: {e}); "
+                              "launching kernel by kernel", RuntimeWarning, stacklevel=3)
+            else:
+                try:
+                    for _ in range(done, nsteps):
+                        graph.launch()
+                finally:
+                    graph.close()           # freed once its launches are done
+                done = nsteps
+        for _ in range(done, nsteps):
+            issue()
 
     def _device_probes(self, dev):
         v_probes, state_probes, ion_probes = self._probes
@@ -319,15 +355,15 @@ class CudaBackend(CpuBackend):
                            as_int([p[3] for p in sel])))
         return pv, ps, pi
 
-    def _sample(self, step_next, probes, every, count, out):
+    def _sample(self, clock, probes, every, count, out):
         (rows, nodes), states, ions = probes
         k = self.k
-        self._launch(k.probe_voltage, len(rows), step_next, rows, nodes, every, count, out,
+        self._launch(k.probe_voltage, len(rows), clock, rows, nodes, every, count, out,
                      self.d_v)
         for j, rows, state, inst in states:
-            self._launch(k.probe_state, len(rows), step_next, rows, state, inst, every,
+            self._launch(k.probe_state, len(rows), clock, rows, state, inst, every,
                          count, out, self.d_mechs[j][2], self.d_mechs[j][3])
         for ion, rows, field, node in ions:
             e, ci, co, i = self.d_ions[ion][:4]
-            self._launch(k.probe_ion, len(rows), step_next, rows, field, node, every, count,
+            self._launch(k.probe_ion, len(rows), clock, rows, field, node, every, count,
                          out, e, ci, co, i)

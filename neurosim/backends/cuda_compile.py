@@ -72,7 +72,15 @@ class RecordingBackend(CudaBackend):
         def to_host(a):
             self._moved += 1
             return np.array(a)
-        return to_device, to_host
+        return to_device, to_host, 0            # no stream: nothing is launched
+
+    @property
+    def graphs(self):                           # launches are recorded step by step
+        return False
+
+    @graphs.setter
+    def graphs(self, value):
+        pass
 
     def _run(self, kernel, blocks, threads, args):
         key = (kernel, tuple(numba.typeof(a) for a in args))

@@ -1,9 +1,12 @@
 """The fixed ``numba.cuda`` kernels of the GPU step (those that do not depend on the
 mechanisms): matrix assembly, gap junctions, current clamps, new voltages, threshold
-detection and voltage probes.  One thread per node, junction, clamp, detector or probe;
-where threads may add into one node they add atomically.  The model's nodes are numbered
-for the solve (``dhs.DeviceLayout``), so no kernel gathers into or scatters out of
-another order.  (A module of its own: Numba's CUDA simulator swaps its ``cuda`` name.)"""
+detection, probes and the step counter.  One thread per node, junction, clamp, detector
+or probe; where threads may add into one node they add atomically.  The model's nodes are
+numbered for the solve (``dhs.DeviceLayout``), so no kernel gathers into or scatters out
+of another order.  The step a kernel works on is read from the device (``clock[0]``, which
+``tick`` advances at the end of a step), never passed from the host, so that every step's
+launches are the same and replay from one CUDA graph.  (A module of its own: Numba's CUDA
+simulator swaps its ``cuda`` name.)"""
 
 import math
 
@@ -32,22 +35,31 @@ def gap_junctions(a, b, g, v, rhs, d):
 
 
 @cuda.jit(cache=True)
-def clamps(t_mid, node, delay, dur, amp, rhs):
+def tick(clock):
+    """The end of a step: the next one's number."""
+    if cuda.grid(1) == 0:
+        clock[0] += 1
+
+
+@cuda.jit(cache=True)
+def clamps(clock, dt, node, delay, dur, amp, rhs):
     k = cuda.grid(1)
     if k < node.shape[0]:
+        t_mid = (clock[0] + 0.5) * dt
         if delay[k] <= t_mid and t_mid < delay[k] + dur[k]:
             cuda.atomic.add(rhs, node[k], amp[k])
 
 
 @cuda.jit(cache=True)
-def set_voltage(x, v, crank_nicolson, bad, s):
+def set_voltage(x, v, crank_nicolson, bad, clock, step0):
     """v from the solution x: x itself, or 2x - v for Crank-Nicolson.  A node whose |v|
-    reached 1e4 mV at step s: bad[0] = min(bad[0], s 2^32 + node), the earliest step and
-    its lowest node, as the CPU backend reports it.  After that step v is no longer
-    written, so the host reads the voltages of the blow-up (the call goes on to its end:
-    the host learns of it once per call)."""
+    reached 1e4 mV at step s of the call (``clock[0] - step0``): bad[0] = min(bad[0],
+    s 2^32 + node), the earliest step and its lowest node, as the CPU backend reports it.
+    After that step v is no longer written, so the host reads the voltages of the blow-up
+    (the call goes on to its end: the host learns of it once per call)."""
     i = cuda.grid(1)
     if i < v.shape[0]:
+        s = clock[0] - step0
         if bad[0] < s * 4294967296:
             return
         new = 2.0 * x[i] - v[i] if crank_nicolson else x[i]
@@ -57,11 +69,12 @@ def set_voltage(x, v, crank_nicolson, bad, s):
 
 
 @cuda.jit(cache=True)
-def detect(step, dt, node, thresh, prev, gid, v, count, spk_gid, spk_t, spk_exact):
+def detect(clock, dt, node, thresh, prev, gid, v, count, spk_gid, spk_t, spk_exact):
     """An upward crossing of a detector's threshold in this step: a spike at the time
     interpolated within the step (slot by an atomic counter; the host sorts)."""
     q = cuda.grid(1)
     if q < node.shape[0]:
+        step = clock[0]
         v1 = v[node[q]]
         v0 = prev[q]
         if v0 < thresh[q] and v1 >= thresh[q]:
@@ -74,9 +87,11 @@ def detect(step, dt, node, thresh, prev, gid, v, count, spk_gid, spk_t, spk_exac
 
 
 @cuda.jit(cache=True)
-def probe_voltage(step_next, row, node, every, count, out, v):
+def probe_voltage(clock, row, node, every, count, out, v):
+    """A voltage, sampled at the end of a step (the next step's start)."""
     r = cuda.grid(1)
     if r < row.shape[0]:
+        step_next = clock[0] + 1
         k = row[r]
         if step_next % every[k] == 0:
             out[k, count[k]] = v[node[r]]
@@ -84,10 +99,11 @@ def probe_voltage(step_next, row, node, every, count, out, v):
 
 
 @cuda.jit(cache=True)
-def probe_state(step_next, row, state, inst, every, count, out, states, assigned):
+def probe_state(clock, row, state, inst, every, count, out, states, assigned):
     """A mechanism variable: a state row (>= 0) or assigned row -1 - state."""
     r = cuda.grid(1)
     if r < row.shape[0]:
+        step_next = clock[0] + 1
         k = row[r]
         if step_next % every[k] == 0:
             q = state[r]
@@ -96,9 +112,10 @@ def probe_state(step_next, row, state, inst, every, count, out, states, assigned
 
 
 @cuda.jit(cache=True)
-def probe_ion(step_next, row, field, node, every, count, out, e, ci, co, i):
+def probe_ion(clock, row, field, node, every, count, out, e, ci, co, i):
     r = cuda.grid(1)
     if r < row.shape[0]:
+        step_next = clock[0] + 1
         k = row[r]
         if step_next % every[k] == 0:
             f = field[r]

@@ -40,6 +40,7 @@ class CudaMechanisms:
                 arrays.append(dev(t.pointer_nodes))
             self.mech_arrays.append(arrays + [dev(a) for a in aux.values()])
         self.area = dev(model.area)
+        self.clock = np.zeros(1, dtype=np.int64)         # the step (kernels read it)
 
     def _ion_args(self, mech):
         return [a for ion in ions_of([mech]) for a in self.ions[ion]]
@@ -49,27 +50,31 @@ class CudaMechanisms:
         for ion, arrays in sorted(self.ions.items()):
             _launch(getattr(self.kernels, f"nernst_{ion}"), len(arrays[4]), ktf, *arrays)
 
-    def _phase(self, phase, v, t, extra=()):
+    def _phase(self, phase, v, step, shift, extra=()):
+        """The kernels of ``phase`` at time (step + shift) dt."""
+        self.clock[0] = step
         for j, arrays in enumerate(self.mech_arrays):
             kernel = getattr(self.kernels, f"m{j}_{phase}", None)
             if kernel is not None:
-                _launch(kernel, len(self.tables[j].nodes), v, t, self.dt, self.celsius,
-                        self.area, *extra, *self._ion_args(self.tables[j].mechanism), *arrays)
+                _launch(kernel, len(self.tables[j].nodes), v, self.clock, shift, self.dt,
+                        self.celsius, self.area, *extra,
+                        *self._ion_args(self.tables[j].mechanism), *arrays)
 
     def initialize(self, v):
         self._nernst()
-        self._phase("init", v, 0.0)
+        self._phase("init", v, 0, 0.0)
 
-    def currents(self, v, t, rhs, d):
-        """Add every mechanism's current into ``rhs`` and its conductance into ``d``
-        (the v-solving form of the CPU kernel: rhs += g v - i)."""
+    def currents(self, v, step, rhs, d):
+        """Add every mechanism's current at the middle of ``step`` into ``rhs`` and its
+        conductance into ``d`` (the v-solving form of the CPU kernel: rhs += g v - i)."""
         self._nernst()
         for ion, arrays in sorted(self.ions.items()):
             _launch(getattr(self.kernels, f"zero_current_{ion}"), len(arrays[3]), arrays[3])
-        self._phase("current", v, t, (rhs, d))
+        self._phase("current", v, step, 0.5, (rhs, d))
 
-    def advance(self, v, t):
-        self._phase("advance", v, t)
+    def advance(self, v, step):
+        """The states over ``step``, to its end."""
+        self._phase("advance", v, step, 1.0)
 
     def states(self, j):
         return self.mech_arrays[j][2]
