@@ -19,6 +19,8 @@ import os
 import time
 from collections import Counter, defaultdict
 
+import numpy as np
+
 STAGES = ("events", "ions", "assembly", "currents", "solve", "voltage", "states",
           "detection", "sampling")
 
@@ -60,7 +62,7 @@ def _sleep():
     @cuda.jit
     def sleep(microseconds):
         for _ in range(microseconds):
-            cuda.nanosleep(1000)
+            cuda.nanosleep(np.uint32(1000))      # PTX nanosleep takes a u32
     return sleep
 
 
@@ -161,4 +163,7 @@ class StageTimer:
         out(f"  kernels alone: {compartments * steps / max(gpu_total, 1e-30):.3e} "
             f"compartment-steps/s; model bytes {nbytes / steps / compartments:.0f} B per "
             f"compartment-step")
+        if host_total > 0.5 * gpu_total:
+            out("  (the host launches about as slowly as the GPU runs: these GPU times "
+                "include waits for launches, upper bounds)")
         return gpu_total / steps, host_total / steps
