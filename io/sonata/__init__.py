@@ -6,9 +6,9 @@ runs a simulation config (inputs, reports, outputs); ``read_spikes``/``write_spi
 """
 
 from .circuit import Circuit
-from .config import SonataError, load_config
+from .config import SonataError, load_config, load_simulation
 from .output import ReportWriter, read_spikes, write_spikes
 from .simulation import SonataRun
 
-__all__ = ["Circuit", "SonataError", "load_config", "ReportWriter", "read_spikes",
+__all__ = ["Circuit", "SonataError", "load_config", "load_simulation", "ReportWriter", "read_spikes",
            "write_spikes", "SonataRun"]

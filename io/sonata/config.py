@@ -20,6 +20,11 @@ class SonataError(NeurosimError, ValueError):
     dataset."""
 
 
+class SonataWarning(UserWarning):
+    """Something the peers tolerate (a missing node sets file, input spikes of unknown
+    node ids) and neurosim tolerates too, said once."""
+
+
 def read_json(path, what="JSON file"):
     try:
         with open(path) as f:
@@ -82,15 +87,42 @@ def resolve(config, value):
                                                                             value))
 
 
+def load_simulation(path):
+    """The simulation config behind any of SONATA's entry points, manifest expanded:
+
+    * ``config.json`` holding ``network`` (a circuit config) and ``simulation`` (a
+      simulation config), the spec's "config" form: the simulation file read, the circuit
+      it names (or ``network`` here) taken as its circuit;
+    * a ``simulation_config.json`` naming its circuit (``network``), holding the circuit's
+      ``networks``/``components`` itself, or with neither beside a ``circuit_config.json``
+      (the spec's default name, in the same folder).
+
+    Keys neurosim does not use (``target_simulator``, ``log_file``, ``nsteps_block``, ...)
+    are accepted as the spec defines them."""
+    config = load_config(path, "SONATA config")
+    if "simulation" in config and not any(k in config for k in ("run", "networks")):
+        simulation = load_config(resolve(config, config["simulation"]), "simulation config")
+        if "network" in config:
+            # the top file's circuit wins over one the simulation file may also name
+            simulation["network"] = resolve(config, config["network"])
+        simulation["_entry"] = config["_path"]
+        return simulation
+    return config
+
+
 def circuit_of(sim_config):
-    """The circuit part of a simulation config: its own ``networks``/``components`` or
-    the circuit_config.json it names (``network``)."""
+    """The circuit part of a simulation config: its own ``networks``/``components``, the
+    circuit_config.json it names (``network``), or the ``circuit_config.json`` beside it."""
     if "networks" in sim_config:
         return sim_config
     name = sim_config.get("network")
     if name is None:
-        raise SonataError(f"{sim_config['_path']}: neither 'networks' nor 'network' (the "
-                          "circuit config) is given")
+        beside = os.path.join(sim_config["_dir"], "circuit_config.json")
+        if not os.path.exists(beside):
+            raise SonataError(f"{sim_config['_path']}: neither 'networks' nor 'network' (the "
+                              "circuit config) is given, and there is no circuit_config.json "
+                              "beside it")
+        name = beside
     circuit = load_config(resolve(sim_config, name), "circuit config")
     if "networks" not in circuit:
         raise SonataError(f"{circuit['_path']}: no 'networks' section")

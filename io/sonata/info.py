@@ -5,7 +5,7 @@ import collections
 import numpy as np
 
 from .circuit import Circuit
-from .config import load_config
+from .config import load_simulation
 
 # bytes of the simulation's numpy arrays (backend, lowered model, mechanism tables) per
 # node, measured: 146 on the ring, 193 on Allen perisomatic cells; rounded up.  Per
@@ -20,7 +20,7 @@ def describe(path):
     """A few lines: populations (nodes by model type), cells, compartments, synapses,
     connections and a memory estimate."""
     from neurosim.lowering import _lower_cell
-    config = load_config(path, "SONATA config")
+    config = load_simulation(path)
     run = config.get("run", {})
     circuit = Circuit(config, dl=float(run.get("dL", 20.0)),
                       spike_threshold=float(run.get("spike_threshold", -15.0)))

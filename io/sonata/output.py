@@ -108,14 +108,15 @@ class ReportWriter:
         self.file.attrs["version"] = np.array([0, 1], dtype=np.uint32)
         self.populations = []
 
-    def add(self, population, node_ids, elements, start, step, units="mV"):
+    def add(self, population, node_ids, elements, start, step, units="mV", last=False):
         """A population's report: ``elements`` per node id, its (section ids, x); returns
-        its index for ``append``."""
+        its index for ``append``.  The file's time is [start, stop, step]: stop is the end
+        of the last frame's step (BioNet), or with ``last`` its time (PointNet)."""
         if self.resume:                     # the groups exist: go on appending
             g = self.file[f"report/{population}"]
             m = g["mapping"]
             self.populations.append((g["data"], m["time"], float(m["time"][0]),
-                                     float(m["time"][2])))
+                                     float(m["time"][2]), bool(m["time"].attrs.get("last"))))
             return len(self.populations) - 1
         g = self.file.create_group(f"report/{population}")
         counts = np.array([len(e[0]) for e in elements], dtype=np.uint64)
@@ -129,25 +130,27 @@ class ReportWriter:
             [np.asarray(e[0], dtype=np.uint32) for e in elements] +
             [np.zeros(0, dtype=np.uint32)]))
         m.create_dataset("element_pos", data=np.concatenate(
-            [np.asarray(e[1], dtype=np.float32) for e in elements] +
-            [np.zeros(0, dtype=np.float32)]))
+            [np.asarray(e[1], dtype=float) for e in elements] + [np.zeros(0)]))
         time = m.create_dataset("time", data=np.array([start, start, step], dtype=float))
         time.attrs["units"] = "ms"
+        if last:
+            time.attrs["last"] = True
         rows = max(1, min(1024, 2 ** 20 // max(width, 1)))
-        data = g.create_dataset("data", shape=(0, width), dtype=np.float32,
+        # float64 as the peers write it (float32 would lose 1e-5 mV)
+        data = g.create_dataset("data", shape=(0, width), dtype=float,
                                 maxshape=(None, width), chunks=(rows, max(1, width)))
         data.attrs["units"] = units
-        self.populations.append((data, time, float(start), float(step)))
+        self.populations.append((data, time, float(start), float(step), last))
         return len(self.populations) - 1
 
     def append(self, index, frames):
         """Frames [n x elements] of population ``index``, in time order."""
-        data, time, start, step = self.populations[index]
-        frames = np.asarray(frames, dtype=np.float32).reshape(-1, data.shape[1])
+        data, time, start, step, last = self.populations[index]
+        frames = np.asarray(frames, dtype=float).reshape(-1, data.shape[1])
         n = data.shape[0]
         data.resize((n + len(frames), data.shape[1]))
         data[n:] = frames
-        time[1] = start + step * (n + len(frames))
+        time[1] = start + step * (n + len(frames) - (1 if last else 0))
 
     def flush(self):
         self.file.flush()

@@ -16,13 +16,14 @@ import os
 import signal
 import sys
 import time
+import warnings
 
 import numpy as np
 
 import neurosim as ns
 
 from .circuit import Circuit
-from .config import SonataError, circuit_of, load_config, read_json, resolve
+from .config import SonataError, SonataWarning, circuit_of, load_simulation, read_json, resolve
 from .output import ReportWriter, read_spikes, write_spikes
 
 
@@ -33,7 +34,7 @@ class SonataRun:
 
     def __init__(self, path, threads=1, backend="cpu", comm=None, restore=None,
                  output_dir=None, tstop=None):
-        self.config = cfg = load_config(path, "simulation config")
+        self.config = cfg = load_simulation(path)
         self.path = cfg["_path"]
         run = cfg.get("run", {})
         if "tstop" not in run:
@@ -71,6 +72,7 @@ class SonataRun:
                 self.spikes._store(extra["spike_gids"], extra["spike_times"])
         self.reports = [self._report(name, spec, resume=restore is not None)
                         for name, spec in cfg.get("reports", {}).items()]
+        self.reports = [r for r in self.reports if r is not None]
 
     def _number(self, section, key, where, default=None):
         value = section.get(key, default)
@@ -85,31 +87,56 @@ class SonataRun:
 
     # ------------------------------------------------------------------ node sets
     def _node_sets(self):
+        """Node sets of ``node_sets_file`` (circuit's, then the simulation's) and inline
+        ``node_sets``.  A missing node sets file is a warning, as bmtk tolerates it: names
+        that are population names still resolve, others are errors where used."""
         cfg = self.config
         sets = {}
+        self.missing_node_sets = None
         for source in (circuit_of(cfg), cfg):
             if "node_sets_file" in source:
-                data = read_json(resolve(source, source["node_sets_file"]), "node sets file")
+                path = resolve(source, source["node_sets_file"])
+                if not os.path.exists(path):
+                    warnings.warn(f"{source['_path']}: node_sets_file {path} does not exist; "
+                                  "node sets that name a population still resolve",
+                                  SonataWarning, stacklevel=2)
+                    self.missing_node_sets = path
+                    continue
+                data = read_json(path, "node sets file")
                 if not isinstance(data, dict):
-                    raise SonataError(f"{source['node_sets_file']}: node sets are a JSON "
-                                      "object")
+                    raise SonataError(f"{path}: node sets are a JSON object")
                 sets.update(data)
             sets.update(source.get("node_sets", {}) if isinstance(source.get("node_sets"),
                                                                  dict) else {})
         return sets
 
+    def population_of(self, node_set):
+        """The one population a node set (by name) is restricted to, or None."""
+        if isinstance(node_set, str):
+            spec = self.node_sets.get(node_set)
+            if spec is None and node_set in self.circuit.nodes:
+                return node_set
+            return spec.get("population") if isinstance(spec, dict) else None
+        return node_set.get("population") if isinstance(node_set, dict) else None
+
     def gids_of(self, node_set, seen=()):
         """Sorted gids of a node set: a name, a list of names (union) or a query object
-        (population, node_id, attribute values)."""
+        (population, node_id, attribute values).  A name that no node set has but a node
+        population does stands for that population (bmtk resolves it so)."""
         c = self.circuit
         if isinstance(node_set, str):
             if node_set in seen:
                 raise SonataError(f"{self.path}: node set {node_set!r} refers to itself")
+            if node_set not in self.node_sets and node_set in c.nodes:
+                return np.sort(c.gids(node_set, c.nodes[node_set].ids))
             if node_set == "All" and node_set not in self.node_sets:
                 return np.sort(np.concatenate([c.gids(p, c.nodes[p].ids) for p in c.nodes]))
             if node_set not in self.node_sets:
+                missing = "" if self.missing_node_sets is None else \
+                    f"; the node sets file {self.missing_node_sets} does not exist"
                 raise SonataError(f"{self.path}: unknown node set {node_set!r} (known: "
-                                  f"{sorted(self.node_sets)})")
+                                  f"{sorted(self.node_sets)}, and the populations "
+                                  f"{sorted(c.nodes)}){missing}")
             return self.gids_of(self.node_sets[node_set], seen + (node_set,))
         if isinstance(node_set, list):
             return np.unique(np.concatenate([self.gids_of(s, seen) for s in node_set] +
@@ -143,10 +170,8 @@ class SonataRun:
             if "input_file" not in spec:
                 raise SonataError(f"{where}: input_file is missing")
             targets = self.gids_of(spec["node_set"]) if "node_set" in spec else None
-            population = None
-            if isinstance(spec.get("node_set"), str) and \
-                    isinstance(self.node_sets.get(spec["node_set"]), dict):
-                population = self.node_sets[spec["node_set"]].get("population")
+            population = self.population_of(spec["node_set"]) if "node_set" in spec \
+                else None
             path = resolve(self.config, spec["input_file"])
             used = 0
             for pop, (ids, times) in read_spikes(path, population).items():
@@ -155,8 +180,12 @@ class SonataRun:
                                       "population of the circuit")
                 known = np.isin(ids, self.circuit.nodes[pop].ids)
                 if not known.all():
-                    raise SonataError(f"{where}: spikes of node {ids[~known][0]}, which "
-                                      f"population {pop!r} does not have")
+                    # bmtk drops them; say how many
+                    warnings.warn(f"{where}: {int((~known).sum())} spikes of "
+                                  f"{len(np.unique(ids[~known]))} node ids that population "
+                                  f"{pop!r} does not have (e.g. {ids[~known][0]}) in {path} "
+                                  "are dropped", SonataWarning, stacklevel=2)
+                    ids, times = ids[known], times[known]
                 gids = self.circuit.gids(pop, ids)
                 keep = np.ones(len(gids), dtype=bool) if targets is None else \
                     np.isin(gids, targets)
@@ -190,26 +219,52 @@ class SonataRun:
 
     # ------------------------------------------------------------------ reports
     def _report(self, name, spec, resume=False):
+        """A report of the config.  ``membrane_report`` (BioNet; ``sections``: soma, all,
+        or section kinds as BioNet names them — default all) and ``multimeter_report`` /
+        ``multimeter`` (PointNet; also a membrane report whose ``sections`` is
+        ``multimeter_report``).  Frames hold the values after each step, as both peers
+        record them."""
         where = f"{self.path}: reports.{name}"
         module = spec.get("module", "membrane_report")
-        if module not in ("membrane_report", "compartment_report"):
-            raise SonataError(f"{where}: module {module!r} is not supported (membrane_report)")
+        if module not in REPORT_MODULES:
+            raise SonataError(f"{where}: module {module!r} is not supported (known: "
+                              f"{', '.join(sorted(REPORT_MODULES))})")
         variable = spec.get("variable_name", "v")
-        sections = spec.get("sections", "soma")
-        if sections not in ("soma", "all"):
-            raise SonataError(f"{where}: sections {sections!r} is not soma or all")
+        if isinstance(variable, list):
+            if len(variable) != 1:
+                raise SonataError(f"{where}: variable_name {variable!r}: one variable per "
+                                  "report (give each its own report)")
+            variable = variable[0]
+        sections = spec.get("sections", "all")
+        multimeter = module in ("multimeter_report", "multimeter") or \
+            sections in ("multimeter_report", "multimeter")
+        kinds = None if multimeter else _section_kinds(sections, where)
         step = self._number(spec, "dt", f"reports.{name}", self.dt)
-        gids = self.gids_of(spec.get("cells", "All"))
+        cells = spec.get("cells", "All")
+        if isinstance(cells, str) and cells not in self.node_sets and \
+                cells not in self.circuit.nodes and cells != "All" and \
+                self.missing_node_sets is not None:
+            warnings.warn(f"{where}: node set {cells!r} is unknown and the node sets file "
+                          f"{self.missing_node_sets} does not exist: the report is skipped",
+                          SonataWarning, stacklevel=2)
+            return None
+        gids = self.gids_of(cells)
         net = self.circuit.network
         gids = gids[[int(g) in net.cells or int(g) in net.artificial for g in gids]]
         if len(gids) == 0:
             raise SonataError(f"{where}: the node set holds no simulated cell")
+        if multimeter and any(int(g) in net.cells for g in gids):
+            raise SonataError(f"{where}: sections {sections!r} (a NEST multimeter) on "
+                              "biophysical cells; give soma, all or section kinds")
         file_name = spec.get("file_name", f"{name}.h5")
         path = file_name if os.path.isabs(file_name) else \
             os.path.join(self.output_dir, file_name)
-        return _Report(self, path, variable, sections, step, gids,
+        # PointNet labels its frames from the first sample (start + dt), BioNet from start
+        nest_only = all(int(g) in net.artificial for g in gids) and self.circuit.nest_only
+        return _Report(self, path, variable, kinds, step, gids,
                        self._number(spec, "start_time", f"reports.{name}", self.tstart),
-                       self._number(spec, "end_time", f"reports.{name}", self.tstop), resume)
+                       self._number(spec, "end_time", f"reports.{name}", self.tstop), resume,
+                       label_first=nest_only)
 
     # ------------------------------------------------------------------ running
     def checkpoint(self, path):
@@ -305,16 +360,20 @@ class SonataRun:
 
 class _Report:
     """One membrane report: probes on its cells, frames written into one SONATA report
-    file (a group per node population) as the run goes."""
+    file (a group per node population) as the run goes.  Frame k holds the values after
+    step k + 1 of the report's interval; it is labelled ``start + k * step`` (BioNet) or,
+    with ``label_first``, ``start + (k + 1) * step`` (PointNet: NEST's multimeter times)."""
 
-    def __init__(self, run, path, variable, sections, step, gids, start, end, resume=False):
-        self.run, self.start, self.end = run, start, end
+    def __init__(self, run, path, variable, kinds, step, gids, start, end, resume=False,
+                 label_first=False):
+        self.run, self.start, self.end, self.step = run, start, end, step
         sim, circuit, net = run.sim, run.circuit, run.circuit.network
         self.writer = ReportWriter(path, resume) if sim.comm.rank == 0 else None
         self.traces, self.columns = [], []
         by_pop = {}
         for gid in gids:
             by_pop.setdefault(circuit.node(int(gid))[0], []).append(int(gid))
+        label = start + step if label_first else start
         for pop, members in by_pop.items():
             elements, first = [], len(self.traces)
             for gid in members:
@@ -322,14 +381,15 @@ class _Report:
                     locs, name = [None], variable if variable != "v" else "V_m"
                     elements.append(([0], [0.5]))
                 else:
-                    locs, name = _locations(net.cells[gid], sections), variable
+                    locs, name = _locations(net.cells[gid], kinds), variable
                     elements.append(([s for s, _ in locs], [x for _, x in locs]))
                 for loc in locs:
                     self.traces.append(sim.record(name, loc, cell=gid, interval=step))
             self.columns.append((first, len(self.traces)))
             if self.writer is not None:
-                self.writer.add(pop, [circuit.node(g)[1] for g in members], elements, start,
-                                step, units="mV" if variable in ("v", "V_m") else "")
+                self.writer.add(pop, [circuit.node(g)[1] for g in members], elements, label,
+                                step, units="mV" if variable in ("v", "V_m") else "",
+                                last=label_first)
 
     def collect(self):
         """Frames recorded since the last call: written (rank 0), and dropped from memory
@@ -342,9 +402,10 @@ class _Report:
         if self.writer is None or not new:
             return
         times = new[0][0]
-        data, _, start, step = self.writer.populations[0]
-        written = start + step * data.shape[0]        # a restored run has frames already
-        keep = (times >= max(self.start, written) - 1e-9) & (times <= self.end + 1e-9)
+        data = self.writer.populations[0][0]
+        # frames so far (a restored run has some): the next is the value at this time
+        due = self.start + self.step * (data.shape[0] + 1)
+        keep = (times >= due - 1e-9) & (times <= self.end + 1e-9)
         for index, (a, b) in enumerate(self.columns):
             self.writer.append(index, np.stack([new[k][1][keep] for k in range(a, b)],
                                                axis=1))
@@ -361,14 +422,39 @@ class _Report:
             self.writer.discard()
 
 
-def _locations(cell, sections):
-    """(section, x) of the soma centre, or of every segment centre of the cell."""
-    if sections == "soma":
+# report modules: BioNet's membrane report (also by its older name), PointNet's multimeter
+REPORT_MODULES = {"membrane_report", "compartment_report", "multimeter_report", "multimeter"}
+# section kinds as BioNet names them in a report's "sections" (its SWC type map)
+SECTION_KINDS = {"soma": "soma", "somatic": "soma", "axon": "axon", "axonal": "axon",
+                 "dend": "dend", "basal": "dend", "basal dendrite": "dend",
+                 "(basal) dendrite": "dend", "apic": "apic", "apical": "apic",
+                 "apical dendrite": "apic"}
+
+
+def _section_kinds(sections, where):
+    """The section kinds a report's ``sections`` names (None: all)."""
+    names = sections if isinstance(sections, (list, tuple)) else [sections]
+    names = [str(n).lower() for n in names]
+    if not names or "all" in names:
+        return None
+    unknown = [n for n in names if n not in SECTION_KINDS]
+    if unknown:
+        raise SonataError(f"{where}: sections {unknown[0]!r} is not all or one of "
+                          f"{sorted(SECTION_KINDS)}")
+    return {SECTION_KINDS[n] for n in names}
+
+
+def _locations(cell, kinds):
+    """(section, x) of every segment centre of the cell's sections of the given kinds
+    (None: all), in section order; the soma alone is its centre."""
+    if kinds == {"soma"}:
         return [(0, 0.5)]
     from neurosim.lowering import _lower_cell
     part = _lower_cell(cell)
     centre = part["area"] > 0
-    return [(int(s), float(x)) for s, x in zip(part["section"][centre], part["x"][centre])]
+    morph = cell.morphology
+    return [(int(s), float(x)) for s, x in zip(part["section"][centre], part["x"][centre])
+            if kinds is None or morph[int(s)].type_name in kinds]
 
 
 class Progress:
