@@ -55,17 +55,18 @@ def test_a_bmtk_circuit_runs_and_libsonata_reads_the_results(circuit):
     fired = set(pairs[:, 0].astype(int))
     assert {0, 1} <= fired and fired & {2, 3, 4}, fired        # both kinds of cell fire
 
+    # frames hold the values after each step, labelled from the start (BioNet's frames)
     data, ids, times = report(os.path.join(out, "soma_v.h5"))
-    assert data.shape == (len(soma[0].values), 2)
+    assert data.shape == (len(soma[0].values) - 1, 2)
     np.testing.assert_array_equal(ids, [[0, 0], [1, 0]])
-    np.testing.assert_allclose(times, soma[0].times, atol=1e-9)
+    np.testing.assert_allclose(times, soma[0].times[:-1], atol=1e-9)
     for k, trace in enumerate(soma):
-        np.testing.assert_allclose(data[:, k], trace.values.astype(np.float32), rtol=0,
+        np.testing.assert_allclose(data[:, k], trace.values[1:].astype(np.float32), rtol=0,
                                    atol=1e-4)
     data, ids, _ = report(os.path.join(out, "all_v.h5"))
     per_node = np.bincount(ids[:, 0])
     assert per_node[0] == per_node[1] > 100 and list(per_node[2:]) == [1, 1, 1]
-    np.testing.assert_allclose(data[:, ids[:, 0] == 2][:, 0], v_m.values, atol=1e-4)
+    np.testing.assert_allclose(data[:, ids[:, 0] == 2][:, 0], v_m.values[1:], atol=1e-4)
     assert v_m.values[0] == -62.0                    # NEST's V_m in the JSON: the start
 
     # bmtk reads them too
@@ -75,7 +76,7 @@ def test_a_bmtk_circuit_runs_and_libsonata_reads_the_results(circuit):
     assert trains.n_spikes("v1") == len(pairs)
     theirs = CompartmentReport(os.path.join(out, "soma_v.h5"), mode="r")
     np.testing.assert_allclose(np.asarray(theirs.data(node_id=1, population="v1"))[:, 0],
-                               soma[1].values, atol=1e-4)
+                               soma[1].values[1:], atol=1e-4)
 
     # the command line writes the same files again, exit code 0
     saved = {name: report(os.path.join(out, name)) for name in ("soma_v.h5", "all_v.h5")}
@@ -301,7 +302,8 @@ def test_a_neurosim_cell_description_with_an_nmodl_mechanism(tmp_path):
               "conditions": {"celsius": 6.3, "v_init": -70.0},
               "inputs": {"step": {"input_type": "current_clamp", "node_set": "All",
                                   "amp": 0.3, "delay": 10.0, "duration": 40.0}},
-              "reports": {"soma": {"cells": "All", "variable_name": "v", "dt": 0.025}}}
+              "reports": {"soma": {"cells": "All", "variable_name": "v", "dt": 0.025,
+                                       "data_type": "float32"}}}
     (tmp_path / "sim.json").write_text(json.dumps(config))
     run = SonataRun(str(tmp_path / "sim.json"))
     run.run()
@@ -316,4 +318,4 @@ def test_a_neurosim_cell_description_with_an_nmodl_mechanism(tmp_path):
     v = sim.record("v", (0, 0.5))
     sim.run(60.0)
     assert v.values.max() > 0.0                                 # it fires
-    np.testing.assert_allclose(data[:, 0], v.values.astype(np.float32), atol=1e-4)
+    np.testing.assert_allclose(data[:, 0], v.values[1:].astype(np.float32), atol=1e-4)

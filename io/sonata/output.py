@@ -108,10 +108,13 @@ class ReportWriter:
         self.file.attrs["version"] = np.array([0, 1], dtype=np.uint32)
         self.populations = []
 
-    def add(self, population, node_ids, elements, start, step, units="mV", last=False):
+    def add(self, population, node_ids, elements, start, step, units="mV", last=False,
+            dtype=float):
         """A population's report: ``elements`` per node id, its (section ids, x); returns
         its index for ``append``.  The file's time is [start, stop, step]: stop is the end
-        of the last frame's step (BioNet), or with ``last`` its time (PointNet)."""
+        of the last frame's step (BioNet), or with ``last`` its time (PointNet).  ``dtype``:
+        the data's, float64 as BioNet and PointNet write it, or float32 (the reports
+        libsonata 0.2 reads)."""
         if self.resume:                     # the groups exist: go on appending
             g = self.file[f"report/{population}"]
             m = g["mapping"]
@@ -136,8 +139,7 @@ class ReportWriter:
         if last:
             time.attrs["last"] = True
         rows = max(1, min(1024, 2 ** 20 // max(width, 1)))
-        # float64 as the peers write it (float32 would lose 1e-5 mV)
-        data = g.create_dataset("data", shape=(0, width), dtype=float,
+        data = g.create_dataset("data", shape=(0, width), dtype=dtype,
                                 maxshape=(None, width), chunks=(rows, max(1, width)))
         data.attrs["units"] = units
         self.populations.append((data, time, float(start), float(step), last))
@@ -146,7 +148,7 @@ class ReportWriter:
     def append(self, index, frames):
         """Frames [n x elements] of population ``index``, in time order."""
         data, time, start, step, last = self.populations[index]
-        frames = np.asarray(frames, dtype=float).reshape(-1, data.shape[1])
+        frames = np.asarray(frames, dtype=data.dtype).reshape(-1, data.shape[1])
         n = data.shape[0]
         data.resize((n + len(frames), data.shape[1]))
         data[n:] = frames

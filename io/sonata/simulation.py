@@ -223,7 +223,8 @@ class SonataRun:
         or section kinds as BioNet names them — default all) and ``multimeter_report`` /
         ``multimeter`` (PointNet; also a membrane report whose ``sections`` is
         ``multimeter_report``).  Frames hold the values after each step, as both peers
-        record them."""
+        record them.  ``data_type``: float64 (default, as the peers write reports) or
+        float32 (what libsonata 0.2 reads)."""
         where = f"{self.path}: reports.{name}"
         module = spec.get("module", "membrane_report")
         if module not in REPORT_MODULES:
@@ -261,10 +262,14 @@ class SonataRun:
             os.path.join(self.output_dir, file_name)
         # PointNet labels its frames from the first sample (start + dt), BioNet from start
         nest_only = all(int(g) in net.artificial for g in gids) and self.circuit.nest_only
+        dtype = spec.get("data_type", "float64")
+        if dtype not in ("float64", "float32"):
+            raise SonataError(f"{where}: data_type {dtype!r} is not float64 (as BioNet and "
+                              "PointNet write reports) or float32")
         return _Report(self, path, variable, kinds, step, gids,
                        self._number(spec, "start_time", f"reports.{name}", self.tstart),
                        self._number(spec, "end_time", f"reports.{name}", self.tstop), resume,
-                       label_first=nest_only)
+                       label_first=nest_only, dtype=np.dtype(dtype))
 
     # ------------------------------------------------------------------ running
     def checkpoint(self, path):
@@ -365,7 +370,7 @@ class _Report:
     with ``label_first``, ``start + (k + 1) * step`` (PointNet: NEST's multimeter times)."""
 
     def __init__(self, run, path, variable, kinds, step, gids, start, end, resume=False,
-                 label_first=False):
+                 label_first=False, dtype=float):
         self.run, self.start, self.end, self.step = run, start, end, step
         sim, circuit, net = run.sim, run.circuit, run.circuit.network
         self.writer = ReportWriter(path, resume) if sim.comm.rank == 0 else None
@@ -389,7 +394,7 @@ class _Report:
             if self.writer is not None:
                 self.writer.add(pop, [circuit.node(g)[1] for g in members], elements, label,
                                 step, units="mV" if variable in ("v", "V_m") else "",
-                                last=label_first)
+                                last=label_first, dtype=dtype)
 
     def collect(self):
         """Frames recorded since the last call: written (rank 0), and dropped from memory
