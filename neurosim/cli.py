@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 
 
 def _demo(args):
@@ -204,6 +205,15 @@ def _info(args):
     return 0
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning as one line naming what it is about, not the code that warned."""
+    from neurosim.io.sonata import SonataWarning
+    if issubclass(category, SonataWarning):
+        print(f"neurosim: warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="neurosim", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -273,7 +283,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from neurosim.errors import NeurosimError, NumericalInstabilityError
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.func(args)
     except NumericalInstabilityError as e:
         print(f"neurosim: error: {e}", file=sys.stderr)
         return 3
