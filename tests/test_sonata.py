@@ -15,6 +15,7 @@ import pytest
 
 from neurosim.cli import main
 from neurosim.io.sonata import SonataError, SonataRun, read_spikes
+from neurosim.lowering import _lower_cell
 from sonata_circuit import build
 
 TSTOP = 300.0
@@ -319,3 +320,40 @@ def test_a_neurosim_cell_description_with_an_nmodl_mechanism(tmp_path):
     sim.run(60.0)
     assert v.values.max() > 0.0                                 # it fires
     np.testing.assert_allclose(data[:, 0], v.values[1:].astype(np.float32), atol=1e-4)
+
+
+def test_a_netcon_report_records_each_synapse_as_bionet_lays_it_out(tmp_path):
+    """BioNet's netcon_report: one column per Exp2Syn synapse of a cell in connection
+    order, at its segment's centre, with the source gid (-1 for a virtual source) and
+    target gid beside it; values the synapse's current after each step."""
+    config = build(tmp_path, tstop=40.0)
+    cfg = json.loads(open(config).read())
+    cfg["reports"] = {"syn_i": {"cells": "bio", "variable_name": "i",
+                                "module": "netcon_report", "syn_type": "Exp2Syn"}}
+    open(config, "w").write(json.dumps(cfg))
+    run = SonataRun(config)
+    net, c = run.circuit.network, run.circuit
+    gid = int(c.gids("v1", [1])[0])
+    cell = net.cells[gid]
+    probe = run.sim.record("i", cell.synapses[3].label, cell=gid)
+    run.run()
+    with h5py.File(os.path.join(os.path.dirname(config), "output", "syn_i.h5")) as f:
+        m = f["report/v1/mapping"]
+        ptr = m["index_pointer"][()]
+        data = f["report/v1/data"][()]
+        node_ids = list(m["node_ids"][()])
+        k = node_ids.index(1)
+        mine = slice(int(ptr[k]), int(ptr[k + 1]))
+        src = m["src_ids"][mine]
+        assert list(m["trg_ids"][mine]) == [gid] * len(cell.synapses)
+        sections = m["element_ids"][mine]
+        positions = m["element_pos"][mine]
+        column = data[:, mine][:, 3]
+    assert ptr[k + 1] - ptr[k] == len(cell.synapses) == 11
+    assert sorted(set(src.tolist())) == [-1] + sorted(
+        int(g) for g in c.gids("v1", [2, 3, 4]))       # LGN (virtual) and the LIF cells
+    nseg = _lower_cell(cell)["layout"].nseg
+    for s, x in zip(sections, positions):
+        assert abs(x * nseg[s] - (np.floor(x * nseg[s]) + 0.5)) < 1e-9     # a centre
+    np.testing.assert_allclose(column, probe.values[1:], rtol=0, atol=1e-12)
+    assert np.abs(column).max() > 1e-4                       # it did receive input

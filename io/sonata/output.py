@@ -109,12 +109,13 @@ class ReportWriter:
         self.populations = []
 
     def add(self, population, node_ids, elements, start, step, units="mV", last=False,
-            dtype=float):
+            dtype=float, extra=None):
         """A population's report: ``elements`` per node id, its (section ids, x); returns
         its index for ``append``.  The file's time is [start, stop, step]: stop is the end
         of the last frame's step (BioNet), or with ``last`` its time (PointNet).  ``dtype``:
         the data's, float64 as BioNet and PointNet write it, or float32 (the reports
-        libsonata 0.2 reads)."""
+        libsonata 0.2 reads).  ``extra``: more per-element mapping datasets (a netcon
+        report's src_ids and trg_ids)."""
         if self.resume:                     # the groups exist: go on appending
             g = self.file[f"report/{population}"]
             m = g["mapping"]
@@ -134,6 +135,8 @@ class ReportWriter:
             [np.zeros(0, dtype=np.uint32)]))
         m.create_dataset("element_pos", data=np.concatenate(
             [np.asarray(e[1], dtype=float) for e in elements] + [np.zeros(0)]))
+        for key, values in (extra or {}).items():
+            m.create_dataset(key, data=np.asarray(values, dtype=np.int64))
         time = m.create_dataset("time", data=np.array([start, start, step], dtype=float))
         time.attrs["units"] = "ms"
         if last:

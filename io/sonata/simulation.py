@@ -254,6 +254,11 @@ class SonataRun:
         gids = gids[[int(g) in net.cells or int(g) in net.artificial for g in gids]]
         if len(gids) == 0:
             raise SonataError(f"{where}: the node set holds no simulated cell")
+        if module == "netcon_report":
+            gids = gids[[int(g) in net.cells for g in gids]]
+            if len(gids) == 0:
+                raise SonataError(f"{where}: the node set holds no biophysical cell (a "
+                                  "netcon report records synapses)")
         if multimeter and any(int(g) in net.cells for g in gids):
             raise SonataError(f"{where}: sections {sections!r} (a NEST multimeter) on "
                               "biophysical cells; give soma, all or section kinds")
@@ -266,10 +271,49 @@ class SonataRun:
         if dtype not in ("float64", "float32"):
             raise SonataError(f"{where}: data_type {dtype!r} is not float64 (as BioNet and "
                               "PointNet write reports) or float32")
-        return _Report(self, path, variable, kinds, step, gids,
+        if module == "netcon_report":
+            sites = self._netcon_sites(spec.get("syn_type", "Exp2Syn"), where)
+        else:
+            sites = self._membrane_sites(kinds)
+        return _Report(self, path, variable, sites, step, gids,
                        self._number(spec, "start_time", f"reports.{name}", self.tstart),
                        self._number(spec, "end_time", f"reports.{name}", self.tstop), resume,
                        label_first=nest_only, dtype=np.dtype(dtype))
+
+    def _membrane_sites(self, kinds):
+        net = self.circuit.network
+
+        def sites(gid):
+            if gid in net.artificial:
+                return [(None, 0, 0.5)], {}
+            return [((s, x), s, x) for s, x in _locations(net.cells[gid], kinds)], {}
+        return sites
+
+    def _netcon_sites(self, syn_type, where):
+        """BioNet's netcon report: each synapse whose mechanism's name starts with
+        ``syn_type`` (all with None), in connection order; its segment's centre, the
+        source gid (-1 for a virtual source, as BioNet's VecStim) and the target gid."""
+        net = self.circuit.network
+        src, tgt, labels, _, _ = net.connections()
+        source_of = {(int(t), lab): int(s) for s, t, lab in zip(src, tgt, labels)
+                     if lab is not None}
+        virtual = set(net.spike_sources)
+
+        def sites(gid):
+            cell = net.cells[gid]
+            nseg = _nseg(cell)
+            here, src_ids = [], []
+            for syn in cell.synapses:
+                if syn_type is not None and not syn.mechanism.name.startswith(syn_type):
+                    continue
+                s, x = syn.location
+                n = nseg[s]
+                centre = (min(int(x * n), n - 1) + 0.5) / n
+                here.append((syn.label, s, centre))
+                source = source_of.get((gid, syn.label), -1)
+                src_ids.append(-1 if source in virtual else source)
+            return here, {"src_ids": src_ids, "trg_ids": [gid] * len(here)}
+        return sites
 
     # ------------------------------------------------------------------ running
     def checkpoint(self, path):
@@ -364,12 +408,14 @@ class SonataRun:
 
 
 class _Report:
-    """One membrane report: probes on its cells, frames written into one SONATA report
-    file (a group per node population) as the run goes.  Frame k holds the values after
-    step k + 1 of the report's interval; it is labelled ``start + k * step`` (BioNet) or,
-    with ``label_first``, ``start + (k + 1) * step`` (PointNet: NEST's multimeter times)."""
+    """One report: probes on its cells, frames written into one SONATA report file (a group
+    per node population) as the run goes.  Frame k holds the values after step k + 1 of
+    the report's interval; it is labelled ``start + k * step`` (BioNet) or, with
+    ``label_first``, ``start + (k + 1) * step`` (PointNet: NEST's multimeter times).
+    ``sites(gid)``: the cell's probes, [(location, section id, x)], and extra mapping
+    datasets (a dict of per-element lists) of a population's elements."""
 
-    def __init__(self, run, path, variable, kinds, step, gids, start, end, resume=False,
+    def __init__(self, run, path, variable, sites, step, gids, start, end, resume=False,
                  label_first=False, dtype=float):
         self.run, self.start, self.end, self.step = run, start, end, step
         sim, circuit, net = run.sim, run.circuit, run.circuit.network
@@ -380,21 +426,20 @@ class _Report:
             by_pop.setdefault(circuit.node(int(gid))[0], []).append(int(gid))
         label = start + step if label_first else start
         for pop, members in by_pop.items():
-            elements, first = [], len(self.traces)
+            elements, first, extra = [], len(self.traces), {}
             for gid in members:
-                if gid in net.artificial:
-                    locs, name = [None], variable if variable != "v" else "V_m"
-                    elements.append(([0], [0.5]))
-                else:
-                    locs, name = _locations(net.cells[gid], kinds), variable
-                    elements.append(([s for s, _ in locs], [x for _, x in locs]))
-                for loc in locs:
+                here, more = sites(gid)
+                name = "V_m" if gid in net.artificial and variable == "v" else variable
+                elements.append(([s for _, s, _ in here], [x for _, _, x in here]))
+                for key, values in more.items():
+                    extra.setdefault(key, []).extend(values)
+                for loc, _, _ in here:
                     self.traces.append(sim.record(name, loc, cell=gid, interval=step))
             self.columns.append((first, len(self.traces)))
             if self.writer is not None:
                 self.writer.add(pop, [circuit.node(g)[1] for g in members], elements, label,
                                 step, units="mV" if variable in ("v", "V_m") else "",
-                                last=label_first, dtype=dtype)
+                                last=label_first, dtype=dtype, extra=extra)
 
     def collect(self):
         """Frames recorded since the last call: written (rank 0), and dropped from memory
@@ -427,8 +472,10 @@ class _Report:
             self.writer.discard()
 
 
-# report modules: BioNet's membrane report (also by its older name), PointNet's multimeter
-REPORT_MODULES = {"membrane_report", "compartment_report", "multimeter_report", "multimeter"}
+# report modules: BioNet's membrane report (also by its older name) and synapse variables
+# (netcon_report), PointNet's multimeter
+REPORT_MODULES = {"membrane_report", "compartment_report", "multimeter_report", "multimeter",
+                  "netcon_report"}
 # section kinds as BioNet names them in a report's "sections" (its SWC type map)
 SECTION_KINDS = {"soma": "soma", "somatic": "soma", "axon": "axon", "axonal": "axon",
                  "dend": "dend", "basal": "dend", "basal dendrite": "dend",
@@ -447,6 +494,11 @@ def _section_kinds(sections, where):
         raise SonataError(f"{where}: sections {unknown[0]!r} is not all or one of "
                           f"{sorted(SECTION_KINDS)}")
     return {SECTION_KINDS[n] for n in names}
+
+
+def _nseg(cell):
+    from neurosim.lowering import _lower_cell
+    return _lower_cell(cell)["layout"].nseg
 
 
 def _locations(cell, kinds):
