@@ -37,3 +37,48 @@ def test_manifest_variables_in_any_order_expand_in_full(tmp_path):
     path = config_with(tmp_path, {"$OUT": "$BASE/output", "$BASE": "${configdir}/run"},
                        "$OUT/spikes")
     assert load_config(path)["output"]["output_dir"] == f"{tmp_path}/run/output/spikes"
+
+
+# ---------------------------------------------------------------------- SONATA run values
+@pytest.fixture
+def intfire(tmp_path):
+    import shutil
+    from tests.shared_data import SONATA_EXAMPLES
+    for name in ("300_intfire", "shared_components"):
+        shutil.copytree(SONATA_EXAMPLES / name, tmp_path / name)
+    return tmp_path / "300_intfire"
+
+
+def edit(path, change):
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["run"].update(tstop=-5.0), r"run.tstop = -5 ms must be after run.tstart"),
+    (lambda d: d["run"].update(dt=50.0, tstop=10.0), r"run.dt = 50 ms must be > 0 and no "
+                                                     r"longer than the run \(10 ms\)"),
+    (lambda d: d.update(reports={"v": {"cells": "v1", "variable_name": "m",
+                                       "file_name": "spikes.h5"}}),
+     r"reports.v: writes .*spikes.h5, the file of output.spikes_file"),
+])
+def test_run_values_that_would_do_nothing_or_overwrite_are_errors(intfire, change, message):
+    from neurosim.cli import main
+    edit(intfire / "simulation_config.json", change)
+    with pytest.raises(SonataError, match=message):
+        from neurosim.io.sonata import SonataRun
+        SonataRun(intfire / "config.json")
+    assert main(["run", str(intfire / "config.json"), "--quiet"]) == 2
+    assert not (intfire / "output" / "spikes.h5").exists() or \
+        (intfire / "output" / "spikes.h5").stat().st_size > 0     # nothing clobbered
+
+
+def test_negative_input_spike_times_are_an_error_naming_the_file(intfire):
+    import h5py
+    with h5py.File(intfire / "inputs" / "tw_spikes.h5", "r+") as f:
+        f["spikes/timestamps"][3] = -2.0
+    from neurosim.io.sonata import SonataRun
+    with pytest.raises(SonataError, match=r"tw_spikes.h5: spike 3 .* t = -2.0 ms; spike "
+                                          r"times must be >= 0"):
+        SonataRun(intfire / "config.json")

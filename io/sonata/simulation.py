@@ -42,6 +42,12 @@ class SonataRun:
         self.tstop = self._number(run, "tstop", "run") if tstop is None else float(tstop)
         self.tstart = self._number(run, "tstart", "run", 0.0)
         self.dt = self._number(run, "dt", "run", 0.025)
+        if self.tstop <= self.tstart:
+            raise SonataError(f"{self.path}: run.tstop = {self.tstop:g} ms must be after "
+                              f"run.tstart = {self.tstart:g} ms")
+        if not 0 < self.dt <= self.tstop - self.tstart:
+            raise SonataError(f"{self.path}: run.dt = {self.dt:g} ms must be > 0 and no "
+                              f"longer than the run ({self.tstop - self.tstart:g} ms)")
         conditions = cfg.get("conditions", {})
         self.celsius = self._number(conditions, "celsius", "conditions", 34.0)
         self.v_init = self._number(conditions, "v_init", "conditions", -80.0)
@@ -70,6 +76,7 @@ class SonataRun:
             extra = load_state(self.sim, restore)
             if "spike_gids" in extra:
                 self.spikes._store(extra["spike_gids"], extra["spike_times"])
+        self._outputs = {}                  # real path -> the output writing it
         self.reports = [self._report(name, spec, resume=restore is not None)
                         for name, spec in cfg.get("reports", {}).items()]
         self.reports = [r for r in self.reports if r is not None]
@@ -186,6 +193,11 @@ class SonataRun:
                                   f"{pop!r} does not have (e.g. {ids[~known][0]}) in {path} "
                                   "are dropped", SonataWarning, stacklevel=2)
                     ids, times = ids[known], times[known]
+                if len(times) and not np.all(times >= 0.0):
+                    bad = int(np.flatnonzero(~(times >= 0.0))[0])
+                    raise SonataError(f"{where}: {path}: spike {bad} of population {pop!r} "
+                                      f"(node {ids[bad]}) is at t = {times[bad]} ms; spike "
+                                      "times must be >= 0")
                 gids = self.circuit.gids(pop, ids)
                 keep = np.ones(len(gids), dtype=bool) if targets is None else \
                     np.isin(gids, targets)
@@ -265,6 +277,12 @@ class SonataRun:
         file_name = spec.get("file_name", f"{name}.h5")
         path = file_name if os.path.isabs(file_name) else \
             os.path.join(self.output_dir, file_name)
+        # no two outputs in one file (a report named as the spikes file would overwrite it)
+        taken = self._outputs.setdefault(os.path.realpath(self.spikes_file),
+                                         "output.spikes_file")
+        taken = self._outputs.setdefault(os.path.realpath(path), f"reports.{name}")
+        if taken != f"reports.{name}":
+            raise SonataError(f"{where}: writes {path}, the file of {taken}")
         # PointNet labels its frames from the first sample (start + dt), BioNet from start
         nest_only = all(int(g) in net.artificial for g in gids) and self.circuit.nest_only
         dtype = spec.get("data_type", "float64")
