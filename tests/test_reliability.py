@@ -82,3 +82,48 @@ def test_negative_input_spike_times_are_an_error_naming_the_file(intfire):
     with pytest.raises(SonataError, match=r"tw_spikes.h5: spike 3 .* t = -2.0 ms; spike "
                                           r"times must be >= 0"):
         SonataRun(intfire / "config.json")
+
+
+# ---------------------------------------------------------------------- kernel cache
+LOAD = """
+import sys
+from neurosim.codegen import load_module
+module = load_module("VALUE = 42\\n", "probe", "k1")
+print("VALUE", module.VALUE)
+"""
+
+
+def load_in_a_new_process(cache, tmp_path):
+    import os
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", LOAD], capture_output=True, text=True,
+                          env={**os.environ, "NEUROSIM_CACHE_DIR": str(cache)}, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.mark.parametrize("damage", ["planted", "truncated"])
+def test_a_cached_kernel_file_runs_only_if_it_is_exactly_the_generated_source(tmp_path,
+                                                                              damage):
+    cache = tmp_path / "cache"
+    load_in_a_new_process(cache, tmp_path)                   # written once
+    kernel = cache / "kernels" / "probe_k1.py"
+    marker = tmp_path / "pwned"
+    kernel.write_text(f"open({str(marker)!r}, 'w').write('x')\nVALUE = 0\n"
+                      if damage == "planted" else "VALUE = (")
+    done = load_in_a_new_process(cache, tmp_path)
+    assert "VALUE 42" in done.stdout
+    assert not marker.exists()
+    assert kernel.read_text() == "VALUE = 42\n"              # rebuilt in place
+
+
+def test_a_cache_folder_others_can_write_is_not_used(tmp_path):
+    import os
+    cache = tmp_path / "shared_cache"
+    (cache / "kernels").mkdir(parents=True)
+    os.chmod(cache / "kernels", 0o777)
+    done = load_in_a_new_process(cache, tmp_path)
+    assert "VALUE 42" in done.stdout
+    assert "writable by others" in done.stderr and "not used" in done.stderr
+    assert not (cache / "kernels" / "probe_k1.py").exists()
