@@ -518,6 +518,11 @@ class Simulation:
             done, code = self.backend.advance(self._step, n, every, count, out, events)
             if code >= 0:           # the state is lost: stop at the failing step
                 v = self.backend.v[code]
+                # the samples and spikes of the steps before it stay: the traces hold
+                # the run up to the last good step
+                self._collect(self._step, n, every, count, out, until=self._step + done)
+                if self.comm.size == 1:
+                    self._take_spikes()
                 self._step += done
                 raise NumericalInstabilityError(
                     f"numerical blow-up at t = {self.t:.6g} ms: "
@@ -578,9 +583,14 @@ class Simulation:
                     rec._append(g, t)
             self._source_next = stop
 
-    def _collect(self, step0, done, every, count, out):
+    def _collect(self, step0, done, every, count, out, until=None):
+        """The samples a call took (those of steps after ``until`` dropped)."""
         for r, (trace, e, _) in enumerate(self._probes):
             k = int(count[r])
             if k:
                 first = (step0 // e + 1) * e
-                trace._append((first + e * np.arange(k)) * self.dt, out[r, :k].copy())
+                steps = first + e * np.arange(k)
+                if until is not None:
+                    k = int(np.sum(steps <= until))
+                    steps = steps[:k]
+                trace._append(steps * self.dt, out[r, :k].copy())

@@ -127,3 +127,19 @@ def test_a_cache_folder_others_can_write_is_not_used(tmp_path):
     assert "VALUE 42" in done.stdout
     assert "writable by others" in done.stderr and "not used" in done.stderr
     assert not (cache / "kernels" / "probe_k1.py").exists()
+
+
+# ---------------------------------------------------------------------- blow-ups
+def test_a_probe_keeps_its_samples_up_to_a_blow_up():
+    import numpy as np
+    import neurosim as ns
+    cell = ns.Cell(ns.Morphology.ball_and_stick(), v_init=-65.0)
+    cell.insert("hh", region="soma")
+    cell.add_iclamp((0, 0.5), 5.0, 100.0, 1e7)         # nA: v runs away at 5 ms
+    sim = ns.Simulation(cell, dt=0.025)
+    v = sim.record("v", (0, 0.5))
+    with pytest.raises(ns.NumericalInstabilityError, match="blow-up at t = 5 ms"):
+        sim.run(50.0)
+    assert sim.t == pytest.approx(5.0)
+    assert len(v.values) == 201 and v.times[-1] == pytest.approx(5.0)
+    assert np.all(np.isfinite(v.values)) and abs(v.values[-1] + 65.0) < 1.0

@@ -152,7 +152,9 @@ def test_sigterm_checkpoints_and_restore_finishes_the_same_files(circuit, tmp_pa
         np.testing.assert_array_equal(report(str(folder / "output" / name))[0], data)
 
 
-def test_outputs_appear_only_complete(circuit, tmp_path, monkeypatch):
+def test_a_run_that_fails_keeps_its_outputs_marked_partial(circuit, tmp_path, monkeypatch):
+    """An error part-way keeps what was recorded, in the files a finished run writes, each
+    marked complete = False with the time reached; the folder's manifest says partial."""
     folder = tmp_path / "copy"
     shutil.copytree(os.path.dirname(circuit), folder,
                     ignore=shutil.ignore_patterns("output"))
@@ -167,7 +169,90 @@ def test_outputs_appear_only_complete(circuit, tmp_path, monkeypatch):
     monkeypatch.setattr(run.sim, "run", crash)
     with pytest.raises(RuntimeError):
         run.run()
-    assert not (folder / "output").exists() or os.listdir(folder / "output") == []
+    out = folder / "output"
+    reached = run.sim.t
+    assert 0 < reached < TSTOP
+    for name in ("spikes.h5", "soma_v.h5", "all_v.h5"):
+        with h5py.File(out / name) as f:
+            assert not f.attrs["complete"] and f.attrs["time_reached"] == reached, name
+    data, _, times = report(str(out / "soma_v.h5"))
+    assert len(data) == round(reached / 0.1) and times[-1] == pytest.approx(reached - 0.1)
+    state = json.loads((out / "neurosim_run.json").read_text())
+    assert state["state"] == "partial" and state["time_reached"] == reached
+    assert "RuntimeError: node lost" in state["reason"]
+    from neurosim.io.sonata.info import describe
+    assert f"PARTIAL, to t = {reached}" in describe(str(folder / "simulation_config.json"))
+
+
+def test_sigterm_without_a_checkpoint_keeps_the_outputs_to_there(circuit, tmp_path):
+    import signal
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder,
+                    ignore=shutil.ignore_patterns("output"))
+    config = str(folder / "simulation_config.json")
+    text = open(config).read().replace(f'"tstop": {TSTOP}', '"tstop": 3000.0')
+    open(config, "w").write(text)
+    proc = subprocess.Popen([sys.executable, "-m", "neurosim.cli", "run", config],
+                            stderr=subprocess.PIPE, text=True)
+    progress = 0
+    while progress < 3:
+        line = proc.stderr.readline()
+        assert line, "the run ended before it could be stopped"
+        progress += line.startswith("[")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    stopped = float(err.split("run stopped at t = ")[1].split()[0])
+    assert "marked partial" in err
+    out = folder / "output"
+    for name in ("spikes.h5", "soma_v.h5", "all_v.h5"):
+        with h5py.File(out / name) as f:
+            assert not f.attrs["complete"] and f.attrs["time_reached"] == stopped, name
+    data, _, _ = report(str(out / "soma_v.h5"))
+    assert len(data) == round(stopped / 0.1)
+    spikes = libsonata.SpikeReader(str(out / "spikes.h5"))["v1"].get()
+    assert len(spikes) > 0 and max(t for _, t in spikes) <= stopped
+    assert json.loads((out / "neurosim_run.json").read_text())["state"] == "partial"
+
+
+def test_a_blow_up_keeps_the_outputs_to_the_last_good_step(circuit, tmp_path, capsys):
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder,
+                    ignore=shutil.ignore_patterns("output"))
+    config = str(folder / "simulation_config.json")
+    text = open(config).read().replace('"amp": 0.25', '"amp": 1e7')    # the kick at 50 ms
+    open(config, "w").write(text)
+    assert main(["run", config, "--quiet"]) == 3
+    err = capsys.readouterr().err
+    assert "numerical blow-up at t = 50" in err and "marked partial" in err
+    with h5py.File(folder / "output" / "soma_v.h5") as f:
+        assert not f.attrs["complete"] and f.attrs["time_reached"] == pytest.approx(50.0)
+        data = f["report/v1/data"][()]
+    assert len(data) == 500 and np.all(np.isfinite(data))        # 0.1 ms frames to 50 ms
+    state = json.loads((folder / "output" / "neurosim_run.json").read_text())
+    assert state["state"] == "partial" and "NumericalInstabilityError" in state["reason"]
+
+
+def test_a_killed_run_leaves_a_manifest_saying_so(circuit, tmp_path):
+    """SIGKILL cannot be caught: the manifest written at the start still says running,
+    and info says the files are not this run's complete outputs."""
+    import signal
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder,
+                    ignore=shutil.ignore_patterns("output"))
+    config = str(folder / "simulation_config.json")
+    text = open(config).read().replace(f'"tstop": {TSTOP}', '"tstop": 3000.0')
+    open(config, "w").write(text)
+    proc = subprocess.Popen([sys.executable, "-m", "neurosim.cli", "run", config],
+                            stderr=subprocess.PIPE, text=True)
+    while not proc.stderr.readline().startswith("["):
+        pass
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    state = json.loads((folder / "output" / "neurosim_run.json").read_text())
+    assert state["state"] == "running" and len(state["config_sha256"]) == 64
+    from neurosim.io.sonata.info import describe
+    assert "is writing it or was killed" in describe(config)
 
 
 def corrupt(circuit, tmp_path, change):

@@ -4,8 +4,9 @@ import collections
 
 import numpy as np
 
+from . import manifest
 from .circuit import Circuit
-from .config import load_simulation
+from .config import load_simulation, resolve
 
 # bytes of the simulation's numpy arrays (backend, lowered model, mechanism tables) per
 # node, measured: 146 on the ring, 193 on Allen perisomatic cells; rounded up.  Per
@@ -49,4 +50,7 @@ def describe(path):
               f"  memory estimate: {memory / 2**20:.1f} MiB for the simulation state"]
     if "tstop" in run:
         lines.append(f"  run: tstop {run['tstop']} ms, dt {run.get('dt', 0.025)} ms")
+    if "output" in config or "run" in config:
+        folder = resolve(config, config.get("output", {}).get("output_dir", "output"))
+        lines.append("  " + manifest.describe(folder))
     return "\n".join(lines)

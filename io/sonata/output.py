@@ -69,8 +69,9 @@ def _atomic(path, write):
     return path
 
 
-def write_spikes(path, populations, sort="by_time"):
-    """``populations``: ``{name: (node_ids, timestamps)}``; ``sort`` by_time, by_id or none."""
+def write_spikes(path, populations, sort="by_time", attrs=None):
+    """``populations``: ``{name: (node_ids, timestamps)}``; ``sort`` by_time, by_id or none;
+    ``attrs``: more attributes of the file (a run's ``complete`` and ``time_reached``)."""
     if sort not in _SORT_CODES:
         raise SonataError(f"spikes sort order {sort!r} is not one of by_time, by_id, none")
     code = _SORT_CODES[sort]
@@ -78,6 +79,8 @@ def write_spikes(path, populations, sort="by_time"):
     def write(f):
         f.attrs["magic"] = np.uint32(0x0A7A)
         f.attrs["version"] = np.array([0, 1], dtype=np.uint32)
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = value
         root = f.create_group("spikes")
         for name, (ids, times) in populations.items():
             ids, times = np.asarray(ids, dtype=np.uint64), np.asarray(times, dtype=float)
@@ -160,8 +163,12 @@ class ReportWriter:
     def flush(self):
         self.file.flush()
 
-    def close(self):
-        """Complete the file: rename it into place."""
+    def close(self, attrs=None):
+        """Complete the file: rename it into place (``attrs``: the run's ``complete`` and
+        ``time_reached``, set on the file first)."""
+        for key, value in (attrs or {}).items():
+            if value is not None:
+                self.file.attrs[key] = value
         self.file.close()
         os.replace(self.tmp, self.path)
         return self.path

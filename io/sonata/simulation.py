@@ -24,6 +24,7 @@ import neurosim as ns
 
 from .circuit import Circuit
 from .config import SonataError, SonataWarning, circuit_of, load_simulation, read_json, resolve
+from .manifest import Manifest
 from .output import ReportWriter, read_spikes, write_spikes
 
 
@@ -70,6 +71,9 @@ class SonataRun:
         self.spikes_file = spikes_file if os.path.isabs(spikes_file) else \
             os.path.join(self.output_dir, spikes_file)
         self.sort = output.get("spikes_sort_order", "time")
+        files = [self.path, circuit_of(cfg)["_path"]] + [cfg[k] for k in ("_entry",)
+                                                         if k in cfg]
+        self.manifest = Manifest(self.output_dir, self.path, files, self.tstop)
         self.spikes = self.sim.record_spikes(list(net.cells) + list(net.artificial))
         if restore is not None:
             from neurosim.checkpoint import load_state
@@ -355,6 +359,8 @@ class SonataRun:
         if viewer is not None:
             block = viewer.interval
         show = Progress(self.tstop) if progress and rank0 else None
+        if rank0:
+            self.manifest.write("running")
         due = sim.t + every if checkpoint is not None and every else np.inf
         t0 = time.perf_counter()
         # between blocks a signal is noted too; the next block's first exchange stops
@@ -372,24 +378,26 @@ class SonataRun:
                     due += every
                 if show is not None:
                     show(sim.t, time.perf_counter() - t0)
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit) as stop:
             # every rank stopped at the same step: the state is whole, save it
             if checkpoint is not None:
                 self.checkpoint(checkpoint)
                 if rank0:
+                    self.manifest.write("partial", sim.t, f"stopped; checkpoint {checkpoint}")
                     sys.stderr.write(f"neurosim: checkpoint at t = {sim.t:g} ms written to "
                                      f"{checkpoint}; go on with --restore {checkpoint}\n")
             else:
-                self._discard()
+                self._keep_partial("SIGINT" if isinstance(stop, KeyboardInterrupt) else
+                                   f"signal (exit {stop.code})")
             raise
-        except BaseException:
-            self._discard()
+        except BaseException as error:
+            self._keep_partial(f"{type(error).__name__}: {error}")
             raise
         finally:
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
         for report in self.reports:
-            report.close()
+            report.close(complete=True, time_reached=sim.t)
         self.wall = time.perf_counter() - t0
         if show is not None and show.tty:
             sys.stderr.write("\n")
@@ -404,14 +412,33 @@ class SonataRun:
         return LiveView(self.sim, interval=interval, show=show, rotations=c.rotations,
                         populations=populations, **options)
 
-    def _discard(self):
-        for report in self.reports:
-            report.discard()
+    def _keep_partial(self, reason):
+        """A run that stopped early keeps what it recorded up to the step it reached, in
+        files written as a finished run writes them but marked ``complete = False`` with
+        the time reached; the manifest says ``partial``."""
+        t = self.sim.t
+        try:
+            for report in self.reports:
+                report.collect()
+                report.close(complete=False, time_reached=t)
+            self.write(complete=False)
+        finally:
+            if self.sim.comm.rank == 0:
+                self.manifest.write("partial", t, reason)
+                sys.stderr.write(f"neurosim: outputs to t = {t:g} ms kept in "
+                                 f"{self.output_dir}, marked partial\n")
 
-    def write(self):
-        """The spikes file, per simulated population (rank 0 writes)."""
+    def write(self, complete=True):
+        """The spikes file, per simulated population (rank 0 writes); a finished run's
+        manifest then says ``complete``."""
         if self.sim.comm.rank != 0:
             return None
+        path = self._write_spikes(complete)
+        if complete:
+            self.manifest.write("complete", self.sim.t)
+        return path
+
+    def _write_spikes(self, complete):
         gids, times = self.spikes.gids, self.spikes.times
         out = {}
         for name, pop in self.circuit.nodes.items():
@@ -422,7 +449,8 @@ class SonataRun:
                                                       else 0))
             out[name] = (gids[mine] - first, times[mine])
         sort = {"time": "by_time", "id": "by_id", "gid": "by_id"}.get(self.sort, self.sort)
-        return write_spikes(self.spikes_file, out, sort)
+        return write_spikes(self.spikes_file, out, sort,
+                            attrs={"complete": complete, "time_reached": self.sim.t})
 
 
 class _Report:
@@ -436,6 +464,7 @@ class _Report:
     def __init__(self, run, path, variable, sites, step, gids, start, end, resume=False,
                  label_first=False, dtype=float):
         self.run, self.start, self.end, self.step = run, start, end, step
+        self._path = path
         sim, circuit, net = run.sim, run.circuit, run.circuit.network
         self.writer = ReportWriter(path, resume) if sim.comm.rank == 0 else None
         self.traces, self.columns = [], []
@@ -478,16 +507,19 @@ class _Report:
             self.writer.append(index, np.stack([new[k][1][keep] for k in range(a, b)],
                                                axis=1))
 
-    def close(self):
-        return self.writer.close() if self.writer is not None else None
+    @property
+    def path(self):
+        return self._path
+
+    def close(self, complete=True, time_reached=None):
+        if self.writer is None:
+            return None
+        return self.writer.close(attrs={"complete": complete, "time_reached": time_reached})
 
     def flush(self):
         if self.writer is not None:
             self.writer.flush()
 
-    def discard(self):
-        if self.writer is not None:
-            self.writer.discard()
 
 
 # report modules: BioNet's membrane report (also by its older name) and synapse variables
