@@ -186,7 +186,10 @@ def _abort_on_uncaught(comm):
 
     def hook(kind, value, tb):
         previous(kind, value, tb)
-        comm.abort(f"uncaught {kind.__name__}: ending every rank")
+        # Ctrl-C reaches every rank, and neurosim stops them all at one step: no abort
+        # (it would leave the ranks' files open)
+        if not issubclass(kind, KeyboardInterrupt):
+            comm.abort(f"uncaught {kind.__name__}: ending every rank")
     sys.excepthook = hook
     _HOOKED.append(hook)
 

@@ -232,11 +232,13 @@ class Simulation:
         return save(self, path, extra)
 
     @classmethod
-    def restore(cls, path, threads=1, comm=None):
+    def restore(cls, path, threads=1, comm=None, mechanisms=()):
         """The simulation saved by ``checkpoint(path)``, at its time, ready to ``run`` on
-        (on as many ranks as wrote it; ``threads`` as you like)."""
+        (on as many ranks as wrote it; ``threads`` as you like).  The file holds data only:
+        mechanisms are found by name among the built-in and registered ones, or in
+        ``mechanisms`` (the Mechanism objects a model used without registering them)."""
         from .checkpoint import restore
-        return restore(cls, path, threads=threads, comm=comm)
+        return restore(cls, path, threads=threads, comm=comm, mechanisms=mechanisms)
 
     @_on_every_rank
     def weights(self):

@@ -143,3 +143,145 @@ def test_a_probe_keeps_its_samples_up_to_a_blow_up():
     assert sim.t == pytest.approx(5.0)
     assert len(v.values) == 201 and v.times[-1] == pytest.approx(5.0)
     assert np.all(np.isfinite(v.values)) and abs(v.values[-1] + 65.0) < 1.0
+
+
+# ---------------------------------------------------------------------- checkpoints
+def small_sim(dt=0.025):
+    import neurosim as ns
+    net = ns.Network(seed=1)
+    cell = ns.Cell(ns.Morphology.ball_and_stick(), v_init=-65.0)
+    cell.insert("hh", region="soma")
+    cell.add_synapse((1, 0.5), "ExpSyn", label="syn", tau=2.0)
+    cell.add_detector((0, 0.5), threshold=-20.0)
+    gids = net.add_cells(cell, n=3)
+    net.add_spike_source([5.0, 15.0], targets=[(int(g), "syn") for g in gids], weight=0.05,
+                         delay=1.0)
+    net.connect(int(gids[0]), (int(gids[1]), "syn"), weight=0.05, delay=2.0)
+    return ns.Simulation(net, dt=dt), gids
+
+
+def test_a_checkpoint_restores_bitwise_and_holds_no_pickle(tmp_path):
+    import h5py
+    import numpy as np
+    import neurosim as ns
+    sim, gids = small_sim()
+    v = sim.record("v", (0, 0.5), cell=int(gids[1]))
+    sim.run(10.0)
+    sim.checkpoint(tmp_path / "state.h5")
+    sim.run(30.0)
+    again = ns.Simulation.restore(tmp_path / "state.h5")
+    w = again.record("v", (0, 0.5), cell=int(gids[1]))
+    again.run(30.0)
+    np.testing.assert_array_equal(w.values, v.values[-len(w.values):])
+    with h5py.File(tmp_path / "state.h5") as f:
+        kinds = []
+        f.visititems(lambda name, obj: kinds.append(obj.dtype.kind)
+                     if isinstance(obj, h5py.Dataset) else None)
+    assert "V" not in kinds and "O" not in kinds           # no opaque bytes, no objects
+
+
+def test_an_old_pickle_checkpoint_is_refused_and_never_unpickled(tmp_path):
+    import pickle
+    import h5py
+    import numpy as np
+    import neurosim as ns
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            import os
+            return os.system, (f"touch {marker}",)
+    with h5py.File(tmp_path / "old.h5", "w") as f:
+        f.attrs["format"], f.attrs["step"], f.attrs["ranks"] = 1, 0, 1
+        f.attrs["settings"] = "{}"
+        f.create_dataset("model", data=np.frombuffer(pickle.dumps(Payload()), np.uint8))
+    with pytest.raises(ns.ParameterError, match="older neurosim .*format changed"):
+        ns.Simulation.restore(tmp_path / "old.h5")
+    assert not marker.exists()
+
+
+def test_a_crafted_class_in_the_model_description_is_refused(tmp_path):
+    import h5py
+    import neurosim as ns
+    from neurosim import serial
+    sim, _ = small_sim()
+    sim.checkpoint(tmp_path / "state.h5")
+    with h5py.File(tmp_path / "state.h5", "r+") as f:
+        f["model"].attrs["class"] = "os:system"            # the Network's class
+        f.attrs["model_digest"] = serial.digest(f["model"])  # a digest is no signature
+    with pytest.raises(ns.ParameterError, match="class 'os:system' is not one of neurosim"):
+        ns.Simulation.restore(tmp_path / "state.h5")
+
+
+def test_a_tampered_voltage_is_caught_by_its_checksum(tmp_path):
+    import h5py
+    import neurosim as ns
+    sim, _ = small_sim()
+    sim.run(5.0)
+    sim.checkpoint(tmp_path / "state.h5")
+    with h5py.File(tmp_path / "state.h5", "r+") as f:
+        f["rank0/v"][0] = 1e5
+    with pytest.raises(ns.ParameterError, match=r"state.h5: rank0/v does not match its "
+                                                r"checksum"):
+        ns.Simulation.restore(tmp_path / "state.h5")
+
+
+@pytest.mark.parametrize("damage", ["flipped", "truncated"])
+def test_a_damaged_checkpoint_is_an_error_naming_the_file(tmp_path, damage):
+    import neurosim as ns
+    sim, _ = small_sim()
+    sim.run(5.0)
+    path = tmp_path / "state.h5"
+    sim.checkpoint(path)
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[:len(data) // 2]
+    else:
+        for k in range(len(data) // 3, len(data) // 3 + 64):
+            data[k] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ns.NeurosimError, match="state.h5"):
+        ns.Simulation.restore(path)
+
+
+def test_a_state_is_not_loaded_into_another_simulation(tmp_path):
+    import neurosim as ns
+    from neurosim.checkpoint import load_state
+    sim, _ = small_sim()
+    sim.run(5.0)
+    sim.checkpoint(tmp_path / "state.h5")
+    other, _ = small_sim(dt=0.05)
+    with pytest.raises(ns.ParameterError, match=r"taken of another simulation; dt: 0.025 in "
+                                                r"the checkpoint, 0.05 here"):
+        load_state(other, tmp_path / "state.h5")
+    import neurosim as ns2
+    net = ns2.Network(seed=1)
+    net.add_cells(ns2.Cell(ns2.Morphology.ball_and_stick()), n=3)
+    with pytest.raises(ns.ParameterError, match="the model .* differs"):
+        load_state(ns2.Simulation(net, dt=0.025), tmp_path / "state.h5")
+
+
+def test_a_mechanism_defined_in_python_is_found_again_or_named(tmp_path):
+    import numpy as np
+    import neurosim as ns
+    leak = ns.Mechanism(name="myleak_ck", parameters={"gl": 1e-4},
+                        current="i = gl * (v + 70.0)\ng = gl")
+    cell = ns.Cell(ns.Morphology.ball_and_stick(), v_init=-60.0)
+    cell.insert(leak, region="all")
+    sim = ns.Simulation(cell, dt=0.025)
+    sim.run(5.0)
+    sim.checkpoint(tmp_path / "state.h5")
+    with pytest.raises(ns.ParameterError, match="mechanism 'myleak_ck', which this process "
+                                                "does not know"):
+        ns.Simulation.restore(tmp_path / "state.h5")
+    again = ns.Simulation.restore(tmp_path / "state.h5", mechanisms=[leak])
+    v = again.record("v", (0, 0.5))
+    ref = sim.record("v", (0, 0.5))
+    sim.run(10.0)
+    again.run(10.0)
+    np.testing.assert_array_equal(v.values, ref.values)
+    changed = ns.Mechanism(name="myleak_ck", parameters={"gl": 1e-4},
+                           current="i = gl * (v + 60.0)\ng = gl")
+    with pytest.raises(ns.ParameterError, match="differs from the one the checkpoint was "
+                                                "taken with"):
+        ns.Simulation.restore(tmp_path / "state.h5", mechanisms=[changed])
