@@ -2,6 +2,7 @@
 behaviour neurosim gives instead (an error naming the file and the key, or a refusal)."""
 
 import json
+import re
 
 import pytest
 
@@ -285,3 +286,27 @@ def test_a_mechanism_defined_in_python_is_found_again_or_named(tmp_path):
     with pytest.raises(ns.ParameterError, match="differs from the one the checkpoint was "
                                                 "taken with"):
         ns.Simulation.restore(tmp_path / "state.h5", mechanisms=[changed])
+
+
+# ---------------------------------------------------------------------- morphology files
+@pytest.mark.parametrize("text, line, words", [
+    ("1 1 0 0 0 5 -1\n2 3 0 5 0 1 1\n3 3 0 20 0 1 2\n4 3 50 50 0 1 -1\n", 4,
+     "sample 4 (type 3) starts a tree of its own (parent -1) and has no children"),
+    ("1 3 0 0 0 1 -1\n2 1 10 0 0 5 -1\n3 3 10 5 0 1 2\n4 3 10 9 0 1 3\n", 1,
+     "sample 1 (type 3) starts a tree of its own"),
+    ("1 1 0 0 0 5 -1\n2 3 0 5 0 1 1\n", 2, "sample 2 (type 3) leaves the soma (parent 1)"),
+])
+def test_a_lone_point_is_named_not_dropped(tmp_path, text, line, words):
+    import neurosim as ns
+    path = tmp_path / "cell.swc"
+    path.write_text(text)
+    with pytest.raises(ns.MorphologyError, match=rf"cell.swc:{line}: {re.escape(words)}"):
+        ns.Morphology.from_swc(path)
+
+
+def test_a_binary_asc_is_an_error_naming_the_file(tmp_path):
+    import neurosim as ns
+    path = tmp_path / "cell.asc"
+    path.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(ns.MorphologyError, match="cell.asc: not a ASC text file"):
+        ns.Morphology.from_asc(path)
