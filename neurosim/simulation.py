@@ -62,18 +62,20 @@ class Simulation:
     call).  After each ``run`` spike records hold every rank's spikes and rank 0 every
     trace: the same results for any number of ranks.  Every rank must make the same calls
     (record, run, stream_to, checkpoint) in the same order.
+    The memory a model needs is estimated before anything is allocated (``neurosim.memory``)
+    and a model that does not fit the machine is refused; ``force=True`` goes on anyway.
     """
 
     def __init__(self, model, dt=0.025, method="backward_euler", celsius=6.3,
                  use_tables=True, backend="cpu", threads=1, comm=None, exchange="auto",
-                 overlap=False, precision="float64"):
+                 overlap=False, precision="float64", force=False):
         self.comm = default_comm() if comm is None else comm
         self._build(model, dt, method, celsius, use_tables, backend, threads, exchange,
-                    overlap, precision)
+                    overlap, precision, force)
 
     @_on_every_rank
     def _build(self, model, dt, method, celsius, use_tables, backend, threads, exchange,
-               overlap, precision):
+               overlap, precision, force):
         self.dt = finite("dt", dt, positive=True)
         self.celsius = finite("celsius", celsius)
         if method not in METHODS:
@@ -121,6 +123,10 @@ class Simulation:
                    for a, _, b, _, _ in net.gap_junctions if a in self._index_of]
         coupled += [(self._index_of[g], self._index_of[src])
                     for g, _, _, src, _ in net.pointers if g in self._index_of]
+        if not force:                   # refused before anything large is allocated
+            from .memory import check, estimate
+            share = net.n_connections // self.comm.size
+            check(estimate(self.cells, len(self.local) - len(self.cells), share), self.comm)
         self.model = lower(self.cells, coupled)
         self.model.mechanisms += artificial_tables(
             {g: v for g, v in net.artificial.items() if g in self.local})

@@ -310,3 +310,37 @@ def test_a_binary_asc_is_an_error_naming_the_file(tmp_path):
     path.write_bytes(b'("CellBody"\n' + b"\x8f\xff" * 40)   # MorphIO: UnicodeDecodeError
     with pytest.raises(ns.MorphologyError, match="cell.asc: not a ASC text file"):
         ns.Morphology.from_asc(path)
+
+
+# ---------------------------------------------------------------------- memory
+def test_a_model_larger_than_the_machine_is_refused_before_it_is_built():
+    """10^5 copies of a cell of ~10^4 compartments: ~250 GB by the estimate.  Refused in
+    seconds with the estimate and what to change, before the arrays exist."""
+    import time
+    import neurosim as ns
+    from neurosim.memory import available
+    cell = ns.Cell(ns.Morphology.ball_and_stick(), discretization=ns.MaxLength(0.02))
+    net = ns.Network()
+    net.add_cells(cell, n=100_000)
+    assert available() < 200e9                      # this machine: far less than needed
+    started = time.perf_counter()
+    with pytest.raises(ns.ParameterError, match=r"needs about \d+\.\d GiB .* available: run "
+                                                r"on more machines .*force=True"):
+        ns.Simulation(net)
+    assert time.perf_counter() - started < 30.0
+
+
+def test_the_estimate_is_what_info_prints(tmp_path, capsys):
+    import shutil
+    from neurosim.cli import main
+    from neurosim.memory import estimate
+    from neurosim.io.sonata import SonataRun
+    from tests.shared_data import SONATA_EXAMPLES
+    for name in ("300_intfire", "shared_components"):
+        shutil.copytree(SONATA_EXAMPLES / name, tmp_path / name)
+    config = tmp_path / "300_intfire" / "config.json"
+    assert main(["info", str(config)]) == 0
+    out = capsys.readouterr().out
+    net = SonataRun(config).circuit.network
+    mib = estimate(list(net.cells.values()), len(net.artificial), net.n_connections) / 2**20
+    assert f"memory estimate: {mib:.1f} MiB" in out

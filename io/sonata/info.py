@@ -4,17 +4,11 @@ import collections
 
 import numpy as np
 
+from neurosim.memory import estimate
+
 from . import manifest
 from .circuit import Circuit
 from .config import load_simulation, resolve
-
-# bytes of the simulation's numpy arrays (backend, lowered model, mechanism tables) per
-# node, measured: 146 on the ring, 193 on Allen perisomatic cells; rounded up.  Per
-# synapse (an instance: states, parameters, node) and per connection (weights, delay,
-# target, event-queue share) likewise rounded up from the arrays' sizes.
-BYTES_PER_NODE = 250
-BYTES_PER_SYNAPSE = 150
-BYTES_PER_CONNECTION = 100
 
 
 def describe(path):
@@ -41,8 +35,7 @@ def describe(path):
     compartments = sum(sizes[circuit.template_of[g]][0] for g in net.cells)
     nodes = sum(sizes[circuit.template_of[g]][1] for g in net.cells)
     synapses = sum(len(c.synapses) for c in net.cells.values())
-    memory = (nodes * BYTES_PER_NODE + synapses * BYTES_PER_SYNAPSE +
-              net.n_connections * BYTES_PER_CONNECTION)
+    memory = estimate(list(net.cells.values()), len(net.artificial), net.n_connections)
     lines += [f"  cells: {len(net.cells)} biophysical, {len(net.artificial)} point neurons, "
               f"{len(net.spike_sources)} virtual",
               f"  compartments: {compartments}",

@@ -34,7 +34,7 @@ class SonataRun:
     reports continuing those of the run that wrote it."""
 
     def __init__(self, path, threads=1, backend="cpu", comm=None, restore=None,
-                 output_dir=None, tstop=None):
+                 output_dir=None, tstop=None, force=False):
         self.config = cfg = load_simulation(path)
         self.path = cfg["_path"]
         run = cfg.get("run", {})
@@ -62,7 +62,7 @@ class SonataRun:
         for name, spec in cfg.get("inputs", {}).items():
             self._input(name, spec)
         self.sim = ns.Simulation(net, dt=self.dt, celsius=self.celsius, threads=threads,
-                                 backend=backend, comm=comm)
+                                 backend=backend, comm=comm, force=force)
         output = cfg.get("output", {})
         self.output_dir = resolve(cfg, output.get("output_dir", "output")) \
             if output_dir is None else os.path.abspath(output_dir)
