@@ -68,7 +68,7 @@ def test_swc_reader(tmp_path, data):
         pass
 
 
-MOD_FILES = ["hh2.mod", "cad.mod", "kca.mod"]
+MOD_FILES = ["hh2.mod", "kca.mod", "km.mod", "ar.mod"]
 
 
 @FUZZ
@@ -149,10 +149,11 @@ def test_the_mutations_do_reach_the_readers():
         path.write_text(SWC.replace("0.5 3", "-0.5 3"))
         with pytest.raises(NeurosimError):
             ns.Morphology.from_swc(path)
-    text = shared("nmodl-corpus", "hnn-core", "cad.mod").read_text()
-    assert compile_text(text, "cad.mod").name
-    with pytest.raises(NeurosimError):
-        compile_text(text.replace("NEURON {", "NEURON {{"), "cad.mod")
+    for name in MOD_FILES:
+        text = shared("nmodl-corpus", "hnn-core", name).read_text()
+        assert compile_text(text, name).name
+        with pytest.raises(NeurosimError):
+            compile_text(text.replace("NEURON {", "NEURON {{"), name)
     assert np.isfinite(json.loads(
         (SONATA_EXAMPLES / "300_intfire" / "simulation_config.json").read_text())
         ["run"]["tstop"])
