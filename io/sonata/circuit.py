@@ -22,6 +22,7 @@ on (seed, target gid); each synapse takes ``syn_weight``.  Onto a point neuron, 
 connection of weight ``syn_weight * nsyns``.
 """
 
+import glob
 import os
 
 import numpy as np
@@ -170,6 +171,9 @@ class Circuit:
         processing = pop.attribute("model_processing", [row])[0]
         fit = pop.attribute("dynamics_params", [row])[0]
         morph = pop.attribute("morphology", [row])[0]
+        template = pop.attribute("model_template", [row])[0]
+        if str(template).startswith("nml:"):         # a NeuroML template: nml_template.py
+            return self._nml_cell(str(template)[4:], morph, where)
         if fit is None or morph is None:
             raise SonataError(f"{where}: a biophysical node needs 'dynamics_params' (a fit "
                               "JSON) and 'morphology'")
@@ -190,6 +194,24 @@ class Circuit:
                 raise
             except NeurosimError as e:
                 raise SonataError(f"{where}: {e}") from None
+            cell.add_detector((0, 0.5), threshold=self.threshold)
+            if self.v_init is not None:
+                cell.paint("all", v_init=self.v_init)
+            self._templates[key] = cell
+        return self._templates[key], key
+
+    def _nml_cell(self, name, morph, where):
+        """A cell of a NeuroML template in biophysical_neuron_models_dir, on the node's SWC."""
+        from .nml_template import build_cell
+        key = ("nml", name, morph)
+        if key not in self._templates:
+            if morph is None:
+                raise SonataError(f"{where}: a NeuroML template needs the node's 'morphology'")
+            swc = str(morph) if os.path.splitext(str(morph))[1] else f"{morph}.swc"
+            cell, _ = build_cell(
+                self._component("biophysical_neuron_models_dir", name, "model_template", where),
+                self._component("morphologies_dir", swc, "morphology", where),
+                lambda mech: self._mechanism(mech, where), dl=self.dl)
             cell.add_detector((0, 0.5), threshold=self.threshold)
             if self.v_init is not None:
                 cell.paint("all", v_init=self.v_init)
@@ -233,7 +255,10 @@ class Circuit:
             pass
         folder = self.components.get("mechanisms_dir")
         if folder is not None and not self._catalogue_loaded:
-            ns.load_catalogue(resolve(self.config, folder))
+            mods = resolve(self.config, folder)
+            if not glob.glob(os.path.join(mods, "*.mod")):   # bmtk's layout: <dir>/modfiles
+                mods = os.path.join(mods, "modfiles")
+            ns.load_catalogue(mods)
             self._catalogue_loaded = True
         try:
             return ns.mechanisms.get(name)
