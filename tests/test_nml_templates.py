@@ -127,7 +127,8 @@ def _configs(folder):
     paths = {}
     for who in ("bionet", "neurosim"):
         sim = {"network": str(folder / "circuit_config.json"),
-               "run": {"tstop": TSTOP, "dt": 0.1, "dL": 20.0, "spike_threshold": -15.0},
+               "run": {"tstop": TSTOP, "dt": 0.1, "dL": 20.0, "spike_threshold": -15.0,
+                       "nsteps_block": 5000},
                "target_simulator": "NEURON",
                "conditions": {"celsius": 34.0, "v_init": V_INIT},
                "node_sets_file": str(EXAMPLE / "node_sets.json"),

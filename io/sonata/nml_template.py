@@ -120,7 +120,8 @@ def build_cell(path, swc, mechanism, dl=20.0):
     path = os.fspath(path)
     models = _check_xml(path)
     try:
-        with contextlib.redirect_stdout(_io.StringIO()), contextlib.redirect_stderr(_io.StringIO()):
+        quiet = _io.StringIO()           # libNeuroML prints schema warnings (numeric ids)
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
             doc = loaders.NeuroMLLoader.load(path)
     except Exception as e:          # libNeuroML raises many kinds
         raise SonataError(f"{path}: libNeuroML cannot read it ({e})") from None
