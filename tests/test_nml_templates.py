@@ -141,8 +141,10 @@ def _configs(folder):
                                                   "variable_name": "v",
                                                   "module": "membrane_report",
                                                   "sections": "soma"}}}
-        paths[who] = folder / f"simulation_{who}.json"
-        paths[who].write_text(json.dumps(sim))
+        (folder / f"simulation_{who}.json").write_text(json.dumps(sim))
+        paths[who] = folder / f"config_{who}.json"        # bmtk reads both from one file
+        paths[who].write_text(json.dumps({"network": "circuit_config.json",
+                                          "simulation": f"simulation_{who}.json"}))
     return paths
 
 
@@ -164,7 +166,7 @@ def test_the_five_cells_agree_with_bionet(tmp_path):
     done = subprocess.run([sys.executable, "-c", BIONET, str(paths["bionet"])], cwd=tmp_path,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    SonataRun(str(paths["neurosim"])).run()
+    SonataRun(str(paths["neurosim"])).run().write()
     v_ref, spikes_ref = _results(tmp_path / "bionet")
     v, spikes = _results(tmp_path / "neurosim")
     assert v.shape == v_ref.shape == (int(round(TSTOP / 0.1)), 5)
