@@ -166,7 +166,7 @@ def test_the_five_cells_agree_with_bionet(tmp_path):
     done = subprocess.run([sys.executable, "-c", BIONET, str(paths["bionet"])], cwd=tmp_path,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    SonataRun(str(paths["neurosim"])).run().write()
+    SonataRun(str(tmp_path / "simulation_neurosim.json")).run().write()
     v_ref, spikes_ref = _results(tmp_path / "bionet")
     v, spikes = _results(tmp_path / "neurosim")
     assert v.shape == v_ref.shape == (int(round(TSTOP / 0.1)), 5)
