@@ -131,7 +131,8 @@ def _configs(folder):
                        "nsteps_block": 5000},
                "target_simulator": "NEURON",
                "conditions": {"celsius": 34.0, "v_init": V_INIT},
-               "node_sets_file": str(EXAMPLE / "node_sets.json"),
+               # (BioNet 1.2 matches no node with the example's {"model_type": ...} set)
+               "node_sets": {"biophys_cells": {"population": "biophysical"}},
                "inputs": {"step": {"input_type": "current_clamp", "module": "IClamp",
                                    "node_set": "biophys_cells", "amp": 0.2, "delay": 300.0,
                                    "duration": 500.0}},
