@@ -170,7 +170,10 @@ def test_the_five_cells_agree_with_bionet(tmp_path):
     SonataRun(str(tmp_path / "simulation_neurosim.json")).run().write()
     v_ref, spikes_ref = _results(tmp_path / "bionet")
     v, spikes = _results(tmp_path / "neurosim")
-    assert v.shape == v_ref.shape == (int(round(TSTOP / 0.1)), 5)
+    # frames from t = 0 every 0.1 ms; one simulator may add the frame at tstop
+    n = int(round(TSTOP / 0.1))
+    assert v.shape[1] == v_ref.shape[1] == 5 and min(len(v), len(v_ref)) >= n
+    v, v_ref = v[:n], v_ref[:n]
     rms = np.sqrt(np.mean((v - v_ref) ** 2, axis=0))
     counts = [len(spikes_ref[i]) for i in range(5)]
     print("RMS mV per cell", np.round(rms, 4), "spikes", counts,
