@@ -30,7 +30,7 @@ EXAMPLE = SONATA_EXAMPLES / "5_cells_iclamp"
 COMPONENTS = SONATA_EXAMPLES / "shared_components"
 NML = COMPONENTS / "biophysical_neuron_templates" / "nml"
 MODS = COMPONENTS / "mechanisms" / "modfiles"
-TSTOP, V_INIT = 1000.0, -80.0
+TSTOP, V_INIT, DT = 1000.0, -80.0, 0.1
 
 
 def templates():
@@ -127,7 +127,7 @@ def _configs(folder):
     paths = {}
     for who in ("bionet", "neurosim"):
         sim = {"network": str(folder / "circuit_config.json"),
-               "run": {"tstop": TSTOP, "dt": 0.1, "dL": 20.0, "spike_threshold": -15.0,
+               "run": {"tstop": TSTOP, "dt": DT, "dL": 20.0, "spike_threshold": -15.0,
                        "nsteps_block": 5000},
                "target_simulator": "NEURON",
                "conditions": {"celsius": 34.0, "v_init": V_INIT},
@@ -170,21 +170,27 @@ def test_the_five_cells_agree_with_bionet(tmp_path):
     SonataRun(str(tmp_path / "simulation_neurosim.json")).run().write()
     v_ref, spikes_ref = _results(tmp_path / "bionet")
     v, spikes = _results(tmp_path / "neurosim")
-    # frames from t = 0 every 0.1 ms; one simulator may add the frame at tstop
-    n = int(round(TSTOP / 0.1))
-    assert v.shape[1] == v_ref.shape[1] == 5 and min(len(v), len(v_ref)) >= n
-    v, v_ref = v[:n], v_ref[:n]
+    # BioNet 1.2's soma report: frame k holds v at (k + 1) dt (sampled after each step);
+    # neurosim's frame k holds v at k dt (from t = 0, and one more frame at tstop)
+    n = int(round(TSTOP / DT))
+    assert v.shape[1] == v_ref.shape[1] == 5 and len(v) >= n + 1 and len(v_ref) >= n
+    v, v_ref = v[1:n + 1], v_ref[:n]
     rms = np.sqrt(np.mean((v - v_ref) ** 2, axis=0))
     counts = [len(spikes_ref[i]) for i in range(5)]
-    print("RMS mV per cell", np.round(rms, 4), "spikes", counts,
-          "max |dt| ms", [float(np.max(np.abs(spikes[i] - spikes_ref[i]), initial=0.0))
-                          if len(spikes[i]) == len(spikes_ref[i]) else None
-                          for i in range(5)])
-    assert min(counts) > 0                        # every cell fires under the step
-    assert np.all(rms <= 1.0), rms
+    lag = [spikes_ref[i] - spikes[i] if len(spikes[i]) == len(spikes_ref[i]) else None
+           for i in range(5)]
+    print("RMS mV per cell", np.round(rms, 4), "max |v - v_bionet| mV",
+          np.round(np.abs(v - v_ref).max(axis=0), 3), "spikes", counts,
+          "spike time lag ms (min, max)",
+          [None if d is None else (round(float(d.min(initial=0)), 4),
+                                   round(float(d.max(initial=0)), 4)) for d in lag])
+    assert sum(c > 0 for c in counts) >= 4     # four of the five fire under the step
+    assert np.all(rms <= 0.05), rms              # the brief asks <= 1 mV; they agree closer
     for i in range(5):
-        assert len(spikes[i]) == len(spikes_ref[i]), (i, spikes[i], spikes_ref[i])
-        np.testing.assert_allclose(spikes[i], spikes_ref[i], atol=0.1)
+        assert lag[i] is not None, (i, spikes[i], spikes_ref[i])
+        # NEURON (fixed step) stamps a spike with the end of the step that crossed the
+        # threshold; neurosim interpolates within that step: earlier by less than dt
+        assert np.all((lag[i] >= 0.0) & (lag[i] < DT)), (i, lag[i])
 
 
 # ---------------------------------------------------------------- refused elements
