@@ -193,6 +193,19 @@ def test_the_five_cells_agree_with_bionet(tmp_path):
         assert np.all((lag[i] >= 0.0) & (lag[i] < DT)), (i, lag[i])
 
 
+def test_init_memb_potential_is_the_cells_v_init(tmp_path):
+    text = (NML / "Cell_472363762.cell.nml").read_text().replace(
+        "<specificCapacitance segmentGroup=\"soma\"",
+        "<initMembPotential segmentGroup=\"all\" value=\"-0.07 V\"/>"
+        "<specificCapacitance segmentGroup=\"soma\"", 1)
+    path = tmp_path / "Cell_472363762.cell.nml"
+    path.write_text(text)
+    cell, conditions = build_cell(path, COMPONENTS / "morphologies" / "Scnn1a_473845048_m.swc",
+                                  mechanism)
+    assert conditions == {"v_init": -70.0}
+    assert np.allclose(lower([cell]).v, -70.0)
+
+
 # ---------------------------------------------------------------- refused elements
 BASE = "Cell_472363762.cell.nml"
 CD = '<channelDensity id="gbar_NaTs" segmentGroup="soma" ion="na" ionChannel="NaTs"'
@@ -211,6 +224,11 @@ REFUSED = {
     "single segment": (CD, CD + ' segment="0"', "segment"),
     "morphology": ('<biophysicalProperties', '<morphology id="m"/><biophysicalProperties',
                    "morphology"),
+    "membrane potential differs by group": (
+        '<specificCapacitance segmentGroup="soma"',
+        '<initMembPotential segmentGroup="soma" value="-70 mV"/><initMembPotential '
+        'segmentGroup="dend" value="-60 mV"/><specificCapacitance segmentGroup="soma"',
+        "initMembPotential"),
     "unit": ('condDensity="0.98228995893 S_per_cm2"', 'condDensity="0.98 S_per_furlong"',
              "S_per_furlong"),
     "pool parameter": ('depth="0.1 um"', 'depth="0.1 um" restingConc="1e-4 mM"',

@@ -173,6 +173,10 @@ class Circuit:
         morph = pop.attribute("morphology", [row])[0]
         template = pop.attribute("model_template", [row])[0]
         if str(template).startswith("nml:"):         # a NeuroML template: nml_template.py
+            if fit is not None or processing not in (None, "aibs_perisomatic"):
+                raise SonataError(f"{where}: {template} with dynamics_params {fit!r} and "
+                                  f"model_processing {processing!r}: a NeuroML template "
+                                  "takes neither (BioNet's aibs_perisomatic leaves it as is)")
             return self._nml_cell(str(template)[4:], morph, where)
         if fit is None or morph is None:
             raise SonataError(f"{where}: a biophysical node needs 'dynamics_params' (a fit "

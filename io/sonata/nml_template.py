@@ -82,7 +82,11 @@ def _check_xml(path):
     except (OSError, ET.ParseError) as e:
         raise SonataError(f"{path}: not a readable NeuroML file ({e})") from None
     models = {}
+    skip = {c for e in root.iter() if _tag(e) in ("notes", "annotation") for c in e.iter()
+            if c is not e}                     # free text and RDF: read by no simulator
     for e in root.iter():
+        if e in skip:
+            continue
         tag = _tag(e)
         if tag not in ALLOWED:
             raise SonataError(f"{path}: element {_describe(e)} is not supported in a cell "
@@ -137,6 +141,8 @@ def build_cell(path, swc, mechanism, dl=20.0):
     present = {s.type_name for s in morph.sections}
     mem = bio.membrane_properties
     intra = bio.intracellular_properties
+    if mem is None:
+        raise SonataError(f"{where}: no <membraneProperties>")
     done = {}                     # (section type, what) -> the element that set it
 
     def claim(types, what, element, value):
