@@ -193,6 +193,19 @@ def test_the_five_cells_agree_with_bionet(tmp_path):
         assert np.all((lag[i] >= 0.0) & (lag[i] < DT)), (i, lag[i])
 
 
+def test_the_example_circuit_builds_its_five_templates():
+    """Circuit wiring: the example's own configs (its mechanisms_dir holds modfiles/, bmtk's
+    layout); one template per (template, morphology); the simulation's v_init on each."""
+    from neurosim.io.sonata.circuit import Circuit
+    from neurosim.io.sonata.config import load_config
+    c = Circuit(load_config(str(EXAMPLE / "simulation_config.json"), "simulation config"),
+                v_init=V_INIT)
+    assert sorted(k[1] for k in c.template_of.values()) == [t for t, _ in templates()]
+    for gid, cell in c.network.cells.items():
+        assert cell.detector is not None and cell.detector[0] == (0, 0.5)
+        assert np.allclose(lower([cell]).v, V_INIT)
+
+
 def test_init_memb_potential_is_the_cells_v_init(tmp_path):
     text = (NML / "Cell_472363762.cell.nml").read_text().replace(
         "<specificCapacitance segmentGroup=\"soma\"",
