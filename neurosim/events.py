@@ -242,3 +242,32 @@ def check_delays(delays, dt):
     if len(delays) and np.min(delays) < dt * (1 - 1e-9):
         raise ParameterError(f"connection delay {np.min(delays)} ms is shorter than dt = {dt} "
                              "ms; delays must be >= dt")
+
+
+# NEST's point-neuron models (neurosim.mechanisms.builtin.point_neurons)
+NEST_MODELS = frozenset({"iaf_psc_exp", "iaf_psc_alpha", "iaf_cond_exp", "aeif_cond_exp",
+                         "izhikevich"})
+
+
+def nest_timing(net):
+    """Whether spike sources follow NEST's spike_generator: ``net.spike_timing`` ("nest" or
+    "neuron"), else "nest" when every cell is one of NEST's point-neuron models."""
+    mode = getattr(net, "spike_timing", None)
+    if mode is not None:
+        return mode == "nest"
+    return bool(net.artificial) and not net.cells and all(
+        m.name in NEST_MODELS for m, _ in net.artificial.values())
+
+
+def nest_stamps(times, dt, tics_per_ms=1000.0):
+    """NEST's ``Time::ms_stamp``: the end of the step holding each time (a time on the grid
+    stays), computed as NEST does, in tics (default 1000 per ms)."""
+    t = np.asarray(times, dtype=float)
+    tics_per_step = int(round(dt * tics_per_ms))
+    ms_per_step = tics_per_step / tics_per_ms
+    n = np.trunc(t * tics_per_ms).astype(np.int64)
+    n -= n % tics_per_step
+    ms = n * (1.0 / tics_per_step) * ms_per_step
+    n = np.where(ms < t, n + tics_per_step, n)
+    # the stamp's time in ms as the event queue's steps read it
+    return (n // tics_per_step) * dt

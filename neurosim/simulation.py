@@ -15,7 +15,7 @@ from . import wiring
 from .backends import make_backend
 from .cell import Cell
 from .errors import LocationError, NumericalInstabilityError, ParameterError
-from .events import EventQueue, by_source, check_delays
+from .events import EventQueue, by_source, check_delays, nest_stamps, nest_timing
 from .lowering import artificial_tables, lower
 from .network import Network
 from .parallel import SpikeRoute, default_comm, owner_of, partition
@@ -222,6 +222,10 @@ class Simulation:
                               [np.zeros(0, dtype=np.int64)])
         order = np.lexsort((gids, times))
         self._source_times, self._source_gids = times[order], gids[order]
+        # NEST's spike_generator (precise_times, as PointNet sets it) stamps a spike at the
+        # end of the step holding it; its NEST point-neuron targets ignore the offset
+        self._source_sent = nest_stamps(self._source_times, self.dt) \
+            if nest_timing(net) else self._source_times
         self._source_next = 0          # index of the first source spike not yet queued
 
     @_on_every_rank
@@ -572,7 +576,7 @@ class Simulation:
         if stop > self._source_next:
             sl = slice(self._source_next, stop)
             g, t = self._source_gids[sl], self._source_times[sl]
-            self.events.push_spikes(g, t, detected=False)
+            self.events.push_spikes(g, self._source_sent[sl], detected=False)
             if self.comm.rank == 0:
                 for rec in self._spike_records:
                     rec._append(g, t)
