@@ -224,8 +224,9 @@ class Simulation:
         self._source_times, self._source_gids = times[order], gids[order]
         # NEST's spike_generator (precise_times, as PointNet sets it) stamps a spike at the
         # end of the step holding it; its NEST point-neuron targets ignore the offset
-        self._source_sent = nest_stamps(self._source_times, self.dt) \
-            if nest_timing(net) else self._source_times
+        timing = nest_timing(net)
+        self._source_sent = self._source_times if timing is None else \
+            nest_stamps(self._source_times, self.dt, precise=timing == "nest")
         self._source_next = 0          # index of the first source spike not yet queued
 
     @_on_every_rank

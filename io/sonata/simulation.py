@@ -53,6 +53,11 @@ class SonataRun:
         net = self.circuit.network
         for name, spec in cfg.get("inputs", {}).items():
             self._input(name, spec)
+        # PointNet's run keys for its spike generators (NEST point neurons): precise_times
+        # (bmtk's default, true) or times on the grid (allow_offgrid_spikes: the end of the
+        # step; NEST's SonataNetwork)
+        if "precise_times" in run or "allow_offgrid_spikes" in run:
+            net.spike_timing = "nest" if run.get("precise_times", True) else "nest_grid"
         self.sim = ns.Simulation(net, dt=self.dt, celsius=self.celsius, threads=threads,
                                  backend=backend, comm=comm)
         output = cfg.get("output", {})
