@@ -252,3 +252,42 @@ def test_nest_example_copy_matches_nest(tmp_path):
         assert len(reference) > 10000 and mine == reference, grid
         results[grid] = mine
     assert results[False] != results[True]
+
+
+def test_step_current_matches_nest():
+    """A step_current_generator onto iaf_psc_alpha, connected with delay dt as PointNet
+    connects it: V_m to 1e-9 mV and the same spikes; two generators onto one neuron add."""
+    dt = 0.1
+    times, amps = [10.0, 30.0, 50.5, 80.0], [400.0, -150.0, 900.0, 0.0]
+    nest.ResetKernel()
+    nest.resolution = dt
+    cells = nest.Create("iaf_psc_alpha", 2, params={"tau_m": 15.0, "C_m": 120.0})
+    gen = nest.Create("step_current_generator", params={"amplitude_times": times,
+                                                        "amplitude_values": amps})
+    gen2 = nest.Create("step_current_generator", params={"amplitude_times": [20.0, 60.0],
+                                                         "amplitude_values": [200.0, 0.0]})
+    nest.Connect(gen, cells, syn_spec={"delay": dt})
+    nest.Connect(gen2, cells[1], syn_spec={"delay": dt})
+    rec = nest.Create("spike_recorder")
+    nest.Connect(cells, rec)
+    meter = nest.Create("multimeter", params={"record_from": ["V_m"], "interval": dt})
+    nest.Connect(meter, cells)
+    nest.Simulate(100.0)
+    ev, mm = rec.get("events"), meter.get("events")
+
+    net = ns.Network()
+    gids = net.add_cells(ns.models.point_neuron("iaf_psc_alpha", tau_m=15.0, C_m=120.0), n=2)
+    net.add_step_current(gids, times, amps)
+    net.add_step_current(gids[1], [20.0, 60.0], [200.0, 0.0])
+    sim = ns.Simulation(net, dt=dt)
+    spikes = sim.record_spikes()
+    traces = [sim.record("V_m", None, cell=int(g)) for g in gids]
+    sim.run(100.0)
+    assert len(ev["times"]) > 5
+    for k in range(2):
+        mine = np.sort(spikes.times[spikes.gids == gids[k]])
+        np.testing.assert_allclose(mine, np.sort(ev["times"][ev["senders"] == cells[k].global_id]),
+                                   atol=1e-9)
+        sel = mm["senders"] == cells[k].global_id
+        v = traces[k].values[np.searchsorted(traces[k].times, mm["times"][sel] - 1e-9)]
+        np.testing.assert_allclose(v, mm["V_m"][sel], rtol=0, atol=1e-9)

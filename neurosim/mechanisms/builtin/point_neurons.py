@@ -101,7 +101,10 @@ IAF_PSC_ALPHA = register(Mechanism(
                 "V_min": -1e300, "V_init": -70.0},
     # as NEST: the potential kept relative to E_L (y3; V_m = y3 + E_L is what is recorded),
     # a step's input weights summed (W_ex, W_in) before they scale the alpha's dI
-    states=("V_m", "dI_ex", "I_ex", "dI_in", "I_in", "refractory", "y3", "W_ex", "W_in"),
+    # y0: the current of step-current generators (pA), set by the simulation at the steps
+    # NEST's CurrentEvents (delay dt) reach it
+    states=("V_m", "dI_ex", "I_ex", "dI_in", "I_in", "refractory", "y3", "W_ex", "W_in",
+            "y0"),
     assigned=("P11ex", "P31ex", "P32ex", "P11in", "P31in", "P32in", "P30", "P33m1",
               "ref_steps", "theta", "y_reset", "y_min"),
     init="""
@@ -121,7 +124,7 @@ dI_in = dI_in + math.e / tau_syn_in * W_in
 W_ex = 0.0
 W_in = 0.0
 if refractory <= 0.0:
-    y3 = (P30 * I_e + P31ex * dI_ex + P32ex * I_ex + P31in * dI_in + P32in * I_in
+    y3 = (P30 * (y0 + I_e) + P31ex * dI_ex + P32ex * I_ex + P31in * dI_in + P32in * I_in
           + P33m1 * y3 + y3)
     if y3 < y_min:
         y3 = y_min
