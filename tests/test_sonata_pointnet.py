@@ -291,3 +291,26 @@ def test_step_current_matches_nest():
         sel = mm["senders"] == cells[k].global_id
         v = traces[k].values[np.searchsorted(traces[k].times, mm["times"][sel] - 1e-9)]
         np.testing.assert_allclose(v, mm["V_m"][sel], rtol=0, atol=1e-9)
+
+
+def test_300_pointneurons_current_clamp_matches_pointnet(copy):
+    """A current_clamp input onto NEST point neurons (amplitudes in pA, as PointNet reads
+    them) gives PointNet's spikes."""
+    cfg = json.load(open(copy / "simulation_config.json"))
+    cfg["run"]["tstop"] = 400.0
+    cfg.pop("reports")
+    cfg["inputs"]["clamp"] = {"input_type": "current_clamp", "module": "IClamp",
+                              "node_set": "recorded_cells", "amp": [250.0, -100.0],
+                              "delay": [100.0, 250.5], "duration": [100.0, 50.0]}
+    cfg["output"]["output_dir"] = "$BASE_DIR/output_iclamp"
+    json.dump(cfg, open(copy / "iclamp_config.json", "w"))
+    _python(_POINTNET, "iclamp_config.json", cwd=copy)
+    reference = _spikes(copy / "output_iclamp" / "spikes.h5")
+    mine, _ = _neurosim(str(copy / "iclamp_config.json"), recorded=[],
+                        output_dir=str(copy / "output_iclamp_neurosim"))
+    assert mine == reference
+    cfg["inputs"].pop("clamp")
+    json.dump(cfg, open(copy / "plain_config.json", "w"))
+    plain, _ = _neurosim(str(copy / "plain_config.json"), recorded=[],
+                         output_dir=str(copy / "output_plain_neurosim"))
+    assert plain != mine                    # the clamp changes the spikes
