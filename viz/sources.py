@@ -23,10 +23,10 @@ class RunSource:
     file, where not the config's (a copy, a report of another run of the same circuit)."""
 
     def __init__(self, config, report=None, report_file=None):
-        from neurosim.io.sonata import Circuit, load_config
+        from neurosim.io.sonata import Circuit, load_simulation
         from neurosim.io.sonata.config import resolve
         from neurosim.viz.scene import Scene
-        cfg = load_config(config, "simulation config")
+        cfg = load_simulation(config)
         reports = cfg.get("reports", {})
         name = report or next(iter(reports), None)
         if name is None or name not in reports:

@@ -31,6 +31,7 @@ from neurosim.errors import NeurosimError
 
 from .config import SonataError, circuit_of, read_json, resolve
 from .tables import edge_populations, node_populations
+from .weights import edge_weights
 
 STREAM_PLACEMENT = 5          # the random stream of synapse placement (connectivity.rng)
 SECTION_NAMES = {"soma": "soma", "somatic": "soma", "axon": "axon", "axonal": "axon",
@@ -76,10 +77,17 @@ class Circuit:
         self._synapses = {}             # (mechanism, parameters) per (template, JSON)
         self._catalogue_loaded = False
         self.rotations = {}             # gid -> rotation angles about x, y, z (radians)
+        self.nest_gids = set()          # NEST point neurons (PointNet's rules apply)
         for name, pop in self.nodes.items():
             self._add_nodes(name, pop)
         for name, pop in self.edges.items():
             self._add_edges(pop)
+
+    @property
+    def nest_only(self):
+        """Every simulated node a NEST point neuron (a PointNet circuit)."""
+        return bool(self.nest_gids) and not self.network.cells and \
+            len(self.nest_gids) == len(self.network.artificial)
 
     # ------------------------------------------------------------------ lookup
     def gids(self, population, node_ids):
@@ -244,6 +252,7 @@ class Circuit:
         template = str(template)
         if template.startswith("nest:"):
             model = template[5:]
+            self.nest_gids.add(int(self.gids(pop.name, pop.ids[row:row + 1])[0]))
         elif template in ("nrn:IntFire1", "IntFire1"):
             # bmtk's IntFire1 parameters are in seconds
             return ns.models.point_neuron("IntFire1", **{
@@ -260,31 +269,77 @@ class Circuit:
             raise SonataError(f"{where}: {template}: {e}") from None
 
     # ------------------------------------------------------------------ edges
+    def _node_props(self, population, node_ids):
+        """``props(key)``: a node property per edge (object array); ``props(None)``: a
+        getter ``(key, k)`` of edge k's node, for user weight functions."""
+        nodes = self.nodes[population]
+        rows = self._node_rows(population, node_ids)
+
+        def props(key):
+            if key is None:
+                def one(name, k):
+                    value = nodes.attribute(name, rows[k:k + 1])[0]
+                    if value is None:
+                        raise KeyError(name)
+                    return value
+                return one
+            return nodes.attribute(key, rows)
+        return props
+
+    def _node_rows(self, population, node_ids):
+        ids = self.nodes[population].ids
+        order = np.argsort(ids, kind="stable")
+        return order[np.searchsorted(ids, node_ids, sorter=order)]
+
     def _add_edges(self, pop):
+        """Weights as bmtk applies them (``weights.edge_weights``): onto a biophysical
+        cell each of ``nsyns`` synapses takes the weight; onto a NEURON artificial cell
+        (BioNet) the weight times the synapse file's ``sign`` times ``nsyns`` where the
+        edges give ``nsyns`` (not preselected targets), else the weight alone; onto a NEST
+        point neuron (PointNet) the weight function's value, or ``syn_weight * nsyns``
+        without one."""
         net = self.network
         src = self.gids(pop.source_population, pop.source)
         tgt = self.gids(pop.target_population, pop.target)
-        weight = pop.numbers("syn_weight")
+        where = f"{pop.path}: {pop.group.name}"
+        every = np.arange(pop.size)
+        weight = edge_weights(pop, every, self._node_props(pop.source_population, pop.source),
+                              self._node_props(pop.target_population, pop.target), where)
         delay = pop.numbers("delay", default=1.0)
+        given = pop.attribute("nsyns")
         nsyns = pop.numbers("nsyns", default=1.0).astype(np.int64)
         funcs = pop.attribute("weight_function")
-        if any(f is not None for f in funcs):
-            f = next(f for f in funcs if f is not None)
-            raise SonataError(f"{pop.path}: {pop.group.name}: weight_function {f!r} is not "
-                              "supported; give syn_weight per edge")
-        for row in np.flatnonzero((weight < 0) & np.isin(tgt, list(net.cells))):
-            raise SonataError(f"{pop.path}: {pop.group.name}: edge {row} has syn_weight "
-                              f"{weight[row]} < 0 onto a conductance synapse")
+        if (nsyns < 0).any():
+            row = int(np.flatnonzero(nsyns < 0)[0])
+            raise SonataError(f"{where}: edge {row} has nsyns {nsyns[row]} < 0")
+        bad = np.flatnonzero(delay < 0)
+        if len(bad):
+            raise SonataError(f"{where}: edge {bad[0]} has delay {delay[bad[0]]} ms < 0")
         where = f"{pop.path}: {pop.group.name}"
         virtual = np.isin(tgt, np.fromiter(net.spike_sources, dtype=np.int64))
         if virtual.any():
             row = int(np.flatnonzero(virtual)[0])
             raise SonataError(f"{where}: edge {row} targets a virtual node (gid {tgt[row]})")
         point = np.isin(tgt, np.fromiter(net.artificial, dtype=np.int64))
-        rows = np.flatnonzero(point)                 # onto point neurons: one connection
-        net.connect_many(src[rows], tgt[rows], [None] * len(rows),
-                         weight[rows] * nsyns[rows], delay[rows])
+        nest = np.isin(tgt, np.fromiter(self.nest_gids, dtype=np.int64))
+        rows = np.flatnonzero(nest)                  # PointNet: one connection each
+        self._check_nest_synapses(pop, rows, where)
+        with_function = np.array([f is not None for f in funcs[rows]], dtype=bool)
+        scale = np.where(with_function, 1.0, nsyns[rows])
+        net.connect_many(src[rows], tgt[rows], [None] * len(rows), weight[rows] * scale,
+                         delay[rows])
+        rows = np.flatnonzero(point & ~nest)         # BioNet's point processes
+        preselected = np.array([g is None for g in given[rows]], dtype=bool) | \
+            np.array([s is not None for s in pop.attribute("afferent_section_id", rows)],
+                     dtype=bool)
+        sign = self._signs(pop, rows[~preselected], where)
+        scale = np.ones(len(rows))
+        scale[~preselected] = sign * nsyns[rows[~preselected]]
+        net.connect_many(src[rows], tgt[rows], [None] * len(rows), weight[rows] * scale,
+                         delay[rows])
         rows = np.flatnonzero(~point)                # onto cells: nsyns synapses each
+        # preselected targets (afferent_section_id given): one synapse an edge, as BioNet
+        nsyns[rows[[s is not None for s in pop.attribute("afferent_section_id", rows)]]] = 1
         rows = rows[np.argsort(tgt[rows], kind="stable")]
         syn_row = np.repeat(rows, nsyns[rows])
         first = np.repeat(np.cumsum(nsyns[rows]) - nsyns[rows], nsyns[rows])
@@ -307,6 +362,38 @@ class Circuit:
                         from None
         net.connect_many(src[syn_row], tgt[syn_row], labels, weight[syn_row],
                          delay[syn_row])
+
+    def _signs(self, pop, rows, where):
+        """The ``sign`` of each edge's synapse file (BioNet multiplies a point process's
+        weight by it)."""
+        dynamics = pop.attribute("dynamics_params", rows)
+        out = np.empty(len(rows))
+        cache = {}
+        for k, name in enumerate(dynamics):
+            if name not in cache:
+                if name is None:
+                    raise SonataError(f"{where}: edge {rows[k]} onto a NEURON point process "
+                                      "has no dynamics_params (its synapse file gives the "
+                                      "weight's sign)")
+                path = self._component("synaptic_models_dir", str(name), "dynamics_params",
+                                       f"{where}: edge {rows[k]}")
+                params = read_json(path, "synapse parameters")
+                if "sign" not in params:
+                    raise SonataError(f"{path}: no 'sign' (BioNet multiplies the weight of "
+                                      f"edge {rows[k]} of {where} onto a point process by it)")
+                cache[name] = float(params["sign"])
+            out[k] = cache[name]
+        return out
+
+    def _check_nest_synapses(self, pop, rows, where):
+        """PointNet's edges onto NEST neurons name a NEST synapse model; neurosim delivers
+        static synapses only."""
+        for template in dict.fromkeys(pop.attribute("model_template", rows)):
+            if template not in (None, "static_synapse"):
+                row = rows[np.flatnonzero(pop.attribute("model_template", rows) ==
+                                          template)[0]]
+                raise SonataError(f"{where}: edge {row}: model_template {template!r} onto a "
+                                  "NEST neuron is not supported (static_synapse)")
 
     def _synapse_of_rows(self, pop, rows):
         """A code per row and the ``_synapses`` key (model template, dynamics file) of each

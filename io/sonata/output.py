@@ -69,8 +69,9 @@ def _atomic(path, write):
     return path
 
 
-def write_spikes(path, populations, sort="by_time"):
-    """``populations``: ``{name: (node_ids, timestamps)}``; ``sort`` by_time, by_id or none."""
+def write_spikes(path, populations, sort="by_time", attrs=None):
+    """``populations``: ``{name: (node_ids, timestamps)}``; ``sort`` by_time, by_id or none;
+    ``attrs``: more attributes of the file (a run's ``complete`` and ``time_reached``)."""
     if sort not in _SORT_CODES:
         raise SonataError(f"spikes sort order {sort!r} is not one of by_time, by_id, none")
     code = _SORT_CODES[sort]
@@ -78,6 +79,8 @@ def write_spikes(path, populations, sort="by_time"):
     def write(f):
         f.attrs["magic"] = np.uint32(0x0A7A)
         f.attrs["version"] = np.array([0, 1], dtype=np.uint32)
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = value
         root = f.create_group("spikes")
         for name, (ids, times) in populations.items():
             ids, times = np.asarray(ids, dtype=np.uint64), np.asarray(times, dtype=float)
@@ -108,14 +111,19 @@ class ReportWriter:
         self.file.attrs["version"] = np.array([0, 1], dtype=np.uint32)
         self.populations = []
 
-    def add(self, population, node_ids, elements, start, step, units="mV"):
+    def add(self, population, node_ids, elements, start, step, units="mV", last=False,
+            dtype=float, extra=None):
         """A population's report: ``elements`` per node id, its (section ids, x); returns
-        its index for ``append``."""
+        its index for ``append``.  The file's time is [start, stop, step]: stop is the end
+        of the last frame's step (BioNet), or with ``last`` its time (PointNet).  ``dtype``:
+        the data's, float64 as BioNet and PointNet write it, or float32 (the reports
+        libsonata 0.2 reads).  ``extra``: more per-element mapping datasets (a netcon
+        report's src_ids and trg_ids)."""
         if self.resume:                     # the groups exist: go on appending
             g = self.file[f"report/{population}"]
             m = g["mapping"]
             self.populations.append((g["data"], m["time"], float(m["time"][0]),
-                                     float(m["time"][2])))
+                                     float(m["time"][2]), bool(m["time"].attrs.get("last"))))
             return len(self.populations) - 1
         g = self.file.create_group(f"report/{population}")
         counts = np.array([len(e[0]) for e in elements], dtype=np.uint64)
@@ -129,31 +137,38 @@ class ReportWriter:
             [np.asarray(e[0], dtype=np.uint32) for e in elements] +
             [np.zeros(0, dtype=np.uint32)]))
         m.create_dataset("element_pos", data=np.concatenate(
-            [np.asarray(e[1], dtype=np.float32) for e in elements] +
-            [np.zeros(0, dtype=np.float32)]))
+            [np.asarray(e[1], dtype=float) for e in elements] + [np.zeros(0)]))
+        for key, values in (extra or {}).items():
+            m.create_dataset(key, data=np.asarray(values, dtype=np.int64))
         time = m.create_dataset("time", data=np.array([start, start, step], dtype=float))
         time.attrs["units"] = "ms"
+        if last:
+            time.attrs["last"] = True
         rows = max(1, min(1024, 2 ** 20 // max(width, 1)))
-        data = g.create_dataset("data", shape=(0, width), dtype=np.float32,
+        data = g.create_dataset("data", shape=(0, width), dtype=dtype,
                                 maxshape=(None, width), chunks=(rows, max(1, width)))
         data.attrs["units"] = units
-        self.populations.append((data, time, float(start), float(step)))
+        self.populations.append((data, time, float(start), float(step), last))
         return len(self.populations) - 1
 
     def append(self, index, frames):
         """Frames [n x elements] of population ``index``, in time order."""
-        data, time, start, step = self.populations[index]
-        frames = np.asarray(frames, dtype=np.float32).reshape(-1, data.shape[1])
+        data, time, start, step, last = self.populations[index]
+        frames = np.asarray(frames, dtype=data.dtype).reshape(-1, data.shape[1])
         n = data.shape[0]
         data.resize((n + len(frames), data.shape[1]))
         data[n:] = frames
-        time[1] = start + step * (n + len(frames))
+        time[1] = start + step * (n + len(frames) - (1 if last else 0))
 
     def flush(self):
         self.file.flush()
 
-    def close(self):
-        """Complete the file: rename it into place."""
+    def close(self, attrs=None):
+        """Complete the file: rename it into place (``attrs``: the run's ``complete`` and
+        ``time_reached``, set on the file first)."""
+        for key, value in (attrs or {}).items():
+            if value is not None:
+                self.file.attrs[key] = value
         self.file.close()
         os.replace(self.tmp, self.path)
         return self.path

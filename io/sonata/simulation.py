@@ -16,13 +16,15 @@ import os
 import signal
 import sys
 import time
+import warnings
 
 import numpy as np
 
 import neurosim as ns
 
 from .circuit import Circuit
-from .config import SonataError, circuit_of, load_config, read_json, resolve
+from .config import SonataError, SonataWarning, circuit_of, load_simulation, read_json, resolve
+from .manifest import Manifest
 from .output import ReportWriter, read_spikes, write_spikes
 
 
@@ -32,8 +34,8 @@ class SonataRun:
     reports continuing those of the run that wrote it."""
 
     def __init__(self, path, threads=1, backend="cpu", comm=None, restore=None,
-                 output_dir=None, tstop=None):
-        self.config = cfg = load_config(path, "simulation config")
+                 output_dir=None, tstop=None, force=False):
+        self.config = cfg = load_simulation(path)
         self.path = cfg["_path"]
         run = cfg.get("run", {})
         if "tstop" not in run:
@@ -41,6 +43,12 @@ class SonataRun:
         self.tstop = self._number(run, "tstop", "run") if tstop is None else float(tstop)
         self.tstart = self._number(run, "tstart", "run", 0.0)
         self.dt = self._number(run, "dt", "run", 0.025)
+        if self.tstop <= self.tstart:
+            raise SonataError(f"{self.path}: run.tstop = {self.tstop:g} ms must be after "
+                              f"run.tstart = {self.tstart:g} ms")
+        if not 0 < self.dt <= self.tstop - self.tstart:
+            raise SonataError(f"{self.path}: run.dt = {self.dt:g} ms must be > 0 and no "
+                              f"longer than the run ({self.tstop - self.tstart:g} ms)")
         conditions = cfg.get("conditions", {})
         self.celsius = self._number(conditions, "celsius", "conditions", 34.0)
         self.v_init = self._number(conditions, "v_init", "conditions", -80.0)
@@ -59,7 +67,7 @@ class SonataRun:
         if "precise_times" in run or "allow_offgrid_spikes" in run:
             net.spike_timing = "nest" if run.get("precise_times", True) else "nest_grid"
         self.sim = ns.Simulation(net, dt=self.dt, celsius=self.celsius, threads=threads,
-                                 backend=backend, comm=comm)
+                                 backend=backend, comm=comm, force=force)
         output = cfg.get("output", {})
         self.output_dir = resolve(cfg, output.get("output_dir", "output")) \
             if output_dir is None else os.path.abspath(output_dir)
@@ -68,14 +76,19 @@ class SonataRun:
         self.spikes_file = spikes_file if os.path.isabs(spikes_file) else \
             os.path.join(self.output_dir, spikes_file)
         self.sort = output.get("spikes_sort_order", "time")
+        files = [self.path, circuit_of(cfg)["_path"]] + [cfg[k] for k in ("_entry",)
+                                                         if k in cfg]
+        self.manifest = Manifest(self.output_dir, self.path, files, self.tstop)
         self.spikes = self.sim.record_spikes(list(net.cells) + list(net.artificial))
         if restore is not None:
             from neurosim.checkpoint import load_state
             extra = load_state(self.sim, restore)
             if "spike_gids" in extra:
                 self.spikes._store(extra["spike_gids"], extra["spike_times"])
+        self._outputs = {}                  # real path -> the output writing it
         self.reports = [self._report(name, spec, resume=restore is not None)
                         for name, spec in cfg.get("reports", {}).items()]
+        self.reports = [r for r in self.reports if r is not None]
 
     def _number(self, section, key, where, default=None):
         value = section.get(key, default)
@@ -90,31 +103,56 @@ class SonataRun:
 
     # ------------------------------------------------------------------ node sets
     def _node_sets(self):
+        """Node sets of ``node_sets_file`` (circuit's, then the simulation's) and inline
+        ``node_sets``.  A missing node sets file is a warning, as bmtk tolerates it: names
+        that are population names still resolve, others are errors where used."""
         cfg = self.config
         sets = {}
+        self.missing_node_sets = None
         for source in (circuit_of(cfg), cfg):
             if "node_sets_file" in source:
-                data = read_json(resolve(source, source["node_sets_file"]), "node sets file")
+                path = resolve(source, source["node_sets_file"])
+                if not os.path.exists(path):
+                    warnings.warn(f"{source['_path']}: node_sets_file {path} does not exist; "
+                                  "node sets that name a population still resolve",
+                                  SonataWarning, stacklevel=2)
+                    self.missing_node_sets = path
+                    continue
+                data = read_json(path, "node sets file")
                 if not isinstance(data, dict):
-                    raise SonataError(f"{source['node_sets_file']}: node sets are a JSON "
-                                      "object")
+                    raise SonataError(f"{path}: node sets are a JSON object")
                 sets.update(data)
             sets.update(source.get("node_sets", {}) if isinstance(source.get("node_sets"),
                                                                  dict) else {})
         return sets
 
+    def population_of(self, node_set):
+        """The one population a node set (by name) is restricted to, or None."""
+        if isinstance(node_set, str):
+            spec = self.node_sets.get(node_set)
+            if spec is None and node_set in self.circuit.nodes:
+                return node_set
+            return spec.get("population") if isinstance(spec, dict) else None
+        return node_set.get("population") if isinstance(node_set, dict) else None
+
     def gids_of(self, node_set, seen=()):
         """Sorted gids of a node set: a name, a list of names (union) or a query object
-        (population, node_id, attribute values)."""
+        (population, node_id, attribute values).  A name that no node set has but a node
+        population does stands for that population (bmtk resolves it so)."""
         c = self.circuit
         if isinstance(node_set, str):
             if node_set in seen:
                 raise SonataError(f"{self.path}: node set {node_set!r} refers to itself")
+            if node_set not in self.node_sets and node_set in c.nodes:
+                return np.sort(c.gids(node_set, c.nodes[node_set].ids))
             if node_set == "All" and node_set not in self.node_sets:
                 return np.sort(np.concatenate([c.gids(p, c.nodes[p].ids) for p in c.nodes]))
             if node_set not in self.node_sets:
+                missing = "" if self.missing_node_sets is None else \
+                    f"; the node sets file {self.missing_node_sets} does not exist"
                 raise SonataError(f"{self.path}: unknown node set {node_set!r} (known: "
-                                  f"{sorted(self.node_sets)})")
+                                  f"{sorted(self.node_sets)}, and the populations "
+                                  f"{sorted(c.nodes)}){missing}")
             return self.gids_of(self.node_sets[node_set], seen + (node_set,))
         if isinstance(node_set, list):
             return np.unique(np.concatenate([self.gids_of(s, seen) for s in node_set] +
@@ -148,10 +186,8 @@ class SonataRun:
             if "input_file" not in spec:
                 raise SonataError(f"{where}: input_file is missing")
             targets = self.gids_of(spec["node_set"]) if "node_set" in spec else None
-            population = None
-            if isinstance(spec.get("node_set"), str) and \
-                    isinstance(self.node_sets.get(spec["node_set"]), dict):
-                population = self.node_sets[spec["node_set"]].get("population")
+            population = self.population_of(spec["node_set"]) if "node_set" in spec \
+                else None
             path = resolve(self.config, spec["input_file"])
             used = 0
             for pop, (ids, times) in read_spikes(path, population).items():
@@ -160,8 +196,17 @@ class SonataRun:
                                       "population of the circuit")
                 known = np.isin(ids, self.circuit.nodes[pop].ids)
                 if not known.all():
-                    raise SonataError(f"{where}: spikes of node {ids[~known][0]}, which "
-                                      f"population {pop!r} does not have")
+                    # bmtk drops them; say how many
+                    warnings.warn(f"{where}: {int((~known).sum())} spikes of "
+                                  f"{len(np.unique(ids[~known]))} node ids that population "
+                                  f"{pop!r} does not have (e.g. {ids[~known][0]}) in {path} "
+                                  "are dropped", SonataWarning, stacklevel=2)
+                    ids, times = ids[known], times[known]
+                if len(times) and not np.all(times >= 0.0):
+                    bad = int(np.flatnonzero(~(times >= 0.0))[0])
+                    raise SonataError(f"{where}: {path}: spike {bad} of population {pop!r} "
+                                      f"(node {ids[bad]}) is at t = {times[bad]} ms; spike "
+                                      "times must be >= 0")
                 gids = self.circuit.gids(pop, ids)
                 keep = np.ones(len(gids), dtype=bool) if targets is None else \
                     np.isin(gids, targets)
@@ -199,26 +244,107 @@ class SonataRun:
 
     # ------------------------------------------------------------------ reports
     def _report(self, name, spec, resume=False):
+        """A report of the config.  ``membrane_report`` (BioNet; ``sections``: soma, all,
+        or section kinds as BioNet names them — default all) and ``multimeter_report`` /
+        ``multimeter`` (PointNet; also a membrane report whose ``sections`` is
+        ``multimeter_report``).  Frames hold the values after each step, as both peers
+        record them.  ``data_type``: float64 (default, as the peers write reports) or
+        float32 (what libsonata 0.2 reads)."""
         where = f"{self.path}: reports.{name}"
         module = spec.get("module", "membrane_report")
-        if module not in ("membrane_report", "compartment_report"):
-            raise SonataError(f"{where}: module {module!r} is not supported (membrane_report)")
+        if module not in REPORT_MODULES:
+            raise SonataError(f"{where}: module {module!r} is not supported (known: "
+                              f"{', '.join(sorted(REPORT_MODULES))})")
         variable = spec.get("variable_name", "v")
-        sections = spec.get("sections", "soma")
-        if sections not in ("soma", "all"):
-            raise SonataError(f"{where}: sections {sections!r} is not soma or all")
+        if isinstance(variable, list):
+            if len(variable) != 1:
+                raise SonataError(f"{where}: variable_name {variable!r}: one variable per "
+                                  "report (give each its own report)")
+            variable = variable[0]
+        sections = spec.get("sections", "all")
+        multimeter = module in ("multimeter_report", "multimeter") or \
+            sections in ("multimeter_report", "multimeter")
+        kinds = None if multimeter else _section_kinds(sections, where)
         step = self._number(spec, "dt", f"reports.{name}", self.dt)
-        gids = self.gids_of(spec.get("cells", "All"))
+        cells = spec.get("cells", "All")
+        if isinstance(cells, str) and cells not in self.node_sets and \
+                cells not in self.circuit.nodes and cells != "All" and \
+                self.missing_node_sets is not None:
+            warnings.warn(f"{where}: node set {cells!r} is unknown and the node sets file "
+                          f"{self.missing_node_sets} does not exist: the report is skipped",
+                          SonataWarning, stacklevel=2)
+            return None
+        gids = self.gids_of(cells)
         net = self.circuit.network
         gids = gids[[int(g) in net.cells or int(g) in net.artificial for g in gids]]
         if len(gids) == 0:
             raise SonataError(f"{where}: the node set holds no simulated cell")
+        if module == "netcon_report":
+            gids = gids[[int(g) in net.cells for g in gids]]
+            if len(gids) == 0:
+                raise SonataError(f"{where}: the node set holds no biophysical cell (a "
+                                  "netcon report records synapses)")
+        if multimeter and any(int(g) in net.cells for g in gids):
+            raise SonataError(f"{where}: sections {sections!r} (a NEST multimeter) on "
+                              "biophysical cells; give soma, all or section kinds")
         file_name = spec.get("file_name", f"{name}.h5")
         path = file_name if os.path.isabs(file_name) else \
             os.path.join(self.output_dir, file_name)
-        return _Report(self, path, variable, sections, step, gids,
+        # no two outputs in one file (a report named as the spikes file would overwrite it)
+        taken = self._outputs.setdefault(os.path.realpath(self.spikes_file),
+                                         "output.spikes_file")
+        taken = self._outputs.setdefault(os.path.realpath(path), f"reports.{name}")
+        if taken != f"reports.{name}":
+            raise SonataError(f"{where}: writes {path}, the file of {taken}")
+        # PointNet labels its frames from the first sample (start + dt), BioNet from start
+        nest_only = all(int(g) in net.artificial for g in gids) and self.circuit.nest_only
+        dtype = spec.get("data_type", "float64")
+        if dtype not in ("float64", "float32"):
+            raise SonataError(f"{where}: data_type {dtype!r} is not float64 (as BioNet and "
+                              "PointNet write reports) or float32")
+        if module == "netcon_report":
+            sites = self._netcon_sites(spec.get("syn_type", "Exp2Syn"), where)
+        else:
+            sites = self._membrane_sites(kinds)
+        return _Report(self, path, variable, sites, step, gids,
                        self._number(spec, "start_time", f"reports.{name}", self.tstart),
-                       self._number(spec, "end_time", f"reports.{name}", self.tstop), resume)
+                       self._number(spec, "end_time", f"reports.{name}", self.tstop), resume,
+                       label_first=nest_only, dtype=np.dtype(dtype))
+
+    def _membrane_sites(self, kinds):
+        net = self.circuit.network
+
+        def sites(gid):
+            if gid in net.artificial:
+                return [(None, 0, 0.5)], {}
+            return [((s, x), s, x) for s, x in _locations(net.cells[gid], kinds)], {}
+        return sites
+
+    def _netcon_sites(self, syn_type, where):
+        """BioNet's netcon report: each synapse whose mechanism's name starts with
+        ``syn_type`` (all with None), in connection order; its segment's centre, the
+        source gid (-1 for a virtual source, as BioNet's VecStim) and the target gid."""
+        net = self.circuit.network
+        src, tgt, labels, _, _ = net.connections()
+        source_of = {(int(t), lab): int(s) for s, t, lab in zip(src, tgt, labels)
+                     if lab is not None}
+        virtual = set(net.spike_sources)
+
+        def sites(gid):
+            cell = net.cells[gid]
+            nseg = _nseg(cell)
+            here, src_ids = [], []
+            for syn in cell.synapses:
+                if syn_type is not None and not syn.mechanism.name.startswith(syn_type):
+                    continue
+                s, x = syn.location
+                n = nseg[s]
+                centre = (min(int(x * n), n - 1) + 0.5) / n
+                here.append((syn.label, s, centre))
+                source = source_of.get((gid, syn.label), -1)
+                src_ids.append(-1 if source in virtual else source)
+            return here, {"src_ids": src_ids, "trg_ids": [gid] * len(here)}
+        return sites
 
     # ------------------------------------------------------------------ running
     def checkpoint(self, path):
@@ -242,6 +368,8 @@ class SonataRun:
         if viewer is not None:
             block = viewer.interval
         show = Progress(self.tstop) if progress and rank0 else None
+        if rank0:
+            self.manifest.write("running")
         due = sim.t + every if checkpoint is not None and every else np.inf
         t0 = time.perf_counter()
         # between blocks a signal is noted too; the next block's first exchange stops
@@ -259,24 +387,26 @@ class SonataRun:
                     due += every
                 if show is not None:
                     show(sim.t, time.perf_counter() - t0)
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit) as stop:
             # every rank stopped at the same step: the state is whole, save it
             if checkpoint is not None:
                 self.checkpoint(checkpoint)
                 if rank0:
+                    self.manifest.write("partial", sim.t, f"stopped; checkpoint {checkpoint}")
                     sys.stderr.write(f"neurosim: checkpoint at t = {sim.t:g} ms written to "
                                      f"{checkpoint}; go on with --restore {checkpoint}\n")
             else:
-                self._discard()
+                self._keep_partial("SIGINT" if isinstance(stop, KeyboardInterrupt) else
+                                   f"signal (exit {stop.code})")
             raise
-        except BaseException:
-            self._discard()
+        except BaseException as error:
+            self._keep_partial(f"{type(error).__name__}: {error}")
             raise
         finally:
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
         for report in self.reports:
-            report.close()
+            report.close(complete=True, time_reached=sim.t)
         self.wall = time.perf_counter() - t0
         if show is not None and show.tty:
             sys.stderr.write("\n")
@@ -291,14 +421,33 @@ class SonataRun:
         return LiveView(self.sim, interval=interval, show=show, rotations=c.rotations,
                         populations=populations, **options)
 
-    def _discard(self):
-        for report in self.reports:
-            report.discard()
+    def _keep_partial(self, reason):
+        """A run that stopped early keeps what it recorded up to the step it reached, in
+        files written as a finished run writes them but marked ``complete = False`` with
+        the time reached; the manifest says ``partial``."""
+        t = self.sim.t
+        try:
+            for report in self.reports:
+                report.collect()
+                report.close(complete=False, time_reached=t)
+            self.write(complete=False)
+        finally:
+            if self.sim.comm.rank == 0:
+                self.manifest.write("partial", t, reason)
+                sys.stderr.write(f"neurosim: outputs to t = {t:g} ms kept in "
+                                 f"{self.output_dir}, marked partial\n")
 
-    def write(self):
-        """The spikes file, per simulated population (rank 0 writes)."""
+    def write(self, complete=True):
+        """The spikes file, per simulated population (rank 0 writes); a finished run's
+        manifest then says ``complete``."""
         if self.sim.comm.rank != 0:
             return None
+        path = self._write_spikes(complete)
+        if complete:
+            self.manifest.write("complete", self.sim.t)
+        return path
+
+    def _write_spikes(self, complete):
         gids, times = self.spikes.gids, self.spikes.times
         out = {}
         for name, pop in self.circuit.nodes.items():
@@ -309,36 +458,44 @@ class SonataRun:
                                                       else 0))
             out[name] = (gids[mine] - first, times[mine])
         sort = {"time": "by_time", "id": "by_id", "gid": "by_id"}.get(self.sort, self.sort)
-        return write_spikes(self.spikes_file, out, sort)
+        return write_spikes(self.spikes_file, out, sort,
+                            attrs={"complete": complete, "time_reached": self.sim.t})
 
 
 class _Report:
-    """One membrane report: probes on its cells, frames written into one SONATA report
-    file (a group per node population) as the run goes."""
+    """One report: probes on its cells, frames written into one SONATA report file (a group
+    per node population) as the run goes.  Frame k holds the values after step k + 1 of
+    the report's interval; it is labelled ``start + k * step`` (BioNet) or, with
+    ``label_first``, ``start + (k + 1) * step`` (PointNet: NEST's multimeter times).
+    ``sites(gid)``: the cell's probes, [(location, section id, x)], and extra mapping
+    datasets (a dict of per-element lists) of a population's elements."""
 
-    def __init__(self, run, path, variable, sections, step, gids, start, end, resume=False):
-        self.run, self.start, self.end = run, start, end
+    def __init__(self, run, path, variable, sites, step, gids, start, end, resume=False,
+                 label_first=False, dtype=float):
+        self.run, self.start, self.end, self.step = run, start, end, step
+        self._path = path
         sim, circuit, net = run.sim, run.circuit, run.circuit.network
         self.writer = ReportWriter(path, resume) if sim.comm.rank == 0 else None
         self.traces, self.columns = [], []
         by_pop = {}
         for gid in gids:
             by_pop.setdefault(circuit.node(int(gid))[0], []).append(int(gid))
+        label = start + step if label_first else start
         for pop, members in by_pop.items():
-            elements, first = [], len(self.traces)
+            elements, first, extra = [], len(self.traces), {}
             for gid in members:
-                if gid in net.artificial:
-                    locs, name = [None], variable if variable != "v" else "V_m"
-                    elements.append(([0], [0.5]))
-                else:
-                    locs, name = _locations(net.cells[gid], sections), variable
-                    elements.append(([s for s, _ in locs], [x for _, x in locs]))
-                for loc in locs:
+                here, more = sites(gid)
+                name = "V_m" if gid in net.artificial and variable == "v" else variable
+                elements.append(([s for _, s, _ in here], [x for _, _, x in here]))
+                for key, values in more.items():
+                    extra.setdefault(key, []).extend(values)
+                for loc, _, _ in here:
                     self.traces.append(sim.record(name, loc, cell=gid, interval=step))
             self.columns.append((first, len(self.traces)))
             if self.writer is not None:
-                self.writer.add(pop, [circuit.node(g)[1] for g in members], elements, start,
-                                step, units="mV" if variable in ("v", "V_m") else "")
+                self.writer.add(pop, [circuit.node(g)[1] for g in members], elements, label,
+                                step, units="mV" if variable in ("v", "V_m") else "",
+                                last=label_first, dtype=dtype, extra=extra)
 
     def collect(self):
         """Frames recorded since the last call: written (rank 0), and dropped from memory
@@ -351,33 +508,69 @@ class _Report:
         if self.writer is None or not new:
             return
         times = new[0][0]
-        data, _, start, step = self.writer.populations[0]
-        written = start + step * data.shape[0]        # a restored run has frames already
-        keep = (times >= max(self.start, written) - 1e-9) & (times <= self.end + 1e-9)
+        data = self.writer.populations[0][0]
+        # frames so far (a restored run has some): the next is the value at this time
+        due = self.start + self.step * (data.shape[0] + 1)
+        keep = (times >= due - 1e-9) & (times <= self.end + 1e-9)
         for index, (a, b) in enumerate(self.columns):
             self.writer.append(index, np.stack([new[k][1][keep] for k in range(a, b)],
                                                axis=1))
 
-    def close(self):
-        return self.writer.close() if self.writer is not None else None
+    @property
+    def path(self):
+        return self._path
+
+    def close(self, complete=True, time_reached=None):
+        if self.writer is None:
+            return None
+        return self.writer.close(attrs={"complete": complete, "time_reached": time_reached})
 
     def flush(self):
         if self.writer is not None:
             self.writer.flush()
 
-    def discard(self):
-        if self.writer is not None:
-            self.writer.discard()
 
 
-def _locations(cell, sections):
-    """(section, x) of the soma centre, or of every segment centre of the cell."""
-    if sections == "soma":
+# report modules: BioNet's membrane report (also by its older name) and synapse variables
+# (netcon_report), PointNet's multimeter
+REPORT_MODULES = {"membrane_report", "compartment_report", "multimeter_report", "multimeter",
+                  "netcon_report"}
+# section kinds as BioNet names them in a report's "sections" (its SWC type map)
+SECTION_KINDS = {"soma": "soma", "somatic": "soma", "axon": "axon", "axonal": "axon",
+                 "dend": "dend", "basal": "dend", "basal dendrite": "dend",
+                 "(basal) dendrite": "dend", "apic": "apic", "apical": "apic",
+                 "apical dendrite": "apic"}
+
+
+def _section_kinds(sections, where):
+    """The section kinds a report's ``sections`` names (None: all)."""
+    names = sections if isinstance(sections, (list, tuple)) else [sections]
+    names = [str(n).lower() for n in names]
+    if not names or "all" in names:
+        return None
+    unknown = [n for n in names if n not in SECTION_KINDS]
+    if unknown:
+        raise SonataError(f"{where}: sections {unknown[0]!r} is not all or one of "
+                          f"{sorted(SECTION_KINDS)}")
+    return {SECTION_KINDS[n] for n in names}
+
+
+def _nseg(cell):
+    from neurosim.lowering import _lower_cell
+    return _lower_cell(cell)["layout"].nseg
+
+
+def _locations(cell, kinds):
+    """(section, x) of every segment centre of the cell's sections of the given kinds
+    (None: all), in section order; the soma alone is its centre."""
+    if kinds == {"soma"}:
         return [(0, 0.5)]
     from neurosim.lowering import _lower_cell
     part = _lower_cell(cell)
     centre = part["area"] > 0
-    return [(int(s), float(x)) for s, x in zip(part["section"][centre], part["x"][centre])]
+    morph = cell.morphology
+    return [(int(s), float(x)) for s, x in zip(part["section"][centre], part["x"][centre])
+            if kinds is None or morph[int(s)].type_name in kinds]
 
 
 class Progress:
