@@ -181,6 +181,16 @@ def test_300_pointneurons_matches_pointnet(copy):
     print(f"300_pointneurons: {len(mine)} spikes as PointNet's; V_m within {worst:.3g} mV "
           "of NEST's")
     assert worst <= 1e-6, f"V_m differs from NEST's by {worst} mV"
+    # the command line on config.json: the spikes and the multimeter_report
+    from neurosim.cli import main
+    assert main(["run", str(copy / "config.json"), "--quiet"]) == 0
+    assert _spikes(copy / "output" / "spikes.h5") == reference
+    with h5py.File(copy / "output" / "membrane_potential.h5", "r") as f:
+        assert list(f["report/internal/mapping/node_ids"][()]) == RECORDED
+        mine_v = f["report/internal/data"][()]
+    n = min(len(mine_v), len(pn_v))
+    assert n >= len(pn_v) - 100
+    np.testing.assert_allclose(mine_v[:n], pn_v[:n], rtol=0, atol=5e-4 + 1e-9)
 
 
 # NEST's SonataNetwork needs NEST built with HDF5, which the nest-simulator wheel is not; this
@@ -248,13 +258,7 @@ def test_nest_example_copy_matches_nest(tmp_path):
             cfg["run"].update(precise_times=False, allow_offgrid_spikes=True)
             config = copy / "simulation_config_grid.json"
             json.dump(cfg, open(config, "w"))
-        try:
-            mine, _ = _neurosim(str(config), recorded=[], output_dir=str(copy / f"out{grid}"))
-        except Exception as e:          # until main reads a config without node_sets.json
-            if "node sets file not found" in str(e):
-                pytest.xfail("a missing node_sets.json and node sets by population name "
-                             "come with main's SONATA entry point")
-            raise
+        mine, _ = _neurosim(str(config), recorded=[], output_dir=str(copy / f"out{grid}"))
         assert len(reference) > 10000 and mine == reference, grid
         results[grid] = mine
     assert results[False] != results[True]
