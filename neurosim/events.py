@@ -242,3 +242,44 @@ def check_delays(delays, dt):
     if len(delays) and np.min(delays) < dt * (1 - 1e-9):
         raise ParameterError(f"connection delay {np.min(delays)} ms is shorter than dt = {dt} "
                              "ms; delays must be >= dt")
+
+
+# NEST's point-neuron models (neurosim.mechanisms.builtin.point_neurons)
+NEST_MODELS = frozenset({"iaf_psc_exp", "iaf_psc_alpha", "iaf_cond_exp", "aeif_cond_exp",
+                         "izhikevich"})
+
+
+def nest_timing(net):
+    """How spike sources' times become NEST steps: ``net.spike_timing`` -- "nest" (a
+    spike_generator with precise_times, as PointNet makes them: the end of the step holding
+    the time), "nest_grid" (precise_times off, allow_offgrid_times on, as NEST's
+    SonataNetwork makes them: a time within half a tic of the grid is that grid point, others
+    the end of their step) or "neuron" (the nearest step) -- else "nest" when every cell is
+    one of NEST's point-neuron models, None otherwise."""
+    mode = getattr(net, "spike_timing", None)
+    if mode is not None:
+        if mode not in ("nest", "nest_grid", "neuron"):
+            raise ParameterError(f"spike_timing must be 'nest', 'nest_grid' or 'neuron', "
+                                 f"got {mode!r}")
+        return None if mode == "neuron" else mode
+    nest = bool(net.artificial) and not net.cells and all(
+        m.name in NEST_MODELS for m, _ in net.artificial.values())
+    return "nest" if nest else None
+
+
+def nest_stamps(times, dt, precise=True, tics_per_ms=1000.0):
+    """NEST's spike_generator's step of each time (as a time in ms): with ``precise``
+    (``Time::ms_stamp``) the end of the step holding it, a time on the grid staying;
+    without, the time rounded to tics first (``Time::ms``), kept if on the grid, else the
+    end of its step (allow_offgrid_times).  Computed as NEST does, in tics."""
+    t = np.asarray(times, dtype=float)
+    tics_per_step = int(round(dt * tics_per_ms))
+    ms_per_step = tics_per_step / tics_per_ms
+    n = np.trunc(t * tics_per_ms).astype(np.int64)
+    n -= n % tics_per_step
+    ms = n * (1.0 / tics_per_step) * ms_per_step
+    n = np.where(ms < t, n + tics_per_step, n)
+    if not precise:
+        tics = np.trunc(t * tics_per_ms + 0.5).astype(np.int64)
+        n = np.where(tics % tics_per_step == 0, tics, n)
+    return (n // tics_per_step) * dt

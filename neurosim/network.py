@@ -121,6 +121,27 @@ class Network:
             raise ParameterError("spike source times must be finite and >= 0")
         self.spike_sources[gid] = t
 
+    def add_step_current(self, gids, times, amplitudes):
+        """A NEST ``step_current_generator`` onto point neurons ``gids`` (iaf_psc_alpha):
+        from each time of ``times`` (ms, on the dt grid) the current is the matching
+        amplitude (pA), through a connection of delay dt as PointNet makes it -- the
+        neuron's potential feels an amplitude set at t from t + 2 dt on.  Generators onto
+        one neuron add."""
+        gids = [self._gid(g, "point neuron") for g in np.atleast_1d(gids)]
+        for g in gids:
+            if g not in self.artificial or "y0" not in self.artificial[g][0].states:
+                raise ParameterError(f"gid {g} is not a point neuron taking currents "
+                                     "(iaf_psc_alpha)")
+        t = np.asarray(times, dtype=float).ravel()
+        a = np.asarray(amplitudes, dtype=float).ravel()
+        if len(t) != len(a) or not np.all(np.isfinite(t)) or not np.all(np.isfinite(a)) \
+                or np.any(t <= 0) or np.any(np.diff(t) <= 0):
+            raise ParameterError("step current: times (increasing, > 0 ms) and amplitudes "
+                                 "must be finite and as many")
+        if not hasattr(self, "step_currents"):
+            self.step_currents = []
+        self.step_currents.append((np.array(gids, dtype=np.int64), t, a))
+
     def add_spike_source(self, times, targets=(), weight=0.0, delay=1.0):
         """A gid that spikes at ``times`` (ms), connected to ``targets`` [(gid, label), ...]
         with ``weight`` and ``delay``; returns the gid."""

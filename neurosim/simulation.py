@@ -15,7 +15,7 @@ from . import wiring
 from .backends import make_backend
 from .cell import Cell
 from .errors import LocationError, NumericalInstabilityError, ParameterError
-from .events import EventQueue, by_source, check_delays
+from .events import EventQueue, by_source, check_delays, nest_stamps, nest_timing
 from .lowering import artificial_tables, lower
 from .network import Network
 from .parallel import SpikeRoute, default_comm, owner_of, partition
@@ -228,7 +228,66 @@ class Simulation:
                               [np.zeros(0, dtype=np.int64)])
         order = np.lexsort((gids, times))
         self._source_times, self._source_gids = times[order], gids[order]
+        # NEST's spike_generator (precise_times, as PointNet sets it) stamps a spike at the
+        # end of the step holding it; its NEST point-neuron targets ignore the offset
+        timing = nest_timing(net)
+        self._source_sent = self._source_times if timing is None else \
+            nest_stamps(self._source_times, self.dt, precise=timing == "nest")
         self._source_next = 0          # index of the first source spike not yet queued
+        self._setup_step_currents(net)
+
+    def _setup_step_currents(self, net):
+        """Step currents onto point neurons: NEST's step_current_generator takes an
+        amplitude of time k dt in the step before; its CurrentEvent, delay one step, is read
+        at the end of step k: the neuron's y0 holds it from step k + 1 on (checked against
+        NEST).  A table (step -> (table, instance, y0)) applied between calls."""
+        changes = {}
+        for gids, times, amps in getattr(net, "step_currents", []):
+            steps = np.trunc(times * 1000.0 + 0.5).astype(np.int64)    # Time::ms, in tics
+            per = int(round(self.dt * 1000.0))
+            if np.any(steps % per):
+                raise ParameterError(f"step current times {times[steps % per != 0][:3]} are "
+                                     f"not on the dt = {self.dt} ms grid")
+            for g in gids.tolist():
+                if g not in self.local:
+                    continue
+                for k, amp in zip((steps // per + 1).tolist(), amps.tolist()):
+                    changes.setdefault(k, []).append((g, amp, id(times)))
+        if changes and type(self.backend).__module__ != "neurosim.backends.cpu":
+            raise ParameterError("step currents onto point neurons run on the CPU backend "
+                                 "only, for now")
+        # the current of a neuron at a change step: the sum over its generators of each one's
+        # latest amplitude
+        self._current_steps, self._current_sets = [], []
+        latest = {}
+        for k in sorted(changes):
+            touched = set()
+            for g, amp, gen in changes[k]:
+                latest[(g, gen)] = amp
+                touched.add(g)
+            sets = []
+            for g in sorted(touched):
+                j, row, inst = self._find_artificial("y0", g)
+                total = 0.0
+                for (g2, _), a in latest.items():
+                    if g2 == g:
+                        total += a
+                sets.append((j, row, inst, total))
+            self._current_steps.append(k)
+            self._current_sets.append(sets)
+
+    def _apply_step_currents(self):
+        """Set the currents due at this step; the next step a current changes at."""
+        steps = self._current_steps
+        if not steps:
+            return None
+        at = int(np.searchsorted(steps, self._step, side="left"))
+        if at < len(steps) and steps[at] == self._step:
+            self.backend.host()
+            for j, row, inst, value in self._current_sets[at]:
+                self.backend.tables[j].states[row, inst] = value
+            at += 1
+        return steps[at] if at < len(steps) else None
 
     @_on_every_rank
     def checkpoint(self, path, extra=None):
@@ -518,6 +577,9 @@ class Simulation:
             end = min(target, self._step + chunk)
             if self.epoch_steps is not None:
                 end = min(end, (self._step // self.epoch_steps + 1) * self.epoch_steps)
+            change = self._apply_step_currents()
+            if change is not None and change > self._step:
+                end = min(end, change)
             self._queue_source_spikes(end)
             events = self.events.pop_before(end)
             n = end - self._step
@@ -585,7 +647,7 @@ class Simulation:
         if stop > self._source_next:
             sl = slice(self._source_next, stop)
             g, t = self._source_gids[sl], self._source_times[sl]
-            self.events.push_spikes(g, t, detected=False)
+            self.events.push_spikes(g, self._source_sent[sl], detected=False)
             if self.comm.rank == 0:
                 for rec in self._spike_records:
                     rec._append(g, t)

@@ -61,6 +61,11 @@ class SonataRun:
         net = self.circuit.network
         for name, spec in cfg.get("inputs", {}).items():
             self._input(name, spec)
+        # PointNet's run keys for its spike generators (NEST point neurons): precise_times
+        # (bmtk's default, true) or times on the grid (allow_offgrid_spikes: the end of the
+        # step; NEST's SonataNetwork)
+        if "precise_times" in run or "allow_offgrid_spikes" in run:
+            net.spike_timing = "nest" if run.get("precise_times", True) else "nest_grid"
         self.sim = ns.Simulation(net, dt=self.dt, celsius=self.celsius, threads=threads,
                                  backend=backend, comm=comm, force=force)
         output = cfg.get("output", {})
@@ -221,7 +226,11 @@ class SonataRun:
             for key in ("amp", "delay", "duration", "node_set"):
                 if key not in spec:
                     raise SonataError(f"{where}: {key} is missing")
-            for gid in self.gids_of(spec["node_set"]):
+            gids = self.gids_of(spec["node_set"])
+            if len(gids) and all(int(g) in net.artificial for g in gids):
+                _point_current_clamp(net, gids, spec, self.dt, f"{where}")
+                return
+            for gid in gids:
                 if int(gid) not in net.cells:
                     raise SonataError(f"{where}: node set {spec['node_set']!r} holds gid "
                                       f"{gid}, which is not a biophysical cell")
@@ -586,3 +595,31 @@ class Progress:
                           f"  wall {wall:7.1f} s  {per:7.2f} s per simulated s"
                           + ("\r" if self.tty else "\n"))
         self.stream.flush()
+
+
+def _point_current_clamp(net, gids, spec, dt, where):
+    """A current_clamp onto NEST point neurons as PointNet makes it: a step_current_generator
+    (amplitudes in pA, as given), on at each delay, off after its duration unless the next
+    step starts first; steps starting at or before dt skipped (PointNet's NEST limit)."""
+    try:
+        amps, delays, durations = (np.atleast_1d(np.asarray(spec[k], dtype=float))
+                                   for k in ("amp", "delay", "duration"))
+    except (TypeError, ValueError):
+        raise SonataError(f"{where}: amp, delay and duration must be numbers or lists of "
+                          "numbers") from None
+    if not len(amps) == len(delays) == len(durations):
+        raise SonataError(f"{where}: amp, delay and duration must be as many")
+    times, values = [], []
+    for k in range(len(delays)):
+        if delays[k] <= dt:
+            continue
+        times.append(delays[k])
+        values.append(amps[k])
+        if k + 1 == len(delays) or delays[k] + durations[k] <= delays[k + 1]:
+            times.append(delays[k] + durations[k])
+            values.append(0.0)
+    if times:
+        try:
+            net.add_step_current(np.asarray(gids, dtype=np.int64), times, values)
+        except ns.NeurosimError as e:
+            raise SonataError(f"{where}: {e}") from None

@@ -24,17 +24,28 @@ from ..base import Mechanism, register
 def _exact_lif_propagators(syn):
     """Init lines for the propagators of an alpha current with time constant tau_syn_{syn}
     onto V: P11 (decay), P31 (dI -> V) and P32 (I -> V), from the closed-form solution of
-    dI' = -dI/ts, I' = dI - I/ts, V' = -V/tm + I/C over dt."""
+    dI' = -dI/ts, I' = dI - I/ts, V' = -V/tm + I/C over dt, in NEST's forms (its
+    IAFPropagatorAlpha: beta = ts tm / (tm - ts), expm1, the singular cases tm == ts)."""
     return f"""
 P11{syn} = math.exp(-dt / tau_syn_{syn})
-_rate = 1.0 / tau_m - 1.0 / tau_syn_{syn}
-if abs(_rate) * dt < 1e-9:
-    P32{syn} = dt / C_m * math.exp(-dt / tau_m)
-    P31{syn} = dt * dt / (2.0 * C_m) * math.exp(-dt / tau_m)
+_exp_syn = math.exp(-dt * (1.0 / tau_syn_{syn}))
+_inv_beta = (tau_m - tau_syn_{syn}) / (tau_syn_{syn} * tau_m)
+_expm1 = math.expm1(dt * _inv_beta)
+_exp_m = math.exp(-dt * (1.0 / tau_m))
+if tau_m != tau_syn_{syn}:
+    _beta = tau_syn_{syn} * tau_m / (tau_m - tau_syn_{syn})
+    _gamma = _beta / C_m
+    P32{syn} = _gamma * _exp_syn * _expm1
 else:
-    _diff = math.exp(-dt / tau_syn_{syn}) - math.exp(-dt / tau_m)
-    P32{syn} = _diff / (_rate * C_m)
-    P31{syn} = (dt * math.exp(-dt / tau_syn_{syn}) / _rate - _diff / (_rate * _rate)) / C_m
+    _beta = 0.0
+    _gamma = 0.0
+    P32{syn} = 0.0
+if not (P32{syn} > 0.0 and P32{syn} >= 2.2250738585072014e-308 and P32{syn} < 1e308):
+    P32{syn} = dt * (1.0 / C_m) * _exp_m
+if tau_m != tau_syn_{syn} and dt > 1e-7 * tau_m * tau_m / abs(tau_m - tau_syn_{syn}):
+    P31{syn} = _gamma * _exp_syn * (_beta * _expm1 - dt)
+else:
+    P31{syn} = 0.5 * dt * dt * (1.0 / C_m) * _exp_m
 """
 
 
@@ -88,35 +99,53 @@ IAF_PSC_ALPHA = register(Mechanism(
     parameters={"C_m": 250.0, "tau_m": 10.0, "t_ref": 2.0, "E_L": -70.0, "V_th": -55.0,
                 "V_reset": -70.0, "tau_syn_ex": 2.0, "tau_syn_in": 2.0, "I_e": 0.0,
                 "V_min": -1e300, "V_init": -70.0},
-    states=("V_m", "dI_ex", "I_ex", "dI_in", "I_in", "refractory"),
+    # as NEST: the potential kept relative to E_L (y3; V_m = y3 + E_L is what is recorded),
+    # a step's input weights summed (W_ex, W_in) before they scale the alpha's dI
+    # y0: the current of step-current generators (pA), set by the simulation at the steps
+    # NEST's CurrentEvents (delay dt) reach it
+    states=("V_m", "dI_ex", "I_ex", "dI_in", "I_in", "refractory", "y3", "W_ex", "W_in",
+            "y0"),
     assigned=("P11ex", "P31ex", "P32ex", "P11in", "P31in", "P32in", "P30", "P33m1",
-              "ref_steps"),
+              "ref_steps", "theta", "y_reset", "y_min"),
     init="""
 V_m = V_init
+y3 = V_init - E_L
+theta = V_th - E_L
+y_reset = V_reset - E_L
+y_min = V_min - E_L
 P33m1 = math.expm1(-dt / tau_m)
 P30 = -tau_m / C_m * P33m1
 """ + _exact_lif_propagators("ex") + _exact_lif_propagators("in") + """
 ref_steps = float(int(t_ref / dt + 0.5))
 """,
     advance="""
+dI_ex = dI_ex + math.e / tau_syn_ex * W_ex
+dI_in = dI_in + math.e / tau_syn_in * W_in
+W_ex = 0.0
+W_in = 0.0
 if refractory <= 0.0:
-    _y = V_m - E_L
-    _y = (P30 * I_e + P31ex * dI_ex + P32ex * I_ex + P31in * dI_in + P32in * I_in
-          + P33m1 * _y + _y)
-    V_m = max(E_L + _y, V_min)
+    y3 = (P30 * (y0 + I_e) + P31ex * dI_ex + P32ex * I_ex + P31in * dI_in + P32in * I_in
+          + P33m1 * y3 + y3)
+    if y3 < y_min:
+        y3 = y_min
 else:
     refractory = refractory - 1.0
 I_ex = dt * P11ex * dI_ex + P11ex * I_ex
 dI_ex = dI_ex * P11ex
 I_in = dt * P11in * dI_in + P11in * I_in
 dI_in = dI_in * P11in
-""" + _THRESHOLD_RESET,
+if y3 >= theta:
+    refractory = ref_steps
+    y3 = y_reset
+    NET_EVENT(t)
+V_m = y3 + E_L
+""",
     # a weight w gives a current peaking at w pA, tau_syn after the event
     net_receive="""
 if weight > 0.0:
-    dI_ex = dI_ex + math.e / tau_syn_ex * weight
+    W_ex = W_ex + weight
 else:
-    dI_in = dI_in + math.e / tau_syn_in * weight
+    W_in = W_in + weight
 """,
     net_receive_args=("weight",),
     doc="NEST's iaf_psc_alpha: LIF with alpha-shaped currents, exact integration.",
