@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-FORMAT = 1
+FORMAT = 2     # 2: an event's "source" is its spike's emission order; events_next_order
 _EVENT_FIELDS = ("step", "time", "source", "conn", "table", "instance")
 
 
@@ -31,7 +31,8 @@ def _state(sim):
     """This rank's changing arrays, by name."""
     b = sim.backend
     out = {"v": b.v, "det_prev": b.det_prev, "weights": sim.connections.weights,
-           "source_next": np.array(sim._source_next)}
+           "source_next": np.array(sim._source_next),
+           "events_next_order": np.array(sim.events.next_order)}
     for name, (e, ci, co, i, _, _) in b.ions.items():
         for field, a in zip(("e", "ci", "co", "i"), (e, ci, co, i)):
             out[f"ions/{name}/{field}"] = a
@@ -127,13 +128,15 @@ def load_state(sim, path):
             if isinstance(obj, h5py.Dataset) else None)
         extra = {k: v[()] for k, v in f["extra"].items()} if "extra" in f else {}
     for name, target in _state(sim).items():
-        if name.startswith("events/") or name == "source_next":
+        if name.startswith("events/") or name in ("source_next", "events_next_order"):
             continue
         if name not in state or state[name].shape != target.shape:
             raise ParameterError(f"{path}: {name} does not fit the model rebuilt from it")
         target[...] = state[name]
     sim.events.load({key: state[f"events/{key}"] for key in _EVENT_FIELDS})
     sim._source_next = int(state["source_next"])
+    if "events_next_order" in state:
+        sim.events.next_order = int(state["events_next_order"])
     sim._step = step
     sim.backend.reload()
     return extra

@@ -560,10 +560,14 @@ class Simulation:
         return stop
 
     def _queue_events(self, spikes):
+        """Queue the events of spikes received, numbered in the order they were sent: by
+        the time sent (a detected spike leaves at the end of its step), then as they came
+        (a rank's spikes in the order its cells emitted them, ranks in rank order)."""
         gids, times, exact = spikes
         if len(gids):
-            self.events.push_spikes(gids[~exact], times[~exact])
-            self.events.push_spikes(gids[exact], times[exact], detected=False)
+            sent = np.where(exact, times, np.ceil(times / self.dt - 1e-9) * self.dt)
+            order = np.argsort(sent, kind="stable")
+            self.events.push_spikes(gids[order], sent[order], detected=False)
 
     def _queue_source_spikes(self, end_step):
         """Spike-source spikes before the end of this call become events (every rank knows
