@@ -270,7 +270,17 @@ def _events_of(gids, sent, order, ptr, delay, dt):
     return events, lo, counts
 
 
-def check_delays(delays, dt):
-    if len(delays) and np.min(delays) < dt * (1 - 1e-9):
-        raise ParameterError(f"connection delay {np.min(delays)} ms is shorter than dt = {dt} "
-                             "ms; delays must be >= dt")
+def check_delays(delays, dt, made=None, source=None, target=None):
+    """Delays of connections from cells (``made``; all without it) must be >= dt: a
+    spike made in a step reaches its targets in a later step.  Spike sources' spikes are
+    known in advance, so their connections may take any delay >= 0."""
+    delays = np.asarray(delays, dtype=float)
+    short = delays < dt * (1 - 1e-9)
+    if made is not None:
+        short &= made
+    if short.any():
+        c = int(np.flatnonzero(short)[np.argmin(delays[short])])
+        which = f" {int(source[c])} -> {int(target[c])}" if source is not None else ""
+        raise ParameterError(f"connection{which}: delay {delays[c]} ms is shorter than dt = "
+                             f"{dt} ms; delays from cells must be >= dt (from spike "
+                             "sources any delay >= 0 is delivered)")

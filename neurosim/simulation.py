@@ -173,7 +173,6 @@ class Simulation:
         # the network's columns, not copies: a connection costs ~24 bytes here beyond the
         # network's own (no int64 sorts, no object labels, no per-connection temporaries)
         src, tgt, codes, labels, weights, delays = net._edges.columns()
-        check_delays(delays, self.dt)
         # where this rank's connections stand in the whole network's connection order: the
         # index when every rank holds the whole Network (None: the identity); a Recipe lists
         # them target gid by target gid (build_network), so there the order is the targets'
@@ -190,6 +189,9 @@ class Simulation:
         # every rank
         made = ~np.isin(src, np.fromiter(net.spike_sources, dtype=np.int64)) \
             if net.spike_sources else np.ones(len(src), dtype=bool)
+        # a spike source's events may take less than a step (even 0 ms): its spikes are
+        # queued before the call that delivers them; a cell's spike leaves after its step
+        check_delays(delays, self.dt, made, src, tgt)
         min_delay = self.comm.min(float(np.min(delays, where=made, initial=np.inf)))
         self.route = None               # Allgatherv
         if self.comm.size > 1 and exchange != "allgather":
