@@ -69,7 +69,7 @@ def save(sim, path, extra=None):
             settings = dict(dt=sim.dt, method=sim.method, celsius=sim.celsius,
                             use_tables=sim._settings["use_tables"],
                             backend=sim._settings["backend"], exchange=sim._settings["exchange"],
-                            overlap=sim._settings["overlap"])
+                            overlap=sim._settings["overlap"], spike_times=sim.spike_times)
             f.attrs["settings"] = repr(settings)
             f.create_dataset("model", data=np.frombuffer(pickle.dumps(sim.network),
                                                          dtype=np.uint8))

@@ -44,6 +44,9 @@ def _on_every_rank(method):
     return guarded
 
 
+SPIKE_TIMES = ("step", "interpolated")
+
+
 class Simulation:
     """``ns.Simulation(model, dt=0.025, method="backward_euler", celsius=6.3, threads=1)``.
 
@@ -59,15 +62,23 @@ class Simulation:
     ``exchange`` "allgather", "alltoall" (to the ranks holding targets only) or "auto" (the
     one moving fewer bytes); ``overlap=True`` sends a call's spikes while the next call
     computes (calls half as long; it pays where an exchange costs a noticeable part of a
-    call).  After each ``run`` spike records hold every rank's spikes and rank 0 every
+    call).  ``spike_times``: "step" (default) stamps a threshold crossing with the time at
+    the end of the step that holds it, and its events leave then, as NEURON's fixed-step
+    run does by default; "interpolated" records the crossing linearly interpolated within
+    the step and its events leave at that time (NEURON's ``cvode.condition_order(2)``).
+    An artificial cell's net_event is its exact time either way.  After each ``run`` spike records hold every rank's spikes and rank 0 every
     trace: the same results for any number of ranks.  Every rank must make the same calls
     (record, run, stream_to, checkpoint) in the same order.
     """
 
     def __init__(self, model, dt=0.025, method="backward_euler", celsius=6.3,
                  use_tables=True, backend="cpu", threads=1, comm=None, exchange="auto",
-                 overlap=False, precision="float64"):
+                 overlap=False, precision="float64", spike_times="step"):
         self.comm = default_comm() if comm is None else comm
+        if spike_times not in SPIKE_TIMES:
+            raise ParameterError(f"spike_times must be one of {SPIKE_TIMES}, got "
+                                 f"{spike_times!r}")
+        self.spike_times = spike_times
         self._build(model, dt, method, celsius, use_tables, backend, threads, exchange,
                     overlap, precision)
 
@@ -540,7 +551,12 @@ class Simulation:
     def _take_spikes(self):
         """Record this call's spikes and send them to the ranks that need them (their
         events are queued once they arrive); whether any rank received a signal."""
-        spikes = self.backend.take_spikes()
+        gids, times, exact = self.backend.take_spikes()
+        if self.spike_times == "step":      # the step's end, where the kernel interpolated
+            times = np.where(exact, times, np.ceil(times / self.dt - 1e-9) * self.dt)
+        else:                               # events leave at the interpolated crossing
+            exact = np.ones(len(gids), dtype=bool)
+        spikes = (gids, times, exact)
         for rec in self._spike_records:
             rec._append(spikes[0], spikes[1])
         if self.overlap:
