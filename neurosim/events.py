@@ -2,12 +2,12 @@
 
 A spike of gid s travels every connection c from s and becomes an event at t + delay[c] for
 the target point process (mechanism table, instance) with weight[c].  For a spike detected in a
-step, t is the end of that step (NEURON's fixed-step rule; the recorded spike time is the
-interpolated crossing); for a spike source, its own time.  An event at time te is delivered at
-the start of step n = ceil(te / dt - 1/2), the step whose midpoint window holds te (NEURON's
-rule), and events of one step are delivered in the canonical order (time, source gid,
-connection index): the order does not depend on how the network is split across ranks or
-threads.
+step, t is the end of that step (NEURON's fixed-step rule; the recorded time follows the
+Simulation's ``spike_times``); for a spike source or an artificial cell, its own time.  An
+event at time te is delivered at the start of step n = ceil(te / dt - 1/2), the step whose
+midpoint window holds te (NEURON's rule), and events of one time are delivered first in, first
+out as NEURON's queue does: by the time sent, then the spike's emission order (numbered as
+spikes are pushed), then connection row.  See docs/sonata.md, "Events and spike times".
 """
 
 import heapq
