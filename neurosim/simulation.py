@@ -579,12 +579,14 @@ class Simulation:
 
     def _queue_events(self, spikes):
         """Queue the events of spikes received, numbered in the order they were sent: by
-        the time sent (a detected spike leaves at the end of its step), then as they came
-        (a rank's spikes in the order its cells emitted them, ranks in rank order)."""
+        the time sent (a detected spike leaves at the end of its step); at one time, exact
+        (net_event) spikes first, as they came (a rank's in the order its cells emitted
+        them, ranks in rank order), then detected spikes by gid (the same for any number of
+        ranks)."""
         gids, times, exact = spikes
         if len(gids):
             sent = np.where(exact, times, np.ceil(times / self.dt - 1e-9) * self.dt)
-            order = np.argsort(sent, kind="stable")
+            order = np.lexsort((np.arange(len(gids)), np.where(exact, -1, gids), sent))
             self.events.push_spikes(gids[order], sent[order], detected=False)
 
     def _queue_source_spikes(self, end_step):
