@@ -37,6 +37,9 @@ def read_morphology(path):
         m = morphio.Morphology(path)
     except morphio.MorphioError as e:
         raise MorphologyError(f"{path}: {str(e).strip()}") from None
+    except (UnicodeDecodeError, ValueError, RuntimeError) as e:
+        raise MorphologyError(f"{path}: not a {ext[1:].upper()} text file MorphIO can read "
+                              f"({type(e).__name__}: {e})") from None
     return _from_morphio(m, path)
 
 
@@ -70,16 +73,26 @@ def check_swc(path):
             if parent == sid:
                 raise MorphologyError(f"{where}: sample {sid} is its own parent (cycle)")
             ids[sid] = lineno
-            rows.append((sid, parent, lineno))
+            rows.append((sid, parent, lineno, int(cols[1])))
     if not rows:
         raise MorphologyError(f"{path}: no samples")
-    parent_of = {sid: parent for sid, parent, _ in rows}
-    for sid, parent, lineno in rows:
+    parent_of = {sid: parent for sid, parent, _, _ in rows}
+    kind = {sid: t for sid, _, _, t in rows}
+    for sid, parent, lineno, _ in rows:
         if parent >= 0 and parent not in ids:
             raise MorphologyError(f"{path}:{lineno}: sample {sid} has unknown parent {parent}")
+    # a neurite sample with no children that starts a tree or leaves the soma is one point:
+    # no section can be made of it (MorphIO would drop it without a word)
+    has_child = {parent for _, parent, _, _ in rows}
+    for sid, parent, lineno, t in rows:
+        if t != 1 and sid not in has_child and (parent < 0 or kind.get(parent) == 1):
+            start = "starts a tree of its own (parent -1)" if parent < 0 else \
+                f"leaves the soma (parent {parent})"
+            raise MorphologyError(f"{path}:{lineno}: sample {sid} (type {t}) {start} and "
+                                  "has no children: a lone point makes no section")
     # A cycle: following parents from some sample never reaches a root.
     state = {}
-    for sid, _, lineno in rows:
+    for sid, _, lineno, _ in rows:
         chain, j = [], sid
         while j >= 0 and j not in state:
             state[j] = "open"

@@ -218,9 +218,10 @@ def build(folder=DEFAULT):
         "inputs": {"thalamic_spikes": {"input_type": "spikes", "module": "sonata",
                                        "input_file": "${configdir}/inputs/thalamus_spikes.h5",
                                        "node_set": "thalamus"}},
+        # float32 data: the files libsonata 0.2 reads (bmtk reads them too)
         "reports": {"soma_v": {"cells": "detailed", "variable_name": "v",
                                "module": "membrane_report", "sections": "soma",
-                               "dt": 0.1}},
+                               "dt": 0.1, "data_type": "float32"}},
         "output": {"output_dir": "$OUTPUT", "spikes_file": "spikes.h5",
                    "spikes_sort_order": "time"}}
     return write_configs(folder, circuit, simulation)

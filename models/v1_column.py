@@ -95,7 +95,9 @@ def build(folder, scale=1.0, tstop=TSTOP, seed=SEED):
                                       "instantaneousInh.json"))
             v1.add_edges(source={"ei": s_ei}, target={"ei": t_ei, "kind": kind},
                          connection_rule=distance_rule, connection_params={"p0": p0},
-                         syn_weight=w if s_ei == "e" else -w if kind == "point" else w,
+                         # inhibition onto IntFire1: the synapse file's sign (-1), as
+                         # BioNet applies it; onto cells: GABA's reversal potential
+                         syn_weight=w,
                          delay=1.0 + 0.8 * (s_ei == "e"), **extra)
     v1.build()
     v1.save(output_dir=os.path.join(folder, "network"))

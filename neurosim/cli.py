@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 
 
 def _demo(args):
@@ -86,7 +87,7 @@ def _run(args):
     from neurosim.io.sonata import SonataRun
     t0 = time.perf_counter()
     run = SonataRun(args.config, threads=args.threads, backend=args.backend,
-                    restore=args.restore)
+                    restore=args.restore, force=args.force)
     setup = time.perf_counter() - t0
     rank0 = run.sim.comm.rank == 0
     if rank0:
@@ -204,6 +205,15 @@ def _info(args):
     return 0
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning as one line naming what it is about, not the code that warned."""
+    from neurosim.io.sonata import SonataWarning
+    if issubclass(category, SonataWarning):
+        print(f"neurosim: warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="neurosim", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -224,6 +234,8 @@ def main(argv=None):
     run.add_argument("--checkpoint-every", type=float, metavar="MS",
                      help="also save it every MS ms of simulated time")
     run.add_argument("--restore", metavar="FILE", help="go on from a checkpoint")
+    run.add_argument("--force", action="store_true",
+                     help="run even if the memory estimate exceeds what the machine has")
     run.add_argument("--view", action="store_true",
                      help="show the run in the viewer as it goes (rank 0's display)")
     run.add_argument("--view-every", type=float, default=1.0, metavar="MS",
@@ -273,7 +285,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from neurosim.errors import NeurosimError, NumericalInstabilityError
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.func(args)
     except NumericalInstabilityError as e:
         print(f"neurosim: error: {e}", file=sys.stderr)
         return 3

@@ -30,12 +30,38 @@ _RESERVED = {"v", "dt", "celsius", "math", "np"}   # i, g: outputs of `current`
 LOCAL_ARRAY_CPU = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
 
 
+_PRIVATE = []          # the private folder used when the configured one is unsafe
+
+
 def cache_dir():
+    """The kernel cache folder, ``$NEUROSIM_CACHE_DIR/kernels`` (default
+    ``~/.cache/neurosim/kernels``), made private to the user.  A folder another user owns
+    or can write to is not used: code planted there would run, so the kernels go to a
+    private temporary folder instead (said once)."""
     d = os.environ.get("NEUROSIM_CACHE_DIR") or os.path.join(
         os.path.expanduser("~"), ".cache", "neurosim")
     path = os.path.join(d, "kernels")
-    os.makedirs(path, exist_ok=True)
-    return path
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    unsafe = _unsafe(path)
+    if unsafe is None:
+        return path
+    if not _PRIVATE:
+        import tempfile
+        import warnings
+        _PRIVATE.append(tempfile.mkdtemp(prefix="neurosim-kernels-"))
+        warnings.warn(f"kernel cache {path}: {unsafe}; not used (kernels compiled into "
+                      f"{_PRIVATE[0]} for this process)", stacklevel=2)
+    return _PRIVATE[0]
+
+
+def _unsafe(path):
+    """Why ``path`` is not safe to import code from (None if it is)."""
+    info = os.stat(path)
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return f"owned by uid {info.st_uid}, not by this user ({os.getuid()})"
+    if info.st_mode & 0o022:
+        return f"writable by others (mode {oct(info.st_mode & 0o777)})"
+    return None
 
 
 def _add(target, array, index, value):
@@ -531,15 +557,18 @@ _LOADED = {}
 
 
 def load_module(src, prefix, key):
-    """Write ``src`` to the cache as ``{prefix}_{key}.py`` (once) and import it."""
+    """Write ``src`` to the cache as ``{prefix}_{key}.py`` (once) and import it.  A cached
+    file is imported only if it holds exactly ``src``: one truncated or changed is written
+    anew (atomically), so neither a half-written file nor planted code is ever run."""
     if key in _LOADED:
         return _LOADED[key]
     path = os.path.join(cache_dir(), f"{prefix}_{key}.py")
-    if not os.path.exists(path):
+    if _read(path) != src:
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w") as f:
             f.write(src)
-        os.replace(tmp, path)   # never touch an existing file: its mtime keys Numba's cache
+        # an existing good file is never touched: its mtime keys Numba's cache
+        os.replace(tmp, path)
     name = f"neurosim_{prefix}_{key}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -547,6 +576,14 @@ def load_module(src, prefix, key):
     spec.loader.exec_module(module)
     _LOADED[key] = module
     return module
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def load_kernel(mechs, aux_names, parallel=False):

@@ -111,6 +111,8 @@ class MpiComm:
         self.MPI = MPI
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        if self.size > 1:
+            _abort_on_uncaught(self)
 
     def exchange_spikes(self, spikes, stop, route=None):
         """Every rank's spikes (gids, times, exact) to the ranks that need them, and whether
@@ -169,6 +171,27 @@ class MpiComm:
         time.sleep(0.5)
         self.comm.Abort(1)
         os._exit(1)                     # should Abort return before the launcher kills us
+
+
+_HOOKED = []
+
+
+def _abort_on_uncaught(comm):
+    """An exception no one catches on one rank (a user's script raising between two runs)
+    would leave the other ranks waiting in the next collective for ever: print it, then end
+    every rank (as ``python -m mpi4py`` does)."""
+    if _HOOKED:
+        return
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        previous(kind, value, tb)
+        # Ctrl-C reaches every rank, and neurosim stops them all at one step: no abort
+        # (it would leave the ranks' files open)
+        if not issubclass(kind, KeyboardInterrupt):
+            comm.abort(f"uncaught {kind.__name__}: ending every rank")
+    sys.excepthook = hook
+    _HOOKED.append(hook)
 
 
 def default_comm():

@@ -69,22 +69,24 @@ class Simulation:
     An artificial cell's net_event is its exact time either way.  After each ``run`` spike records hold every rank's spikes and rank 0 every
     trace: the same results for any number of ranks.  Every rank must make the same calls
     (record, run, stream_to, checkpoint) in the same order.
+    The memory a model needs is estimated before anything is allocated (``neurosim.memory``)
+    and a model that does not fit the machine is refused; ``force=True`` goes on anyway.
     """
 
     def __init__(self, model, dt=0.025, method="backward_euler", celsius=6.3,
                  use_tables=True, backend="cpu", threads=1, comm=None, exchange="auto",
-                 overlap=False, precision="float64", spike_times="step"):
+                 overlap=False, precision="float64", force=False, spike_times="step"):
         self.comm = default_comm() if comm is None else comm
         if spike_times not in SPIKE_TIMES:
             raise ParameterError(f"spike_times must be one of {SPIKE_TIMES}, got "
                                  f"{spike_times!r}")
         self.spike_times = spike_times
         self._build(model, dt, method, celsius, use_tables, backend, threads, exchange,
-                    overlap, precision)
+                    overlap, precision, force)
 
     @_on_every_rank
     def _build(self, model, dt, method, celsius, use_tables, backend, threads, exchange,
-               overlap, precision):
+               overlap, precision, force):
         self.dt = finite("dt", dt, positive=True)
         self.celsius = finite("celsius", celsius)
         if method not in METHODS:
@@ -132,6 +134,10 @@ class Simulation:
                    for a, _, b, _, _ in net.gap_junctions if a in self._index_of]
         coupled += [(self._index_of[g], self._index_of[src])
                     for g, _, _, src, _ in net.pointers if g in self._index_of]
+        if not force:                   # refused before anything large is allocated
+            from .memory import check, estimate
+            share = net.n_connections // self.comm.size
+            check(estimate(self.cells, len(self.local) - len(self.cells), share), self.comm)
         self.model = lower(self.cells, coupled)
         self.model.mechanisms += artificial_tables(
             {g: v for g, v in net.artificial.items() if g in self.local})
@@ -245,11 +251,13 @@ class Simulation:
         return save(self, path, extra)
 
     @classmethod
-    def restore(cls, path, threads=1, comm=None):
+    def restore(cls, path, threads=1, comm=None, mechanisms=()):
         """The simulation saved by ``checkpoint(path)``, at its time, ready to ``run`` on
-        (on as many ranks as wrote it; ``threads`` as you like)."""
+        (on as many ranks as wrote it; ``threads`` as you like).  The file holds data only:
+        mechanisms are found by name among the built-in and registered ones, or in
+        ``mechanisms`` (the Mechanism objects a model used without registering them)."""
         from .checkpoint import restore
-        return restore(cls, path, threads=threads, comm=comm)
+        return restore(cls, path, threads=threads, comm=comm, mechanisms=mechanisms)
 
     @_on_every_rank
     def weights(self):
@@ -531,6 +539,11 @@ class Simulation:
             done, code = self.backend.advance(self._step, n, every, count, out, events)
             if code >= 0:           # the state is lost: stop at the failing step
                 v = self.backend.v[code]
+                # the samples and spikes of the steps before it stay: the traces hold
+                # the run up to the last good step
+                self._collect(self._step, n, every, count, out, until=self._step + done)
+                if self.comm.size == 1:
+                    self._take_spikes()
                 self._step += done
                 raise NumericalInstabilityError(
                     f"numerical blow-up at t = {self.t:.6g} ms: "
@@ -602,9 +615,14 @@ class Simulation:
                     rec._append(g, t)
             self._source_next = stop
 
-    def _collect(self, step0, done, every, count, out):
+    def _collect(self, step0, done, every, count, out, until=None):
+        """The samples a call took (those of steps after ``until`` dropped)."""
         for r, (trace, e, _) in enumerate(self._probes):
             k = int(count[r])
             if k:
                 first = (step0 // e + 1) * e
-                trace._append((first + e * np.arange(k)) * self.dt, out[r, :k].copy())
+                steps = first + e * np.arange(k)
+                if until is not None:
+                    k = int(np.sum(steps <= until))
+                    steps = steps[:k]
+                trace._append(steps * self.dt, out[r, :k].copy())

@@ -85,9 +85,9 @@ def build(folder, tstop=300.0):
                      "amp": 0.25, "delay": 50.0, "duration": 150.0}},
         "reports": {
             "soma_v": {"cells": "bio", "variable_name": "v", "module": "membrane_report",
-                       "sections": "soma", "dt": 0.1},
+                       "sections": "soma", "dt": 0.1, "data_type": "float32"},
             "all_v": {"cells": ["bio", "lif"], "variable_name": "v", "sections": "all",
-                      "dt": 1.0}},
+                      "dt": 1.0, "data_type": "float32"}},
         "output": {"output_dir": "$OUT", "spikes_file": "spikes.h5",
                    "spikes_sort_order": "time"}}
     path = os.path.join(folder, "simulation_config.json")

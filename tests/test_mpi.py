@@ -187,6 +187,18 @@ def test_an_error_on_one_rank_ends_every_rank(tmp_path):
     assert text.count("NumericalInstabilityError: numerical blow-up") == 1, text
 
 
+def test_an_exception_in_a_users_script_on_one_rank_ends_the_job(tmp_path):
+    """Outside neurosim's own calls (rank 1 raises between two sim.run): the excepthook
+    neurosim installs under MPI aborts the communicator; the job does not hang."""
+    started = time.time()
+    done = launch(2, "userraise", timeout=120)
+    assert done.returncode != 0
+    assert time.time() - started < 60.0
+    text = done.stdout + done.stderr
+    assert text.count("ValueError: a user's own error on rank 1") == 1, text
+    assert "neurosim rank 1: uncaught ValueError" in text, text
+
+
 def test_a_bad_probe_on_one_rank_ends_every_rank():
     done = launch(3, "badprobe", timeout=60)
     assert done.returncode != 0

@@ -155,7 +155,7 @@ def test_demo_command_runs_the_bundled_circuit(tmp_path):
     report = libsonata.ElementReportReader(str(tmp_path / "soma_v.h5"))["cortex"]
     assert list(report.get_node_ids()) == list(range(40))
     data = np.asarray(report.get().data)
-    assert data.shape == (3001, 40) and np.all(np.isfinite(data)) and data.max() > 0.0
+    assert data.shape == (3000, 40) and np.all(np.isfinite(data)) and data.max() > 0.0
     png = (tmp_path / "raster.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 

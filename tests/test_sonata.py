@@ -15,6 +15,7 @@ import pytest
 
 from neurosim.cli import main
 from neurosim.io.sonata import SonataError, SonataRun, read_spikes
+from neurosim.lowering import _lower_cell
 from sonata_circuit import build
 
 TSTOP = 300.0
@@ -55,17 +56,18 @@ def test_a_bmtk_circuit_runs_and_libsonata_reads_the_results(circuit):
     fired = set(pairs[:, 0].astype(int))
     assert {0, 1} <= fired and fired & {2, 3, 4}, fired        # both kinds of cell fire
 
+    # frames hold the values after each step, labelled from the start (BioNet's frames)
     data, ids, times = report(os.path.join(out, "soma_v.h5"))
-    assert data.shape == (len(soma[0].values), 2)
+    assert data.shape == (len(soma[0].values) - 1, 2)
     np.testing.assert_array_equal(ids, [[0, 0], [1, 0]])
-    np.testing.assert_allclose(times, soma[0].times, atol=1e-9)
+    np.testing.assert_allclose(times, soma[0].times[:-1], atol=1e-9)
     for k, trace in enumerate(soma):
-        np.testing.assert_allclose(data[:, k], trace.values.astype(np.float32), rtol=0,
+        np.testing.assert_allclose(data[:, k], trace.values[1:].astype(np.float32), rtol=0,
                                    atol=1e-4)
     data, ids, _ = report(os.path.join(out, "all_v.h5"))
     per_node = np.bincount(ids[:, 0])
     assert per_node[0] == per_node[1] > 100 and list(per_node[2:]) == [1, 1, 1]
-    np.testing.assert_allclose(data[:, ids[:, 0] == 2][:, 0], v_m.values, atol=1e-4)
+    np.testing.assert_allclose(data[:, ids[:, 0] == 2][:, 0], v_m.values[1:], atol=1e-4)
     assert v_m.values[0] == -62.0                    # NEST's V_m in the JSON: the start
 
     # bmtk reads them too
@@ -75,7 +77,7 @@ def test_a_bmtk_circuit_runs_and_libsonata_reads_the_results(circuit):
     assert trains.n_spikes("v1") == len(pairs)
     theirs = CompartmentReport(os.path.join(out, "soma_v.h5"), mode="r")
     np.testing.assert_allclose(np.asarray(theirs.data(node_id=1, population="v1"))[:, 0],
-                               soma[1].values, atol=1e-4)
+                               soma[1].values[1:], atol=1e-4)
 
     # the command line writes the same files again, exit code 0
     saved = {name: report(os.path.join(out, name)) for name in ("soma_v.h5", "all_v.h5")}
@@ -150,7 +152,9 @@ def test_sigterm_checkpoints_and_restore_finishes_the_same_files(circuit, tmp_pa
         np.testing.assert_array_equal(report(str(folder / "output" / name))[0], data)
 
 
-def test_outputs_appear_only_complete(circuit, tmp_path, monkeypatch):
+def test_a_run_that_fails_keeps_its_outputs_marked_partial(circuit, tmp_path, monkeypatch):
+    """An error part-way keeps what was recorded, in the files a finished run writes, each
+    marked complete = False with the time reached; the folder's manifest says partial."""
     folder = tmp_path / "copy"
     shutil.copytree(os.path.dirname(circuit), folder,
                     ignore=shutil.ignore_patterns("output"))
@@ -165,7 +169,90 @@ def test_outputs_appear_only_complete(circuit, tmp_path, monkeypatch):
     monkeypatch.setattr(run.sim, "run", crash)
     with pytest.raises(RuntimeError):
         run.run()
-    assert not (folder / "output").exists() or os.listdir(folder / "output") == []
+    out = folder / "output"
+    reached = run.sim.t
+    assert 0 < reached < TSTOP
+    for name in ("spikes.h5", "soma_v.h5", "all_v.h5"):
+        with h5py.File(out / name) as f:
+            assert not f.attrs["complete"] and f.attrs["time_reached"] == reached, name
+    data, _, times = report(str(out / "soma_v.h5"))
+    assert len(data) == round(reached / 0.1) and times[-1] == pytest.approx(reached - 0.1)
+    state = json.loads((out / "neurosim_run.json").read_text())
+    assert state["state"] == "partial" and state["time_reached"] == reached
+    assert "RuntimeError: node lost" in state["reason"]
+    from neurosim.io.sonata.info import describe
+    assert f"PARTIAL, to t = {reached}" in describe(str(folder / "simulation_config.json"))
+
+
+def test_sigterm_without_a_checkpoint_keeps_the_outputs_to_there(circuit, tmp_path):
+    import signal
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder,
+                    ignore=shutil.ignore_patterns("output"))
+    config = str(folder / "simulation_config.json")
+    text = open(config).read().replace(f'"tstop": {TSTOP}', '"tstop": 3000.0')
+    open(config, "w").write(text)
+    proc = subprocess.Popen([sys.executable, "-m", "neurosim.cli", "run", config],
+                            stderr=subprocess.PIPE, text=True)
+    progress = 0
+    while progress < 3:
+        line = proc.stderr.readline()
+        assert line, "the run ended before it could be stopped"
+        progress += line.startswith("[")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    stopped = float(err.split("run stopped at t = ")[1].split()[0])
+    assert "marked partial" in err
+    out = folder / "output"
+    for name in ("spikes.h5", "soma_v.h5", "all_v.h5"):
+        with h5py.File(out / name) as f:
+            assert not f.attrs["complete"] and f.attrs["time_reached"] == stopped, name
+    data, _, _ = report(str(out / "soma_v.h5"))
+    assert len(data) == round(stopped / 0.1)
+    spikes = libsonata.SpikeReader(str(out / "spikes.h5"))["v1"].get()
+    assert len(spikes) > 0 and max(t for _, t in spikes) <= stopped
+    assert json.loads((out / "neurosim_run.json").read_text())["state"] == "partial"
+
+
+def test_a_blow_up_keeps_the_outputs_to_the_last_good_step(circuit, tmp_path, capsys):
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder,
+                    ignore=shutil.ignore_patterns("output"))
+    config = str(folder / "simulation_config.json")
+    text = open(config).read().replace('"amp": 0.25', '"amp": 1e7')    # the kick at 50 ms
+    open(config, "w").write(text)
+    assert main(["run", config, "--quiet"]) == 3
+    err = capsys.readouterr().err
+    assert "numerical blow-up at t = 50" in err and "marked partial" in err
+    with h5py.File(folder / "output" / "soma_v.h5") as f:
+        assert not f.attrs["complete"] and f.attrs["time_reached"] == pytest.approx(50.0)
+        data = f["report/v1/data"][()]
+    assert len(data) == 500 and np.all(np.isfinite(data))        # 0.1 ms frames to 50 ms
+    state = json.loads((folder / "output" / "neurosim_run.json").read_text())
+    assert state["state"] == "partial" and "NumericalInstabilityError" in state["reason"]
+
+
+def test_a_killed_run_leaves_a_manifest_saying_so(circuit, tmp_path):
+    """SIGKILL cannot be caught: the manifest written at the start still says running,
+    and info says the files are not this run's complete outputs."""
+    import signal
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder,
+                    ignore=shutil.ignore_patterns("output"))
+    config = str(folder / "simulation_config.json")
+    text = open(config).read().replace(f'"tstop": {TSTOP}', '"tstop": 3000.0')
+    open(config, "w").write(text)
+    proc = subprocess.Popen([sys.executable, "-m", "neurosim.cli", "run", config],
+                            stderr=subprocess.PIPE, text=True)
+    while not proc.stderr.readline().startswith("["):
+        pass
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    state = json.loads((folder / "output" / "neurosim_run.json").read_text())
+    assert state["state"] == "running" and len(state["config_sha256"]) == 64
+    from neurosim.io.sonata.info import describe
+    assert "is writing it or was killed" in describe(config)
 
 
 def corrupt(circuit, tmp_path, change):
@@ -301,7 +388,8 @@ def test_a_neurosim_cell_description_with_an_nmodl_mechanism(tmp_path):
               "conditions": {"celsius": 6.3, "v_init": -70.0},
               "inputs": {"step": {"input_type": "current_clamp", "node_set": "All",
                                   "amp": 0.3, "delay": 10.0, "duration": 40.0}},
-              "reports": {"soma": {"cells": "All", "variable_name": "v", "dt": 0.025}}}
+              "reports": {"soma": {"cells": "All", "variable_name": "v", "dt": 0.025,
+                                       "data_type": "float32"}}}
     (tmp_path / "sim.json").write_text(json.dumps(config))
     run = SonataRun(str(tmp_path / "sim.json"))
     run.run()
@@ -316,4 +404,41 @@ def test_a_neurosim_cell_description_with_an_nmodl_mechanism(tmp_path):
     v = sim.record("v", (0, 0.5))
     sim.run(60.0)
     assert v.values.max() > 0.0                                 # it fires
-    np.testing.assert_allclose(data[:, 0], v.values.astype(np.float32), atol=1e-4)
+    np.testing.assert_allclose(data[:, 0], v.values[1:].astype(np.float32), atol=1e-4)
+
+
+def test_a_netcon_report_records_each_synapse_as_bionet_lays_it_out(tmp_path):
+    """BioNet's netcon_report: one column per Exp2Syn synapse of a cell in connection
+    order, at its segment's centre, with the source gid (-1 for a virtual source) and
+    target gid beside it; values the synapse's current after each step."""
+    config = build(tmp_path, tstop=40.0)
+    cfg = json.loads(open(config).read())
+    cfg["reports"] = {"syn_i": {"cells": "bio", "variable_name": "i",
+                                "module": "netcon_report", "syn_type": "Exp2Syn"}}
+    open(config, "w").write(json.dumps(cfg))
+    run = SonataRun(config)
+    net, c = run.circuit.network, run.circuit
+    gid = int(c.gids("v1", [1])[0])
+    cell = net.cells[gid]
+    probe = run.sim.record("i", cell.synapses[3].label, cell=gid)
+    run.run()
+    with h5py.File(os.path.join(os.path.dirname(config), "output", "syn_i.h5")) as f:
+        m = f["report/v1/mapping"]
+        ptr = m["index_pointer"][()]
+        data = f["report/v1/data"][()]
+        node_ids = list(m["node_ids"][()])
+        k = node_ids.index(1)
+        mine = slice(int(ptr[k]), int(ptr[k + 1]))
+        src = m["src_ids"][mine]
+        assert list(m["trg_ids"][mine]) == [gid] * len(cell.synapses)
+        sections = m["element_ids"][mine]
+        positions = m["element_pos"][mine]
+        column = data[:, mine][:, 3]
+    assert ptr[k + 1] - ptr[k] == len(cell.synapses) == 11
+    assert sorted(set(src.tolist())) == [-1] + sorted(
+        int(g) for g in c.gids("v1", [2, 3, 4]))       # LGN (virtual) and the LIF cells
+    nseg = _lower_cell(cell)["layout"].nseg
+    for s, x in zip(sections, positions):
+        assert abs(x * nseg[s] - (np.floor(x * nseg[s]) + 0.5)) < 1e-9     # a centre
+    np.testing.assert_allclose(column, probe.values[1:], rtol=0, atol=1e-12)
+    assert np.abs(column).max() > 1e-4                       # it did receive input

@@ -131,7 +131,7 @@ def test_a_movie_has_the_expected_frame_count(run_output, tmp_path):
                  "--out", str(movie), "--size", "160", "120"]) == 0
     with imageio.get_reader(movie) as reader:
         frames = sum(1 for _ in reader)
-    assert frames == 21                                        # 0, 2, ..., 40 ms
+    assert frames == 20              # the report holds 40 frames (after each 1 ms); every 2nd
 
 
 def test_bad_reports_are_clear_errors(run_output, tmp_path, capsys):

@@ -6,9 +6,10 @@ runs a simulation config (inputs, reports, outputs); ``read_spikes``/``write_spi
 """
 
 from .circuit import Circuit
-from .config import SonataError, load_config, load_simulation
+from .config import SonataError, SonataWarning, load_config, load_simulation
 from .output import ReportWriter, read_spikes, write_spikes
 from .simulation import SonataRun
+from .weights import add_weight_function
 
-__all__ = ["Circuit", "SonataError", "load_config", "load_simulation", "ReportWriter", "read_spikes",
-           "write_spikes", "SonataRun"]
+__all__ = ["Circuit", "SonataError", "SonataWarning", "add_weight_function", "load_config",
+           "load_simulation", "ReportWriter", "read_spikes", "write_spikes", "SonataRun"]

@@ -38,6 +38,42 @@ def read_json(path, what="JSON file"):
         raise SonataError(f"{path}: cannot read the {what}: {e}") from None
 
 
+# an expanded value longer than this is refused ("$A": "$A$A..." would grow without end)
+MAX_EXPANDED = 4096
+
+
+def _manifest(raw, path):
+    """The manifest's variables, each expanded in full (variables may name others, in any
+    order); a cycle or self-reference is an error naming the variables."""
+    manifest = raw.get("manifest", {})
+    if not isinstance(manifest, dict):
+        raise SonataError(f"{path}: 'manifest' must be an object")
+    folder = os.path.dirname(path)
+    given = {"configdir": folder, "workingdir": os.getcwd()}
+    for key, value in manifest.items():
+        given[key.lstrip("$").strip("{}")] = str(value)
+    done = {}
+
+    def value_of(name, chain):
+        if name in done:
+            return done[name]
+        if name in chain:
+            cycle = " -> ".join(f"${n}" for n in chain[chain.index(name):] + (name,))
+            raise SonataError(f"{path}: manifest variables refer to themselves: {cycle}")
+        if name not in given:
+            raise SonataError(f"{path}: unknown manifest variable ${name} (in the manifest "
+                              f"value of ${chain[-1]})" if chain else
+                              f"{path}: unknown manifest variable ${name}")
+        text = _VARIABLE.sub(lambda m: value_of(m.group(1), chain + (name,)), given[name])
+        if len(text) > MAX_EXPANDED:
+            raise SonataError(f"{path}: manifest variable ${name} expands to over "
+                              f"{MAX_EXPANDED} characters")
+        done[name] = text
+        return text
+
+    return {name: value_of(name, ()) for name in given}
+
+
 def _expand(value, variables, path):
     if isinstance(value, str):
         def sub(m):
@@ -45,12 +81,7 @@ def _expand(value, variables, path):
             if name not in variables:
                 raise SonataError(f"{path}: unknown manifest variable ${name} in {value!r}")
             return variables[name]
-        for _ in range(10):                        # variables may name other variables
-            new = _VARIABLE.sub(sub, value)
-            if new == value:
-                break
-            value = new
-        return value
+        return _VARIABLE.sub(sub, value)      # the variables are expanded in full already
     if isinstance(value, list):
         return [_expand(v, variables, path) for v in value]
     if isinstance(value, dict):
@@ -64,17 +95,9 @@ def load_config(path, what="SONATA config"):
     raw = read_json(path, what)
     if not isinstance(raw, dict):
         raise SonataError(f"{path}: a {what} is a JSON object")
-    folder = os.path.dirname(path)
-    variables = {"configdir": folder, "workingdir": os.getcwd()}
-    manifest = raw.get("manifest", {})
-    if not isinstance(manifest, dict):
-        raise SonataError(f"{path}: 'manifest' must be an object")
-    for key, value in manifest.items():
-        variables[key.lstrip("$").strip("{}")] = str(value)
-    for key in list(variables):                    # expand the manifest in itself
-        variables[key] = _expand(variables[key], variables, path)
+    variables = _manifest(raw, path)
     config = _expand({k: v for k, v in raw.items() if k != "manifest"}, variables, path)
-    config["_path"], config["_dir"] = path, folder
+    config["_path"], config["_dir"] = path, os.path.dirname(path)
     return config
 
 

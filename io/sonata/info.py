@@ -4,16 +4,11 @@ import collections
 
 import numpy as np
 
-from .circuit import Circuit
-from .config import load_simulation
+from neurosim.memory import estimate
 
-# bytes of the simulation's numpy arrays (backend, lowered model, mechanism tables) per
-# node, measured: 146 on the ring, 193 on Allen perisomatic cells; rounded up.  Per
-# synapse (an instance: states, parameters, node) and per connection (weights, delay,
-# target, event-queue share) likewise rounded up from the arrays' sizes.
-BYTES_PER_NODE = 250
-BYTES_PER_SYNAPSE = 150
-BYTES_PER_CONNECTION = 100
+from . import manifest
+from .circuit import Circuit
+from .config import load_simulation, resolve
 
 
 def describe(path):
@@ -40,8 +35,7 @@ def describe(path):
     compartments = sum(sizes[circuit.template_of[g]][0] for g in net.cells)
     nodes = sum(sizes[circuit.template_of[g]][1] for g in net.cells)
     synapses = sum(len(c.synapses) for c in net.cells.values())
-    memory = (nodes * BYTES_PER_NODE + synapses * BYTES_PER_SYNAPSE +
-              net.n_connections * BYTES_PER_CONNECTION)
+    memory = estimate(list(net.cells.values()), len(net.artificial), net.n_connections)
     lines += [f"  cells: {len(net.cells)} biophysical, {len(net.artificial)} point neurons, "
               f"{len(net.spike_sources)} virtual",
               f"  compartments: {compartments}",
@@ -49,4 +43,7 @@ def describe(path):
               f"  memory estimate: {memory / 2**20:.1f} MiB for the simulation state"]
     if "tstop" in run:
         lines.append(f"  run: tstop {run['tstop']} ms, dt {run.get('dt', 0.025)} ms")
+    if "output" in config or "run" in config:
+        folder = resolve(config, config.get("output", {}).get("output_dir", "output"))
+        lines.append("  " + manifest.describe(folder))
     return "\n".join(lines)

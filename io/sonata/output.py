@@ -69,8 +69,9 @@ def _atomic(path, write):
     return path
 
 
-def write_spikes(path, populations, sort="by_time"):
-    """``populations``: ``{name: (node_ids, timestamps)}``; ``sort`` by_time, by_id or none."""
+def write_spikes(path, populations, sort="by_time", attrs=None):
+    """``populations``: ``{name: (node_ids, timestamps)}``; ``sort`` by_time, by_id or none;
+    ``attrs``: more attributes of the file (a run's ``complete`` and ``time_reached``)."""
     if sort not in _SORT_CODES:
         raise SonataError(f"spikes sort order {sort!r} is not one of by_time, by_id, none")
     code = _SORT_CODES[sort]
@@ -78,6 +79,8 @@ def write_spikes(path, populations, sort="by_time"):
     def write(f):
         f.attrs["magic"] = np.uint32(0x0A7A)
         f.attrs["version"] = np.array([0, 1], dtype=np.uint32)
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = value
         root = f.create_group("spikes")
         for name, (ids, times) in populations.items():
             ids, times = np.asarray(ids, dtype=np.uint64), np.asarray(times, dtype=float)
@@ -108,10 +111,14 @@ class ReportWriter:
         self.file.attrs["version"] = np.array([0, 1], dtype=np.uint32)
         self.populations = []
 
-    def add(self, population, node_ids, elements, start, step, units="mV", last=False):
+    def add(self, population, node_ids, elements, start, step, units="mV", last=False,
+            dtype=float, extra=None):
         """A population's report: ``elements`` per node id, its (section ids, x); returns
         its index for ``append``.  The file's time is [start, stop, step]: stop is the end
-        of the last frame's step (BioNet), or with ``last`` its time (PointNet)."""
+        of the last frame's step (BioNet), or with ``last`` its time (PointNet).  ``dtype``:
+        the data's, float64 as BioNet and PointNet write it, or float32 (the reports
+        libsonata 0.2 reads).  ``extra``: more per-element mapping datasets (a netcon
+        report's src_ids and trg_ids)."""
         if self.resume:                     # the groups exist: go on appending
             g = self.file[f"report/{population}"]
             m = g["mapping"]
@@ -131,13 +138,14 @@ class ReportWriter:
             [np.zeros(0, dtype=np.uint32)]))
         m.create_dataset("element_pos", data=np.concatenate(
             [np.asarray(e[1], dtype=float) for e in elements] + [np.zeros(0)]))
+        for key, values in (extra or {}).items():
+            m.create_dataset(key, data=np.asarray(values, dtype=np.int64))
         time = m.create_dataset("time", data=np.array([start, start, step], dtype=float))
         time.attrs["units"] = "ms"
         if last:
             time.attrs["last"] = True
         rows = max(1, min(1024, 2 ** 20 // max(width, 1)))
-        # float64 as the peers write it (float32 would lose 1e-5 mV)
-        data = g.create_dataset("data", shape=(0, width), dtype=float,
+        data = g.create_dataset("data", shape=(0, width), dtype=dtype,
                                 maxshape=(None, width), chunks=(rows, max(1, width)))
         data.attrs["units"] = units
         self.populations.append((data, time, float(start), float(step), last))
@@ -146,7 +154,7 @@ class ReportWriter:
     def append(self, index, frames):
         """Frames [n x elements] of population ``index``, in time order."""
         data, time, start, step, last = self.populations[index]
-        frames = np.asarray(frames, dtype=float).reshape(-1, data.shape[1])
+        frames = np.asarray(frames, dtype=data.dtype).reshape(-1, data.shape[1])
         n = data.shape[0]
         data.resize((n + len(frames), data.shape[1]))
         data[n:] = frames
@@ -155,8 +163,12 @@ class ReportWriter:
     def flush(self):
         self.file.flush()
 
-    def close(self):
-        """Complete the file: rename it into place."""
+    def close(self, attrs=None):
+        """Complete the file: rename it into place (``attrs``: the run's ``complete`` and
+        ``time_reached``, set on the file first)."""
+        for key, value in (attrs or {}).items():
+            if value is not None:
+                self.file.attrs[key] = value
         self.file.close()
         os.replace(self.tmp, self.path)
         return self.path

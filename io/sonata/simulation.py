@@ -24,6 +24,7 @@ import neurosim as ns
 
 from .circuit import Circuit
 from .config import SonataError, SonataWarning, circuit_of, load_simulation, read_json, resolve
+from .manifest import Manifest
 from .output import ReportWriter, read_spikes, write_spikes
 
 
@@ -33,7 +34,7 @@ class SonataRun:
     reports continuing those of the run that wrote it."""
 
     def __init__(self, path, threads=1, backend="cpu", comm=None, restore=None,
-                 output_dir=None, tstop=None):
+                 output_dir=None, tstop=None, force=False):
         self.config = cfg = load_simulation(path)
         self.path = cfg["_path"]
         run = cfg.get("run", {})
@@ -42,6 +43,12 @@ class SonataRun:
         self.tstop = self._number(run, "tstop", "run") if tstop is None else float(tstop)
         self.tstart = self._number(run, "tstart", "run", 0.0)
         self.dt = self._number(run, "dt", "run", 0.025)
+        if self.tstop <= self.tstart:
+            raise SonataError(f"{self.path}: run.tstop = {self.tstop:g} ms must be after "
+                              f"run.tstart = {self.tstart:g} ms")
+        if not 0 < self.dt <= self.tstop - self.tstart:
+            raise SonataError(f"{self.path}: run.dt = {self.dt:g} ms must be > 0 and no "
+                              f"longer than the run ({self.tstop - self.tstart:g} ms)")
         conditions = cfg.get("conditions", {})
         self.celsius = self._number(conditions, "celsius", "conditions", 34.0)
         self.v_init = self._number(conditions, "v_init", "conditions", -80.0)
@@ -63,7 +70,7 @@ class SonataRun:
                     "delays too); delays shorter than dt are honoured from virtual nodes, "
                     "whose spikes are known in advance")
         self.sim = ns.Simulation(net, dt=self.dt, celsius=self.celsius, threads=threads,
-                                 backend=backend, comm=comm)
+                                 backend=backend, comm=comm, force=force)
         output = cfg.get("output", {})
         self.output_dir = resolve(cfg, output.get("output_dir", "output")) \
             if output_dir is None else os.path.abspath(output_dir)
@@ -72,12 +79,16 @@ class SonataRun:
         self.spikes_file = spikes_file if os.path.isabs(spikes_file) else \
             os.path.join(self.output_dir, spikes_file)
         self.sort = output.get("spikes_sort_order", "time")
+        files = [self.path, circuit_of(cfg)["_path"]] + [cfg[k] for k in ("_entry",)
+                                                         if k in cfg]
+        self.manifest = Manifest(self.output_dir, self.path, files, self.tstop)
         self.spikes = self.sim.record_spikes(list(net.cells) + list(net.artificial))
         if restore is not None:
             from neurosim.checkpoint import load_state
             extra = load_state(self.sim, restore)
             if "spike_gids" in extra:
                 self.spikes._store(extra["spike_gids"], extra["spike_times"])
+        self._outputs = {}                  # real path -> the output writing it
         self.reports = [self._report(name, spec, resume=restore is not None)
                         for name, spec in cfg.get("reports", {}).items()]
         self.reports = [r for r in self.reports if r is not None]
@@ -194,6 +205,11 @@ class SonataRun:
                                   f"{pop!r} does not have (e.g. {ids[~known][0]}) in {path} "
                                   "are dropped", SonataWarning, stacklevel=2)
                     ids, times = ids[known], times[known]
+                if len(times) and not np.all(times >= 0.0):
+                    bad = int(np.flatnonzero(~(times >= 0.0))[0])
+                    raise SonataError(f"{where}: {path}: spike {bad} of population {pop!r} "
+                                      f"(node {ids[bad]}) is at t = {times[bad]} ms; spike "
+                                      "times must be >= 0")
                 gids = self.circuit.gids(pop, ids)
                 keep = np.ones(len(gids), dtype=bool) if targets is None else \
                     np.isin(gids, targets)
@@ -231,7 +247,8 @@ class SonataRun:
         or section kinds as BioNet names them — default all) and ``multimeter_report`` /
         ``multimeter`` (PointNet; also a membrane report whose ``sections`` is
         ``multimeter_report``).  Frames hold the values after each step, as both peers
-        record them."""
+        record them.  ``data_type``: float64 (default, as the peers write reports) or
+        float32 (what libsonata 0.2 reads)."""
         where = f"{self.path}: reports.{name}"
         module = spec.get("module", "membrane_report")
         if module not in REPORT_MODULES:
@@ -261,18 +278,72 @@ class SonataRun:
         gids = gids[[int(g) in net.cells or int(g) in net.artificial for g in gids]]
         if len(gids) == 0:
             raise SonataError(f"{where}: the node set holds no simulated cell")
+        if module == "netcon_report":
+            gids = gids[[int(g) in net.cells for g in gids]]
+            if len(gids) == 0:
+                raise SonataError(f"{where}: the node set holds no biophysical cell (a "
+                                  "netcon report records synapses)")
         if multimeter and any(int(g) in net.cells for g in gids):
             raise SonataError(f"{where}: sections {sections!r} (a NEST multimeter) on "
                               "biophysical cells; give soma, all or section kinds")
         file_name = spec.get("file_name", f"{name}.h5")
         path = file_name if os.path.isabs(file_name) else \
             os.path.join(self.output_dir, file_name)
+        # no two outputs in one file (a report named as the spikes file would overwrite it)
+        taken = self._outputs.setdefault(os.path.realpath(self.spikes_file),
+                                         "output.spikes_file")
+        taken = self._outputs.setdefault(os.path.realpath(path), f"reports.{name}")
+        if taken != f"reports.{name}":
+            raise SonataError(f"{where}: writes {path}, the file of {taken}")
         # PointNet labels its frames from the first sample (start + dt), BioNet from start
         nest_only = all(int(g) in net.artificial for g in gids) and self.circuit.nest_only
-        return _Report(self, path, variable, kinds, step, gids,
+        dtype = spec.get("data_type", "float64")
+        if dtype not in ("float64", "float32"):
+            raise SonataError(f"{where}: data_type {dtype!r} is not float64 (as BioNet and "
+                              "PointNet write reports) or float32")
+        if module == "netcon_report":
+            sites = self._netcon_sites(spec.get("syn_type", "Exp2Syn"), where)
+        else:
+            sites = self._membrane_sites(kinds)
+        return _Report(self, path, variable, sites, step, gids,
                        self._number(spec, "start_time", f"reports.{name}", self.tstart),
                        self._number(spec, "end_time", f"reports.{name}", self.tstop), resume,
-                       label_first=nest_only)
+                       label_first=nest_only, dtype=np.dtype(dtype))
+
+    def _membrane_sites(self, kinds):
+        net = self.circuit.network
+
+        def sites(gid):
+            if gid in net.artificial:
+                return [(None, 0, 0.5)], {}
+            return [((s, x), s, x) for s, x in _locations(net.cells[gid], kinds)], {}
+        return sites
+
+    def _netcon_sites(self, syn_type, where):
+        """BioNet's netcon report: each synapse whose mechanism's name starts with
+        ``syn_type`` (all with None), in connection order; its segment's centre, the
+        source gid (-1 for a virtual source, as BioNet's VecStim) and the target gid."""
+        net = self.circuit.network
+        src, tgt, labels, _, _ = net.connections()
+        source_of = {(int(t), lab): int(s) for s, t, lab in zip(src, tgt, labels)
+                     if lab is not None}
+        virtual = set(net.spike_sources)
+
+        def sites(gid):
+            cell = net.cells[gid]
+            nseg = _nseg(cell)
+            here, src_ids = [], []
+            for syn in cell.synapses:
+                if syn_type is not None and not syn.mechanism.name.startswith(syn_type):
+                    continue
+                s, x = syn.location
+                n = nseg[s]
+                centre = (min(int(x * n), n - 1) + 0.5) / n
+                here.append((syn.label, s, centre))
+                source = source_of.get((gid, syn.label), -1)
+                src_ids.append(-1 if source in virtual else source)
+            return here, {"src_ids": src_ids, "trg_ids": [gid] * len(here)}
+        return sites
 
     # ------------------------------------------------------------------ running
     def checkpoint(self, path):
@@ -296,6 +367,8 @@ class SonataRun:
         if viewer is not None:
             block = viewer.interval
         show = Progress(self.tstop) if progress and rank0 else None
+        if rank0:
+            self.manifest.write("running")
         due = sim.t + every if checkpoint is not None and every else np.inf
         t0 = time.perf_counter()
         # between blocks a signal is noted too; the next block's first exchange stops
@@ -313,24 +386,26 @@ class SonataRun:
                     due += every
                 if show is not None:
                     show(sim.t, time.perf_counter() - t0)
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit) as stop:
             # every rank stopped at the same step: the state is whole, save it
             if checkpoint is not None:
                 self.checkpoint(checkpoint)
                 if rank0:
+                    self.manifest.write("partial", sim.t, f"stopped; checkpoint {checkpoint}")
                     sys.stderr.write(f"neurosim: checkpoint at t = {sim.t:g} ms written to "
                                      f"{checkpoint}; go on with --restore {checkpoint}\n")
             else:
-                self._discard()
+                self._keep_partial("SIGINT" if isinstance(stop, KeyboardInterrupt) else
+                                   f"signal (exit {stop.code})")
             raise
-        except BaseException:
-            self._discard()
+        except BaseException as error:
+            self._keep_partial(f"{type(error).__name__}: {error}")
             raise
         finally:
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
         for report in self.reports:
-            report.close()
+            report.close(complete=True, time_reached=sim.t)
         self.wall = time.perf_counter() - t0
         if show is not None and show.tty:
             sys.stderr.write("\n")
@@ -345,14 +420,33 @@ class SonataRun:
         return LiveView(self.sim, interval=interval, show=show, rotations=c.rotations,
                         populations=populations, **options)
 
-    def _discard(self):
-        for report in self.reports:
-            report.discard()
+    def _keep_partial(self, reason):
+        """A run that stopped early keeps what it recorded up to the step it reached, in
+        files written as a finished run writes them but marked ``complete = False`` with
+        the time reached; the manifest says ``partial``."""
+        t = self.sim.t
+        try:
+            for report in self.reports:
+                report.collect()
+                report.close(complete=False, time_reached=t)
+            self.write(complete=False)
+        finally:
+            if self.sim.comm.rank == 0:
+                self.manifest.write("partial", t, reason)
+                sys.stderr.write(f"neurosim: outputs to t = {t:g} ms kept in "
+                                 f"{self.output_dir}, marked partial\n")
 
-    def write(self):
-        """The spikes file, per simulated population (rank 0 writes)."""
+    def write(self, complete=True):
+        """The spikes file, per simulated population (rank 0 writes); a finished run's
+        manifest then says ``complete``."""
         if self.sim.comm.rank != 0:
             return None
+        path = self._write_spikes(complete)
+        if complete:
+            self.manifest.write("complete", self.sim.t)
+        return path
+
+    def _write_spikes(self, complete):
         gids, times = self.spikes.gids, self.spikes.times
         out = {}
         for name, pop in self.circuit.nodes.items():
@@ -363,18 +457,22 @@ class SonataRun:
                                                       else 0))
             out[name] = (gids[mine] - first, times[mine])
         sort = {"time": "by_time", "id": "by_id", "gid": "by_id"}.get(self.sort, self.sort)
-        return write_spikes(self.spikes_file, out, sort)
+        return write_spikes(self.spikes_file, out, sort,
+                            attrs={"complete": complete, "time_reached": self.sim.t})
 
 
 class _Report:
-    """One membrane report: probes on its cells, frames written into one SONATA report
-    file (a group per node population) as the run goes.  Frame k holds the values after
-    step k + 1 of the report's interval; it is labelled ``start + k * step`` (BioNet) or,
-    with ``label_first``, ``start + (k + 1) * step`` (PointNet: NEST's multimeter times)."""
+    """One report: probes on its cells, frames written into one SONATA report file (a group
+    per node population) as the run goes.  Frame k holds the values after step k + 1 of
+    the report's interval; it is labelled ``start + k * step`` (BioNet) or, with
+    ``label_first``, ``start + (k + 1) * step`` (PointNet: NEST's multimeter times).
+    ``sites(gid)``: the cell's probes, [(location, section id, x)], and extra mapping
+    datasets (a dict of per-element lists) of a population's elements."""
 
-    def __init__(self, run, path, variable, kinds, step, gids, start, end, resume=False,
-                 label_first=False):
+    def __init__(self, run, path, variable, sites, step, gids, start, end, resume=False,
+                 label_first=False, dtype=float):
         self.run, self.start, self.end, self.step = run, start, end, step
+        self._path = path
         sim, circuit, net = run.sim, run.circuit, run.circuit.network
         self.writer = ReportWriter(path, resume) if sim.comm.rank == 0 else None
         self.traces, self.columns = [], []
@@ -383,21 +481,20 @@ class _Report:
             by_pop.setdefault(circuit.node(int(gid))[0], []).append(int(gid))
         label = start + step if label_first else start
         for pop, members in by_pop.items():
-            elements, first = [], len(self.traces)
+            elements, first, extra = [], len(self.traces), {}
             for gid in members:
-                if gid in net.artificial:
-                    locs, name = [None], variable if variable != "v" else "V_m"
-                    elements.append(([0], [0.5]))
-                else:
-                    locs, name = _locations(net.cells[gid], kinds), variable
-                    elements.append(([s for s, _ in locs], [x for _, x in locs]))
-                for loc in locs:
+                here, more = sites(gid)
+                name = "V_m" if gid in net.artificial and variable == "v" else variable
+                elements.append(([s for _, s, _ in here], [x for _, _, x in here]))
+                for key, values in more.items():
+                    extra.setdefault(key, []).extend(values)
+                for loc, _, _ in here:
                     self.traces.append(sim.record(name, loc, cell=gid, interval=step))
             self.columns.append((first, len(self.traces)))
             if self.writer is not None:
                 self.writer.add(pop, [circuit.node(g)[1] for g in members], elements, label,
                                 step, units="mV" if variable in ("v", "V_m") else "",
-                                last=label_first)
+                                last=label_first, dtype=dtype, extra=extra)
 
     def collect(self):
         """Frames recorded since the last call: written (rank 0), and dropped from memory
@@ -418,20 +515,25 @@ class _Report:
             self.writer.append(index, np.stack([new[k][1][keep] for k in range(a, b)],
                                                axis=1))
 
-    def close(self):
-        return self.writer.close() if self.writer is not None else None
+    @property
+    def path(self):
+        return self._path
+
+    def close(self, complete=True, time_reached=None):
+        if self.writer is None:
+            return None
+        return self.writer.close(attrs={"complete": complete, "time_reached": time_reached})
 
     def flush(self):
         if self.writer is not None:
             self.writer.flush()
 
-    def discard(self):
-        if self.writer is not None:
-            self.writer.discard()
 
 
-# report modules: BioNet's membrane report (also by its older name), PointNet's multimeter
-REPORT_MODULES = {"membrane_report", "compartment_report", "multimeter_report", "multimeter"}
+# report modules: BioNet's membrane report (also by its older name) and synapse variables
+# (netcon_report), PointNet's multimeter
+REPORT_MODULES = {"membrane_report", "compartment_report", "multimeter_report", "multimeter",
+                  "netcon_report"}
 # section kinds as BioNet names them in a report's "sections" (its SWC type map)
 SECTION_KINDS = {"soma": "soma", "somatic": "soma", "axon": "axon", "axonal": "axon",
                  "dend": "dend", "basal": "dend", "basal dendrite": "dend",
@@ -450,6 +552,11 @@ def _section_kinds(sections, where):
         raise SonataError(f"{where}: sections {unknown[0]!r} is not all or one of "
                           f"{sorted(SECTION_KINDS)}")
     return {SECTION_KINDS[n] for n in names}
+
+
+def _nseg(cell):
+    from neurosim.lowering import _lower_cell
+    return _lower_cell(cell)["layout"].nseg
 
 
 def _locations(cell, kinds):

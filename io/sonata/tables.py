@@ -185,6 +185,24 @@ class Population:
         return out
 
 
+def _h5_errors_named(function):
+    """HDF5's own errors on a damaged file (bad heap signatures, truncated datasets) become
+    a SonataError naming the file."""
+    import functools
+
+    @functools.wraps(function)
+    def reading(path, types_path):
+        try:
+            return function(path, types_path)
+        except SonataError:
+            raise
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as e:
+            raise SonataError(f"{path}: damaged or not a SONATA file "
+                              f"({type(e).__name__}: {e})") from None
+    return reading
+
+
+@_h5_errors_named
 def node_populations(path, types_path):
     """``{name: Population}`` of a nodes file; node ids in ``ids``."""
     f = open_h5(path, "nodes file")
@@ -202,6 +220,7 @@ def node_populations(path, types_path):
     return out
 
 
+@_h5_errors_named
 def edge_populations(path, types_path):
     """``{name: Population}`` of an edges file with ``source``, ``target`` ids and the
     node populations they name."""

@@ -5,7 +5,7 @@ with STDP synapses through random connections; rank 0 writes every spike and a t
     run_network.py OUT [--threads 2] [--exchange alltoall] [--recipe] [--overlap]
                        [--stream run.h5] [--until 40 --checkpoint ck.h5] [--restore ck.h5]
                        [--backend cuda]   (the GPU backend; NUMBA_ENABLE_CUDASIM=1 here)
-    run_network.py fail | missing | badprobe | forever --stream run.h5
+    run_network.py fail | missing | badprobe | forever --stream run.h5 | userraise
 """
 
 import argparse
@@ -120,6 +120,10 @@ def main():
     if args.out == "forever":
         print("RUNNING", flush=True)
         sim.run(1e9)
+    if args.out == "userraise":                   # a user's script fails on rank 1 alone,
+        sim.run(10.0)                             # between two runs: the others would wait
+        if sim.comm.rank == 1:
+            raise ValueError("a user's own error on rank 1")
     sim.run(args.until)
     if args.checkpoint:
         sim.checkpoint(args.checkpoint)
