@@ -189,7 +189,8 @@ class Cell:
 
     def add_detector(self, location, threshold=-10.0):
         """Make the cell a spike source: a spike whenever v at ``location`` crosses
-        ``threshold`` (mV) upwards, at the time interpolated within the step."""
+        ``threshold`` (mV) upwards, stamped as the Simulation's ``spike_times`` says (default:
+        the end of the step holding the crossing, as NEURON)."""
         self.detector = (self.check_location(location), finite("threshold", threshold))
         return self
 

@@ -31,17 +31,18 @@ import numpy as np
 from . import serial
 from .errors import ParameterError
 
-FORMAT = 2
+FORMAT = 3     # 3: an event's "source" is its spike's emission order; events_next_order
 _EVENT_FIELDS = ("step", "time", "source", "conn", "table", "instance")
 # settings a state belongs to: restored into other values it would be silently wrong
-_MUST_MATCH = ("dt", "method", "celsius", "use_tables", "precision")
+_MUST_MATCH = ("dt", "method", "celsius", "use_tables", "precision", "spike_times")
 
 
 def _state(sim):
     """This rank's changing arrays, by name."""
     b = sim.backend
     out = {"v": b.v, "det_prev": b.det_prev, "weights": sim.connections.weights,
-           "source_next": np.array(sim._source_next)}
+           "source_next": np.array(sim._source_next),
+           "events_next_order": np.array(sim.events.next_order)}
     for name, (e, ci, co, i, _, _) in b.ions.items():
         for field, a in zip(("e", "ci", "co", "i"), (e, ci, co, i)):
             out[f"ions/{name}/{field}"] = a
@@ -61,7 +62,7 @@ def _settings(sim):
     return dict(dt=sim.dt, method=sim.method, celsius=sim.celsius,
                 use_tables=sim._settings["use_tables"], backend=sim._settings["backend"],
                 exchange=sim._settings["exchange"], overlap=sim._settings["overlap"],
-                precision=sim._settings["precision"])
+                precision=sim._settings["precision"], spike_times=sim.spike_times)
 
 
 def _sha(array):
@@ -207,13 +208,15 @@ def load_state(sim, path):
         state = _read(path, f, f"rank{sim.comm.rank}")
         extra = _read(path, f, "extra")
     for name, target in _state(sim).items():
-        if name.startswith("events/") or name == "source_next":
+        if name.startswith("events/") or name in ("source_next", "events_next_order"):
             continue
         if name not in state or state[name].shape != target.shape:
             raise ParameterError(f"{path}: {name} does not fit the model rebuilt from it")
         target[...] = state[name]
     sim.events.load({key: state[f"events/{key}"] for key in _EVENT_FIELDS})
     sim._source_next = int(state["source_next"])
+    if "events_next_order" in state:
+        sim.events.next_order = int(state["events_next_order"])
     sim._step = step
     sim.backend.reload()
     return extra

@@ -291,13 +291,31 @@ def kernel_source(mechs, aux_names, parallel=False):
         parts = [_instance_loop(j, m, phase, grouped) for j, m in enumerate(mechs)]
         return textwrap.indent("\n".join(p for p in parts if p), " " * indent)
 
-    def receive_block(indent, phase="receive"):
+    def receive_block(indent, phase="receive", self_first=False):
         out = []
         for j, m in enumerate(mechs):
             if has_phase(m, phase):
                 setup, body = instance_body(j, m, phase)
+                first = []
+                if self_first and m.uses_net_send:
+                    # the instance's self-event due at or before this event is delivered
+                    # first (NEURON's queue holds both in time order; at equal times the
+                    # self-event, sent earlier, goes first)
+                    s_setup, s_body = instance_body(j, m, "self_event")
+                    first = [f"""\
+if _m{j}_nst[_k] <= t:
+    _te = t
+    _ce = _c
+    t = _m{j}_nst[_k]
+    flag = _m{j}_nsf[_k]
+    _c = _m{j}_nsc[_k]
+    _m{j}_nst[_k] = np.inf
+""" + textwrap.indent("\n".join(s_setup + s_body), "    ") + """
+    t = _te
+    _c = _ce
+    flag = 0.0"""]
                 out.append(f"if _tab == {j}:\n" +
-                           textwrap.indent("\n".join(setup + body), "    "))
+                           textwrap.indent("\n".join(first + setup + body), "    "))
         return textwrap.indent("\n".join(out) or "pass", " " * indent)
 
     def self_event_block(indent):
@@ -376,7 +394,7 @@ for _k in range({nernst}):
         init_args=init_args, run_args=run_args, decorator=decorator, loop=loop,
         threads=threads,
         init_nernst=nernst_block(4, grouped=False), init_block=block("init", 4, False),
-        connection_init=receive_block(8, "connection_init"), receive=receive_block(12),
+        connection_init=receive_block(8, "connection_init"), receive=receive_block(12, self_first=True),
         drives=textwrap.indent(drive.delivery(receive_block(0)), " " * 8),
         drive_source=drive.SOURCE.format(jit="inline_function"),
         self_events=self_event_block(8), nernst=nernst_block(8),

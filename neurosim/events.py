@@ -2,12 +2,12 @@
 
 A spike of gid s travels every connection c from s and becomes an event at t + delay[c] for
 the target point process (mechanism table, instance) with weight[c].  For a spike detected in a
-step, t is the end of that step (NEURON's fixed-step rule; the recorded spike time is the
-interpolated crossing); for a spike source, its own time.  An event at time te is delivered at
-the start of step n = ceil(te / dt - 1/2), the step whose midpoint window holds te (NEURON's
-rule), and events of one step are delivered in the canonical order (time, source gid,
-connection index): the order does not depend on how the network is split across ranks or
-threads.
+step, t is the end of that step (NEURON's fixed-step rule; the recorded time follows the
+Simulation's ``spike_times``); for a spike source or an artificial cell, its own time.  An
+event at time te is delivered at the start of step n = ceil(te / dt - 1/2), the step whose
+midpoint window holds te (NEURON's rule), and events of one time are delivered first in, first
+out as NEURON's queue does: by the time sent, then the spike's emission order (numbered as
+spikes are pushed), then connection row.  See docs/sonata.md, "Events and spike times".
 """
 
 import heapq
@@ -75,16 +75,24 @@ class EventQueue:
         self._buckets = {}          # step -> [(n, 2) int64 arrays: time's bits, key]
         self._steps = []            # heap of the buckets' steps
         self._n = 0
+        self.next_order = 0         # the emission order of the next spike pushed
 
     def push_spikes(self, gids, times, detected=True):
         """Queue the events of spikes (``detected``: by threshold detectors, whose events
-        leave at the end of the step holding the crossing)."""
-        if len(gids) == 0 or len(self.conns) == 0:
+        leave at the end of the step holding the crossing).  The spikes are numbered in the
+        order given (their emission order: NEURON's queue is first in, first out for events
+        of equal time, so a spike sent earlier, or emitted earlier at the same time, has its
+        events delivered first)."""
+        if len(gids) == 0:
             return
         sent = np.asarray(times, dtype=float)
         if detected:
             sent = np.ceil(sent / self.dt - 1e-9) * self.dt
-        events, first, counts = _events_of(np.asarray(gids, dtype=np.int64), sent,
+        order = self.next_order + np.arange(len(sent), dtype=np.int64)
+        self.next_order += len(sent)
+        if len(self.conns) == 0:
+            return
+        events, first, counts = _events_of(np.asarray(gids, dtype=np.int64), sent, order,
                                            self.conns.ptr, self.conns.delay, self.dt)
         self._file(events, first, counts)
 
@@ -109,7 +117,7 @@ class EventQueue:
         if order:       # time first (the step follows it), then source and row (the key)
             time = np.ascontiguousarray(events[:, 0]).view(np.float64)
             sort = np.argsort(time)                 # SIMD quicksort; ties ordered next
-            _order_ties(sort, time, events)
+            _order_ties(sort, time, events, self.conns.delay)
         out = (np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64),
                np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64))
         _unpack(events, sort, self.dt, self.conns.target_table, self.conns.target_instance,
@@ -150,25 +158,48 @@ class EventQueue:
 
 
 @njit(cache=True, nogil=True)
-def _order_ties(sort, time, events):
-    """Within each run of equal times in ``sort``, order by key: insertion sort for short
-    runs, a sort of the keys for long ones (a network with one delay and step-aligned
-    spikes delivers a whole step's events at one time)."""
+def _before(events, delay, a, b):
+    """Whether event a was sent before event b (their delivery times are equal): by the
+    time sent, then the key (emission order << 32 | row)."""
+    ta = _time_of(events[a, 0]) - delay[events[a, 1] & 0xFFFFFFFF]
+    tb = _time_of(events[b, 0]) - delay[events[b, 1] & 0xFFFFFFFF]
+    if ta != tb:
+        return ta < tb
+    return events[a, 1] < events[b, 1]
+
+
+@njit(cache=True, nogil=True)
+def _time_of(bits):
+    b = np.empty(1, dtype=np.int64)
+    b[0] = bits
+    return b.view(np.float64)[0]
+
+
+@njit(cache=True, nogil=True)
+def _order_ties(sort, time, events, delay):
+    """Within each run of equal times in ``sort``, order as NEURON's queue delivers them:
+    first in, first out, i.e. by the time sent, then emission order, then row (an
+    insertion sort for short runs, a sort by (sent, key) for long ones: a network with one
+    delay and step-aligned spikes delivers a whole step's events at one time)."""
     start = 0
     for k in range(1, len(sort) + 1):
         if k < len(sort) and time[sort[k]] == time[sort[start]]:
             continue
         if k - start > 16:
             run = sort[start:k].copy()
+            sent = np.empty(k - start)
             keys = np.empty(k - start, dtype=np.int64)
             for i in range(k - start):
                 keys[i] = events[run[i], 1]
-            sort[start:k] = run[np.argsort(keys)]
+                sent[i] = time[run[i]] - delay[keys[i] & 0xFFFFFFFF]
+            by_key = np.argsort(keys, kind="mergesort")
+            by_sent = np.argsort(sent[by_key], kind="mergesort")
+            sort[start:k] = run[by_key[by_sent]]
         else:
             for i in range(start + 1, k):
                 e = sort[i]
                 j = i - 1
-                while j >= start and events[sort[j], 1] > events[e, 1]:
+                while j >= start and _before(events, delay, e, sort[j]):
                     sort[j + 1] = sort[j]
                     j -= 1
                 sort[j + 1] = e
@@ -201,8 +232,9 @@ def _step_of(time, dt):
 
 
 @njit(cache=True, nogil=True)
-def _events_of(gids, sent, ptr, delay, dt):
-    """The events of spikes (gids, times sent): rows (time's bits, gid << 32 | row), in
+def _events_of(gids, sent, order, ptr, delay, dt):
+    """The events of spikes (gids, times sent, emission order): rows (time's bits,
+    order << 32 | row), in
     order of step, stably (a counting sort: the steps span only the delays); returns
     (events, first step, count of each step from the first)."""
     n_gids = len(ptr) - 1
@@ -234,14 +266,24 @@ def _events_of(gids, sent, ptr, delay, dt):
                 at = fill[_step_of(time[0], dt) - lo]
                 fill[_step_of(time[0], dt) - lo] += 1
                 events[at, 0] = bits[0]
-                events[at, 1] = (g << 32) | c
+                events[at, 1] = (order[k] << 32) | c
     return events, lo, counts
 
 
-def check_delays(delays, dt):
-    if len(delays) and np.min(delays) < dt * (1 - 1e-9):
-        raise ParameterError(f"connection delay {np.min(delays)} ms is shorter than dt = {dt} "
-                             "ms; delays must be >= dt")
+def check_delays(delays, dt, made=None, source=None, target=None):
+    """Delays of connections from cells (``made``; all without it) must be >= dt: a
+    spike made in a step reaches its targets in a later step.  Spike sources' spikes are
+    known in advance, so their connections may take any delay >= 0."""
+    delays = np.asarray(delays, dtype=float)
+    short = delays < dt * (1 - 1e-9)
+    if made is not None:
+        short &= made
+    if short.any():
+        c = int(np.flatnonzero(short)[np.argmin(delays[short])])
+        which = f" {int(source[c])} -> {int(target[c])}" if source is not None else ""
+        raise ParameterError(f"connection{which}: delay {delays[c]} ms is shorter than dt = "
+                             f"{dt} ms; delays from cells must be >= dt (from spike "
+                             "sources any delay >= 0 is delivered)")
 
 
 # NEST's point-neuron models (neurosim.mechanisms.builtin.point_neurons)

@@ -44,6 +44,9 @@ def _on_every_rank(method):
     return guarded
 
 
+SPIKE_TIMES = ("step", "interpolated")
+
+
 class Simulation:
     """``ns.Simulation(model, dt=0.025, method="backward_euler", celsius=6.3, threads=1)``.
 
@@ -59,7 +62,11 @@ class Simulation:
     ``exchange`` "allgather", "alltoall" (to the ranks holding targets only) or "auto" (the
     one moving fewer bytes); ``overlap=True`` sends a call's spikes while the next call
     computes (calls half as long; it pays where an exchange costs a noticeable part of a
-    call).  After each ``run`` spike records hold every rank's spikes and rank 0 every
+    call).  ``spike_times``: "step" (default) stamps a threshold crossing with the time at
+    the end of the step that holds it, and its events leave then, as NEURON's fixed-step
+    run does by default; "interpolated" records the crossing linearly interpolated within
+    the step and its events leave at that time (NEURON's ``cvode.condition_order(2)``).
+    An artificial cell's net_event is its exact time either way.  After each ``run`` spike records hold every rank's spikes and rank 0 every
     trace: the same results for any number of ranks.  Every rank must make the same calls
     (record, run, stream_to, checkpoint) in the same order.
     The memory a model needs is estimated before anything is allocated (``neurosim.memory``)
@@ -68,8 +75,12 @@ class Simulation:
 
     def __init__(self, model, dt=0.025, method="backward_euler", celsius=6.3,
                  use_tables=True, backend="cpu", threads=1, comm=None, exchange="auto",
-                 overlap=False, precision="float64", force=False):
+                 overlap=False, precision="float64", force=False, spike_times="step"):
         self.comm = default_comm() if comm is None else comm
+        if spike_times not in SPIKE_TIMES:
+            raise ParameterError(f"spike_times must be one of {SPIKE_TIMES}, got "
+                                 f"{spike_times!r}")
+        self.spike_times = spike_times
         self._build(model, dt, method, celsius, use_tables, backend, threads, exchange,
                     overlap, precision, force)
 
@@ -179,7 +190,6 @@ class Simulation:
         # the network's columns, not copies: a connection costs ~24 bytes here beyond the
         # network's own (no int64 sorts, no object labels, no per-connection temporaries)
         src, tgt, codes, labels, weights, delays = net._edges.columns()
-        check_delays(delays, self.dt)
         # where this rank's connections stand in the whole network's connection order: the
         # index when every rank holds the whole Network (None: the identity); a Recipe lists
         # them target gid by target gid (build_network), so there the order is the targets'
@@ -196,6 +206,9 @@ class Simulation:
         # every rank
         made = ~np.isin(src, np.fromiter(net.spike_sources, dtype=np.int64)) \
             if net.spike_sources else np.ones(len(src), dtype=bool)
+        # a spike source's events may take less than a step (even 0 ms): its spikes are
+        # queued before the call that delivers them; a cell's spike leaves after its step
+        check_delays(delays, self.dt, made, src, tgt)
         min_delay = self.comm.min(float(np.min(delays, where=made, initial=np.inf)))
         self.route = None               # Allgatherv
         if self.comm.size > 1 and exchange != "allgather":
@@ -613,7 +626,12 @@ class Simulation:
     def _take_spikes(self):
         """Record this call's spikes and send them to the ranks that need them (their
         events are queued once they arrive); whether any rank received a signal."""
-        spikes = self.backend.take_spikes()
+        gids, times, exact = self.backend.take_spikes()
+        if self.spike_times == "step":      # the step's end, where the kernel interpolated
+            times = np.where(exact, times, np.ceil(times / self.dt - 1e-9) * self.dt)
+        else:                               # events leave at the interpolated crossing
+            exact = np.ones(len(gids), dtype=bool)
+        spikes = (gids, times, exact)
         for rec in self._spike_records:
             rec._append(spikes[0], spikes[1])
         if self.overlap:
@@ -635,10 +653,16 @@ class Simulation:
         return stop
 
     def _queue_events(self, spikes):
+        """Queue the events of spikes received, numbered in the order they were sent: by
+        the time sent (a detected spike leaves at the end of its step); at one time, exact
+        (net_event) spikes first, as they came (a rank's in the order its cells emitted
+        them, ranks in rank order), then detected spikes by gid (the same for any number of
+        ranks)."""
         gids, times, exact = spikes
         if len(gids):
-            self.events.push_spikes(gids[~exact], times[~exact])
-            self.events.push_spikes(gids[exact], times[exact], detected=False)
+            sent = np.where(exact, times, np.ceil(times / self.dt - 1e-9) * self.dt)
+            order = np.lexsort((np.arange(len(gids)), np.where(exact, -1, gids), sent))
+            self.events.push_spikes(gids[order], sent[order], detected=False)
 
     def _queue_source_spikes(self, end_step):
         """Spike-source spikes before the end of this call become events (every rank knows

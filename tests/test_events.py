@@ -1,5 +1,6 @@
 """The event queue against a direct reference: every event of every spike delivered once, at
-NEURON's step, in the canonical order (time, source gid, connection), however the pushes and
+NEURON's step, in NEURON's first-in first-out order (time, time sent, the order the spikes
+were pushed in, connection), however the pushes and
 pops interleave and across a save and load of the pending events."""
 
 import numpy as np
@@ -30,16 +31,17 @@ def test_by_source_is_a_stable_sort():
 
 
 def _reference(src, delay, table, inst, index, spikes, detected):
-    """Every event as (step, time, source, connection row, table, instance), canonical."""
+    """Every event as (step, time, (sent, spike's place), connection row, table, instance),
+    in delivery order: by time, then first in first out (time sent, spike, row)."""
     row_of = np.empty(len(index), dtype=np.int64)
     row_of[index] = np.arange(len(index))
     out = []
-    for gid, t in spikes:
+    for k, (gid, t) in enumerate(spikes):
         sent = np.ceil(t / DT - 1e-9) * DT if detected else t
         for c in np.flatnonzero(src == gid):
             te = sent + delay[c]
-            out.append((int(np.ceil(te / DT - 0.5 - 1e-9)), te, gid, int(row_of[c]),
-                        int(table[c]), int(inst[c])))
+            out.append((int(np.ceil(te / DT - 0.5 - 1e-9)), te, (te - delay[c], k),
+                        int(row_of[c]), int(table[c]), int(inst[c])))
     return sorted(out, key=lambda e: (e[1], e[2], e[3]))
 
 

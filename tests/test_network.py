@@ -477,7 +477,7 @@ def test_nsuite_rc_exp2syn_spike_graded_delays():
     for k, d in zip(gids[1:], delays):
         net.connect(int(gids[0]), (int(k), "syn"), weight=w, delay=float(d))
     net.add_spike_source([0.0], targets=[(int(gids[0]), "syn")], weight=w, delay=dt)
-    sim = ns.Simulation(net, dt=dt)
+    sim = ns.Simulation(net, dt=dt, spike_times="interpolated")   # exact times: the crossing
     spikes = sim.record_spikes(gids)
     sim.run(15.0)
 

@@ -52,6 +52,7 @@ class Circuit:
         self.dl, self.threshold, self.seed = float(dl), float(spike_threshold), int(seed)
         self.v_init = v_init            # the simulation's conditions.v_init, for every cell
         self.nodes, self.offset, self.edges = {}, {}, {}
+        self.shortest_delays = []       # (delay, where, edge id) of each edge population
         networks = self.config["networks"]
         for entry in networks.get("nodes", []):
             nodes_file = self._file(entry, "nodes_file")
@@ -345,6 +346,12 @@ class Circuit:
         if len(bad):
             raise SonataError(f"{where}: edge {bad[0]} has delay {delay[bad[0]]} ms < 0")
         where = f"{pop.path}: {pop.group.name}"
+        # the shortest delay of an edge from a cell (not a virtual node): a spike made
+        # during the run cannot reach its target within the step it was made in
+        made = ~np.isin(src, np.fromiter(net.spike_sources, dtype=np.int64))
+        if made.any():
+            row = int(np.flatnonzero(made)[np.argmin(delay[made])])
+            self.shortest_delays.append((float(delay[row]), where, row))
         virtual = np.isin(tgt, np.fromiter(net.spike_sources, dtype=np.int64))
         if virtual.any():
             row = int(np.flatnonzero(virtual)[0])

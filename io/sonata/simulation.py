@@ -66,6 +66,14 @@ class SonataRun:
         # step; NEST's SonataNetwork)
         if "precise_times" in run or "allow_offgrid_spikes" in run:
             net.spike_timing = "nest" if run.get("precise_times", True) else "nest_grid"
+        for delay, where, row in self.circuit.shortest_delays:
+            if delay < self.dt * (1 - 1e-9):
+                raise SonataError(
+                    f"{where}: edge {row} has delay {delay:g} ms, shorter than dt = "
+                    f"{self.dt:g} ms, from a cell: neurosim delivers a cell's spike in a "
+                    "later step than the one that made it (BioNet across ranks refuses such "
+                    "delays too); delays shorter than dt are honoured from virtual nodes, "
+                    "whose spikes are known in advance")
         self.sim = ns.Simulation(net, dt=self.dt, celsius=self.celsius, threads=threads,
                                  backend=backend, comm=comm, force=force)
         output = cfg.get("output", {})

@@ -1,0 +1,181 @@
+"""The SONATA reference examples that hold IntFire1 networks, against BioNet: the stored
+output of 300_intfire, a BioNet run of ten_cells_spikes_nrn made in the test; how spike
+times are stamped (against NEURON run in the test); delays shorter than dt."""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+
+import neurosim as ns
+from neurosim.errors import ParameterError
+from neurosim.io.sonata import SonataError, SonataRun
+from shared_data import SONATA_EXAMPLES, shared
+
+
+def spikes_of(path):
+    """(node ids, times) of a SONATA spikes file's one population, by (time, node id)."""
+    with h5py.File(path) as f:
+        g = f["spikes"]
+        g = g[list(g)[0]] if "node_ids" not in g else g
+        ids, t = g["node_ids"][()].astype(np.int64), g["timestamps"][()]
+    order = np.lexsort((ids, t))
+    return ids[order], t[order]
+
+
+def assert_same_spikes(mine, theirs):
+    (ia, ta), (ib, tb) = mine, theirs
+    n = min(len(ia), len(ib))
+    bad = np.flatnonzero((ia[:n] != ib[:n]) | (np.abs(ta[:n] - tb[:n]) > 1e-9))
+    first = f"; first difference: spike {bad[0]}: {ia[bad[0]]} at {ta[bad[0]]!r} here, " \
+            f"{ib[bad[0]]} at {tb[bad[0]]!r} there" if len(bad) else ""
+    assert len(ia) == len(ib) and not len(bad), \
+        f"{len(ia)} spikes here, {len(ib)} there{first}"
+
+
+def test_300_intfire_equals_bionet_stored_output(tmp_path):
+    """All 4322 spikes, node ids and times to 1e-9 ms: events of equal time are delivered
+    in NEURON's first-in first-out order (by time sent, then the order the spikes were
+    emitted in), a refractory period's end before the inputs that follow it."""
+    shutil.copytree(shared("sonata-examples", "300_intfire"), tmp_path / "300_intfire",
+                    ignore=shutil.ignore_patterns("output"))
+    os.symlink(SONATA_EXAMPLES / "shared_components", tmp_path / "shared_components")
+    run = SonataRun(str(tmp_path / "300_intfire" / "config.json"))
+    run.run()
+    path = run.write()
+    theirs = spikes_of(SONATA_EXAMPLES / "300_intfire" / "output" / "spikes.h5")
+    assert len(theirs[0]) == 4322
+    assert_same_spikes(spikes_of(path), theirs)
+
+
+BIONET = textwrap.dedent("""\
+    import sys
+    from bmtk.simulator import bionet
+    conf = bionet.Config.from_json(sys.argv[1])
+    conf.build_env()
+    net = bionet.BioNetwork.from_config(conf)
+    bionet.BioSimulator.from_config(conf, network=net).run()
+""")
+
+
+def test_ten_cells_with_a_zero_delay_equals_bionet(tmp_path):
+    """ten_cells_spikes_nrn: virtual inputs onto ten IntFire1 cells, one connection of
+    delay 0 ms (a virtual node's spike is known in advance: NEURON delivers it at its own
+    time), input spikes of node ids the population lacks (dropped).  BioNet runs it here,
+    from a copy, as the example's test/run_bmtk.sh does."""
+    shutil.copytree(shared("sonata-examples", "sim_tests"), tmp_path / "sim_tests")
+    mech = tmp_path / "sim_tests" / "shared_components" / "mechanisms"
+    subprocess.run(["nrnivmodl", "modfiles"], cwd=mech, check=True, capture_output=True)
+    example = tmp_path / "sim_tests" / "intfire" / "ten_cells_spikes_nrn"
+    config = example / "input" / "config.json"
+    (example / "test" / "run_bionet.py").write_text(BIONET)
+    done = subprocess.run([sys.executable, "run_bionet.py", str(config)], cwd=example / "test",
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    theirs = spikes_of(example / "test" / "output" / "spikes.h5")
+    with pytest.warns(Warning):            # spikes of unknown node ids
+        run = SonataRun(str(config))
+    run.run()
+    mine = spikes_of(run.write())
+    assert len(theirs[0]) > 50
+    assert_same_spikes(mine, theirs)
+
+
+def hh_soma():
+    m = ns.Morphology.cable(20.0, 20.0)
+    cell = ns.Cell(m, cm=1.0, ra=100.0, v_init=-65.0, discretization=ns.NSeg(1))
+    cell.insert("hh")
+    cell.add_iclamp((0, 0.5), delay=2.0, dur=1e9, amp=0.3)
+    cell.add_detector((0, 0.5), threshold=-10.0)
+    return cell
+
+
+@pytest.mark.parametrize("mode", ["step", "interpolated"])
+def test_spike_times_as_neuron_stamps_them(mode):
+    """Default ("step"): a crossing stamped with the time at the end of its step, as
+    NEURON's fixed-step run records it (NetCon.record, against NEURON run here, to 1e-9
+    ms: NEURON's t drifts by ~1e-10 from the grid); "interpolated": the crossing linearly
+    interpolated between the step's voltages, against the same interpolation of NEURON's
+    voltage trace (what cvode.condition_order(2) is documented to compute; NEURON 9.0.2's
+    fixed-step run here still records the step's time with it)."""
+    from peers import clear, h, spike_times
+    sim = ns.Simulation(hh_soma(), dt=0.025, spike_times=mode)
+    rec = sim.record_spikes()
+    sim.run(60.0)
+    clear()
+    sec = h.Section(name="soma")
+    sec.L = sec.diam = 20.0
+    sec.nseg, sec.Ra, sec.cm = 1, 100.0, 1.0
+    sec.insert("hh")
+    stim = h.IClamp(sec(0.5))
+    stim.delay, stim.dur, stim.amp = 2.0, 1e9, 0.3
+    nc = h.NetCon(sec(0.5)._ref_v, None, sec=sec)
+    nc.threshold = -10.0
+    tv, t, v = h.Vector(), h.Vector().record(h._ref_t), h.Vector().record(sec(0.5)._ref_v)
+    nc.record(tv)
+    h.dt, h.secondorder, h.celsius = 0.025, 0, 6.3
+    h.finitialize(-65.0)
+    h.continuerun(60.0)
+    theirs = np.array(tv) if mode == "step" else \
+        spike_times(np.array(t), np.array(v), threshold=-10.0)
+    assert len(theirs) >= 3
+    assert len(rec.times) == len(theirs)
+    np.testing.assert_allclose(rec.times, theirs, atol=1e-9 if mode == "step" else 1e-6,
+                               rtol=0)
+    on_grid = np.abs(rec.times / 0.025 - np.round(rec.times / 0.025)) < 1e-6
+    assert on_grid.all() == (mode == "step")
+
+
+def relay(delay, source_kind):
+    """A spike (a spike source's, or an artificial cell's) onto an IntFire1 cell that fires
+    at once (weight 2) through ``delay``."""
+    net = ns.Network()
+    if source_kind == "virtual":
+        src = net.add_spike_source([1.0, 8.0])
+    else:
+        drive = net.add_spike_source([1.0, 8.0])
+        src = int(net.add_cells(ns.models.point_neuron("IntFire1"))[0])
+        net.connect(drive, src, 2.0, 1.0)
+    tgt = int(net.add_cells(ns.models.point_neuron("IntFire1"))[0])
+    net.connect(src, tgt, 2.0, delay)
+    return net, src, tgt
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.03, 0.1])
+def test_delays_shorter_than_dt_from_virtual_sources(delay):
+    """A spike source's spike at t reaches its target at t + delay even for delays shorter
+    than dt (0 ms too), as NEURON delivers a VecStim's events (IntFire1 fires at the
+    exact time of the event)."""
+    net, src, tgt = relay(delay, "virtual")
+    sim = ns.Simulation(net, dt=0.1)
+    rec = sim.record_spikes([tgt])
+    sim.run(10.0)
+    np.testing.assert_allclose(rec.times, [1.0 + delay, 8.0 + delay], atol=1e-12)
+
+
+def test_delay_shorter_than_dt_from_a_cell_is_an_error():
+    net, src, tgt = relay(0.05, "cell")
+    with pytest.raises(ParameterError, match=r"delay 0\.05 ms is shorter than dt"):
+        ns.Simulation(net, dt=0.1)
+
+
+def test_sonata_delay_shorter_than_dt_from_a_cell_names_the_edge(tmp_path):
+    """300_intfire with one recurrent edge's delay made 0.05 ms (< dt = 0.1): the error
+    names the edge file, the population and the edge id."""
+    shutil.copytree(shared("sonata-examples", "300_intfire"), tmp_path / "300_intfire",
+                    ignore=shutil.ignore_patterns("output"))
+    os.symlink(SONATA_EXAMPLES / "shared_components", tmp_path / "shared_components")
+    edges = tmp_path / "300_intfire" / "network" / "v1_v1_edges.h5"
+    with h5py.File(edges, "r+") as f:
+        group = f["edges/v1_to_v1/0"]
+        delay = np.full(len(f["edges/v1_to_v1/source_node_id"]), 2.0)
+        delay[1234] = 0.05
+        group.create_dataset("delay", data=delay)
+    with pytest.raises(SonataError, match=r"v1_v1_edges\.h5: /edges/v1_to_v1: edge 1234 "
+                                          r"has delay 0\.05 ms, shorter than dt"):
+        SonataRun(str(tmp_path / "300_intfire" / "config.json"))
