@@ -57,6 +57,7 @@ def _demo(args):
     spike_gids, spike_times = run.spikes.gids, run.spikes.times
     if virtual:                 # the thalamic inputs' trains, named, above the column
         trains = [(g, np.asarray(c.network.spike_sources[g], float)) for g in virtual]
+        trains = [(g, t[t <= run.tstop]) for g, t in trains]
         spike_gids = np.concatenate([spike_gids] + [np.full(len(t), g) for g, t in trains])
         spike_times = np.concatenate([spike_times] + [t for _, t in trains])
         inputs = [name for name in c.nodes if name != "cortex"]
