@@ -149,16 +149,18 @@ def run_celegans(out, tstop=400.0, frame_every=2.0, movie=True, threads=1, size=
     source, scene = view.source, view.scene
     view.viewer.close()
     renderer = Renderer(scene, size=size, view="yz", vmin=-70.0, vmax=-10.0, ambient=0.6)
+    renderer.annotate(title=f"C. elegans, {len(names)} neurons: touch step into the anterior "
+                            "receptors, side view", units="V (mV)")
     files = []
     for t in (90.0, 130.0, 160.0, tstop - frame_every):
-        image = renderer.draw(np.nan_to_num(source.values(t), nan=-70.0))
+        image = renderer.draw(np.nan_to_num(source.values(t), nan=-70.0), t)
         files.append(os.path.join(out, f"worm_{t:05.0f}ms.png"))
         _save_png(files[-1], image)
     if movie:
         from neurosim.viz.frames import write_movie
         files.append(write_movie(os.path.join(out, "worm.mp4"),
-                                 (renderer.draw(np.nan_to_num(source.values(t), nan=-70.0))
-                                  for t in source.times), fps=25))
+                                 (renderer.draw(np.nan_to_num(source.values(t), nan=-70.0),
+                                                t) for t in source.times), fps=25))
     renderer.close()
     files.append(_voltage_map(os.path.join(out, "celegans_somata.png"), names,
                               somata[0].times, volts))
@@ -232,15 +234,17 @@ def run_v1(out, scale=1.0, tstop=1000.0, threads=1):
         rates[name] = (before.sum() / len(gids) / (flash[0] * 1e-3),
                        during.sum() / len(gids) / ((flash[1] - flash[0]) * 1e-3))
     files = [os.path.join(out, "v1_raster.png")]
-    _v1_raster(files[0], spikes, pops, rates, tstop, flash)
+    _v1_raster(files[0], spikes, pops, rates, tstop, flash, len(c.network.spike_sources))
     source = RunSource(config, "soma_v")
     renderer = Renderer(source.scene, size=(800, 600), view="xy", vmin=-80.0, vmax=0.0,
                         ambient=0.6)
+    renderer.annotate(title=f"V1 layer-4 column (scale {scale:g}): soma V, LGN flash",
+                      units="V (mV)")
     from neurosim.viz.frames import flash as flash_somata
     t = 0.5 * (flash[0] + flash[1])
     values = np.nan_to_num(source.values(t), nan=-80.0)
     files.append(_save_png(os.path.join(out, "v1_column.png"), renderer.draw(
-        flash_somata(values, source.scene, source.spikes, t, 0.0))))
+        flash_somata(values, source.scene, source.spikes, t, 0.0), t)))
     renderer.close()
     source.close()
     return dict(model="v1", scale=scale, detailed=len(c.network.cells),
@@ -252,11 +256,11 @@ def run_v1(out, scale=1.0, tstop=1000.0, threads=1):
                 setup_s=built - t0, run_s=wall, memory_mb=_peak_memory_mb(), files=files)
 
 
-def _v1_raster(path, spikes, pops, rates, tstop, flash):
+def _v1_raster(path, spikes, pops, rates, tstop, flash, lgn=0):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(10, 6), dpi=120)
+    fig, ax = plt.subplots(figsize=(11, 6), dpi=120, layout="constrained")
     ax.axvspan(*flash, color="0.9", label="LGN flash")
     for k, (name, gids) in enumerate(pops.items()):
         sel = np.isin(spikes.gids, gids)
@@ -266,9 +270,10 @@ def _v1_raster(path, spikes, pops, rates, tstop, flash):
     ax.set_xlim(0, tstop)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("gid")
-    ax.set_title("V1 layer-4 column: Allen perisomatic cells and LIF neurons, LGN input")
-    ax.legend(loc="upper left", fontsize=7, markerscale=4)
-    fig.tight_layout()
+    ax.set_title("V1 layer-4 column: Allen perisomatic cells and LIF neurons; "
+                 f"{lgn} LGN inputs (virtual nodes, not drawn)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=7,
+              markerscale=4)
     fig.savefig(path)
     plt.close(fig)
     return path

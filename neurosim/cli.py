@@ -1,11 +1,11 @@
-"""The ``neurosim`` command.
+"""The neurosim command.
 
     neurosim demo                                the bundled SONATA circuit (--cell: one cell)
     neurosim run simulation_config.json          a SONATA simulation (also under mpiexec)
         [--threads N] [--checkpoint FILE [--checkpoint-every MS]] [--restore FILE]
+        [--view [--view-every MS]]               ... shown in the viewer as it runs
     neurosim info simulation_config.json         what a circuit holds, before running it
     neurosim model ring | busyring | microcircuit | celegans | v1   a model of the library
-        [--view [--view-every MS]]               ... shown in the viewer as it runs
     neurosim view simulation_config.json | report.h5     the interactive 3D window
     neurosim render simulation_config.json --out frame.png | movie.mp4   the 3D view, headless
 
@@ -21,6 +21,15 @@ import time
 import warnings
 
 
+def _shown(path):
+    """``path`` relative to the current folder when it is under it, else absolute."""
+    full = os.path.abspath(path)
+    here = os.getcwd()
+    if os.path.commonpath([full, here]) == here:
+        return os.path.relpath(full, here)
+    return full
+
+
 def _demo(args):
     """The bundled SONATA circuit (models/circuits/layer4): spikes, a soma report and a
     raster picture in ``--out``; ``--cell``: the single reconstructed cell instead."""
@@ -32,6 +41,7 @@ def _demo(args):
     from neurosim.viz.plots import plot_raster
     config = os.path.join(DEFAULT, "simulation_config.json")
     t0 = time.perf_counter()
+    args.out = args.out or os.path.join("neurosim_output", "demo")
     run = SonataRun(config, output_dir=args.out, tstop=args.tstop)
     run.run(progress=True)
     spikes_file = run.write()
@@ -43,7 +53,17 @@ def _demo(args):
     for name in dict.fromkeys(kinds):
         ids = c.gids("cortex", c.nodes["cortex"].ids[kinds == name])
         groups.append((name, int(ids.min()), int(ids.max()) + 1))
-    png = plot_raster(run.spikes.gids, run.spikes.times,
+    virtual = sorted(c.network.spike_sources)
+    spike_gids, spike_times = run.spikes.gids, run.spikes.times
+    if virtual:                 # the thalamic inputs' trains, named, above the column
+        trains = [(g, np.asarray(c.network.spike_sources[g], float)) for g in virtual]
+        trains = [(g, t[t <= run.tstop]) for g, t in trains]
+        spike_gids = np.concatenate([spike_gids] + [np.full(len(t), g) for g, t in trains])
+        spike_times = np.concatenate([spike_times] + [t for _, t in trains])
+        inputs = [name for name in c.nodes if name != "cortex"]
+        groups.append((f"{', '.join(inputs) or 'virtual'} inputs (virtual)",
+                       int(virtual[0]), int(virtual[-1]) + 1))
+    png = plot_raster(spike_gids, spike_times,
                       os.path.join(args.out, "raster.png"), groups=groups, tstop=run.tstop,
                       title=f"layer-4 column: {len(c.network.cells)} detailed cells, "
                             f"{len(c.network.artificial)} LIF neurons, "
@@ -53,7 +73,7 @@ def _demo(args):
           f"compilation included); {n} spikes, "
           f"{np.unique(run.spikes.gids).size} cells fired")
     for path in (spikes_file, report, png):
-        print(f"wrote {path}")
+        print(f"wrote {_shown(path)}")
     return 0
 
 
@@ -62,6 +82,7 @@ def _demo_cell(args):
     from neurosim.models.demo import run_demo
     from neurosim.viz.plots import plot_traces
 
+    args.out = args.out or os.path.join("neurosim_output", "demo")
     os.makedirs(args.out, exist_ok=True)
     t0 = time.perf_counter()
     sim, traces = run_demo(tstop=args.tstop or 320.0)
@@ -78,8 +99,8 @@ def _demo_cell(args):
     spikes = int(((soma[:-1] < 0) & (soma[1:] >= 0)).sum())
     print(f"simulated {sim.t:g} ms of a {sim.n_compartments}-compartment cell in {wall:.2f} s "
           f"(including set-up and compilation); {spikes} somatic spikes")
-    print(f"wrote {h5}")
-    print(f"wrote {png}")
+    print(f"wrote {_shown(h5)}")
+    print(f"wrote {_shown(png)}")
     return 0
 
 
@@ -106,9 +127,9 @@ def _run(args):
         print(f"simulated {run.tstop:g} ms in {run.wall:.2f} s "
               f"({run.wall / (run.tstop / 1000.0) if run.tstop else 0:.2f} s per simulated "
               f"s); {n} spikes ({rate:.2f} Hz per simulated cell)")
-        print(f"wrote {spikes_file}")
+        print(f"wrote {_shown(spikes_file)}")
         for report in run.reports:
-            print(f"wrote {report.writer.path}")
+            print(f"wrote {_shown(report.writer.path)}")
     if viewer is not None:
         viewer.wait()                   # the window stays until it is closed
     return 0
@@ -134,27 +155,32 @@ def _render(args):
     from neurosim.viz.render import Renderer
     source = _open_run(args)
     scene = source.scene
+    from neurosim.viz.overlay import units_of
     renderer = Renderer(scene, size=tuple(args.size), vmin=args.vmin, vmax=args.vmax,
                         view=args.view, colormap=args.colormap)
+    name = os.path.basename(os.path.dirname(os.path.abspath(args.path))) \
+        if not args.path.endswith((".h5", ".hdf5")) else os.path.basename(args.path)
+    renderer.annotate(title=f"{name}: report {source.report}, {args.view} view",
+                      units=units_of(source.variable))
 
     def frame(t):
         values = source.values(t)
         values[np.isnan(values)] = args.vmin
-        return renderer.draw(flash(values, scene, source.spikes, t, args.vmax))
+        return renderer.draw(flash(values, scene, source.spikes, t, args.vmax), t)
 
     times = source.times
     if args.out.endswith(".mp4"):
         every = args.every or float(times[1] - times[0]) if len(times) > 1 else 1.0
         at = np.arange(times[0], times[-1] + 1e-9, every)
         write_movie(args.out, (frame(t) for t in at), fps=args.fps)
-        print(f"wrote {args.out}: {len(at)} frames of {len(scene)} compartments")
+        print(f"wrote {_shown(args.out)}: {len(at)} frames of {len(scene)} compartments")
     else:
         import matplotlib
         matplotlib.use("Agg")
         from matplotlib import pyplot as plt
         t = times[-1] if args.time is None else args.time
         plt.imsave(args.out, frame(t))
-        print(f"wrote {args.out}: t = {t:g} ms, {len(scene)} compartments")
+        print(f"wrote {_shown(args.out)}: t = {t:g} ms, {len(scene)} compartments")
     renderer.close()
     source.close()
     return 0
@@ -176,6 +202,7 @@ def _model(args):
     """A model of the library (``neurosim.models.library``): run, spikes and figure."""
     import json
     from neurosim.models import library
+    args.out = args.out or os.path.join("neurosim_output", args.name)
     if args.name in ("ring", "busyring"):
         fan = args.fan if args.fan is not None else (10 if args.name == "busyring" else 0)
         got = library.run_ring(args.out, cells=args.cells or 128, fan=fan,
@@ -195,7 +222,7 @@ def _model(args):
     for key, value in got.items():
         print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
     for path in files + [os.path.join(args.out, "summary.json")]:
-        print(f"wrote {path}")
+        print(f"wrote {_shown(path)}")
     return 0
 
 
@@ -215,11 +242,16 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="neurosim", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="neurosim", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="neurosim: spiking circuits of detailed neurons.",
+        epilog="\n".join(line[4:] if line.startswith("    ") else line
+                          for line in __doc__.split("\n")[2:]).strip())
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the bundled SONATA circuit; write spikes, a soma "
                                        "report and a raster PNG")
-    demo.add_argument("--out", default="neurosim_output", help="output folder")
+    demo.add_argument("--out", default=None,
+                      help="output folder (default: neurosim_output/demo)")
     demo.add_argument("--tstop", type=float, default=None, help="simulated time (ms)")
     demo.add_argument("--cell", action="store_true",
                       help="a single reconstructed neuron instead (traces HDF5 + PNG)")
@@ -227,7 +259,8 @@ def main(argv=None):
     run = sub.add_parser("run", help="run a SONATA simulation config")
     run.add_argument("config", help="simulation_config.json")
     run.add_argument("--threads", type=int, default=1, help="threads per rank")
-    run.add_argument("--backend", default="cpu", help="cpu (cuda: see the issues)")
+    run.add_argument("--backend", default="cpu",
+                     help="cpu (default) or cuda (an NVIDIA GPU, through numba.cuda)")
     run.add_argument("--quiet", action="store_true", help="no progress line")
     run.add_argument("--checkpoint", metavar="FILE",
                      help="save the state here on SIGTERM / Ctrl-C (and periodically)")
@@ -268,7 +301,8 @@ def main(argv=None):
                                          "microcircuit, celegans, v1 (output, figure, "
                                          "summary)")
     model.add_argument("name", choices=("ring", "busyring", "microcircuit", "celegans", "v1"))
-    model.add_argument("--out", default="neurosim_output", help="output folder")
+    model.add_argument("--out", default=None,
+                       help="output folder (default: neurosim_output/NAME)")
     model.add_argument("--tstop", type=float, help="ms (ring 200, microcircuit 1000)")
     model.add_argument("--threads", type=int, default=1)
     model.add_argument("--cells", type=int, help="ring: number of cells (128)")

@@ -157,6 +157,7 @@ def test_the_worm_rests_and_answers_touch(tmp_path):
     with imageio.get_reader(out / "worm.mp4") as reader:
         assert sum(1 for _ in reader) == 101                    # 0, 2, ..., 200 ms
     assert (out / "celegans_somata.png").exists() and (out / "worm_00130ms.png").exists()
+    assert_annotated(out / "worm_00130ms.png", (960, 360))
     # the responses, from a run of the same network in the API
     net, gid = ce.worm()
     ce.stimulate(net, gid)
@@ -211,7 +212,26 @@ def test_the_v1_column_answers_the_lgn_flash(tmp_path):
     assert all(0.0 <= r < 100.0 for r in list(before.values()) + list(during.values()))
     for name in ("Scnn1a", "Rorb", "Nr5a1"):
         assert during[name] > 5.0 and during[name] > 2.0 * before[name]
+    assert_annotated(out / "v1_column.png", (800, 600))
     with h5py.File(out / "circuit" / "output" / "soma_v.h5") as f:
         data = f["report/v1/data"][()]
     assert data.shape[1] == detailed and np.all(np.isfinite(data))
     assert (out / "v1_raster.png").exists() and (out / "v1_column.png").exists()
+
+
+def assert_annotated(png, size):
+    """A headless picture stands alone: its colour bar's ramp (the colormap's colours, in
+    order) where the overlay puts it, and white text in its time box."""
+    import matplotlib.pyplot as plt
+    from neurosim.viz.overlay import Overlay
+    from neurosim.viz.render import colormap_table
+    image = (plt.imread(png)[:, :, :3] * 255).round().astype(int)
+    assert image.shape[:2] == (size[1], size[0])
+    layout = Overlay(size, 1.0)
+    x, y, w, h = layout.colorbar
+    row = image[y + h // 2, x:x + w]
+    table = colormap_table()[:, :3].astype(int)
+    index = ((row[:, None, :] - table[None]) ** 2).sum(axis=2).argmin(axis=1)
+    assert np.all(np.diff(index) >= 0) and index[0] < 10 and index[-1] > 245
+    x, y, w, h = layout.time_box
+    assert (image[y:y + h, x:x + w] > 200).all(axis=2).sum() > 20

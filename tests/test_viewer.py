@@ -471,3 +471,32 @@ def test_neurites_thinner_than_a_pixel_stay_visible():
         assert lit.sum(axis=0).max() <= 3                   # and about a pixel wide
     finally:
         renderer.close()
+
+
+def test_rendered_frames_stand_alone(run_output, tmp_path):
+    """neurosim render's PNG: the colour bar's ramp and the time (pixel checks); the point
+    neurons are in the scene, drawn at their positions."""
+    import matplotlib.pyplot as plt
+    from neurosim.cli import main
+    from neurosim.viz.overlay import Overlay
+    from neurosim.viz.sources import RunSource
+    frames = []
+    for t in (10.0, 30.0):
+        assert main(["render", str(run_output), "--time", str(t), "--out",
+                     str(tmp_path / f"f{t:g}.png"), "--size", "320", "240"]) == 0
+        frames.append((plt.imread(tmp_path / f"f{t:g}.png")[:, :, :3] * 255).round())
+    layout = Overlay((320, 240), 1.0)                 # where the overlay puts things
+    x, y, w, h = layout.colorbar
+    row = frames[0][y + h // 2, x:x + w].astype(int)
+    table = colormap_table()[:, :3].astype(int)
+    index = ((row[:, None, :] - table[None]) ** 2).sum(axis=2).argmin(axis=1)
+    assert np.all(np.diff(index) >= 0) and index[0] < 10 and index[-1] > 245
+    x, y, w, h = layout.time_box
+    assert np.any(frames[0][y:y + h, x:x + w] != frames[1][y:y + h, x:x + w])
+    assert (frames[0][y:y + h, x:x + w] > 200).all(axis=2).sum() > 20
+    source = RunSource(str(run_output))
+    try:
+        net = source.circuit.network
+        assert net.artificial and set(net.artificial) <= set(source.scene.cell_range)
+    finally:
+        source.close()

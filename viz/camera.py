@@ -75,3 +75,10 @@ def nice_length(um):
         if m * 10 ** k <= um:
             return float(m * 10 ** k)
     return float(10 ** k)
+
+
+def scale_bar(pixels_per_um, near_px):
+    """A scale bar's (length in µm, length in pixels): the round length nearest below
+    ``near_px`` pixels (orthographic: it holds everywhere in the view)."""
+    length = nice_length(near_px / max(pixels_per_um, 1e-12))
+    return length, length * pixels_per_um

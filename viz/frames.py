@@ -60,10 +60,11 @@ class ReportFrames:
             if missing:
                 raise SonataError(f"{self.path}: the report has gid {missing[0]}, which the "
                                   "circuit shown does not have (mismatched circuit?)")
-            whole = len(cells) == len(self.gid)             # one element per cell
+            # a cell of one element (a soma report, a point neuron): the whole cell
+            counts = dict(zip(*(c.tolist() for c in np.unique(self.gid, return_counts=True))))
             comps, elems = [], []
             for j, (g, s, x) in enumerate(zip(self.gid, self.section, self.x)):
-                if whole:
+                if counts[int(g)] == 1:
                     lo, hi = scene.cell_range[int(g)]
                     comps.append(np.arange(lo, hi))
                     elems.append(np.full(hi - lo, j))

@@ -6,7 +6,7 @@ what it has drawn (redrawn only when its inputs change)."""
 
 import numpy as np
 
-from neurosim.viz.camera import nice_length
+from neurosim.viz.camera import scale_bar
 from neurosim.viz.render import colormap_table
 
 POPULATION_COLOURS = ((0.35, 0.75, 1.0), (1.0, 0.55, 0.3), (0.5, 0.9, 0.4),
@@ -170,10 +170,9 @@ class Panels:
             self.lines["picked"].set_data(*_NOTHING)
         # scale bar: a round length near a fifth of the view's width (orthographic: it
         # holds everywhere in the view)
-        per_um = v.camera.pixels_per_um(vh)
-        length = nice_length(vw / 5.0 / per_um)
-        bx, by = vx + vw - 20 - length * per_um, vy + vh - 16
-        self.lines["scale"].set_data(np.array([(bx, by), (bx + length * per_um, by)]),
+        length, pixels = scale_bar(v.camera.pixels_per_um(vh), vw / 5.0)
+        bx, by = vx + vw - 20 - pixels, vy + vh - 16
+        self.lines["scale"].set_data(np.array([(bx, by), (bx + pixels, by)]),
                                      color="white", width=3)
         self.text["scale"].text, self.text["scale"].pos = f"{length:g} µm", (bx, by - 12)
         from vispy.visuals.transforms import STTransform

@@ -31,7 +31,7 @@ def plot_raster(gids, times, path, groups=(), title="", tstop=None):
     import numpy as np
 
     gids, times = np.asarray(gids), np.asarray(times)
-    fig, ax = plt.subplots(figsize=(9, 5), dpi=120)
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=120, layout="constrained")
     groups = list(groups) or [("spikes", int(gids.min(initial=0)), int(gids.max(initial=0)) + 1)]
     for k, (name, lo, hi) in enumerate(groups):
         sel = (gids >= lo) & (gids < hi)
@@ -45,8 +45,9 @@ def plot_raster(gids, times, path, groups=(), title="", tstop=None):
         ax.set_xlim(0, tstop)
     if title:
         ax.set_title(title)
-    ax.legend(loc="upper right", fontsize=8, markerscale=4)
-    fig.tight_layout()
+    # the legend right of the axes, never over the spikes
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8,
+              markerscale=4)
     fig.savefig(path)
     plt.close(fig)
     return path

@@ -240,6 +240,8 @@ class Renderer:
         self.mesh = CompartmentMesh(scene, colormap, vmin, vmax, sides, ambient)
         self.mode = self.mesh.mode
         self.transform = view_transform(scene, self.size, view)
+        self.colormap, self.vmin, self.vmax = colormap, float(vmin), float(vmax)
+        self.overlay = None
         w, h = self.size
         self.fbo = gloo.FrameBuffer(color=gloo.RenderBuffer((h, w, 4)),
                                     depth=gloo.RenderBuffer((h, w), format="depth"))
@@ -263,10 +265,33 @@ class Renderer:
             self.mesh.draw(self.transform, pick, height=self.size[1])
             return self.fbo.read()
 
-    def draw(self, values=None):
+    def pixels_per_um(self):
+        """Pixels per µm of the (orthographic) view."""
+        return 0.5 / min_radius(self.transform, self.size[1])
+
+    def project(self, points):
+        """Pixels (x, y from the top left) of 3D points (n, 3) µm."""
+        points = np.atleast_2d(np.asarray(points, float))
+        clip = np.c_[points, np.ones(len(points))] @ np.asarray(self.transform, float).T
+        w, h = self.size
+        return np.stack([(clip[:, 0] + 1.0) / 2.0 * w, (1.0 - clip[:, 1]) / 2.0 * h], axis=1)
+
+    def annotate(self, title="", units="V (mV)"):
+        """From now on ``draw(values, t)`` adds a title, a colour bar with ``units``, the
+        time and a scale bar (``neurosim.viz.overlay``; drawn once, the time per frame)."""
+        from neurosim.viz.overlay import Overlay
+        self.overlay = Overlay(self.size, self.pixels_per_um(), self.colormap, self.vmin,
+                               self.vmax, units=units, title=title)
+        return self.overlay
+
+    def draw(self, values=None, t=None):
+        """The frame, (h, w, 4) uint8; with ``annotate``, its overlay and the time ``t``."""
         if values is not None:
             self.set_values(values)
-        return self._render(pick=False)
+        image = self._render(pick=False)
+        if self.overlay is not None:
+            image = self.overlay.apply(image, t)
+        return image
 
     def index_image(self):
         """The compartment drawn at every pixel (-1: none), (h, w)."""

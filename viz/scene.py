@@ -45,6 +45,18 @@ def cell_cones(cell):
     return p0, p1, r0, r1, sec, x
 
 
+def sphere_cones(centre, radius, rings=6):
+    """A sphere as ``rings`` cones along x (radii following the circle): it looks round
+    from any side.  (p0, p1, r0, r1, section, x)."""
+    a = np.linspace(-1.0, 1.0, rings + 1)
+    r = radius * np.sqrt(np.clip(1.0 - a ** 2, 0.0, 1.0))
+    axis = np.zeros((rings + 1, 3))
+    axis[:, 0] = radius * a
+    pts = np.asarray(centre, float)[None, :] + axis
+    return (pts[:-1], pts[1:], r[:-1], r[1:], np.zeros(rings, np.int64),
+            (np.arange(rings) + 0.5) / rings)
+
+
 class Scene:
     """Compartments as cones: ``p0``, ``p1`` (n, 3) µm, ``r0``, ``r1`` (n,) µm, and for each
     its ``gid``, ``section`` and ``x``; ``cell_range[gid]`` = (first, last + 1)."""
@@ -63,12 +75,16 @@ class Scene:
         return len(self.r0)
 
     @classmethod
-    def from_cells(cls, cells, positions=None, rotations=None):
+    def from_cells(cls, cells, positions=None, rotations=None, points=(), point_radius=8.0):
         """``cells``: {gid: Cell}; ``positions``/``rotations``: {gid: (x, y, z)} µm and
         {gid: (angle x, angle y, angle z)} radians (absent: origin, unturned).  A template
-        shared by many gids is cut into cones once."""
+        shared by many gids is cut into cones once.  ``points``: gids of point neurons,
+        each drawn as a sphere of ``point_radius`` µm at its position (section 0, so that
+        a report of the cell colours it and a spike flashes it)."""
         positions, rotations = positions or {}, rotations or {}
         parts, done = [], {}
+        for gid in sorted(int(g) for g in points if int(g) in positions):
+            parts.append(sphere_cones(positions[gid], point_radius) + (gid,))
         for gid in sorted(cells):
             cell = cells[gid]
             key = cell.geometry_key()
@@ -77,11 +93,13 @@ class Scene:
             p0, p1, r0, r1, sec, x = done[key]
             turn = rotation(rotations.get(gid, (0.0, 0.0, 0.0)))
             shift = np.asarray(positions.get(gid, (0.0, 0.0, 0.0)), dtype=float)
-            parts.append((p0 @ turn.T + shift, p1 @ turn.T + shift, r0, r1,
-                          np.full(len(r0), gid), sec, x))
+            parts.append((p0 @ turn.T + shift, p1 @ turn.T + shift, r0, r1, sec, x, gid))
         if not parts:
             return cls(np.zeros((0, 3)), np.zeros((0, 3)), [], [], [], [], [])
-        return cls(*(np.concatenate(c) for c in zip(*parts)))
+        parts.sort(key=lambda part: part[-1])           # gid order: a cell's rows together
+        p0, p1, r0, r1, sec, x = (np.concatenate(c) for c in zip(*(q[:6] for q in parts)))
+        gid = np.concatenate([np.full(len(q[2]), q[6]) for q in parts])
+        return cls(p0, p1, r0, r1, gid, sec, x)
 
     def index(self, gid, section, x):
         """The compartment of (gid, section, x) (x anywhere in the segment)."""

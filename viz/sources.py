@@ -38,7 +38,8 @@ class RunSource:
         self.path = report_file or os.path.join(
             out_dir, reports[name].get("file_name", f"{name}.h5"))
         net = self.circuit.network
-        self.scene = Scene.from_cells(net.cells, net.positions, self.circuit.rotations)
+        self.scene = Scene.from_cells(net.cells, net.positions, self.circuit.rotations,
+                                      points=net.artificial)
         self.frames = self._open_frames()
         self.times = self.frames[0].times
         self.spikes = self._read_spikes(os.path.join(
