@@ -522,6 +522,10 @@ _ION_VAR = re.compile(r"^(?:e([a-z]+[a-z0-9]*)|([a-z]+[a-z0-9]*)(i|o))$")
 _STDLIB_FILES = {"stdlib.hoc", "stdrun.hoc", "nrngui.hoc", "subiter.hoc", "noload.hoc"}
 
 
+def _single(values):
+    return [float(np.float32(v)) for v in values]
+
+
 class TemplateInstance:
     """Runs one template's ``init()`` (and what it calls) over numbers and sections."""
 
@@ -1065,7 +1069,8 @@ class TemplateInstance:
                 raise self.err(line, "pt3dadd needs x, y, z, diam")
             if not all(math.isfinite(a) for a in args):
                 raise self.err(line, "pt3dadd: non-finite value")
-            self.current(line, "pt3dadd()").pt3d.append([float(a) for a in args])
+            # NEURON keeps 3-D points in single precision: so do we, for equal areas
+            self.current(line, "pt3dadd()").pt3d.append(_single(args))
             return 0.0
         if name == "n3d":
             return float(len(self.current(line, "n3d()").pt3d))
@@ -1091,7 +1096,7 @@ class TemplateInstance:
             if not 0 <= i < len(sec.pt3d):
                 raise self.err(line, f"pt3dchange({i}): {sec.name} has {len(sec.pt3d)} "
                                      "points")
-            sec.pt3d[i] = [float(a) for a in args[1:]]
+            sec.pt3d[i] = _single(args[1:])
             return 0.0
         raise self.err(line, f"{name}() is not supported")
 
@@ -1219,7 +1224,8 @@ def to_morphology(tpl, section_type=None):
         p = pts[id(s)]
         parent = -1 if s.parent is None else index[id(s.parent)]
         out.append(Section(k, code, p[:, :3], p[:, 3], parent,
-                           s.parent_x if s.parent is not None else 1.0))
+                           s.parent_x if s.parent is not None else 1.0,
+                           single_precision=bool(s.pt3d)))
     ordered = _sonata_order(out)
     # _sonata_order sorts by (type rank, creation order): rebuild the name map likewise
     rank = {1: 0, 2: 1, 3: 2, 4: 3}

@@ -105,7 +105,7 @@ def test_baaiworm_split_shape_has_all_points():
     path = shared("baaiworm", "model", "PVDL.hoc")
     cell = ns.Cell.from_hoc(path)
     n_points = sum(len(s.points) for s in cell.morphology.sections)
-    assert n_points == path.read_text().count("pt3dadd(") - 1   # one in position()
+    assert n_points == path.read_text().count("pt3dadd(")
 
 
 SYNTH = """
