@@ -67,7 +67,8 @@ def tokenize(text, filename):
         elif kind in ("name", "op", "dollar"):
             toks.append(Tok(kind if kind != "op" else s, s, line))
         elif kind == "str":
-            toks.append(Tok("str", s[1:-1], line))
+            toks.append(Tok("str", re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(
+                m.group(1), m.group(1)), s[1:-1]), line))
         elif kind == "nl":
             toks.append(Tok("nl", s, line))
         line += s.count("\n")
@@ -640,8 +641,12 @@ class TemplateInstance:
                     raise self.err(st.line, f"forsec {what}: not a SectionList")
                 secs = list(lst)
             else:
-                rx = re.compile(what)
-                secs = [s for s in self.created if rx.search(s.name)]
+                # NEURON searches the full name (`Template[0].dend[2]`) with its own regular
+                # expressions; plain names are searched the same way, patterns are refused
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", what):
+                    raise self.err(st.line, f'forsec "{what}": only a plain name is '
+                                            "supported, not a regular expression")
+                secs = [s for s in self.created if what in f"{self.name}.{s.name}"]
             self.each_section(secs, st.b)
         elif k == "forall":
             self.each_section(list(self.created), st.b)
@@ -1265,8 +1270,27 @@ def read_hoc(path, template=None, args=(), v_init=-65.0, section_type=None):
     for value, ids in groups(lambda s: s.nseg).items():
         if value != 1:
             cell.set_discretization(NSeg(value), region=ids)
-    for value, ids in groups(lambda s: tuple((m, tuple(sorted(p.items())))
-                                             for m, p in s.mechanisms.items())).items():
+    def with_ions(sec):
+        # a mechanism that keeps an ion variable as its own parameter (the built-in hh's ena
+        # and ek) takes the section's value of that variable
+        from neurosim import mechanisms
+        out = []
+        for mname, params in sec.mechanisms.items():
+            params = dict(params)
+            mech = mechanisms.get(mname)
+            for pname in mech.parameters:
+                if any(use.field(pname) for use in mech.ions):
+                    continue
+                m = _ION_VAR.match(pname)
+                if m and pname not in params:
+                    ion, which = (m.group(1), "e") if m.group(1) else \
+                        (m.group(2), "ci" if m.group(3) == "i" else "co")
+                    if which in sec.ions.get(ion, {}):
+                        params[pname] = sec.ions[ion][which]
+            out.append((mname, tuple(sorted(params.items()))))
+        return tuple(out)
+
+    for value, ids in groups(with_ions).items():
         for mech, params in value:
             cell.insert(mech, region=ids, **dict(params))
     for value, ids in groups(lambda s: tuple((ion, tuple(sorted(v.items())))

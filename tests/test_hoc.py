@@ -9,7 +9,7 @@ import pytest
 
 import neurosim as ns
 from neurosim.io.hoc import HocError
-from neurosim.lowering import _lower_body, _section_values
+from neurosim.lowering import _lower_body, _section_values, lower
 from peers import h
 from shared_data import shared
 
@@ -38,6 +38,7 @@ def compare(path, template, rtol=1e-9):
     assert sorted(cell.section_names) == sorted(nsecs)
     assert sorted(cell.section_names.values()) == list(range(len(m)))
     body = _lower_body(cell)
+    model = lower([cell])
     lay = body["layout"]
     sv = _section_values(cell)
     n_segments = 0
@@ -47,8 +48,12 @@ def compare(path, template, rtol=1e-9):
         n3d = nsec.n3d()
         pts = np.array([[nsec.x3d(i), nsec.y3d(i), nsec.z3d(i)] for i in range(n3d)])
         dia = np.array([nsec.diam3d(i) for i in range(n3d)])
-        np.testing.assert_allclose(s.points, pts, rtol=0, atol=1e-12)
-        np.testing.assert_allclose(s.diameters, dia, rtol=0, atol=1e-12)
+        if n3d:
+            np.testing.assert_allclose(s.points, pts, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(s.diameters, dia, rtol=0, atol=1e-12)
+        else:
+            # no 3-D points: NEURON's L and diam; neurosim draws a straight cylinder
+            assert len(s.points) == 2 and np.all(s.diameters == nsec.diam)
         assert s.length == pytest.approx(nsec.L, rel=rtol)
         # topology
         parent = nsec.parentseg()
@@ -69,7 +74,8 @@ def compare(path, template, rtol=1e-9):
         np.testing.assert_allclose(cm, [seg.cm for seg in nsec], rtol=1e-12)
         # every inserted mechanism's parameters, segment by segment
         nmechs = {mech.name() for seg in nsec for mech in seg
-                  if mech.name() not in ("morphology", "capacitance")}
+                  if mech.name() not in ("morphology", "capacitance")
+                  and not mech.name().endswith("_ion")}
         ours = {name for name, t in body["mechs"].items()
                 if np.any((t["nodes"] >= k0) & (t["nodes"] < k0 + nsec.nseg))}
         assert ours == nmechs, name
@@ -78,9 +84,20 @@ def compare(path, template, rtol=1e-9):
             for j, seg in enumerate(nsec):
                 col = int(np.flatnonzero(t["nodes"] == k0 + j)[0])
                 for row, pname in enumerate(t["mech"].parameters):
-                    want = getattr(seg, f"{pname}_{mname}")
+                    if any(use.field(pname) for use in t["mech"].ions):
+                        continue            # an ion variable: compared below
+                    # hh keeps ena, ek as its own parameters: NEURON's ion variables
+                    want = getattr(seg, pname if pname in ("ena", "ek") else
+                                   f"{pname}_{mname}")
                     assert t["params"][row, col] == pytest.approx(want, rel=1e-12), \
                         (name, j, pname)
+        # ion reversal potentials of the ions NEURON's mechanisms use here
+        for ion, table in model.ions.items():
+            if hasattr(nsec(0.5), f"e{ion}"):
+                for seg in nsec:
+                    node = model.locate((sid, seg.x))
+                    assert table.e[node] == pytest.approx(getattr(seg, f"e{ion}"),
+                                                          rel=1e-12), (name, ion)
         n_segments += nsec.nseg
     return cell, n_segments
 
@@ -149,11 +166,12 @@ proc init() {{ local i, n
         g_pas = 2e-5
         e_pas = -68
     }}
-    soma {{ insert hh  gnabar_hh = 0.25  gl_hh = 1e-4  nseg = 3  cm = 1 }}
+    soma {{ insert hh  gnabar_hh = 0.25  gl_hh = 1e-4  nseg = 3  cm = 1  ena = 55 }}
     soma.Ra = 120
     if (n == 3) {{ axon.nseg = 5 }} else {{ axon.nseg = 1 }}
     axon {{ insert pas  g_pas = 1e-3 }}
-    forsec "dend\\\\[[23]\\\\]" {{ e_pas = -75 }}
+    forsec "end" {{ e_pas = -75 }}
+    dend[1] {{ e_pas = -68 }}
 }}
 endtemplate Synth{k}
 """
@@ -181,6 +199,7 @@ def test_synthetic_template_matches_neuron(tmp_path):
     ("soma { define_shape() }", "define_shape() is not supported"),
     ("connect soma(1), dend(0)", "child connected by its 1-end"),
     ("x = $s1", "only numeric arguments"),
+    ('forsec "dend[0-9]" { nseg = 3 }', "only a plain name is supported"),
     ("soma { gnabar_hh(0.5) = 1 }", "cannot assign"),
 ])
 def test_unsupported_statements_name_file_line_statement(tmp_path, snippet, message):
