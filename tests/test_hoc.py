@@ -118,6 +118,17 @@ def test_baaiworm_templates_match_neuron(template):
     assert cell.morphology[0].type_name == "soma"
 
 
+def test_every_baaiworm_template_matches_neuron():
+    """All 302 templates of the model (the acceptance set is the parametrized one above)."""
+    folder = shared("baaiworm", "model")
+    paths = sorted(folder.glob("*.hoc"))
+    assert len(paths) == 302
+    segments = 0
+    for path in paths:
+        segments += compare(path, path.stem)[1]
+    assert segments == 15910
+
+
 def test_baaiworm_split_shape_has_all_points():
     path = shared("baaiworm", "model", "PVDL.hoc")
     cell = ns.Cell.from_hoc(path)
@@ -231,3 +242,25 @@ def test_outside_template_and_template_choice(tmp_path):
     bad.write_text("create soma\n")
     with pytest.raises(HocError, match=r"top.hoc:1: only templates .*`create soma`"):
         ns.Cell.from_hoc(bad)
+
+
+HOC_DIR = __import__("pathlib").Path(__file__).parent / "hoc"
+
+
+@pytest.fixture(scope="module")
+def nml_mechanisms(tmp_path_factory):
+    from peers import compiled_mod_dir
+    compiled_mod_dir(str(HOC_DIR), str(tmp_path_factory.mktemp("nml")))
+    ns.load_catalogue(HOC_DIR)
+
+
+def test_neuroml_exported_template_matches_neuron(nml_mechanisms):
+    """tests/hoc/NmlCell.hoc and passiveChan.mod: what jNeuroML 0.14 (`jnml LEMS -neuron`)
+    writes for tests/hoc/NmlCell.cell.nml (load_file outside the template, forsec over
+    SectionLists, insert with parameters, a child at its parent's x = 0.406...)."""
+    cell, n = compare(HOC_DIR / "NmlCell.hoc", "NmlCell")
+    assert n == 4
+    names = cell.section_names
+    assert [cell.morphology[names[s]].type_name for s in ("soma", "axon", "dend", "dend2")] \
+        == ["soma", "axon", "dend", "dend"]
+    assert cell.morphology[names["dend2"]].parent_x == pytest.approx(0.4060960344070659)
