@@ -264,3 +264,33 @@ def test_neuroml_exported_template_matches_neuron(nml_mechanisms):
     assert [cell.morphology[names[s]].type_name for s in ("soma", "axon", "dend", "dend2")] \
         == ["soma", "axon", "dend", "dend"]
     assert cell.morphology[names["dend2"]].parent_x == pytest.approx(0.4060960344070659)
+
+
+def test_baaiworm_cell_simulates_like_neuron():
+    """I5 (split shape) with pas everywhere and a clamp on its Soma placed by hoc name: the
+    voltage at the soma and at a far neurite matches NEURON's."""
+    from peers import run
+    path = shared("baaiworm", "model", "I5.hoc")
+    h.load_file(str(path))
+    ncell = h.I5()
+    nsecs = neuron_sections(ncell)
+    for sec in nsecs.values():
+        sec.insert("pas")
+        for seg in sec:
+            seg.g_pas, seg.e_pas = 5e-5, -65.0
+    stim = h.IClamp(nsecs["Soma"](0.5))
+    stim.delay, stim.dur, stim.amp = 2.0, 20.0, 0.005
+    t, (v_soma, v_far) = run(30.0, 0.025, -65.0, probes=[nsecs["Soma"](0.5),
+                                                         nsecs["Neurite10"](0.9)])
+    cell = ns.Cell.from_hoc(path)
+    cell.insert("pas", g=5e-5, e=-65.0)
+    names = cell.section_names
+    cell.add_iclamp((names["Soma"], 0.5), delay=2.0, dur=20.0, amp=0.005)
+    sim = ns.Simulation(cell, dt=0.025)
+    a = sim.record("v", (names["Soma"], 0.5))
+    b = sim.record("v", (names["Neurite10"], 0.9))
+    sim.run(30.0)
+    del stim
+    assert np.ptp(v_soma) > 1.0
+    np.testing.assert_allclose(np.asarray(a.values)[:len(v_soma)], v_soma, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(b.values)[:len(v_far)], v_far, atol=1e-6)
