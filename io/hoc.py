@@ -181,6 +181,15 @@ class Parser:
             return Node("block", line, self.block())
         return self.statement()
 
+    def skip_braces(self, line):
+        """Skip to the `}` that closes the block whose `{` was just read."""
+        depth = 1
+        while depth:
+            t = self.next()
+            if t.kind == "eof":
+                raise self.err(line, "missing '}'")
+            depth += {"{": 1, "}": -1}.get(t.kind, 0)
+
     def skip_nl_only(self):
         while self.tok.kind == "nl":
             self.i += 1
@@ -222,14 +231,23 @@ class Parser:
                     if self.tok.kind == "eof":
                         raise self.err(line, f"template {name} has no endtemplate")
                     body.append(self.statement(top=True))
-            if w in ("proc", "func"):
+            if w in ("proc", "func", "obfunc", "iterator"):
                 self.next()
                 name = self.expect("name", "a procedure name").value
                 self.expect("(", "(")
                 self.expect(")", ")")
                 self.skip_nl_only()
                 self.expect("{", "{")
-                return Node("procdef", line, name, self.block(), w == "func")
+                start = self.i
+                try:
+                    if w in ("obfunc", "iterator"):
+                        raise self.err(line, f"'{w}' is not supported")
+                    return Node("procdef", line, name, self.block(), w == "func")
+                except HocError as e:
+                    # a proc the reader cannot read is an error only if it is called
+                    self.i = start
+                    self.skip_braces(line)
+                    return Node("procdef", line, name, [], w == "func", e)
             if w in ("public", "external", "objref", "objectvar", "local", "localobj",
                      "strdef", "create", "double"):
                 self.next()
@@ -763,6 +781,8 @@ class TemplateInstance:
     # -- procedures
     def call_proc(self, name, args, line):
         proc = self.procs[name]
+        if proc.d is not None:
+            raise proc.d          # the statement in the proc the reader could not parse
         if len(self.frames) > 200:
             raise self.err(line, f"recursion deeper than 200 calls in {name}()")
         self.frames.append({"locals": {}, "args": args})

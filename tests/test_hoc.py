@@ -227,6 +227,17 @@ def test_unsupported_statements_name_file_line_statement(tmp_path, snippet, mess
     assert f"`{last}`" in text, text
 
 
+def test_unreadable_proc_is_an_error_only_when_called(tmp_path):
+    path = tmp_path / "lazy.hoc"
+    path.write_text('begintemplate Lazy\ncreate soma\nproc toString() {\n    print "cell"\n}\n'
+                    'obfunc self() { return this }\n'
+                    'proc init() {\n    if ($1) toString()\n}\nendtemplate Lazy\n')
+    assert ns.Cell.from_hoc(path, args=(0,)).section_names == {"soma": 0}
+    with pytest.raises(HocError, match=r"lazy.hoc:4: unsupported statement 'print': "
+                                       r"`print \"cell\"`"):
+        ns.Cell.from_hoc(path, args=(1,))
+
+
 def test_outside_template_and_template_choice(tmp_path):
     path = tmp_path / "two.hoc"
     path.write_text("begintemplate A\ncreate soma\nendtemplate A\n"
