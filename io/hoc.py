@@ -348,16 +348,12 @@ class Parser:
             px = self.paren_arg(line)
         else:
             if current is None:
-                # `parent connect child(x), y` absent: `connect child(x), y` uses the
-                # currently accessed section, which a template does not have
+                # `connect child(x), y` uses the currently accessed section, which a
+                # template does not have
                 raise self.err(line, "connect to a number needs a section in front "
                                      "(`parent connect child(0), 1`)")
             parent, px = current, self.expr()
-        if current is not None and parent is current:
-            return Node("connect", line, child, cx, parent, px)
-        if current is not None:
-            # `sec connect a(x), b(y)`: the section in front only sets the context
-            return Node("connect", line, child, cx, parent, px)
+        # (`sec connect a(x), b(y)`: the section in front only sets the context)
         return Node("connect", line, child, cx, parent, px)
 
     def section_ref(self):

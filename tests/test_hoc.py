@@ -16,13 +16,6 @@ from shared_data import shared
 _count = itertools.count()
 
 
-def neuron_cell(path, template):
-    h.load_file(str(path))
-    cell = getattr(h, template)()
-    return cell, {sec.name().split(".", 1)[1]: sec for sec in cell.all} \
-        if hasattr(cell, "all") else None
-
-
 def neuron_sections(cell):
     prefix = cell.hname() + "."
     return {sec.name()[len(prefix):]: sec for sec in h.allsec()
@@ -31,7 +24,8 @@ def neuron_sections(cell):
 
 def compare(path, template, rtol=1e-9):
     """Instantiate ``template`` in NEURON and in neurosim; assert every section agrees."""
-    ncell = getattr(h, template)() if h.load_file(str(path)) else None
+    assert h.load_file(str(path))
+    ncell = getattr(h, template)()
     nsecs = neuron_sections(ncell)
     cell = ns.Cell.from_hoc(path, template=template)
     m = cell.morphology
