@@ -203,7 +203,8 @@ class Morphology:
         keep = [s for s in self.sections if s.type != AXON]
         new_id = {s.id: k for k, s in enumerate(keep)}
         out = [Section(k, s.type, s.points, s.diameters,
-                       new_id[s.parent] if s.parent >= 0 else -1, s.parent_x)
+                       new_id[s.parent] if s.parent >= 0 else -1, s.parent_x,
+                       s.single_precision)
                for k, s in enumerate(keep)]
         soma = self.sections[0]
         start = soma.points[0] + parent_x * (soma.points[-1] - soma.points[0])
