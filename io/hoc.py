@@ -281,6 +281,9 @@ class Parser:
                 self.next()
                 if self.accept("("):
                     init = None if self.tok.kind == ";" else self.expr()
+                    if self.tok.kind == "," or self.tok.kind == ")":
+                        raise self.err(line, "segment loops (`for (x, 0)`, `for (x)`) are "
+                                             "not supported")
                     self.expect(";", ";")
                     cond = None if self.tok.kind == ";" else self.expr()
                     self.expect(";", ";")

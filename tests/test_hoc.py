@@ -204,6 +204,7 @@ def test_synthetic_template_matches_neuron(tmp_path):
     ("soma { define_shape() }", "define_shape() is not supported"),
     ("connect soma(1), dend(0)", "child connected by its 1-end"),
     ("x = $s1", "only numeric arguments"),
+    ("soma for (x, 0) { g_pas(x) = x }", "segment loops"),
     ('forsec "dend[0-9]" { nseg = 3 }', "only a plain name is supported"),
     ("soma { gnabar_hh(0.5) = 1 }", "cannot assign"),
 ])
