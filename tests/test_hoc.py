@@ -300,3 +300,16 @@ def test_baaiworm_cell_simulates_like_neuron():
     assert np.ptp(v_soma) > 1.0
     np.testing.assert_allclose(np.asarray(a.values)[:len(v_soma)], v_soma, atol=1e-6)
     np.testing.assert_allclose(np.asarray(b.values)[:len(v_far)], v_far, atol=1e-6)
+
+
+def test_range_assigned_variable_no_block_writes_is_a_parameter():
+    """NeuroML's channels declare `e` ASSIGNED and RANGE and let the template set it
+    (`e_passiveChan = -70`); one a block writes stays assigned."""
+    text = """NEURON { SUFFIX leakish NONSPECIFIC_CURRENT i RANGE e, gmax, g }
+PARAMETER { gmax = 0 (S/cm2) }
+ASSIGNED { v (mV) e (mV) g (S/cm2) i (mA/cm2) }
+BREAKPOINT { g = gmax  i = g * (v - e) }
+"""
+    mech = ns.Mechanism.from_nmodl_text(text, "leakish.mod")
+    assert list(mech.parameters) == ["gmax", "e"] and mech.parameters["e"] == 0.0
+    assert "g" in mech.assigned
