@@ -74,6 +74,14 @@ class Cell:
         self.synapses = []
         self.detector = None
 
+    @classmethod
+    def from_hoc(cls, path, template=None, *, args=(), v_init=-65.0, section_type=None):
+        """A cell from a NEURON hoc template (``neurosim.io.hoc``): the sections, 3-D points,
+        nseg, Ra, cm and inserted mechanisms that ``h.<template>(*args)`` builds.  The
+        result has ``section_names`` (hoc name such as ``"dend[3]"`` -> section id)."""
+        from neurosim.io.hoc import read_hoc
+        return read_hoc(path, template, args=args, v_init=v_init, section_type=section_type)
+
     def copy(self):
         """A cell with the same morphology and properties whose later changes (synapses,
         clamps) stay its own: one template, per-gid synapses."""

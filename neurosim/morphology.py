@@ -48,11 +48,18 @@ class Section:
     diameters: np.ndarray
     parent: int = -1
     parent_x: float = 1.0
+    # NEURON's pt3d arithmetic: points held in single precision and arc lengths summed from
+    # single-precision coordinate differences (what a hoc template's pt3dadd gives NEURON)
+    single_precision: bool = False
 
     @cached_property
     def arc(self):
         """Cumulative path length at each point (µm), starting at 0."""
-        steps = np.linalg.norm(np.diff(self.points, axis=0), axis=1)
+        if self.single_precision:
+            diff = np.diff(self.points.astype(np.float32), axis=0).astype(np.float64)
+            steps = np.sqrt(np.sum(diff * diff, axis=1))
+        else:
+            steps = np.linalg.norm(np.diff(self.points, axis=0), axis=1)
         return np.concatenate([[0.0], np.cumsum(steps)])
 
     @cached_property
@@ -196,7 +203,8 @@ class Morphology:
         keep = [s for s in self.sections if s.type != AXON]
         new_id = {s.id: k for k, s in enumerate(keep)}
         out = [Section(k, s.type, s.points, s.diameters,
-                       new_id[s.parent] if s.parent >= 0 else -1, s.parent_x)
+                       new_id[s.parent] if s.parent >= 0 else -1, s.parent_x,
+                       s.single_precision)
                for k, s in enumerate(keep)]
         soma = self.sections[0]
         start = soma.points[0] + parent_x * (soma.points[-1] - soma.points[0])
@@ -323,5 +331,6 @@ def _sonata_order(sections):
         s = sections[old]
         out.append(Section(new, s.type, np.asarray(s.points, dtype=float),
                            np.asarray(s.diameters, dtype=float),
-                           new_id[s.parent] if s.parent >= 0 else -1, s.parent_x))
+                           new_id[s.parent] if s.parent >= 0 else -1, s.parent_x,
+                           s.single_precision))
     return out

@@ -133,6 +133,7 @@ class _Compiler:
         if self.kind == "artificial" and (self.ions or self.currents):
             raise NmodlError(self.fn, mod.pos.get("name"), f"ARTIFICIAL_CELL {self.name} "
                                                            "cannot have ions or currents")
+        self.hoc_settable()
         self.rename = {n: self.py(n) for n in self.known if self.py(n) != n}
 
     @staticmethod
@@ -426,7 +427,7 @@ class _Compiler:
             cnexp += c
         defaults = {}
         for n in self.param_names:
-            value = mod.parameters[n][0]
+            value = mod.parameters[n][0] if n in mod.parameters else None
             defaults[n] = 0.0 if value is None else float(value)
         receive, receive_args, receive_init = self.net_receive()
         return Mechanism(
@@ -461,6 +462,26 @@ class _Compiler:
         init_lines = [line for s in inits for line in self.stmts(s.body, set(block.args))]
         return ("\n".join(lines), tuple(self.py(a) for a in block.args),
                 "\n".join(init_lines))
+
+    def hoc_settable(self):
+        """A RANGE ASSIGNED variable that no block writes is set from hoc and only read by the
+        mechanism (NeuroML exports' ``e``, ``e_passiveChan = -70`` in the cell template): it
+        is a parameter, 0 unless given, as in NEURON."""
+        candidates = [n for n in self.mod.range if n in self.assigned
+                      and n not in self.currents and n in self.mod.assigned]
+        if not candidates:
+            return
+        reads, writes = [], []
+        for b in self.mod.blocks:
+            if b.kind in ("INITIAL", "BREAKPOINT", "NET_RECEIVE", "DERIVATIVE", "KINETIC"):
+                # (called PROCEDUREs and FUNCTIONs are followed through the calls)
+                scope = set(b.args) | ({"flag"} if b.kind == "NET_RECEIVE" else set())
+                self._scan([s for s in b.body if not isinstance(s, Solve)], scope, reads,
+                           writes, ())
+        for n in candidates:
+            if n not in writes:
+                self.assigned.remove(n)
+                self.param_names.append(n)
 
     def written_parameters(self):
         """PARAMETERs that a block assigns (Exp2Syn's INITIAL clamps tau1): stored back."""
