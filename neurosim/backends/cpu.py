@@ -117,10 +117,10 @@ class CpuBackend:
         self.stim = [a[order] for a in (m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp)]
         self.stim_gp = _pointers(self.stim[0], self.grp_node)
         # membrane currents (i_membrane_), computed in the step while something reads them
-        self.imem = np.zeros(model.n_nodes)
+        self.imem = np.zeros(m.n_nodes)
         self.rim_row = self.rim_node = np.zeros(0, dtype=np.int64)
         self.rim_gp = _pointers(self.rim_node, self.grp_node)
-        self.ecp_every, self.ecp_tr = 0, np.zeros((0, model.n_nodes))
+        self.ecp_every, self.ecp_tr = 0, np.zeros((0, m.n_nodes))
         self._ecp = np.zeros((0, 0))
         self.n_artificial = sum(len(t.nodes) for t in self.tables
                                 if t.mechanism.kind == "artificial")
