@@ -192,6 +192,9 @@ class SonataRun:
     def _report(self, name, spec, resume=False):
         where = f"{self.path}: reports.{name}"
         module = spec.get("module", "membrane_report")
+        if module == "extracellular":
+            from .ecp import EcpReport
+            return EcpReport(self, name, spec, resume)
         if module not in ("membrane_report", "compartment_report"):
             raise SonataError(f"{where}: module {module!r} is not supported (membrane_report)")
         variable = spec.get("variable_name", "v")
