@@ -95,3 +95,107 @@ def test_membrane_currents_add_up_to_the_stimulus():
     sim.record_ecp([[0.0, 50.0, 0.0]])          # turns the currents on everywhere
     sim.run(10.0)
     assert abs(sim.backend.imem.sum() - 0.3) < 1e-9
+
+
+# ---------------------------------------------------------------- against bmtk's BioNet
+EXAMPLE = "5_cells_iclamp"
+TSTOP, DT = 400.0, 0.1
+CELLS = [  # node type, fit, morphology, position, rotation angles about x, y, z
+    (100, "472363762_fit.json", "Scnn1a_473845048_m.swc", (0.0, 0.0, 0.0), (0.3, 0.0, 0.0)),
+    (103, "472912177_fit.json", "Pvalb_470522102_m.swc", (0.0, 200.0, 0.0), (0.0, 0.7, 0.2)),
+]
+
+BIONET = """
+import sys
+from bmtk.simulator import bionet
+conf = bionet.Config.from_json(sys.argv[1], validate=True)
+conf.build_env()
+net = bionet.BioNetwork.from_config(conf)
+sim = bionet.BioSimulator.from_config(conf, network=net)
+sim.run()
+"""
+
+
+def _circuit(tmp_path):
+    """A copy of 5_cells_iclamp with two of its cells on the JSON fits (what both simulators
+    read), rotated, an IClamp making them spike, and the example's ecp report."""
+    comp = SONATA_EXAMPLES / "shared_components"
+    mech = tmp_path / "mechanisms"
+    shutil.copytree(shared("sonata-examples", "shared_components", "mechanisms", "modfiles"),
+                    mech / "modfiles")
+    out = subprocess.run(["nrnivmodl", "modfiles"], cwd=mech, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    with h5py.File(tmp_path / "nodes.h5", "w") as f:
+        g = f.create_group("nodes/biophysical")
+        n = len(CELLS)
+        g["node_id"] = np.arange(n, dtype=np.uint64)
+        g["node_type_id"] = np.array([c[0] for c in CELLS], dtype=np.uint64)
+        g["node_group_id"] = np.zeros(n, dtype=np.uint32)
+        g["node_group_index"] = np.arange(n, dtype=np.uint64)
+        for k, axis in enumerate("xyz"):
+            g[f"0/{axis}"] = np.array([c[3][k] for c in CELLS])
+            g[f"0/rotation_angle_{axis}axis"] = np.array([c[4][k] for c in CELLS])
+    rows = ["node_type_id ei model_processing morphology model_template model_type "
+            "dynamics_params"]
+    rows += [f"{c[0]} e aibs_perisomatic {c[2]} ctdb:Biophys1.hoc biophysical {c[1]}"
+             for c in CELLS]
+    (tmp_path / "node_types.csv").write_text("\n".join(rows) + "\n")
+    example = json.loads(shared("sonata-examples", EXAMPLE, "simulation_config.json")
+                         .read_text())
+    report = dict(example["reports"]["ecp"])
+    report["electrode_positions"] = str(comp / "recXelectrodes" / "linear_electrode.csv")
+    report["file_name"] = "ecp.h5"
+    config = {
+        "run": {"tstop": TSTOP, "dt": DT, "dL": 20.0, "spike_threshold": -15.0,
+                "nsteps_block": 1000},
+        "target_simulator": "NEURON",
+        "conditions": {"celsius": 34.0, "v_init": -80.0},
+        "node_sets_file": str(tmp_path / "node_sets.json"),
+        "inputs": {"clamp": {"input_type": "current_clamp", "module": "IClamp",
+                             "node_set": "biophys_cells", "amp": 0.25, "delay": 100.0,
+                             "duration": 250.0}},
+        "output": {"output_dir": str(tmp_path / "bionet"), "log_file": "log.txt",
+                   "spikes_file": "spikes.h5", "spikes_sort_order": "time"},
+        "reports": {"ecp": report},
+        "components": {"morphologies_dir": str(comp / "morphologies"),
+                       "mechanisms_dir": str(mech),
+                       "biophysical_neuron_models_dir":
+                           str(comp / "biophysical_neuron_templates" / "json")},
+        "networks": {"nodes": [{"nodes_file": str(tmp_path / "nodes.h5"),
+                                "node_types_file": str(tmp_path / "node_types.csv")}]},
+    }
+    (tmp_path / "node_sets.json").write_text(json.dumps({"biophys_cells": {
+        "population": "biophysical"}}))      # bmtk 1.2 finds none by model_type here
+    path = tmp_path / "simulation_config.json"
+    path.write_text(json.dumps(config, indent=2))
+    return path
+
+
+def per_channel_relative_rms(mine, ref):
+    return np.sqrt(np.mean((mine - ref) ** 2, axis=0)) / np.sqrt(np.mean(ref ** 2, axis=0))
+
+
+def test_ecp_matches_bionet(tmp_path):
+    pytest.importorskip("bmtk")
+    from neurosim.io.sonata.simulation import SonataRun
+    config = _circuit(tmp_path)
+    script = tmp_path / "run_bionet.py"
+    script.write_text(BIONET)
+    out = subprocess.run([sys.executable, str(script), str(config)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    run = SonataRun(str(config), output_dir=str(tmp_path / "neurosim"))
+    run.run()
+    run.write()
+    with h5py.File(tmp_path / "bionet" / "ecp.h5", "r") as a, \
+            h5py.File(tmp_path / "neurosim" / "ecp.h5", "r") as b:
+        for key in ("/ecp/time", "/ecp/channel_id"):
+            np.testing.assert_allclose(b[key][()], a[key][()])
+        assert b["/ecp/data"].shape == a["/ecp/data"].shape
+        assert b["/ecp/data"].attrs["units"] == a["/ecp/data"].attrs["units"]
+        assert b.attrs["magic"] == a.attrs["magic"]
+        ref, mine = a["/ecp/data"][()], b["/ecp/data"][()]
+    err = per_channel_relative_rms(mine, ref)
+    print("ecp relative RMS per channel: max %.4f, median %.4f" % (err.max(), np.median(err)))
+    np.save(tmp_path / "err.npy", err)
+    assert err.max() <= 0.02, err
