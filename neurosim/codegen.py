@@ -510,13 +510,16 @@ def run_group(_g, {run_args}):
                     _rec_out[_row, _rec_count[_row]] = _imem[_rim_node[_r]]
                     _rec_count[_row] += 1
             if _ecp_every > 0 and _gnext % _ecp_every == 0:
-                # the group's share of every channel: transfer resistances times currents
+                # the group's share of every channel: transfer resistances (a row of
+                # channels per node, so the inner loop runs over contiguous channels and
+                # vectorises) times currents
                 _slot = _ecp_count[_g]
-                for _ch in range(_ecp_tr.shape[0]):
-                    _acc = 0.0
-                    for _i in range(_lo, _hi):
-                        _acc += _ecp_tr[_ch, _i] * _imem[_i]
-                    _ecp_out[_g, _slot, _ch] = _acc
+                _eo = _ecp_out[_g, _slot]
+                for _i in range(_lo, _hi):
+                    _im = _imem[_i]
+                    _tr = _ecp_tr[_i]
+                    for _ch in range(_eo.shape[0]):
+                        _eo[_ch] += _tr[_ch] * _im
                 _ecp_count[_g] = _slot + 1
         for _r in range(_rv_gp[_g], _rv_gp[_g + 1]):
             _row = _rv_row[_r]

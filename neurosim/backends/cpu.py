@@ -120,7 +120,7 @@ class CpuBackend:
         self.imem = np.zeros(m.n_nodes)
         self.rim_row = self.rim_node = np.zeros(0, dtype=np.int64)
         self.rim_gp = _pointers(self.rim_node, self.grp_node)
-        self.ecp_every, self.ecp_tr = 0, np.zeros((0, m.n_nodes))
+        self.ecp_every, self.ecp_tr = 0, np.zeros((m.n_nodes, 0))   # nodes x channels
         self._ecp = np.zeros((0, 0))
         self.n_artificial = sum(len(t.nodes) for t in self.tables
                                 if t.mechanism.kind == "artificial")
@@ -247,7 +247,7 @@ class CpuBackend:
     def set_ecp(self, transfer, every):
         """Extracellular potential: ``transfer`` (channels, nodes) in mV/nA, sampled every
         ``every`` steps (0: none).  Each call's samples come back from ``take_ecp``."""
-        self.ecp_tr = np.ascontiguousarray(transfer, dtype=float)
+        self.ecp_tr = np.ascontiguousarray(np.asarray(transfer, dtype=float).T)
         self.ecp_every = int(every)
 
     def take_ecp(self):
@@ -330,7 +330,7 @@ class CpuBackend:
         probe_args = [a for triple in self.rm for a in triple]
         im_on = len(self.rim_node) > 0 or self.ecp_every > 0
         n_ecp = nsteps // self.ecp_every + 1 if self.ecp_every > 0 else 0
-        ecp_out = np.zeros((self.n_groups, n_ecp, self.ecp_tr.shape[0]))
+        ecp_out = np.zeros((self.n_groups, n_ecp, self.ecp_tr.shape[1]))
         ecp_count = np.zeros(self.n_groups, dtype=np.int64)
         self.kernel.advance(
             done, code, nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
