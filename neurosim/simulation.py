@@ -487,6 +487,10 @@ class Simulation:
             chunk = min(chunk, max(2, 2 * _MAX_SPIKES // n_det))
         if self.backend.n_artificial:
             chunk = min(chunk, max(1, _MAX_SPIKES // (2 * self.backend.n_artificial)))
+        ecp = getattr(self, "_ecp", None)
+        if ecp is not None:     # each group's ECP samples of a call: keep them bounded
+            per_sample = self.backend.n_groups * max(1, len(ecp.electrodes))
+            chunk = min(chunk, max(ecp.every, _MAX_BUFFER // per_sample * ecp.every))
         chunk = self.comm.min(min(chunk, _MAX_STEPS))   # every rank makes the same calls
         handlers = self._catch_signals()
         try:
