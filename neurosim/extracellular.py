@@ -147,6 +147,7 @@ def transfer_matrix(sim, electrodes, gids=None, sigma=0.3, positions=None, rotat
                                      rotations.get(gid))
         diam = None
         if minimum_distance == "auto":
-            diam = 4 * model.area[nodes] / (np.pi * np.linalg.norm(p1 - p0, axis=1)) / 4
+            # a segment's mean diameter (NEURON's seg.diam, what bmtk takes): area / (pi L)
+            diam = model.area[nodes] / (np.pi * np.linalg.norm(p1 - p0, axis=1))
         out[:, nodes] += line_source(electrodes, p0, p1, sigma, minimum_distance, diam)
     return out
