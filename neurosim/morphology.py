@@ -208,9 +208,23 @@ class Morphology:
                for k, s in enumerate(keep)]
         soma = self.sections[0]
         start = soma.points[0] + parent_x * (soma.points[-1] - soma.points[0])
+        # placed where NEURON's define_shape puts sections without 3D points (where bmtk's
+        # extracellular potential sees them): in the xy plane, at the angle of the soma's
+        # first-to-last points, turned by pi/2 off the ends, by -0.4 rad as the first of
+        # several children at one point (the stub is connected last, the head of NEURON's
+        # child list); the second piece goes on straight
+        x1, y1 = soma.points[-1][:2] - soma.points[0][:2]
+        angle = 0.0 if abs(x1) < 1e-6 and abs(y1) < 1e-6 else float(np.arctan2(y1, x1))
+        if parent_x < 0.5:
+            angle += np.pi
+        if 0.0 < parent_x < 1.0:
+            angle += np.pi / 2
+        if any(s.parent == 0 and s.parent_x == parent_x for s in keep[1:]):
+            angle -= 0.4
+        direction = np.array([np.cos(angle), np.sin(angle), 0.0])
         parent, px = 0, parent_x
         for L, d in zip(lengths, diameters):
-            end = start - np.array([0.0, float(L), 0.0])   # straight down from the soma
+            end = start + float(L) * direction
             out.append(Section(len(out), AXON, np.array([start, end]),
                                np.array([float(d), float(d)]), parent, px))
             parent, px, start = len(out) - 1, 1.0, end

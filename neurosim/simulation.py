@@ -433,6 +433,8 @@ class Simulation:
             ion_field = self._ion_field(variable)
             if variable == "v":
                 probe = ("v", node)
+            elif variable == "i_membrane_":
+                probe = ("imem", node)
             elif ion_field is not None:
                 probe = ("ion", *ion_field, node)
             else:
@@ -448,6 +450,8 @@ class Simulation:
     def _probe_value(self, probe):
         if probe[0] == "v":
             return self.backend.v[probe[1]]
+        if probe[0] == "imem":
+            return self.backend.imem[probe[1]]
         if probe[0] == "ion":
             return self.backend.ions[probe[1]][probe[2]][probe[3]]
         _, j, row, inst = probe
@@ -474,6 +478,11 @@ class Simulation:
 
     def _set_probes(self):
         probes = list(enumerate(p for _, _, p in self._probes))
+        imem = [(r, p[1]) for r, p in probes if p[0] == "imem"]
+        if imem or hasattr(self.backend, "set_imem_probes"):
+            if not hasattr(self.backend, "set_imem_probes"):
+                raise ParameterError("i_membrane_ is recorded on the CPU backend only")
+            self.backend.set_imem_probes(imem)
         self.backend.set_probes([(r, p[1]) for r, p in probes if p[0] == "v"],
                                 [(r,) + p[1:] for r, p in probes if p[0] == "state"],
                                 [(r,) + p[1:] for r, p in probes if p[0] == "ion"])
@@ -506,6 +515,36 @@ class Simulation:
         raise ParameterError(f"cannot record {variable!r}: no mechanism {mech_name!r} in the "
                              f"model (present: {[t.name for t in self.backend.tables]})")
 
+    @_on_every_rank
+    def record_ecp(self, electrodes, gids=None, interval=None, sigma=0.3, positions=None,
+                   rotations=None, minimum_distance=None):
+        """Record the extracellular potential (mV) at ``electrodes`` ((channels, 3), µm)
+        every ``interval`` ms (default dt) from the next step on: the line-source sum of the
+        membrane currents of cells ``gids`` (default all), as bmtk's extracellular module
+        computes it (``neurosim.extracellular``).  ``sigma``: conductivity (S/m);
+        ``positions``/``rotations``: gid -> soma position (default the network's) / angles
+        about x, y, z (radians).  Returns an ``Ecp`` with ``times`` and ``data``
+        (samples, channels).  One ECP per simulation; CPU backend, one rank."""
+        from .extracellular import Ecp, transfer_matrix
+        if not hasattr(self.backend, "set_ecp"):
+            raise ParameterError("record_ecp runs on the CPU backend only")
+        if self.comm.size > 1:
+            raise ParameterError("record_ecp runs on one rank only")
+        if getattr(self, "_ecp", None) is not None:
+            raise ParameterError("this simulation records an ECP already")
+        interval = self.dt if interval is None else finite("interval", interval, positive=True)
+        every = int(round(interval / self.dt))
+        if every < 1 or abs(every * self.dt - interval) > 1e-9 * max(1.0, interval):
+            raise ParameterError(f"ecp interval {interval} ms must be a multiple of "
+                                 f"dt = {self.dt} ms")
+        sigma = finite("sigma", sigma, positive=True)
+        tr = transfer_matrix(self, electrodes, gids, sigma, positions, rotations,
+                             minimum_distance)
+        self._ecp = Ecp(np.atleast_2d(np.asarray(electrodes, dtype=float)), tr,
+                        every * self.dt, every)
+        self.backend.set_ecp(tr, every)
+        return self._ecp
+
     # ------------------------------------------------------------------ running
     @_on_every_rank
     def run(self, t_stop, viewer=None):
@@ -528,6 +567,10 @@ class Simulation:
             chunk = min(chunk, max(2, 2 * _MAX_SPIKES // n_det))
         if self.backend.n_artificial:
             chunk = min(chunk, max(1, _MAX_SPIKES // (2 * self.backend.n_artificial)))
+        ecp = getattr(self, "_ecp", None)
+        if ecp is not None:     # each group's ECP samples of a call: keep them bounded
+            per_sample = self.backend.n_groups * max(1, len(ecp.electrodes))
+            chunk = min(chunk, max(ecp.every, _MAX_BUFFER // per_sample * ecp.every))
         chunk = self.comm.min(min(chunk, _MAX_STEPS))   # every rank makes the same calls
         handlers = self._catch_signals()
         try:
@@ -612,6 +655,11 @@ class Simulation:
                     f"v = {v:.6g} mV at node {code} ({self.model.describe_node(code)}); "
                     "reduce dt or check parameters")
             self._collect(self._step, n, every, count, out)
+            if getattr(self, "_ecp", None) is not None:
+                e = self._ecp.every
+                data = self.backend.take_ecp()
+                first = (self._step // e + 1) * e
+                self._ecp._append((first + e * np.arange(len(data))) * self.dt, data)
             self._step = end
             stop = self._take_spikes()
             if self._stream is not None:

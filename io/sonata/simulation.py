@@ -260,6 +260,9 @@ class SonataRun:
         float32 (what libsonata 0.2 reads)."""
         where = f"{self.path}: reports.{name}"
         module = spec.get("module", "membrane_report")
+        if module == "extracellular":
+            from .ecp import EcpReport
+            return EcpReport(self, name, spec, resume)
         if module not in REPORT_MODULES:
             raise SonataError(f"{where}: module {module!r} is not supported (known: "
                               f"{', '.join(sorted(REPORT_MODULES))})")

@@ -116,6 +116,12 @@ class CpuBackend:
         order = np.argsort(m.stim_node, kind="stable")
         self.stim = [a[order] for a in (m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp)]
         self.stim_gp = _pointers(self.stim[0], self.grp_node)
+        # membrane currents (i_membrane_), computed in the step while something reads them
+        self.imem = np.zeros(m.n_nodes)
+        self.rim_row = self.rim_node = np.zeros(0, dtype=np.int64)
+        self.rim_gp = _pointers(self.rim_node, self.grp_node)
+        self.ecp_every, self.ecp_tr = 0, np.zeros((m.n_nodes, 0))   # nodes x channels
+        self._ecp = np.zeros((0, 0))
         self.n_artificial = sum(len(t.nodes) for t in self.tables
                                 if t.mechanism.kind == "artificial")
 
@@ -231,6 +237,23 @@ class CpuBackend:
                                *self._mech_args())
         self.det_prev = self.v[self.det_node].copy()
 
+    def set_imem_probes(self, probes):
+        """``probes``: list of (row, node) recording the membrane current (nA)."""
+        probes = sorted(probes, key=lambda p: p[1])
+        self.rim_row = np.array([r for r, _ in probes], dtype=np.int64)
+        self.rim_node = np.array([n for _, n in probes], dtype=np.int64)
+        self.rim_gp = _pointers(self.rim_node, self.grp_node)
+
+    def set_ecp(self, transfer, every):
+        """Extracellular potential: ``transfer`` (channels, nodes) in mV/nA, sampled every
+        ``every`` steps (0: none).  Each call's samples come back from ``take_ecp``."""
+        self.ecp_tr = np.ascontiguousarray(np.asarray(transfer, dtype=float).T)
+        self.ecp_every = int(every)
+
+    def take_ecp(self):
+        """The last call's ECP samples, (samples, channels), summed over the cell groups."""
+        return self._ecp
+
     def set_probes(self, v_probes, state_probes, ion_probes=()):
         """``v_probes``: list of (row, node); ``state_probes``: list of (row, table, state,
         instance); ``ion_probes``: list of (row, ion, field index, node).  Rows index the
@@ -305,6 +328,10 @@ class CpuBackend:
         done = np.zeros(self.n_groups, dtype=np.int64)
         code = np.full(self.n_groups, -1, dtype=np.int64)
         probe_args = [a for triple in self.rm for a in triple]
+        im_on = len(self.rim_node) > 0 or self.ecp_every > 0
+        n_ecp = nsteps // self.ecp_every + 1 if self.ecp_every > 0 else 0
+        ecp_out = np.zeros((self.n_groups, n_ecp, self.ecp_tr.shape[1]))
+        ecp_count = np.zeros(self.n_groups, dtype=np.int64)
         self.kernel.advance(
             done, code, nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
             self.v, m.cap, m.area, self.d_static, self.rhs_static, m.g_axial, m.parent,
@@ -316,6 +343,8 @@ class CpuBackend:
             self.gj_gp, self.gj_a, self.gj_b, self.gj_g,
             self.det_gp, self.det_node, self.det_thresh, self.det_prev, self.det_gid,
             spk_gp, spk_count, self.spk_gid, self.spk_t, self.spk_exact,
+            im_on, self.imem, self.rim_gp, self.rim_row, self.rim_node,
+            self.ecp_every, self.ecp_tr, ecp_out, ecp_count,
             *self._ion_args(), *self._mech_args(), *self.inst_grp,
             *[self.ion_grp[ion] for ion in codegen.ions_of([t.mechanism for t in self.tables])],
             *[a for ion in codegen.ions_of([t.mechanism for t in self.tables])
@@ -323,6 +352,8 @@ class CpuBackend:
             *probe_args, *self.rm_gp)
         if self.threads > 1:
             numba.set_parallel_chunksize(chunk)
+        if self.ecp_every > 0:      # every group samples the same steps
+            self._ecp = ecp_out[:, :int(ecp_count.max(initial=0))].sum(axis=0)
         capacity = np.diff(spk_gp)
         if np.any(spk_count > capacity):
             raise NeurosimError(f"an artificial cell emitted more than "
