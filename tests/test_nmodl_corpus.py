@@ -10,7 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -25,10 +25,11 @@ CORPORA = {
     "baaiworm": ("baaiworm", "mechanism", "modfile"),
 }
 TSTOP, DT = 40.0, 0.025
+AMP, PRE_AMP = 0.05, 0.2          # nA into the compartment, and into a POINTER's target
 
 TC_CADECAY = """
 NEURON {
-    SUFFIX cad_rec
+    SUFFIX cadrec
     USEION ca READ ica, cai WRITE cai
     RANGE depth, taur, cainf, cai_rec
 }
@@ -66,11 +67,13 @@ def load(name):
 
 
 def runnable(loaded):
-    """The density mechanisms and point processes a one-compartment run exercises alone
-    (no POINTER to set), one per mechanism name."""
+    """The density mechanisms and point processes a one-compartment run exercises, one per
+    mechanism name; a point process's POINTERs (gap junctions, graded synapses) point at the
+    voltage of a second, stimulated compartment."""
     seen, out = set(), []
     for path, m in loaded:
-        if m.kind in ("density", "point") and not m.pointers and m.name not in seen:
+        if m.kind in ("density", "point") and not (m.pointers and m.kind == "density") \
+                and m.name not in seen:
             seen.add(m.name)
             out.append((path, m))
     return out
@@ -83,15 +86,20 @@ import neuron
 neuron.load_mechanisms(sys.argv[1])
 h.load_file("stdrun.hoc")
 out = {}
-for spec in sys.argv[3:]:
-    name, kind = spec.split(":")
-    sec = h.Section(name="soma_" + name)
+def soma(name, amp):
+    sec = h.Section(name=name)
     h.pt3dadd(0, 0, 0, 20, sec=sec)
     h.pt3dadd(20, 0, 0, 20, sec=sec)
     sec.cm, sec.Ra = 1.0, 100.0
     sec.insert("pas")
     sec(0.5).pas.g, sec(0.5).pas.e = 1e-4, -65.0
-    keep = [sec]
+    stim = h.IClamp(sec(0.5))
+    stim.delay, stim.dur, stim.amp = 5.0, 20.0, amp
+    return [sec, stim]
+for spec in sys.argv[3:]:
+    name, kind, pointers = spec.split(":")
+    keep = soma("soma_" + name, %(amp)r)
+    sec = keep[0]
     try:
         if kind == "density":
             sec.insert(name)
@@ -100,11 +108,13 @@ for spec in sys.argv[3:]:
     except Exception as err:
         print("NEURON could not insert", name, err)
         continue
+    if pointers:
+        pre = soma("pre_" + name, %(pre_amp)r)
+        keep += pre
+        for p in pointers.split(","):
+            h.setpointer(pre[0](0.5)._ref_v, p, keep[2])
     if hasattr(h, "usetable_" + name):     # neurosim computes what a TABLE caches
         setattr(h, "usetable_" + name, 0)
-    stim = h.IClamp(sec(0.5))
-    stim.delay, stim.dur, stim.amp = 5.0, 20.0, 0.05
-    keep.append(stim)
     rec = h.Vector().record(sec(0.5)._ref_v)
     out[name] = (keep, rec)
 h.dt = %(dt)r
@@ -125,10 +135,11 @@ def neuron_traces(tmp, mechs):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     script = os.path.join(tmp, "run_neuron.py")
     with open(script, "w") as f:
-        f.write(NEURON_SCRIPT % {"dt": DT, "tstop": TSTOP})
+        f.write(NEURON_SCRIPT % {"dt": DT, "tstop": TSTOP, "amp": AMP,
+                                "pre_amp": PRE_AMP})
     npz = os.path.join(tmp, "traces.npz")
     out = subprocess.run([sys.executable, script, build, npz] +
-                         [f"{m.name}:{m.kind}" for _, m in mechs],
+                         [f"{m.name}:{m.kind}:{','.join(m.pointers)}" for _, m in mechs],
                          capture_output=True, text=True, cwd=tmp)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return dict(np.load(npz))
@@ -146,8 +157,16 @@ def neurosim_traces(mechs):
             cell.insert(m)
         else:
             cell.add_synapse((0, 0.5), m, label="pp")
-        cell.add_iclamp((0, 0.5), delay=5.0, dur=20.0, amp=0.05)
+        cell.add_iclamp((0, 0.5), delay=5.0, dur=20.0, amp=AMP)
         gids[m.name] = net.add_cells(cell)[0]
+        if m.pointers:
+            pre = ns.Cell(ns.Morphology.cable(20.0, 20.0, type="soma"), cm=1.0, ra=100.0,
+                          v_init=-65.0)
+            pre.insert("pas", g=1e-4, e=-65.0)
+            pre.add_iclamp((0, 0.5), delay=5.0, dur=20.0, amp=PRE_AMP)
+            a = net.add_cells(pre)[0]
+            for p in m.pointers:
+                net.set_pointer((gids[m.name], "pp"), p.rstrip("_"), (a, (0, 0.5)))
     sim = ns.Simulation(net, dt=DT)
     recs = {n: sim.record("v", (0, 0.5), cell=g) for n, g in gids.items()}
     sim.run(TSTOP)
@@ -164,8 +183,11 @@ def test_corpus_loads_or_refuses_by_name_and_matches_neuron(corpus, tmp_path):
     for path, msg in refused:
         assert re.match(rf"{re.escape(path)}:\d+:\d+: ", msg), msg
     mechs = runnable(loaded)
+    t0 = time.time()
     theirs = neuron_traces(str(tmp_path), mechs)
+    t1 = time.time()
     ours = neurosim_traces(mechs)
+    print(f"\n{corpus}: NEURON (nrnivmodl + run) {t1 - t0:.0f} s, neurosim {time.time() - t1:.0f} s")
     matched, differ = [], []
     for name, v in ours.items():
         ref = theirs.get(name)
@@ -189,14 +211,14 @@ def test_corpus_loads_or_refuses_by_name_and_matches_neuron(corpus, tmp_path):
 def test_statements_after_the_equations_of_a_derivative_block(tmp_path):
     """BluePyOpt's thalamocortical TC_cadecay.mod: ``cai_rec = cai`` after ``cai' = ...``
     (cnexp): the statement sees the updated state, as in NEURON."""
-    mod = tmp_path / "cad_rec.mod"
+    mod = tmp_path / "cadrec.mod"
     mod.write_text(TC_CADECAY)
     m = ns.Mechanism.from_nmodl(str(mod))
     cell = ns.Cell(ns.Morphology.cable(20.0, 20.0, type="soma"), v_init=-65.0)
     cell.insert(m)
     sim = ns.Simulation(cell, dt=DT)
     cai = sim.record("cai", (0, 0.5))
-    rec = sim.record("cai_rec_cad_rec", (0, 0.5))
+    rec = sim.record("cai_rec_cadrec", (0, 0.5))
     sim.run(10.0)
     np.testing.assert_allclose(rec.values[1:], cai.values[1:], rtol=1e-12)
     assert cai.values[-1] < cai.values[0]
