@@ -73,7 +73,8 @@ def runnable(loaded):
     seen, out = set(), []
     for path, m in loaded:
         if m.kind in ("density", "point") and not (m.pointers and m.kind == "density") \
-                and m.name not in seen:
+                and m.name not in seen and m.name != "nothing":
+            # SUFFIX nothing: NEURON makes no mechanism of it (its functions are global)
             seen.add(m.name)
             out.append((path, m))
     return out
@@ -96,7 +97,11 @@ def soma(name, amp):
     stim = h.IClamp(sec(0.5))
     stim.delay, stim.dur, stim.amp = 5.0, 20.0, amp
     return [sec, stim]
+out = {}
+h.dt = %(dt)r
+h.steps_per_ms = 1.0 / h.dt
 for spec in sys.argv[3:]:
+    # each mechanism in a simulation of its own: one that fails does not stop the others
     name, kind, pointers = spec.split(":")
     keep = soma("soma_" + name, %(amp)r)
     sec = keep[0]
@@ -105,23 +110,21 @@ for spec in sys.argv[3:]:
             sec.insert(name)
         else:
             keep.append(getattr(h, name)(sec(0.5)))
+        if pointers:
+            pre = soma("pre_" + name, %(pre_amp)r)
+            keep += pre
+            for p in pointers.split(","):
+                h.setpointer(pre[0](0.5)._ref_v, p, keep[2])
+        if hasattr(h, "usetable_" + name):     # neurosim computes what a TABLE caches
+            setattr(h, "usetable_" + name, 0)
+        rec = h.Vector().record(sec(0.5)._ref_v)
+        h.finitialize(-65.0)
+        h.continuerun(%(tstop)r)
+        out[name] = np.array(rec)
     except Exception as err:
-        print("NEURON could not insert", name, err)
-        continue
-    if pointers:
-        pre = soma("pre_" + name, %(pre_amp)r)
-        keep += pre
-        for p in pointers.split(","):
-            h.setpointer(pre[0](0.5)._ref_v, p, keep[2])
-    if hasattr(h, "usetable_" + name):     # neurosim computes what a TABLE caches
-        setattr(h, "usetable_" + name, 0)
-    rec = h.Vector().record(sec(0.5)._ref_v)
-    out[name] = (keep, rec)
-h.dt = %(dt)r
-h.steps_per_ms = 1.0 / h.dt
-h.finitialize(-65.0)
-h.continuerun(%(tstop)r)
-np.savez(sys.argv[2], **{n: np.array(r) for n, (_, r) in out.items()})
+        print("NEURON failed on", name, err)
+    keep = sec = pre = rec = None
+np.savez(sys.argv[2], **out)
 """
 
 
