@@ -134,7 +134,8 @@ def neuron_traces(tmp, mechs):
     os.makedirs(build, exist_ok=True)
     for path, m in mechs:
         shutil.copy(path, os.path.join(build, m.name + ".mod"))
-    out = subprocess.run(["nrnivmodl"], cwd=build, capture_output=True, text=True)
+    out = subprocess.run(["nrnivmodl"], cwd=build, capture_output=True, text=True,
+                         env=dict(os.environ, MAKEFLAGS=f"-j{os.cpu_count() or 1}"))
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     script = os.path.join(tmp, "run_neuron.py")
     with open(script, "w") as f:
@@ -177,6 +178,12 @@ def neurosim_traces(mechs):
 
 
 REPORT = {}
+# mechanisms NEURON itself cannot run at fixed step dt = 0.025 ms (why)
+NEURON_FAILS = {
+    "scalar": "cvode/derivative.mod: derivimplicit's Newton iteration does not converge for the "
+              "stiff logistic equation (NEURON stops with a scopmath error); the use case runs "
+              "it under CVODE",
+}
 
 
 @pytest.mark.parametrize("corpus", list(CORPORA))
@@ -191,9 +198,13 @@ def test_corpus_loads_or_refuses_by_name_and_matches_neuron(corpus, tmp_path):
     t1 = time.time()
     ours = neurosim_traces(mechs)
     print(f"\n{corpus}: NEURON (nrnivmodl + run) {t1 - t0:.0f} s, neurosim {time.time() - t1:.0f} s")
-    matched, differ = [], []
+    matched, differ, neuron_failed = [], [], []
     for name, v in ours.items():
         ref = theirs.get(name)
+        if ref is None and name in NEURON_FAILS:
+            neuron_failed.append(name)
+            assert np.all(np.isfinite(v)), name
+            continue
         if ref is not None and len(ref) == len(v) and np.all(np.isfinite(v)) and \
                 np.max(np.abs(v - ref)) < 1e-3:
             matched.append(name)
@@ -201,9 +212,10 @@ def test_corpus_loads_or_refuses_by_name_and_matches_neuron(corpus, tmp_path):
             err = np.nan if ref is None or len(ref) != len(v) else np.nanmax(np.abs(v - ref))
             differ.append((name, err))
     REPORT[corpus] = (len(loaded) + len(refused), len(loaded), len(matched), len(mechs),
-                      len(refused))
+                      len(refused), neuron_failed)
     print(f"\n{corpus}: {len(loaded) + len(refused)} files, {len(loaded)} loaded, "
-          f"{len(matched)}/{len(mechs)} run alone match NEURON, {len(refused)} refused by name")
+          f"{len(matched)}/{len(mechs)} run match NEURON ({len(neuron_failed)} NEURON cannot "
+          f"run: {neuron_failed}), {len(refused)} refused by name")
     for path, msg in refused:
         print("  refused:", msg.split("\n")[0])
     for name, err in differ:
