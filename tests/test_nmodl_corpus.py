@@ -237,3 +237,20 @@ def test_statements_after_the_equations_of_a_derivative_block(tmp_path):
     sim.run(10.0)
     np.testing.assert_allclose(rec.values[1:], cai.values[1:], rtol=1e-12)
     assert cai.values[-1] < cai.values[0]
+
+
+def test_net_send_use_case_toggles_at_its_times():
+    """nmodl-usecases/net_send/simulate.py's check on toggle.mod: net_send from INITIAL and
+    from NET_RECEIVE; y counts the arrivals at 2.001 and 4.001 ms."""
+    m = ns.Mechanism.from_nmodl(str(shared(*CORPORA["nmodl-usecases"], "net_send",
+                                           "toggle.mod")))
+    cell = ns.Cell(ns.Morphology.cable(20.0, 20.0, type="soma"), v_init=-65.0)
+    cell.add_synapse((0, 0.5), m, label="toggle")
+    sim = ns.Simulation(cell, dt=DT)
+    y = sim.record("y", "toggle")
+    sim.run(5.0)
+    t = np.arange(len(y.values)) * DT
+    expected = np.zeros(len(t))
+    for arrival in (2.001, 4.001):
+        expected[t > arrival - 1e-8] += 1
+    np.testing.assert_array_equal(y.values, expected)
