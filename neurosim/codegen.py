@@ -398,6 +398,7 @@ def initialize({init_args}):
     t = 0.0
 {init_nernst}
 {init_block}
+{init_nernst}
     for _c in range(_conn_table.shape[0]):       # NET_RECEIVE's INITIAL, per connection
         _tab = _conn_table[_c]
         _k = _conn_inst[_c]

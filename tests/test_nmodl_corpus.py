@@ -254,3 +254,24 @@ def test_net_send_use_case_toggles_at_its_times():
     for arrival in (2.001, 4.001):
         expected[t > arrival - 1e-8] += 1
     np.testing.assert_array_equal(y.values, expected)
+
+
+@pytest.mark.parametrize("name", ["write_cai", "write_cao", "write_eca"])
+def test_useion_use_cases_set_the_ion_as_neuron(name):
+    """nmodl-usecases/useion/style_ion.py's check: after initialisation eca is the Nernst
+    potential of the concentrations the mechanism wrote (or the eca it wrote)."""
+    m = ns.Mechanism.from_nmodl(str(shared(*CORPORA["nmodl-usecases"], "useion",
+                                           name + ".mod")))
+    cell = ns.Cell(ns.Morphology.cable(20.0, 20.0, type="soma"), v_init=-65.0)
+    cell.insert(m)
+    sim = ns.Simulation(cell, dt=DT)
+    rec = {k: sim.record(k, (0, 0.5)) for k in ("eca", "cai", "cao")}
+    sim.run(DT)
+    eca, cai, cao = (rec[k].values[0] for k in ("eca", "cai", "cao"))
+    if name == "write_eca":
+        assert eca == 1124.0
+    else:
+        assert (cai if name == "write_cai" else cao) == 1124.0
+        r, faraday = 8.31446261815324, 96485.33212331001
+        nernst = 1000.0 * r * (273.15 + 6.3) / (2 * faraday) * np.log(cao / cai)
+        assert abs(eca - nernst) < 1e-10, (eca, nernst)
