@@ -102,6 +102,8 @@ def _load_store(j, mech, phase, target):
                 scale = "" if mech.kind == "density" else " * 100.0 / _area[_node]"
                 store.append(_add(shared, f"_ion_{use.ion}_i", "_node", f"{name(var)}{scale}"))
             elif fld == "e" and phase != "current":
+                if var not in use.reads:      # written, maybe not in every path: start from it
+                    load.append(f"{name(var)} = _ion_{use.ion}_e[_node]")
                 store.append(f"_ion_{use.ion}_e[_node] = {name(var)}")
     if mech.uses_net_send and phase in ("init", "receive"):
         load += ["_net_send_pending = False", "_net_send_t = 0.0", "_net_send_flag = 0.0"]
@@ -442,6 +444,7 @@ def initialize({init_args}):
     t = 0.0
 {init_nernst}
 {init_block}
+{init_nernst}
     for _c in range(_conn_table.shape[0]):       # NET_RECEIVE's INITIAL, per connection
         _tab = _conn_table[_c]
         _k = _conn_inst[_c]

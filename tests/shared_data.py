@@ -16,3 +16,5 @@ def shared(*parts):
         raise FileNotFoundError(f"test data {path} is missing (../shared/data beside the "
                                 "repository)")
     return path
+NMODL_CORPUS = SHARED_DATA / "nmodl-corpus"
+BAAIWORM_MODS = SHARED_DATA / "baaiworm" / "mechanism" / "modfile"

@@ -94,16 +94,8 @@ class _Compiler:
                                                    f"ion {ion} (e{ion}, {ion}i, {ion}o, i{ion})")
                 self.ion_vars[var] = use
             self.ions.append(use)
-        # A declared ena/ina/cai... without USEION would silently be a plain variable and the
-        # mechanism would carry no ionic current: refuse it.
-        declared = [(n, pos) for n, (_, pos) in mod.parameters.items()]
-        declared += list(mod.assigned.items()) + list(mod.states.items())
-        for var, pos in declared:
-            ion = _ion_of_name(var)
-            if ion and var not in self.ion_vars:
-                raise NmodlError(self.fn, pos, f"{var!r} is a variable of ion {ion} but there "
-                                               f"is no USEION {ion} for it (missing USEION "
-                                               f"{ion} READ/WRITE {var}?)")
+        # A declared ena/ina/cai... without USEION is, as in NEURON, a plain variable of the
+        # mechanism (no ionic current, no link to the ion).
         self.constants = dict(mod.unit_constants)
         for name, (value, _) in mod.constants.items():
             self.constants[name] = value
@@ -550,12 +542,20 @@ class _Compiler:
 
     def cnexp(self, block):
         """x' = f(x) linear in x: a = f(0), b = f(1) - f(0); exact exponential update."""
-        lines, entries, inline, scope = [], [], [], set()
+        lines, entries, inline, scope, post = [], [], [], set(), []
+        # Statements after the first equation (``cai_rec = cai`` after ``cai' = ...``) run
+        # after the states are updated, in order, as nocmodl's generated code does: the states
+        # are then updated in place rather than by the vectorised exponential loop.
+        trailing = False
         for s in block.body:
             if isinstance(s, Local):
                 scope |= set(s.names)
             if not isinstance(s, Deriv):
-                lines += self.stmts([s], scope)
+                if trailing or (entries or inline) and not isinstance(s, Local):
+                    trailing = True
+                    post += self.stmts([s], scope)
+                else:
+                    lines += self.stmts([s], scope)
                 continue
             x = self.py(s.name)
             if s.name not in self.mod.states:
@@ -564,18 +564,24 @@ class _Compiler:
             a, b = f"_a_{x}", f"_b_{x}"
             lines += [f"_keep_{x} = {x}", f"{x} = 0.0", f"{a} = {f}", f"{x} = 1.0",
                       f"{b} = {f} - {a}", f"{x} = _keep_{x}"]
-            if s.name in self.ion_states:
+            if s.name in self.ion_states or trailing:
                 inline.append(f"{x} = {x} + (1.0 - math.exp(dt * {b})) * (-{a} / {b} - {x}) "
                               f"if {b} != 0.0 else {x} + dt * {a}")
             else:
                 entries.append((s.name, a, b))
-        return "\n".join(lines), "\n".join(inline), entries
+        if trailing:
+            for name, a, b in entries:
+                x = self.py(name)
+                inline.append(f"{x} = {x} + (1.0 - math.exp(dt * {b})) * (-{a} / {b} - {x}) "
+                              f"if {b} != 0.0 else {x} + dt * {a}")
+            entries = []
+        return "\n".join(lines), "\n".join(inline + post), entries
 
     def system(self, block):
         """States, derivative expressions (source) and conservation rows of a DERIVATIVE or
         KINETIC block; statements before them become the preamble."""
         pre, deriv, order, conserve = [], {}, [], []
-        volume, scope = {}, set()
+        volume, scope, post, flux, has_post = {}, set(), [], [], False
         for s in block.body:
             if isinstance(s, Local):
                 scope |= set(s.names)
@@ -599,6 +605,9 @@ class _Compiler:
                                  [f"{self.py(st)} ** {n}" if n > 1 else self.py(st)
                                   for n, st in s.rhs])
                 flux = f"({fwd} - {bwd})"
+                # f_flux / b_flux: the last reaction's fluxes, for statements after it
+                post += [f"f_flux = {fwd}", f"b_flux = {bwd}"]
+                scope |= {"f_flux", "b_flux"}
                 for n, st in s.lhs:
                     deriv[st].append(f"- {n}.0 * {flux}")
                 for n, st in s.rhs:
@@ -616,10 +625,12 @@ class _Compiler:
                     volume[st] = self.expr(s.volume, scope)
             else:
                 if order:
-                    raise NmodlError(self.fn, getattr(s, "pos", None),
-                                     "statements after the equations of a block are not "
-                                     "supported")
-                pre += self.stmts([s], scope)
+                    # after the equations: run once the states are solved (with the
+                    # statements before them again, which they may read)
+                    has_post = True
+                    post += self.stmts([s], scope)
+                else:
+                    pre += self.stmts([s], scope)
         exprs = {}
         for st in order:
             body = " ".join(deriv[st]) or "0.0"
@@ -632,11 +643,13 @@ class _Compiler:
             if replace is None:
                 raise NmodlError(self.fn, c.pos, "CONSERVE names no state of the block")
             rows.append((replace, f"({self.expr(c.lhs, scope)}) - ({self.expr(c.rhs, scope)})"))
+        self._post = pre + post if has_post else []
         return pre, order, exprs, rows
 
     def implicit(self, block, helpers, steady=False):
         """Backward Euler (or the steady state) of a DERIVATIVE/KINETIC block by Newton."""
         pre, order, exprs, rows = self.system(block)
+        post = self._post
         if not order:
             raise NmodlError(self.fn, block.pos, f"block {block.name} has no equations")
         reads, _ = self._reads_of(block)
@@ -692,7 +705,7 @@ class _Compiler:
                 f"return ({', '.join(f'_x[{k}]' for k in range(n))},)"]
         helpers.append(_DECORATOR + f"def {fname}(_dt, {', '.join(xs + args)}):\n" +
                        "\n".join(_indent(step)))
-        return [f"{', '.join(xs)}, = {fname}({dt_expr}, {', '.join(xs + args)})"]
+        return [f"{', '.join(xs)}, = {fname}({dt_expr}, {', '.join(xs + args)})"] + post
 
     def linear_solve(self, block, helpers):
         """A LINEAR block: its equations are linear in the states they name; solve them."""
