@@ -45,7 +45,7 @@ def _demo(args):
     run = SonataRun(config, output_dir=args.out, tstop=args.tstop)
     run.run(progress=True)
     spikes_file = run.write()
-    report = run.reports[0].writer.path
+    report = run.reports[0].path
     wall = time.perf_counter() - t0
     c = run.circuit
     kinds = c.nodes["cortex"].attribute("pop_name")
@@ -129,7 +129,7 @@ def _run(args):
               f"s); {n} spikes ({rate:.2f} Hz per simulated cell)")
         print(f"wrote {_shown(spikes_file)}")
         for report in run.reports:
-            print(f"wrote {_shown(report.writer.path)}")
+            print(f"wrote {_shown(report.path)}")
     if viewer is not None:
         viewer.wait()                   # the window stays until it is closed
     return 0
