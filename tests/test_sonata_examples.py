@@ -2,7 +2,9 @@
 output of 300_intfire, a BioNet run of ten_cells_spikes_nrn made in the test; how spike
 times are stamped (against NEURON run in the test); delays shorter than dt."""
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -268,3 +270,67 @@ def test_5_cells_iclamp_as_shipped(tmp_path):
     report = CompartmentReport(str(out["neurosim"] / "membrane_potential.h5"), mode="r")
     np.testing.assert_array_equal(report.data(node_id=3, population="biophysical")[:, 0],
                                   v[:, 3])
+
+
+def test_current_clamp_lists_and_sections_as_bionet(tmp_path):
+    """BioNet's current_clamp forms on the 5-cell example: amp/delay/duration lists (one
+    IClamp each) and a clamp on a dendrite (section_name, section_index, section_dist);
+    spikes identical to BioNet's and soma v within 0.01 mV RMS."""
+    inputs = {"steps": {"input_type": "current_clamp", "module": "IClamp",
+                        "node_set": "biophys_cells", "amp": [0.25, 0.35],
+                        "delay": [20.0, 150.0], "duration": [100.0, 80.0]},
+              "dendrite": {"input_type": "current_clamp", "module": "IClamp",
+                           "node_set": "biophys_cells", "amp": 0.3, "delay": 60.0,
+                           "duration": 150.0, "section_name": "dend", "section_index": 2,
+                           "section_dist": 0.3}}
+    runs = {}
+    for who in ("neurosim", "bionet"):
+        root = tmp_path / who
+        shutil.copytree(shared("sonata-examples", "5_cells_iclamp"), root / "5_cells_iclamp",
+                        ignore=shutil.ignore_patterns("output"))
+        shutil.copytree(SONATA_EXAMPLES / "shared_components", root / "shared_components")
+        example = root / "5_cells_iclamp"
+        sim = json.loads((example / "simulation_config.json").read_text())
+        sim["run"]["tstop"] = 300.0
+        sim["inputs"] = inputs
+        sim["reports"] = {"membrane_potential": sim["reports"]["membrane_potential"]}
+        (example / "simulation_config.json").write_text(json.dumps(sim))
+        (example / "node_sets.json").write_text('{"biophys_cells": {"population": '
+                                                '"biophysical"}}')
+        runs[who] = example
+    subprocess.run(["nrnivmodl", "modfiles"], cwd=runs["bionet"].parent / "shared_components"
+                   / "mechanisms", check=True, capture_output=True)
+    (runs["bionet"] / "run_bionet.py").write_text(BIONET)
+    done = subprocess.run([sys.executable, "run_bionet.py", "config.json"],
+                          cwd=runs["bionet"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = SonataRun(str(runs["neurosim"] / "config.json"))
+    run.run()
+    run.write()
+    mine, theirs = (spikes_of(path / "output" / "spikes.h5") for path in
+                    (runs["neurosim"], runs["bionet"]))
+    assert len(theirs[0]) > 10
+    assert_same_spikes(mine, theirs)
+    v, ref = (_report(path / "output" / "membrane_potential.h5") for path in
+              (runs["neurosim"], runs["bionet"]))
+    assert np.sqrt(np.mean((v - ref) ** 2, axis=0)).max() <= 0.01
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"section_name": "basal"}, "section_name 'basal'"),
+    ({"section_index": 9999}, "no dend[9999]"),
+    ({"section_index": [100.0, 200.0]}, "section_index [100.0, 200.0]"),
+    ({"amp": [0.1, 0.2]}, "as many"),
+])
+def test_a_current_clamp_neurosim_cannot_place_is_named(tmp_path, change, named):
+    shutil.copytree(shared("sonata-examples", "5_cells_iclamp"), tmp_path / "5_cells_iclamp",
+                    ignore=shutil.ignore_patterns("output"))
+    os.symlink(SONATA_EXAMPLES / "shared_components", tmp_path / "shared_components")
+    path = tmp_path / "5_cells_iclamp" / "simulation_config.json"
+    sim = json.loads(path.read_text())
+    clamp = sim["inputs"]["current_clamp_1"]
+    clamp["section_name"] = "dend"
+    clamp.update(change)
+    path.write_text(json.dumps(sim))
+    with pytest.raises(SonataError, match="inputs.current_clamp_1: .*" + re.escape(named)):
+        SonataRun(str(tmp_path / "5_cells_iclamp" / "config.json"))

@@ -235,17 +235,23 @@ class SonataRun:
                 if key not in spec:
                     raise SonataError(f"{where}: {key} is missing")
             gids = self.gids_of(spec["node_set"])
-            if len(gids) and all(int(g) in net.artificial for g in gids):
+            if len(gids) and all(int(g) in net.artificial and
+                                 "y0" in net.artificial[int(g)][0].states for g in gids):
                 _point_current_clamp(net, gids, spec, self.dt, f"{where}")
                 return
+            steps = _clamp_steps(spec, where)
             for gid in gids:
-                if int(gid) not in net.cells:
+                cell = net.cells.get(int(gid))
+                if cell is None:
+                    kind = net.artificial[int(gid)][0].name if int(gid) in net.artificial \
+                        else "a virtual node"
                     raise SonataError(f"{where}: node set {spec['node_set']!r} holds gid "
-                                      f"{gid}, which is not a biophysical cell")
-                net.cells[int(gid)].add_iclamp(
-                    (0, 0.5), self._number(spec, "delay", f"inputs.{name}"),
-                    self._number(spec, "duration", f"inputs.{name}"),
-                    self._number(spec, "amp", f"inputs.{name}"))
+                                      f"{gid} ({kind}), which takes no current: a "
+                                      "current_clamp goes onto biophysical cells or NEST "
+                                      "point neurons (BioNet clamps no artificial cell)")
+                location = _clamp_location(cell, spec, where, int(gid))
+                for amp, delay, duration in steps:
+                    cell.add_iclamp(location, delay, duration, amp)
         else:
             raise SonataError(f"{where}: input_type {kind!r} is not supported (spikes, "
                               "current_clamp)")
@@ -606,6 +612,50 @@ class Progress:
                           f"  wall {wall:7.1f} s  {per:7.2f} s per simulated s"
                           + ("\r" if self.tty else "\n"))
         self.stream.flush()
+
+
+def _clamp_steps(spec, where):
+    """(amp, delay, duration) of each IClamp BioNet makes from a current_clamp: numbers,
+    or lists as long as each other (one clamp each)."""
+    try:
+        amps, delays, durations = (np.atleast_1d(np.asarray(spec[k], dtype=float))
+                                   for k in ("amp", "delay", "duration"))
+    except (TypeError, ValueError):
+        raise SonataError(f"{where}: amp, delay and duration must be numbers or lists of "
+                          "numbers") from None
+    if not len(amps) == len(delays) == len(durations) or amps.ndim != 1:
+        raise SonataError(f"{where}: amp, delay and duration must be as many")
+    if not (np.all(np.isfinite(amps)) and np.all(delays >= 0) and np.all(durations >= 0)
+            and np.all(np.isfinite(delays + durations))):
+        raise SonataError(f"{where}: amp must be finite, delay and duration finite and >= 0")
+    return list(zip(amps, delays, durations))
+
+
+def _clamp_location(cell, spec, where, gid):
+    """BioNet's place for a clamp: ``section_name`` (default soma), its ``section_index``
+    among the cell's sections of that type (default 0; NEURON's ``soma[0]``, ``dend[3]``,
+    in the order of the hoc ``all`` list, as ``afferent_section_id`` counts sections) and
+    ``section_dist`` (default 0.5)."""
+    name = spec.get("section_name", "soma")
+    index = spec.get("section_index", 0)
+    dist = spec.get("section_dist", 0.5)
+    if isinstance(index, (list, tuple)):
+        raise SonataError(f"{where}: section_index {index!r}: a range of distances (BioNet "
+                          "draws a section in it) is not supported; give one index")
+    if name not in ("soma", "dend", "apic", "axon"):
+        raise SonataError(f"{where}: section_name {name!r} is not soma, dend, apic or axon")
+    try:
+        index, dist = int(index), float(dist)
+    except (TypeError, ValueError):
+        raise SonataError(f"{where}: section_index must be an integer and section_dist a "
+                          "number") from None
+    if not 0.0 <= dist <= 1.0:
+        raise SonataError(f"{where}: section_dist {dist} is not within 0..1")
+    of_type = [s.id for s in cell.morphology.sections if s.type_name == name]
+    if not 0 <= index < len(of_type):
+        raise SonataError(f"{where}: gid {gid} has {len(of_type)} {name} sections: no "
+                          f"{name}[{index}]")
+    return (of_type[index], dist)
 
 
 def _point_current_clamp(net, gids, spec, dt, where):
