@@ -72,6 +72,12 @@ def prepare(folder, name):
     for part in (name, "shared_components"):
         if not os.path.exists(os.path.join(folder, part)):
             shutil.copytree(os.path.join(EXAMPLES, part), os.path.join(folder, part))
+    if name == "5_cells_iclamp":
+        # bmtk 1.2 matches no node with the example's {"model_type": "biophysical"} node
+        # set (it would run the cells without their clamps and reports): both simulators
+        # read the population instead
+        with open(os.path.join(folder, name, "node_sets.json"), "w") as f:
+            json.dump({"biophys_cells": {"population": "biophysical"}}, f)
     mechanisms = os.path.join(folder, "shared_components", "mechanisms")
     if PEER[name] == "bionet" and not os.path.exists(os.path.join(mechanisms, "x86_64")):
         subprocess.run(["nrnivmodl", "modfiles"], cwd=mechanisms, check=True,
