@@ -108,7 +108,7 @@ def _run(args):
     from neurosim.io.sonata import SonataRun
     t0 = time.perf_counter()
     run = SonataRun(args.config, threads=args.threads, backend=args.backend,
-                    restore=args.restore, force=args.force)
+                    restore=args.restore, force=args.force, spike_times=args.spike_times)
     setup = time.perf_counter() - t0
     rank0 = run.sim.comm.rank == 0
     if rank0:
@@ -269,6 +269,10 @@ def main(argv=None):
     run.add_argument("--restore", metavar="FILE", help="go on from a checkpoint")
     run.add_argument("--force", action="store_true",
                      help="run even if the memory estimate exceeds what the machine has")
+    run.add_argument("--spike-times", choices=("step", "interpolated"), default="step",
+                     help="step (default): a crossing stamped with the end of its step, as "
+                          "NEURON's fixed-step run; interpolated: within the step, as NEURON's "
+                          "cvode.condition_order(2)")
     run.add_argument("--view", action="store_true",
                      help="show the run in the viewer as it goes (rank 0's display)")
     run.add_argument("--view-every", type=float, default=1.0, metavar="MS",

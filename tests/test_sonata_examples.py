@@ -334,3 +334,21 @@ def test_a_current_clamp_neurosim_cannot_place_is_named(tmp_path, change, named)
     path.write_text(json.dumps(sim))
     with pytest.raises(SonataError, match="inputs.current_clamp_1: .*" + re.escape(named)):
         SonataRun(str(tmp_path / "5_cells_iclamp" / "config.json"))
+
+
+def test_interpolated_spike_times_from_a_sonata_run(tmp_path):
+    """``SonataRun(spike_times="interpolated")`` (``neurosim run --spike-times
+    interpolated``): each spike within the step before its step-stamped time."""
+    shutil.copytree(shared("sonata-examples", "5_cells_iclamp"), tmp_path / "5_cells_iclamp",
+                    ignore=shutil.ignore_patterns("output"))
+    os.symlink(SONATA_EXAMPLES / "shared_components", tmp_path / "shared_components")
+    config = str(tmp_path / "5_cells_iclamp" / "config.json")
+    times = {}
+    for mode in ("step", "interpolated"):
+        run = SonataRun(config, tstop=700.0, output_dir=str(tmp_path / mode), spike_times=mode)
+        run.run()
+        times[mode] = spikes_of(run.write())
+    (ia, ta), (ib, tb) = times["step"], times["interpolated"]
+    assert len(ta) >= 5 and list(ia) == list(ib)
+    lag = ta - tb
+    assert np.all((lag > 0) & (lag < 0.1)), lag

@@ -31,10 +31,11 @@ from .output import ReportWriter, read_spikes, write_spikes
 class SonataRun:
     """``restore``: a checkpoint written by ``checkpoint`` (or ``neurosim run
     --checkpoint``) of the same config: the run goes on from there, its spikes and
-    reports continuing those of the run that wrote it."""
+    reports continuing those of the run that wrote it.  ``spike_times``: "step" (NEURON's
+    fixed-step stamps, the default) or "interpolated" (``Simulation``'s option)."""
 
     def __init__(self, path, threads=1, backend="cpu", comm=None, restore=None,
-                 output_dir=None, tstop=None, force=False):
+                 output_dir=None, tstop=None, force=False, spike_times="step"):
         self.config = cfg = load_simulation(path)
         self.path = cfg["_path"]
         run = cfg.get("run", {})
@@ -75,7 +76,8 @@ class SonataRun:
                     "delays too); delays shorter than dt are honoured from virtual nodes, "
                     "whose spikes are known in advance")
         self.sim = ns.Simulation(net, dt=self.dt, celsius=self.celsius, threads=threads,
-                                 backend=backend, comm=comm, force=force)
+                                 backend=backend, comm=comm, force=force,
+                                 spike_times=spike_times)
         output = cfg.get("output", {})
         self.output_dir = resolve(cfg, output.get("output_dir", "output")) \
             if output_dir is None else os.path.abspath(output_dir)
