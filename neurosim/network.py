@@ -98,9 +98,13 @@ class Network:
                 else:
                     raise ParameterError(f"add_cells: {k} must be a number or {len(gids)} "
                                          f"numbers (one per cell), got shape {np.shape(v)}")
+            if not per_cell:
+                cell.check_relations(shared, context="add_cells")
             for i, gid in enumerate(gids):
                 values = {**shared, **{k: v[i] for k, v in per_cell.items()}} if per_cell \
                     else shared
+                if per_cell:
+                    cell.check_relations(values, context=f"add_cells, gid {int(gid)}")
                 self.artificial[int(gid)] = (cell, values)
             return
         if params:

@@ -75,6 +75,44 @@ def test_run_values_that_would_do_nothing_or_overwrite_are_errors(intfire, chang
         (intfire / "output" / "spikes.h5").stat().st_size > 0     # nothing clobbered
 
 
+@pytest.mark.parametrize("model, params, message", [
+    ("LIF", {"tau_m": -10.0}, r"iaf_psc_exp\.tau_m \(add_cells\) must be > 0, got -10\.0"),
+    ("LIF", {"C_m": 0.0}, r"iaf_psc_exp\.C_m \(add_cells\) must be > 0"),
+    ("LIFAlpha", {"t_ref": -1.0}, r"iaf_psc_alpha\.t_ref \(add_cells\) must be >= 0"),
+    ("LIFAlpha", {"V_reset": -50.0}, r"V_reset = -50\.0 must be smaller than V_th = -55\.0"),
+    ("LIFCond", {"tau_syn_in": -2.0}, r"iaf_cond_exp\.tau_syn_in \(add_cells\) must be > 0"),
+    ("AdEx", {"tau_w": [100.0, -1.0]}, r"aeif_cond_exp\.tau_w \(add_cells\) must be > 0"),
+])
+def test_point_neuron_values_nest_refuses_are_errors(model, params, message):
+    """Issue 21, case 8: a LIF with a negative tau_m or C_m was accepted.  The values
+    NEST's own models refuse (set_status) are a ParameterError naming the parameter."""
+    import neurosim as ns
+    net = ns.Network()
+    per_cell = {k: v for k, v in params.items() if isinstance(v, list)}
+    template = getattr(ns.models, model)(**{k: v for k, v in params.items()
+                                            if k not in per_cell})
+    with pytest.raises(ns.errors.ParameterError, match=message):
+        net.add_cells(template, n=2, **per_cell)
+
+
+def test_a_sonata_point_neuron_nest_refuses_names_its_file(tmp_path):
+    import shutil
+    from shared_data import shared
+    shutil.copytree(shared("sonata-examples", "300_pointneurons"),
+                    tmp_path / "300_pointneurons", ignore=shutil.ignore_patterns("output"))
+    models = tmp_path / "shared_components" / "nest_models"
+    shutil.copytree(shared("sonata-examples", "shared_components", "nest_models"), models)
+    path = models / "cell_models" / "472363762_point.json"
+    params = json.loads(path.read_text())
+    params["tau_m"] = -5.0
+    path.write_text(json.dumps(params))
+    from neurosim.io.sonata import SonataRun
+    with pytest.raises(SonataError, match=r"internal_nodes\.h5: node \d+ of population "
+                                          r"'internal' \(dynamics_params 472363762_point\.json"
+                                          r"\): iaf_psc_alpha\.tau_m must be > 0, got -5\.0"):
+        SonataRun(str(tmp_path / "300_pointneurons" / "config.json"))
+
+
 def test_negative_input_spike_times_are_an_error_naming_the_file(intfire):
     import h5py
     with h5py.File(intfire / "inputs" / "tw_spikes.h5", "r+") as f:

@@ -154,8 +154,13 @@ class Circuit:
                 template, self.template_of[gid] = self._biophysical(pop, row, where)
                 self.network._place(gid, template.copy())
             elif kind in ("point_neuron", "point_process", "single_compartment"):
-                self.network._place(gid, self._point(pop, row, templates[row],
-                                                     overrides[row], where))
+                point = self._point(pop, row, templates[row], overrides[row], where)
+                try:
+                    self.network._place(gid, point)
+                except NeurosimError as e:     # a value the model refuses (NEST's checks)
+                    params = pop.attribute("dynamics_params", [row])[0]
+                    raise SonataError(f"{where} (dynamics_params {params}): "
+                                      f"{str(e).replace(' (add_cells)', '')}") from None
             else:
                 raise SonataError(f"{where}: model_type {kind!r} is not one of biophysical, "
                                   "point_neuron, point_process, virtual")

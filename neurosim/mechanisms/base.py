@@ -62,6 +62,8 @@ class Mechanism:
     setup: str = ""                      # per-step lines before the instance loop
     aux: Callable = None                 # aux(celsius, use_tables) -> {name: ndarray}
     nonnegative: tuple = ()              # parameters that must be >= 0
+    positive: tuple = ()                 # parameters that must be > 0
+    ordered: tuple = ()                  # (a, b) pairs of parameters: a must be < b
     kind: str = "density"                # density | point | artificial
     native: str = ""                     # an artificial cell neurosim runs itself
     doc: str = ""
@@ -100,7 +102,19 @@ class Mechanism:
         if callable(value):
             return value
         return finite(f"{self.name}.{pname}", value, nonnegative=pname in self.nonnegative,
-                      context=context)
+                      positive=pname in self.positive, context=context)
+
+    def check_relations(self, values, context=""):
+        """The ``ordered`` pairs hold for ``values`` (given parameters over the defaults),
+        as NEST's models check theirs (V_reset below V_th, ...)."""
+        merged = {**self.parameters, **values}
+        for a, b in self.ordered:
+            if callable(merged[a]) or callable(merged[b]):
+                continue
+            if not merged[a] < merged[b]:
+                where = f" ({context})" if context else ""
+                raise ParameterError(f"{self.name}{where}: {a} = {merged[a]!r} must be smaller "
+                                     f"than {b} = {merged[b]!r}")
 
     @staticmethod
     def define(name, **description):

@@ -90,6 +90,10 @@ else:
     I_in = I_in + weight
 """,
     net_receive_args=("weight",),
+    # NEST's own checks of these parameters (its set_status refuses the same values)
+    positive=("C_m", "tau_m", "tau_syn_ex", "tau_syn_in"),
+    nonnegative=("t_ref",),
+    ordered=(("V_reset", "V_th"),),
     doc="NEST's iaf_psc_exp: LIF with exponential currents, exact integration.",
 ))
 
@@ -148,6 +152,10 @@ else:
     W_in = W_in + weight
 """,
     net_receive_args=("weight",),
+    # NEST's own checks of these parameters (its set_status refuses the same values)
+    positive=("C_m", "tau_m", "tau_syn_ex", "tau_syn_in"),
+    nonnegative=("t_ref",),
+    ordered=(("V_reset", "V_th"),),
     doc="NEST's iaf_psc_alpha: LIF with alpha-shaped currents, exact integration.",
 ))
 
@@ -210,6 +218,10 @@ elif V_m >= V_th:
 """,
     net_receive=_CONDUCTANCE_INPUT,
     net_receive_args=("weight",),
+    # NEST's own checks of these parameters (its set_status refuses the same values)
+    positive=("C_m", "tau_syn_ex", "tau_syn_in"),
+    nonnegative=("t_ref",),
+    ordered=(("V_reset", "V_th"),),
     doc="NEST's iaf_cond_exp: LIF with exponential conductances (nS).",
 ))
 
@@ -289,6 +301,10 @@ if refractory > 0.0:
 """,
     net_receive=_CONDUCTANCE_INPUT,
     net_receive_args=("weight",),
+    # NEST's own checks of these parameters (its set_status refuses the same values)
+    positive=("C_m", "tau_w", "tau_syn_ex", "tau_syn_in"),
+    nonnegative=("t_ref", "Delta_T"),
+    ordered=(("V_reset", "V_peak"),),
     doc="NEST's aeif_cond_exp: adaptive exponential LIF with exponential conductances.",
 ))
 
