@@ -200,7 +200,7 @@ def _identical(a, b, tol=1e-6):
     return sum(int(np.sum(np.abs(x - y) <= tol)) for x, y in zip(a, b) if len(x) == len(y))
 
 
-def test_5_cells_iclamp_as_shipped(tmp_path):
+def test_5_cells_iclamp_as_shipped(tmp_path, monkeypatch):
     """``neurosim run config.json`` on the example exactly as shipped (NeuroML templates,
     three current steps, soma v and cai reports, the extracellular report), in a copy.
 
@@ -267,6 +267,16 @@ def test_5_cells_iclamp_as_shipped(tmp_path):
         (i, round(float(t), 6)) for i, s in enumerate(mine) for t in s)
     trains = SpikeTrains.load(str(out["neurosim"] / "spikes.h5"))
     assert len(trains.to_dataframe()) == sum(counts)
+    from bmtk.analyzer.spike_trains import to_dataframe
+    monkeypatch.chdir(runs["neurosim"])      # bmtk reads "$BASE_DIR": "." from the cwd
+    frame = to_dataframe(config_file="config.json")
+    assert len(frame) == sum(counts) and set(frame["population"]) == {"biophysical"}
+    import matplotlib
+    matplotlib.use("Agg")
+    from bmtk.analyzer.compartment import plot_traces
+    for name, variable in (("membrane_potential", "v"), ("calcium_concentration", "cai")):
+        figure = plot_traces(config_file="config.json", report_name=name, show=False)
+        assert figure.axes[0].get_ylabel() == variable    # BioNet's variable attribute
     report = CompartmentReport(str(out["neurosim"] / "membrane_potential.h5"), mode="r")
     np.testing.assert_array_equal(report.data(node_id=3, population="biophysical")[:, 0],
                                   v[:, 3])

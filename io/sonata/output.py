@@ -112,13 +112,15 @@ class ReportWriter:
         self.populations = []
 
     def add(self, population, node_ids, elements, start, step, units="mV", last=False,
-            dtype=float, extra=None):
+            dtype=float, extra=None, variable=None):
         """A population's report: ``elements`` per node id, its (section ids, x); returns
         its index for ``append``.  The file's time is [start, stop, step]: stop is the end
         of the last frame's step (BioNet), or with ``last`` its time (PointNet).  ``dtype``:
         the data's, float64 as BioNet and PointNet write it, or float32 (the reports
         libsonata 0.2 reads).  ``extra``: more per-element mapping datasets (a netcon
-        report's src_ids and trg_ids)."""
+        report's src_ids and trg_ids).  ``variable`` and ``units`` (None: unknown, not
+        written) are attributes of the data, as BioNet writes them (bmtk's readers use
+        them)."""
         if self.resume:                     # the groups exist: go on appending
             g = self.file[f"report/{population}"]
             m = g["mapping"]
@@ -147,7 +149,10 @@ class ReportWriter:
         rows = max(1, min(1024, 2 ** 20 // max(width, 1)))
         data = g.create_dataset("data", shape=(0, width), dtype=dtype,
                                 maxshape=(None, width), chunks=(rows, max(1, width)))
-        data.attrs["units"] = units
+        if units is not None:
+            data.attrs["units"] = units
+        if variable is not None:
+            data.attrs["variable"] = variable
         self.populations.append((data, time, float(start), float(step), last))
         return len(self.populations) - 1
 

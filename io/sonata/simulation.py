@@ -513,8 +513,8 @@ class _Report:
             self.columns.append((first, len(self.traces)))
             if self.writer is not None:
                 self.writer.add(pop, [circuit.node(g)[1] for g in members], elements, label,
-                                step, units="mV" if variable in ("v", "V_m") else "",
-                                last=label_first, dtype=dtype, extra=extra)
+                                step, units=UNITS.get(variable), last=label_first,
+                                dtype=dtype, extra=extra, variable=variable)
 
     def collect(self):
         """Frames recorded since the last call: written (rank 0), and dropped from memory
@@ -550,6 +550,10 @@ class _Report:
 
 
 
+# the units of the variables whose units are known for every mechanism: NEURON's
+UNITS = {"v": "mV", "V_m": "mV", "i_membrane_": "mA/cm2", "cai": "mM", "cao": "mM",
+         "nai": "mM", "nao": "mM", "ki": "mM", "ko": "mM", "ica": "mA/cm2", "ina": "mA/cm2",
+         "ik": "mA/cm2"}
 # report modules: BioNet's membrane report (also by its older name) and synapse variables
 # (netcon_report), PointNet's multimeter
 REPORT_MODULES = {"membrane_report", "compartment_report", "multimeter_report", "multimeter",
