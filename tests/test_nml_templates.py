@@ -5,7 +5,7 @@ the SONATA reference example 5_cells_iclamp (five Allen perisomatic cells given 
   and Ra as the equivalent Allen fit JSON built by ``perisomatic_cell`` (BioNet's NMLLoad and
   aibs_perisomatic make the same NEURON cell);
 * the five cells under current steps agree with a fresh BioNet (NEURON) run of the same
-  circuit: soma voltage RMS <= 1 mV, same spike counts, spike times within 0.1 ms;
+  circuit: soma voltage RMS <= 0.05 mV, the same spikes (to NEURON's 1e-10 ms drift);
 * what neurosim cannot honour is a SonataError naming the file and the element.
 """
 
@@ -185,9 +185,9 @@ def test_the_five_cells_agree_with_bionet(tmp_path):
     assert np.all(rms <= 0.05), rms              # the brief asks <= 1 mV; they agree closer
     for i in range(5):
         assert lag[i] is not None, (i, spikes[i], spikes_ref[i])
-        # NEURON (fixed step) stamps a spike with the end of the step that crossed the
-        # threshold; neurosim interpolates within that step: earlier by less than dt
-        assert np.all((lag[i] >= 0.0) & (lag[i] < DT)), (i, lag[i])
+        # both stamp a spike with the end of the step that crossed the threshold (NEURON's
+        # t, summed step by step, drifts from the grid by ~1e-10 ms)
+        assert np.all(np.abs(lag[i]) < 1e-6), (i, lag[i])
 
 
 def test_the_example_circuit_builds_its_five_templates():
