@@ -12,15 +12,41 @@ these.
 
 import os
 import resource
-import time
+import sys
 
 import numpy as np
 
 import neurosim as ns
+from neurosim.compilation import Stopwatch
 
 
 def _peak_memory_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _run_timed(sim, tstop, progress=False, viewer=None):
+    """Run ``sim`` to ``tstop`` in hundredths of the run, with ``neurosim run``'s progress
+    line on rank 0 when ``progress``; returns the run's Stopwatch, whose ``work_s`` (the
+    wall time less the kernels' compilation) the speed figures divide by."""
+    from neurosim.io.sonata.simulation import Progress
+    clock = Stopwatch()
+    show = Progress(tstop) if progress and sim.comm.rank == 0 else None
+    block = max(sim.dt, tstop / 100.0)
+    if viewer is not None:          # blocks on the viewer's frame grid: no extra frames
+        block = max(1, round(block / viewer.interval)) * viewer.interval
+    while sim.t < tstop - 0.5 * sim.dt:
+        sim.run(min(tstop, sim.t + block), viewer=viewer)
+        if show is not None:
+            show(sim.t, clock.wall_s, clock.compile_s)
+    if show is not None and show.tty:
+        sys.stderr.write("\n")
+    return clock
+
+
+def _timings(setup, run):
+    """The summary's times: set-up and run without compilation, the compilation apart."""
+    return dict(setup_s=setup.work_s, compile_s=setup.compile_s + run.compile_s,
+                run_s=run.work_s)
 
 
 def _write_spikes(path, pops, spikes):
@@ -33,18 +59,17 @@ def _write_spikes(path, pops, spikes):
     return write_spikes(path, out)
 
 
-def run_ring(out, cells=128, fan=0, tstop=200.0, threads=1):
+def run_ring(out, cells=128, fan=0, tstop=200.0, threads=1, progress=False):
     """The ring (``fan`` = 0) or the busyring (``fan`` zero-weight inputs per cell)."""
     from neurosim.models.ring import ring_network
     from neurosim.viz.plots import plot_raster
     os.makedirs(out, exist_ok=True)
-    t0 = time.perf_counter()
+    setup = Stopwatch()
     net, gids = ring_network(int(cells), extra=int(fan))
     sim = ns.Simulation(net, dt=0.025, threads=threads)
     spikes = sim.record_spikes(gids)
-    built = time.perf_counter()
-    sim.run(tstop)
-    wall = time.perf_counter() - built
+    setup.stop()
+    run = _run_timed(sim, tstop, progress).stop()
     name = "busyring" if fan else "ring"
     files = [_write_spikes(os.path.join(out, "spikes.h5"), {name: gids}, spikes),
              plot_raster(spikes.gids, spikes.times, os.path.join(out, f"{name}.png"),
@@ -53,13 +78,13 @@ def run_ring(out, cells=128, fan=0, tstop=200.0, threads=1):
                                f"{sim.n_compartments} compartments")]
     return dict(model=name, cells=int(cells), compartments=sim.n_compartments,
                 connections=net.n_connections, spikes=len(spikes.times),
-                setup_s=built - t0, run_s=wall,
-                compartment_steps_per_s=sim.n_compartments * tstop / 0.025 / wall,
+                **_timings(setup, run),
+                compartment_steps_per_s=sim.n_compartments * tstop / 0.025 / run.work_s,
                 memory_mb=_peak_memory_mb(), files=files)
 
 
 def run_microcircuit(out, scale=0.1, k_scale=None, background="poisson", tstop=1000.0,
-                     transient=200.0, threads=1, seed=1):
+                     transient=200.0, threads=1, seed=1, progress=False):
     """Potjans & Diesmann at ``scale``: spikes, population rates beside NEST's published
     ones (after a ``transient``), a raster and a rate figure."""
     from neurosim.models import microcircuit as mc
@@ -67,14 +92,13 @@ def run_microcircuit(out, scale=0.1, k_scale=None, background="poisson", tstop=1
         raise ns.ParameterError(f"tstop ({tstop} ms) must exceed the transient "
                                 f"({transient} ms) over which rates are not counted")
     os.makedirs(out, exist_ok=True)
-    t0 = time.perf_counter()
+    setup = Stopwatch()
     net, pops = mc.microcircuit(scale, k_scale, background, seed=seed)
     sim = ns.Simulation(net, dt=0.1, threads=threads)
     neurons = np.concatenate([pops[p] for p in mc.POPULATIONS])
     spikes = sim.record_spikes(neurons)
-    built = time.perf_counter()
-    sim.run(tstop)
-    wall = time.perf_counter() - built
+    setup.stop()
+    run = _run_timed(sim, tstop, progress).stop()
     rates = mc.rates(spikes, pops, transient, tstop)
     files = [_write_spikes(os.path.join(out, "spikes.h5"), pops, spikes),
              microcircuit_figure(os.path.join(out, "microcircuit.png"), spikes, pops, rates,
@@ -83,7 +107,7 @@ def run_microcircuit(out, scale=0.1, k_scale=None, background="poisson", tstop=1
                 connections=net.n_connections, spikes=len(spikes.times),
                 rates=dict(zip(mc.POPULATIONS, np.round(rates, 3).tolist())),
                 published=dict(zip(mc.POPULATIONS, mc.PUBLISHED_RATES.tolist())),
-                setup_s=built - t0, run_s=wall, memory_mb=_peak_memory_mb(), files=files)
+                **_timings(setup, run), memory_mb=_peak_memory_mb(), files=files)
 
 
 def microcircuit_figure(path, spikes, pops, rates, scale, transient, tstop):
@@ -125,7 +149,8 @@ def microcircuit_figure(path, spikes, pops, rates, scale, transient, tstop):
     return path
 
 
-def run_celegans(out, tstop=400.0, frame_every=2.0, movie=True, threads=1, size=(960, 360)):
+def run_celegans(out, tstop=400.0, frame_every=2.0, movie=True, threads=1, size=(960, 360),
+                 progress=False):
     """The C. elegans nervous system (``neurosim.models.celegans``): a step into the
     anterior touch receptors; soma voltages of every neuron, frames of the worm in 3D
     (every compartment coloured by its voltage, seen from the side) and a movie."""
@@ -133,16 +158,15 @@ def run_celegans(out, tstop=400.0, frame_every=2.0, movie=True, threads=1, size=
     from neurosim.viz.live import LiveView
     from neurosim.viz.render import Renderer
     os.makedirs(out, exist_ok=True)
-    t0 = time.perf_counter()
+    setup = Stopwatch()
     net, gid = ce.worm()
     ce.stimulate(net, gid)
     sim = ns.Simulation(net, threads=threads)
     names = sorted(gid)
     somata = sim.record("v", (0, 0.5), cell=[gid[n] for n in names], interval=1.0)
     view = LiveView(sim, interval=frame_every, show=False, size=(400, 300))
-    built = time.perf_counter()
-    sim.run(tstop, viewer=view)
-    wall = time.perf_counter() - built
+    setup.stop()
+    run = _run_timed(sim, tstop, progress, viewer=view).stop()
     volts = np.array([tr.values for tr in somata])
     if not np.all(np.isfinite(volts)):
         raise ns.NumericalInstabilityError("the C. elegans run produced non-finite voltages")
@@ -168,8 +192,8 @@ def run_celegans(out, tstop=400.0, frame_every=2.0, movie=True, threads=1, size=
     return dict(model="celegans", neurons=len(names), compartments=sim.n_compartments,
                 graded_synapses=sum(len(net.cells[g].synapses) for g in gid.values()),
                 gap_junctions=len(net.gap_junctions), rest_mv=float(np.median(rest)),
-                depolarized_at_end=int(np.sum(late > -55.0)), setup_s=built - t0,
-                run_s=wall, memory_mb=_peak_memory_mb(), files=files)
+                depolarized_at_end=int(np.sum(late > -55.0)), **_timings(setup, run),
+                memory_mb=_peak_memory_mb(), files=files)
 
 
 def _save_png(path, image):
@@ -205,7 +229,7 @@ def _voltage_map(path, names, times, volts):
     return path
 
 
-def run_v1(out, scale=1.0, tstop=1000.0, threads=1):
+def run_v1(out, scale=1.0, tstop=1000.0, threads=1, progress=False):
     """The V1 layer-4 column (``neurosim.models.v1_column``): build the SONATA circuit
     with bmtk, run it as ``neurosim run`` does, then a raster by population with the rates
     before and during the LGN flash, and a 3D frame of the column during the flash."""
@@ -214,12 +238,11 @@ def run_v1(out, scale=1.0, tstop=1000.0, threads=1):
     from neurosim.viz.render import Renderer
     from neurosim.viz.sources import RunSource
     os.makedirs(out, exist_ok=True)
-    t0 = time.perf_counter()
+    setup = Stopwatch()
     config = v1.build(os.path.join(out, "circuit"), scale=scale, tstop=tstop)
     run = SonataRun(config, threads=threads)
-    built = time.perf_counter()
-    run.run()
-    wall = time.perf_counter() - built
+    setup.stop()
+    run.run(progress=progress)
     run.write()
     c = run.circuit
     names = c.nodes["v1"].attribute("pop_name")
@@ -253,7 +276,8 @@ def run_v1(out, scale=1.0, tstop=1000.0, threads=1):
                 spikes=len(spikes.times),
                 rates_before_flash={k: round(float(v[0]), 2) for k, v in rates.items()},
                 rates_during_flash={k: round(float(v[1]), 2) for k, v in rates.items()},
-                setup_s=built - t0, run_s=wall, memory_mb=_peak_memory_mb(), files=files)
+                setup_s=setup.work_s, compile_s=setup.compile_s + run.compile_s,
+                run_s=run.run_s, memory_mb=_peak_memory_mb(), files=files)
 
 
 def _v1_raster(path, spikes, pops, rates, tstop, flash, lgn=0):

@@ -11,6 +11,7 @@
     sim.run(200.0)
 """
 
+from . import compilation  # noqa: F401  (times Numba's compiles from the start)
 from .cell import Cell, IClamp
 from .discretization import DLambda, MaxLength, NSeg
 from .connectivity import (AllToAll, DistanceDependent, FixedInDegree, FixedProbability,

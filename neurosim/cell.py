@@ -105,9 +105,10 @@ class Cell:
         return id(self)
 
     # -------------------------------------------------------------- cable properties
-    def paint(self, region="all", *, cm=None, ra=None, v_init=None):
-        """Set cm (µF/cm²), ra (Ω·cm) or v_init (mV) on the sections of ``region``."""
-        check_region(self.morphology, region)
+    def paint(self, region="all", *, cm=None, ra=None, v_init=None, missing_ok=False):
+        """Set cm (µF/cm²), ra (Ω·cm) or v_init (mV) on the sections of ``region``.  A region
+        matching no section is an error unless ``missing_ok`` (then nothing changes)."""
+        check_region(self.morphology, region, missing_ok)
         if isinstance(region, Distance) and (cm is not None or ra is not None):
             raise ParameterError("cm and ra are set per section; give a section region")
         values = {}
@@ -121,28 +122,29 @@ class Cell:
         self._version += 1
         return self
 
-    def set_discretization(self, policy, region="all"):
+    def set_discretization(self, policy, region="all", missing_ok=False):
         """Compartments per section: NSeg(n), MaxLength(um) or DLambda(0.1, freq=100);
         a later call overrides earlier ones on its region."""
         if not isinstance(policy, (NSeg, MaxLength, DLambda)) and not hasattr(policy, "nseg"):
             raise ParameterError(f"discretization must be NSeg, MaxLength or DLambda, got "
                                  f"{policy!r}")
-        check_region(self.morphology, region)
+        check_region(self.morphology, region, missing_ok)
         self.discretization.append((region, policy))
         self._version += 1
         return self
 
     # -------------------------------------------------------------- mechanisms
-    def insert(self, mechanism, region="all", **params):
+    def insert(self, mechanism, region="all", *, missing_ok=False, **params):
         """Insert a density mechanism (a name such as ``"hh"`` or a Mechanism) on ``region``.
         Parameters are given by name (``g=`` or NEURON's ``g_pas=``); a value may be a
         function of path distance from the soma (µm).  Inserting again on an overlapping
-        region updates the parameters given there."""
+        region updates the parameters given there.  A region matching no section is an
+        error unless ``missing_ok``."""
         mech = mechanisms.get(mechanism)
         if mech.kind != "density":
             raise ParameterError(f"{mech.name!r} is a {mech.kind} mechanism; cell.insert takes "
                                  "density mechanisms (point processes: cell.add_synapse)")
-        check_region(self.morphology, region)
+        check_region(self.morphology, region, missing_ok)
         checked = {}
         for key, value in params.items():
             name = mech.resolve_parameter(key)
@@ -151,13 +153,13 @@ class Cell:
         self._version += 1
         return self
 
-    def set_ion(self, ion, region="all", *, e=None, ci=None, co=None):
+    def set_ion(self, ion, region="all", *, e=None, ci=None, co=None, missing_ok=False):
         """Reversal potential ``e`` (mV) and initial concentrations ``ci``, ``co`` (mM) of
         ``ion`` on ``region`` (NEURON's ``ena``, ``nai``, ``nao``).  Where a mechanism writes
         the ion's concentration, e follows Nernst instead, as in NEURON."""
         if not str(ion).isidentifier():
             raise ParameterError(f"ion name {ion!r} is not an identifier")
-        check_region(self.morphology, region)
+        check_region(self.morphology, region, missing_ok)
         values = {}
         if e is not None:
             values["e"] = finite(f"e{ion}", e, context=f"region {region!r}")

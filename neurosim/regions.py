@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import MorphologyError, ParameterError
-from .morphology import TYPE_CODES, type_code
+from .morphology import TYPE_CODES, type_code, type_name
 
 
 @dataclass(frozen=True)
@@ -57,11 +57,20 @@ def section_mask(morph, region):
     return mask
 
 
-def check_region(morph, region):
-    """Validate ``region`` early, at the call that names it."""
+def check_region(morph, region, missing_ok=False):
+    """Validate ``region`` early, at the call that names it.  A region that selects no
+    section is an error (``cell.paint("apic", ...)`` on a cell without apical dendrites is
+    almost always a mistake that would otherwise change nothing, silently), unless
+    ``missing_ok``: builders that apply one parameter set to many morphologies paint kinds
+    some of them lack (an axon removed, no apical tree)."""
     if isinstance(region, Distance):
         if not region.max > region.min:
             raise ParameterError(f"Distance region needs max > min, got {region}")
-        section_mask(morph, region.region)
+        mask = section_mask(morph, region.region)
     else:
-        section_mask(morph, region)
+        mask = section_mask(morph, region)
+    if not mask.any() and not missing_ok:
+        present = sorted({type_name(int(t)) for t in morph.types})
+        raise ParameterError(f"region {region!r} matches no section of this cell (its "
+                             f"sections are {', '.join(present)}); pass missing_ok=True "
+                             "where a region may be absent")

@@ -133,6 +133,31 @@ def test_unknown_region():
         make_cell().insert("pas", region=[0, 7])
 
 
+@pytest.mark.parametrize("call", [
+    lambda c: c.paint("apic", cm=2.0),
+    lambda c: c.insert("hh", region="axon"),
+    lambda c: c.set_ion("na", region=["axon", "apic"], e=50.0),
+    lambda c: c.set_discretization(ns.NSeg(3), region="apic"),
+    lambda c: c.insert("pas", region=ns.Distance(min=10.0, region="apic")),
+], ids=["paint", "insert", "set_ion", "discretization", "distance"])
+def test_a_region_the_cell_lacks_names_it_and_the_cells_section_types(call):
+    cell = ns.Cell(ns.Morphology.ball_and_stick())
+    with pytest.raises(ns.ParameterError, match=r"(apic|axon).* matches no section of this "
+                                                r"cell \(its sections are dend, soma\)"):
+        call(cell)
+    assert len(cell.paints) == 1 and not cell.inserts and not cell.ion_settings
+
+
+def test_missing_ok_skips_a_region_the_cell_lacks_and_a_union_needs_one_part():
+    cell = ns.Cell(ns.Morphology.ball_and_stick())
+    cell.paint("apic", cm=2.0, missing_ok=True)
+    cell.insert("hh", region="axon", missing_ok=True)
+    cell.insert("hh", region=["soma", "axon"])          # the soma is there
+    sim = ns.Simulation(cell)
+    assert sim.backend.model.cap.size > 0
+    assert [t.mechanism.name for t in sim.backend.tables] == ["hh"]
+
+
 def test_bad_recordings_and_runs():
     cell = make_cell()
     cell.insert("hh", region="soma")

@@ -131,16 +131,6 @@ def test_generated_source_is_readable():
     assert "def advance(" in src and "hh_rates_fn" in src and "fexp" in src
 
 
-def test_readme_user_guide_runs():
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
-    block = readme.split("## User guide", 1)[1].split("```python", 1)[1].split("```", 1)[0]
-    block = block.replace('m = ns.Morphology.from_swc("cell.swc")\n', "")
-    scope = {}
-    exec(compile(block, "README.md", "exec"), scope)
-    assert scope["sim"].t == pytest.approx(250.0)
-    assert len(scope["v"].values) == 10001 and len(scope["m_gate"].values) == 2501
-
-
 def test_demo_command_runs_the_bundled_circuit(tmp_path):
     """The README's main job: the bundled SONATA circuit; spikes and a soma report that
     libsonata reads, every kind of cell firing, and a raster picture."""

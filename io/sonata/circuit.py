@@ -237,7 +237,9 @@ class Circuit:
              "ions": [{"ion": "na", "region": "soma", "e": 50.0}]}
 
         Names of mechanisms not built in are looked up among the .mod files of
-        ``components.mechanisms_dir`` (compiled once)."""
+        ``components.mechanisms_dir`` (compiled once).  One file serves node types of
+        different morphologies, so a region a morphology lacks (an axon cut off) is
+        skipped on it, as BioNet does."""
         p = read_json(params_path, "cell parameters")
         try:
             morph = ns.Morphology.from_swc(swc)
@@ -246,9 +248,10 @@ class Circuit:
                            discretization=ns.MaxLength(float(p.get("max_length", dl))))
             for m in p.get("mechanisms", []):
                 self._mechanism(m["name"], params_path)
-                cell.insert(m["name"], region=m.get("region", "all"), **m.get("params", {}))
+                cell.insert(m["name"], region=m.get("region", "all"), missing_ok=True,
+                            **m.get("params", {}))
             for ion in p.get("ions", []):
-                cell.set_ion(ion["ion"], region=ion.get("region", "all"),
+                cell.set_ion(ion["ion"], region=ion.get("region", "all"), missing_ok=True,
                              **{k: ion[k] for k in ("e", "ci", "co") if k in ion})
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, NeurosimError):

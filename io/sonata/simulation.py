@@ -15,12 +15,12 @@ spikes_file, spikes_sort_order.  Node sets from ``node_sets_file`` (or ``node_se
 import os
 import signal
 import sys
-import time
 import warnings
 
 import numpy as np
 
 import neurosim as ns
+from neurosim.compilation import Stopwatch
 
 from .circuit import Circuit
 from .config import SonataError, SonataWarning, circuit_of, load_simulation, read_json, resolve
@@ -390,7 +390,7 @@ class SonataRun:
         if rank0:
             self.manifest.write("running")
         due = sim.t + every if checkpoint is not None and every else np.inf
-        t0 = time.perf_counter()
+        clock = Stopwatch()
         # between blocks a signal is noted too; the next block's first exchange stops
         # every rank at one step
         handlers = sim._catch_signals()
@@ -405,7 +405,7 @@ class SonataRun:
                     self.checkpoint(checkpoint)
                     due += every
                 if show is not None:
-                    show(sim.t, time.perf_counter() - t0)
+                    show(sim.t, clock.wall_s, clock.compile_s)
         except (KeyboardInterrupt, SystemExit) as stop:
             # every rank stopped at the same step: the state is whole, save it
             if checkpoint is not None:
@@ -426,7 +426,8 @@ class SonataRun:
                 signal.signal(signum, handler)
         for report in self.reports:
             report.close(complete=True, time_reached=sim.t)
-        self.wall = time.perf_counter() - t0
+        # speed figures divide run_s: the kernels' first compilation is set apart
+        self.wall, self.compile_s, self.run_s = clock.wall_s, clock.compile_s, clock.work_s
         if show is not None and show.tty:
             sys.stderr.write("\n")
         return self
@@ -597,15 +598,16 @@ def _locations(cell, kinds):
 
 
 class Progress:
-    """A progress line on stderr: simulated time, wall time, wall seconds per simulated
-    second; redrawn in place on a terminal, a line per tenth of the run otherwise."""
+    """A progress line on stderr: simulated time, wall time (and the part of it spent
+    compiling kernels, when there is one), wall seconds per simulated second without the
+    compilation; redrawn in place on a terminal, a line per tenth of the run otherwise."""
 
     def __init__(self, tstop, stream=None):
         self.tstop, self.stream = tstop, stream or sys.stderr
         self.tty = self.stream.isatty()
         self.last = -1
 
-    def __call__(self, t, wall):
+    def __call__(self, t, wall, compile_s=0.0):
         frac = t / self.tstop if self.tstop > 0 else 1.0
         tenth = int(10 * frac + 1e-9)
         if not self.tty and tenth == self.last:
@@ -613,9 +615,10 @@ class Progress:
         self.last = tenth
         width = 30
         done = int(width * frac)
-        per = wall / (t / 1000.0) if t > 0 else 0.0
+        per = max(wall - compile_s, 0.0) / (t / 1000.0) if t > 0 else 0.0
+        compiling = f" (compiling {compile_s:.1f} s)" if compile_s >= 0.05 else ""
         self.stream.write(f"[{'#' * done}{'.' * (width - done)}] {t:9.1f} / {self.tstop:g} ms"
-                          f"  wall {wall:7.1f} s  {per:7.2f} s per simulated s"
+                          f"  wall {wall:7.1f} s{compiling}  {per:7.2f} s per simulated s"
                           + ("\r" if self.tty else "\n"))
         self.stream.flush()
 

@@ -6,10 +6,13 @@ buffer) is kept sorted by group with CSR pointers over the groups.  The artifici
 form one more group without nodes.
 """
 
+import os
+
 import numba
 import numpy as np
 
 from .. import codegen
+from ..compilation import announcing
 from ..errors import NeurosimError
 from ..lowering import split_static
 from ..solver import MIN_MEAN_BLOCK, runs, solve_blocks, static_pivots
@@ -232,10 +235,19 @@ class CpuBackend:
         for name, (e, ci, co, i, _, _) in self.ions.items():
             table = self.model.ions[name]
             e[:], ci[:], co[:], i[:] = table.e, table.ci, table.co, 0.0
-        self.kernel.initialize(self.v, self.dt, self.celsius, self.model.area, self.conn_w,
-                               self.conn_table, self.conn_inst, *self._ion_args(),
-                               *self._mech_args())
+        with self._announcing_compile():
+            self.kernel.initialize(self.v, self.dt, self.celsius, self.model.area, self.conn_w,
+                                   self.conn_table, self.conn_inst, *self._ion_args(),
+                                   *self._mech_args())
         self.det_prev = self.v[self.det_node].copy()
+
+    def _announcing_compile(self):
+        """Numba compiles the kernel at its first call with these argument types, unless
+        its disk cache has it: then (only) a line says so first."""
+        n = len(self.tables)
+        return announcing(self.kernel.__name__,
+                          f"compiling kernels for {n} mechanism{'s' * (n != 1)} — once, "
+                          f"cached in {os.path.dirname(self.kernel.__file__)}")
 
     def set_imem_probes(self, probes):
         """``probes``: list of (row, node) recording the membrane current (nA)."""
@@ -332,24 +344,25 @@ class CpuBackend:
         n_ecp = nsteps // self.ecp_every + 1 if self.ecp_every > 0 else 0
         ecp_out = np.zeros((self.n_groups, n_ecp, self.ecp_tr.shape[1]))
         ecp_count = np.zeros(self.n_groups, dtype=np.int64)
-        self.kernel.advance(
-            done, code, nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
-            self.v, m.cap, m.area, self.d_static, self.rhs_static, m.g_axial, m.parent,
-            self.rhs, self.d, self.inv, self.coupling, self.dynamic, self.dyn_gp,
-            *self.dyn_runs, self.blk_gp, *self.blocks,
-            self.grp_node, self.stim_gp, *self.stim,
-            rec_every, rec_count, rec_out, self.rv_gp, self.rv_row, self.rv_node,
-            *self._group_events(events), self.conn_w, self.drv_gp, *self.drives,
-            self.gj_gp, self.gj_a, self.gj_b, self.gj_g,
-            self.det_gp, self.det_node, self.det_thresh, self.det_prev, self.det_gid,
-            spk_gp, spk_count, self.spk_gid, self.spk_t, self.spk_exact,
-            im_on, self.imem, self.rim_gp, self.rim_row, self.rim_node,
-            self.ecp_every, self.ecp_tr, ecp_out, ecp_count,
-            *self._ion_args(), *self._mech_args(), *self.inst_grp,
-            *[self.ion_grp[ion] for ion in codegen.ions_of([t.mechanism for t in self.tables])],
-            *[a for ion in codegen.ions_of([t.mechanism for t in self.tables])
-              for a in self.ion_used[ion]],
-            *probe_args, *self.rm_gp)
+        ions = codegen.ions_of([t.mechanism for t in self.tables])
+        with self._announcing_compile():
+            self.kernel.advance(
+                done, code, nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
+                self.v, m.cap, m.area, self.d_static, self.rhs_static, m.g_axial, m.parent,
+                self.rhs, self.d, self.inv, self.coupling, self.dynamic, self.dyn_gp,
+                *self.dyn_runs, self.blk_gp, *self.blocks,
+                self.grp_node, self.stim_gp, *self.stim,
+                rec_every, rec_count, rec_out, self.rv_gp, self.rv_row, self.rv_node,
+                *self._group_events(events), self.conn_w, self.drv_gp, *self.drives,
+                self.gj_gp, self.gj_a, self.gj_b, self.gj_g,
+                self.det_gp, self.det_node, self.det_thresh, self.det_prev, self.det_gid,
+                spk_gp, spk_count, self.spk_gid, self.spk_t, self.spk_exact,
+                im_on, self.imem, self.rim_gp, self.rim_row, self.rim_node,
+                self.ecp_every, self.ecp_tr, ecp_out, ecp_count,
+                *self._ion_args(), *self._mech_args(), *self.inst_grp,
+                *[self.ion_grp[ion] for ion in ions],
+                *[a for ion in ions for a in self.ion_used[ion]],
+                *probe_args, *self.rm_gp)
         if self.threads > 1:
             numba.set_parallel_chunksize(chunk)
         if self.ecp_every > 0:      # every group samples the same steps
