@@ -286,6 +286,7 @@ def run_baaiworm(out, stimulus=None, tstop=1000.0, dt=0.5, data=None, threads=1)
     file; None: no input): every soma's v as a SONATA report (``soma_v.h5``, one frame per
     ``dt`` from 0 to ``tstop``), ``cells.csv`` (node_id, name) and a figure."""
     from neurosim.models import baaiworm as bw
+    bw.data_folder(data)                     # a missing folder fails before DIR is made
     clamps = bw.read_stimulus(stimulus) if stimulus else []
     os.makedirs(out, exist_ok=True)
     t0 = time.perf_counter()
