@@ -226,7 +226,7 @@ def build(data=None, with_connections=True):
         net.add_cells(cells[name], positions=np.zeros((1, 3)))
     for target, source in placed:
         net.set_pointer(target, "vpre", source)
-    net.baaiworm = dict(folder=str(folder), counts=counts, cells=cells)
+    net.baaiworm = dict(folder=str(folder), counts=counts)
     return net, names
 
 
