@@ -8,6 +8,7 @@ these.
     microcircuit  Potjans & Diesmann (2014), LIF, scale 0.01-1
     celegans      the 302 neurons of C. elegans, c302 morphologies, Cook 2019 connectome
     v1            a V1 layer-4 column: Allen perisomatic cells, LIF neurons, LGN input
+    baaiworm      the BAAIWorm C. elegans brain: its tuned circuit of 136 detailed neurons
 """
 
 import os
@@ -298,6 +299,90 @@ def _v1_raster(path, spikes, pops, rates, tstop, flash, lgn=0):
                  f"{lgn} LGN inputs (virtual nodes, not drawn)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=7,
               markerscale=4)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def run_baaiworm(out, stimulus=None, tstop=1000.0, dt=0.5, data=None, threads=1,
+                 progress=False):
+    """The BAAIWorm tuned circuit (``neurosim.models.baaiworm``) from the model's files
+    (``data`` or $NEUROSIM_BAAIWORM_DATA), with the current clamps of ``stimulus`` (a JSON
+    file; None: no input): every soma's v as a SONATA report (``soma_v.h5``, one frame per
+    ``dt`` from 0 to ``tstop``), ``cells.csv`` (node_id, name) and a figure."""
+    from neurosim.models import baaiworm as bw
+    bw.data_folder(data)                     # a missing folder fails before DIR is made
+    clamps = bw.read_stimulus(stimulus) if stimulus else []
+    os.makedirs(out, exist_ok=True)
+    setup = Stopwatch()
+    net, names = bw.build(data)
+    bw.add_clamps(net, names, clamps)
+    sim = ns.Simulation(net, dt=dt, threads=threads)
+    somata = [bw.soma_section(net.cells[gid]) for gid in range(len(names))]
+    traces = [sim.record("v", (sec, 0.5), cell=gid) for gid, sec in enumerate(somata)]
+    setup.stop()
+    run = _run_timed(sim, tstop, progress).stop()
+    volts = np.array([tr.values for tr in traces])
+    if not np.all(np.isfinite(volts)):
+        raise ns.NumericalInstabilityError("the BAAIWorm run produced non-finite voltages")
+    files = [_soma_report(os.path.join(out, "soma_v.h5"), somata, volts, dt),
+             _cells_csv(os.path.join(out, "cells.csv"), names),
+             _baaiworm_figure(os.path.join(out, "baaiworm.png"), names, volts, dt, clamps)]
+    counts = net.baaiworm["counts"]
+    return dict(model="baaiworm", neurons=len(names), compartments=sim.n_compartments,
+                exc_synapses=counts.get("neuron_to_neuron_exc_syn", 0),
+                inh_synapses=counts.get("neuron_to_neuron_inh_syn", 0),
+                gap_junctions=counts.get("gapjunction", 0) // 2, clamps=len(clamps),
+                tstop_ms=float(tstop), dt_ms=float(dt),
+                rest_mv=float(np.median(volts[:, 0])),
+                median_final_mv=float(np.median(volts[:, -1])),
+                **_timings(setup, run), memory_mb=_peak_memory_mb(), files=files)
+
+
+def _soma_report(path, somata, volts, dt):
+    """A SONATA membrane report of the somata (population ``baaiworm``, node id = gid):
+    frames at 0, dt, ..., tstop (the time's stop is the last frame's)."""
+    from neurosim.io.sonata.output import ReportWriter
+    writer = ReportWriter(path)
+    k = writer.add("baaiworm", np.arange(len(somata)), [([s], [0.5]) for s in somata],
+                   start=0.0, step=dt, last=True, variable="v")
+    writer.append(k, volts.T)
+    return writer.close()
+
+
+def _cells_csv(path, names):
+    with open(path, "w") as f:
+        f.write("node_id,name\n")
+        f.writelines(f"{k},{name}\n" for k, name in enumerate(names))
+    return path
+
+
+def _baaiworm_figure(path, names, volts, dt, clamps):
+    """Every soma's v over time (neurons by their largest excursion from rest) and the
+    traces of the clamped neurons."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    times = np.arange(volts.shape[1]) * dt
+    order = np.argsort(-np.abs(volts - volts[:, :1]).max(axis=1), kind="stable")
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(10, 8), dpi=120, height_ratios=[3, 2],
+                                 sharex=True, layout="constrained")
+    im = ax.imshow(volts[order], aspect="auto", cmap="viridis", vmin=-80, vmax=0,
+                   extent=(times[0], times[-1], len(names), 0), interpolation="nearest")
+    ax.set_yticks([k + 0.5 for k in range(0, len(names), 10)])
+    ax.set_yticklabels([names[order[k]] for k in range(0, len(names), 10)], fontsize=7)
+    ax.set_ylabel("neuron (by largest excursion)")
+    ax.set_title(f"BAAIWorm tuned circuit, {len(names)} neurons: soma voltage")
+    # the colour bar inside the top panel's row keeps both panels' time axes aligned
+    fig.colorbar(im, cax=ax.inset_axes([1.01, 0.0, 0.015, 1.0]), label="V (mV)")
+    clamped = list(dict.fromkeys(c["cell"] for c in clamps))
+    shown = clamped or [names[k] for k in order[:5]]
+    for name in shown[:10]:
+        bx.plot(times, volts[names.index(name)], lw=1, label=name)
+    bx.set_xlabel("time (ms)")
+    bx.set_ylabel("soma V (mV)")
+    bx.legend(fontsize=7, ncol=5, title="clamped" if clamped else "largest excursions",
+              title_fontsize=7)
     fig.savefig(path)
     plt.close(fig)
     return path
