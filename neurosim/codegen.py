@@ -26,6 +26,13 @@ from . import drive
 from .mechanisms import linalg
 
 _RESERVED = {"v", "dt", "celsius", "math", "np"}   # i, g: outputs of `current`
+# Names the kernel module defines or imports and the placeholders codegen substitutes: a
+# mechanism variable of one of these names would shadow them (the NMODL frontend renames it).
+KERNEL_NAMES = frozenset({
+    "math", "np", "numba", "njit", "prange", "cuda", "fexp", "linalg", "block_solve_range",
+    "hines_solve_range", "device_function", "inline_function", "dense_solve", "initialize",
+    "run_group", "advance", "poisson_count", "LOCAL_ARRAY", "NET_EVENT", "FOR_NETCONS_ROWS",
+    "FOR_NETCONS_ROW"})
 # small work arrays in mechanism helpers: np.empty on the CPU, cuda.local.array on the GPU
 LOCAL_ARRAY_CPU = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
 
@@ -274,6 +281,7 @@ def kernel_source(mechs, aux_names, parallel=False):
     are named ``aux_names[j]``; ``parallel``: cell groups run on Numba's threads."""
     for mech, names in zip(mechs, aux_names):
         for name in list(mech.parameters) + list(mech.states):
+            name = mech.code_name(name)        # (the NMODL frontend renames reserved names)
             if name in _RESERVED or name.startswith("_"):
                 raise ValueError(f"mechanism {mech.name!r}: variable name {name!r} is reserved")
         for name in names:

@@ -16,9 +16,11 @@ What each block becomes, following nocmodl's semantics:
 * TABLE is ignored: tables only cache what the code computes, so computing is exact.
 """
 
+import builtins
 import keyword
 import re
 
+from ...codegen import KERNEL_NAMES
 from ..base import IonUse, Mechanism
 from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, FluxIn, From,
                      ForNetcons, If, LinearEq, Local, Name, NetInitial, NmodlError, Num,
@@ -31,8 +33,10 @@ MATH = {"exp": "math.exp", "log": "math.log", "log10": "math.log10", "sqrt": "ma
         "asin": "math.asin", "acos": "math.acos", "atan2": "math.atan2", "floor": "math.floor",
         "ceil": "math.ceil", "fmin": "min", "fmax": "max", "pow": None, "exprelr": None}
 NEEDS_EVENTS = {"net_send", "net_event", "net_move"}
-_PY_RESERVED = set(keyword.kwlist) | {"i", "g", "math", "np", "abs", "min", "max", "range",
-                                      "int", "float", "fexp", "njit", "True", "False", "None"}
+# NMODL names that generated Python cannot use as they are (keywords, builtins, the kernel's
+# own names; i and g are the outputs of the current body): renamed with a trailing "_"
+_PY_RESERVED = (set(keyword.kwlist) | {n for n in dir(builtins) if not n.startswith("_")} |
+                KERNEL_NAMES | {"i", "g"})
 _NEWTON_TOL = 1e-12
 _NEWTON_MAXIT = 50
 
@@ -127,6 +131,29 @@ class _Compiler:
                                                            "cannot have ions or currents")
         self.hoc_settable()
         self.rename = {n: self.py(n) for n in self.known if self.py(n) != n}
+        self._check_renames()
+
+    def _check_renames(self):
+        """A reserved name renamed onto another declared name (``g`` -> ``g_`` beside a
+        declared ``g_``) would merge two variables: refused, naming both."""
+        declared = self.known | set(self.functions) | set(self.constants)
+        for name, code in self.rename.items():
+            if code in declared:
+                pos = self._declared_at(code)
+                raise NmodlError(self.fn, pos, f"{code!r} clashes with {name!r}, which "
+                                               f"neurosim's generated code calls {code!r}; "
+                                               "rename one of them")
+
+    def _declared_at(self, name):
+        mod = self.mod
+        for table in (mod.parameters, mod.constants):
+            if name in table:
+                return table[name][1]
+        for table in (mod.assigned, mod.states, mod.top_locals):
+            if name in table:
+                return table[name]
+        f = self.functions.get(name)
+        return f.pos if f is not None else mod.pos.get("name")
 
     @staticmethod
     def py(name):

@@ -5,12 +5,14 @@ later stages, is an :class:`NmodlError` whose message starts with ``file:line:co
 """
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from ...errors import MechanismError
+from .units import warn_unknown_units
 
 
 class NmodlError(MechanismError):
@@ -382,8 +384,18 @@ class _Build(Transformer):
         return str(c[0])
 
 
+# Limits that keep every later stage (lark's recursive transformer, the compiler, Python's own
+# parser of the generated code, which allows 200 nested parentheses) well inside its stack:
+# past them a file is refused at once rather than failing deep inside after minutes.
+MAX_SOURCE_BYTES = 1_000_000
+MAX_NESTING = 150          # levels of the syntax tree: blocks, statements, operators
+
+
 def parse(text, filename="<string>"):
     """Parse NMODL ``text`` into a :class:`ModFile`."""
+    if len(text) > MAX_SOURCE_BYTES:
+        raise NmodlError(filename, (1, 1), f"file of {len(text)} characters: neurosim reads "
+                                           f".mod files up to {MAX_SOURCE_BYTES} characters")
     try:
         tree = _parser().parse(text)
     except UnexpectedToken as e:
@@ -392,6 +404,8 @@ def parse(text, filename="<string>"):
         raise NmodlError(filename, (e.line, e.column),
                          f"syntax error: unexpected {what}") from None
     except UnexpectedCharacters as e:
+        if e.char == "_":
+            raise _leading_underscore(text, filename, e) from None
         raise NmodlError(filename, (e.line, e.column),
                          f"syntax error: unexpected character {e.char!r}") from None
     except UnexpectedInput as e:
@@ -399,7 +413,38 @@ def parse(text, filename="<string>"):
                          "syntax error") from None
     except LarkError as e:   # any other failure of the parser is still a clean error
         raise NmodlError(filename, (0, 0), f"syntax error: {e}") from None
+    _check_nesting(tree, filename)
     return _collect(tree, filename)
+
+
+def _leading_underscore(text, filename, err):
+    """A name such as ``_g``: NMODL names begin with a letter (nocmodl refuses ``_g`` as a
+    syntax error too); neurosim's generated code keeps names with ``_`` for itself."""
+    word = re.match(r"\w*", text[err.pos_in_stream:]).group(0)
+    return NmodlError(filename, (err.line, err.column),
+                      f"name {word!r} begins with '_': NMODL names begin with a letter "
+                      "(NEURON refuses it too)")
+
+
+_EXPRESSION_NODES = {"binop", "compare", "pow", "and_", "or_", "neg", "not_", "call",
+                     "name", "number"}
+
+
+def _check_nesting(tree, filename):
+    """Refuse a syntax tree deeper than MAX_NESTING (walked without recursion): a sum of
+    thousands of terms is that deep, one level per operator.  The error names where the
+    outermost expression of the too deep part begins."""
+    stack = [(tree, 0, None)]
+    while stack:
+        node, depth, outer = stack.pop()
+        if outer is None and node.data in _EXPRESSION_NODES:
+            outer = _pos(node)
+        if depth > MAX_NESTING:
+            raise NmodlError(filename, outer or _pos(node) or (0, 0),
+                             f"expression or block nested deeper than {MAX_NESTING} levels "
+                             "(neurosim's limit; a sum counts one level per operator): "
+                             "split it with LOCAL variables")
+        stack.extend((c, depth + 1, outer) for c in node.children if isinstance(c, Tree))
 
 
 def _collect(tree, filename):
@@ -473,7 +518,21 @@ def _collect(tree, filename):
             mod.unsupported.append(Unsupported(str(item.children[0]), pos))
         elif kind in ("independent_block", "unitsonoff"):
             pass
+    _check_units(tree, filename)
     return mod
+
+
+def _check_units(tree, filename):
+    """Warn of every unit neither NEURON's table nor the UNITS block defines."""
+    defined, aliases = set(), set()
+    for alias in tree.find_data("unit_alias"):
+        lhs = alias.children[0]
+        aliases.add(id(lhs))
+        defined.add(str(lhs).strip("() \t"))
+    units = [(str(t), (t.line, t.column)) for t in
+             tree.scan_values(lambda v: isinstance(v, Token) and v.type == "UNIT")
+             if id(t) not in aliases]
+    warn_unknown_units(units, defined, filename)
 
 
 def _unit_constant(filename, u1, u2):
