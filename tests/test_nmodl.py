@@ -246,3 +246,70 @@ def test_expsyn_and_exp2syn_compile_as_point_processes():
             pytest.skip("this NEURON wheel does not ship its modfiles")
         mech = ns.Mechanism.from_nmodl(path)
         assert mech.kind == "point" and "e" in mech.parameters
+
+
+# ------------------------------------------------------------------ constructs of issue 19
+BA_FEATURES = """\
+NEURON {
+    POINT_PROCESS bafeat
+    USEION ca READ cai, cao WRITE ica
+    NONSPECIFIC_CURRENT il
+    RANGE scale, before_bp, after_solve, init_mark, nstep
+}
+INCLUDE "bafeat.inc"
+ASSIGNED {
+    v (mV) celsius (degC) cai (mM) cao (mM) ica (nA) il (nA)
+    scale before_bp after_solve init_mark nstep
+}
+STATE { m }
+CONSTRUCTOR { scale = 2 }
+DESTRUCTOR { scale = 0 }
+BEFORE INITIAL { init_mark = 1 }
+INITIAL { m = 0.1  init_mark = init_mark + 1 }
+AFTER INITIAL { init_mark = init_mark * 3 }
+BEFORE BREAKPOINT { before_bp = m * 0.5 }
+BREAKPOINT {
+    SOLVE states METHOD cnexp
+    MUTEXLOCK
+    PROTECT il = 1e-3 * (init_mark / 6) * (v + 70) * (1 + after_solve) + 1e-4 * before_bp * (v + 60)
+        + 1e-7 * nstep * (v + 80)
+    MUTEXUNLOCK
+    ica = scale * pbar * m * nrn_ghk(v, cai, cao, 2)
+}
+DERIVATIVE states { m' = (1 - m) / rate_tau(v) }
+AFTER SOLVE { after_solve = m * m }
+BEFORE STEP { nstep = nstep + 1 }
+"""
+BA_INCLUDE = """\
+PARAMETER { pbar = 1e-4 }
+FUNCTION rate_tau(v (mV)) (ms) { rate_tau = 3 + 2 / (1 + exp(-(v + 60) / 5)) }
+"""
+
+
+def test_include_protect_mutex_constructor_ghk_before_after_match_neuron(tmp_path):
+    """INCLUDE (relative to the .mod file), PROTECT, MUTEXLOCK/UNLOCK, CONSTRUCTOR and
+    DESTRUCTOR without VERBATIM, nrn_ghk, and BEFORE/AFTER INITIAL, BREAKPOINT, SOLVE, STEP
+    in NEURON's order: the voltage as NEURON compiled from the same files."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "bafeat.mod"
+    mod.write_text(BA_FEATURES)
+    (tmp_path / "bafeat.inc").write_text(BA_INCLUDE)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    build = tmp_path / "neuron"
+    (build / "nrnmech").mkdir(parents=True)
+    (build / "nrnmech" / "bafeat.inc").write_text(BA_INCLUDE)   # beside the copied .mod
+    theirs = neuron_traces(str(build), [(str(mod), mech)])["bafeat"]
+    ours = neurosim_traces([(str(mod), mech)])["bafeat"]
+    assert theirs.max() - theirs.min() > 5.0          # the currents move v
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+def test_include_errors_name_the_included_file(tmp_path):
+    mod = tmp_path / "inc.mod"
+    mod.write_text('NEURON { SUFFIX inc }\nINCLUDE "missing.inc"\n')
+    with pytest.raises(NmodlError, match=r"inc\.mod:2:1: INCLUDE 'missing\.inc': no such file"):
+        ns.Mechanism.from_nmodl(str(mod))
+    (tmp_path / "bad.inc").write_text("PARAMETER { a = 1 }\nBREAKPOINT { b = 2 }\n")
+    mod.write_text('NEURON { SUFFIX inc }\nINCLUDE "bad.inc"\n')
+    with pytest.raises(NmodlError, match=r"bad\.inc:2:14: assignment to undeclared name 'b'"):
+        ns.Mechanism.from_nmodl(str(mod))

@@ -122,6 +122,8 @@ class _Compiler:
         for c in mod.nonspecific:
             if c not in self.assigned:
                 self.assigned.append(c)
+        if any(b.kind == "CONSTRUCTOR" for b in mod.blocks):
+            self.assigned.append(_CONSTRUCTED)
         special = SPECIAL - {"v", "area"} if self.kind == "artificial" else SPECIAL
         self.pointers = list(mod.pointers)
         self.known = (set(self.param_names) | set(mod.states) | set(self.assigned) |
@@ -219,6 +221,11 @@ class _Compiler:
         if e.func in NEEDS_EVENTS:
             raise NmodlError(self.fn, e.pos, f"{e.func} needs the event system, which "
                                              "neurosim does not have yet")
+        if e.func == "nrn_ghk":
+            if len(args) != 4:
+                raise NmodlError(self.fn, e.pos, "nrn_ghk takes (v, ci, co, z)")
+            self.uses_ghk = True
+            return f"{self.fname('nrn_ghk')}({', '.join(args)}, celsius)"
         if e.func == "pow":
             return f"({args[0]} ** {args[1]})"
         if e.func == "exprelr":
@@ -266,6 +273,8 @@ class _Compiler:
             elif isinstance(e, Call):
                 for a in e.args:
                     expr(a)
+                if e.func == "nrn_ghk":
+                    read("celsius")
                 if e.func in self.functions:
                     r, w = self.signature(e.func, stack)
                     for n in r:
@@ -431,6 +440,8 @@ class _Compiler:
                                                         in_initial=True))
             finally:
                 self._event_context = False
+        init = "\n".join(self.constructor() + self.ba_lines("BEFORE INITIAL") + [init] +
+                         self.ba_lines("AFTER INITIAL") + self.ba_lines("BEFORE STEP"))
         bp = mod.block("BREAKPOINT")
         solves = []
         if bp is not None:
@@ -439,16 +450,27 @@ class _Compiler:
             current = self.current_body(plain)
         else:
             current = "i = 0.0\ng = 0.0"
+        # BEFORE BREAKPOINT: once per step before the current (evaluated twice) is computed
+        current = "\n".join(self.ba_lines("BEFORE BREAKPOINT") + [current])
         for solve in solves:
             r, a, c = self.solve(solve, helpers)
             rates += r
             advance += a
             cnexp += c
+        # NEURON's step ends: states solved, then AFTER SOLVE, then BEFORE STEP
+        after = self.ba_lines("AFTER SOLVE") + self.ba_lines("BEFORE STEP")
+        if after:
+            # they read the updated states: the cnexp ones updated in place first
+            advance = "\n".join(([advance] if advance else []) +
+                                 [_cnexp_update(self.py(x), a, b) for x, a, b in cnexp] + after)
+            cnexp = []
         defaults = {}
         for n in self.param_names:
             value = mod.parameters[n][0] if n in mod.parameters else None
             defaults[n] = 0.0 if value is None else float(value)
         receive, receive_args, receive_init = self.net_receive()
+        if getattr(self, "uses_ghk", False):
+            helpers.insert(0, _DECORATOR + _GHK.format(name=self.fname("nrn_ghk")))
         return Mechanism(
             name=self.name, kind=self.kind, parameters=defaults, states=tuple(self.states),
             assigned=tuple(self.assigned), ions=tuple(self.ions), init=init, current=current,
@@ -461,6 +483,26 @@ class _Compiler:
             nonnegative=tuple(n for n in self.param_names
                               if _CONDUCTANCE.match(mod.parameter_units.get(n, ""))),
             doc=mod.title)
+
+    def ba_lines(self, kind):
+        """The statements of every ``BEFORE``/``AFTER`` block of ``kind``, in file order."""
+        return [line for b in self.mod.blocks if b.kind == kind
+                for line in self.stmts(b.body, set())]
+
+    def constructor(self):
+        """CONSTRUCTOR (without VERBATIM, plain statements): once per instance, before its
+        first INITIAL.  DESTRUCTOR runs when NEURON frees the instance, after any simulation:
+        it is checked but has nothing to do here."""
+        for b in self.mod.blocks:
+            if b.kind in ("CONSTRUCTOR", "DESTRUCTOR") and self.kind == "density":
+                raise NmodlError(self.fn, b.pos, f"{b.kind} only permitted for POINT_PROCESS "
+                                                 "or ARTIFICIAL_CELL (as in NEURON)")
+            if b.kind == "DESTRUCTOR":
+                self.stmts(b.body, set())
+        lines = self.ba_lines("CONSTRUCTOR")
+        if not lines:
+            return []
+        return [f"if {_CONSTRUCTED} == 0.0:"] + _indent(lines + [f"{_CONSTRUCTED} = 1.0"])
 
     def net_receive(self):
         """NET_RECEIVE(weight, ...): the body run when an event reaches an instance."""
@@ -492,7 +534,7 @@ class _Compiler:
             return
         reads, writes = [], []
         for b in self.mod.blocks:
-            if b.kind in ("INITIAL", "BREAKPOINT", "NET_RECEIVE", "DERIVATIVE", "KINETIC"):
+            if b.kind in _RUN_BLOCKS:
                 # (called PROCEDUREs and FUNCTIONs are followed through the calls)
                 scope = set(b.args) | ({"flag"} if b.kind == "NET_RECEIVE" else set())
                 self._scan([s for s in b.body if not isinstance(s, Solve)], scope, reads,
@@ -506,7 +548,7 @@ class _Compiler:
         """PARAMETERs that a block assigns (Exp2Syn's INITIAL clamps tau1): stored back."""
         reads, writes = [], []
         for b in self.mod.blocks:
-            if b.kind in ("INITIAL", "BREAKPOINT", "NET_RECEIVE", "DERIVATIVE", "KINETIC"):
+            if b.kind in _RUN_BLOCKS:
                 scope = set(b.args) | ({"flag"} if b.kind == "NET_RECEIVE" else set())
                 self._scan([s for s in b.body if not isinstance(s, Solve)], scope, reads,
                            writes, ())
@@ -789,8 +831,27 @@ class _Compiler:
         return reads, writes
 
 
+# blocks whose statements run in a simulation (their assignments are writes)
+_RUN_BLOCKS = ("INITIAL", "BREAKPOINT", "NET_RECEIVE", "DERIVATIVE", "KINETIC", "CONSTRUCTOR",
+               "BEFORE INITIAL", "AFTER INITIAL", "BEFORE BREAKPOINT", "AFTER SOLVE",
+               "BEFORE STEP")
+_CONSTRUCTED = "_constructed"      # per instance: 1 once the CONSTRUCTOR has run
 _DECORATOR = "@device_function\n"      # njit on the CPU, cuda.jit(device=True) on the GPU
 _COMMON_IONS = ("na", "k", "ca", "cl")
+
+
+# NEURON's nrn_ghk (eion.cpp): the GHK current density factor, mA/cm2 for mM
+_GHK = """def {name}(v, ci, co, z, celsius):
+    x = z * v / (1000.0 * 8.31446261815324 * (celsius + 273.15) / 96485.33212331001)
+    eco = co * (1.0 - x / 2.0 if abs(x) < 1e-4 else x / (math.exp(x) - 1.0))
+    eci = ci * (1.0 + x / 2.0 if abs(x) < 1e-4 else -x / (math.exp(-x) - 1.0))
+    return 0.001 * z * 96485.33212331001 * (eci - eco)"""
+
+
+def _cnexp_update(x, a, b):
+    """x' = a + b x over dt, exactly (as the vectorised loop does)."""
+    return (f"{x} = {x} + (1.0 - math.exp(dt * {b})) * (-{a} / {b} - {x}) "
+            f"if {b} != 0.0 else {x} + dt * {a}")
 
 
 def _ion_of_name(var):

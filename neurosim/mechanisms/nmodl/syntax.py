@@ -19,6 +19,8 @@ class NmodlError(MechanismError):
     """A .mod file that neurosim cannot take, with ``file:line:column`` first."""
 
     def __init__(self, filename, pos, message):
+        if pos and len(pos) == 3:          # a position in an INCLUDEd file names that file
+            filename, pos = pos[2], pos[:2]
         self.filename, self.pos = filename, pos
         line, col = pos if pos else (0, 0)
         super().__init__(f"{filename}:{line}:{col}: {message}")
@@ -374,6 +376,12 @@ class _Build(Transformer):
     def net_initial(self, meta, c):
         return NetInitial(c[0], (meta.line, meta.column))
 
+    def protect(self, meta, c):
+        return c[0]          # PROTECT x = ...: one thread at fixed step, so the assignment
+
+    def mutex(self, meta, c):
+        return None
+
     def lag(self, meta, c):
         return Unsupported("LAG", (meta.line, meta.column))
 
@@ -516,10 +524,82 @@ def _collect(tree, filename):
             mod.unsupported.append(Unsupported("VERBATIM", pos))
         elif kind == "unsupported_block":
             mod.unsupported.append(Unsupported(str(item.children[0]), pos))
+        elif kind == "function_table":
+            mod.unsupported.append(Unsupported("FUNCTION_TABLE", pos))
+        elif kind == "constructor_block":
+            body = build.transform(item.children[1])
+            mod.blocks.append(Block(str(item.children[0]), "", [], body, pos))
+        elif kind == "ba_block":
+            body = build.transform(item.children[2])
+            mod.blocks.append(Block(f"{item.children[0]} {item.children[1]}", "", [], body,
+                                    pos))
+        elif kind == "include":
+            _merge(mod, _include(filename, str(item.children[0])[1:-1], pos))
         elif kind in ("independent_block", "unitsonoff"):
             pass
     _check_units(tree, filename)
     return mod
+
+
+def _include(filename, name, pos):
+    """INCLUDE "name": the file read relative to the including file's folder (as nocmodl
+    does; then $MODL_INCLUDE's folders), parsed on its own so its errors name it."""
+    folders = [os.path.dirname(os.path.abspath(filename))]
+    folders += [d for d in os.environ.get("MODL_INCLUDE", "").split(os.pathsep) if d]
+    for folder in folders:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            with open(path) as f:
+                return parse(f.read(), path)
+    raise NmodlError(filename, pos, f"INCLUDE {name!r}: no such file in {folders[0]}"
+                                    + (" or $MODL_INCLUDE" if len(folders) > 1 else ""))
+
+
+def _merge(mod, inc):
+    """Declarations and blocks of an included file into ``mod``; their positions keep the
+    included file's name (a 3-tuple (line, column, file)) for later messages."""
+    _tag_positions(inc, inc.filename)
+    for name in ("ions", "nonspecific", "electrode_current", "range", "globals", "blocks",
+                 "pointers", "unsupported"):
+        getattr(mod, name).extend(getattr(inc, name))
+    for name in ("unit_constants", "parameters", "parameter_units", "constants", "assigned",
+                 "states", "top_locals", "pos"):
+        getattr(mod, name).update(getattr(inc, name))
+    if inc.kind:
+        mod.kind, mod.name = inc.kind, inc.name
+    mod.title = mod.title or inc.title
+
+
+def _tag_positions(obj, filename):
+    """Every (line, column) position under ``obj`` becomes (line, column, filename)."""
+    stack, seen = [obj], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            for key, value in list(node.items()):
+                if _is_pos(value):
+                    node[key] = (*value[:2], filename)
+                elif isinstance(value, tuple) and value and _is_pos(value[-1]):
+                    node[key] = (*value[:-1], (*value[-1][:2], filename))   # (value, pos)
+                else:
+                    stack.append(value)
+        elif hasattr(node, "__dataclass_fields__"):
+            for key in node.__dataclass_fields__:
+                value = getattr(node, key)
+                if key == "pos" and _is_pos(value):
+                    object.__setattr__(node, key, (*value[:2], filename))
+                else:
+                    stack.append(value)
+
+
+def _is_pos(value):
+    return isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int)
+                                                                for v in value)
 
 
 def _check_units(tree, filename):
