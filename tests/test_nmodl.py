@@ -304,6 +304,13 @@ def test_include_protect_mutex_constructor_ghk_before_after_match_neuron(tmp_pat
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
 
 
+def test_derivative_of_an_array_element_is_refused_by_name():
+    text = ARRAYS.replace("m' = (s[0] - m) / 10", "s'[0] = -s[0]")
+    with pytest.raises(NmodlError, match=r"a\.mod:22:5: unsupported construct derivative of an "
+                                         r"array STATE element s'\[\.\.\.\]"):
+        ns.Mechanism.from_nmodl_text(text, "a.mod")
+
+
 def test_include_errors_name_the_included_file(tmp_path):
     mod = tmp_path / "inc.mod"
     mod.write_text('NEURON { SUFFIX inc }\nINCLUDE "missing.inc"\n')
@@ -313,3 +320,44 @@ def test_include_errors_name_the_included_file(tmp_path):
     mod.write_text('NEURON { SUFFIX inc }\nINCLUDE "bad.inc"\n')
     with pytest.raises(NmodlError, match=r"bad\.inc:2:14: assignment to undeclared name 'b'"):
         ns.Mechanism.from_nmodl(str(mod))
+
+
+ARRAYS = """\
+NEURON {
+    SUFFIX arrs
+    NONSPECIFIC_CURRENT i
+    RANGE w, gsum
+    GLOBAL s0
+}
+DEFINE NW 3
+PARAMETER { gbar[2] (S/cm2)  s0 = 0.2  m0 = 0.5 }
+ASSIGNED { v (mV) i (mA/cm2) w[NW] gsum (S/cm2) }
+STATE { s[2] m }
+INITIAL {
+    gbar[0] = 2e-5  gbar[1] = 1e-5
+    w[0] = 1  w[1] = 2  w[2] = 0.5
+    s[1] = s[1] + 0.5
+}
+BREAKPOINT {
+    SOLVE states METHOD derivimplicit
+    gsum = gbar[0] * s[0] + gbar[1] * s[1] * m
+    i = gsum * (w[0] + w[1] * w[2]) * (v + 80)
+}
+DERIVATIVE states {
+    m' = (s[0] - m) / 10
+}
+"""
+
+
+def test_array_variables_and_state_defaults_match_neuron(tmp_path):
+    """Arrays with constant indices (PARAMETER, ASSIGNED, STATE, a DEFINEd size) and a STATE
+    starting at its declared x0 (s0 for the array s, m0): the voltage as NEURON's."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "arrs.mod"
+    mod.write_text(ARRAYS)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    assert "s[1]" in mech.states and "w[2]" in mech.assigned
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["arrs"]
+    ours = neurosim_traces([(str(mod), mech)])["arrs"]
+    assert theirs.max() - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)

@@ -115,8 +115,12 @@ class _Compiler:
                 raise NmodlError(self.fn, mod.states[n], f"STATE {n} is an ion variable the "
                                                          "mechanism does not WRITE")
         taken = set(self.param_names) | set(mod.states) | set(mod.pointers)
-        self.assigned = [n for n in list(mod.assigned) + list(mod.top_locals)
+        # a RANGE or GLOBAL name declared nowhere else is, as in nocmodl, an ASSIGNED one
+        implicit = [n for n in mod.range + mod.globals if n not in mod.assigned and n not in
+                    taken and n not in mod.constants and n not in mod.nonspecific]
+        self.assigned = [n for n in list(mod.assigned) + list(mod.top_locals) + implicit
                          if n not in SPECIAL and n not in self.ion_vars and n not in taken]
+        self.assigned = list(dict.fromkeys(self.assigned))
         self.currents = list(mod.nonspecific) + [v for use in self.ions for v in use.writes
                                                  if use.field(v) == "i"]
         for c in mod.nonspecific:
@@ -159,6 +163,9 @@ class _Compiler:
 
     @staticmethod
     def py(name):
+        if name.endswith("]"):                   # an array element x[2] -> x__2
+            base, index = name[:-1].split("[")
+            return f"{base}__{index}"
         return name + "_" if name in _PY_RESERVED else name
 
     def fname(self, name):
@@ -440,7 +447,8 @@ class _Compiler:
                                                         in_initial=True))
             finally:
                 self._event_context = False
-        init = "\n".join(self.constructor() + self.ba_lines("BEFORE INITIAL") + [init] +
+        init = "\n".join(self.constructor() + self.ba_lines("BEFORE INITIAL") +
+                         self.state_defaults() + [init] +
                          self.ba_lines("AFTER INITIAL") + self.ba_lines("BEFORE STEP"))
         bp = mod.block("BREAKPOINT")
         solves = []
@@ -483,6 +491,18 @@ class _Compiler:
             nonnegative=tuple(n for n in self.param_names
                               if _CONDUCTANCE.match(mod.parameter_units.get(n, ""))),
             doc=mod.title)
+
+    def state_defaults(self):
+        """Before INITIAL a STATE x starts at x0 where the file declares x0 (a PARAMETER or
+        CONSTANT; for an array s[k], s0), as nocmodl's generated code does; else at 0."""
+        lines = []
+        for x in self.states:            # (a written concentration starts from its ion)
+            start = x.split("[")[0] + "0"
+            if start in self.param_names:
+                lines.append(f"{self.py(x)} = {self.py(start)}")
+            elif start in self.constants:
+                lines.append(f"{self.py(x)} = {float(self.constants[start])!r}")
+        return lines
 
     def ba_lines(self, kind):
         """The statements of every ``BEFORE``/``AFTER`` block of ``kind``, in file order."""

@@ -209,6 +209,7 @@ class ModFile:
     top_locals: dict = field(default_factory=dict)
     blocks: list = field(default_factory=list)        # Block
     pointers: list = field(default_factory=list)      # POINTER names
+    arrays: dict = field(default_factory=dict)        # array variable -> its size
     unsupported: list = field(default_factory=list)   # Unsupported
     pos: dict = field(default_factory=dict)           # what -> pos, for messages
 
@@ -311,14 +312,29 @@ class _Build(Transformer):
     def local(self, meta, c):
         return Local([str(t) for t in c], (meta.line, meta.column))
 
+    def element(self, meta, c):
+        """x[k]: with a constant index, the element is a variable of its own, "x[k]"."""
+        index = c[1]
+        if isinstance(index, Num) and float(index.value).is_integer():
+            return Name(f"{c[0]}[{int(index.value)}]", (meta.line, meta.column))
+        return Unsupported("array index that is not a constant", (meta.line, meta.column))
+
     def assign(self, meta, c):
-        return Assign(str(c[0]), c[1], (meta.line, meta.column))
+        target = c[0]
+        if isinstance(target, Unsupported):
+            return target
+        name = target.id if isinstance(target, Name) else str(target)
+        return Assign(name, c[1], (meta.line, meta.column))
 
     def deriv_assign(self, meta, c):
         name = str(c[0]).rstrip("'")
         if str(c[0]).count("'") > 1:
             return Unsupported("higher-order derivative", (meta.line, meta.column))
-        return Deriv(name, c[1], (meta.line, meta.column))
+        if c[1] is not None:                       # s'[k] = ...: nocmodl's C++ fails on it
+            return Unsupported(f"derivative of an array STATE element {name}'[...] (NEURON "
+                               "does not translate it correctly either)",
+                               (meta.line, meta.column))
+        return Deriv(name, c[2], (meta.line, meta.column))
 
     def call_stmt(self, meta, c):
         call = Call(str(c[0]), tuple(a for a in c[1:] if a is not None), (meta.line, meta.column))
@@ -476,7 +492,8 @@ def _collect(tree, filename):
             target = mod.parameters if kind == "parameter_block" else mod.constants
             for d in item.children:
                 if d.data == "array_decl":
-                    mod.unsupported.append(Unsupported("array variable", _pos(d)))
+                    for name in _elements(mod, d):
+                        target[name] = (None, _pos(d))
                     continue
                 value = d.children[1]
                 target[str(d.children[0])] = (None if value is None else
@@ -487,13 +504,13 @@ def _collect(tree, filename):
         elif kind == "assigned_block":
             for d in item.children:
                 if d.data == "array_decl":
-                    mod.unsupported.append(Unsupported("array variable", _pos(d)))
+                    mod.assigned.update((n, _pos(d)) for n in _elements(mod, d))
                     continue
                 mod.assigned[str(d.children[0])] = _pos(d)
         elif kind == "state_block":
             for d in item.children:
                 if d.data == "array_decl":
-                    mod.unsupported.append(Unsupported("array variable", _pos(d)))
+                    mod.states.update((n, _pos(d)) for n in _elements(mod, d))
                     continue
                 mod.states[str(d.children[0])] = _pos(d)
         elif kind == "top_local":
@@ -541,6 +558,20 @@ def _collect(tree, filename):
     return mod
 
 
+def _elements(mod, decl):
+    """x[n] declares the variables "x[0]" ... "x[n-1]" (the size an integer or a DEFINE)."""
+    name, size = str(decl.children[0]), decl.children[1]
+    if size.type == "INT":
+        n = int(str(size))
+    elif str(size) in mod.constants:
+        n = int(mod.constants[str(size)][0])
+    else:
+        raise NmodlError(mod.filename, _pos(decl), f"array {name}[{size}]: {size} is not a "
+                                                   "DEFINEd size")
+    mod.arrays[name] = n
+    return [f"{name}[{k}]" for k in range(n)]
+
+
 def _include(filename, name, pos):
     """INCLUDE "name": the file read relative to the including file's folder (as nocmodl
     does; then $MODL_INCLUDE's folders), parsed on its own so its errors name it."""
@@ -563,7 +594,7 @@ def _merge(mod, inc):
                  "pointers", "unsupported"):
         getattr(mod, name).extend(getattr(inc, name))
     for name in ("unit_constants", "parameters", "parameter_units", "constants", "assigned",
-                 "states", "top_locals", "pos"):
+                 "states", "top_locals", "pos", "arrays"):
         getattr(mod, name).update(getattr(inc, name))
     if inc.kind:
         mod.kind, mod.name = inc.kind, inc.name
