@@ -361,3 +361,23 @@ def test_array_variables_and_state_defaults_match_neuron(tmp_path):
     ours = neurosim_traces([(str(mod), mech)])["arrs"]
     assert theirs.max() - theirs.min() > 5.0
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+ELECTRODE = """\
+NEURON { POINT_PROCESS eclamp  ELECTRODE_CURRENT i  RANGE amp, gs }
+PARAMETER { amp = 0.03 (nA)  gs = 0.0005 (uS) }
+ASSIGNED { v (mV) i (nA) }
+BREAKPOINT { i = amp - gs * (v + 65) }
+"""
+
+
+def test_electrode_current_depolarises_as_in_neuron(tmp_path):
+    """ELECTRODE_CURRENT: positive current flows into the cell, as an electrode's."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "eclamp.mod"
+    mod.write_text(ELECTRODE)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["eclamp"]
+    ours = neurosim_traces([(str(mod), mech)])["eclamp"]
+    assert theirs[-1] > theirs[0] + 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)

@@ -123,7 +123,11 @@ class _Compiler:
         self.assigned = list(dict.fromkeys(self.assigned))
         self.currents = list(mod.nonspecific) + [v for use in self.ions for v in use.writes
                                                  if use.field(v) == "i"]
-        for c in mod.nonspecific:
+        # ELECTRODE_CURRENT: a current injected into the cell (positive depolarises, as an
+        # electrode's): it enters the membrane balance with the opposite sign
+        self.electrode = list(mod.electrode_current)
+        self.currents += self.electrode
+        for c in mod.nonspecific + self.electrode:
             if c not in self.assigned:
                 self.assigned.append(c)
         if any(b.kind == "CONSTRUCTOR" for b in mod.blocks):
@@ -583,7 +587,8 @@ class _Compiler:
         lines = self.stmts(body, set())
         if not self.currents:
             return "\n".join(lines + ["i = 0.0", "g = 0.0"])
-        total = " + ".join(self.py(c) for c in self.currents)
+        total = " ".join(("- " if c in self.electrode else "+ ") + self.py(c)
+                         for c in self.currents)
         # NEURON's linearisation: i(v) and g = (i(v + 0.001) - i(v)) / 0.001
         return "\n".join(["_v_here = v", "v = _v_here + 0.001"] + lines +
                          [f"_i_up = {total}", "v = _v_here"] + lines +

@@ -674,7 +674,6 @@ def _neuron_block(mod, item):
             mod.nonspecific += names
         elif kind == "electrode_current":
             mod.electrode_current += names
-            mod.unsupported.append(Unsupported("ELECTRODE_CURRENT", pos))
         elif kind == "range_":
             mod.range += names
         elif kind == "global_":
