@@ -452,8 +452,9 @@ class _Compiler:
             finally:
                 self._event_context = False
         init = "\n".join(self.constructor() + self.ba_lines("BEFORE INITIAL") +
-                         self.state_defaults() + [init] +
-                         self.ba_lines("AFTER INITIAL") + self.ba_lines("BEFORE STEP"))
+                         self.state_defaults() + [init] + self.ba_lines("AFTER INITIAL") +
+                         # finitialize then sets up the matrix once (BEFORE BREAKPOINT)
+                         self.ba_lines("BEFORE BREAKPOINT") + self.ba_lines("BEFORE STEP"))
         bp = mod.block("BREAKPOINT")
         solves = []
         if bp is not None:

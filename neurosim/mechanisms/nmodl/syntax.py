@@ -640,6 +640,9 @@ def _check_units(tree, filename):
         lhs = alias.children[0]
         aliases.add(id(lhs))
         defined.add(str(lhs).strip("() \t"))
+    for table in tree.find_data("function_table"):    # FUNCTION_TABLE f(v): (v) lexed as a unit
+        if isinstance(table.children[1], Token) and table.children[1].type == "UNIT":
+            aliases.add(id(table.children[1]))
     units = [(str(t), (t.line, t.column)) for t in
              tree.scan_values(lambda v: isinstance(v, Token) and v.type == "UNIT")
              if id(t) not in aliases]
