@@ -381,3 +381,37 @@ def test_electrode_current_depolarises_as_in_neuron(tmp_path):
     ours = neurosim_traces([(str(mod), mech)])["eclamp"]
     assert theirs[-1] > theirs[0] + 5.0
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+NONLINEAR_MOD = """\
+NEURON { SUFFIX nlin  NONSPECIFIC_CURRENT i  RANGE k, run_initial }
+PARAMETER { k = 2  run_initial = 1 }
+STATE { p q }   : (y would clash with C's Bessel y0 in NEURON)
+ASSIGNED { v (mV) i (mA/cm2) }
+INITIAL {
+    p = 1  q = 1
+    if (run_initial > 0) { SOLVE eq }
+}
+BREAKPOINT {
+    SOLVE eq
+    i = 1e-4 * p * (v + 70) + 1e-4 * q
+}
+NONLINEAR eq { LOCAL c
+    c = (v + 100) / 10
+    ~ p * p + q = c
+    ~ p - k * q * q = 0.5
+}
+"""
+
+
+def test_nonlinear_solve_matches_neuron(tmp_path):
+    """SOLVE of a NONLINEAR block (no METHOD) in BREAKPOINT and, under a condition, in
+    INITIAL: Newton's method from the states' values, as NEURON."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "nlin.mod"
+    mod.write_text(NONLINEAR_MOD)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["nlin"]
+    ours = neurosim_traces([(str(mod), mech)])["nlin"]
+    assert theirs.max() - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)

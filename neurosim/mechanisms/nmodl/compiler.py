@@ -595,16 +595,19 @@ class _Compiler:
                          [f"_i_up = {total}", "v = _v_here"] + lines +
                          [f"i = {total}", "g = (_i_up - i) / 0.001"])
 
-    def block_with_solves(self, body, helpers, in_initial=False):
-        out, scope = [], set()
+    def block_with_solves(self, body, helpers, in_initial=False, scope=()):
+        out, scope = [], set(scope)
         for s in body:
             if isinstance(s, Local):
                 scope |= set(s.names)
                 out += self.stmts([s], scope)
             elif isinstance(s, Solve):
                 target = self.mod.block("LINEAR", s.block) or self.mod.block("KINETIC", s.block)
+                nonlinear = self.mod.block("NONLINEAR", s.block)
                 if in_initial and target is not None and target.kind == "LINEAR":
                     out += self.linear_solve(target, helpers)
+                elif nonlinear is not None and not s.method:
+                    out += self.nonlinear_solve(nonlinear, helpers)
                 elif in_initial and target is not None and s.steadystate:
                     out += self.implicit(target, helpers, steady=True)
                 elif in_initial and s.block in self.functions:
@@ -612,9 +615,54 @@ class _Compiler:
                 else:
                     raise NmodlError(self.fn, s.pos, f"SOLVE {s.block} is not supported in "
                                                      "INITIAL")
+            elif isinstance(s, If) and _has_solve(s):
+                # SOLVE ... STEADYSTATE under a condition (minipump.mod's run_steady_state)
+                out.append(f"if {self.expr(s.cond, scope)}:")
+                out += _indent(self.block_with_solves(s.body, helpers, in_initial, scope)
+                               or ["pass"])
+                if s.orelse:
+                    out.append("else:")
+                    out += _indent(self.block_with_solves(s.orelse, helpers, in_initial, scope)
+                                   or ["pass"])
             else:
                 out += self.stmts([s], scope)
         return out
+
+    def nonlinear_solve(self, block, helpers):
+        """SOLVE of a NONLINEAR block: its equations ``~ lhs = rhs`` for the states they name,
+        by Newton's method (finite-difference Jacobian) from the states' present values, as
+        nocmodl's generated code iterates."""
+        eqs = [s for s in block.body if isinstance(s, LinearEq)]
+        body = [s for s in block.body if not isinstance(s, LinearEq)]
+        scope = {n for s in body if isinstance(s, Local) for n in s.names}
+        unknowns = []
+        for s in eqs:
+            for name in _names_in(s.lhs) + _names_in(s.rhs):
+                if name in self.mod.states and name not in unknowns:
+                    unknowns.append(name)
+        if len(unknowns) != len(eqs):
+            raise NmodlError(self.fn, block.pos, f"NONLINEAR {block.name}: {len(eqs)} "
+                                                 f"equations for {len(unknowns)} unknowns")
+        reads, _ = self._reads_of(block)
+        args = [self.py(n) for n in reads if n not in unknowns and n not in scope]
+        xs = [self.py(n) for n in unknowns]
+        n = len(xs)
+        resid = self.fname(block.name + "_nonlinear_residual")
+        r_lines = [f"{x} = _x[{k}]" for k, x in enumerate(xs)] + self.stmts(body, set())
+        r_lines += [f"_F[{k}] = ({self.expr(s.lhs, scope)}) - ({self.expr(s.rhs, scope)})"
+                    for k, s in enumerate(eqs)]
+        helpers.append(_DECORATOR + f"def {resid}(_x, _F, {', '.join(args)}):\n" +
+                       "\n".join(_indent(r_lines)))
+        fname = self.fname(block.name + "_nonlinear")
+        call = f"{resid}(_x, {{F}}, {', '.join(args)})"
+        lines = ([f"_x = LOCAL_ARRAY({n})", f"_F = LOCAL_ARRAY({n})", f"_Fh = LOCAL_ARRAY({n})",
+                  f"_dx = LOCAL_ARRAY({n})", f"_J = LOCAL_ARRAY(({n}, {n}))"] +
+                 [f"_x[{k}] = {x}" for k, x in enumerate(xs)] +
+                 _newton_loop(n, call.format(F="_F"), call.format(F="_Fh")) +
+                 [f"return ({', '.join(f'_x[{k}]' for k in range(n))},)"])
+        helpers.append(_DECORATOR + f"def {fname}({', '.join(xs + args)}):\n" +
+                       "\n".join(_indent(lines)))
+        return [f"{', '.join(xs)}, = {fname}({', '.join(xs + args)})"]
 
     def solve(self, s, helpers):
         """(rates lines, advance lines, cnexp entries) for a SOLVE in BREAKPOINT."""
@@ -629,6 +677,9 @@ class _Compiler:
             return "", "\n".join(self.implicit(kin, helpers)), []
         if s.block in self.functions and not method:
             return "", self.call_stmt(Call(s.block, (), s.pos), set()), []
+        nonlinear = self.mod.block("NONLINEAR", s.block)
+        if nonlinear is not None and not method:
+            return "", "\n".join(self.nonlinear_solve(nonlinear, helpers)), []
         if deriv is None and kin is None and s.block not in self.functions:
             raise NmodlError(self.fn, s.pos, f"SOLVE {s.block}: no such DERIVATIVE or KINETIC "
                                              "block")
@@ -872,6 +923,37 @@ _GHK = """def {name}(v, ci, co, z, celsius):
     eco = co * (1.0 - x / 2.0 if abs(x) < 1e-4 else x / (math.exp(x) - 1.0))
     eci = ci * (1.0 + x / 2.0 if abs(x) < 1e-4 else -x / (math.exp(-x) - 1.0))
     return 0.001 * z * 96485.33212331001 * (eci - eco)"""
+
+
+def _newton_loop(n, residual, residual_h):
+    """Newton's iteration on _x (n unknowns): ``residual`` fills _F, ``residual_h`` _Fh."""
+    return [f"for _it in range({_NEWTON_MAXIT}):",
+            f"    {residual}",
+            f"    for _c in range({n}):",
+            "        _keep = _x[_c]",
+            "        _h = 1e-7 * max(abs(_keep), 1e-4)",
+            "        _x[_c] = _keep + _h",
+            f"        {residual_h}",
+            "        _x[_c] = _keep",
+            f"        for _r in range({n}):",
+            "            _J[_r, _c] = (_Fh[_r] - _F[_r]) / _h",
+            f"    for _r in range({n}):",
+            "        _F[_r] = -_F[_r]",
+            "    dense_solve(_J, _F, _dx)",
+            "    _step = 0.0",
+            "    _size = 0.0",
+            f"    for _r in range({n}):",
+            "        _x[_r] += _dx[_r]",
+            "        _step = max(_step, abs(_dx[_r]))",
+            "        _size = max(_size, abs(_x[_r]))",
+            f"    if _step <= {_NEWTON_TOL} * (1.0 + _size):",
+            "        break"]
+
+
+def _has_solve(s):
+    """Whether statement ``s`` (an If) holds a SOLVE, at any depth."""
+    bodies = [s.body, s.orelse] if isinstance(s, If) else [s] if isinstance(s, list) else []
+    return isinstance(s, Solve) or any(_has_solve(x) for b in bodies for x in b)
 
 
 def _cnexp_update(x, a, b):
