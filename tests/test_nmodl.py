@@ -415,3 +415,29 @@ def test_nonlinear_solve_matches_neuron(tmp_path):
     ours = neurosim_traces([(str(mod), mech)])["nlin"]
     assert theirs.max() - theirs.min() > 5.0
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+AT_TIME = """\
+NEURON { SUFFIX attime  NONSPECIFIC_CURRENT i  RANGE hits, tpulse }
+PARAMETER { tpulse = 10 (ms) }
+ASSIGNED { v (mV) i (mA/cm2) hits }
+INITIAL { hits = 0 }
+BREAKPOINT {
+    hits = hits + at_time(tpulse) + twice_at(tpulse + 7.3)
+    i = -2e-4 * hits
+}
+FUNCTION twice_at(te (ms)) { twice_at = 2 * at_time(te) }
+"""
+
+
+def test_at_time_is_true_in_one_step_as_in_neuron(tmp_path):
+    """at_time(te) at fixed step: true in the one step whose (t - dt, t] holds te, with the
+    BREAKPOINT's t (t + dt/2), from a BREAKPOINT and from a FUNCTION."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "attime.mod"
+    mod.write_text(AT_TIME)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["attime"]
+    ours = neurosim_traces([(str(mod), mech)])["attime"]
+    assert theirs[-1] - theirs[0] > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)

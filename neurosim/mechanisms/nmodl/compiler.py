@@ -237,6 +237,12 @@ class _Compiler:
                 raise NmodlError(self.fn, e.pos, "nrn_ghk takes (v, ci, co, z)")
             self.uses_ghk = True
             return f"{self.fname('nrn_ghk')}({', '.join(args)}, celsius)"
+        if e.func == "at_time":
+            # NEURON's fixed-step at_time(te): 1 in the one step whose (t - dt, t] holds te
+            if len(args) != 1:
+                raise NmodlError(self.fn, e.pos, "at_time takes (time)")
+            te = f"({args[0]} - 1e-11)"
+            return f"(1.0 if {te} <= t and {te} > t - dt else 0.0)"
         if e.func == "pow":
             return f"({args[0]} ** {args[1]})"
         if e.func == "exprelr":
@@ -286,6 +292,9 @@ class _Compiler:
                     expr(a)
                 if e.func == "nrn_ghk":
                     read("celsius")
+                if e.func == "at_time":
+                    read("t")
+                    read("dt")
                 if e.func in self.functions:
                     r, w = self.signature(e.func, stack)
                     for n in r:
