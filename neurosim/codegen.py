@@ -32,7 +32,7 @@ KERNEL_NAMES = frozenset({
     "math", "np", "numba", "njit", "prange", "cuda", "fexp", "linalg", "block_solve_range",
     "hines_solve_range", "device_function", "inline_function", "dense_solve", "initialize",
     "run_group", "advance", "poisson_count", "LOCAL_ARRAY", "NET_EVENT", "FOR_NETCONS_ROWS",
-    "FOR_NETCONS_ROW"})
+    "FOR_NETCONS_ROW", "NET_SEND_OUTSTANDING"})
 # small work arrays in mechanism helpers: np.empty on the CPU, cuda.local.array on the GPU
 LOCAL_ARRAY_CPU = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
 
@@ -182,6 +182,7 @@ def instance_body(j, mech, phase, target="cpu"):
                                              for c, a in enumerate(args))] if args else []
         code = mech.net_receive_init if phase == "connection_init" else mech.net_receive
         code = code.replace("FOR_NETCONS_ROWS", f"range({p}_inp[_k], {p}_inp[_k + 1])")
+        code = code.replace("NET_SEND_OUTSTANDING", f"{p}_nst[_k]")     # net_move's target
         code = re.sub(r"FOR_NETCONS_ROW\((\w+)\)", lambda m: f"{p}_inr[{m.group(1)}]", code)
         body = load + get + [_net_events(code, p, target)] + put + store
     elif phase == "current":

@@ -441,3 +441,33 @@ def test_at_time_is_true_in_one_step_as_in_neuron(tmp_path):
     ours = neurosim_traces([(str(mod), mech)])["attime"]
     assert theirs[-1] - theirs[0] > 5.0
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+NET_MOVE = """\
+NEURON { POINT_PROCESS evmove  NONSPECIFIC_CURRENT i  RANGE y, z }
+ASSIGNED { v (mV) i (nA) y z }
+INITIAL { y = 0  z = 0  net_send(1.8, 1) }
+BREAKPOINT { i = -0.002 * (z + 2 * y) }
+NET_RECEIVE(w) {
+    if (flag == 1) {
+        z = z + 1
+        net_send(2.0, 2)
+    } else if (flag == 2) {
+        y = y + 1
+        net_send(1.3, 1)
+        net_move(t + 0.4)
+    }
+}
+"""
+
+
+def test_net_move_moves_the_self_event_as_in_neuron(tmp_path):
+    """net_move(t + 0.4) right after net_send(1.3, 1): the event arrives 0.4 ms later."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "evmove.mod"
+    mod.write_text(NET_MOVE)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["evmove"]
+    ours = neurosim_traces([(str(mod), mech)])["evmove"]
+    assert theirs[-1] - theirs[0] > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)

@@ -401,6 +401,21 @@ class _Compiler:
             if len(call.args) != 1:
                 raise NmodlError(self.fn, call.pos, "net_event takes (time)")
             return f"NET_EVENT({self.expr(call.args[0], scope)})"
+        if call.func == "net_move":
+            # moves this instance's outstanding self-event (the one net_send in this block
+            # just scheduled, else the one waiting in the kernel's table) to the given time
+            if not getattr(self, "_event_context", False) or self.kind == "density":
+                raise NmodlError(self.fn, call.pos, "net_move is supported in the NET_RECEIVE "
+                                                    "block of a POINT_PROCESS or "
+                                                    "ARTIFICIAL_CELL")
+            if len(call.args) != 1:
+                raise NmodlError(self.fn, call.pos, "net_move takes (time)")
+            self.uses_net_send = True
+            return "\n".join([f"_net_move_t = {self.expr(call.args[0], scope)}",
+                              "if _net_send_pending:",
+                              "    _net_send_t = _net_move_t",
+                              "elif NET_SEND_OUTSTANDING < np.inf:",
+                              "    NET_SEND_OUTSTANDING = _net_move_t"])
         if call.func == "net_send":
             # a self-event: one pending per instance, kept by the kernel (see codegen)
             if not getattr(self, "_event_context", False) or self.kind == "density":
