@@ -471,3 +471,37 @@ def test_net_move_moves_the_self_event_as_in_neuron(tmp_path):
     ours = neurosim_traces([(str(mod), mech)])["evmove"]
     assert theirs[-1] - theirs[0] > 5.0
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+POINTING = """\
+NEURON { POINT_PROCESS pointing_gap  POINTER vpre  NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) vpre (mV) i (nA) }
+BREAKPOINT { i = 0.002 * nrn_pointing(vpre) * (v - vpre) }
+"""
+
+
+def test_nrn_pointing_of_a_set_pointer_as_in_neuron(tmp_path):
+    """nrn_pointing(p) is 1 for a set POINTER (neurosim runs only with every POINTER set)."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "pointing_gap.mod"
+    mod.write_text(POINTING)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["pointing_gap"]
+    ours = neurosim_traces([(str(mod), mech)])["pointing_gap"]
+    assert theirs.max() - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    with pytest.raises(NmodlError, match=r"p\.mod:3:26: nrn_pointing takes a POINTER"):
+        ns.Mechanism.from_nmodl_text(POINTING.replace("nrn_pointing(vpre)", "nrn_pointing(v)"),
+                                     "p.mod")
+
+
+def test_a_file_without_suffix_is_named_after_the_file(tmp_path):
+    """nocmodl names a mechanism without SUFFIX after its file; NEURON inserts it by that
+    name (the corpus runs nmodl-usecases/suffix/no_suffix.mod against NEURON)."""
+    mod = tmp_path / "leakish.mod"
+    mod.write_text("NEURON { NONSPECIFIC_CURRENT i }\nASSIGNED { v (mV) i (mA/cm2) }\n"
+                   "BREAKPOINT { i = 1e-4 * (v + 70) }\n")
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    assert (mech.name, mech.kind) == ("leakish", "density")
+    with pytest.raises(NmodlError, match=r"x\.txt:1:1: no SUFFIX"):
+        ns.Mechanism.from_nmodl_text(mod.read_text(), "x.txt")

@@ -18,6 +18,7 @@ What each block becomes, following nocmodl's semantics:
 
 import builtins
 import keyword
+import os
 import re
 
 from ...codegen import KERNEL_NAMES
@@ -77,6 +78,9 @@ class _Compiler:
         if mod.unsupported:
             u = mod.unsupported[0]
             raise NmodlError(self.fn, u.pos, f"unsupported construct {u.what}")
+        if not mod.name and self.fn.endswith(".mod"):
+            # nocmodl names a mechanism without SUFFIX after its file: no_suffix.mod -> no_suffix
+            mod.kind, mod.name = "SUFFIX", os.path.basename(self.fn)[:-4]
         if not mod.name:
             raise NmodlError(self.fn, (1, 1), "no SUFFIX, POINT_PROCESS or ARTIFICIAL_CELL in "
                                               "the NEURON block")
@@ -219,6 +223,12 @@ class _Compiler:
         raise NmodlError(self.fn, pos, f"undefined name {name!r}{hint}")
 
     def call(self, e, scope):
+        if e.func == "nrn_pointing":
+            # whether a POINTER is set: a simulation only runs with every POINTER set
+            if len(e.args) != 1 or not isinstance(e.args[0], Name) or \
+                    e.args[0].id not in self.pointers:
+                raise NmodlError(self.fn, e.pos, "nrn_pointing takes a POINTER variable")
+            return "1.0"
         args = [self.expr(a, scope) for a in e.args]
         if e.func in self.functions:
             f = self.functions[e.func]
