@@ -11,6 +11,7 @@ currents at v(t) (stimuli at t + dt/2) -> implicit cable solve for v(t+dt) -> st
 with v(t+dt) -> probes sampled.  No Python runs inside a call.
 """
 
+import contextlib
 import hashlib
 import importlib.util
 import inspect
@@ -38,6 +39,19 @@ LOCAL_ARRAY_CPU = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
 
 
 _PRIVATE = []          # the private folder used when the configured one is unsafe
+
+
+@contextlib.contextmanager
+def deep_recursion(limit=30_000):
+    """Numba's SSA pass recurses once per basic block along a path of the kernel, so a
+    kernel with many mechanisms (the NMODL use cases: about 60) passes Python's default
+    limit of 1000 while it compiles; raised for the call that compiles it."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def cache_dir():

@@ -232,9 +232,10 @@ class CpuBackend:
         for name, (e, ci, co, i, _, _) in self.ions.items():
             table = self.model.ions[name]
             e[:], ci[:], co[:], i[:] = table.e, table.ci, table.co, 0.0
-        self.kernel.initialize(self.v, self.dt, self.celsius, self.model.area, self.conn_w,
-                               self.conn_table, self.conn_inst, *self._ion_args(),
-                               *self._mech_args())
+        with codegen.deep_recursion():          # (the first call compiles the kernel)
+            self.kernel.initialize(self.v, self.dt, self.celsius, self.model.area,
+                                   self.conn_w, self.conn_table, self.conn_inst,
+                                   *self._ion_args(), *self._mech_args())
         self.det_prev = self.v[self.det_node].copy()
 
     def set_imem_probes(self, probes):
@@ -332,24 +333,25 @@ class CpuBackend:
         n_ecp = nsteps // self.ecp_every + 1 if self.ecp_every > 0 else 0
         ecp_out = np.zeros((self.n_groups, n_ecp, self.ecp_tr.shape[1]))
         ecp_count = np.zeros(self.n_groups, dtype=np.int64)
-        self.kernel.advance(
-            done, code, nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
-            self.v, m.cap, m.area, self.d_static, self.rhs_static, m.g_axial, m.parent,
-            self.rhs, self.d, self.inv, self.coupling, self.dynamic, self.dyn_gp,
-            *self.dyn_runs, self.blk_gp, *self.blocks,
-            self.grp_node, self.stim_gp, *self.stim,
-            rec_every, rec_count, rec_out, self.rv_gp, self.rv_row, self.rv_node,
-            *self._group_events(events), self.conn_w, self.drv_gp, *self.drives,
-            self.gj_gp, self.gj_a, self.gj_b, self.gj_g,
-            self.det_gp, self.det_node, self.det_thresh, self.det_prev, self.det_gid,
-            spk_gp, spk_count, self.spk_gid, self.spk_t, self.spk_exact,
-            im_on, self.imem, self.rim_gp, self.rim_row, self.rim_node,
-            self.ecp_every, self.ecp_tr, ecp_out, ecp_count,
-            *self._ion_args(), *self._mech_args(), *self.inst_grp,
-            *[self.ion_grp[ion] for ion in codegen.ions_of([t.mechanism for t in self.tables])],
-            *[a for ion in codegen.ions_of([t.mechanism for t in self.tables])
-              for a in self.ion_used[ion]],
-            *probe_args, *self.rm_gp)
+        with codegen.deep_recursion():          # (the first call compiles the kernel)
+            self.kernel.advance(
+                done, code, nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
+                self.v, m.cap, m.area, self.d_static, self.rhs_static, m.g_axial, m.parent,
+                self.rhs, self.d, self.inv, self.coupling, self.dynamic, self.dyn_gp,
+                *self.dyn_runs, self.blk_gp, *self.blocks,
+                self.grp_node, self.stim_gp, *self.stim,
+                rec_every, rec_count, rec_out, self.rv_gp, self.rv_row, self.rv_node,
+                *self._group_events(events), self.conn_w, self.drv_gp, *self.drives,
+                self.gj_gp, self.gj_a, self.gj_b, self.gj_g,
+                self.det_gp, self.det_node, self.det_thresh, self.det_prev, self.det_gid,
+                spk_gp, spk_count, self.spk_gid, self.spk_t, self.spk_exact,
+                im_on, self.imem, self.rim_gp, self.rim_row, self.rim_node,
+                self.ecp_every, self.ecp_tr, ecp_out, ecp_count,
+                *self._ion_args(), *self._mech_args(), *self.inst_grp,
+                *[self.ion_grp[ion] for ion in codegen.ions_of([t.mechanism for t in self.tables])],
+                *[a for ion in codegen.ions_of([t.mechanism for t in self.tables])
+                  for a in self.ion_used[ion]],
+                *probe_args, *self.rm_gp)
         if self.threads > 1:
             numba.set_parallel_chunksize(chunk)
         if self.ecp_every > 0:      # every group samples the same steps

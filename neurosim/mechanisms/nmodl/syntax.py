@@ -361,12 +361,24 @@ class _Build(Transformer):
         return list(c)
 
     def reactant(self, meta, c):
-        return (int(str(c[0])) if c[0] is not None else 1, str(c[1]))
+        name = str(c[1])
+        if c[2] is not None:                     # an array element X[k]
+            element = self.element(meta, [name, c[2]])
+            if isinstance(element, Unsupported):
+                return element
+            name = element.id
+        return (int(str(c[0])) if c[0] is not None else 1, name)
 
     def reaction(self, meta, c):
+        bad = [r for r in c[0] + c[2] if isinstance(r, Unsupported)]
+        if bad:
+            return bad[0]
         return Reaction(c[0], c[2], c[3], c[4], (meta.line, meta.column))
 
     def flux_in(self, meta, c):
+        bad = [r for r in c[0] if isinstance(r, Unsupported)]
+        if bad:
+            return bad[0]
         return FluxIn([s for _, s in c[0]], c[1], (meta.line, meta.column))
 
     def linear_eq(self, meta, c):
@@ -397,6 +409,9 @@ class _Build(Transformer):
 
     def mutex(self, meta, c):
         return None
+
+    def longitudinal_diffusion(self, meta, c):
+        return Unsupported("LONGITUDINAL_DIFFUSION", (meta.line, meta.column))
 
     def lag(self, meta, c):
         return Unsupported("LAG", (meta.line, meta.column))
