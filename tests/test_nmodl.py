@@ -505,3 +505,45 @@ def test_a_file_without_suffix_is_named_after_the_file(tmp_path):
     assert (mech.name, mech.kind) == ("leakish", "density")
     with pytest.raises(NmodlError, match=r"x\.txt:1:1: no SUFFIX"):
         ns.Mechanism.from_nmodl_text(mod.read_text(), "x.txt")
+
+
+FUNCTION_WRITES = """\
+NEURON { SUFFIX fwrite  NONSPECIFIC_CURRENT i  RANGE tau, c0 }
+PARAMETER { c0 = 2 }
+STATE { x }
+ASSIGNED { v (mV) i (mA/cm2) tau (ms) }
+INITIAL { x = solve_x() }
+BREAKPOINT {
+    LOCAL r
+    r = rate(v)
+    i = 1e-4 * r * x * (v + 70) + 1e-5 * tau
+}
+FUNCTION rate(vm (mV)) {
+    tau = 2 + 1 / (1 + exp(-(vm + 50) / 4))
+    rate = 1 / tau
+}
+FUNCTION solve_x() {
+    x = 1
+    SOLVE eq
+    solve_x = x
+}
+NONLINEAR eq { ~ x * x = c0 }
+"""
+
+
+def test_functions_assigning_variables_match_neuron(tmp_path):
+    """A FUNCTION that assigns a RANGE variable (tau) and one that assigns a STATE and
+    SOLVEs a NONLINEAR block (as nmodl-usecases/nonlinear): as NEURON."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "fwrite.mod"
+    mod.write_text(FUNCTION_WRITES)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["fwrite"]
+    ours = neurosim_traces([(str(mod), mech)])["fwrite"]
+    assert theirs.max() - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    in_equation = FUNCTION_WRITES.replace("STATE { x }", "STATE { x y }").replace(
+        "BREAKPOINT {", "BREAKPOINT {\n    SOLVE d METHOD cnexp") + \
+        "DERIVATIVE d { y' = rate(v) - y }\n"
+    with pytest.raises(NmodlError, match=r"f\.mod:2\d:\d+: FUNCTION rate assigns 'tau'"):
+        ns.Mechanism.from_nmodl_text(in_equation, "f.mod")

@@ -237,8 +237,19 @@ class _Compiler:
             if len(args) != len(f.args):
                 raise NmodlError(self.fn, e.pos, f"{e.func} takes {len(f.args)} arguments, "
                                                  f"got {len(args)}")
-            extra = [self.py(n) for n in self.signature(e.func)[0]]
-            return f"{self.fname(e.func)}({', '.join(args + extra)})"
+            reads, writes = self.signature(e.func)
+            head = f"{self.fname(e.func)}({', '.join(args + [self.py(n) for n in reads])})"
+            if not writes:
+                return head
+            # a FUNCTION that assigns variables (NEURON allows it): called in a statement of
+            # its own before the one using its value (see stmts)
+            if self._hoisted is None:
+                raise NmodlError(self.fn, e.pos, f"FUNCTION {e.func} assigns "
+                                                 f"{writes[0]!r}: it can be used in a "
+                                                 "statement, not in an equation")
+            value = f"_fv{len(self._hoisted)}_{self.fname(e.func)}"
+            self._hoisted.append(f"{value}, {', '.join(self.py(n) for n in writes)}, = {head}")
+            return value
         if e.func in NEEDS_EVENTS:
             raise NmodlError(self.fn, e.pos, f"{e.func} needs the event system, which "
                                              "neurosim does not have yet")
@@ -275,9 +286,6 @@ class _Compiler:
         reads, writes = [], []
         scope = set(f.args) | ({fname} if f.kind == "FUNCTION" else set())
         self._scan(f.body, scope, reads, writes, _stack + (fname,))
-        if f.kind == "FUNCTION" and writes:
-            raise NmodlError(self.fn, f.pos, f"FUNCTION {fname} assigns {writes[0]!r}; "
-                                             "use a PROCEDURE to set RANGE variables")
         result = ([n for n in reads], [n for n in writes])
         self._sig[fname] = result
         return result
@@ -341,13 +349,46 @@ class _Compiler:
                 self._scan(s.body, scope | {s.var}, reads, writes, stack)
             elif isinstance(s, list):
                 self._scan(s, scope, reads, writes, stack)
+            elif isinstance(s, Solve) and self.mod.block("NONLINEAR", s.block) is not None:
+                block = self.mod.block("NONLINEAR", s.block)
+                for e in _exprs_of_all(block.body):
+                    expr(e)
+                for eq in block.body:
+                    if isinstance(eq, LinearEq):
+                        for name in _names_in(eq.lhs) + _names_in(eq.rhs):
+                            if name in self.mod.states:
+                                write(name)
 
     # ------------------------------------------------------------------ statements
+    _hoisted = None     # while a statement compiles: calls of FUNCTIONs that assign
+    _helpers = None     # the helper functions that FUNCTION bodies need (a NONLINEAR solve)
+
     def stmts(self, body, scope, ret=None):
-        """Python lines for statements (Deriv, SOLVE and kinetic statements excluded)."""
+        """Python lines for statements (Deriv, SOLVE and kinetic statements excluded); a call
+        of a FUNCTION that assigns variables runs in a line of its own before the statement
+        that uses its value."""
         out = []
         scope = set(scope)
         for s in body:
+            if isinstance(s, Local):
+                scope |= set(s.names)
+            outer, self._hoisted = self._hoisted, []
+            try:
+                lines = self._stmt(s, scope, ret)
+                if self._hoisted and isinstance(s, While):
+                    raise NmodlError(self.fn, s.pos, "a FUNCTION that assigns variables in a "
+                                                     "while condition is not supported")
+                out += self._hoisted + lines
+            finally:
+                self._hoisted = outer
+        return out
+
+    def _stmt(self, s, scope, ret):
+        out = []
+        nonlinear = self.mod.block("NONLINEAR", s.block) if isinstance(s, Solve) else None
+        if nonlinear is not None and not s.method and self._helpers is not None:
+            return self.nonlinear_solve(nonlinear, self._helpers)   # (in a FUNCTION's body)
+        for s in [s]:
             if isinstance(s, Local):
                 scope |= set(s.names)
                 out += [f"{self.py(n)} = 0.0" for n in s.names]
@@ -461,7 +502,8 @@ class _Compiler:
             lines = ["_ret = 0.0"] if f.kind == "FUNCTION" else []
             lines += self.stmts(f.body, set(f.args), ret=name if f.kind == "FUNCTION" else None)
             if f.kind == "FUNCTION":
-                lines.append("return _ret")
+                lines.append(f"return (_ret, {', '.join(self.py(n) for n in writes)})"
+                             if writes else "return _ret")
             elif writes:
                 lines.append(f"return ({', '.join(self.py(n) for n in writes)},)")
             else:
@@ -473,7 +515,9 @@ class _Compiler:
     # ------------------------------------------------------------------ blocks
     def mechanism(self):
         mod = self.mod
+        self._helpers = []
         helpers = self.helper_source()
+        helpers += self._helpers
         init, current, rates, advance, cnexp = "", "", "", "", []
         initial = mod.block("INITIAL")
         self.uses_net_send = False
@@ -682,12 +726,18 @@ class _Compiler:
         xs = [self.py(n) for n in unknowns]
         n = len(xs)
         resid = self.fname(block.name + "_nonlinear_residual")
+        fname = self.fname(block.name + "_nonlinear")
+        call_line = [f"{', '.join(xs)}, = {fname}({', '.join(xs + args)})"]
+        if not hasattr(self, "_emitted"):
+            self._emitted = set()
+        if fname in self._emitted:          # solved in more than one place: defined once
+            return call_line
+        self._emitted.add(fname)
         r_lines = [f"{x} = _x[{k}]" for k, x in enumerate(xs)] + self.stmts(body, set())
         r_lines += [f"_F[{k}] = ({self.expr(s.lhs, scope)}) - ({self.expr(s.rhs, scope)})"
                     for k, s in enumerate(eqs)]
         helpers.append(_DECORATOR + f"def {resid}(_x, _F, {', '.join(args)}):\n" +
                        "\n".join(_indent(r_lines)))
-        fname = self.fname(block.name + "_nonlinear")
         call = f"{resid}(_x, {{F}}, {', '.join(args)})"
         lines = ([f"_x = LOCAL_ARRAY({n})", f"_F = LOCAL_ARRAY({n})", f"_Fh = LOCAL_ARRAY({n})",
                   f"_dx = LOCAL_ARRAY({n})", f"_J = LOCAL_ARRAY(({n}, {n}))"] +
@@ -696,7 +746,7 @@ class _Compiler:
                  [f"return ({', '.join(f'_x[{k}]' for k in range(n))},)"])
         helpers.append(_DECORATOR + f"def {fname}({', '.join(xs + args)}):\n" +
                        "\n".join(_indent(lines)))
-        return [f"{', '.join(xs)}, = {fname}({', '.join(xs + args)})"]
+        return call_line
 
     def solve(self, s, helpers):
         """(rates lines, advance lines, cnexp entries) for a SOLVE in BREAKPOINT."""
@@ -982,6 +1032,18 @@ def _newton_loop(n, residual, residual_h):
             "        _size = max(_size, abs(_x[_r]))",
             f"    if _step <= {_NEWTON_TOL} * (1.0 + _size):",
             "        break"]
+
+
+def _exprs_of_all(body):
+    """Every expression of a block's statements (for the names they read)."""
+    out = []
+    for s in body:
+        if isinstance(s, (Assign, Deriv)):
+            out.append(s.expr)
+        elif isinstance(s, CallStmt):
+            out.append(s.call)
+        out += _exprs_of(s)
+    return out
 
 
 def _has_solve(s):
