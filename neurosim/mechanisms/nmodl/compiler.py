@@ -388,59 +388,58 @@ class _Compiler:
         nonlinear = self.mod.block("NONLINEAR", s.block) if isinstance(s, Solve) else None
         if nonlinear is not None and not s.method and self._helpers is not None:
             return self.nonlinear_solve(nonlinear, self._helpers)   # (in a FUNCTION's body)
-        for s in [s]:
-            if isinstance(s, Local):
-                scope |= set(s.names)
-                out += [f"{self.py(n)} = 0.0" for n in s.names]
-            elif isinstance(s, Assign):
-                if s.name not in scope and s.name not in self.known and s.name != ret:
-                    raise NmodlError(self.fn, s.pos, f"assignment to undeclared name {s.name!r}")
-                use = self.ion_vars.get(s.name)
-                if use is not None and s.name not in use.writes:
-                    raise NmodlError(self.fn, s.pos, f"{s.name} is only READ; WRITE it in "
-                                                     f"USEION {use.ion} to assign it")
-                target = "_ret" if s.name == ret else self.py(s.name)
-                out.append(f"{target} = {self.expr(s.expr, scope)}")
-            elif isinstance(s, CallStmt):
-                out += self.call_stmt(s.call, scope).splitlines()
-            elif isinstance(s, If):
-                out.append(f"if {self.expr(s.cond, scope)}:")
-                out += _indent(self.stmts(s.body, scope, ret) or ["pass"])
-                if s.orelse:
-                    out.append("else:")
-                    out += _indent(self.stmts(s.orelse, scope, ret) or ["pass"])
-            elif isinstance(s, While):
-                out.append(f"while {self.expr(s.cond, scope)}:")
-                out += _indent(self.stmts(s.body, scope, ret) or ["pass"])
-            elif isinstance(s, From):
-                step = self.expr(s.step, scope) if s.step is not None else "1"
-                inner = scope | {s.var}
-                out.append(f"for {self.py(s.var)} in range(int({self.expr(s.start, scope)}), "
-                           f"int({self.expr(s.stop, scope)}) + 1, int({step})):")
-                out += _indent(self.stmts(s.body, inner, ret) or ["pass"])
-            elif isinstance(s, list):
-                out += self.stmts(s, scope, ret)
-            elif isinstance(s, Unsupported):
-                raise NmodlError(self.fn, s.pos, f"unsupported construct {s.what}")
-            elif isinstance(s, ForNetcons):
-                # each connection into this instance: its weight vector bound to the args,
-                # written back (the kernel supplies the rows; see codegen)
-                if not getattr(self, "_event_context", False):
-                    raise NmodlError(self.fn, s.pos, "FOR_NETCONS belongs in NET_RECEIVE")
-                self.uses_for_netcons = True
-                inner = scope | set(s.args)
-                body = [f"{self.py(a)} = _conn_w[_row, {c}]" for c, a in enumerate(s.args)]
-                body += self.stmts(s.body, inner, ret)
-                body += [f"_conn_w[_row, {c}] = {self.py(a)}" for c, a in enumerate(s.args)]
-                out += ["for _cc in FOR_NETCONS_ROWS:", "    _row = FOR_NETCONS_ROW(_cc)"]
-                out += _indent(body)
-            elif isinstance(s, NetInitial):
-                raise NmodlError(self.fn, s.pos, "INITIAL inside a block belongs in "
-                                                 "NET_RECEIVE only")
-            elif isinstance(s, (Deriv, Solve, Reaction, FluxIn, Conserve, Compartment,
-                                LinearEq)):
-                raise NmodlError(self.fn, s.pos, f"{type(s).__name__.upper()} statement is "
-                                                 "not allowed here")
+        if isinstance(s, Local):
+            scope |= set(s.names)
+            out += [f"{self.py(n)} = 0.0" for n in s.names]
+        elif isinstance(s, Assign):
+            if s.name not in scope and s.name not in self.known and s.name != ret:
+                raise NmodlError(self.fn, s.pos, f"assignment to undeclared name {s.name!r}")
+            use = self.ion_vars.get(s.name)
+            if use is not None and s.name not in use.writes:
+                raise NmodlError(self.fn, s.pos, f"{s.name} is only READ; WRITE it in "
+                                                 f"USEION {use.ion} to assign it")
+            target = "_ret" if s.name == ret else self.py(s.name)
+            out.append(f"{target} = {self.expr(s.expr, scope)}")
+        elif isinstance(s, CallStmt):
+            out += self.call_stmt(s.call, scope).splitlines()
+        elif isinstance(s, If):
+            out.append(f"if {self.expr(s.cond, scope)}:")
+            out += _indent(self.stmts(s.body, scope, ret) or ["pass"])
+            if s.orelse:
+                out.append("else:")
+                out += _indent(self.stmts(s.orelse, scope, ret) or ["pass"])
+        elif isinstance(s, While):
+            out.append(f"while {self.expr(s.cond, scope)}:")
+            out += _indent(self.stmts(s.body, scope, ret) or ["pass"])
+        elif isinstance(s, From):
+            step = self.expr(s.step, scope) if s.step is not None else "1"
+            inner = scope | {s.var}
+            out.append(f"for {self.py(s.var)} in range(int({self.expr(s.start, scope)}), "
+                       f"int({self.expr(s.stop, scope)}) + 1, int({step})):")
+            out += _indent(self.stmts(s.body, inner, ret) or ["pass"])
+        elif isinstance(s, list):
+            out += self.stmts(s, scope, ret)
+        elif isinstance(s, Unsupported):
+            raise NmodlError(self.fn, s.pos, f"unsupported construct {s.what}")
+        elif isinstance(s, ForNetcons):
+            # each connection into this instance: its weight vector bound to the args,
+            # written back (the kernel supplies the rows; see codegen)
+            if not getattr(self, "_event_context", False):
+                raise NmodlError(self.fn, s.pos, "FOR_NETCONS belongs in NET_RECEIVE")
+            self.uses_for_netcons = True
+            inner = scope | set(s.args)
+            body = [f"{self.py(a)} = _conn_w[_row, {c}]" for c, a in enumerate(s.args)]
+            body += self.stmts(s.body, inner, ret)
+            body += [f"_conn_w[_row, {c}] = {self.py(a)}" for c, a in enumerate(s.args)]
+            out += ["for _cc in FOR_NETCONS_ROWS:", "    _row = FOR_NETCONS_ROW(_cc)"]
+            out += _indent(body)
+        elif isinstance(s, NetInitial):
+            raise NmodlError(self.fn, s.pos, "INITIAL inside a block belongs in "
+                                             "NET_RECEIVE only")
+        elif isinstance(s, (Deriv, Solve, Reaction, FluxIn, Conserve, Compartment,
+                            LinearEq)):
+            raise NmodlError(self.fn, s.pos, f"{type(s).__name__.upper()} statement is "
+                                             "not allowed here")
         return out
 
     def call_stmt(self, call, scope):
