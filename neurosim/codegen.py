@@ -99,8 +99,8 @@ def _load_store(j, mech, phase, target):
     name = mech.code_name
     shared = target if mech.kind == "point" else "cpu"    # density: one instance per node
     load = [] if mech.kind == "artificial" else [f"_node = {p}_node[_k]", "v = _v[_node]"]
-    if mech.kind == "point":
-        load.append("area = _area[_node]")
+    if mech.kind != "artificial":
+        load.append("area = _area[_node]")      # the segment's area, µm² (as NEURON's)
     load += [f"{name(n)} = {p}_p[{r}, _k]" for r, n in enumerate(mech.parameters)]
     load += [f"{n} = _v[{p}_ptr[{r}, _k]]" for r, n in enumerate(mech.pointers)]
     load += [f"{name(n)} = {p}_a[{r}, _k]" for r, n in enumerate(mech.assigned)]

@@ -547,3 +547,21 @@ def test_functions_assigning_variables_match_neuron(tmp_path):
         "DERIVATIVE d { y' = rate(v) - y }\n"
     with pytest.raises(NmodlError, match=r"f\.mod:2\d:\d+: FUNCTION rate assigns 'tau'"):
         ns.Mechanism.from_nmodl_text(in_equation, "f.mod")
+
+
+AREA = """\
+NEURON { SUFFIX byarea  NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (mA/cm2) area (um2) }
+BREAKPOINT { i = 1e-4 * (area / 1000) * (v + 80) }
+"""
+
+
+def test_area_in_a_density_mechanism_is_the_segment_area_as_in_neuron(tmp_path):
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "byarea.mod"
+    mod.write_text(AREA)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["byarea"]
+    ours = neurosim_traces([(str(mod), mech)])["byarea"]
+    assert theirs[0] - theirs[-1] > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)

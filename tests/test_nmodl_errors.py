@@ -240,3 +240,12 @@ def test_the_units_of_the_corpora_are_known(corpus):
             except NmodlError:
                 pass
     assert [str(w.message) for w in caught] == []
+
+
+def test_diam_is_refused_by_name():
+    # NEURON's segment diameter: not carried by neurosim's kernels; a plain variable of that
+    # name would silently be 0
+    text = GOOD.replace("ASSIGNED { v (mV)", "ASSIGNED { diam (um) v (mV)")
+    with pytest.raises(NmodlError, match=r"bad\.mod:7:12: diam \(the segment's diameter\) is "
+                                         r"not available"):
+        compile_(text)

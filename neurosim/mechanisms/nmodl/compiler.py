@@ -107,6 +107,12 @@ class _Compiler:
         self.constants = dict(mod.unit_constants)
         for name, (value, _) in mod.constants.items():
             self.constants[name] = value
+        if "diam" in mod.assigned or "diam" in mod.parameters:
+            # NEURON's segment diameter: neurosim's kernels do not carry it (yet); a plain
+            # variable of that name would silently be 0
+            pos = mod.assigned.get("diam") or mod.parameters["diam"][1]
+            raise NmodlError(self.fn, pos, "diam (the segment's diameter) is not available "
+                                           "to mechanisms in neurosim yet")
         self.functions = {b.name: b for b in mod.blocks if b.kind in ("FUNCTION", "PROCEDURE")}
         self.param_names = [n for n in mod.parameters
                             if n not in SPECIAL and n not in self.ion_vars]
@@ -208,8 +214,6 @@ class _Compiler:
         if name in self.constants:
             return repr(float(self.constants[name]))
         if name in self.known:
-            if name == "area" and self.kind == "density":
-                raise NmodlError(self.fn, pos, "'area' is only defined for point processes")
             return self.py(name)
         if name in ("FARADAY", "R", "PI"):
             return repr({"FARADAY": 96485.33212331001, "R": 8.31446261815324,
