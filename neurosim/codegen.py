@@ -11,6 +11,7 @@ currents at v(t) (stimuli at t + dt/2) -> implicit cable solve for v(t+dt) -> st
 with v(t+dt) -> probes sampled.  No Python runs inside a call.
 """
 
+import contextlib
 import hashlib
 import importlib.util
 import inspect
@@ -26,11 +27,31 @@ from . import drive
 from .mechanisms import linalg
 
 _RESERVED = {"v", "dt", "celsius", "math", "np"}   # i, g: outputs of `current`
+# Names the kernel module defines or imports and the placeholders codegen substitutes: a
+# mechanism variable of one of these names would shadow them (the NMODL frontend renames it).
+KERNEL_NAMES = frozenset({
+    "math", "np", "numba", "njit", "prange", "cuda", "fexp", "linalg", "block_solve_range",
+    "hines_solve_range", "device_function", "inline_function", "dense_solve", "initialize",
+    "run_group", "advance", "poisson_count", "LOCAL_ARRAY", "NET_EVENT", "FOR_NETCONS_ROWS",
+    "FOR_NETCONS_ROW", "NET_SEND_OUTSTANDING"})
 # small work arrays in mechanism helpers: np.empty on the CPU, cuda.local.array on the GPU
 LOCAL_ARRAY_CPU = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
 
 
 _PRIVATE = []          # the private folder used when the configured one is unsafe
+
+
+@contextlib.contextmanager
+def deep_recursion(limit=30_000):
+    """Numba's SSA pass recurses once per basic block along a path of the kernel, so a
+    kernel with many mechanisms (the NMODL use cases: about 60) passes Python's default
+    limit of 1000 while it compiles; raised for the call that compiles it."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def cache_dir():
@@ -78,8 +99,8 @@ def _load_store(j, mech, phase, target):
     name = mech.code_name
     shared = target if mech.kind == "point" else "cpu"    # density: one instance per node
     load = [] if mech.kind == "artificial" else [f"_node = {p}_node[_k]", "v = _v[_node]"]
-    if mech.kind == "point":
-        load.append("area = _area[_node]")
+    if mech.kind != "artificial":
+        load.append("area = _area[_node]")      # the segment's area, µm² (as NEURON's)
     load += [f"{name(n)} = {p}_p[{r}, _k]" for r, n in enumerate(mech.parameters)]
     load += [f"{n} = _v[{p}_ptr[{r}, _k]]" for r, n in enumerate(mech.pointers)]
     load += [f"{name(n)} = {p}_a[{r}, _k]" for r, n in enumerate(mech.assigned)]
@@ -175,6 +196,7 @@ def instance_body(j, mech, phase, target="cpu"):
                                              for c, a in enumerate(args))] if args else []
         code = mech.net_receive_init if phase == "connection_init" else mech.net_receive
         code = code.replace("FOR_NETCONS_ROWS", f"range({p}_inp[_k], {p}_inp[_k + 1])")
+        code = code.replace("NET_SEND_OUTSTANDING", f"{p}_nst[_k]")     # net_move's target
         code = re.sub(r"FOR_NETCONS_ROW\((\w+)\)", lambda m: f"{p}_inr[{m.group(1)}]", code)
         body = load + get + [_net_events(code, p, target)] + put + store
     elif phase == "current":
@@ -274,6 +296,7 @@ def kernel_source(mechs, aux_names, parallel=False):
     are named ``aux_names[j]``; ``parallel``: cell groups run on Numba's threads."""
     for mech, names in zip(mechs, aux_names):
         for name in list(mech.parameters) + list(mech.states):
+            name = mech.code_name(name)        # (the NMODL frontend renames reserved names)
             if name in _RESERVED or name.startswith("_"):
                 raise ValueError(f"mechanism {mech.name!r}: variable name {name!r} is reserved")
         for name in names:

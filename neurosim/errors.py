@@ -29,3 +29,11 @@ class MechanismError(NeurosimError, ValueError):
 
 class NumericalInstabilityError(NeurosimError, FloatingPointError):
     """The simulation blew up: a voltage became non-finite or absurdly large."""
+
+
+class NeurosimWarning(UserWarning):
+    """Base class of the warnings neurosim gives: something it accepted but doubts."""
+
+
+class NmodlUnitWarning(NeurosimWarning):
+    """A .mod file uses a unit NEURON's units table does not know (``file:line:column``)."""

@@ -246,3 +246,322 @@ def test_expsyn_and_exp2syn_compile_as_point_processes():
             pytest.skip("this NEURON wheel does not ship its modfiles")
         mech = ns.Mechanism.from_nmodl(path)
         assert mech.kind == "point" and "e" in mech.parameters
+
+
+# ------------------------------------------------------------------ constructs of issue 19
+BA_FEATURES = """\
+NEURON {
+    POINT_PROCESS bafeat
+    USEION ca READ cai, cao WRITE ica
+    NONSPECIFIC_CURRENT il
+    RANGE scale, before_bp, after_solve, init_mark, nstep
+}
+INCLUDE "bafeat.inc"
+ASSIGNED {
+    v (mV) celsius (degC) cai (mM) cao (mM) ica (nA) il (nA)
+    scale before_bp after_solve init_mark nstep
+}
+STATE { m }
+CONSTRUCTOR { scale = 2 }
+DESTRUCTOR { scale = 0 }
+BEFORE INITIAL { init_mark = 1 }
+INITIAL { m = 0.1  init_mark = init_mark + 1 }
+AFTER INITIAL { init_mark = init_mark * 3 }
+BEFORE BREAKPOINT { before_bp = m * 0.5 }
+BREAKPOINT {
+    SOLVE states METHOD cnexp
+    MUTEXLOCK
+    PROTECT il = 1e-3 * (init_mark / 6) * (v + 70) * (1 + after_solve) + 1e-4 * before_bp * (v + 60)
+        + 1e-7 * nstep * (v + 80)
+    MUTEXUNLOCK
+    ica = scale * pbar * m * nrn_ghk(v, cai, cao, 2)
+}
+DERIVATIVE states { m' = (1 - m) / rate_tau(v) }
+AFTER SOLVE { after_solve = m * m }
+BEFORE STEP { nstep = nstep + 1 }
+"""
+BA_INCLUDE = """\
+PARAMETER { pbar = 1e-4 }
+FUNCTION rate_tau(v (mV)) (ms) { rate_tau = 3 + 2 / (1 + exp(-(v + 60) / 5)) }
+"""
+
+
+def test_include_protect_mutex_constructor_ghk_before_after_match_neuron(tmp_path):
+    """INCLUDE (relative to the .mod file), PROTECT, MUTEXLOCK/UNLOCK, CONSTRUCTOR and
+    DESTRUCTOR without VERBATIM, nrn_ghk, and BEFORE/AFTER INITIAL, BREAKPOINT, SOLVE, STEP
+    in NEURON's order: the voltage as NEURON compiled from the same files."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "bafeat.mod"
+    mod.write_text(BA_FEATURES)
+    (tmp_path / "bafeat.inc").write_text(BA_INCLUDE)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    build = tmp_path / "neuron"
+    (build / "nrnmech").mkdir(parents=True)
+    (build / "nrnmech" / "bafeat.inc").write_text(BA_INCLUDE)   # beside the copied .mod
+    theirs = neuron_traces(str(build), [(str(mod), mech)])["bafeat"]
+    ours = neurosim_traces([(str(mod), mech)])["bafeat"]
+    assert theirs.max() - theirs.min() > 5.0          # the currents move v
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+def test_derivative_of_an_array_element_is_refused_by_name():
+    text = ARRAYS.replace("m' = (s[0] - m) / 10", "s'[0] = -s[0]")
+    with pytest.raises(NmodlError, match=r"a\.mod:22:5: unsupported construct derivative of an "
+                                         r"array STATE element s'\[\.\.\.\]"):
+        ns.Mechanism.from_nmodl_text(text, "a.mod")
+
+
+def test_include_errors_name_the_included_file(tmp_path):
+    mod = tmp_path / "inc.mod"
+    mod.write_text('NEURON { SUFFIX inc }\nINCLUDE "missing.inc"\n')
+    with pytest.raises(NmodlError, match=r"inc\.mod:2:1: INCLUDE 'missing\.inc': no such file"):
+        ns.Mechanism.from_nmodl(str(mod))
+    (tmp_path / "bad.inc").write_text("PARAMETER { a = 1 }\nBREAKPOINT { b = 2 }\n")
+    mod.write_text('NEURON { SUFFIX inc }\nINCLUDE "bad.inc"\n')
+    with pytest.raises(NmodlError, match=r"bad\.inc:2:14: assignment to undeclared name 'b'"):
+        ns.Mechanism.from_nmodl(str(mod))
+
+
+ARRAYS = """\
+NEURON {
+    SUFFIX arrs
+    NONSPECIFIC_CURRENT i
+    RANGE w, gsum
+    GLOBAL s0
+}
+DEFINE NW 3
+PARAMETER { gbar[2] (S/cm2)  s0 = 0.2  m0 = 0.5 }
+ASSIGNED { v (mV) i (mA/cm2) w[NW] gsum (S/cm2) }
+STATE { s[2] m }
+INITIAL {
+    gbar[0] = 2e-5  gbar[1] = 1e-5
+    w[0] = 1  w[1] = 2  w[2] = 0.5
+    s[1] = s[1] + 0.5
+}
+BREAKPOINT {
+    SOLVE states METHOD derivimplicit
+    gsum = gbar[0] * s[0] + gbar[1] * s[1] * m
+    i = gsum * (w[0] + w[1] * w[2]) * (v + 80)
+}
+DERIVATIVE states {
+    m' = (s[0] - m) / 10
+}
+"""
+
+
+def test_array_variables_and_state_defaults_match_neuron(tmp_path):
+    """Arrays with constant indices (PARAMETER, ASSIGNED, STATE, a DEFINEd size) and a STATE
+    starting at its declared x0 (s0 for the array s, m0): the voltage as NEURON's."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "arrs.mod"
+    mod.write_text(ARRAYS)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    assert "s[1]" in mech.states and "w[2]" in mech.assigned
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["arrs"]
+    ours = neurosim_traces([(str(mod), mech)])["arrs"]
+    assert theirs.max() - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+ELECTRODE = """\
+NEURON { POINT_PROCESS eclamp  ELECTRODE_CURRENT i  RANGE amp, gs }
+PARAMETER { amp = 0.03 (nA)  gs = 0.0005 (uS) }
+ASSIGNED { v (mV) i (nA) }
+BREAKPOINT { i = amp - gs * (v + 65) }
+"""
+
+
+def test_electrode_current_depolarises_as_in_neuron(tmp_path):
+    """ELECTRODE_CURRENT: positive current flows into the cell, as an electrode's."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "eclamp.mod"
+    mod.write_text(ELECTRODE)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["eclamp"]
+    ours = neurosim_traces([(str(mod), mech)])["eclamp"]
+    assert theirs[-1] > theirs[0] + 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+NONLINEAR_MOD = """\
+NEURON { SUFFIX nlin  NONSPECIFIC_CURRENT i  RANGE k, run_initial }
+PARAMETER { k = 2  run_initial = 1 }
+STATE { p q }   : (y would clash with C's Bessel y0 in NEURON)
+ASSIGNED { v (mV) i (mA/cm2) }
+INITIAL {
+    p = 1  q = 1
+    if (run_initial > 0) { SOLVE eq }
+}
+BREAKPOINT {
+    SOLVE eq
+    i = 1e-4 * p * (v + 70) + 1e-4 * q
+}
+NONLINEAR eq { LOCAL c
+    c = (v + 100) / 10
+    ~ p * p + q = c
+    ~ p - k * q * q = 0.5
+}
+"""
+
+
+def test_nonlinear_solve_matches_neuron(tmp_path):
+    """SOLVE of a NONLINEAR block (no METHOD) in BREAKPOINT and, under a condition, in
+    INITIAL: Newton's method from the states' values, as NEURON."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "nlin.mod"
+    mod.write_text(NONLINEAR_MOD)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["nlin"]
+    ours = neurosim_traces([(str(mod), mech)])["nlin"]
+    assert theirs.max() - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+AT_TIME = """\
+NEURON { SUFFIX attime  NONSPECIFIC_CURRENT i  RANGE hits, tpulse }
+PARAMETER { tpulse = 10 (ms) }
+ASSIGNED { v (mV) i (mA/cm2) hits }
+INITIAL { hits = 0 }
+BREAKPOINT {
+    hits = hits + at_time(tpulse) + twice_at(tpulse + 7.3)
+    i = -2e-4 * hits
+}
+FUNCTION twice_at(te (ms)) { twice_at = 2 * at_time(te) }
+"""
+
+
+def test_at_time_is_true_in_one_step_as_in_neuron(tmp_path):
+    """at_time(te) at fixed step: true in the one step whose (t - dt, t] holds te, with the
+    BREAKPOINT's t (t + dt/2), from a BREAKPOINT and from a FUNCTION."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "attime.mod"
+    mod.write_text(AT_TIME)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["attime"]
+    ours = neurosim_traces([(str(mod), mech)])["attime"]
+    assert theirs[-1] - theirs[0] > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+NET_MOVE = """\
+NEURON { POINT_PROCESS evmove  NONSPECIFIC_CURRENT i  RANGE y, z }
+ASSIGNED { v (mV) i (nA) y z }
+INITIAL { y = 0  z = 0  net_send(1.8, 1) }
+BREAKPOINT { i = -0.002 * (z + 2 * y) }
+NET_RECEIVE(w) {
+    if (flag == 1) {
+        z = z + 1
+        net_send(2.0, 2)
+    } else if (flag == 2) {
+        y = y + 1
+        net_send(1.3, 1)
+        net_move(t + 0.4)
+    }
+}
+"""
+
+
+def test_net_move_moves_the_self_event_as_in_neuron(tmp_path):
+    """net_move(t + 0.4) right after net_send(1.3, 1): the event arrives 0.4 ms later."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "evmove.mod"
+    mod.write_text(NET_MOVE)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["evmove"]
+    ours = neurosim_traces([(str(mod), mech)])["evmove"]
+    assert theirs[-1] - theirs[0] > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+POINTING = """\
+NEURON { POINT_PROCESS pointing_gap  POINTER vpre  NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) vpre (mV) i (nA) }
+BREAKPOINT { i = 0.002 * nrn_pointing(vpre) * (v - vpre) }
+"""
+
+
+def test_nrn_pointing_of_a_set_pointer_as_in_neuron(tmp_path):
+    """nrn_pointing(p) is 1 for a set POINTER (neurosim runs only with every POINTER set)."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "pointing_gap.mod"
+    mod.write_text(POINTING)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["pointing_gap"]
+    ours = neurosim_traces([(str(mod), mech)])["pointing_gap"]
+    assert theirs.max() - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    with pytest.raises(NmodlError, match=r"p\.mod:3:26: nrn_pointing takes a POINTER"):
+        ns.Mechanism.from_nmodl_text(POINTING.replace("nrn_pointing(vpre)", "nrn_pointing(v)"),
+                                     "p.mod")
+
+
+def test_a_file_without_suffix_is_named_after_the_file(tmp_path):
+    """nocmodl names a mechanism without SUFFIX after its file; NEURON inserts it by that
+    name (the corpus runs nmodl-usecases/suffix/no_suffix.mod against NEURON)."""
+    mod = tmp_path / "leakish.mod"
+    mod.write_text("NEURON { NONSPECIFIC_CURRENT i }\nASSIGNED { v (mV) i (mA/cm2) }\n"
+                   "BREAKPOINT { i = 1e-4 * (v + 70) }\n")
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    assert (mech.name, mech.kind) == ("leakish", "density")
+    with pytest.raises(NmodlError, match=r"x\.txt:1:1: no SUFFIX"):
+        ns.Mechanism.from_nmodl_text(mod.read_text(), "x.txt")
+
+
+FUNCTION_WRITES = """\
+NEURON { SUFFIX fwrite  NONSPECIFIC_CURRENT i  RANGE tau, c0 }
+PARAMETER { c0 = 2 }
+STATE { x }
+ASSIGNED { v (mV) i (mA/cm2) tau (ms) }
+INITIAL { x = solve_x() }
+BREAKPOINT {
+    LOCAL r
+    r = rate(v)
+    i = 1e-4 * r * x * (v + 70) + 1e-5 * tau
+}
+FUNCTION rate(vm (mV)) {
+    tau = 2 + 1 / (1 + exp(-(vm + 50) / 4))
+    rate = 1 / tau
+}
+FUNCTION solve_x() {
+    x = 1
+    SOLVE eq
+    solve_x = x
+}
+NONLINEAR eq { ~ x * x = c0 }
+"""
+
+
+def test_functions_assigning_variables_match_neuron(tmp_path):
+    """A FUNCTION that assigns a RANGE variable (tau) and one that assigns a STATE and
+    SOLVEs a NONLINEAR block (as nmodl-usecases/nonlinear): as NEURON."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "fwrite.mod"
+    mod.write_text(FUNCTION_WRITES)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["fwrite"]
+    ours = neurosim_traces([(str(mod), mech)])["fwrite"]
+    assert theirs.max() - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    in_equation = FUNCTION_WRITES.replace("STATE { x }", "STATE { x y }").replace(
+        "BREAKPOINT {", "BREAKPOINT {\n    SOLVE d METHOD cnexp") + \
+        "DERIVATIVE d { y' = rate(v) - y }\n"
+    with pytest.raises(NmodlError, match=r"f\.mod:2\d:\d+: FUNCTION rate assigns 'tau'"):
+        ns.Mechanism.from_nmodl_text(in_equation, "f.mod")
+
+
+AREA = """\
+NEURON { SUFFIX byarea  NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (mA/cm2) area (um2) }
+BREAKPOINT { i = 1e-4 * (area / 1000) * (v + 80) }
+"""
+
+
+def test_area_in_a_density_mechanism_is_the_segment_area_as_in_neuron(tmp_path):
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "byarea.mod"
+    mod.write_text(AREA)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["byarea"]
+    ours = neurosim_traces([(str(mod), mech)])["byarea"]
+    assert theirs[0] - theirs[-1] > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)

@@ -1,14 +1,20 @@
 """Bad NMODL: each error names file:line:column; the parser is fuzzed and only ever raises
 its own clean error."""
 
+import os
 import re
+import time
+import warnings
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import neurosim as ns
+from neurosim.errors import NeurosimError, NmodlUnitWarning
 from neurosim.mechanisms.nmodl.syntax import NmodlError
+from test_nmodl_corpus import CORPORA, corpus_files, neuron_traces, neurosim_traces
 
 GOOD = """\
 NEURON {
@@ -102,6 +108,144 @@ def test_fuzzed_nmodl_only_raises_clean_errors(mutations):
         at = min(at, len(text))
         text = text[:at] + insert + text[at + cut:]
     try:
-        compile_(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NmodlUnitWarning)     # a mutated unit may warn
+            compile_(text)
     except NmodlError as e:
         assert re.match(r"bad\.mod:\d+:\d+: ", str(e)), str(e)
+
+
+# ------------------------------------------------------------------ limits (issue 21 item 11)
+def _with_current(expr):
+    return GOOD.replace("ina = gbar * (v - ena)", f"ina = ({expr}) * (v - ena)")
+
+
+def _refused_quickly(text, where, words):
+    start = time.perf_counter()
+    with pytest.raises(NmodlError) as err:
+        compile_(text)
+    took = time.perf_counter() - start
+    assert isinstance(err.value, NeurosimError)
+    msg = str(err.value)
+    assert msg.startswith(f"bad.mod:{where}: "), msg
+    assert words in msg, msg
+    assert took < 10.0, took
+
+
+def test_a_huge_expression_is_refused_quickly_naming_the_limit():
+    terms = " + ".join(f"{k}.25e-6 * gbar" for k in range(100_000))     # 1.8 MB
+    assert len(terms) > 1_800_000
+    _refused_quickly(_with_current(terms), "1:1", "up to 1000000 characters")
+    # well under the size limit, far deeper than the nesting limit: one level per operator
+    _refused_quickly(_with_current(" + ".join(["gbar"] * 5000)), "9:11",
+                     "nested deeper than 150 levels")
+    _refused_quickly(_with_current("(1 + " * 2000 + "gbar" + ")" * 2000), "9:11",
+                     "nested deeper than 150 levels")
+
+
+def test_deeply_nested_parentheses_around_one_term_parse():
+    # parentheses alone add no level to the tree: 20000 of them parse (iteratively)
+    m = compile_(_with_current("(" * 20_000 + "gbar" + ")" * 20_000))
+    assert m.name == "leak2"
+
+
+@pytest.mark.parametrize("old,new,where", [
+    ("ASSIGNED { v (mV)", "ASSIGNED { _g v (mV)", "7:12"),
+    ("PARAMETER { gbar", "PARAMETER { _gbar = 1 gbar", "6:13"),
+    ("ina = gbar * (v - ena)", "LOCAL _x\n    ina = gbar * (v - ena)", "9:11"),
+    ("BREAKPOINT {", "STATE { _m }\nBREAKPOINT {", "8:9"),
+])
+def test_names_beginning_with_underscore_are_refused_by_name(old, new, where):
+    # nocmodl refuses them too (a syntax error); neurosim's generated code keeps them
+    with pytest.raises(NmodlError) as err:
+        compile_(GOOD.replace(old, new))
+    msg = str(err.value)
+    assert msg.startswith(f"bad.mod:{where}: name '_"), msg
+    assert "begins with '_'" in msg, msg
+
+
+def test_a_renamed_reserved_name_clashing_with_a_declared_one_is_refused():
+    text = GOOD.replace("ASSIGNED { v (mV)", "ASSIGNED { g g_ v (mV)")
+    with pytest.raises(NmodlError, match=r"bad\.mod:7:\d+: 'g_' clashes with 'g'"):
+        compile_(text)
+
+
+# Variables named like what neurosim's generated code uses (Python keywords and builtins, the
+# kernel's functions, i/g): NEURON takes them; neurosim renames them.
+RESERVED_NAMES = """NEURON {
+    SUFFIX resv
+    NONSPECIFIC_CURRENT i
+    RANGE g, lambda, math, dense_solve, hines_solve_range, prange, None, np, LOCAL_ARRAY, len
+}
+PARAMETER { lambda = 0.0005 (S/cm2) np = 2 }
+ASSIGNED { v (mV) i (mA/cm2) g (S/cm2) math dense_solve hines_solve_range prange None
+           LOCAL_ARRAY len }
+STATE { range }
+INITIAL { range = 0.1 }
+BREAKPOINT {
+    SOLVE states METHOD cnexp
+    math = range * np
+    dense_solve = math / np
+    hines_solve_range = 1  prange = 2  None = 3  LOCAL_ARRAY = 4  len = 5
+    g = lambda * dense_solve * (hines_solve_range + prange + None + LOCAL_ARRAY) / (len + 5)
+    i = g * (v + 80)
+}
+DERIVATIVE states { LOCAL max  max = 5  range' = (1 - range) / max }
+"""
+# the longest sum under the nesting limit, through the kernel
+LONG_SUM = """NEURON { SUFFIX longsum NONSPECIFIC_CURRENT i RANGE gbar }
+PARAMETER { gbar = 1e-6 (S/cm2) }
+ASSIGNED { v (mV) i (mA/cm2) }
+BREAKPOINT { i = (%s) * (v + 80) }
+""" % " +\n    ".join(f"{k + 1} * gbar" for k in range(140))     # (nocmodl reads lines of
+#                                                               a limited length)
+
+
+def test_reserved_names_and_a_long_sum_match_neuron(tmp_path):
+    mechs = []
+    for name, text in (("resv", RESERVED_NAMES), ("longsum", LONG_SUM)):
+        path = tmp_path / f"{name}.mod"
+        path.write_text(text)
+        mechs.append((str(path), ns.Mechanism.from_nmodl(str(path))))
+    assert mechs[0][1].code_name("range") == "range_"
+    theirs = neuron_traces(str(tmp_path), mechs)
+    ours = neurosim_traces(mechs)
+    for name in ("resv", "longsum"):
+        assert abs(theirs[name][-1] - theirs[name][0]) > 1.0, name    # the current acts
+        np.testing.assert_allclose(ours[name], theirs[name], atol=1e-6, err_msg=name)
+
+
+# ------------------------------------------------------------------ units
+def test_an_unknown_unit_warns_naming_file_line_and_unit():
+    text = GOOD.replace("gbar = 0.001 (S/cm2)", "gbar = 0.001 (furlongs/cm2)")
+    with pytest.warns(NmodlUnitWarning, match=r"bad\.mod:6:26: unknown unit 'furlongs' in "
+                                              r"\(furlongs/cm2\)"):
+        compile_(text)
+    # a unit the file's UNITS block defines is known
+    defined = "UNITS { (furlongs) = (meter) }\n" + text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compile_(defined)
+
+
+@pytest.mark.parametrize("corpus", list(CORPORA))
+def test_the_units_of_the_corpora_are_known(corpus):
+    files = corpus_files(corpus)
+    assert files
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for path in files:
+            try:
+                ns.Mechanism.from_nmodl(path)
+            except NmodlError:
+                pass
+    assert [str(w.message) for w in caught] == []
+
+
+def test_diam_is_refused_by_name():
+    # NEURON's segment diameter: not carried by neurosim's kernels; a plain variable of that
+    # name would silently be 0
+    text = GOOD.replace("ASSIGNED { v (mV)", "ASSIGNED { diam (um) v (mV)")
+    with pytest.raises(NmodlError, match=r"bad\.mod:7:12: diam \(the segment's diameter\) is "
+                                         r"not available"):
+        compile_(text)

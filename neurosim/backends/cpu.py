@@ -235,7 +235,7 @@ class CpuBackend:
         for name, (e, ci, co, i, _, _) in self.ions.items():
             table = self.model.ions[name]
             e[:], ci[:], co[:], i[:] = table.e, table.ci, table.co, 0.0
-        with self._announcing_compile():
+        with self._announcing_compile(), codegen.deep_recursion():
             self.kernel.initialize(self.v, self.dt, self.celsius, self.model.area, self.conn_w,
                                    self.conn_table, self.conn_inst, *self._ion_args(),
                                    *self._mech_args())
@@ -345,7 +345,7 @@ class CpuBackend:
         ecp_out = np.zeros((self.n_groups, n_ecp, self.ecp_tr.shape[1]))
         ecp_count = np.zeros(self.n_groups, dtype=np.int64)
         ions = codegen.ions_of([t.mechanism for t in self.tables])
-        with self._announcing_compile():
+        with self._announcing_compile(), codegen.deep_recursion():
             self.kernel.advance(
                 done, code, nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
                 self.v, m.cap, m.area, self.d_static, self.rhs_static, m.g_axial, m.parent,

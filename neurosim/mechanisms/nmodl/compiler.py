@@ -16,9 +16,12 @@ What each block becomes, following nocmodl's semantics:
 * TABLE is ignored: tables only cache what the code computes, so computing is exact.
 """
 
+import builtins
 import keyword
+import os
 import re
 
+from ...codegen import KERNEL_NAMES
 from ..base import IonUse, Mechanism
 from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, FluxIn, From,
                      ForNetcons, If, LinearEq, Local, Name, NetInitial, NmodlError, Num,
@@ -31,8 +34,10 @@ MATH = {"exp": "math.exp", "log": "math.log", "log10": "math.log10", "sqrt": "ma
         "asin": "math.asin", "acos": "math.acos", "atan2": "math.atan2", "floor": "math.floor",
         "ceil": "math.ceil", "fmin": "min", "fmax": "max", "pow": None, "exprelr": None}
 NEEDS_EVENTS = {"net_send", "net_event", "net_move"}
-_PY_RESERVED = set(keyword.kwlist) | {"i", "g", "math", "np", "abs", "min", "max", "range",
-                                      "int", "float", "fexp", "njit", "True", "False", "None"}
+# NMODL names that generated Python cannot use as they are (keywords, builtins, the kernel's
+# own names; i and g are the outputs of the current body): renamed with a trailing "_"
+_PY_RESERVED = (set(keyword.kwlist) | {n for n in dir(builtins) if not n.startswith("_")} |
+                KERNEL_NAMES | {"i", "g"})
 _NEWTON_TOL = 1e-12
 _NEWTON_MAXIT = 50
 
@@ -73,6 +78,9 @@ class _Compiler:
         if mod.unsupported:
             u = mod.unsupported[0]
             raise NmodlError(self.fn, u.pos, f"unsupported construct {u.what}")
+        if not mod.name and self.fn.endswith(".mod"):
+            # nocmodl names a mechanism without SUFFIX after its file: no_suffix.mod -> no_suffix
+            mod.kind, mod.name = "SUFFIX", os.path.basename(self.fn)[:-4]
         if not mod.name:
             raise NmodlError(self.fn, (1, 1), "no SUFFIX, POINT_PROCESS or ARTIFICIAL_CELL in "
                                               "the NEURON block")
@@ -99,6 +107,12 @@ class _Compiler:
         self.constants = dict(mod.unit_constants)
         for name, (value, _) in mod.constants.items():
             self.constants[name] = value
+        if "diam" in mod.assigned or "diam" in mod.parameters:
+            # NEURON's segment diameter: neurosim's kernels do not carry it (yet); a plain
+            # variable of that name would silently be 0
+            pos = mod.assigned.get("diam") or mod.parameters["diam"][1]
+            raise NmodlError(self.fn, pos, "diam (the segment's diameter) is not available "
+                                           "to mechanisms in neurosim yet")
         self.functions = {b.name: b for b in mod.blocks if b.kind in ("FUNCTION", "PROCEDURE")}
         self.param_names = [n for n in mod.parameters
                             if n not in SPECIAL and n not in self.ion_vars]
@@ -111,13 +125,23 @@ class _Compiler:
                 raise NmodlError(self.fn, mod.states[n], f"STATE {n} is an ion variable the "
                                                          "mechanism does not WRITE")
         taken = set(self.param_names) | set(mod.states) | set(mod.pointers)
-        self.assigned = [n for n in list(mod.assigned) + list(mod.top_locals)
+        # a RANGE or GLOBAL name declared nowhere else is, as in nocmodl, an ASSIGNED one
+        implicit = [n for n in mod.range + mod.globals if n not in mod.assigned and n not in
+                    taken and n not in mod.constants and n not in mod.nonspecific]
+        self.assigned = [n for n in list(mod.assigned) + list(mod.top_locals) + implicit
                          if n not in SPECIAL and n not in self.ion_vars and n not in taken]
+        self.assigned = list(dict.fromkeys(self.assigned))
         self.currents = list(mod.nonspecific) + [v for use in self.ions for v in use.writes
                                                  if use.field(v) == "i"]
-        for c in mod.nonspecific:
+        # ELECTRODE_CURRENT: a current injected into the cell (positive depolarises, as an
+        # electrode's): it enters the membrane balance with the opposite sign
+        self.electrode = list(mod.electrode_current)
+        self.currents += self.electrode
+        for c in mod.nonspecific + self.electrode:
             if c not in self.assigned:
                 self.assigned.append(c)
+        if any(b.kind == "CONSTRUCTOR" for b in mod.blocks):
+            self.assigned.append(_CONSTRUCTED)
         special = SPECIAL - {"v", "area"} if self.kind == "artificial" else SPECIAL
         self.pointers = list(mod.pointers)
         self.known = (set(self.param_names) | set(mod.states) | set(self.assigned) |
@@ -127,9 +151,35 @@ class _Compiler:
                                                            "cannot have ions or currents")
         self.hoc_settable()
         self.rename = {n: self.py(n) for n in self.known if self.py(n) != n}
+        self._check_renames()
+
+    def _check_renames(self):
+        """A reserved name renamed onto another declared name (``g`` -> ``g_`` beside a
+        declared ``g_``) would merge two variables: refused, naming both."""
+        declared = self.known | set(self.functions) | set(self.constants)
+        for name, code in self.rename.items():
+            if code in declared:
+                pos = self._declared_at(code)
+                raise NmodlError(self.fn, pos, f"{code!r} clashes with {name!r}, which "
+                                               f"neurosim's generated code calls {code!r}; "
+                                               "rename one of them")
+
+    def _declared_at(self, name):
+        mod = self.mod
+        for table in (mod.parameters, mod.constants):
+            if name in table:
+                return table[name][1]
+        for table in (mod.assigned, mod.states, mod.top_locals):
+            if name in table:
+                return table[name]
+        f = self.functions.get(name)
+        return f.pos if f is not None else mod.pos.get("name")
 
     @staticmethod
     def py(name):
+        if name.endswith("]"):                   # an array element x[2] -> x__2
+            base, index = name[:-1].split("[")
+            return f"{base}__{index}"
         return name + "_" if name in _PY_RESERVED else name
 
     def fname(self, name):
@@ -164,8 +214,6 @@ class _Compiler:
         if name in self.constants:
             return repr(float(self.constants[name]))
         if name in self.known:
-            if name == "area" and self.kind == "density":
-                raise NmodlError(self.fn, pos, "'area' is only defined for point processes")
             return self.py(name)
         if name in ("FARADAY", "R", "PI"):
             return repr({"FARADAY": 96485.33212331001, "R": 8.31446261815324,
@@ -179,6 +227,12 @@ class _Compiler:
         raise NmodlError(self.fn, pos, f"undefined name {name!r}{hint}")
 
     def call(self, e, scope):
+        if e.func == "nrn_pointing":
+            # whether a POINTER is set: a simulation only runs with every POINTER set
+            if len(e.args) != 1 or not isinstance(e.args[0], Name) or \
+                    e.args[0].id not in self.pointers:
+                raise NmodlError(self.fn, e.pos, "nrn_pointing takes a POINTER variable")
+            return "1.0"
         args = [self.expr(a, scope) for a in e.args]
         if e.func in self.functions:
             f = self.functions[e.func]
@@ -187,11 +241,33 @@ class _Compiler:
             if len(args) != len(f.args):
                 raise NmodlError(self.fn, e.pos, f"{e.func} takes {len(f.args)} arguments, "
                                                  f"got {len(args)}")
-            extra = [self.py(n) for n in self.signature(e.func)[0]]
-            return f"{self.fname(e.func)}({', '.join(args + extra)})"
+            reads, writes = self.signature(e.func)
+            head = f"{self.fname(e.func)}({', '.join(args + [self.py(n) for n in reads])})"
+            if not writes:
+                return head
+            # a FUNCTION that assigns variables (NEURON allows it): called in a statement of
+            # its own before the one using its value (see stmts)
+            if self._hoisted is None:
+                raise NmodlError(self.fn, e.pos, f"FUNCTION {e.func} assigns "
+                                                 f"{writes[0]!r}: it can be used in a "
+                                                 "statement, not in an equation")
+            value = f"_fv{len(self._hoisted)}_{self.fname(e.func)}"
+            self._hoisted.append(f"{value}, {', '.join(self.py(n) for n in writes)}, = {head}")
+            return value
         if e.func in NEEDS_EVENTS:
             raise NmodlError(self.fn, e.pos, f"{e.func} needs the event system, which "
                                              "neurosim does not have yet")
+        if e.func == "nrn_ghk":
+            if len(args) != 4:
+                raise NmodlError(self.fn, e.pos, "nrn_ghk takes (v, ci, co, z)")
+            self.uses_ghk = True
+            return f"{self.fname('nrn_ghk')}({', '.join(args)}, celsius)"
+        if e.func == "at_time":
+            # NEURON's fixed-step at_time(te): 1 in the one step whose (t - dt, t] holds te
+            if len(args) != 1:
+                raise NmodlError(self.fn, e.pos, "at_time takes (time)")
+            te = f"({args[0]} - 1e-11)"
+            return f"(1.0 if {te} <= t and {te} > t - dt else 0.0)"
         if e.func == "pow":
             return f"({args[0]} ** {args[1]})"
         if e.func == "exprelr":
@@ -214,9 +290,6 @@ class _Compiler:
         reads, writes = [], []
         scope = set(f.args) | ({fname} if f.kind == "FUNCTION" else set())
         self._scan(f.body, scope, reads, writes, _stack + (fname,))
-        if f.kind == "FUNCTION" and writes:
-            raise NmodlError(self.fn, f.pos, f"FUNCTION {fname} assigns {writes[0]!r}; "
-                                             "use a PROCEDURE to set RANGE variables")
         result = ([n for n in reads], [n for n in writes])
         self._sig[fname] = result
         return result
@@ -239,6 +312,11 @@ class _Compiler:
             elif isinstance(e, Call):
                 for a in e.args:
                     expr(a)
+                if e.func == "nrn_ghk":
+                    read("celsius")
+                if e.func == "at_time":
+                    read("t")
+                    read("dt")
                 if e.func in self.functions:
                     r, w = self.signature(e.func, stack)
                     for n in r:
@@ -275,65 +353,97 @@ class _Compiler:
                 self._scan(s.body, scope | {s.var}, reads, writes, stack)
             elif isinstance(s, list):
                 self._scan(s, scope, reads, writes, stack)
+            elif isinstance(s, Solve) and self.mod.block("NONLINEAR", s.block) is not None:
+                block = self.mod.block("NONLINEAR", s.block)
+                for e in _exprs_of_all(block.body):
+                    expr(e)
+                for eq in block.body:
+                    if isinstance(eq, LinearEq):
+                        for name in _names_in(eq.lhs) + _names_in(eq.rhs):
+                            if name in self.mod.states:
+                                write(name)
 
     # ------------------------------------------------------------------ statements
+    _hoisted = None     # while a statement compiles: calls of FUNCTIONs that assign
+    _helpers = None     # the helper functions that FUNCTION bodies need (a NONLINEAR solve)
+
     def stmts(self, body, scope, ret=None):
-        """Python lines for statements (Deriv, SOLVE and kinetic statements excluded)."""
+        """Python lines for statements (Deriv, SOLVE and kinetic statements excluded); a call
+        of a FUNCTION that assigns variables runs in a line of its own before the statement
+        that uses its value."""
         out = []
         scope = set(scope)
         for s in body:
             if isinstance(s, Local):
                 scope |= set(s.names)
-                out += [f"{self.py(n)} = 0.0" for n in s.names]
-            elif isinstance(s, Assign):
-                if s.name not in scope and s.name not in self.known and s.name != ret:
-                    raise NmodlError(self.fn, s.pos, f"assignment to undeclared name {s.name!r}")
-                use = self.ion_vars.get(s.name)
-                if use is not None and s.name not in use.writes:
-                    raise NmodlError(self.fn, s.pos, f"{s.name} is only READ; WRITE it in "
-                                                     f"USEION {use.ion} to assign it")
-                target = "_ret" if s.name == ret else self.py(s.name)
-                out.append(f"{target} = {self.expr(s.expr, scope)}")
-            elif isinstance(s, CallStmt):
-                out += self.call_stmt(s.call, scope).splitlines()
-            elif isinstance(s, If):
-                out.append(f"if {self.expr(s.cond, scope)}:")
-                out += _indent(self.stmts(s.body, scope, ret) or ["pass"])
-                if s.orelse:
-                    out.append("else:")
-                    out += _indent(self.stmts(s.orelse, scope, ret) or ["pass"])
-            elif isinstance(s, While):
-                out.append(f"while {self.expr(s.cond, scope)}:")
-                out += _indent(self.stmts(s.body, scope, ret) or ["pass"])
-            elif isinstance(s, From):
-                step = self.expr(s.step, scope) if s.step is not None else "1"
-                inner = scope | {s.var}
-                out.append(f"for {self.py(s.var)} in range(int({self.expr(s.start, scope)}), "
-                           f"int({self.expr(s.stop, scope)}) + 1, int({step})):")
-                out += _indent(self.stmts(s.body, inner, ret) or ["pass"])
-            elif isinstance(s, list):
-                out += self.stmts(s, scope, ret)
-            elif isinstance(s, Unsupported):
-                raise NmodlError(self.fn, s.pos, f"unsupported construct {s.what}")
-            elif isinstance(s, ForNetcons):
-                # each connection into this instance: its weight vector bound to the args,
-                # written back (the kernel supplies the rows; see codegen)
-                if not getattr(self, "_event_context", False):
-                    raise NmodlError(self.fn, s.pos, "FOR_NETCONS belongs in NET_RECEIVE")
-                self.uses_for_netcons = True
-                inner = scope | set(s.args)
-                body = [f"{self.py(a)} = _conn_w[_row, {c}]" for c, a in enumerate(s.args)]
-                body += self.stmts(s.body, inner, ret)
-                body += [f"_conn_w[_row, {c}] = {self.py(a)}" for c, a in enumerate(s.args)]
-                out += ["for _cc in FOR_NETCONS_ROWS:", "    _row = FOR_NETCONS_ROW(_cc)"]
-                out += _indent(body)
-            elif isinstance(s, NetInitial):
-                raise NmodlError(self.fn, s.pos, "INITIAL inside a block belongs in "
-                                                 "NET_RECEIVE only")
-            elif isinstance(s, (Deriv, Solve, Reaction, FluxIn, Conserve, Compartment,
-                                LinearEq)):
-                raise NmodlError(self.fn, s.pos, f"{type(s).__name__.upper()} statement is "
-                                                 "not allowed here")
+            outer, self._hoisted = self._hoisted, []
+            try:
+                lines = self._stmt(s, scope, ret)
+                if self._hoisted and isinstance(s, While):
+                    raise NmodlError(self.fn, s.pos, "a FUNCTION that assigns variables in a "
+                                                     "while condition is not supported")
+                out += self._hoisted + lines
+            finally:
+                self._hoisted = outer
+        return out
+
+    def _stmt(self, s, scope, ret):
+        out = []
+        nonlinear = self.mod.block("NONLINEAR", s.block) if isinstance(s, Solve) else None
+        if nonlinear is not None and not s.method and self._helpers is not None:
+            return self.nonlinear_solve(nonlinear, self._helpers)   # (in a FUNCTION's body)
+        if isinstance(s, Local):
+            scope |= set(s.names)
+            out += [f"{self.py(n)} = 0.0" for n in s.names]
+        elif isinstance(s, Assign):
+            if s.name not in scope and s.name not in self.known and s.name != ret:
+                raise NmodlError(self.fn, s.pos, f"assignment to undeclared name {s.name!r}")
+            use = self.ion_vars.get(s.name)
+            if use is not None and s.name not in use.writes:
+                raise NmodlError(self.fn, s.pos, f"{s.name} is only READ; WRITE it in "
+                                                 f"USEION {use.ion} to assign it")
+            target = "_ret" if s.name == ret else self.py(s.name)
+            out.append(f"{target} = {self.expr(s.expr, scope)}")
+        elif isinstance(s, CallStmt):
+            out += self.call_stmt(s.call, scope).splitlines()
+        elif isinstance(s, If):
+            out.append(f"if {self.expr(s.cond, scope)}:")
+            out += _indent(self.stmts(s.body, scope, ret) or ["pass"])
+            if s.orelse:
+                out.append("else:")
+                out += _indent(self.stmts(s.orelse, scope, ret) or ["pass"])
+        elif isinstance(s, While):
+            out.append(f"while {self.expr(s.cond, scope)}:")
+            out += _indent(self.stmts(s.body, scope, ret) or ["pass"])
+        elif isinstance(s, From):
+            step = self.expr(s.step, scope) if s.step is not None else "1"
+            inner = scope | {s.var}
+            out.append(f"for {self.py(s.var)} in range(int({self.expr(s.start, scope)}), "
+                       f"int({self.expr(s.stop, scope)}) + 1, int({step})):")
+            out += _indent(self.stmts(s.body, inner, ret) or ["pass"])
+        elif isinstance(s, list):
+            out += self.stmts(s, scope, ret)
+        elif isinstance(s, Unsupported):
+            raise NmodlError(self.fn, s.pos, f"unsupported construct {s.what}")
+        elif isinstance(s, ForNetcons):
+            # each connection into this instance: its weight vector bound to the args,
+            # written back (the kernel supplies the rows; see codegen)
+            if not getattr(self, "_event_context", False):
+                raise NmodlError(self.fn, s.pos, "FOR_NETCONS belongs in NET_RECEIVE")
+            self.uses_for_netcons = True
+            inner = scope | set(s.args)
+            body = [f"{self.py(a)} = _conn_w[_row, {c}]" for c, a in enumerate(s.args)]
+            body += self.stmts(s.body, inner, ret)
+            body += [f"_conn_w[_row, {c}] = {self.py(a)}" for c, a in enumerate(s.args)]
+            out += ["for _cc in FOR_NETCONS_ROWS:", "    _row = FOR_NETCONS_ROW(_cc)"]
+            out += _indent(body)
+        elif isinstance(s, NetInitial):
+            raise NmodlError(self.fn, s.pos, "INITIAL inside a block belongs in "
+                                             "NET_RECEIVE only")
+        elif isinstance(s, (Deriv, Solve, Reaction, FluxIn, Conserve, Compartment,
+                            LinearEq)):
+            raise NmodlError(self.fn, s.pos, f"{type(s).__name__.upper()} statement is "
+                                             "not allowed here")
         return out
 
     def call_stmt(self, call, scope):
@@ -345,6 +455,21 @@ class _Compiler:
             if len(call.args) != 1:
                 raise NmodlError(self.fn, call.pos, "net_event takes (time)")
             return f"NET_EVENT({self.expr(call.args[0], scope)})"
+        if call.func == "net_move":
+            # moves this instance's outstanding self-event (the one net_send in this block
+            # just scheduled, else the one waiting in the kernel's table) to the given time
+            if not getattr(self, "_event_context", False) or self.kind == "density":
+                raise NmodlError(self.fn, call.pos, "net_move is supported in the NET_RECEIVE "
+                                                    "block of a POINT_PROCESS or "
+                                                    "ARTIFICIAL_CELL")
+            if len(call.args) != 1:
+                raise NmodlError(self.fn, call.pos, "net_move takes (time)")
+            self.uses_net_send = True
+            return "\n".join([f"_net_move_t = {self.expr(call.args[0], scope)}",
+                              "if _net_send_pending:",
+                              "    _net_send_t = _net_move_t",
+                              "elif NET_SEND_OUTSTANDING < np.inf:",
+                              "    NET_SEND_OUTSTANDING = _net_move_t"])
         if call.func == "net_send":
             # a self-event: one pending per instance, kept by the kernel (see codegen)
             if not getattr(self, "_event_context", False) or self.kind == "density":
@@ -380,7 +505,8 @@ class _Compiler:
             lines = ["_ret = 0.0"] if f.kind == "FUNCTION" else []
             lines += self.stmts(f.body, set(f.args), ret=name if f.kind == "FUNCTION" else None)
             if f.kind == "FUNCTION":
-                lines.append("return _ret")
+                lines.append(f"return (_ret, {', '.join(self.py(n) for n in writes)})"
+                             if writes else "return _ret")
             elif writes:
                 lines.append(f"return ({', '.join(self.py(n) for n in writes)},)")
             else:
@@ -392,7 +518,9 @@ class _Compiler:
     # ------------------------------------------------------------------ blocks
     def mechanism(self):
         mod = self.mod
+        self._helpers = []
         helpers = self.helper_source()
+        helpers += self._helpers
         init, current, rates, advance, cnexp = "", "", "", "", []
         initial = mod.block("INITIAL")
         self.uses_net_send = False
@@ -404,6 +532,10 @@ class _Compiler:
                                                         in_initial=True))
             finally:
                 self._event_context = False
+        init = "\n".join(self.constructor() + self.ba_lines("BEFORE INITIAL") +
+                         self.state_defaults() + [init] + self.ba_lines("AFTER INITIAL") +
+                         # finitialize then sets up the matrix once (BEFORE BREAKPOINT)
+                         self.ba_lines("BEFORE BREAKPOINT") + self.ba_lines("BEFORE STEP"))
         bp = mod.block("BREAKPOINT")
         solves = []
         if bp is not None:
@@ -412,16 +544,27 @@ class _Compiler:
             current = self.current_body(plain)
         else:
             current = "i = 0.0\ng = 0.0"
+        # BEFORE BREAKPOINT: once per step before the current (evaluated twice) is computed
+        current = "\n".join(self.ba_lines("BEFORE BREAKPOINT") + [current])
         for solve in solves:
             r, a, c = self.solve(solve, helpers)
             rates += r
             advance += a
             cnexp += c
+        # NEURON's step ends: states solved, then AFTER SOLVE, then BEFORE STEP
+        after = self.ba_lines("AFTER SOLVE") + self.ba_lines("BEFORE STEP")
+        if after:
+            # they read the updated states: the cnexp ones updated in place first
+            advance = "\n".join(([advance] if advance else []) +
+                                 [_cnexp_update(self.py(x), a, b) for x, a, b in cnexp] + after)
+            cnexp = []
         defaults = {}
         for n in self.param_names:
             value = mod.parameters[n][0] if n in mod.parameters else None
             defaults[n] = 0.0 if value is None else float(value)
         receive, receive_args, receive_init = self.net_receive()
+        if getattr(self, "uses_ghk", False):
+            helpers.insert(0, _DECORATOR + _GHK.format(name=self.fname("nrn_ghk")))
         return Mechanism(
             name=self.name, kind=self.kind, parameters=defaults, states=tuple(self.states),
             assigned=tuple(self.assigned), ions=tuple(self.ions), init=init, current=current,
@@ -434,6 +577,38 @@ class _Compiler:
             nonnegative=tuple(n for n in self.param_names
                               if _CONDUCTANCE.match(mod.parameter_units.get(n, ""))),
             doc=mod.title)
+
+    def state_defaults(self):
+        """Before INITIAL a STATE x starts at x0 where the file declares x0 (a PARAMETER or
+        CONSTANT; for an array s[k], s0), as nocmodl's generated code does; else at 0."""
+        lines = []
+        for x in self.states:            # (a written concentration starts from its ion)
+            start = x.split("[")[0] + "0"
+            if start in self.param_names:
+                lines.append(f"{self.py(x)} = {self.py(start)}")
+            elif start in self.constants:
+                lines.append(f"{self.py(x)} = {float(self.constants[start])!r}")
+        return lines
+
+    def ba_lines(self, kind):
+        """The statements of every ``BEFORE``/``AFTER`` block of ``kind``, in file order."""
+        return [line for b in self.mod.blocks if b.kind == kind
+                for line in self.stmts(b.body, set())]
+
+    def constructor(self):
+        """CONSTRUCTOR (without VERBATIM, plain statements): once per instance, before its
+        first INITIAL.  DESTRUCTOR runs when NEURON frees the instance, after any simulation:
+        it is checked but has nothing to do here."""
+        for b in self.mod.blocks:
+            if b.kind in ("CONSTRUCTOR", "DESTRUCTOR") and self.kind == "density":
+                raise NmodlError(self.fn, b.pos, f"{b.kind} only permitted for POINT_PROCESS "
+                                                 "or ARTIFICIAL_CELL (as in NEURON)")
+            if b.kind == "DESTRUCTOR":
+                self.stmts(b.body, set())
+        lines = self.ba_lines("CONSTRUCTOR")
+        if not lines:
+            return []
+        return [f"if {_CONSTRUCTED} == 0.0:"] + _indent(lines + [f"{_CONSTRUCTED} = 1.0"])
 
     def net_receive(self):
         """NET_RECEIVE(weight, ...): the body run when an event reaches an instance."""
@@ -465,7 +640,7 @@ class _Compiler:
             return
         reads, writes = [], []
         for b in self.mod.blocks:
-            if b.kind in ("INITIAL", "BREAKPOINT", "NET_RECEIVE", "DERIVATIVE", "KINETIC"):
+            if b.kind in _RUN_BLOCKS:
                 # (called PROCEDUREs and FUNCTIONs are followed through the calls)
                 scope = set(b.args) | ({"flag"} if b.kind == "NET_RECEIVE" else set())
                 self._scan([s for s in b.body if not isinstance(s, Solve)], scope, reads,
@@ -479,7 +654,7 @@ class _Compiler:
         """PARAMETERs that a block assigns (Exp2Syn's INITIAL clamps tau1): stored back."""
         reads, writes = [], []
         for b in self.mod.blocks:
-            if b.kind in ("INITIAL", "BREAKPOINT", "NET_RECEIVE", "DERIVATIVE", "KINETIC"):
+            if b.kind in _RUN_BLOCKS:
                 scope = set(b.args) | ({"flag"} if b.kind == "NET_RECEIVE" else set())
                 self._scan([s for s in b.body if not isinstance(s, Solve)], scope, reads,
                            writes, ())
@@ -494,22 +669,26 @@ class _Compiler:
         lines = self.stmts(body, set())
         if not self.currents:
             return "\n".join(lines + ["i = 0.0", "g = 0.0"])
-        total = " + ".join(self.py(c) for c in self.currents)
+        total = " ".join(("- " if c in self.electrode else "+ ") + self.py(c)
+                         for c in self.currents)
         # NEURON's linearisation: i(v) and g = (i(v + 0.001) - i(v)) / 0.001
         return "\n".join(["_v_here = v", "v = _v_here + 0.001"] + lines +
                          [f"_i_up = {total}", "v = _v_here"] + lines +
                          [f"i = {total}", "g = (_i_up - i) / 0.001"])
 
-    def block_with_solves(self, body, helpers, in_initial=False):
-        out, scope = [], set()
+    def block_with_solves(self, body, helpers, in_initial=False, scope=()):
+        out, scope = [], set(scope)
         for s in body:
             if isinstance(s, Local):
                 scope |= set(s.names)
                 out += self.stmts([s], scope)
             elif isinstance(s, Solve):
                 target = self.mod.block("LINEAR", s.block) or self.mod.block("KINETIC", s.block)
+                nonlinear = self.mod.block("NONLINEAR", s.block)
                 if in_initial and target is not None and target.kind == "LINEAR":
                     out += self.linear_solve(target, helpers)
+                elif nonlinear is not None and not s.method:
+                    out += self.nonlinear_solve(nonlinear, helpers)
                 elif in_initial and target is not None and s.steadystate:
                     out += self.implicit(target, helpers, steady=True)
                 elif in_initial and s.block in self.functions:
@@ -517,9 +696,60 @@ class _Compiler:
                 else:
                     raise NmodlError(self.fn, s.pos, f"SOLVE {s.block} is not supported in "
                                                      "INITIAL")
+            elif isinstance(s, If) and _has_solve(s):
+                # SOLVE ... STEADYSTATE under a condition (minipump.mod's run_steady_state)
+                out.append(f"if {self.expr(s.cond, scope)}:")
+                out += _indent(self.block_with_solves(s.body, helpers, in_initial, scope)
+                               or ["pass"])
+                if s.orelse:
+                    out.append("else:")
+                    out += _indent(self.block_with_solves(s.orelse, helpers, in_initial, scope)
+                                   or ["pass"])
             else:
                 out += self.stmts([s], scope)
         return out
+
+    def nonlinear_solve(self, block, helpers):
+        """SOLVE of a NONLINEAR block: its equations ``~ lhs = rhs`` for the states they name,
+        by Newton's method (finite-difference Jacobian) from the states' present values, as
+        nocmodl's generated code iterates."""
+        eqs = [s for s in block.body if isinstance(s, LinearEq)]
+        body = [s for s in block.body if not isinstance(s, LinearEq)]
+        scope = {n for s in body if isinstance(s, Local) for n in s.names}
+        unknowns = []
+        for s in eqs:
+            for name in _names_in(s.lhs) + _names_in(s.rhs):
+                if name in self.mod.states and name not in unknowns:
+                    unknowns.append(name)
+        if len(unknowns) != len(eqs):
+            raise NmodlError(self.fn, block.pos, f"NONLINEAR {block.name}: {len(eqs)} "
+                                                 f"equations for {len(unknowns)} unknowns")
+        reads, _ = self._reads_of(block)
+        args = [self.py(n) for n in reads if n not in unknowns and n not in scope]
+        xs = [self.py(n) for n in unknowns]
+        n = len(xs)
+        resid = self.fname(block.name + "_nonlinear_residual")
+        fname = self.fname(block.name + "_nonlinear")
+        call_line = [f"{', '.join(xs)}, = {fname}({', '.join(xs + args)})"]
+        if not hasattr(self, "_emitted"):
+            self._emitted = set()
+        if fname in self._emitted:          # solved in more than one place: defined once
+            return call_line
+        self._emitted.add(fname)
+        r_lines = [f"{x} = _x[{k}]" for k, x in enumerate(xs)] + self.stmts(body, set())
+        r_lines += [f"_F[{k}] = ({self.expr(s.lhs, scope)}) - ({self.expr(s.rhs, scope)})"
+                    for k, s in enumerate(eqs)]
+        helpers.append(_DECORATOR + f"def {resid}(_x, _F, {', '.join(args)}):\n" +
+                       "\n".join(_indent(r_lines)))
+        call = f"{resid}(_x, {{F}}, {', '.join(args)})"
+        lines = ([f"_x = LOCAL_ARRAY({n})", f"_F = LOCAL_ARRAY({n})", f"_Fh = LOCAL_ARRAY({n})",
+                  f"_dx = LOCAL_ARRAY({n})", f"_J = LOCAL_ARRAY(({n}, {n}))"] +
+                 [f"_x[{k}] = {x}" for k, x in enumerate(xs)] +
+                 _newton_loop(n, call.format(F="_F"), call.format(F="_Fh")) +
+                 [f"return ({', '.join(f'_x[{k}]' for k in range(n))},)"])
+        helpers.append(_DECORATOR + f"def {fname}({', '.join(xs + args)}):\n" +
+                       "\n".join(_indent(lines)))
+        return call_line
 
     def solve(self, s, helpers):
         """(rates lines, advance lines, cnexp entries) for a SOLVE in BREAKPOINT."""
@@ -534,6 +764,9 @@ class _Compiler:
             return "", "\n".join(self.implicit(kin, helpers)), []
         if s.block in self.functions and not method:
             return "", self.call_stmt(Call(s.block, (), s.pos), set()), []
+        nonlinear = self.mod.block("NONLINEAR", s.block)
+        if nonlinear is not None and not method:
+            return "", "\n".join(self.nonlinear_solve(nonlinear, helpers)), []
         if deriv is None and kin is None and s.block not in self.functions:
             raise NmodlError(self.fn, s.pos, f"SOLVE {s.block}: no such DERIVATIVE or KINETIC "
                                              "block")
@@ -762,8 +995,70 @@ class _Compiler:
         return reads, writes
 
 
+# blocks whose statements run in a simulation (their assignments are writes)
+_RUN_BLOCKS = ("INITIAL", "BREAKPOINT", "NET_RECEIVE", "DERIVATIVE", "KINETIC", "CONSTRUCTOR",
+               "BEFORE INITIAL", "AFTER INITIAL", "BEFORE BREAKPOINT", "AFTER SOLVE",
+               "BEFORE STEP")
+_CONSTRUCTED = "_constructed"      # per instance: 1 once the CONSTRUCTOR has run
 _DECORATOR = "@device_function\n"      # njit on the CPU, cuda.jit(device=True) on the GPU
 _COMMON_IONS = ("na", "k", "ca", "cl")
+
+
+# NEURON's nrn_ghk (eion.cpp): the GHK current density factor, mA/cm2 for mM
+_GHK = """def {name}(v, ci, co, z, celsius):
+    x = z * v / (1000.0 * 8.31446261815324 * (celsius + 273.15) / 96485.33212331001)
+    eco = co * (1.0 - x / 2.0 if abs(x) < 1e-4 else x / (math.exp(x) - 1.0))
+    eci = ci * (1.0 + x / 2.0 if abs(x) < 1e-4 else -x / (math.exp(-x) - 1.0))
+    return 0.001 * z * 96485.33212331001 * (eci - eco)"""
+
+
+def _newton_loop(n, residual, residual_h):
+    """Newton's iteration on _x (n unknowns): ``residual`` fills _F, ``residual_h`` _Fh."""
+    return [f"for _it in range({_NEWTON_MAXIT}):",
+            f"    {residual}",
+            f"    for _c in range({n}):",
+            "        _keep = _x[_c]",
+            "        _h = 1e-7 * max(abs(_keep), 1e-4)",
+            "        _x[_c] = _keep + _h",
+            f"        {residual_h}",
+            "        _x[_c] = _keep",
+            f"        for _r in range({n}):",
+            "            _J[_r, _c] = (_Fh[_r] - _F[_r]) / _h",
+            f"    for _r in range({n}):",
+            "        _F[_r] = -_F[_r]",
+            "    dense_solve(_J, _F, _dx)",
+            "    _step = 0.0",
+            "    _size = 0.0",
+            f"    for _r in range({n}):",
+            "        _x[_r] += _dx[_r]",
+            "        _step = max(_step, abs(_dx[_r]))",
+            "        _size = max(_size, abs(_x[_r]))",
+            f"    if _step <= {_NEWTON_TOL} * (1.0 + _size):",
+            "        break"]
+
+
+def _exprs_of_all(body):
+    """Every expression of a block's statements (for the names they read)."""
+    out = []
+    for s in body:
+        if isinstance(s, (Assign, Deriv)):
+            out.append(s.expr)
+        elif isinstance(s, CallStmt):
+            out.append(s.call)
+        out += _exprs_of(s)
+    return out
+
+
+def _has_solve(s):
+    """Whether statement ``s`` (an If) holds a SOLVE, at any depth."""
+    bodies = [s.body, s.orelse] if isinstance(s, If) else [s] if isinstance(s, list) else []
+    return isinstance(s, Solve) or any(_has_solve(x) for b in bodies for x in b)
+
+
+def _cnexp_update(x, a, b):
+    """x' = a + b x over dt, exactly (as the vectorised loop does)."""
+    return (f"{x} = {x} + (1.0 - math.exp(dt * {b})) * (-{a} / {b} - {x}) "
+            f"if {b} != 0.0 else {x} + dt * {a}")
 
 
 def _ion_of_name(var):

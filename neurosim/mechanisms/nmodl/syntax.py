@@ -5,18 +5,22 @@ later stages, is an :class:`NmodlError` whose message starts with ``file:line:co
 """
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from ...errors import MechanismError
+from .units import warn_unknown_units
 
 
 class NmodlError(MechanismError):
     """A .mod file that neurosim cannot take, with ``file:line:column`` first."""
 
     def __init__(self, filename, pos, message):
+        if pos and len(pos) == 3:          # a position in an INCLUDEd file names that file
+            filename, pos = pos[2], pos[:2]
         self.filename, self.pos = filename, pos
         line, col = pos if pos else (0, 0)
         super().__init__(f"{filename}:{line}:{col}: {message}")
@@ -205,6 +209,7 @@ class ModFile:
     top_locals: dict = field(default_factory=dict)
     blocks: list = field(default_factory=list)        # Block
     pointers: list = field(default_factory=list)      # POINTER names
+    arrays: dict = field(default_factory=dict)        # array variable -> its size
     unsupported: list = field(default_factory=list)   # Unsupported
     pos: dict = field(default_factory=dict)           # what -> pos, for messages
 
@@ -307,14 +312,29 @@ class _Build(Transformer):
     def local(self, meta, c):
         return Local([str(t) for t in c], (meta.line, meta.column))
 
+    def element(self, meta, c):
+        """x[k]: with a constant index, the element is a variable of its own, "x[k]"."""
+        index = c[1]
+        if isinstance(index, Num) and float(index.value).is_integer():
+            return Name(f"{c[0]}[{int(index.value)}]", (meta.line, meta.column))
+        return Unsupported("array index that is not a constant", (meta.line, meta.column))
+
     def assign(self, meta, c):
-        return Assign(str(c[0]), c[1], (meta.line, meta.column))
+        target = c[0]
+        if isinstance(target, Unsupported):
+            return target
+        name = target.id if isinstance(target, Name) else str(target)
+        return Assign(name, c[1], (meta.line, meta.column))
 
     def deriv_assign(self, meta, c):
         name = str(c[0]).rstrip("'")
         if str(c[0]).count("'") > 1:
             return Unsupported("higher-order derivative", (meta.line, meta.column))
-        return Deriv(name, c[1], (meta.line, meta.column))
+        if c[1] is not None:                       # s'[k] = ...: nocmodl's C++ fails on it
+            return Unsupported(f"derivative of an array STATE element {name}'[...] (NEURON "
+                               "does not translate it correctly either)",
+                               (meta.line, meta.column))
+        return Deriv(name, c[2], (meta.line, meta.column))
 
     def call_stmt(self, meta, c):
         call = Call(str(c[0]), tuple(a for a in c[1:] if a is not None), (meta.line, meta.column))
@@ -341,12 +361,24 @@ class _Build(Transformer):
         return list(c)
 
     def reactant(self, meta, c):
-        return (int(str(c[0])) if c[0] is not None else 1, str(c[1]))
+        name = str(c[1])
+        if c[2] is not None:                     # an array element X[k]
+            element = self.element(meta, [name, c[2]])
+            if isinstance(element, Unsupported):
+                return element
+            name = element.id
+        return (int(str(c[0])) if c[0] is not None else 1, name)
 
     def reaction(self, meta, c):
+        bad = [r for r in c[0] + c[2] if isinstance(r, Unsupported)]
+        if bad:
+            return bad[0]
         return Reaction(c[0], c[2], c[3], c[4], (meta.line, meta.column))
 
     def flux_in(self, meta, c):
+        bad = [r for r in c[0] if isinstance(r, Unsupported)]
+        if bad:
+            return bad[0]
         return FluxIn([s for _, s in c[0]], c[1], (meta.line, meta.column))
 
     def linear_eq(self, meta, c):
@@ -372,6 +404,15 @@ class _Build(Transformer):
     def net_initial(self, meta, c):
         return NetInitial(c[0], (meta.line, meta.column))
 
+    def protect(self, meta, c):
+        return c[0]          # PROTECT x = ...: one thread at fixed step, so the assignment
+
+    def mutex(self, meta, c):
+        return None
+
+    def longitudinal_diffusion(self, meta, c):
+        return Unsupported("LONGITUDINAL_DIFFUSION", (meta.line, meta.column))
+
     def lag(self, meta, c):
         return Unsupported("LAG", (meta.line, meta.column))
 
@@ -382,8 +423,18 @@ class _Build(Transformer):
         return str(c[0])
 
 
+# Limits that keep every later stage (lark's recursive transformer, the compiler, Python's own
+# parser of the generated code, which allows 200 nested parentheses) well inside its stack:
+# past them a file is refused at once rather than failing deep inside after minutes.
+MAX_SOURCE_BYTES = 1_000_000
+MAX_NESTING = 150          # levels of the syntax tree: blocks, statements, operators
+
+
 def parse(text, filename="<string>"):
     """Parse NMODL ``text`` into a :class:`ModFile`."""
+    if len(text) > MAX_SOURCE_BYTES:
+        raise NmodlError(filename, (1, 1), f"file of {len(text)} characters: neurosim reads "
+                                           f".mod files up to {MAX_SOURCE_BYTES} characters")
     try:
         tree = _parser().parse(text)
     except UnexpectedToken as e:
@@ -392,6 +443,8 @@ def parse(text, filename="<string>"):
         raise NmodlError(filename, (e.line, e.column),
                          f"syntax error: unexpected {what}") from None
     except UnexpectedCharacters as e:
+        if e.char == "_":
+            raise _leading_underscore(text, filename, e) from None
         raise NmodlError(filename, (e.line, e.column),
                          f"syntax error: unexpected character {e.char!r}") from None
     except UnexpectedInput as e:
@@ -399,7 +452,38 @@ def parse(text, filename="<string>"):
                          "syntax error") from None
     except LarkError as e:   # any other failure of the parser is still a clean error
         raise NmodlError(filename, (0, 0), f"syntax error: {e}") from None
+    _check_nesting(tree, filename)
     return _collect(tree, filename)
+
+
+def _leading_underscore(text, filename, err):
+    """A name such as ``_g``: NMODL names begin with a letter (nocmodl refuses ``_g`` as a
+    syntax error too); neurosim's generated code keeps names with ``_`` for itself."""
+    word = re.match(r"\w*", text[err.pos_in_stream:]).group(0)
+    return NmodlError(filename, (err.line, err.column),
+                      f"name {word!r} begins with '_': NMODL names begin with a letter "
+                      "(NEURON refuses it too)")
+
+
+_EXPRESSION_NODES = {"binop", "compare", "pow", "and_", "or_", "neg", "not_", "call",
+                     "name", "number"}
+
+
+def _check_nesting(tree, filename):
+    """Refuse a syntax tree deeper than MAX_NESTING (walked without recursion): a sum of
+    thousands of terms is that deep, one level per operator.  The error names where the
+    outermost expression of the too deep part begins."""
+    stack = [(tree, 0, None)]
+    while stack:
+        node, depth, outer = stack.pop()
+        if outer is None and node.data in _EXPRESSION_NODES:
+            outer = _pos(node)
+        if depth > MAX_NESTING:
+            raise NmodlError(filename, outer or _pos(node) or (0, 0),
+                             f"expression or block nested deeper than {MAX_NESTING} levels "
+                             "(neurosim's limit; a sum counts one level per operator): "
+                             "split it with LOCAL variables")
+        stack.extend((c, depth + 1, outer) for c in node.children if isinstance(c, Tree))
 
 
 def _collect(tree, filename):
@@ -423,7 +507,8 @@ def _collect(tree, filename):
             target = mod.parameters if kind == "parameter_block" else mod.constants
             for d in item.children:
                 if d.data == "array_decl":
-                    mod.unsupported.append(Unsupported("array variable", _pos(d)))
+                    for name in _elements(mod, d):
+                        target[name] = (None, _pos(d))
                     continue
                 value = d.children[1]
                 target[str(d.children[0])] = (None if value is None else
@@ -434,13 +519,13 @@ def _collect(tree, filename):
         elif kind == "assigned_block":
             for d in item.children:
                 if d.data == "array_decl":
-                    mod.unsupported.append(Unsupported("array variable", _pos(d)))
+                    mod.assigned.update((n, _pos(d)) for n in _elements(mod, d))
                     continue
                 mod.assigned[str(d.children[0])] = _pos(d)
         elif kind == "state_block":
             for d in item.children:
                 if d.data == "array_decl":
-                    mod.unsupported.append(Unsupported("array variable", _pos(d)))
+                    mod.states.update((n, _pos(d)) for n in _elements(mod, d))
                     continue
                 mod.states[str(d.children[0])] = _pos(d)
         elif kind == "top_local":
@@ -471,9 +556,112 @@ def _collect(tree, filename):
             mod.unsupported.append(Unsupported("VERBATIM", pos))
         elif kind == "unsupported_block":
             mod.unsupported.append(Unsupported(str(item.children[0]), pos))
+        elif kind == "function_table":
+            mod.unsupported.append(Unsupported("FUNCTION_TABLE", pos))
+        elif kind == "constructor_block":
+            body = build.transform(item.children[1])
+            mod.blocks.append(Block(str(item.children[0]), "", [], body, pos))
+        elif kind == "ba_block":
+            body = build.transform(item.children[2])
+            mod.blocks.append(Block(f"{item.children[0]} {item.children[1]}", "", [], body,
+                                    pos))
+        elif kind == "include":
+            _merge(mod, _include(filename, str(item.children[0])[1:-1], pos))
         elif kind in ("independent_block", "unitsonoff"):
             pass
+    _check_units(tree, filename)
     return mod
+
+
+def _elements(mod, decl):
+    """x[n] declares the variables "x[0]" ... "x[n-1]" (the size an integer or a DEFINE)."""
+    name, size = str(decl.children[0]), decl.children[1]
+    if size.type == "INT":
+        n = int(str(size))
+    elif str(size) in mod.constants:
+        n = int(mod.constants[str(size)][0])
+    else:
+        raise NmodlError(mod.filename, _pos(decl), f"array {name}[{size}]: {size} is not a "
+                                                   "DEFINEd size")
+    mod.arrays[name] = n
+    return [f"{name}[{k}]" for k in range(n)]
+
+
+def _include(filename, name, pos):
+    """INCLUDE "name": the file read relative to the including file's folder (as nocmodl
+    does; then $MODL_INCLUDE's folders), parsed on its own so its errors name it."""
+    folders = [os.path.dirname(os.path.abspath(filename))]
+    folders += [d for d in os.environ.get("MODL_INCLUDE", "").split(os.pathsep) if d]
+    for folder in folders:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            with open(path) as f:
+                return parse(f.read(), path)
+    raise NmodlError(filename, pos, f"INCLUDE {name!r}: no such file in {folders[0]}"
+                                    + (" or $MODL_INCLUDE" if len(folders) > 1 else ""))
+
+
+def _merge(mod, inc):
+    """Declarations and blocks of an included file into ``mod``; their positions keep the
+    included file's name (a 3-tuple (line, column, file)) for later messages."""
+    _tag_positions(inc, inc.filename)
+    for name in ("ions", "nonspecific", "electrode_current", "range", "globals", "blocks",
+                 "pointers", "unsupported"):
+        getattr(mod, name).extend(getattr(inc, name))
+    for name in ("unit_constants", "parameters", "parameter_units", "constants", "assigned",
+                 "states", "top_locals", "pos", "arrays"):
+        getattr(mod, name).update(getattr(inc, name))
+    if inc.kind:
+        mod.kind, mod.name = inc.kind, inc.name
+    mod.title = mod.title or inc.title
+
+
+def _tag_positions(obj, filename):
+    """Every (line, column) position under ``obj`` becomes (line, column, filename)."""
+    stack, seen = [obj], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            for key, value in list(node.items()):
+                if _is_pos(value):
+                    node[key] = (*value[:2], filename)
+                elif isinstance(value, tuple) and value and _is_pos(value[-1]):
+                    node[key] = (*value[:-1], (*value[-1][:2], filename))   # (value, pos)
+                else:
+                    stack.append(value)
+        elif hasattr(node, "__dataclass_fields__"):
+            for key in node.__dataclass_fields__:
+                value = getattr(node, key)
+                if key == "pos" and _is_pos(value):
+                    object.__setattr__(node, key, (*value[:2], filename))
+                else:
+                    stack.append(value)
+
+
+def _is_pos(value):
+    return isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int)
+                                                                for v in value)
+
+
+def _check_units(tree, filename):
+    """Warn of every unit neither NEURON's table nor the UNITS block defines."""
+    defined, aliases = set(), set()
+    for alias in tree.find_data("unit_alias"):
+        lhs = alias.children[0]
+        aliases.add(id(lhs))
+        defined.add(str(lhs).strip("() \t"))
+    for table in tree.find_data("function_table"):    # FUNCTION_TABLE f(v): (v) lexed as a unit
+        if isinstance(table.children[1], Token) and table.children[1].type == "UNIT":
+            aliases.add(id(table.children[1]))
+    units = [(str(t), (t.line, t.column)) for t in
+             tree.scan_values(lambda v: isinstance(v, Token) and v.type == "UNIT")
+             if id(t) not in aliases]
+    warn_unknown_units(units, defined, filename)
 
 
 def _unit_constant(filename, u1, u2):
@@ -504,7 +692,6 @@ def _neuron_block(mod, item):
             mod.nonspecific += names
         elif kind == "electrode_current":
             mod.electrode_current += names
-            mod.unsupported.append(Unsupported("ELECTRODE_CURRENT", pos))
         elif kind == "range_":
             mod.range += names
         elif kind == "global_":
