@@ -66,17 +66,28 @@ def allen_mechanisms():
     return _CATALOGUE
 
 
-def _mechanisms_of(genome):
-    """Load the Allen .mod files (from bmtk) unless every mechanism of the genome is
-    already known (a fit using only hh and pas needs no bmtk)."""
+def allen_mechanism(name):
+    """Mechanism ``name`` of an Allen fit: built in, else Allen's .mod file of that name (bmtk's
+    copy; a same-named mechanism loaded from elsewhere must not stand in for the fit's
+    channel), else one registered by name."""
+    found = ns.mechanisms.builtin_mechanism(name)
+    if found is not None:
+        return found
+    try:
+        catalogue = allen_mechanisms()
+    except NeurosimError:                   # no bmtk: only registered mechanisms
+        catalogue = {}
+    return ns.mechanisms.resolver(catalogue)(name)
+
+
+def _mechanisms_of(genome, mechanism):
+    """{name: Mechanism} for every channel of ``genome`` and ``pas``."""
     names = {g.get("mechanism") or str(g.get("name", "")).rsplit("_", 1)[-1]
              for g in genome if g.get("section") != "glob"}
     names.discard("")
-    try:
-        for name in names:
-            ns.mechanisms.get(name)
-    except NeurosimError:
-        allen_mechanisms()
+    names.discard("cm")
+    names.discard("Ra")
+    return {name: mechanism(name) for name in sorted(names | {"pas"})}
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,7 @@ class BmtkDL:
         return 1 + 2 * int(section.length / (2.0 * self.dl))
 
 
-def perisomatic_cell(swc, fit, dl=20.0):
+def perisomatic_cell(swc, fit, dl=20.0, mechanism=allen_mechanism):
     """An Allen perisomatic model: returns ``(cell, conditions)`` with conditions holding
     ``celsius`` and ``v_init``.  ``fit`` is a path or the parsed JSON."""
     params = fit if isinstance(fit, dict) else _load_json(fit)
@@ -101,7 +112,7 @@ def perisomatic_cell(swc, fit, dl=20.0):
     except (KeyError, IndexError, TypeError) as e:
         raise ParameterError(f"{fit}: not a perisomatic fit (missing {e}); all-active fits "
                              "are not supported yet") from None
-    _mechanisms_of(genome)
+    mechs = _mechanisms_of(genome, mechanism)
     morph = ns.Morphology.from_swc(swc).with_axon_stub()
     cell = ns.Cell(morph, cm=1.0, ra=ra, v_init=float(conditions["v_init"]),
                    discretization=BmtkDL(dl))
@@ -111,13 +122,13 @@ def perisomatic_cell(swc, fit, dl=20.0):
                 raise ParameterError(f"{fit}: no cm for the {name} sections of {swc}; this fit "
                                      "is for a cell type without them")
             cell.paint(name, cm=cm[name])
-    cell.insert("pas", region="all", e=e_pas)
+    cell.insert(mechs["pas"], region="all", e=e_pas)
     for gene in genome:
         region = gene["section"]
         if not _has(morph, region):
             continue
         mech = gene.get("mechanism") or gene["name"].rsplit("_", 1)[1]
-        cell.insert(mech, region=region, **{gene["name"]: float(gene["value"])})
+        cell.insert(mechs[mech], region=region, **{gene["name"]: float(gene["value"])})
     for erev in conditions.get("erev", []):
         region = erev["section"]
         if not _has(morph, region):
@@ -134,7 +145,7 @@ def mean_diameter(section):
     return float(np.sum(np.diff(arc) * (d[1:] + d[:-1]) / 2.0) / arc[-1])
 
 
-def allactive_cell(swc, fit, dl=20.0):
+def allactive_cell(swc, fit, dl=20.0, mechanism=allen_mechanism):
     """An Allen all-active model as bmtk's ``aibs_allactive`` builds it: the axon replaced by
     two 30 µm sections at the soma's far end (x = 1) whose diameters are those of the first
     and last reconstructed axon sections; passive properties and channels per section type
@@ -146,7 +157,7 @@ def allactive_cell(swc, fit, dl=20.0):
         genome = params["genome"]
     except (KeyError, IndexError, TypeError) as e:
         raise ParameterError(f"{fit}: not an Allen fit (missing {e})") from None
-    _mechanisms_of(genome)
+    mechs = _mechanisms_of(genome, mechanism)
     morph = ns.Morphology.from_swc(swc)
     axons = [s for s in morph.sections if s.type_name == "axon"]
     if not axons:
@@ -155,7 +166,7 @@ def allactive_cell(swc, fit, dl=20.0):
                                  parent_x=1.0)
     cell = ns.Cell(morph, cm=1.0, ra=float(passive.get("ra", 35.4)),
                    v_init=float(conditions["v_init"]), discretization=BmtkDL(dl))
-    cell.insert("pas", region="all",
+    cell.insert(mechs["pas"], region="all",
                 **({"e": float(passive["e_pas"])} if "e_pas" in passive else {}))
     for c in passive.get("cm", []):
         if _has(morph, c["section"]):
@@ -169,7 +180,7 @@ def allactive_cell(swc, fit, dl=20.0):
             cell.paint(region, **{name.lower(): value})
             continue
         mech = gene.get("mechanism") or name.rsplit("_", 1)[1]
-        cell.insert(mech, region=region, **{name: value})
+        cell.insert(mechs[mech], region=region, **{name: value})
     for erev in conditions.get("erev", []):
         if _has(morph, erev["section"]):
             for key, value in erev.items():

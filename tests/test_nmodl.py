@@ -36,6 +36,32 @@ def test_bmtk_has_17_mod_files_and_all_load():
     assert cad.states == () and cad.ions[0].writes == ("cai",)   # cai lives in the ion
 
 
+def test_a_catalogue_neither_replaces_a_builtin_nor_another_mechanism_silently(
+        tmp_path, caplog, monkeypatch):
+    """As NEURON refuses a .mod file redefining a built-in name, ``hh`` stays the built-in;
+    a file replacing a different mechanism registered under its name says so."""
+    from neurosim.mechanisms import base
+    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
+    leak = "NEURON {{ SUFFIX {} NONSPECIFIC_CURRENT i RANGE g }}\n" \
+           "PARAMETER {{ g = {} (S/cm2) }}\nBREAKPOINT {{ i = g * (v + 70) }}\n"
+    for folder, g in (("one", 0.001), ("two", 0.002)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "hh.mod").write_text(leak.format("hh", g))
+        (tmp_path / folder / "leak.mod").write_text(leak.format("leak", g))
+    found, _ = ns.load_catalogue(tmp_path / "one")
+    assert ns.mechanisms.get("hh") is ns.mechanisms.builtin_mechanism("hh") is not found["hh"]
+    assert "'hh' is built in" in caplog.text and "hh.mod" in caplog.text
+    assert ns.mechanisms.get("leak") is found["leak"]
+    assert "replaces" not in caplog.text
+    ns.load_catalogue(tmp_path / "one")                 # the same files again: nothing to say
+    assert "replaces" not in caplog.text
+    found, _ = ns.load_catalogue(tmp_path / "two")
+    assert ns.mechanisms.get("leak") is found["leak"]
+    assert f"{tmp_path / 'two' / 'leak.mod'}: mechanism 'leak' replaces" in caplog.text
+    resolve = ns.mechanisms.resolver({"leak": "the model's own"})
+    assert resolve("leak") == "the model's own" and resolve("hh").name == "hh"
+
+
 def test_verbatim_is_refused_where_it_is():
     """VecStim is run natively; any other file with its VERBATIM C is refused at its line."""
     path = next(f for f in MOD_FILES if f.endswith("vecevent.mod"))

@@ -116,6 +116,32 @@ def test_the_same_files_under_mpiexec(circuit, tmp_path):
     np.testing.assert_array_equal(data, ref)
 
 
+def test_a_same_named_mechanism_loaded_before_does_not_stand_in(circuit, tmp_path,
+                                                               monkeypatch):
+    """A process that loaded another model's ``NaTs`` (the README's example file) runs the
+    circuit with the Allen fit's own NaTs: the spikes of a fresh process, to the bit."""
+    import neurosim as ns
+    from neurosim.mechanisms import base
+    from neurosim.models.allen import allen_mechanisms
+    for name, mech in allen_mechanisms().items():      # every channel of the fit known ...
+        monkeypatch.setitem(base._REGISTRY, name, mech)
+    readme_nats = ns.load_catalogue(os.path.join(os.path.dirname(__file__), "..", "examples",
+                                                 "mod"), register=False)[0]["NaTs"]
+    monkeypatch.setitem(base._REGISTRY, "NaTs", readme_nats)   # ... NaTs another model's
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder, ignore=shutil.ignore_patterns("output"))
+    config = str(folder / "simulation_config.json")
+    done = subprocess.run([sys.executable, "-m", "neurosim", "run", config, "--quiet"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    fresh = np.array(libsonata.SpikeReader(str(folder / "output" / "spikes.h5"))["v1"].get())
+    here = SonataRun(config)
+    here.run()
+    assert len(fresh) > 10
+    np.testing.assert_array_equal(fresh[:, 1], here.spikes.times)
+    np.testing.assert_array_equal(fresh[:, 0], here.spikes.gids - here.circuit.offset["v1"])
+
+
 def test_sigterm_checkpoints_and_restore_finishes_the_same_files(circuit, tmp_path):
     """A batch job's end: SIGTERM stops the run, a checkpoint is written, exit code 143;
     ``--restore`` in a new process finishes it: spikes and reports equal a straight run's."""
@@ -398,7 +424,8 @@ def test_a_neurosim_cell_description_with_an_nmodl_mechanism(tmp_path):
     cell = ns.Cell(ns.Morphology.from_swc(str(comp / "cell.swc")), cm=1.0, ra=120.0,
                    v_init=-70.0, discretization=ns.MaxLength(25.0))
     cell.insert("hh", region="soma", gnabar=0.15)
-    cell.insert("myleak", region="dend", g=2e-5, e=-70.0)
+    myleak = ns.Mechanism.from_nmodl(str(comp / "mod" / "myleak.mod"))
+    cell.insert(myleak, region="dend", g=2e-5, e=-70.0)
     cell.add_iclamp((0, 0.5), 10.0, 40.0, 0.3)
     sim = ns.Simulation(cell, dt=0.025, celsius=6.3)
     v = sim.record("v", (0, 0.5))

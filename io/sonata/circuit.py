@@ -24,6 +24,7 @@ connection of weight ``syn_weight * nsyns``.
 
 import glob
 import os
+import re
 
 import numpy as np
 
@@ -77,7 +78,7 @@ class Circuit:
         self.template_of = {}            # gid -> its template's key
         self._segments = {}             # eligible segments per (morphology, sections, range)
         self._synapses = {}             # (mechanism, parameters) per (template, JSON)
-        self._catalogue_loaded = False
+        self._catalogue = None          # components.mechanisms_dir: ({name: Mechanism}, refused)
         self.rotations = {}             # gid -> rotation angles about x, y, z (radians)
         self.nest_gids = set()          # NEST point neurons (PointNet's rules apply)
         for name, pop in self.nodes.items():
@@ -199,7 +200,8 @@ class Circuit:
                 cell, _ = builders[processing](
                     self._component("morphologies_dir", swc, "morphology", where),
                     self._component("biophysical_neuron_models_dir", str(fit),
-                                    "dynamics_params", where), dl=self.dl)
+                                    "dynamics_params", where), dl=self.dl,
+                    mechanism=lambda name: self._fit_mechanism(name, where))
             except SonataError:
                 raise
             except NeurosimError as e:
@@ -228,7 +230,15 @@ class Circuit:
             self._templates[key] = cell
         return self._templates[key], key
 
-    def _neurosim_cell(self, swc, params_path, dl=20.0):
+    def _fit_mechanism(self, name, where):
+        """A fit's channel: as any other (:meth:`_mechanism`); in a circuit without a
+        mechanisms_dir, from Allen's own .mod files (bmtk's copy) as a convenience."""
+        from neurosim.models.allen import allen_mechanism
+        if self.components.get("mechanisms_dir") is not None:
+            return self._mechanism(name, where)
+        return allen_mechanism(name)
+
+    def _neurosim_cell(self, swc, params_path, dl=20.0, mechanism=None):
         """A cell from neurosim's own parameter JSON::
 
             {"cm": 1.0, "ra": 100.0, "v_init": -65.0, "max_length": 20.0,
@@ -241,15 +251,15 @@ class Circuit:
         different morphologies, so a region a morphology lacks (an axon cut off) is
         skipped on it, as BioNet does."""
         p = read_json(params_path, "cell parameters")
+        mechanism_of = mechanism or (lambda name: self._mechanism(name, params_path))
         try:
             morph = ns.Morphology.from_swc(swc)
             cell = ns.Cell(morph, cm=float(p.get("cm", 1.0)), ra=float(p.get("ra", 35.4)),
                            v_init=float(p.get("v_init", -65.0)),
                            discretization=ns.MaxLength(float(p.get("max_length", dl))))
             for m in p.get("mechanisms", []):
-                self._mechanism(m["name"], params_path)
-                cell.insert(m["name"], region=m.get("region", "all"), missing_ok=True,
-                            **m.get("params", {}))
+                cell.insert(mechanism_of(m["name"]), region=m.get("region", "all"),
+                            missing_ok=True, **m.get("params", {}))
             for ion in p.get("ions", []):
                 cell.set_ion(ion["ion"], region=ion.get("region", "all"), missing_ok=True,
                              **{k: ion[k] for k in ("e", "ci", "co") if k in ion})
@@ -261,23 +271,30 @@ class Circuit:
         return cell, {}
 
     def _mechanism(self, name, where):
-        """Make mechanism ``name`` known: built in, or from components.mechanisms_dir."""
+        """Mechanism ``name`` as BioNet would load it: built in, else the .mod file of
+        components.mechanisms_dir that defines it (compiled once per circuit, never taken from
+        another model's files loaded earlier in the process), else one registered by name."""
+        found, refused = self._mechanisms_dir()
         try:
-            return ns.mechanisms.get(name)
+            return ns.mechanisms.resolver(found)(name)
         except NeurosimError:
-            pass
-        folder = self.components.get("mechanisms_dir")
-        if folder is not None and not self._catalogue_loaded:
-            mods = resolve(self.config, folder)
-            if not glob.glob(os.path.join(mods, "*.mod")):   # bmtk's layout: <dir>/modfiles
-                mods = os.path.join(mods, "modfiles")
-            ns.load_catalogue(mods)
-            self._catalogue_loaded = True
-        try:
-            return ns.mechanisms.get(name)
-        except NeurosimError:
+            folder = self.components.get("mechanisms_dir")
+            defines = re.compile(rf"\b(SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+{re.escape(name)}\b")
+            failed = "".join(f"; {path} does not compile: {err}" for path, err in refused.items()
+                             if defines.search(open(path, errors="replace").read()))
             raise SonataError(f"{where}: mechanism {name!r} is neither built in nor a .mod "
-                              f"file of components.mechanisms_dir ({folder})") from None
+                              f"file of components.mechanisms_dir ({folder}){failed}") from None
+
+    def _mechanisms_dir(self):
+        if self._catalogue is None:
+            folder = self.components.get("mechanisms_dir")
+            self._catalogue = {}, {}
+            if folder is not None:
+                mods = resolve(self.config, folder)
+                if not glob.glob(os.path.join(mods, "*.mod")):   # bmtk's layout: <dir>/modfiles
+                    mods = os.path.join(mods, "modfiles")
+                self._catalogue = ns.load_catalogue(mods, register=False)
+        return self._catalogue
 
     def _point(self, pop, row, template, overrides, where):
         params_file = pop.attribute("dynamics_params", [row])[0]
@@ -524,12 +541,13 @@ class Circuit:
             out = (mech, {names[k]: float(v) for k, v in params.items() if k in names})
         else:
             try:
-                ns.mechanisms.get(template)
+                mech = ns.mechanisms.resolver(self._mechanisms_dir()[0])(template)
             except NeurosimError:
                 raise SonataError(f"{pop.path}: {pop.group.name}: edge {row}: synapse "
                                   f"model_template {template!r} is not known (exp2syn, "
-                                  "expsyn or a neurosim point mechanism)") from None
-            out = (template, {k: v for k, v in params.items() if k != "level_of_detail"})
+                                  "expsyn, a point process of components.mechanisms_dir or "
+                                  "a neurosim point mechanism)") from None
+            out = (mech, {k: v for k, v in params.items() if k != "level_of_detail"})
         self._synapses[key] = out
         return out
 

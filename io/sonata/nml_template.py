@@ -214,7 +214,7 @@ def build_cell(path, swc, mechanism, dl=20.0):
                     raise SonataError(f"{path}: {e}: mechanism {name} does not read e{ion}")
                 claim(types, f"nernst {ion}", e, True)
             claim(types, f"mechanism {name}", e, tuple(sorted(params.items())))
-            inserts.append((name, types, params))
+            inserts.append((mech, types, params))
     nernst = sorted((k[1].split()[1], k[0]) for k in done if k[1].startswith("nernst "))
     pools = set()
     for s in (intra.species if intra else []):
@@ -249,7 +249,7 @@ def build_cell(path, swc, mechanism, dl=20.0):
                                   f"mechanism {mtype} ({list(mech.parameters)})")
             params[k] = _value(v, path, me)
         claim(types, f"pool {s.ion}", e, mtype)
-        inserts.append((mtype, types, params))
+        inserts.append((mech, types, params))
         values = {}
         if s.initial_concentration is not None:
             values["ci"] = _value(s.initial_concentration, path, e)
@@ -273,9 +273,9 @@ def build_cell(path, swc, mechanism, dl=20.0):
         if t in cm or t in ra:
             cell.paint(t, cm=cm.get(t), ra=ra.get(t))
     try:
-        for name, types, params in inserts:
+        for mech, types, params in inserts:
             for t in types:
-                cell.insert(name, region=t, **params)
+                cell.insert(mech, region=t, **params)
         for ion, types, values in ions:
             for t in types:
                 if isinstance(values, dict):

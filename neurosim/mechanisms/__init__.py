@@ -1,5 +1,7 @@
 """Membrane mechanisms: their description (:class:`Mechanism`) and the built-in set."""
 
-from .base import IonUse, Mechanism, available, get, load_catalogue, register
+from .base import (IonUse, Mechanism, available, builtin_mechanism, get, load_catalogue,
+                   register, resolver)
 
-__all__ = ["IonUse", "Mechanism", "available", "get", "load_catalogue", "register"]
+__all__ = ["IonUse", "Mechanism", "available", "builtin_mechanism", "get", "load_catalogue",
+           "register", "resolver"]

@@ -12,6 +12,7 @@ arrays; written ion currents are summed there for concentration mechanisms to re
 ones generated from NMODL and Python equations; this contract stays.
 """
 
+import logging
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -163,6 +164,7 @@ class Mechanism:
 
 
 _REGISTRY = {}
+_LOG = logging.getLogger("neurosim")
 
 
 def register(mech):
@@ -182,10 +184,29 @@ def get(name_or_mech):
                              f"{sorted(_REGISTRY)}") from None
 
 
+def builtin_mechanism(name):
+    """The built-in mechanism ``name``, or None.  A built-in name always means the built-in
+    mechanism (NEURON refuses a .mod file that redefines one)."""
+    from . import builtin as b
+    return b.MECHANISMS.get(name)
+
+
+def resolver(catalogue):
+    """``name -> Mechanism`` for a model that ships its own .mod files (``catalogue``, as
+    ``load_catalogue(..., register=False)`` returns): built-in names first, then the model's
+    own files, then whatever the process has registered.  A model's mechanisms never come
+    from another model's files loaded earlier in the same process."""
+    def resolve(name):
+        return builtin_mechanism(name) or catalogue.get(name) or get(name)
+    return resolve
+
+
 def load_catalogue(folder, register=True):
     """Compile every ``.mod`` file in ``folder``; returns ``({name: Mechanism}, refused)``
     where ``refused`` maps file -> the error for files using constructs neurosim does not
-    support.  With ``register`` the mechanisms can be inserted by name."""
+    support.  With ``register`` the mechanisms can be inserted by name; a file redefining a
+    built-in name is not registered under it, and one replacing a different mechanism
+    loaded earlier under its name says so (both with a warning on the ``neurosim`` logger)."""
     import glob
     import os
 
@@ -200,8 +221,22 @@ def load_catalogue(folder, register=True):
             continue
         found[mech.name] = mech
         if register:
-            _REGISTRY[mech.name] = mech
+            _register_loaded(mech, path)
     return found, refused
+
+
+def _register_loaded(mech, path):
+    if builtin_mechanism(mech.name) is not None:
+        _LOG.warning("%s: mechanism %r is built in; this file's version is not registered "
+                     "under that name (pass its Mechanism object to use it)", path, mech.name)
+        return
+    earlier = _REGISTRY.get(mech.name)
+    def identity(m):                    # the code and the defaults (not in fingerprint)
+        return m.fingerprint(), repr(m.parameters), m.source_text
+    if earlier is not None and identity(earlier) != identity(mech):
+        _LOG.warning("%s: mechanism %r replaces a different one of that name loaded earlier",
+                     path, mech.name)
+    _REGISTRY[mech.name] = mech
 
 
 def available():

@@ -3,3 +3,8 @@ TsodyksMarkram, AMPA, NMDA, GABA_A, GABA_B, GradedSyn; IntFire1; NEST's iaf_psc_
 iaf_psc_alpha, iaf_cond_exp, aeif_cond_exp and izhikevich."""
 
 from . import hh, intfire, pas, point_neurons, receptors, synapses  # noqa: F401
+from ..base import Mechanism
+
+#: name -> Mechanism of every built-in mechanism (the registry may hold others by now)
+MECHANISMS = {m.name: m for module in (hh, intfire, pas, point_neurons, receptors, synapses)
+              for m in vars(module).values() if isinstance(m, Mechanism)}
