@@ -255,3 +255,52 @@ def add_clamps(net, names, clamps):
         cell = net.cells[gid[c["cell"]]]
         cell.add_iclamp((soma_section(cell), 0.5), delay=float(c["delay"]),
                         dur=float(c["dur"]), amp=float(c["amp"]))
+
+
+# ------------------------------------------------------------------ cb2022 validation
+CB2022 = Path("cb2022_data")
+
+
+def read_cb2022(folder):
+    """The measured whole-brain calcium correlations the model was fitted to
+    (``cb2022_data/Ca_corr_mat.txt``, 65 x 65 Pearson, NaN where unmeasured, and
+    ``Ca_corr_mat_cell_name.txt``, the names tab-separated); None when the folder has none."""
+    base = Path(folder) / CB2022
+    matrix_path, names_path = base / "Ca_corr_mat.txt", base / "Ca_corr_mat_cell_name.txt"
+    if not matrix_path.exists() and not names_path.exists():
+        return None
+    try:
+        names = [n for n in names_path.read_text().strip().split("\t") if n]
+        matrix = np.loadtxt(matrix_path, ndmin=2)
+    except (OSError, ValueError) as e:
+        raise BaaiwormDataError(f"{base}: not readable as cb2022's correlation matrix and "
+                                f"cell names ({e})") from None
+    if matrix.shape != (len(names), len(names)):
+        raise BaaiwormDataError(f"{matrix_path}: {matrix.shape[0]} x {matrix.shape[1]} values "
+                                f"for the {len(names)} names of {names_path.name}")
+    return names, matrix
+
+
+def compare_with_cb2022(names, volts, measured_names, measured):
+    """The paper's validation: the Pearson correlations between the simulated soma voltages
+    (``volts``: one row per gid, ``names[gid]``) of the measured neurons, beside the measured
+    matrix.  Returns ``(simulated, r, mse, pairs)``: the element-wise Pearson correlation of
+    the two matrices' off-diagonal entries, their mean squared difference (the fit's loss;
+    the paper reports 0.076 for its fitted run) and how many pairs entered (both finite: a
+    neuron whose voltage never moves, or one unmeasured, has no correlation)."""
+    gid = {name: k for k, name in enumerate(names)}
+    missing = [n for n in measured_names if n not in gid]
+    if missing:
+        raise BaaiwormDataError(f"{CB2022}: measured neurons not simulated: {missing}")
+    traces = np.asarray(volts)[[gid[n] for n in measured_names]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = traces.std(axis=1)
+        simulated = np.full((len(traces), len(traces)), np.nan)
+        moving = spread > 1e-9
+        simulated[np.ix_(moving, moving)] = np.corrcoef(traces[moving])
+    upper = np.triu_indices(len(traces), 1)
+    a, b = simulated[upper], measured[upper]
+    both = np.isfinite(a) & np.isfinite(b)
+    r = float(np.corrcoef(a[both], b[both])[0, 1]) if both.sum() > 2 else float("nan")
+    mse = float(np.mean((a[both] - b[both]) ** 2)) if both.any() else float("nan")
+    return simulated, r, mse, int(both.sum())

@@ -6,7 +6,6 @@ these.
     busyring      the ring with k-way zero-weight fan-in per cell (the event load of Arbor's
                   busyring benchmark)
     microcircuit  Potjans & Diesmann (2014), LIF, scale 0.01-1
-    celegans      the 302 neurons of C. elegans, c302 morphologies, Cook 2019 connectome
     v1            a V1 layer-4 column: Allen perisomatic cells, LIF neurons, LGN input
     baaiworm      the BAAIWorm C. elegans brain: its tuned circuit of 136 detailed neurons
 """
@@ -150,83 +149,11 @@ def microcircuit_figure(path, spikes, pops, rates, scale, transient, tstop):
     return path
 
 
-def run_celegans(out, tstop=400.0, frame_every=2.0, movie=True, threads=1, size=(960, 360),
-                 progress=False):
-    """The C. elegans nervous system (``neurosim.models.celegans``): a step into the
-    anterior touch receptors; soma voltages of every neuron, frames of the worm in 3D
-    (every compartment coloured by its voltage, seen from the side) and a movie."""
-    from neurosim.models import celegans as ce
-    from neurosim.viz.live import LiveView
-    from neurosim.viz.render import Renderer
-    os.makedirs(out, exist_ok=True)
-    setup = Stopwatch()
-    net, gid = ce.worm()
-    ce.stimulate(net, gid)
-    sim = ns.Simulation(net, threads=threads)
-    names = sorted(gid)
-    somata = sim.record("v", (0, 0.5), cell=[gid[n] for n in names], interval=1.0)
-    view = LiveView(sim, interval=frame_every, show=False, size=(400, 300))
-    setup.stop()
-    run = _run_timed(sim, tstop, progress, viewer=view).stop()
-    volts = np.array([tr.values for tr in somata])
-    if not np.all(np.isfinite(volts)):
-        raise ns.NumericalInstabilityError("the C. elegans run produced non-finite voltages")
-    source, scene = view.source, view.scene
-    view.viewer.close()
-    renderer = Renderer(scene, size=size, view="yz", vmin=-70.0, vmax=-10.0, ambient=0.6)
-    renderer.annotate(title=f"C. elegans, {len(names)} neurons: touch step into the anterior "
-                            "receptors, side view", units="V (mV)")
-    files = []
-    for t in (90.0, 130.0, 160.0, tstop - frame_every):
-        image = renderer.draw(np.nan_to_num(source.values(t), nan=-70.0), t)
-        files.append(os.path.join(out, f"worm_{t:05.0f}ms.png"))
-        _save_png(files[-1], image)
-    if movie:
-        from neurosim.viz.frames import write_movie
-        files.append(write_movie(os.path.join(out, "worm.mp4"),
-                                 (renderer.draw(np.nan_to_num(source.values(t), nan=-70.0),
-                                                t) for t in source.times), fps=25))
-    renderer.close()
-    files.append(_voltage_map(os.path.join(out, "celegans_somata.png"), names,
-                              somata[0].times, volts))
-    rest, late = volts[:, int(90.0)], volts[:, -1]
-    return dict(model="celegans", neurons=len(names), compartments=sim.n_compartments,
-                graded_synapses=sum(len(net.cells[g].synapses) for g in gid.values()),
-                gap_junctions=len(net.gap_junctions), rest_mv=float(np.median(rest)),
-                depolarized_at_end=int(np.sum(late > -55.0)), **_timings(setup, run),
-                memory_mb=_peak_memory_mb(), files=files)
-
-
 def _save_png(path, image):
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
     plt.imsave(path, image)
-    return path
-
-
-def _voltage_map(path, names, times, volts):
-    """Every neuron's soma voltage over time, neurons ordered by when they first pass
-    -50 mV (never: at the bottom)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    crossed = np.where((volts > -50.0).any(axis=1), np.argmax(volts > -50.0, axis=1),
-                       volts.shape[1])
-    order = np.argsort(crossed, kind="stable")
-    fig, ax = plt.subplots(figsize=(10, 6), dpi=120)
-    im = ax.imshow(volts[order], aspect="auto", cmap="viridis", vmin=-70, vmax=-10,
-                   extent=(times[0], times[-1], len(names), 0), interpolation="nearest")
-    ax.set_xlabel("time (ms)")
-    ax.set_ylabel("neuron (by onset)")
-    ax.set_yticks([k + 0.5 for k in range(0, len(names), 25)])
-    ax.set_yticklabels([names[order[k]] for k in range(0, len(names), 25)], fontsize=7)
-    ax.set_title("C. elegans, 302 neurons (Cook 2019 connectome): touch receptors "
-                 "stimulated from 100 ms")
-    fig.colorbar(im, ax=ax, label="soma voltage (mV)")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -305,14 +232,18 @@ def _v1_raster(path, spikes, pops, rates, tstop, flash, lgn=0):
 
 
 def run_baaiworm(out, stimulus=None, tstop=1000.0, dt=0.5, data=None, threads=1,
-                 progress=False):
+                 progress=False, movie=True, frame_every=5.0, size=(960, 360)):
     """The BAAIWorm tuned circuit (``neurosim.models.baaiworm``) from the model's files
     (``data`` or $NEUROSIM_BAAIWORM_DATA), with the current clamps of ``stimulus`` (a JSON
     file; None: no input): every soma's v as a SONATA report (``soma_v.h5``, one frame per
-    ``dt`` from 0 to ``tstop``), ``cells.csv`` (node_id, name) and a figure."""
+    ``dt`` from 0 to ``tstop``), ``cells.csv`` (node_id, name), a figure, the paper's
+    validation figure against the measured calcium correlations (when the data folder has
+    ``cb2022_data``) and, with ``movie``, the brain in 3D (every compartment coloured by its
+    voltage, a frame per ``frame_every`` ms: ``baaiworm.mp4`` and a still at the end)."""
     from neurosim.models import baaiworm as bw
-    bw.data_folder(data)                     # a missing folder fails before DIR is made
+    folder = bw.data_folder(data)            # a missing folder fails before DIR is made
     clamps = bw.read_stimulus(stimulus) if stimulus else []
+    measured = bw.read_cb2022(folder)
     os.makedirs(out, exist_ok=True)
     setup = Stopwatch()
     net, names = bw.build(data)
@@ -320,14 +251,28 @@ def run_baaiworm(out, stimulus=None, tstop=1000.0, dt=0.5, data=None, threads=1,
     sim = ns.Simulation(net, dt=dt, threads=threads)
     somata = [bw.soma_section(net.cells[gid]) for gid in range(len(names))]
     traces = [sim.record("v", (sec, 0.5), cell=gid) for gid, sec in enumerate(somata)]
+    view = None
+    if movie:
+        from neurosim.viz.live import LiveView
+        view = LiveView(sim, interval=max(frame_every, dt), show=False, size=(400, 300))
     setup.stop()
-    run = _run_timed(sim, tstop, progress).stop()
+    run = _run_timed(sim, tstop, progress, viewer=view).stop()
     volts = np.array([tr.values for tr in traces])
     if not np.all(np.isfinite(volts)):
         raise ns.NumericalInstabilityError("the BAAIWorm run produced non-finite voltages")
     files = [_soma_report(os.path.join(out, "soma_v.h5"), somata, volts, dt),
              _cells_csv(os.path.join(out, "cells.csv"), names),
              _baaiworm_figure(os.path.join(out, "baaiworm.png"), names, volts, dt, clamps)]
+    validation = {}
+    if measured is not None:
+        simulated, r, mse, pairs = bw.compare_with_cb2022(names, volts, *measured)
+        files.append(_correlation_figure(os.path.join(out, "baaiworm_correlation.png"),
+                                         measured[0], simulated, measured[1], r, mse, pairs))
+        defined = pairs > 2                 # no input: no neuron moves, nothing correlates
+        validation = dict(cb2022_correlation=r if defined else None,
+                          cb2022_mse=mse if defined else None, cb2022_pairs=pairs)
+    if view is not None:
+        files += _brain_movie(out, view, len(names), size)
     counts = net.baaiworm["counts"]
     return dict(model="baaiworm", neurons=len(names), compartments=sim.n_compartments,
                 exc_synapses=counts.get("neuron_to_neuron_exc_syn", 0),
@@ -335,8 +280,53 @@ def run_baaiworm(out, stimulus=None, tstop=1000.0, dt=0.5, data=None, threads=1,
                 gap_junctions=counts.get("gapjunction", 0) // 2, clamps=len(clamps),
                 tstop_ms=float(tstop), dt_ms=float(dt),
                 rest_mv=float(np.median(volts[:, 0])),
-                median_final_mv=float(np.median(volts[:, -1])),
+                median_final_mv=float(np.median(volts[:, -1])), **validation,
                 **_timings(setup, run), memory_mb=_peak_memory_mb(), files=files)
+
+
+def _brain_movie(out, view, neurons, size):
+    """The worm's brain from the side, every compartment coloured by its voltage (colour
+    bar, time, scale bar): ``baaiworm.mp4`` and its last frame as ``baaiworm_3d.png``."""
+    from neurosim.viz.frames import write_movie
+    from neurosim.viz.render import Renderer
+    source, scene = view.source, view.scene
+    view.viewer.close()
+    renderer = Renderer(scene, size=size, view="yz", vmin=-80.0, vmax=0.0, ambient=0.6)
+    renderer.annotate(title=f"BAAIWorm brain, {neurons} neurons, side view", units="V (mV)")
+
+    def frame(t):
+        return renderer.draw(np.nan_to_num(source.values(t), nan=-80.0), t)
+    still = _save_png(os.path.join(out, "baaiworm_3d.png"), frame(source.times[-1]))
+    movie = write_movie(os.path.join(out, "baaiworm.mp4"), (frame(t) for t in source.times),
+                        fps=25)
+    renderer.close()
+    return [still, movie]
+
+
+def _correlation_figure(path, cells, simulated, measured, r, mse, pairs):
+    """The paper's validation figure: the simulated soma-voltage correlations of the measured
+    neurons beside the measured calcium correlations (cb2022), with their agreement."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6.2), dpi=120, layout="constrained")
+    cmap = plt.get_cmap("coolwarm").with_extremes(bad="0.85")
+    for ax, matrix, title in ((axes[0], simulated, "simulated: soma voltage (neurosim)"),
+                              (axes[1], measured, "measured: calcium imaging (cb2022)")):
+        im = ax.imshow(np.ma.masked_invalid(matrix), vmin=-1, vmax=1, cmap=cmap,
+                       interpolation="nearest")
+        ax.set_title(title)
+        ax.set_xticks(range(len(cells)))
+        ax.set_xticklabels(cells, fontsize=4, rotation=90)
+        ax.set_yticks(range(len(cells)))
+        ax.set_yticklabels(cells, fontsize=4)
+    fig.colorbar(im, ax=axes, shrink=0.8, label="Pearson correlation (grey: undefined)")
+    fig.suptitle(f"BAAIWorm, {len(cells)} measured neurons: element-wise correlation "
+                 f"r = {r:.3f}, mean squared difference {mse:.3f} ({pairs} pairs; the paper's "
+                 "fit, under its own input: 0.076)")
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def _soma_report(path, somata, volts, dt):

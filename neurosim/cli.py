@@ -5,7 +5,7 @@
         [--threads N] [--checkpoint FILE [--checkpoint-every MS]] [--restore FILE]
         [--view [--view-every MS]]               ... shown in the viewer as it runs
     neurosim info simulation_config.json         what a circuit holds, before running it
-    neurosim model ring | busyring | microcircuit | celegans | v1   a model of the library
+    neurosim model ring | busyring | microcircuit | v1 | baaiworm   a model of the library
     neurosim model baaiworm --tstop T --dt DT --stimulus FILE.json --out DIR [--data DIR]
     neurosim view simulation_config.json | report.h5     the interactive 3D window
     neurosim render simulation_config.json --out frame.png | movie.mp4   the 3D view, headless
@@ -226,10 +226,8 @@ def _model(args):
     elif args.name == "baaiworm":
         got = library.run_baaiworm(args.out, stimulus=args.stimulus,
                                    tstop=args.tstop or 1000.0, dt=args.dt or 0.5,
-                                   data=args.data, threads=args.threads, progress=progress)
-    elif args.name == "celegans":
-        got = library.run_celegans(args.out, tstop=args.tstop or 400.0, threads=args.threads,
-                                   progress=progress)
+                                   data=args.data, threads=args.threads, progress=progress,
+                                   movie=not args.no_movie)
     else:
         got = library.run_microcircuit(args.out, scale=args.scale or 0.1,
                                        background=args.background,
@@ -325,10 +323,8 @@ def main(argv=None):
     render.add_argument("--view", choices=("xy", "xz", "yz"), default="xy")
     render.set_defaults(func=_render)
     model = sub.add_parser("model", help="run a model of the library: ring, busyring, "
-                                         "microcircuit, celegans, v1, baaiworm (output, "
-                                         "figure, summary)")
-    model.add_argument("name", choices=("ring", "busyring", "microcircuit", "celegans", "v1",
-                                        "baaiworm"))
+                                         "microcircuit, v1, baaiworm (output, figure, summary)")
+    model.add_argument("name", choices=("ring", "busyring", "microcircuit", "v1", "baaiworm"))
     model.add_argument("--out", default=None,
                        help="output folder (default: neurosim_output/NAME)")
     model.add_argument("--tstop", type=float,
@@ -339,6 +335,8 @@ def main(argv=None):
                             '"amp": 0.02}, ...]} (ms, nA; at the soma; default: none)')
     model.add_argument("--data", metavar="DIR",
                        help="baaiworm: the model's files (default: $NEUROSIM_BAAIWORM_DATA)")
+    model.add_argument("--no-movie", action="store_true",
+                       help="baaiworm: no 3D movie of the brain (it renders a frame per 5 ms)")
     model.add_argument("--threads", type=int, default=1)
     model.add_argument("--cells", type=int, help="ring: number of cells (128)")
     model.add_argument("--fan", type=int, help="busyring: zero-weight inputs per cell (10)")

@@ -111,6 +111,21 @@ def test_unknown_stimulated_cell_is_an_error_naming_it(built, tmp_path):
         bw.read_stimulus(stim)
 
 
+def test_a_bad_cb2022_matrix_is_an_error_naming_it(tmp_path):
+    from neurosim.models import baaiworm as bw
+    assert bw.read_cb2022(tmp_path) is None                     # no validation data: none
+    (tmp_path / "cb2022_data").mkdir()
+    (tmp_path / "cb2022_data" / "Ca_corr_mat_cell_name.txt").write_text("AVAL\tAVAR\tRIML")
+    (tmp_path / "cb2022_data" / "Ca_corr_mat.txt").write_text("1 0.5\n0.5 1\n")
+    with pytest.raises(bw.BaaiwormDataError, match=r"Ca_corr_mat.txt: 2 x 2 values for "
+                                                   r"the 3 names"):
+        bw.read_cb2022(tmp_path)
+    (tmp_path / "cb2022_data" / "Ca_corr_mat_cell_name.txt").write_text("AVAL\tXYZ")
+    names, matrix = bw.read_cb2022(tmp_path)
+    with pytest.raises(bw.BaaiwormDataError, match=r"not simulated: \['XYZ'\]"):
+        bw.compare_with_cb2022(["AVAL", "AVAR"], np.zeros((2, 5)), names, matrix)
+
+
 def neuron_run(tmp, data, stimulus, tstop, dt, repeats=1):
     """nrnivmodl on the model's .mod files in ``tmp``, then the network in NEURON
     (tests/baaiworm_neuron.py) in a subprocess: (names, v [cells x steps + 1], run times)."""
@@ -175,3 +190,23 @@ def test_soma_voltages_match_neuron(data, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["neurons"] == 136 and summary["gap_junctions"] == 542
     assert (out / "baaiworm.png").stat().st_size > 10_000
+    # the paper's validation, from NEURON's traces here: the correlations of the 65 measured
+    # neurons' soma voltages against cb2022's, element by element over the defined pairs
+    cells = (data / "cb2022_data" / "Ca_corr_mat_cell_name.txt").read_text().split("\t")
+    measured = np.loadtxt(data / "cb2022_data" / "Ca_corr_mat.txt")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        simulated = np.corrcoef(theirs[[names.index(c) for c in cells]])
+    upper = np.triu_indices(len(cells), 1)
+    both = np.isfinite(simulated[upper]) & np.isfinite(measured[upper])
+    r = np.corrcoef(simulated[upper][both], measured[upper][both])[0, 1]
+    assert summary["cb2022_pairs"] == both.sum() > 1000
+    assert summary["cb2022_correlation"] == pytest.approx(r, abs=1e-4)
+    assert summary["cb2022_mse"] == pytest.approx(
+        np.mean((simulated[upper][both] - measured[upper][both]) ** 2), abs=1e-4)
+    assert (out / "baaiworm_correlation.png").stat().st_size > 10_000
+    # the brain in 3D: a frame per 5 ms from 0 to tstop, each with colour bar, time, scale
+    import imageio.v2 as imageio
+    from test_models import assert_annotated
+    with imageio.get_reader(out / "baaiworm.mp4") as reader:
+        assert sum(1 for _ in reader) == int(TSTOP / 5.0) + 1
+    assert_annotated(out / "baaiworm_3d.png", (960, 360))

@@ -145,7 +145,7 @@ def test_help_is_plain_text(command, capsys):
     assert "usage: neurosim" in text
     assert "``" not in text and "see the issues" not in text
     if not command:
-        for name in ("ring", "busyring", "microcircuit", "celegans", "v1"):
+        for name in ("ring", "busyring", "microcircuit", "v1", "baaiworm"):
             assert name in text
 
 
