@@ -15,7 +15,8 @@ from . import wiring
 from .backends import make_backend
 from .cell import Cell
 from .errors import LocationError, NumericalInstabilityError, ParameterError
-from .events import EventQueue, by_source, check_delays, nest_stamps, nest_timing
+from .events import (EventQueue, by_source, check_delays, check_lead_delays, nest_stamps,
+                     nest_timing)
 from .lowering import artificial_tables, lower
 from .network import Network
 from .parallel import SpikeRoute, default_comm, owner_of, partition
@@ -230,6 +231,8 @@ class Simulation:
         # the kernel's connection rows (sorted by source) and Poisson drives
         self.connections = wiring.connection_rows(self, target, src, tgt, codes, labels,
                                                   weights, delays)
+        check_lead_delays(self.connections, self.dt,
+                          [t.mechanism.name for t in self.backend.tables])
         self._conn_sources = src                        # to find the rows' order again
         self.events = EventQueue(self.connections, self.dt)
         self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \

@@ -282,17 +282,36 @@ def test_5_cells_iclamp_as_shipped(tmp_path, monkeypatch):
                                   v[:, 3])
 
 
-def test_current_clamp_lists_and_sections_as_bionet(tmp_path):
-    """BioNet's current_clamp forms on the 5-cell example: amp/delay/duration lists (one
-    IClamp each) and a clamp on a dendrite (section_name, section_index, section_dist);
-    spikes identical to BioNet's and soma v within 0.01 mV RMS."""
-    inputs = {"steps": {"input_type": "current_clamp", "module": "IClamp",
-                        "node_set": "biophys_cells", "amp": [0.25, 0.35],
-                        "delay": [20.0, 150.0], "duration": [100.0, 80.0]},
-              "dendrite": {"input_type": "current_clamp", "module": "IClamp",
-                           "node_set": "biophys_cells", "amp": 0.3, "delay": 60.0,
-                           "duration": 150.0, "section_name": "dend", "section_index": 2,
-                           "section_dist": 0.3}}
+CLAMPS = {
+    # amp/delay/duration lists (one IClamp each) and a clamp on a dendrite of the cells of
+    # a list of gids
+    "lists and sections": {
+        "steps": {"input_type": "current_clamp", "module": "IClamp",
+                  "node_set": "biophys_cells", "amp": [0.25, 0.35],
+                  "delay": [20.0, 150.0], "duration": [100.0, 80.0]},
+        "dendrite": {"input_type": "current_clamp", "module": "IClamp",
+                     "node_set": [0, 2, 4], "amp": 0.3, "delay": 60.0,
+                     "duration": 150.0, "section_name": "dend", "section_index": 2,
+                     "section_dist": 0.3}},
+    # amplitudes played from a CSV (its last one held one more interval), and one with its
+    # own column names and separator ending on 0
+    "csv files": {
+        "played": {"input_type": "csv", "module": "IClamp", "node_set": "biophys_cells",
+                   "file": "clamp.csv"},
+        "named": {"input_type": "file", "module": "IClamp", "node_set": "biophys_cells",
+                  "file": "named.csv", "separator": ",", "timestamps_column": "t",
+                  "amplitudes_column": "nA", "section_name": "dend", "section_index": 1}},
+}
+CSV_FILES = {"clamp.csv": "timestamps amps\n40.0 0.2\n80.0 0.35\n120.0 0.0\n160.0 0.3\n",
+             "named.csv": "t,nA\n100.0,0.25\n125.0,0.4\n150.0,0.0\n"}
+
+
+@pytest.mark.parametrize("case", sorted(CLAMPS))
+def test_current_clamps_as_bionet(tmp_path, case):
+    """BioNet's current clamps on the 5-cell example — amp/delay/duration lists, a clamp
+    on a dendrite (section_name, section_index, section_dist), amplitudes played from a
+    CSV file — spikes identical to BioNet's and soma v within 0.01 mV RMS."""
+    inputs = CLAMPS[case]
     runs = {}
     for who in ("neurosim", "bionet"):
         root = tmp_path / who
@@ -304,9 +323,12 @@ def test_current_clamp_lists_and_sections_as_bionet(tmp_path):
         sim["run"]["tstop"] = 300.0
         sim["inputs"] = inputs
         sim["reports"] = {"membrane_potential": sim["reports"]["membrane_potential"]}
+        sim["output"]["spikes_file_csv"] = "spikes.csv"
         (example / "simulation_config.json").write_text(json.dumps(sim))
         (example / "node_sets.json").write_text('{"biophys_cells": {"population": '
                                                 '"biophysical"}}')
+        for name, text in CSV_FILES.items():
+            (example / name).write_text(text)
         runs[who] = example
     subprocess.run(["nrnivmodl", "modfiles"], cwd=runs["bionet"].parent / "shared_components"
                    / "mechanisms", check=True, capture_output=True)
@@ -324,6 +346,18 @@ def test_current_clamp_lists_and_sections_as_bionet(tmp_path):
     v, ref = (_report(path / "output" / "membrane_potential.h5") for path in
               (runs["neurosim"], runs["bionet"]))
     assert np.sqrt(np.mean((v - ref) ** 2, axis=0)).max() <= 0.01
+    # output.spikes_file_csv: bmtk's CSV, the same rows (bmtk 1.2 leaves its rows in the
+    # order it recorded them, neurosim in spikes_sort_order: compared sorted)
+    csv_mine, csv_theirs = ((path / "output" / "spikes.csv").read_text().splitlines()
+                            for path in (runs["neurosim"], runs["bionet"]))
+    assert csv_mine[0] == csv_theirs[0] == "timestamps population node_ids"
+    rows = [sorted((round(float(t), 6), p, int(n)) for t, p, n in map(str.split, lines[1:]))
+            for lines in (csv_mine, csv_theirs)]
+    times_mine = [float(line.split()[0]) for line in csv_mine[1:]]
+    assert times_mine == sorted(times_mine)                 # spikes_sort_order: time
+    assert len(rows[0]) == len(rows[1]) == len(theirs[0])
+    for a, b in zip(*rows):
+        assert a[1:] == b[1:] and abs(a[0] - b[0]) < 1e-6, (a, b)
 
 
 @pytest.mark.parametrize("change, named", [

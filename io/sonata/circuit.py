@@ -139,6 +139,16 @@ class Circuit:
                               f"({path}, from {self.config['_path']})")
         return path
 
+    def _morphology(self, morph, where):
+        """The node's SWC file: the name as given, else with ``.swc`` added (SONATA lets the
+        extension out; bmtk's rule, so a name holding dots works either way)."""
+        name = str(morph)
+        folder = self.components.get("morphologies_dir")
+        if folder is not None and not name.endswith(".swc") and not os.path.isfile(
+                os.path.join(resolve(self.config, folder), name)):
+            name += ".swc"
+        return self._component("morphologies_dir", name, "morphology", where)
+
     # ------------------------------------------------------------------ nodes
     def _add_nodes(self, name, pop):
         kinds = pop.attribute("model_type")
@@ -195,10 +205,9 @@ class Circuit:
             if processing not in builders:
                 raise SonataError(f"{where}: model_processing {processing!r} is not known "
                                   f"(known: {sorted(builders)})")
-            swc = str(morph) if os.path.splitext(str(morph))[1] else f"{morph}.swc"
             try:
                 cell, _ = builders[processing](
-                    self._component("morphologies_dir", swc, "morphology", where),
+                    self._morphology(morph, where),
                     self._component("biophysical_neuron_models_dir", str(fit),
                                     "dynamics_params", where), dl=self.dl,
                     mechanism=lambda name: self._fit_mechanism(name, where))
@@ -219,10 +228,9 @@ class Circuit:
         if key not in self._templates:
             if morph is None:
                 raise SonataError(f"{where}: a NeuroML template needs the node's 'morphology'")
-            swc = str(morph) if os.path.splitext(str(morph))[1] else f"{morph}.swc"
             cell, _ = build_cell(
                 self._component("biophysical_neuron_models_dir", name, "model_template", where),
-                self._component("morphologies_dir", swc, "morphology", where),
+                self._morphology(morph, where),
                 lambda mech: self._mechanism(mech, where), dl=self.dl)
             cell.add_detector((0, 0.5), threshold=self.threshold)
             if self.v_init is not None:

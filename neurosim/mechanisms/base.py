@@ -65,6 +65,9 @@ class Mechanism:
     nonnegative: tuple = ()              # parameters that must be >= 0
     positive: tuple = ()                 # parameters that must be > 0
     ordered: tuple = ()                  # (a, b) pairs of parameters: a must be < b
+    event_lead: int = 0                  # steps before its own an event is taken: 1 for
+                                         # NEST's models whose state jumps with an input
+                                         # (NEST adds it in the step that ends at its time)
     kind: str = "density"                # density | point | artificial
     native: str = ""                     # an artificial cell neurosim runs itself
     doc: str = ""
