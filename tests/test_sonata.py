@@ -469,3 +469,25 @@ def test_a_netcon_report_records_each_synapse_as_bionet_lays_it_out(tmp_path):
         assert abs(x * nseg[s] - (np.floor(x * nseg[s]) + 0.5)) < 1e-9     # a centre
     np.testing.assert_allclose(column, probe.values[1:], rtol=0, atol=1e-12)
     assert np.abs(column).max() > 1e-4                       # it did receive input
+
+
+def test_a_morphology_named_with_dots_and_no_extension(circuit, tmp_path):
+    """SONATA lets a morphology's ``.swc`` out; a name holding dots (Allen's
+    "Rbp4-Cre_KL100_Ai14-180747.06.01.01_495335491_m") is found as bmtk finds it: as given,
+    else with .swc added."""
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder, ignore=shutil.ignore_patterns("output"))
+    circuit_file = folder / "circuit_config.json"
+    cfg = json.loads(circuit_file.read_text())
+    morphologies = tmp_path / "morphologies"
+    morphologies.mkdir()
+    shutil.copy(os.path.join(cfg["components"]["morphologies_dir"], "Scnn1a_473845048_m.swc"),
+                morphologies / "Scnn1a.473845048.01_m.swc")
+    cfg["components"]["morphologies_dir"] = str(morphologies)
+    circuit_file.write_text(json.dumps(cfg))
+    types = folder / "network" / "v1_node_types.csv"
+    types.write_text(types.read_text().replace("Scnn1a_473845048_m.swc", "Scnn1a.473845048.01_m"))
+    assert "Scnn1a.473845048.01_m" in types.read_text()
+    run = SonataRun(str(folder / "simulation_config.json"))
+    gid = int(run.circuit.gids("v1", [0])[0])
+    assert "Scnn1a.473845048.01_m.swc" in run.circuit.network.cells[gid].morphology.source
