@@ -500,6 +500,10 @@ class Simulation:
         return None
 
     def _find_variable(self, variable, node, location):
+        if variable == "i_membrane":
+            raise ParameterError("cannot record 'i_membrane', the current density of NEURON's "
+                                 "extracellular mechanism (mA/cm2): neurosim records the total "
+                                 "membrane current 'i_membrane_' (nA)")
         if "." in variable:
             mech_name, state = variable.split(".", 1)
         elif "_" in variable:

@@ -396,3 +396,120 @@ def test_interpolated_spike_times_from_a_sonata_run(tmp_path):
     assert len(ta) >= 5 and list(ia) == list(ib)
     lag = ta - tb
     assert np.all((lag > 0) & (lag < 0.1)), lag
+
+
+# Synapse .mod files with the parameters of bmtk's stp2syn and stp5syn (the files bmtk
+# ships with its examples are not in its package): BioNet's setters decide which of a
+# synapse file's values reach them
+STP_MODS = {
+    "stp2syn": ("e = 0 (mV) p0 = 0.9 tau_r0 = 50 (ms) tau_FDR = 100 (ms) tau_1 = 2 (ms) "
+                "a_FDR = 0.9", "(tau_r0 + a_FDR * tau_FDR)", "p0"),
+    "stp5syn": ("e = 0 (mV) tau_1 = 2 (ms) tau_r0 = 50 (ms) tau_FDR = 100 (ms) a_FDR = 0.9 "
+                "a_D = 1 a_i = 1 a_f = 1 pbtilde = 0.9",
+                "(tau_r0 + a_FDR * tau_FDR * a_D + a_i + a_f)", "pbtilde"),
+}
+STP_TEMPLATE = """NEURON {{ POINT_PROCESS {name} RANGE {ranges}, i NONSPECIFIC_CURRENT i }}
+UNITS {{ (nA) = (nanoamp) (mV) = (millivolt) (uS) = (microsiemens) }}
+PARAMETER {{ {params} }}
+ASSIGNED {{ v (mV) i (nA) }}
+STATE {{ g (uS) }}
+INITIAL {{ g = 0 }}
+BREAKPOINT {{ SOLVE state METHOD cnexp i = g * (v - e) }}
+DERIVATIVE state {{ g' = -g / tau_1 }}
+NET_RECEIVE (weight (uS), r, tlast (ms)) {{
+    INITIAL {{ r = 1 tlast = -1e9 }}
+    r = 1 - (1 - r) * exp(-(t - tlast) / {recovery})
+    g = g + weight * {release} * r
+    r = r * (1 - {release})
+    tlast = t
+}}
+"""
+STP_PARAMS = {   # what the synapse files say: BioNet's stp2syn leaves a_FDR as the file has it
+    "stp2syn": {"level_of_detail": "model_2", "erev": 0.0, "p0": 0.4, "tau_r0": 300.0,
+                "tau_FDR": 500.0, "tau_1": 3.0, "a_FDR": 0.1},
+    "stp5syn": {"erev": -5.0, "tau_1": 4.0, "tau_r0": 100.0, "tau_FDR": 200.0, "a_FDR": 0.2,
+                "a_D": 0.5, "a_i": 3.0, "a_f": 2.0, "pbtilde": 0.6},
+}
+
+
+def test_bionets_synapse_setters_as_bionet(tmp_path):
+    """Edges whose model_template is one of bmtk's synapse .mod files (stp2syn, stp5syn):
+    each parameter set from the synapse file's key BioNet reads it from (and only those);
+    spikes identical to BioNet's, soma v within 0.01 mV RMS."""
+    from bmtk.builder.networks import NetworkBuilder
+    from sonata_circuit import bionet_dir
+    root = tmp_path / "circuit"
+    mods = root / "mechanisms"
+    shutil.copytree(os.path.join(bionet_dir(), "mechanisms", "modfiles"), mods)
+    for name, (params, recovery, release) in STP_MODS.items():
+        ranges = ", ".join(re.findall(r"(\w+) = ", params))
+        (mods / f"{name}.mod").write_text(STP_TEMPLATE.format(
+            name=name, ranges=ranges, params=params, recovery=recovery, release=release))
+    synapses = root / "synaptic_models"
+    synapses.mkdir()
+    for name, params in STP_PARAMS.items():
+        (synapses / f"{name}.json").write_text(json.dumps(params))
+    net = NetworkBuilder("v1")
+    net.add_nodes(N=1, pop_name="Scnn1a", model_type="biophysical",
+                  model_template="ctdb:Biophys1.hoc", model_processing="aibs_perisomatic",
+                  dynamics_params="472363762_fit.json", morphology="Scnn1a_473845048_m.swc")
+    net.build()
+    net.save(output_dir=str(root / "network"))
+    virt = NetworkBuilder("virt")
+    virt.add_nodes(N=2, model_type="virtual")
+    for k, name in enumerate(STP_PARAMS):
+        virt.add_edges(source=virt.nodes(node_id=k), target=net.nodes(), connection_rule=1,
+                       syn_weight=0.06, delay=2.0, target_sections=["somatic"],
+                       distance_range=[0.0, 1e9], dynamics_params=f"{name}.json",
+                       model_template=name)
+    virt.build()
+    virt.save(output_dir=str(root / "network"))
+    with h5py.File(root / "spikes.h5", "w") as f:
+        g = f.create_group("spikes/virt")
+        trains = [np.arange(20.0 + 7 * k, 280.0, 12.0 + 5 * k) for k in range(2)]
+        times = np.concatenate(trains)
+        ids = np.concatenate([np.full(len(t), k) for k, t in enumerate(trains)])
+        g.create_dataset("timestamps", data=times)
+        g.create_dataset("node_ids", data=ids.astype(np.uint64))
+    base = bionet_dir()
+    config = {
+        "manifest": {"$BASE": "${configdir}"},
+        "run": {"tstop": 300.0, "dt": 0.025, "dL": 20.0, "spike_threshold": -15.0,
+                "nsteps_block": 5000},
+        "conditions": {"celsius": 34.0, "v_init": -80.0},
+        "components": {"morphologies_dir": os.path.join(base, "morphologies"),
+                       "biophysical_neuron_models_dir": os.path.join(
+                           base, "biophysical_neuron_models"),
+                       "synaptic_models_dir": "$BASE/synaptic_models",
+                       "mechanisms_dir": "$BASE/mechanisms"},
+        "networks": {"nodes": [{"nodes_file": f"$BASE/network/{p}_nodes.h5",
+                                "node_types_file": f"$BASE/network/{p}_node_types.csv"}
+                               for p in ("v1", "virt")],
+                     "edges": [{"edges_file": "$BASE/network/virt_v1_edges.h5",
+                                "edge_types_file": "$BASE/network/virt_v1_edge_types.csv"}]},
+        "inputs": {"virt": {"input_type": "spikes", "module": "sonata",
+                            "input_file": "$BASE/spikes.h5", "node_set": "virt"}},
+        "reports": {"membrane_potential": {"cells": "v1", "variable_name": "v",
+                                           "module": "membrane_report", "sections": "soma"}},
+        "output": {"output_dir": "$BASE/output", "spikes_file": "spikes.h5"}}
+    (root / "config.json").write_text(json.dumps(config))
+    bionet_root = tmp_path / "bionet"
+    shutil.copytree(root, bionet_root)
+    subprocess.run(["nrnivmodl", "."], cwd=bionet_root / "mechanisms", check=True,
+                   capture_output=True)
+    (bionet_root / "run_bionet.py").write_text(BIONET)
+    done = subprocess.run([sys.executable, "run_bionet.py", "config.json"], cwd=bionet_root,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = SonataRun(str(root / "config.json"))
+    kinds = sorted(s.mechanism.name for s in run.circuit.network.cells[0].synapses)
+    assert kinds == ["stp2syn", "stp5syn"]
+    run.run()
+    run.write()
+    mine, theirs = (spikes_of(path / "output" / "spikes.h5") for path in (root, bionet_root))
+    assert len(theirs[0]) >= 2
+    assert_same_spikes(mine, theirs)
+    v, ref = (h5py.File(path / "output" / "membrane_potential.h5")["report/v1/data"][()]
+              for path in (root, bionet_root))
+    assert np.ptp(ref) > 20.0
+    assert np.sqrt(np.mean((v - ref) ** 2, axis=0)).max() <= 0.01

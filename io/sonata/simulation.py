@@ -602,7 +602,7 @@ class _Report:
 
 
 # the units of the variables whose units are known for every mechanism: NEURON's
-UNITS = {"v": "mV", "V_m": "mV", "i_membrane_": "mA/cm2", "cai": "mM", "cao": "mM",
+UNITS = {"v": "mV", "V_m": "mV", "i_membrane_": "nA", "cai": "mM", "cao": "mM",
          "nai": "mM", "nao": "mM", "ki": "mM", "ko": "mM", "ica": "mA/cm2", "ina": "mA/cm2",
          "ik": "mA/cm2"}
 # report modules: BioNet's membrane report (also by its older name) and synapse variables
