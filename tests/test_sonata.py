@@ -8,11 +8,13 @@ import shutil
 import subprocess
 import sys
 
+import bmtk
 import h5py
 import libsonata
 import numpy as np
 import pytest
 
+import neurosim as ns
 from neurosim.cli import main
 from neurosim.io.sonata import SonataError, SonataRun, read_spikes
 from neurosim.lowering import _lower_cell
@@ -491,3 +493,27 @@ def test_a_morphology_named_with_dots_and_no_extension(circuit, tmp_path):
     run = SonataRun(str(folder / "simulation_config.json"))
     gid = int(run.circuit.gids("v1", [0])[0])
     assert "Scnn1a.473845048.01_m.swc" in run.circuit.network.cells[gid].morphology.source
+
+
+def test_a_netcon_report_of_a_synapse_parameter(tmp_path):
+    """A parameter of each synapse (bmtk's bio_14cells records Exp2Syn's tau1: NEURON reads
+    any RANGE variable) is a column of its value at every frame: the synapse files' tau1
+    (AMPA 1.0 ms, GABA 2.7 ms), Exp2Syn's INITIAL keeping it below tau2."""
+    config = build(tmp_path, tstop=20.0)
+    cfg = json.loads(open(config).read())
+    cfg["reports"] = {"syn_tau1": {"cells": "bio", "variable_name": "tau1",
+                                   "module": "netcon_report", "syn_type": "Exp2Syn"}}
+    open(config, "w").write(json.dumps(cfg))
+    run = SonataRun(config)
+    run.run()
+    synapses = os.path.join(os.path.dirname(bmtk.__file__), "utils", "scripts", "bionet",
+                            "synaptic_models")
+    tau1 = {json.load(open(os.path.join(synapses, name)))["tau1"]
+            for name in ("AMPA_ExcToExc.json", "GABA_InhToExc.json")}
+    with h5py.File(os.path.join(os.path.dirname(config), "output", "syn_tau1.h5")) as f:
+        data = f["report/v1/data"][()]
+    assert data.shape == (800, 22)                # 20 ms at dt 0.025, 11 synapses a cell
+    assert set(np.unique(data).tolist()) == tau1 and len(tau1) == 2
+    assert np.all(data == data[0])
+    with pytest.raises(ns.ParameterError, match="no state or assigned variable 'q'"):
+        run.sim.record("q", run.circuit.network.cells[0].synapses[0].label, cell=0)
