@@ -302,6 +302,13 @@ CLAMPS = {
                   "file": "named.csv", "separator": ",", "timestamps_column": "t",
                   "amplitudes_column": "nA", "section_name": "dend", "section_index": 1}},
 }
+# BioNet's SEClamp input (bmtk 1.2): amp from delay for duration through resistance, at
+# the soma of one cell
+CLAMPS["voltage clamp"] = {
+    "vclamp": {"input_type": "voltage_clamp", "module": "SEClamp", "node_set": [3],
+               "amp": -30.0, "delay": 40.0, "duration": 100.0, "resistance": 0.5},
+    "kick": {"input_type": "current_clamp", "module": "IClamp", "node_set": "biophys_cells",
+             "amp": 0.3, "delay": 120.0, "duration": 100.0}}
 CSV_FILES = {"clamp.csv": "timestamps amps\n40.0 0.2\n80.0 0.35\n120.0 0.0\n160.0 0.3\n",
              "named.csv": "t,nA\n100.0,0.25\n125.0,0.4\n150.0,0.0\n"}
 

@@ -266,9 +266,46 @@ class SonataRun:
                                   f"node set {spec.get('node_set')!r}")
         elif kind in CLAMP_INPUTS:
             self._current_clamp(spec, kind, where)
+        elif kind == "voltage_clamp" or spec.get("module") == "SEClamp":
+            self._voltage_clamp(spec, where)
         else:
             raise SonataError(f"{where}: input_type {kind!r} is not supported (spikes, "
-                              f"{', '.join(CLAMP_INPUTS)})")
+                              f"{', '.join(CLAMP_INPUTS)}, voltage_clamp)")
+
+    def _voltage_clamp(self, spec, where):
+        """BioNet's SEClamp input (bmtk 1.2, ``io/sonata/seclamp.py``): ``amp`` (mV) from
+        ``delay`` for ``duration`` ms through ``resistance``, at each cell of the node set
+        (at ``section_name`` / ``section_index`` / ``section_dist``, the soma's centre by
+        default)."""
+        from .seclamp import bionet_seclamp
+        net = self.circuit.network
+        for key in ("amp", "delay", "duration"):
+            if key not in spec:
+                raise SonataError(f"{where}: {key} is missing")
+        try:
+            params = {k: float(spec[k]) for k in ("amp", "delay", "duration")}
+            params["resistance"] = float(spec.get("resistance", 1.0))
+        except (TypeError, ValueError):
+            raise SonataError(f"{where}: amp, delay, duration and resistance must be numbers "
+                              "(one clamp per cell)") from None
+        if not (np.all(np.isfinite(list(params.values()))) and params["delay"] >= 0
+                and params["duration"] >= 0 and params["resistance"] > 0):
+            raise SonataError(f"{where}: delay and duration must be >= 0, resistance > 0")
+        gids = self.gids_of(spec.get("node_set", "All"))
+        if len(gids) > 1:
+            # bmtk 1.2 keeps only its last clamp and switches that one's resistance: the
+            # others stay at NEURON's 1 MOhm throughout; neurosim switches each
+            warnings.warn(f"{where}: {len(gids)} cells clamped: each clamp's resistance is "
+                          "switched here (BioNet 1.2 switches only the last cell's)",
+                          SonataWarning, stacklevel=2)
+        label = f"SEClamp {where.rsplit('inputs.', 1)[-1]}"
+        for gid in gids.tolist():
+            cell = net.cells.get(int(gid))
+            if cell is None:
+                raise SonataError(f"{where}: gid {gid} is not a biophysical cell (an SEClamp "
+                                  "goes onto a cell's section)")
+            cell.add_synapse(_clamp_location(cell, spec, where, int(gid)), bionet_seclamp(),
+                             label=label, **params)
 
     def _current_clamp(self, spec, kind, where):
         """A current clamp onto a node set: given as amp/delay/duration (``current_clamp``)
