@@ -517,3 +517,21 @@ def test_a_netcon_report_of_a_synapse_parameter(tmp_path):
     assert np.all(data == data[0])
     with pytest.raises(ns.ParameterError, match="no state or assigned variable 'q'"):
         run.sim.record("q", run.circuit.network.cells[0].synapses[0].label, cell=0)
+
+
+def test_node_set_queries_as_bmtk_reads_them(circuit):
+    """A node-set query may name ``node_ids`` as well as ``node_id`` (bmtk's
+    point_120cells perturbs nodes so); a key no node has is ignored with a warning, as bmtk
+    ignores it; a list may hold gids."""
+    from neurosim.io.sonata import SonataWarning
+    run = SonataRun(circuit)
+    c = run.circuit
+    expected = list(c.gids("v1", [0, 2]))
+    assert list(run.gids_of({"population": "v1", "node_ids": [0, 2]})) == expected
+    assert list(run.gids_of({"population": "v1", "node_id": [0, 2]})) == expected
+    assert list(run.gids_of([int(g) for g in expected])) == expected
+    with pytest.warns(SonataWarning, match="'colour': population 'v1' has no such attribute"):
+        everyone = run.gids_of({"population": "v1", "colour": "red"})
+    assert list(everyone) == list(c.gids("v1", c.nodes["v1"].ids))
+    with pytest.raises(SonataError, match="node-set list entry 999 is no node's gid"):
+        run.gids_of([999])

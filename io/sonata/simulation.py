@@ -213,7 +213,13 @@ class SonataRun:
             for key, want in node_set.items():
                 if key == "population":
                     continue
-                values = pop.ids if key == "node_id" else pop.attribute(key)
+                values = pop.ids if key in ("node_id", "node_ids") else pop.attribute(key)
+                if values.dtype == object and all(v is None for v in values):
+                    # bmtk ignores a key no node has (with a message); so does neurosim
+                    warnings.warn(f"{self.path}: node set key {key!r}: population {name!r} "
+                                  "has no such attribute; ignored, as bmtk ignores it",
+                                  SonataWarning, stacklevel=2)
+                    continue
                 want = want if isinstance(want, list) else [want]
                 keep &= np.isin(values, np.asarray(want, dtype=values.dtype))
             out.append(c.gids(name, pop.ids[keep]))
