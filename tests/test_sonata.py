@@ -530,8 +530,35 @@ def test_node_set_queries_as_bmtk_reads_them(circuit):
     assert list(run.gids_of({"population": "v1", "node_ids": [0, 2]})) == expected
     assert list(run.gids_of({"population": "v1", "node_id": [0, 2]})) == expected
     assert list(run.gids_of([int(g) for g in expected])) == expected
+    every = [c.gids(p, c.nodes[p].ids) for p in c.nodes]
+    assert list(run.gids_of("all")) == list(run.gids_of("All")) == sorted(
+        int(g) for gids in every for g in gids)                   # bmtk's "all", the spec's
     with pytest.warns(SonataWarning, match="'colour': population 'v1' has no such attribute"):
         everyone = run.gids_of({"population": "v1", "colour": "red"})
     assert list(everyone) == list(c.gids("v1", c.nodes["v1"].ids))
     with pytest.raises(SonataError, match="node-set list entry 999 is no node's gid"):
         run.gids_of([999])
+
+
+def test_a_membrane_report_skips_neurons_artificial_cells_as_bionet(circuit, tmp_path):
+    """BioNet's membrane report records the biophysical cells of its node set and skips
+    NEURON's artificial cells (bmtk's bio_450cells reports v of "all", IntFire1 cells
+    included): the same here, with a warning."""
+    from neurosim.io.sonata import SonataWarning
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder, ignore=shutil.ignore_patterns("output"))
+    types = folder / "network" / "v1_node_types.csv"
+    types.write_text(types.read_text().replace("nest:iaf_psc_alpha", "nrn:IntFire1"))
+    (folder / "components" / "point" / "iaf.json").write_text('{"tau": 0.02, "refrac": 0.003}')
+    circuit_file = folder / "circuit_config.json"
+    cfg = json.loads(circuit_file.read_text())
+    synapses = folder / "synaptic_models"
+    shutil.copytree(cfg["components"]["synaptic_models_dir"], synapses)
+    (synapses / "static.json").write_text('{"sign": 1}')  # onto IntFire1: BioNet reads it
+    cfg["components"]["synaptic_models_dir"] = str(synapses)
+    circuit_file.write_text(json.dumps(cfg))
+    with pytest.warns(SonataWarning, match="3 artificial cells of the node set .*IntFire1"):
+        run = SonataRun(str(folder / "simulation_config.json"))
+    run.run()
+    data, ids, _ = report(str(folder / "output" / "all_v.h5"))
+    assert sorted(set(ids[:, 0].tolist())) == [0, 1]            # the two Scnn1a cells

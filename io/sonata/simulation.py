@@ -34,6 +34,7 @@ def _is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+ALL_NODES = ("All", "all")     # every node: the spec's name, and bmtk's
 CLAMP_INPUTS = ("current_clamp", "csv", "file")   # bmtk's IClamp input types (nwb: not yet)
 
 
@@ -186,7 +187,7 @@ class SonataRun:
                 raise SonataError(f"{self.path}: node set {node_set!r} refers to itself")
             if node_set not in self.node_sets and node_set in c.nodes:
                 return np.sort(c.gids(node_set, c.nodes[node_set].ids))
-            if node_set == "All" and node_set not in self.node_sets:
+            if node_set in ALL_NODES and node_set not in self.node_sets:
                 return np.sort(np.concatenate([c.gids(p, c.nodes[p].ids) for p in c.nodes]))
             if node_set not in self.node_sets:
                 missing = "" if self.missing_node_sets is None else \
@@ -377,7 +378,7 @@ class SonataRun:
         step = self._number(spec, "dt", f"reports.{name}", self.dt)
         cells = spec.get("cells", "All")
         if isinstance(cells, str) and cells not in self.node_sets and \
-                cells not in self.circuit.nodes and cells != "All" and \
+                cells not in self.circuit.nodes and cells not in ALL_NODES and \
                 self.missing_node_sets is not None:
             warnings.warn(f"{where}: node set {cells!r} is unknown and the node sets file "
                           f"{self.missing_node_sets} does not exist: the report is skipped",
@@ -396,6 +397,18 @@ class SonataRun:
         if multimeter and any(int(g) in net.cells for g in gids):
             raise SonataError(f"{where}: sections {sections!r} (a NEST multimeter) on "
                               "biophysical cells; give soma, all or section kinds")
+        if not multimeter and any(int(g) in net.cells for g in gids):
+            # BioNet's membrane report records its biophysical cells and skips the others
+            # (NEURON's artificial cells: IntFire1 has no v)
+            from neurosim.events import NEST_MODELS
+            skipped = [int(g) for g in gids if int(g) in net.artificial and
+                       net.artificial[int(g)][0].name not in NEST_MODELS]
+            if skipped:
+                warnings.warn(f"{where}: {len(skipped)} artificial cells of the node set "
+                              f"(e.g. gid {skipped[0]}, {net.artificial[skipped[0]][0].name}) "
+                              "are not recorded, as BioNet records biophysical cells only",
+                              SonataWarning, stacklevel=2)
+                gids = gids[~np.isin(gids, skipped)]
         file_name = spec.get("file_name", f"{name}.h5")
         path = file_name if os.path.isabs(file_name) else \
             os.path.join(self.output_dir, file_name)
