@@ -35,6 +35,13 @@ def LIFAlpha(**params):
     return point_neuron("iaf_psc_alpha", **params)
 
 
+def LIFDelta(**params):
+    """LIF whose potential jumps by each spike's weight, integrated exactly (NEST's
+    ``iaf_psc_delta``: weights in mV; ``refractory_input`` 1 keeps the spikes arriving
+    while refractory, decayed, for its end)."""
+    return point_neuron("iaf_psc_delta", **params)
+
+
 def LIFCond(**params):
     """Conductance-based LIF with exponential conductances (NEST's ``iaf_cond_exp``: g_L
     nS, E_ex, E_in mV; weights in nS, negative for inhibition)."""

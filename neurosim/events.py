@@ -22,13 +22,18 @@ class Connections:
     """The kernel's connection rows, sorted by source gid: the rows of gid g are
     ``ptr[g]:ptr[g + 1]``, in connection order within a source (so ordering events by
     (time, source, row) is the canonical order), a spike's events read consecutive memory.
-    Each row: delay, target (table, instance) and weight vector; about 24 bytes."""
+    Each row: delay, target (table, instance) and weight vector; about 24 bytes.
+    ``lead``: per target table, how many steps before its step an event is taken (1 for
+    NEST's models whose state jumps with an input: NEST adds it in the step that ends at
+    its time; see ``Mechanism.event_lead``)."""
 
-    def __init__(self, ptr, delay, table, instance, weights):
+    def __init__(self, ptr, delay, table, instance, weights, lead=None):
         self.ptr = ptr
         self.delay = np.asarray(delay, dtype=float)
         self.target_table = np.asarray(table)
         self.target_instance = np.asarray(instance)
+        self.lead = np.zeros(int(self.target_table.max(initial=-1)) + 1, dtype=np.int64) \
+            if lead is None else np.asarray(lead, dtype=np.int64)
         w = np.asarray(weights, dtype=float)
         self.weights = np.ascontiguousarray(w if w.ndim == 2 else w.reshape(len(w), 1))
 
@@ -92,8 +97,9 @@ class EventQueue:
         self.next_order += len(sent)
         if len(self.conns) == 0:
             return
+        c = self.conns
         events, first, counts = _events_of(np.asarray(gids, dtype=np.int64), sent, order,
-                                           self.conns.ptr, self.conns.delay, self.dt)
+                                           c.ptr, c.delay, c.target_table, c.lead, self.dt)
         self._file(events, first, counts)
 
     def _file(self, events, first, counts):
@@ -121,7 +127,7 @@ class EventQueue:
         out = (np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64),
                np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64))
         _unpack(events, sort, self.dt, self.conns.target_table, self.conns.target_instance,
-                *out)
+                self.conns.lead, *out)
         return dict(zip(self._FIELDS, out))
 
     def pop_before(self, end_step):
@@ -207,10 +213,10 @@ def _order_ties(sort, time, events, delay):
 
 
 @njit(cache=True, nogil=True)
-def _unpack(events, sort, dt, target_table, target_instance, step, time, source, conn,
+def _unpack(events, sort, dt, target_table, target_instance, lead, step, time, source, conn,
             table, instance):
     """The fields of events (rows: time's bits, source << 32 | row) taken in ``sort``'s
-    order, in one pass."""
+    order, in one pass; the step is the one that takes the event (its target's lead)."""
     bits = np.empty(1, dtype=np.int64)
     t = bits.view(np.float64)
     for k in range(len(sort)):
@@ -219,7 +225,7 @@ def _unpack(events, sort, dt, target_table, target_instance, step, time, source,
         key = events[e, 1]
         c = key & 0xFFFFFFFF
         time[k] = t[0]
-        step[k] = _step_of(t[0], dt)
+        step[k] = _step_of(t[0], dt) - lead[target_table[c]]
         source[k] = key >> 32
         conn[k] = c
         table[k] = target_table[c]
@@ -232,10 +238,10 @@ def _step_of(time, dt):
 
 
 @njit(cache=True, nogil=True)
-def _events_of(gids, sent, order, ptr, delay, dt):
+def _events_of(gids, sent, order, ptr, delay, target_table, lead, dt):
     """The events of spikes (gids, times sent, emission order): rows (time's bits,
-    order << 32 | row), in
-    order of step, stably (a counting sort: the steps span only the delays); returns
+    order << 32 | row), in order of the step that takes them (their time's, less the
+    target's lead), stably (a counting sort: the steps span only the delays); returns
     (events, first step, count of each step from the first)."""
     n_gids = len(ptr) - 1
     lo, hi, m = np.int64(2**62), np.int64(-2**62), 0
@@ -243,7 +249,7 @@ def _events_of(gids, sent, order, ptr, delay, dt):
         g = gids[k]
         if 0 <= g < n_gids:
             for c in range(ptr[g], ptr[g + 1]):
-                step = _step_of(sent[k] + delay[c], dt)
+                step = _step_of(sent[k] + delay[c], dt) - lead[target_table[c]]
                 lo, hi, m = min(lo, step), max(hi, step), m + 1
     events = np.empty((m, 2), dtype=np.int64)
     if m == 0:
@@ -253,7 +259,7 @@ def _events_of(gids, sent, order, ptr, delay, dt):
         g = gids[k]
         if 0 <= g < n_gids:
             for c in range(ptr[g], ptr[g + 1]):
-                counts[_step_of(sent[k] + delay[c], dt) - lo] += 1
+                counts[_step_of(sent[k] + delay[c], dt) - lead[target_table[c]] - lo] += 1
     fill = np.zeros(hi - lo + 1, dtype=np.int64)
     fill[1:] = np.cumsum(counts)[:-1]
     time = np.empty(1)
@@ -263,8 +269,9 @@ def _events_of(gids, sent, order, ptr, delay, dt):
         if 0 <= g < n_gids:
             for c in range(ptr[g], ptr[g + 1]):
                 time[0] = sent[k] + delay[c]
-                at = fill[_step_of(time[0], dt) - lo]
-                fill[_step_of(time[0], dt) - lo] += 1
+                step = _step_of(time[0], dt) - lead[target_table[c]] - lo
+                at = fill[step]
+                fill[step] += 1
                 events[at, 0] = bits[0]
                 events[at, 1] = (order[k] << 32) | c
     return events, lo, counts
@@ -286,9 +293,25 @@ def check_delays(delays, dt, made=None, source=None, target=None):
                              "sources any delay >= 0 is delivered)")
 
 
+def check_lead_delays(conns, dt, names):
+    """An event taken a step before its time (``Connections.lead``) must still come after
+    the step its spike left in: such connections need delays >= dt, from any source (NEST
+    refuses delays below its resolution).  ``names``: the target tables' mechanisms."""
+    if not conns.lead.any() or len(conns) == 0:
+        return
+    short = (conns.delay < dt * (1 - 1e-9)) & (conns.lead[conns.target_table] > 0)
+    if short.any():
+        c = int(np.flatnonzero(short)[0])
+        source = int(np.searchsorted(conns.ptr, c, side="right") - 1)
+        raise ParameterError(f"connection from gid {source} onto an "
+                             f"{names[conns.target_table[c]]} neuron: delay {conns.delay[c]} ms is shorter than dt = {dt} ms "
+                             "(NEST takes its input in the step that ends at the event: its "
+                             "delays must be >= the resolution)")
+
+
 # NEST's point-neuron models (neurosim.mechanisms.builtin.point_neurons)
-NEST_MODELS = frozenset({"iaf_psc_exp", "iaf_psc_alpha", "iaf_cond_exp", "aeif_cond_exp",
-                         "izhikevich"})
+NEST_MODELS = frozenset({"iaf_psc_exp", "iaf_psc_alpha", "iaf_psc_delta", "iaf_cond_exp",
+                         "aeif_cond_exp", "izhikevich"})
 
 
 def nest_timing(net):

@@ -15,7 +15,8 @@ from . import wiring
 from .backends import make_backend
 from .cell import Cell
 from .errors import LocationError, NumericalInstabilityError, ParameterError
-from .events import EventQueue, by_source, check_delays, nest_stamps, nest_timing
+from .events import (EventQueue, by_source, check_delays, check_lead_delays, nest_stamps,
+                     nest_timing)
 from .lowering import artificial_tables, lower
 from .network import Network
 from .parallel import SpikeRoute, default_comm, owner_of, partition
@@ -28,6 +29,15 @@ _MAX_BUFFER = 8_000_000      # floats held per kernel call before traces are col
 _MAX_SPIKES = 1_000_000      # spike-buffer entries a kernel call may need at worst
 _MAX_STEPS = 4096            # steps per kernel call at most: a signal is answered soon
 EXCHANGES = ("auto", "allgather", "alltoall")
+
+
+def _state_or_param(j, row, inst):
+    """The probe of a mechanism variable (``Mechanism.resolve_variable``'s row): a state or
+    assigned variable the kernel samples, or a parameter no block writes (a constant, as
+    NEURON records a synapse's ``tau1``)."""
+    if isinstance(row, tuple):
+        return ("param", j, row[1], inst)
+    return ("state", j, row, inst)
 
 
 def _on_every_rank(method):
@@ -230,6 +240,8 @@ class Simulation:
         # the kernel's connection rows (sorted by source) and Poisson drives
         self.connections = wiring.connection_rows(self, target, src, tgt, codes, labels,
                                                   weights, delays)
+        check_lead_delays(self.connections, self.dt,
+                          [t.mechanism.name for t in self.backend.tables])
         self._conn_sources = src                        # to find the rows' order again
         self.events = EventQueue(self.connections, self.dt)
         self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \
@@ -420,13 +432,14 @@ class Simulation:
             return trace
         if gid in self.network.artificial:
             j, row, inst = self._find_artificial(variable, gid)
-            probe, trace = ("state", j, row, inst), Trace(variable, None, gid, every * self.dt)
+            probe, trace = _state_or_param(j, row, inst), Trace(variable, None, gid,
+                                                                 every * self.dt)
         elif gid not in self._index_of:
             raise ParameterError(f"cell {gid} is not a cell of the network")
         elif isinstance(location, str):
             j, row, inst = self._find_labelled(variable, gid, location)
-            probe, trace = ("state", j, row, inst), Trace(variable, location, gid,
-                                                           every * self.dt)
+            probe, trace = (_state_or_param(j, row, inst), Trace(variable, location, gid,
+                                                                  every * self.dt))
         else:
             node = self.model.locate(location, self._index_of[gid])
             trace = Trace(variable, tuple(location), gid, every * self.dt)
@@ -438,7 +451,7 @@ class Simulation:
             elif ion_field is not None:
                 probe = ("ion", *ion_field, node)
             else:
-                probe = ("state", *self._find_variable(variable, node, location))
+                probe = _state_or_param(*self._find_variable(variable, node, location))
         if self._stream is not None:
             trace._stream(self._stream.trace_sink(trace))
         self.backend.host()                     # a GPU's state, for the first sample
@@ -454,6 +467,8 @@ class Simulation:
             return self.backend.imem[probe[1]]
         if probe[0] == "ion":
             return self.backend.ions[probe[1]][probe[2]][probe[3]]
+        if probe[0] == "param":
+            return self.backend.tables[probe[1]].params[probe[2], probe[3]]
         _, j, row, inst = probe
         table = self.backend.tables[j]
         return table.states[row, inst] if row >= 0 else table.assigned[-1 - row, inst]
@@ -497,6 +512,10 @@ class Simulation:
         return None
 
     def _find_variable(self, variable, node, location):
+        if variable == "i_membrane":
+            raise ParameterError("cannot record 'i_membrane', the current density of NEURON's "
+                                 "extracellular mechanism (mA/cm2): neurosim records the total "
+                                 "membrane current 'i_membrane_' (nA)")
         if "." in variable:
             mech_name, state = variable.split(".", 1)
         elif "_" in variable:
@@ -727,8 +746,11 @@ class Simulation:
 
     def _collect(self, step0, done, every, count, out, until=None):
         """The samples a call took (those of steps after ``until`` dropped)."""
-        for r, (trace, e, _) in enumerate(self._probes):
+        for r, (trace, e, probe) in enumerate(self._probes):
             k = int(count[r])
+            if probe[0] == "param":     # a constant: sampled here, not by the kernel
+                k = (step0 + done) // e - step0 // e
+                out[r, :k] = self._probe_value(probe)
             if k:
                 first = (step0 // e + 1) * e
                 steps = first + e * np.arange(k)

@@ -53,7 +53,8 @@ def connection_rows(sim, target, src, tgt, codes, labels, weights, delays):
     delay_rows = np.empty(n)
     gather(delays, index, delay_rows)
     del index
-    connections = Connections(ptr, delay_rows, tables[:n], insts[:n], wmat[:n])
+    lead = [t.mechanism.event_lead for t in sim.backend.tables]
+    connections = Connections(ptr, delay_rows, tables[:n], insts[:n], wmat[:n], lead)
     _set_drives(sim, drives, target, n, tables, insts, wmat)
     for j, table in enumerate(sim.backend.tables):        # FOR_NETCONS: rows by instance
         if table.mechanism.uses_for_netcons:

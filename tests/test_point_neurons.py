@@ -128,20 +128,27 @@ NEST_CASES = {
                       (300.0, -400.0, 200.0), 1e-9, 1e-9),
     "izhikevich": ({"I_e": 10.0}, {"I_e": 2.0, "a": 0.1, "d": 2.0},
                    (8.0, -6.0, 5.0), 1e-9, 1e-9),
+    # inputs while refractory: dropped, or (refractory_input) kept, decayed, for its end
+    "iaf_psc_delta": ({"I_e": 450.0}, {"I_e": 330.0, "t_ref": 3.0},
+                      (4.0, -3.0, 6.0), 1e-9, 1e-9),
+    "iaf_psc_delta/refractory_input": ({"I_e": 450.0}, {"I_e": 330.0, "t_ref": 3.0,
+                                                       "refractory_input": True},
+                                       (4.0, -3.0, 6.0), 1e-9, 1e-9),
     "iaf_cond_exp": ({"I_e": 450.0}, {"I_e": 330.0, "tau_syn_in": 5.0},
                      (30.0, -40.0, 20.0), 1e-9, 2e-3),
     "aeif_cond_exp": ({"I_e": 800.0}, {"I_e": 560.0, "t_ref": 2.0, "a": 2.0, "b": 40.0},
                       (60.0, -30.0, 60.0), 1e-9, 2e-3),
 }
-TEMPLATES = {"iaf_psc_alpha": "LIFAlpha", "izhikevich": "Izhikevich",
+TEMPLATES = {"iaf_psc_alpha": "LIFAlpha", "iaf_psc_delta": "LIFDelta", "izhikevich": "Izhikevich",
              "iaf_cond_exp": "LIFCond", "aeif_cond_exp": "AdEx"}
 
 
-@pytest.mark.parametrize("model", sorted(NEST_CASES))
-def test_point_neuron_matches_nest(nest, model):
+@pytest.mark.parametrize("case", sorted(NEST_CASES))
+def test_point_neuron_matches_nest(nest, case):
     """A driven neuron a, and a neuron b driven by a, by excitatory and inhibitory spike
     trains and by a constant current: NEST's spike times of both and b's V_m."""
-    params_a, params_b, (w_exc, w_inh, w_ab), t_tol, v_tol = NEST_CASES[model]
+    params_a, params_b, (w_exc, w_inh, w_ab), t_tol, v_tol = NEST_CASES[case]
+    model = case.split("/")[0]
     exc_times, inh_times = [10.0, 12.0, 30.0, 70.0, 70.5, 71.0], [50.0, 50.5, 90.0]
     nest.ResetKernel()
     nest.resolution = 0.1

@@ -184,3 +184,30 @@ def test_single_cell_demo_writes_traces_and_picture(tmp_path):
         assert attrs["variable"] == "v"
     png = (tmp_path / "demo_traces.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_seclamp_matches_neuron():
+    """NEURON's SEClamp (built in): three command levels through an access resistance on
+    the ball-and-stick's hh soma, the last ending before the run does; v at the soma and the
+    dendrite's tip and the clamp's current i as NEURON computes them."""
+    from peers import clear, h, run
+    cell = hh_ball_and_stick()
+    levels = dict(dur1=5.0, amp1=-70.0, dur2=10.0, amp2=-20.0, dur3=8.0, amp3=-50.0, rs=0.05)
+    label = cell.add_synapse((0, 0.5), "SEClamp", **levels)
+    sim = ns.Simulation(cell, dt=0.025)
+    v_soma, v_tip = sim.record("v", (0, 0.5)), sim.record("v", (1, 1.0))
+    i_mine, vc_mine = sim.record("i", label), sim.record("vc", label)
+    sim.run(40.0)
+    secs, _ = neuron_hh_ball_and_stick(cell)
+    clamp = h.SEClamp(secs[0](0.5))
+    for key, value in levels.items():
+        setattr(clamp, key, value)
+    i_rec, vc_rec = h.Vector().record(clamp._ref_i), h.Vector().record(clamp._ref_vc)
+    _, (v0, v1) = run(40.0, 0.025, -65.0, probes=(secs[0](0.5), secs[1](1.0)))
+    np.testing.assert_allclose(v_soma.values, v0, atol=1e-6)
+    np.testing.assert_allclose(v_tip.values, v1, atol=1e-6)
+    np.testing.assert_allclose(i_mine.values[1:], np.array(i_rec)[1:], atol=1e-6)
+    np.testing.assert_allclose(vc_mine.values[1:], np.array(vc_rec)[1:], atol=1e-9)
+    assert abs(v0[int(12.0 / 0.025)] + 20.0) < 1.0          # it clamps
+    assert np.all(np.array(i_rec)[int(24.0 / 0.025):] == 0.0)       # and lets go
+    clear()

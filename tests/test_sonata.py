@@ -8,11 +8,13 @@ import shutil
 import subprocess
 import sys
 
+import bmtk
 import h5py
 import libsonata
 import numpy as np
 import pytest
 
+import neurosim as ns
 from neurosim.cli import main
 from neurosim.io.sonata import SonataError, SonataRun, read_spikes
 from neurosim.lowering import _lower_cell
@@ -469,3 +471,94 @@ def test_a_netcon_report_records_each_synapse_as_bionet_lays_it_out(tmp_path):
         assert abs(x * nseg[s] - (np.floor(x * nseg[s]) + 0.5)) < 1e-9     # a centre
     np.testing.assert_allclose(column, probe.values[1:], rtol=0, atol=1e-12)
     assert np.abs(column).max() > 1e-4                       # it did receive input
+
+
+def test_a_morphology_named_with_dots_and_no_extension(circuit, tmp_path):
+    """SONATA lets a morphology's ``.swc`` out; a name holding dots (Allen's
+    "Rbp4-Cre_KL100_Ai14-180747.06.01.01_495335491_m") is found as bmtk finds it: as given,
+    else with .swc added."""
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder, ignore=shutil.ignore_patterns("output"))
+    circuit_file = folder / "circuit_config.json"
+    cfg = json.loads(circuit_file.read_text())
+    morphologies = tmp_path / "morphologies"
+    morphologies.mkdir()
+    shutil.copy(os.path.join(cfg["components"]["morphologies_dir"], "Scnn1a_473845048_m.swc"),
+                morphologies / "Scnn1a.473845048.01_m.swc")
+    cfg["components"]["morphologies_dir"] = str(morphologies)
+    circuit_file.write_text(json.dumps(cfg))
+    types = folder / "network" / "v1_node_types.csv"
+    types.write_text(types.read_text().replace("Scnn1a_473845048_m.swc", "Scnn1a.473845048.01_m"))
+    assert "Scnn1a.473845048.01_m" in types.read_text()
+    run = SonataRun(str(folder / "simulation_config.json"))
+    gid = int(run.circuit.gids("v1", [0])[0])
+    assert "Scnn1a.473845048.01_m.swc" in run.circuit.network.cells[gid].morphology.source
+
+
+def test_a_netcon_report_of_a_synapse_parameter(tmp_path):
+    """A parameter of each synapse (bmtk's bio_14cells records Exp2Syn's tau1: NEURON reads
+    any RANGE variable) is a column of its value at every frame: the synapse files' tau1
+    (AMPA 1.0 ms, GABA 2.7 ms), Exp2Syn's INITIAL keeping it below tau2."""
+    config = build(tmp_path, tstop=20.0)
+    cfg = json.loads(open(config).read())
+    cfg["reports"] = {"syn_tau1": {"cells": "bio", "variable_name": "tau1",
+                                   "module": "netcon_report", "syn_type": "Exp2Syn"}}
+    open(config, "w").write(json.dumps(cfg))
+    run = SonataRun(config)
+    run.run()
+    synapses = os.path.join(os.path.dirname(bmtk.__file__), "utils", "scripts", "bionet",
+                            "synaptic_models")
+    tau1 = {json.load(open(os.path.join(synapses, name)))["tau1"]
+            for name in ("AMPA_ExcToExc.json", "GABA_InhToExc.json")}
+    with h5py.File(os.path.join(os.path.dirname(config), "output", "syn_tau1.h5")) as f:
+        data = f["report/v1/data"][()]
+    assert data.shape == (800, 22)                # 20 ms at dt 0.025, 11 synapses a cell
+    assert set(np.unique(data).tolist()) == tau1 and len(tau1) == 2
+    assert np.all(data == data[0])
+    with pytest.raises(ns.ParameterError, match="no state or assigned variable 'q'"):
+        run.sim.record("q", run.circuit.network.cells[0].synapses[0].label, cell=0)
+
+
+def test_node_set_queries_as_bmtk_reads_them(circuit):
+    """A node-set query may name ``node_ids`` as well as ``node_id`` (bmtk's
+    point_120cells perturbs nodes so); a key no node has is ignored with a warning, as bmtk
+    ignores it; a list may hold gids."""
+    from neurosim.io.sonata import SonataWarning
+    run = SonataRun(circuit)
+    c = run.circuit
+    expected = list(c.gids("v1", [0, 2]))
+    assert list(run.gids_of({"population": "v1", "node_ids": [0, 2]})) == expected
+    assert list(run.gids_of({"population": "v1", "node_id": [0, 2]})) == expected
+    assert list(run.gids_of([int(g) for g in expected])) == expected
+    every = [c.gids(p, c.nodes[p].ids) for p in c.nodes]
+    assert list(run.gids_of("all")) == list(run.gids_of("All")) == sorted(
+        int(g) for gids in every for g in gids)                   # bmtk's "all", the spec's
+    with pytest.warns(SonataWarning, match="'colour': population 'v1' has no such attribute"):
+        everyone = run.gids_of({"population": "v1", "colour": "red"})
+    assert list(everyone) == list(c.gids("v1", c.nodes["v1"].ids))
+    with pytest.raises(SonataError, match="node-set list entry 999 is no node's gid"):
+        run.gids_of([999])
+
+
+def test_a_membrane_report_skips_neurons_artificial_cells_as_bionet(circuit, tmp_path):
+    """BioNet's membrane report records the biophysical cells of its node set and skips
+    NEURON's artificial cells (bmtk's bio_450cells reports v of "all", IntFire1 cells
+    included): the same here, with a warning."""
+    from neurosim.io.sonata import SonataWarning
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder, ignore=shutil.ignore_patterns("output"))
+    types = folder / "network" / "v1_node_types.csv"
+    types.write_text(types.read_text().replace("nest:iaf_psc_alpha", "nrn:IntFire1"))
+    (folder / "components" / "point" / "iaf.json").write_text('{"tau": 0.02, "refrac": 0.003}')
+    circuit_file = folder / "circuit_config.json"
+    cfg = json.loads(circuit_file.read_text())
+    synapses = folder / "synaptic_models"
+    shutil.copytree(cfg["components"]["synaptic_models_dir"], synapses)
+    (synapses / "static.json").write_text('{"sign": 1}')  # onto IntFire1: BioNet reads it
+    cfg["components"]["synaptic_models_dir"] = str(synapses)
+    circuit_file.write_text(json.dumps(cfg))
+    with pytest.warns(SonataWarning, match="3 artificial cells of the node set .*IntFire1"):
+        run = SonataRun(str(folder / "simulation_config.json"))
+    run.run()
+    data, ids, _ = report(str(folder / "output" / "all_v.h5"))
+    assert sorted(set(ids[:, 0].tolist())) == [0, 1]            # the two Scnn1a cells

@@ -282,17 +282,43 @@ def test_5_cells_iclamp_as_shipped(tmp_path, monkeypatch):
                                   v[:, 3])
 
 
-def test_current_clamp_lists_and_sections_as_bionet(tmp_path):
-    """BioNet's current_clamp forms on the 5-cell example: amp/delay/duration lists (one
-    IClamp each) and a clamp on a dendrite (section_name, section_index, section_dist);
-    spikes identical to BioNet's and soma v within 0.01 mV RMS."""
-    inputs = {"steps": {"input_type": "current_clamp", "module": "IClamp",
-                        "node_set": "biophys_cells", "amp": [0.25, 0.35],
-                        "delay": [20.0, 150.0], "duration": [100.0, 80.0]},
-              "dendrite": {"input_type": "current_clamp", "module": "IClamp",
-                           "node_set": "biophys_cells", "amp": 0.3, "delay": 60.0,
-                           "duration": 150.0, "section_name": "dend", "section_index": 2,
-                           "section_dist": 0.3}}
+CLAMPS = {
+    # amp/delay/duration lists (one IClamp each) and a clamp on a dendrite of the cells of
+    # a list of gids
+    "lists and sections": {
+        "steps": {"input_type": "current_clamp", "module": "IClamp",
+                  "node_set": "biophys_cells", "amp": [0.25, 0.35],
+                  "delay": [20.0, 150.0], "duration": [100.0, 80.0]},
+        "dendrite": {"input_type": "current_clamp", "module": "IClamp",
+                     "node_set": [0, 2, 4], "amp": 0.3, "delay": 60.0,
+                     "duration": 150.0, "section_name": "dend", "section_index": 2,
+                     "section_dist": 0.3}},
+    # amplitudes played from a CSV (its last one held one more interval), and one with its
+    # own column names and separator ending on 0
+    "csv files": {
+        "played": {"input_type": "csv", "module": "IClamp", "node_set": "biophys_cells",
+                   "file": "clamp.csv"},
+        "named": {"input_type": "file", "module": "IClamp", "node_set": "biophys_cells",
+                  "file": "named.csv", "separator": ",", "timestamps_column": "t",
+                  "amplitudes_column": "nA", "section_name": "dend", "section_index": 1}},
+}
+# BioNet's SEClamp input (bmtk 1.2): amp from delay for duration through resistance, at
+# the soma of one cell
+CLAMPS["voltage clamp"] = {
+    "vclamp": {"input_type": "voltage_clamp", "module": "SEClamp", "node_set": [3],
+               "amp": -30.0, "delay": 40.0, "duration": 100.0, "resistance": 0.5},
+    "kick": {"input_type": "current_clamp", "module": "IClamp", "node_set": "biophys_cells",
+             "amp": 0.3, "delay": 120.0, "duration": 100.0}}
+CSV_FILES = {"clamp.csv": "timestamps amps\n40.0 0.2\n80.0 0.35\n120.0 0.0\n160.0 0.3\n",
+             "named.csv": "t,nA\n100.0,0.25\n125.0,0.4\n150.0,0.0\n"}
+
+
+@pytest.mark.parametrize("case", sorted(CLAMPS))
+def test_current_clamps_as_bionet(tmp_path, case):
+    """BioNet's current clamps on the 5-cell example — amp/delay/duration lists, a clamp
+    on a dendrite (section_name, section_index, section_dist), amplitudes played from a
+    CSV file — spikes identical to BioNet's and soma v within 0.01 mV RMS."""
+    inputs = CLAMPS[case]
     runs = {}
     for who in ("neurosim", "bionet"):
         root = tmp_path / who
@@ -304,9 +330,12 @@ def test_current_clamp_lists_and_sections_as_bionet(tmp_path):
         sim["run"]["tstop"] = 300.0
         sim["inputs"] = inputs
         sim["reports"] = {"membrane_potential": sim["reports"]["membrane_potential"]}
+        sim["output"]["spikes_file_csv"] = "spikes.csv"
         (example / "simulation_config.json").write_text(json.dumps(sim))
         (example / "node_sets.json").write_text('{"biophys_cells": {"population": '
                                                 '"biophysical"}}')
+        for name, text in CSV_FILES.items():
+            (example / name).write_text(text)
         runs[who] = example
     subprocess.run(["nrnivmodl", "modfiles"], cwd=runs["bionet"].parent / "shared_components"
                    / "mechanisms", check=True, capture_output=True)
@@ -324,6 +353,18 @@ def test_current_clamp_lists_and_sections_as_bionet(tmp_path):
     v, ref = (_report(path / "output" / "membrane_potential.h5") for path in
               (runs["neurosim"], runs["bionet"]))
     assert np.sqrt(np.mean((v - ref) ** 2, axis=0)).max() <= 0.01
+    # output.spikes_file_csv: bmtk's CSV, the same rows (bmtk 1.2 leaves its rows in the
+    # order it recorded them, neurosim in spikes_sort_order: compared sorted)
+    csv_mine, csv_theirs = ((path / "output" / "spikes.csv").read_text().splitlines()
+                            for path in (runs["neurosim"], runs["bionet"]))
+    assert csv_mine[0] == csv_theirs[0] == "timestamps population node_ids"
+    rows = [sorted((round(float(t), 6), p, int(n)) for t, p, n in map(str.split, lines[1:]))
+            for lines in (csv_mine, csv_theirs)]
+    times_mine = [float(line.split()[0]) for line in csv_mine[1:]]
+    assert times_mine == sorted(times_mine)                 # spikes_sort_order: time
+    assert len(rows[0]) == len(rows[1]) == len(theirs[0])
+    for a, b in zip(*rows):
+        assert a[1:] == b[1:] and abs(a[0] - b[0]) < 1e-6, (a, b)
 
 
 @pytest.mark.parametrize("change, named", [
@@ -362,3 +403,120 @@ def test_interpolated_spike_times_from_a_sonata_run(tmp_path):
     assert len(ta) >= 5 and list(ia) == list(ib)
     lag = ta - tb
     assert np.all((lag > 0) & (lag < 0.1)), lag
+
+
+# Synapse .mod files with the parameters of bmtk's stp2syn and stp5syn (the files bmtk
+# ships with its examples are not in its package): BioNet's setters decide which of a
+# synapse file's values reach them
+STP_MODS = {
+    "stp2syn": ("e = 0 (mV) p0 = 0.9 tau_r0 = 50 (ms) tau_FDR = 100 (ms) tau_1 = 2 (ms) "
+                "a_FDR = 0.9", "(tau_r0 + a_FDR * tau_FDR)", "p0"),
+    "stp5syn": ("e = 0 (mV) tau_1 = 2 (ms) tau_r0 = 50 (ms) tau_FDR = 100 (ms) a_FDR = 0.9 "
+                "a_D = 1 a_i = 1 a_f = 1 pbtilde = 0.9",
+                "(tau_r0 + a_FDR * tau_FDR * a_D + a_i + a_f)", "pbtilde"),
+}
+STP_TEMPLATE = """NEURON {{ POINT_PROCESS {name} RANGE {ranges}, i NONSPECIFIC_CURRENT i }}
+UNITS {{ (nA) = (nanoamp) (mV) = (millivolt) (uS) = (microsiemens) }}
+PARAMETER {{ {params} }}
+ASSIGNED {{ v (mV) i (nA) }}
+STATE {{ g (uS) }}
+INITIAL {{ g = 0 }}
+BREAKPOINT {{ SOLVE state METHOD cnexp i = g * (v - e) }}
+DERIVATIVE state {{ g' = -g / tau_1 }}
+NET_RECEIVE (weight (uS), r, tlast (ms)) {{
+    INITIAL {{ r = 1 tlast = -1e9 }}
+    r = 1 - (1 - r) * exp(-(t - tlast) / {recovery})
+    g = g + weight * {release} * r
+    r = r * (1 - {release})
+    tlast = t
+}}
+"""
+STP_PARAMS = {   # what the synapse files say: BioNet's stp2syn leaves a_FDR as the file has it
+    "stp2syn": {"level_of_detail": "model_2", "erev": 0.0, "p0": 0.4, "tau_r0": 300.0,
+                "tau_FDR": 500.0, "tau_1": 3.0, "a_FDR": 0.1},
+    "stp5syn": {"erev": -5.0, "tau_1": 4.0, "tau_r0": 100.0, "tau_FDR": 200.0, "a_FDR": 0.2,
+                "a_D": 0.5, "a_i": 3.0, "a_f": 2.0, "pbtilde": 0.6},
+}
+
+
+def test_bionets_synapse_setters_as_bionet(tmp_path):
+    """Edges whose model_template is one of bmtk's synapse .mod files (stp2syn, stp5syn):
+    each parameter set from the synapse file's key BioNet reads it from (and only those);
+    spikes identical to BioNet's, soma v within 0.01 mV RMS."""
+    from bmtk.builder.networks import NetworkBuilder
+    from sonata_circuit import bionet_dir
+    root = tmp_path / "circuit"
+    mods = root / "mechanisms"
+    shutil.copytree(os.path.join(bionet_dir(), "mechanisms", "modfiles"), mods)
+    for name, (params, recovery, release) in STP_MODS.items():
+        ranges = ", ".join(re.findall(r"(\w+) = ", params))
+        (mods / f"{name}.mod").write_text(STP_TEMPLATE.format(
+            name=name, ranges=ranges, params=params, recovery=recovery, release=release))
+    synapses = root / "synaptic_models"
+    synapses.mkdir()
+    for name, params in STP_PARAMS.items():
+        (synapses / f"{name}.json").write_text(json.dumps(params))
+    net = NetworkBuilder("v1")
+    net.add_nodes(N=1, pop_name="Scnn1a", model_type="biophysical",
+                  model_template="ctdb:Biophys1.hoc", model_processing="aibs_perisomatic",
+                  dynamics_params="472363762_fit.json", morphology="Scnn1a_473845048_m.swc")
+    net.build()
+    net.save(output_dir=str(root / "network"))
+    virt = NetworkBuilder("virt")
+    virt.add_nodes(N=2, model_type="virtual")
+    for k, name in enumerate(STP_PARAMS):
+        virt.add_edges(source=virt.nodes(node_id=k), target=net.nodes(), connection_rule=1,
+                       syn_weight=0.06, delay=2.0, target_sections=["somatic"],
+                       distance_range=[0.0, 1e9], dynamics_params=f"{name}.json",
+                       model_template=name)
+    virt.build()
+    virt.save(output_dir=str(root / "network"))
+    with h5py.File(root / "spikes.h5", "w") as f:
+        g = f.create_group("spikes/virt")
+        trains = [np.arange(20.0 + 7 * k, 280.0, 12.0 + 5 * k) for k in range(2)]
+        times = np.concatenate(trains)
+        ids = np.concatenate([np.full(len(t), k) for k, t in enumerate(trains)])
+        g.create_dataset("timestamps", data=times)
+        g.create_dataset("node_ids", data=ids.astype(np.uint64))
+    base = bionet_dir()
+    config = {
+        "manifest": {"$BASE": "${configdir}"},
+        "run": {"tstop": 300.0, "dt": 0.025, "dL": 20.0, "spike_threshold": -15.0,
+                "nsteps_block": 5000},
+        "conditions": {"celsius": 34.0, "v_init": -80.0},
+        "components": {"morphologies_dir": os.path.join(base, "morphologies"),
+                       "biophysical_neuron_models_dir": os.path.join(
+                           base, "biophysical_neuron_models"),
+                       "synaptic_models_dir": "$BASE/synaptic_models",
+                       "mechanisms_dir": "$BASE/mechanisms"},
+        "networks": {"nodes": [{"nodes_file": f"$BASE/network/{p}_nodes.h5",
+                                "node_types_file": f"$BASE/network/{p}_node_types.csv"}
+                               for p in ("v1", "virt")],
+                     "edges": [{"edges_file": "$BASE/network/virt_v1_edges.h5",
+                                "edge_types_file": "$BASE/network/virt_v1_edge_types.csv"}]},
+        "inputs": {"virt": {"input_type": "spikes", "module": "sonata",
+                            "input_file": "$BASE/spikes.h5", "node_set": "virt"}},
+        "reports": {"membrane_potential": {"cells": "v1", "variable_name": "v",
+                                           "module": "membrane_report", "sections": "soma"}},
+        "output": {"output_dir": "$BASE/output", "spikes_file": "spikes.h5"}}
+    (root / "config.json").write_text(json.dumps(config))
+    bionet_root = tmp_path / "bionet"
+    shutil.copytree(root, bionet_root)
+    subprocess.run(["nrnivmodl", "."], cwd=bionet_root / "mechanisms", check=True,
+                   capture_output=True)
+    (bionet_root / "run_bionet.py").write_text(BIONET)
+    done = subprocess.run([sys.executable, "run_bionet.py", "config.json"], cwd=bionet_root,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = SonataRun(str(root / "config.json"))
+    kinds = sorted(s.mechanism.name for s in run.circuit.network.cells[0].synapses)
+    assert kinds == ["stp2syn", "stp5syn"]
+    run.run()
+    run.write()
+    mine, theirs = (spikes_of(path / "output" / "spikes.h5") for path in (root, bionet_root))
+    assert len(theirs[0]) >= 2
+    assert_same_spikes(mine, theirs)
+    v, ref = (h5py.File(path / "output" / "membrane_potential.h5")["report/v1/data"][()]
+              for path in (root, bionet_root))
+    assert np.ptp(ref) > 20.0
+    assert np.sqrt(np.mean((v - ref) ** 2, axis=0)).max() <= 0.01

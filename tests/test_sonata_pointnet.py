@@ -324,3 +324,48 @@ def test_300_pointneurons_current_clamp_matches_pointnet(copy):
     plain, _ = _neurosim(str(copy / "plain_config.json"), recorded=[],
                          output_dir=str(copy / "output_plain_neurosim"))
     assert plain != mine                    # the clamp changes the spikes
+
+
+def test_300_pointneurons_csv_current_clamp_matches_pointnet(copy):
+    """A current clamp played from a CSV (bmtk's ``csv`` input: amplitudes in pA from each
+    timestamp on, the last one held) gives PointNet's spikes."""
+    cfg = json.load(open(copy / "simulation_config.json"))
+    cfg["run"]["tstop"] = 400.0
+    cfg.pop("reports")
+    (copy / "clamp.csv").write_text("timestamps amps\n0.005 500.0\n100.0 250.0\n"
+                                    "200.0 -150.0\n300.0 120.0\n")
+    cfg["inputs"]["clamp"] = {"input_type": "csv", "module": "IClamp",
+                              "node_set": "recorded_cells", "file": "$BASE_DIR/clamp.csv"}
+    cfg["output"]["output_dir"] = "$BASE_DIR/output_csv"
+    json.dump(cfg, open(copy / "csv_config.json", "w"))
+    _python(_POINTNET, "csv_config.json", cwd=copy)
+    reference = _spikes(copy / "output_csv" / "spikes.h5")
+    mine, _ = _neurosim(str(copy / "csv_config.json"), recorded=[],
+                        output_dir=str(copy / "output_csv_neurosim"))
+    assert mine == reference
+    cfg["inputs"].pop("clamp")
+    json.dump(cfg, open(copy / "plain_config.json", "w"))
+    plain, _ = _neurosim(str(copy / "plain_config.json"), recorded=[],
+                         output_dir=str(copy / "output_plain_neurosim"))
+    assert plain != mine                    # the clamp changes the spikes
+
+
+def test_300_pointneurons_as_iaf_psc_delta_matches_pointnet(copy):
+    """The example's neurons as NEST's iaf_psc_delta (each spike's weight a jump of V_m in
+    mV, in the step that ends at its arrival): PointNet's spikes exactly."""
+    delta = copy.parent / "300_delta"
+    shutil.copytree(copy, delta, ignore=shutil.ignore_patterns("output*", "*_config.json"))
+    shutil.copy(copy / "simulation_config.json", delta)
+    shutil.copy(copy / "circuit_config.json", delta)
+    types_csv = delta / "network" / "internal_node_types.csv"
+    types_csv.write_text(types_csv.read_text().replace("iaf_psc_alpha", "iaf_psc_delta"))
+    cfg = json.load(open(delta / "simulation_config.json"))
+    cfg["run"]["tstop"] = 400.0
+    cfg.pop("reports")
+    json.dump(cfg, open(delta / "simulation_config.json", "w"))
+    _python(_POINTNET, "simulation_config.json", cwd=delta)
+    reference = _spikes(delta / "output" / "spikes.h5")
+    assert len(reference) > 1000
+    mine, _ = _neurosim(str(delta / "simulation_config.json"), recorded=[],
+                        output_dir=str(delta / "output_neurosim"))
+    assert mine == reference

@@ -40,6 +40,17 @@ SECTION_NAMES = {"soma": "soma", "somatic": "soma", "axon": "axon", "axonal": "a
                  "dend": "dend", "basal": "dend", "apic": "apic", "apical": "apic"}
 SYNAPSE_TEMPLATES = {"exp2syn": ("Exp2Syn", {"tau1": "tau1", "tau2": "tau2", "erev": "e"}),
                      "expsyn": ("ExpSyn", {"tau1": "tau", "tau": "tau", "erev": "e"})}
+# BioNet's setters for the synapse .mod files bmtk ships (found in components.mechanisms_dir):
+# the synapse file's key of each parameter (required, as BioNet reads them).  bmtk 1.2's
+# other setters (stp1syn, stp3syn, stp4syn, tmgsyn, exp1syn, exp1isyn) stop BioNet itself
+# (they expect lists of locations): those templates take the synapse file's keys as
+# parameter names, as any .mod file's point process does
+BIONET_SYNAPSES = {
+    "stp2syn": {"e": "erev", "p0": "p0", "tau_r0": "tau_r0", "tau_FDR": "tau_FDR",
+                "tau_1": "tau_1"},
+    "stp5syn": {"e": "erev", **{k: k for k in ("tau_1", "tau_r0", "tau_FDR", "a_FDR", "a_D",
+                                               "a_i", "a_f", "pbtilde")}},
+}
 
 
 class Circuit:
@@ -139,6 +150,16 @@ class Circuit:
                               f"({path}, from {self.config['_path']})")
         return path
 
+    def _morphology(self, morph, where):
+        """The node's SWC file: the name as given, else with ``.swc`` added (SONATA lets the
+        extension out; bmtk's rule, so a name holding dots works either way)."""
+        name = str(morph)
+        folder = self.components.get("morphologies_dir")
+        if folder is not None and not name.endswith(".swc") and not os.path.isfile(
+                os.path.join(resolve(self.config, folder), name)):
+            name += ".swc"
+        return self._component("morphologies_dir", name, "morphology", where)
+
     # ------------------------------------------------------------------ nodes
     def _add_nodes(self, name, pop):
         kinds = pop.attribute("model_type")
@@ -192,13 +213,21 @@ class Circuit:
         if key not in self._templates:
             builders = {"aibs_perisomatic": perisomatic_cell, "aibs_allactive": allactive_cell,
                         "neurosim": self._neurosim_cell}
+            # bmtk applies a comma-separated list of processors in turn; after the one that
+            # builds the cell, "extracellular" inserts NEURON's extracellular mechanism,
+            # which with its defaults (xg 1e9 S/cm2 to ground) moves v by ~1e-9 mV: nothing
+            # to do without extracellular stimulation (which neurosim refuses by name)
+            processing, *more = [p.strip() for p in str(processing).split(",")]
             if processing not in builders:
                 raise SonataError(f"{where}: model_processing {processing!r} is not known "
                                   f"(known: {sorted(builders)})")
-            swc = str(morph) if os.path.splitext(str(morph))[1] else f"{morph}.swc"
+            unknown = [p for p in more if p not in ("extracellular", "set_extracellular")]
+            if unknown:
+                raise SonataError(f"{where}: model_processing {unknown[0]!r} after "
+                                  f"{processing!r} is not known (known: extracellular)")
             try:
                 cell, _ = builders[processing](
-                    self._component("morphologies_dir", swc, "morphology", where),
+                    self._morphology(morph, where),
                     self._component("biophysical_neuron_models_dir", str(fit),
                                     "dynamics_params", where), dl=self.dl,
                     mechanism=lambda name: self._fit_mechanism(name, where))
@@ -219,10 +248,9 @@ class Circuit:
         if key not in self._templates:
             if morph is None:
                 raise SonataError(f"{where}: a NeuroML template needs the node's 'morphology'")
-            swc = str(morph) if os.path.splitext(str(morph))[1] else f"{morph}.swc"
             cell, _ = build_cell(
                 self._component("biophysical_neuron_models_dir", name, "model_template", where),
-                self._component("morphologies_dir", swc, "morphology", where),
+                self._morphology(morph, where),
                 lambda mech: self._mechanism(mech, where), dl=self.dl)
             cell.add_detector((0, 0.5), threshold=self.threshold)
             if self.v_init is not None:
@@ -536,9 +564,12 @@ class Circuit:
                                    f"{pop.path}: {pop.group.name}: edge {row}")
             params = read_json(path, "synapse parameters")
         template = str(template or params.get("level_of_detail", "exp2syn"))
+        where = f"{pop.path}: {pop.group.name}: edge {row}"
         if template.lower() in SYNAPSE_TEMPLATES:
             mech, names = SYNAPSE_TEMPLATES[template.lower()]
             out = (mech, {names[k]: float(v) for k, v in params.items() if k in names})
+        elif template in BIONET_SYNAPSES:
+            out = self._bionet_synapse(template, params, dynamics, where)
         else:
             try:
                 mech = ns.mechanisms.resolver(self._mechanisms_dir()[0])(template)
@@ -550,6 +581,25 @@ class Circuit:
             out = (mech, {k: v for k, v in params.items() if k != "level_of_detail"})
         self._synapses[key] = out
         return out
+
+    def _bionet_synapse(self, template, params, dynamics, where):
+        """A synapse of bmtk's .mod files, its parameters set as BioNet's setter sets them."""
+        try:
+            mech = self._mechanism(template, where)
+        except SonataError as e:
+            raise SonataError(f"{e} (BioNet's {template} is the .mod file of that name bmtk "
+                              "ships with its examples)") from None
+        keys = BIONET_SYNAPSES[template]
+        missing = [k for k in keys.values() if k not in params]
+        if missing:
+            raise SonataError(f"{where}: synapse parameters {dynamics!r} lack {missing} (BioNet's "
+                              f"{template} sets {', '.join(keys)} from {list(keys.values())})")
+        try:
+            values = {name: float(params[k]) for name, k in keys.items()}
+        except (TypeError, ValueError):
+            raise SonataError(f"{where}: synapse parameters {dynamics!r}: {list(keys.values())} "
+                              "must be numbers") from None
+        return mech, values
 
 
 def _segments(cell, types, lo, hi):

@@ -93,6 +93,37 @@ def write_spikes(path, populations, sort="by_time", attrs=None):
     return _atomic(path, write)
 
 
+def write_spikes_csv(path, populations, sort="by_time"):
+    """bmtk's spikes CSV (``output.spikes_file_csv``): a header ``timestamps population
+    node_ids`` and a line per spike, space-separated; ``sort`` by_time (then population and
+    node id), by_id (population, node id, time) or none.  Written whole, then renamed."""
+    if sort not in _SORT_CODES:
+        raise SonataError(f"spikes sort order {sort!r} is not one of by_time, by_id, none")
+    names = list(populations)
+    times = np.concatenate([np.asarray(populations[n][1], dtype=float) for n in names] +
+                           [np.zeros(0)])
+    ids = np.concatenate([np.asarray(populations[n][0], dtype=np.int64) for n in names] +
+                         [np.zeros(0, dtype=np.int64)])
+    pop = np.concatenate([np.full(len(populations[n][0]), k) for k, n in enumerate(names)] +
+                         [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+    code = _SORT_CODES[sort]
+    order = (np.lexsort((ids, pop, times)) if code == 2 else
+             np.lexsort((times, ids, pop)) if code == 1 else np.arange(len(ids)))
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            f.write("timestamps population node_ids\n")
+            t, p, n = times[order].tolist(), pop[order].tolist(), ids[order].tolist()
+            f.writelines(f"{t[k]!r} {names[p[k]]} {n[k]}\n" for k in range(len(t)))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
 class ReportWriter:
     """A SONATA element report written frame block by frame block into ``<path>.partial``,
     renamed into place by ``close``; one ``/report/<population>`` per ``add``.  With

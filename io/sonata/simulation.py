@@ -6,10 +6,12 @@
 
 ``run``: tstop, dt (default 0.025), dL (20 µm), spike_threshold (-15 mV); ``conditions``:
 celsius (34 °C), v_init (-80 mV); ``inputs``: ``spikes`` (a SONATA spikes file onto
-virtual nodes) and ``current_clamp`` (IClamp amp/delay/duration at the soma of a node set);
+virtual nodes) and current clamps (``current_clamp``: IClamp amp/delay/duration, or
+``csv``/``file``: amplitudes played from a CSV; at the soma or a section of a node set);
 ``reports``: ``membrane_report`` of a variable at the soma or at every segment
 (``sections``: soma | all) of a node set, every ``dt`` ms; ``output``: output_dir,
-spikes_file, spikes_sort_order.  Node sets from ``node_sets_file`` (or ``node_sets``).
+spikes_file, spikes_file_csv (bmtk's CSV), spikes_sort_order.  Node sets from
+``node_sets_file`` (or ``node_sets``); a node set may list gids, as bmtk numbers them.
 """
 
 import os
@@ -25,7 +27,15 @@ from neurosim.compilation import Stopwatch
 from .circuit import Circuit
 from .config import SonataError, SonataWarning, circuit_of, load_simulation, read_json, resolve
 from .manifest import Manifest
-from .output import ReportWriter, read_spikes, write_spikes
+from .output import ReportWriter, read_spikes, write_spikes, write_spikes_csv
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+ALL_NODES = ("All", "all")     # every node: the spec's name, and bmtk's
+CLAMP_INPUTS = ("current_clamp", "csv", "file")   # bmtk's IClamp input types (nwb: not yet)
 
 
 class SonataRun:
@@ -86,6 +96,14 @@ class SonataRun:
         self.spikes_file = spikes_file if os.path.isabs(spikes_file) else \
             os.path.join(self.output_dir, spikes_file)
         self.sort = output.get("spikes_sort_order", "time")
+        csv = output.get("spikes_file_csv")
+        self.spikes_csv = None if csv is None else csv if os.path.isabs(csv) else \
+            os.path.join(self.output_dir, os.path.basename(csv) if output_dir is not None
+                         else csv)
+        if output.get("spikes_file_nwb") is not None:
+            warnings.warn(f"{self.path}: output.spikes_file_nwb: neurosim writes no NWB "
+                          "spikes file (spikes_file and spikes_file_csv are written)",
+                          SonataWarning, stacklevel=2)
         files = [self.path, circuit_of(cfg)["_path"]] + [cfg[k] for k in ("_entry",)
                                                          if k in cfg]
         self.manifest = Manifest(self.output_dir, self.path, files, self.tstop)
@@ -145,6 +163,20 @@ class SonataRun:
             return spec.get("population") if isinstance(spec, dict) else None
         return node_set.get("population") if isinstance(node_set, dict) else None
 
+    def _gid_of(self, gid):
+        """A number in a node-set list: a gid as bmtk numbers them (the populations one
+        after another, in the circuit's order: the first population's node ids)."""
+        c = self.circuit
+        try:
+            name, node_id = c.node(int(gid))
+            if node_id not in c.nodes[name].ids:
+                raise SonataError("no such node")
+        except SonataError:
+            raise SonataError(f"{self.path}: node-set list entry {gid!r} is no node's gid "
+                              f"(the populations, numbered one after another: "
+                              f"{self.circuit.offset})") from None
+        return np.array([int(gid)], dtype=np.int64)
+
     def gids_of(self, node_set, seen=()):
         """Sorted gids of a node set: a name, a list of names (union) or a query object
         (population, node_id, attribute values).  A name that no node set has but a node
@@ -155,7 +187,7 @@ class SonataRun:
                 raise SonataError(f"{self.path}: node set {node_set!r} refers to itself")
             if node_set not in self.node_sets and node_set in c.nodes:
                 return np.sort(c.gids(node_set, c.nodes[node_set].ids))
-            if node_set == "All" and node_set not in self.node_sets:
+            if node_set in ALL_NODES and node_set not in self.node_sets:
                 return np.sort(np.concatenate([c.gids(p, c.nodes[p].ids) for p in c.nodes]))
             if node_set not in self.node_sets:
                 missing = "" if self.missing_node_sets is None else \
@@ -164,8 +196,9 @@ class SonataRun:
                                   f"{sorted(self.node_sets)}, and the populations "
                                   f"{sorted(c.nodes)}){missing}")
             return self.gids_of(self.node_sets[node_set], seen + (node_set,))
-        if isinstance(node_set, list):
-            return np.unique(np.concatenate([self.gids_of(s, seen) for s in node_set] +
+        if isinstance(node_set, list):      # names (a union) and, as bmtk reads them, gids
+            return np.unique(np.concatenate([self._gid_of(s) if _is_int(s) else
+                                             self.gids_of(s, seen) for s in node_set] +
                                             [np.zeros(0, dtype=np.int64)]))
         if not isinstance(node_set, dict):
             raise SonataError(f"{self.path}: a node set is a name, a list or an object, got "
@@ -181,7 +214,13 @@ class SonataRun:
             for key, want in node_set.items():
                 if key == "population":
                     continue
-                values = pop.ids if key == "node_id" else pop.attribute(key)
+                values = pop.ids if key in ("node_id", "node_ids") else pop.attribute(key)
+                if values.dtype == object and all(v is None for v in values):
+                    # bmtk ignores a key no node has (with a message); so does neurosim
+                    warnings.warn(f"{self.path}: node set key {key!r}: population {name!r} "
+                                  "has no such attribute; ignored, as bmtk ignores it",
+                                  SonataWarning, stacklevel=2)
+                    continue
                 want = want if isinstance(want, list) else [want]
                 keep &= np.isin(values, np.asarray(want, dtype=values.dtype))
             out.append(c.gids(name, pop.ids[keep]))
@@ -232,31 +271,83 @@ class SonataRun:
             if used == 0:
                 raise SonataError(f"{where}: none of its spikes ({path}) are of nodes of "
                                   f"node set {spec.get('node_set')!r}")
-        elif kind == "current_clamp":
-            for key in ("amp", "delay", "duration", "node_set"):
-                if key not in spec:
-                    raise SonataError(f"{where}: {key} is missing")
-            gids = self.gids_of(spec["node_set"])
-            if len(gids) and all(int(g) in net.artificial and
-                                 "y0" in net.artificial[int(g)][0].states for g in gids):
-                _point_current_clamp(net, gids, spec, self.dt, f"{where}")
-                return
-            steps = _clamp_steps(spec, where)
-            for gid in gids:
-                cell = net.cells.get(int(gid))
-                if cell is None:
-                    kind = net.artificial[int(gid)][0].name if int(gid) in net.artificial \
-                        else "a virtual node"
-                    raise SonataError(f"{where}: node set {spec['node_set']!r} holds gid "
-                                      f"{gid} ({kind}), which takes no current: a "
-                                      "current_clamp goes onto biophysical cells or NEST "
-                                      "point neurons (BioNet clamps no artificial cell)")
-                location = _clamp_location(cell, spec, where, int(gid))
-                for amp, delay, duration in steps:
-                    cell.add_iclamp(location, delay, duration, amp)
+        elif kind in CLAMP_INPUTS:
+            self._current_clamp(spec, kind, where)
+        elif kind == "voltage_clamp" or spec.get("module") == "SEClamp":
+            self._voltage_clamp(spec, where)
         else:
             raise SonataError(f"{where}: input_type {kind!r} is not supported (spikes, "
-                              "current_clamp)")
+                              f"{', '.join(CLAMP_INPUTS)}, voltage_clamp)")
+
+    def _voltage_clamp(self, spec, where):
+        """BioNet's SEClamp input (bmtk 1.2, ``io/sonata/seclamp.py``): ``amp`` (mV) from
+        ``delay`` for ``duration`` ms through ``resistance``, at each cell of the node set
+        (at ``section_name`` / ``section_index`` / ``section_dist``, the soma's centre by
+        default)."""
+        from .seclamp import bionet_seclamp
+        net = self.circuit.network
+        for key in ("amp", "delay", "duration"):
+            if key not in spec:
+                raise SonataError(f"{where}: {key} is missing")
+        try:
+            params = {k: float(spec[k]) for k in ("amp", "delay", "duration")}
+            params["resistance"] = float(spec.get("resistance", 1.0))
+        except (TypeError, ValueError):
+            raise SonataError(f"{where}: amp, delay, duration and resistance must be numbers "
+                              "(one clamp per cell)") from None
+        if not (np.all(np.isfinite(list(params.values()))) and params["delay"] >= 0
+                and params["duration"] >= 0 and params["resistance"] > 0):
+            raise SonataError(f"{where}: delay and duration must be >= 0, resistance > 0")
+        gids = self.gids_of(spec.get("node_set", "All"))
+        if len(gids) > 1:
+            # bmtk 1.2 keeps only its last clamp and switches that one's resistance: the
+            # others stay at NEURON's 1 MOhm throughout; neurosim switches each
+            warnings.warn(f"{where}: {len(gids)} cells clamped: each clamp's resistance is "
+                          "switched here (BioNet 1.2 switches only the last cell's)",
+                          SonataWarning, stacklevel=2)
+        label = f"SEClamp {where.rsplit('inputs.', 1)[-1]}"
+        for gid in gids.tolist():
+            cell = net.cells.get(int(gid))
+            if cell is None:
+                raise SonataError(f"{where}: gid {gid} is not a biophysical cell (an SEClamp "
+                                  "goes onto a cell's section)")
+            cell.add_synapse(_clamp_location(cell, spec, where, int(gid)), bionet_seclamp(),
+                             label=label, **params)
+
+    def _current_clamp(self, spec, kind, where):
+        """A current clamp onto a node set: given as amp/delay/duration (``current_clamp``)
+        or as a CSV of amplitudes from timestamps on (``csv``, ``file``), made as BioNet
+        (IClamps) or PointNet (a step_current_generator) makes it."""
+        net = self.circuit.network
+        if "node_set" not in spec:
+            raise SonataError(f"{where}: node_set is missing")
+        if kind == "current_clamp":
+            for key in ("amp", "delay", "duration"):
+                if key not in spec:
+                    raise SonataError(f"{where}: {key} is missing")
+            amps, delays, durations = _clamp_lists(spec, where)
+        else:
+            amps, delays = _clamp_csv(self.config, spec, where)
+            durations = None
+        gids = self.gids_of(spec["node_set"])
+        if len(gids) and all(int(g) in net.artificial and
+                             "y0" in net.artificial[int(g)][0].states for g in gids):
+            _point_current_clamp(net, gids, amps, delays, durations, self.dt, where)
+            return
+        steps = list(zip(amps, delays, durations)) if durations is not None else \
+            _played_steps(amps, delays, where)
+        for gid in gids:
+            cell = net.cells.get(int(gid))
+            if cell is None:
+                what = net.artificial[int(gid)][0].name if int(gid) in net.artificial \
+                    else "a virtual node"
+                raise SonataError(f"{where}: node set {spec['node_set']!r} holds gid "
+                                  f"{gid} ({what}), which takes no current: a current clamp "
+                                  "goes onto biophysical cells or NEST point neurons (BioNet "
+                                  "clamps no artificial cell)")
+            location = _clamp_location(cell, spec, where, int(gid))
+            for amp, delay, duration in steps:
+                cell.add_iclamp(location, delay, duration, amp)
 
     # ------------------------------------------------------------------ reports
     def _report(self, name, spec, resume=False):
@@ -287,7 +378,7 @@ class SonataRun:
         step = self._number(spec, "dt", f"reports.{name}", self.dt)
         cells = spec.get("cells", "All")
         if isinstance(cells, str) and cells not in self.node_sets and \
-                cells not in self.circuit.nodes and cells != "All" and \
+                cells not in self.circuit.nodes and cells not in ALL_NODES and \
                 self.missing_node_sets is not None:
             warnings.warn(f"{where}: node set {cells!r} is unknown and the node sets file "
                           f"{self.missing_node_sets} does not exist: the report is skipped",
@@ -306,6 +397,18 @@ class SonataRun:
         if multimeter and any(int(g) in net.cells for g in gids):
             raise SonataError(f"{where}: sections {sections!r} (a NEST multimeter) on "
                               "biophysical cells; give soma, all or section kinds")
+        if not multimeter and any(int(g) in net.cells for g in gids):
+            # BioNet's membrane report records its biophysical cells and skips the others
+            # (NEURON's artificial cells: IntFire1 has no v)
+            from neurosim.events import NEST_MODELS
+            skipped = [int(g) for g in gids if int(g) in net.artificial and
+                       net.artificial[int(g)][0].name not in NEST_MODELS]
+            if skipped:
+                warnings.warn(f"{where}: {len(skipped)} artificial cells of the node set "
+                              f"(e.g. gid {skipped[0]}, {net.artificial[skipped[0]][0].name}) "
+                              "are not recorded, as BioNet records biophysical cells only",
+                              SonataWarning, stacklevel=2)
+                gids = gids[~np.isin(gids, skipped)]
         file_name = spec.get("file_name", f"{name}.h5")
         path = file_name if os.path.isabs(file_name) else \
             os.path.join(self.output_dir, file_name)
@@ -478,8 +581,11 @@ class SonataRun:
                                                       else 0))
             out[name] = (gids[mine] - first, times[mine])
         sort = {"time": "by_time", "id": "by_id", "gid": "by_id"}.get(self.sort, self.sort)
-        return write_spikes(self.spikes_file, out, sort,
+        path = write_spikes(self.spikes_file, out, sort,
                             attrs={"complete": complete, "time_reached": self.sim.t})
+        if self.spikes_csv is not None:
+            write_spikes_csv(self.spikes_csv, out, sort)
+        return path
 
 
 class _Report:
@@ -552,7 +658,7 @@ class _Report:
 
 
 # the units of the variables whose units are known for every mechanism: NEURON's
-UNITS = {"v": "mV", "V_m": "mV", "i_membrane_": "mA/cm2", "cai": "mM", "cao": "mM",
+UNITS = {"v": "mV", "V_m": "mV", "i_membrane_": "nA", "cai": "mM", "cao": "mM",
          "nai": "mM", "nao": "mM", "ki": "mM", "ko": "mM", "ica": "mA/cm2", "ina": "mA/cm2",
          "ik": "mA/cm2"}
 # report modules: BioNet's membrane report (also by its older name) and synapse variables
@@ -623,9 +729,9 @@ class Progress:
         self.stream.flush()
 
 
-def _clamp_steps(spec, where):
-    """(amp, delay, duration) of each IClamp BioNet makes from a current_clamp: numbers,
-    or lists as long as each other (one clamp each)."""
+def _clamp_lists(spec, where):
+    """amp, delay and duration of a current_clamp: numbers, or lists as long as each other
+    (BioNet makes an IClamp of each)."""
     try:
         amps, delays, durations = (np.atleast_1d(np.asarray(spec[k], dtype=float))
                                    for k in ("amp", "delay", "duration"))
@@ -637,7 +743,57 @@ def _clamp_steps(spec, where):
     if not (np.all(np.isfinite(amps)) and np.all(delays >= 0) and np.all(durations >= 0)
             and np.all(np.isfinite(delays + durations))):
         raise SonataError(f"{where}: amp must be finite, delay and duration finite and >= 0")
-    return list(zip(amps, delays, durations))
+    return amps, delays, durations
+
+
+def _clamp_csv(config, spec, where):
+    """(amplitudes, timestamps) of a current clamp's CSV (bmtk's: ``file``, columns
+    ``timestamps_column`` "timestamps" and ``amplitudes_column`` "amps", ``separator`` " ",
+    a header line; at least two rows)."""
+    if "file" not in spec:
+        raise SonataError(f"{where}: file is missing (the CSV of timestamps and amplitudes)")
+    path = resolve(config, spec["file"])
+    sep = spec.get("separator", " ")
+    columns = (spec.get("timestamps_column", "timestamps"),
+               spec.get("amplitudes_column", "amps"))
+    try:
+        with open(path) as f:
+            rows = [line.split(sep) if sep != " " else line.split()
+                    for line in f.read().splitlines() if line.strip()]
+    except OSError as e:
+        raise SonataError(f"{where}: cannot read {path} ({e.strerror})") from None
+    header = [c.strip() for c in rows[0]] if rows else []
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise SonataError(f"{path}: no column {missing[0]!r} (has {header}; "
+                          "timestamps_column / amplitudes_column name others)")
+    at = [header.index(c) for c in columns]
+    try:
+        table = np.array([[float(r[k]) for k in at] for r in rows[1:]], dtype=float)
+    except (ValueError, IndexError):
+        raise SonataError(f"{path}: every row needs a number in {columns[0]!r} and "
+                          f"{columns[1]!r}") from None
+    if len(table) < 2:
+        raise SonataError(f"{path}: a current clamp's CSV needs two or more rows")
+    times, amps = table[:, 0], table[:, 1]
+    if not (np.all(np.isfinite(table)) and times[0] >= 0 and np.all(np.diff(times) > 0)):
+        raise SonataError(f"{path}: timestamps must be finite, >= 0 and increasing, "
+                          "amplitudes finite")
+    return amps, times
+
+
+def _played_steps(amps, times, where):
+    """BioNet's IClamp with the CSV's amplitudes played into it (``Vector.play`` at the
+    timestamps' interval, which must be constant): amps[k] from times[k] to the next
+    timestamp, nothing before the first; the last amplitude held one more interval unless
+    it is 0 (then the clamp ends there).  As (amp, delay, duration) steps."""
+    intervals = np.diff(times)
+    if not np.allclose(intervals, intervals[0], rtol=0, atol=1e-9):
+        raise SonataError(f"{where}: the CSV's timestamps must have one interval (BioNet "
+                          "plays the amplitudes at a fixed interval), got "
+                          f"{sorted(set(np.round(intervals, 9).tolist()))[:4]}")
+    ends = np.append(times[1:], times[-1] + (intervals[0] if amps[-1] != 0 else 0.0))
+    return [(a, t, e - t) for a, t, e in zip(amps, times, ends) if e > t and a != 0]
 
 
 def _clamp_location(cell, spec, where, gid):
@@ -667,25 +823,19 @@ def _clamp_location(cell, spec, where, gid):
     return (of_type[index], dist)
 
 
-def _point_current_clamp(net, gids, spec, dt, where):
-    """A current_clamp onto NEST point neurons as PointNet makes it: a step_current_generator
-    (amplitudes in pA, as given), on at each delay, off after its duration unless the next
-    step starts first; steps starting at or before dt skipped (PointNet's NEST limit)."""
-    try:
-        amps, delays, durations = (np.atleast_1d(np.asarray(spec[k], dtype=float))
-                                   for k in ("amp", "delay", "duration"))
-    except (TypeError, ValueError):
-        raise SonataError(f"{where}: amp, delay and duration must be numbers or lists of "
-                          "numbers") from None
-    if not len(amps) == len(delays) == len(durations):
-        raise SonataError(f"{where}: amp, delay and duration must be as many")
+def _point_current_clamp(net, gids, amps, delays, durations, dt, where):
+    """A current clamp onto NEST point neurons as PointNet makes it: a step_current_generator
+    (amplitudes in pA, as given), on at each delay and, with ``durations``, off after its
+    duration unless the next step starts first (a CSV's last amplitude stays on); steps
+    starting at or before dt skipped (PointNet's NEST limit)."""
     times, values = [], []
     for k in range(len(delays)):
         if delays[k] <= dt:
             continue
         times.append(delays[k])
         values.append(amps[k])
-        if k + 1 == len(delays) or delays[k] + durations[k] <= delays[k + 1]:
+        if durations is not None and (k + 1 == len(delays) or
+                                      delays[k] + durations[k] <= delays[k + 1]):
             times.append(delays[k] + durations[k])
             values.append(0.0)
     if times:

@@ -13,6 +13,7 @@ ones generated from NMODL and Python equations; this contract stays.
 """
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -65,6 +66,9 @@ class Mechanism:
     nonnegative: tuple = ()              # parameters that must be >= 0
     positive: tuple = ()                 # parameters that must be > 0
     ordered: tuple = ()                  # (a, b) pairs of parameters: a must be < b
+    event_lead: int = 0                  # steps before its own an event is taken: 1 for
+                                         # NEST's models whose state jumps with an input
+                                         # (NEST adds it in the step that ends at its time)
     kind: str = "density"                # density | point | artificial
     native: str = ""                     # an artificial cell neurosim runs itself
     doc: str = ""
@@ -88,15 +92,30 @@ class Mechanism:
                              f"parameters are {list(self.parameters)}")
 
     def resolve_variable(self, key):
-        """A recordable variable: a state (row r, returned as r) or an assigned variable such
-        as a current or conductance (row r, returned as -1 - r)."""
+        """A recordable variable: a state (row r, returned as r), an assigned variable such
+        as a current or conductance (row r, returned as -1 - r) or a parameter no block
+        writes (("param", index): a constant)."""
         for name in (key, key[: -len(self.name) - 1] if key.endswith("_" + self.name) else None):
             if name in self.states:
                 return self.states.index(name)
             if name in self.assigned:
                 return -1 - self.assigned.index(name)
+            if name in self.parameters and self._constant_in_run(name):
+                return ("param", list(self.parameters).index(name))
+        constant = [p for p in self.parameters if self._constant_in_run(p)]
         raise ParameterError(f"mechanism {self.name!r} has no state or assigned variable "
-                             f"{key!r}; it has {list(self.states) + list(self.assigned)}")
+                             f"{key!r} (nor such a parameter); it has "
+                             f"{list(self.states) + list(self.assigned)} and the parameters "
+                             f"{constant}")
+
+    def _constant_in_run(self, name):
+        """Whether parameter ``name`` keeps its value from initialisation on: no code a step
+        runs assigns it (INITIAL may: Exp2Syn's keeps tau1 below tau2)."""
+        if name not in self.written_parameters:
+            return True
+        per_step = "\n".join((self.current, self.advance, self.rates, self.setup,
+                              self.net_receive, self.helpers))
+        return re.search(rf"(?<![\w.]){re.escape(name)}\s*(=(?!=)|[-+*/]=)", per_step) is None
 
     def check_value(self, pname, value, context=""):
         """A parameter value: a finite number, or a callable of path distance (µm)."""

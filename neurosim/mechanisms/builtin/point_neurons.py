@@ -7,7 +7,8 @@ state), spikes at the end of the step where the threshold is reached, and counts
 refractory period in steps.
 
 - ``iaf_psc_exp``, ``iaf_psc_alpha``: LIF with exponential / alpha-shaped currents, linear
-  between spikes, so each step applies the exact propagator (Rotter & Diesmann 1999).
+  between spikes, so each step applies the exact propagator (Rotter & Diesmann 1999);
+  ``iaf_psc_delta``: LIF whose potential jumps by a spike's weight (mV).
 - ``iaf_cond_exp``: LIF with exponential conductances; ``aeif_cond_exp``: the adaptive
   exponential LIF (Brette & Gerstner 2005).  Nonlinear in V, integrated with classical
   Runge-Kutta on substeps (NEST: adaptive RKF45); V is bounded by the threshold (V_peak for
@@ -157,6 +158,60 @@ else:
     nonnegative=("t_ref",),
     ordered=(("V_reset", "V_th"),),
     doc="NEST's iaf_psc_alpha: LIF with alpha-shaped currents, exact integration.",
+))
+
+IAF_PSC_DELTA = register(Mechanism(
+    name="iaf_psc_delta",
+    kind="artificial",
+    parameters={"C_m": 250.0, "tau_m": 10.0, "t_ref": 2.0, "E_L": -70.0, "V_th": -55.0,
+                "V_reset": -70.0, "I_e": 0.0, "V_min": -1e300, "refractory_input": 0.0,
+                "V_init": -70.0},
+    # as NEST: the potential relative to E_L (y3), a step's spike weights summed (W, mV)
+    # before they jump it; spikes arriving while refractory are dropped or, with
+    # refractory_input, kept decayed to the end of the refractory period (refr_buffer)
+    states=("V_m", "refractory", "y3", "W", "refr_buffer", "y0"),
+    assigned=("P30", "P33", "ref_steps", "theta", "y_reset", "y_min"),
+    init="""
+V_m = V_init
+y3 = V_init - E_L
+theta = V_th - E_L
+y_reset = V_reset - E_L
+y_min = V_min - E_L
+P33 = math.exp(-dt / tau_m)
+P30 = 1.0 / C_m * (1.0 - P33) * tau_m
+ref_steps = float(int(t_ref / dt + 0.5))
+""",
+    advance="""
+if refractory <= 0.0:
+    y3 = P30 * (y0 + I_e) + P33 * y3 + W
+    if refractory_input != 0.0 and refr_buffer != 0.0:
+        y3 = y3 + refr_buffer
+        refr_buffer = 0.0
+    if y3 < y_min:
+        y3 = y_min
+else:
+    if refractory_input != 0.0:
+        refr_buffer = refr_buffer + W * math.exp(-refractory * dt / tau_m)
+    refractory = refractory - 1.0
+W = 0.0
+if y3 >= theta:
+    refractory = ref_steps
+    y3 = y_reset
+    NET_EVENT(t)
+V_m = y3 + E_L
+""",
+    # a weight w (mV) makes V jump by w, in the step that ends at the event's time, as NEST
+    net_receive="""
+W = W + weight
+""",
+    net_receive_args=("weight",),
+    event_lead=1,
+    # NEST's own checks of these parameters (its set_status refuses the same values)
+    positive=("C_m", "tau_m"),
+    nonnegative=("t_ref",),
+    ordered=(("V_reset", "V_th"),),
+    doc="NEST's iaf_psc_delta: LIF whose potential jumps by each spike's weight (mV), exact "
+        "integration.",
 ))
 
 # conductance-based models: a weight (nS) opens the excitatory or, negative, the inhibitory

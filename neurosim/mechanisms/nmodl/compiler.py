@@ -762,7 +762,9 @@ class _Compiler:
             return "", "\n".join(self.implicit(deriv, helpers)), []
         if kin is not None and method in ("sparse", ""):
             return "", "\n".join(self.implicit(kin, helpers)), []
-        if s.block in self.functions and not method:
+        # a PROCEDURE solved "after_cvode" (SEClamp's icur) runs, at fixed step as with
+        # no method, after the voltage update: i then holds the current at the new v
+        if s.block in self.functions and method in ("", "after_cvode"):
             return "", self.call_stmt(Call(s.block, (), s.pos), set()), []
         nonlinear = self.mod.block("NONLINEAR", s.block)
         if nonlinear is not None and not method:

@@ -21,7 +21,8 @@ _NAMES = {
     # time, frequency
     "s", "sec", "second", "min", "minute", "h", "hr", "hour", "d", "day", "Hz", "hertz",
     # electricity
-    "A", "amp", "ampere", "V", "volt", "S", "siemens", "mho", "ohm", "F", "farad", "C",
+    "A", "amp", "ampere", "V", "volt", "S", "siemens", "mho", "ohm", "megohm", "F", "farad",
+    "C",
     "coul", "coulomb", "e",
     # temperature, energy, force, pressure, power
     "K", "kelvin", "degK", "degC", "celsius", "J", "joule", "cal", "calorie", "N", "newton",
