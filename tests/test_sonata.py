@@ -562,3 +562,19 @@ def test_a_membrane_report_skips_neurons_artificial_cells_as_bionet(circuit, tmp
     run.run()
     data, ids, _ = report(str(folder / "output" / "all_v.h5"))
     assert sorted(set(ids[:, 0].tolist())) == [0, 1]            # the two Scnn1a cells
+
+
+def test_per_edge_dynamics_params_are_refused_by_name(circuit, tmp_path):
+    """An edge group's ``dynamics_params`` datasets (per-edge synapse parameters: bmtk
+    raises NotImplementedError on them) are an error naming the file, group and parameter,
+    never silently left out."""
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder, ignore=shutil.ignore_patterns("output"))
+    with h5py.File(folder / "network" / "lgn_v1_edges.h5", "r+") as f:
+        group = f["edges/lgn_to_v1/0"]
+        n = len(f["edges/lgn_to_v1/edge_group_index"])
+        group.create_dataset("dynamics_params/tau1", data=np.full(n, 2.0))
+    with pytest.raises(SonataError, match=r"lgn_v1_edges.h5: /edges/lgn_to_v1: per-edge "
+                                          r"dynamics_params/tau1"):
+        SonataRun(str(folder / "simulation_config.json"))
+    assert main(["run", str(folder / "simulation_config.json"), "--quiet"]) == 2

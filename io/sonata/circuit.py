@@ -382,9 +382,14 @@ class Circuit:
         point neuron (PointNet) the weight function's value, or ``syn_weight * nsyns``
         without one."""
         net = self.network
+        where = f"{pop.path}: {pop.group.name}"
+        per_edge = pop.dynamics_names()
+        if per_edge:        # bmtk's Edge.dynamics_params raises NotImplementedError on them
+            raise SonataError(f"{where}: per-edge dynamics_params/{per_edge[0]} (an edge "
+                              "group's dynamics_params): not supported (neither by bmtk); "
+                              "give synapse parameters by edge type (dynamics_params files)")
         src = self.gids(pop.source_population, pop.source)
         tgt = self.gids(pop.target_population, pop.target)
-        where = f"{pop.path}: {pop.group.name}"
         every = np.arange(pop.size)
         weight = edge_weights(pop, every, self._node_props(pop.source_population, pop.source),
                               self._node_props(pop.target_population, pop.target), where)

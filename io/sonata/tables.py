@@ -171,6 +171,11 @@ class Population:
                                   f"{v!r} is not a number") from None
         return out
 
+    def dynamics_names(self):
+        """The per-row dynamics parameters the groups give (``<group>/dynamics_params``)."""
+        return sorted({k.split("/", 1)[1] for cols in self._columns.values() for k in cols
+                       if k.startswith("dynamics_params/")})
+
     def dynamics(self, rows=None):
         """Per-row overrides of dynamics parameters from ``<group>/dynamics_params``."""
         rows = np.arange(self.size) if rows is None else np.asarray(rows, dtype=np.int64)
