@@ -578,3 +578,26 @@ def test_per_edge_dynamics_params_are_refused_by_name(circuit, tmp_path):
                                           r"dynamics_params/tau1"):
         SonataRun(str(folder / "simulation_config.json"))
     assert main(["run", str(folder / "simulation_config.json"), "--quiet"]) == 2
+
+
+def test_disabled_inputs_reports_and_edges_are_left_out(circuit, tmp_path):
+    """``"enabled": false`` on an input, a report or a networks.edges entry leaves it out,
+    as bmtk does (the spec does not define the key; the peers and their users do)."""
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(circuit), folder, ignore=shutil.ignore_patterns("output"))
+    sim_file, circuit_file = folder / "simulation_config.json", folder / "circuit_config.json"
+    before = SonataRun(str(sim_file))
+    gid = int(before.circuit.gids("v1", [0])[0])
+    assert len(before.reports) == 2 and len(before.circuit.network.cells[gid].synapses) == 11
+    assert any(len(t) for t in before.circuit.network.spike_sources.values())
+    cfg = json.loads(sim_file.read_text())
+    cfg["inputs"]["lgn_spikes"]["enabled"] = False
+    cfg["reports"]["all_v"]["enabled"] = False
+    sim_file.write_text(json.dumps(cfg))
+    net_cfg = json.loads(circuit_file.read_text())
+    net_cfg["networks"]["edges"][1]["enabled"] = False            # lgn -> v1
+    circuit_file.write_text(json.dumps(net_cfg))
+    after = SonataRun(str(sim_file), output_dir=str(tmp_path / "out"))
+    assert [os.path.basename(r._path) for r in after.reports] == ["soma_v.h5"]
+    assert not any(len(t) for t in after.circuit.network.spike_sources.values())
+    assert len(after.circuit.network.cells[gid].synapses) == 3       # the 3 GABA of v1_v1

@@ -77,6 +77,8 @@ class Circuit:
                                         if p.size)
                 self.nodes[name] = pop
         for entry in networks.get("edges", []):
+            if entry.get("enabled", True) is False:       # bmtk leaves such edges out
+                continue
             edges_file = self._file(entry, "edges_file")
             types_file = self._file(entry, "edge_types_file", required=False)
             for name, pop in edge_populations(edges_file, types_file).items():

@@ -30,6 +30,13 @@ from .manifest import Manifest
 from .output import ReportWriter, read_spikes, write_spikes, write_spikes_csv
 
 
+def _enabled(section):
+    """The inputs or reports of a config that are on: bmtk leaves out those with
+    ``"enabled": false`` (not the spec's, but the peers' and their users')."""
+    return {name: spec for name, spec in section.items()
+            if not (isinstance(spec, dict) and spec.get("enabled", True) is False)}
+
+
 def _is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
@@ -70,7 +77,7 @@ class SonataRun:
                                v_init=self.v_init)      # as bmtk applies conditions.v_init
         self.node_sets = self._node_sets()
         net = self.circuit.network
-        for name, spec in cfg.get("inputs", {}).items():
+        for name, spec in _enabled(cfg.get("inputs", {})).items():
             self._input(name, spec)
         # PointNet's run keys for its spike generators (NEST point neurons): precise_times
         # (bmtk's default, true) or times on the grid (allow_offgrid_spikes: the end of the
@@ -115,7 +122,7 @@ class SonataRun:
                 self.spikes._store(extra["spike_gids"], extra["spike_times"])
         self._outputs = {}                  # real path -> the output writing it
         self.reports = [self._report(name, spec, resume=restore is not None)
-                        for name, spec in cfg.get("reports", {}).items()]
+                        for name, spec in _enabled(cfg.get("reports", {})).items()]
         self.reports = [r for r in self.reports if r is not None]
 
     def _number(self, section, key, where, default=None):
