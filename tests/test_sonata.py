@@ -529,6 +529,9 @@ def test_node_set_queries_as_bmtk_reads_them(circuit):
     expected = list(c.gids("v1", [0, 2]))
     assert list(run.gids_of({"population": "v1", "node_ids": [0, 2]})) == expected
     assert list(run.gids_of({"population": "v1", "node_id": [0, 2]})) == expected
+    assert list(run.gids_of({"populations": ["v1"], "node_ids": [0, 2]})) == expected
+    both = run.gids_of({"population": ["v1", "lgn"], "node_id": 1})
+    assert list(both) == sorted([int(c.gids("v1", [1])[0]), int(c.gids("lgn", [1])[0])])
     assert list(run.gids_of([int(g) for g in expected])) == expected
     every = [c.gids(p, c.nodes[p].ids) for p in c.nodes]
     assert list(run.gids_of("all")) == list(run.gids_of("All")) == sorted(

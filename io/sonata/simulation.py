@@ -30,6 +30,16 @@ from .manifest import Manifest
 from .output import ReportWriter, read_spikes, write_spikes, write_spikes_csv
 
 
+def _populations(query):
+    """The populations a node-set query names (``population`` or ``populations``, one name
+    or a list, as bmtk reads them), or None for every population."""
+    for key in ("population", "populations"):
+        if key in query:
+            value = query[key]
+            return list(value) if isinstance(value, (list, tuple)) else [value]
+    return None
+
+
 def _enabled(section):
     """The inputs or reports of a config that are on: bmtk leaves out those with
     ``"enabled": false`` (not the spec's, but the peers' and their users')."""
@@ -167,8 +177,9 @@ class SonataRun:
             spec = self.node_sets.get(node_set)
             if spec is None and node_set in self.circuit.nodes:
                 return node_set
-            return spec.get("population") if isinstance(spec, dict) else None
-        return node_set.get("population") if isinstance(node_set, dict) else None
+            node_set = spec
+        pops = _populations(node_set) if isinstance(node_set, dict) else None
+        return pops[0] if pops is not None and len(pops) == 1 else None
 
     def _gid_of(self, gid):
         """A number in a node-set list: a gid as bmtk numbers them (the populations one
@@ -210,7 +221,8 @@ class SonataRun:
         if not isinstance(node_set, dict):
             raise SonataError(f"{self.path}: a node set is a name, a list or an object, got "
                               f"{node_set!r}")
-        pops = [node_set["population"]] if "population" in node_set else list(c.nodes)
+        pops = _populations(node_set)
+        pops = list(c.nodes) if pops is None else pops
         out = []
         for name in pops:
             if name not in c.nodes:
@@ -219,7 +231,7 @@ class SonataRun:
             pop = c.nodes[name]
             keep = np.ones(pop.size, dtype=bool)
             for key, want in node_set.items():
-                if key == "population":
+                if key in ("population", "populations"):
                     continue
                 values = pop.ids if key in ("node_id", "node_ids") else pop.attribute(key)
                 if values.dtype == object and all(v is None for v in values):
