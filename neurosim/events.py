@@ -5,8 +5,9 @@ the target point process (mechanism table, instance) with weight[c].  For a spik
 step, t is the end of that step (NEURON's fixed-step rule; the recorded time follows the
 Simulation's ``spike_times``); for a spike source or an artificial cell, its own time.  An
 event at time te is delivered at the start of step n = ceil(te / dt - 1/2), the step whose
-midpoint window holds te (NEURON's rule), and events of one time are delivered first in, first
-out as NEURON's queue does: by the time sent, then the spike's emission order (numbered as
+midpoint window holds te (NEURON's rule; a step earlier to a target whose ``event_lead`` is 1:
+NEST's iaf_psc_delta adds an input in the step that ends at it), and events of one time are
+delivered first in, first out as NEURON's queue does: by the time sent, then the spike's emission order (numbered as
 spikes are pushed), then connection row.  See docs/sonata.md, "Events and spike times".
 """
 
@@ -304,9 +305,10 @@ def check_lead_delays(conns, dt, names):
         c = int(np.flatnonzero(short)[0])
         source = int(np.searchsorted(conns.ptr, c, side="right") - 1)
         raise ParameterError(f"connection from gid {source} onto an "
-                             f"{names[conns.target_table[c]]} neuron: delay {conns.delay[c]} ms is shorter than dt = {dt} ms "
-                             "(NEST takes its input in the step that ends at the event: its "
-                             "delays must be >= the resolution)")
+                             f"{names[conns.target_table[c]]} neuron: delay {conns.delay[c]} "
+                             f"ms is shorter than dt = {dt} ms (NEST takes its input in the "
+                             "step that ends at the event: its delays must be >= the "
+                             "resolution)")
 
 
 # NEST's point-neuron models (neurosim.mechanisms.builtin.point_neurons)

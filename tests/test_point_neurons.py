@@ -192,3 +192,16 @@ def test_point_neuron_matches_nest(nest, case):
                                np.asarray(theirs_a) + 2.0])
     keep = ~np.isin(np.round(t_nest, 6), np.round(arrivals, 6))
     np.testing.assert_allclose(mine[keep], v_nest[keep], rtol=0, atol=v_tol)
+
+
+def test_a_delay_shorter_than_dt_onto_iaf_psc_delta_is_named():
+    """iaf_psc_delta takes an input in the step that ends at it (one step before its own):
+    a delay under dt, even from a spike source, would reach back; NEST refuses such delays,
+    neurosim names the connection."""
+    net = ns.Network()
+    (cell,) = net.add_cells(ns.models.LIFDelta(I_e=100.0), n=1)
+    source = net.add_spike_source([5.0])
+    net.connect(source, cell, weight=2.0, delay=0.05)
+    with pytest.raises(ns.ParameterError, match=f"connection from gid {source} onto an "
+                       r"iaf_psc_delta neuron: delay 0.05 ms is shorter than dt = 0.1 ms"):
+        ns.Simulation(net, dt=0.1)
