@@ -338,6 +338,7 @@ class Network:
             raise ParameterError(f"connection {source} -> {tgt}: weight must be finite, got "
                                  f"{weight!r}")
         d = finite("delay", delay, nonnegative=True, context=f"connection {source} -> {tgt}")
+        self._check_event(source, tgt, label, w)
         self._edges.add(source, tgt, label, w, d)
 
     def connect_many(self, sources, targets, labels, weights, delays):
@@ -362,7 +363,20 @@ class Network:
             k = int(np.flatnonzero(bad)[0])
             raise ParameterError(f"connection {src[k]} -> {tgt[k]}: weight {w[k]} and delay "
                                  f"{d[k]} must be finite, the delay >= 0")
+        for k in range(len(src)) if any(
+                m.check_event is not None for m, _ in self.artificial.values()) else ():
+            self._check_event(int(src[k]), int(tgt[k]), labels[k], np.atleast_1d(w[k]))
         self._edges.extend(src, tgt, labels, w, d)
+
+    def _check_event(self, source, tgt, label, w):
+        """An artificial target's own check of a connection's weights (glif_psc: its
+        receptor port)."""
+        if label is None and tgt in self.artificial:
+            mech, values = self.artificial[tgt]
+            if mech.check_event is not None:
+                why = mech.check_event({**mech.parameters, **values}, w)
+                if why:
+                    raise ParameterError(f"connection {source} -> {tgt}: {why}")
 
     def _check_source(self, source):
         """A source spikes: a cell needs a detector (also one built on another rank)."""
