@@ -126,7 +126,8 @@ class Network:
         self.spike_sources[gid] = t
 
     def add_step_current(self, gids, times, amplitudes):
-        """A NEST ``step_current_generator`` onto point neurons ``gids`` (iaf_psc_alpha):
+        """A NEST ``step_current_generator`` onto point neurons ``gids`` (iaf_psc_alpha,
+        iaf_psc_delta, glif_psc):
         from each time of ``times`` (ms, on the dt grid) the current is the matching
         amplitude (pA), through a connection of delay dt as PointNet makes it -- the
         neuron's potential feels an amplitude set at t from t + 2 dt on.  Generators onto
@@ -135,7 +136,7 @@ class Network:
         for g in gids:
             if g not in self.artificial or "y0" not in self.artificial[g][0].states:
                 raise ParameterError(f"gid {g} is not a point neuron taking currents "
-                                     "(iaf_psc_alpha)")
+                                     "(iaf_psc_alpha, iaf_psc_delta, glif_psc)")
         t = np.asarray(times, dtype=float).ravel()
         a = np.asarray(amplitudes, dtype=float).ravel()
         if len(t) != len(a) or not np.all(np.isfinite(t)) or not np.all(np.isfinite(a)) \
@@ -358,14 +359,20 @@ class Network:
             if int(g) not in self.cells and int(g) not in self.artificial:
                 raise ParameterError(f"target gid {g} is not a cell or an artificial cell "
                                      "of this network")
-        bad = ~np.isfinite(w) | ~np.isfinite(d) | (d < 0)
+        if w.ndim == 2:     # several weights a connection; NaN: none beyond the first
+            rest = w[:, 1:]
+            fine = np.isfinite(w[:, 0]) & (np.isfinite(rest) | np.isnan(rest)).all(axis=1)
+        else:
+            fine = np.isfinite(w)
+        bad = ~fine | ~np.isfinite(d) | (d < 0)
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
             raise ParameterError(f"connection {src[k]} -> {tgt[k]}: weight {w[k]} and delay "
                                  f"{d[k]} must be finite, the delay >= 0")
         for k in range(len(src)) if any(
                 m.check_event is not None for m, _ in self.artificial.values()) else ():
-            self._check_event(int(src[k]), int(tgt[k]), labels[k], np.atleast_1d(w[k]))
+            row = np.atleast_1d(w[k])
+            self._check_event(int(src[k]), int(tgt[k]), labels[k], row[~np.isnan(row)])
         self._edges.extend(src, tgt, labels, w, d)
 
     def _check_event(self, source, tgt, label, w):

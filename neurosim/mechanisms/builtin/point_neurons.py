@@ -15,6 +15,10 @@ refractory period in steps.
   AdEx) inside the right-hand side and held at V_reset while refractory, as in NEST.
 - ``izhikevich``: Izhikevich (2003) with NEST's forward Euler ("consistent integration");
   an event adds its weight to V.
+- ``glif_psc``: the Allen Institute's generalized LIF models GLIF1-5 (after-spike currents,
+  spike- and voltage-dependent threshold), exact as NEST steps them, with alpha currents on
+  up to GLIF_MAX_PORTS receptor ports; NEST's vector parameters are indexed scalars
+  (``glif_psc_parameters``), a connection's second weight is its receptor port.
 
 Excitatory inputs have positive weights, inhibitory ones negative.
 """
