@@ -203,6 +203,12 @@ GLIF_CASES = {
     "glif1": {},
     "glif2": {"spike_dependent_threshold": True, "voltage_reset_fraction": 0.4,
               "voltage_reset_add": 9.0, "th_spike_add": 2.5, "th_spike_decay": 0.05},
+    # t_ref off the grid: NEST's Time rounds it up to whole steps (23 here, not 22)
+    "glif1/t_ref": {"t_ref": 2.22},
+    # potentials relative to another E_L (the GLIF2 reset is relative: fraction * U + add)
+    "glif2/E_L": {"spike_dependent_threshold": True, "voltage_reset_fraction": 0.4,
+                  "voltage_reset_add": 9.0, "th_spike_add": 2.5, "th_spike_decay": 0.05,
+                  "E_L": -65.0, "V_th": -42.5, "V_reset": -66.0, "V_m": -60.0},
     "glif3": {"after_spike_currents": True, **_GLIF_ASC},
     "glif3/one_asc": {"after_spike_currents": True, "asc_init": [0.0], "asc_decay": [0.05],
                       "asc_amps": [-40.0], "asc_r": [0.5]},
