@@ -369,10 +369,14 @@ class Network:
             k = int(np.flatnonzero(bad)[0])
             raise ParameterError(f"connection {src[k]} -> {tgt[k]}: weight {w[k]} and delay "
                                  f"{d[k]} must be finite, the delay >= 0")
-        for k in range(len(src)) if any(
-                m.check_event is not None for m, _ in self.artificial.values()) else ():
-            row = np.atleast_1d(w[k])
-            self._check_event(int(src[k]), int(tgt[k]), labels[k], row[~np.isnan(row)])
+        if len(src) and any(m.check_event is not None for m, _ in self.artificial.values()):
+            # an artificial target's check of the weights beyond the first (glif_psc's
+            # receptor port): once per distinct target and such weights
+            extra = w.reshape(len(src), -1)[:, 1:]
+            key = np.column_stack([tgt, np.where(np.isnan(extra), np.inf, extra)])
+            for k in np.unique(key, axis=0, return_index=True)[1]:
+                row = np.atleast_1d(w[k])
+                self._check_event(int(src[k]), int(tgt[k]), labels[k], row[~np.isnan(row)])
         self._edges.extend(src, tgt, labels, w, d)
 
     def _check_event(self, source, tgt, label, w):

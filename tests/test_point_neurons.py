@@ -301,3 +301,6 @@ def test_glif_psc_refuses_what_it_does_not_hold():
     for port in (0, 3, 1.5):
         with pytest.raises(ns.NeurosimError, match="receptor_type"):
             net.connect(s, g, weight=[1.0, port], delay=1.0)
+    net.connect_many([s, s], [g, g], [None, None], [[1.0, 1], [2.0, np.nan]], [1.0, 1.0])
+    with pytest.raises(ns.NeurosimError, match="receptor_type"):     # as a circuit connects
+        net.connect_many([s, s], [g, g], [None, None], [[1.0, 1], [2.0, 3]], [1.0, 1.0])
