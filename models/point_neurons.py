@@ -19,6 +19,9 @@ def point_neuron(model, **params):
     """A template of the point-neuron mechanism ``model`` (a NEST model name such as
     ``"iaf_psc_alpha"``, or any ARTIFICIAL_CELL) with ``params`` set."""
     mech = mechanisms.get(model) if isinstance(model, str) else model
+    if mech.name == "glif_psc":         # NEST's vector parameters become indexed scalars
+        from neurosim.mechanisms.builtin.point_neurons import glif_psc_parameters
+        params = glif_psc_parameters(params)
     return PointNeuron(mech, {mech.resolve_parameter(k): float(v) for k, v in params.items()})
 
 
@@ -58,3 +61,13 @@ def Izhikevich(**params):
     """Izhikevich (2003) neuron (NEST's ``izhikevich``: a, b, c, d, I_e; weights add to V
     in mV)."""
     return point_neuron("izhikevich", **params)
+
+
+def GLIF(**params):
+    """The Allen Institute's generalized LIF models GLIF1-5 (NEST's ``glif_psc``: g nS,
+    C_m pF, E_L, V_th, V_reset mV; spike_dependent_threshold, after_spike_currents,
+    adapting_threshold pick the model; asc_* and tau_syn vectors (up to 4 entries: after-spike
+    currents, receptor ports) or their entries asc_amps_0, tau_syn_1, ...).  Weights in pA;
+    a connection's weights ``[w, receptor_type]`` pick its port (1-based; a lone weight goes
+    to port 1).  No I_e: drive it with ``net.add_step_current``."""
+    return point_neuron("glif_psc", **params)

@@ -313,7 +313,7 @@ def check_lead_delays(conns, dt, names):
 
 # NEST's point-neuron models (neurosim.mechanisms.builtin.point_neurons)
 NEST_MODELS = frozenset({"iaf_psc_exp", "iaf_psc_alpha", "iaf_psc_delta", "iaf_cond_exp",
-                         "aeif_cond_exp", "izhikevich"})
+                         "aeif_cond_exp", "izhikevich", "glif_psc"})
 
 
 def nest_timing(net):

@@ -126,7 +126,8 @@ class Network:
         self.spike_sources[gid] = t
 
     def add_step_current(self, gids, times, amplitudes):
-        """A NEST ``step_current_generator`` onto point neurons ``gids`` (iaf_psc_alpha):
+        """A NEST ``step_current_generator`` onto point neurons ``gids`` (iaf_psc_alpha,
+        iaf_psc_delta, glif_psc):
         from each time of ``times`` (ms, on the dt grid) the current is the matching
         amplitude (pA), through a connection of delay dt as PointNet makes it -- the
         neuron's potential feels an amplitude set at t from t + 2 dt on.  Generators onto
@@ -135,7 +136,7 @@ class Network:
         for g in gids:
             if g not in self.artificial or "y0" not in self.artificial[g][0].states:
                 raise ParameterError(f"gid {g} is not a point neuron taking currents "
-                                     "(iaf_psc_alpha)")
+                                     "(iaf_psc_alpha, iaf_psc_delta, glif_psc)")
         t = np.asarray(times, dtype=float).ravel()
         a = np.asarray(amplitudes, dtype=float).ravel()
         if len(t) != len(a) or not np.all(np.isfinite(t)) or not np.all(np.isfinite(a)) \
@@ -338,6 +339,7 @@ class Network:
             raise ParameterError(f"connection {source} -> {tgt}: weight must be finite, got "
                                  f"{weight!r}")
         d = finite("delay", delay, nonnegative=True, context=f"connection {source} -> {tgt}")
+        self._check_event(source, tgt, label, w)
         self._edges.add(source, tgt, label, w, d)
 
     def connect_many(self, sources, targets, labels, weights, delays):
@@ -357,12 +359,35 @@ class Network:
             if int(g) not in self.cells and int(g) not in self.artificial:
                 raise ParameterError(f"target gid {g} is not a cell or an artificial cell "
                                      "of this network")
-        bad = ~np.isfinite(w) | ~np.isfinite(d) | (d < 0)
+        if w.ndim == 2:     # several weights a connection; NaN: none beyond the first
+            rest = w[:, 1:]
+            fine = np.isfinite(w[:, 0]) & (np.isfinite(rest) | np.isnan(rest)).all(axis=1)
+        else:
+            fine = np.isfinite(w)
+        bad = ~fine | ~np.isfinite(d) | (d < 0)
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
             raise ParameterError(f"connection {src[k]} -> {tgt[k]}: weight {w[k]} and delay "
                                  f"{d[k]} must be finite, the delay >= 0")
+        if len(src) and any(m.check_event is not None for m, _ in self.artificial.values()):
+            # an artificial target's check of the weights beyond the first (glif_psc's
+            # receptor port): once per distinct target and such weights
+            extra = w.reshape(len(src), -1)[:, 1:]
+            key = np.column_stack([tgt, np.where(np.isnan(extra), np.inf, extra)])
+            for k in np.unique(key, axis=0, return_index=True)[1]:
+                row = np.atleast_1d(w[k])
+                self._check_event(int(src[k]), int(tgt[k]), labels[k], row[~np.isnan(row)])
         self._edges.extend(src, tgt, labels, w, d)
+
+    def _check_event(self, source, tgt, label, w):
+        """An artificial target's own check of a connection's weights (glif_psc: its
+        receptor port)."""
+        if label is None and tgt in self.artificial:
+            mech, values = self.artificial[tgt]
+            if mech.check_event is not None:
+                why = mech.check_event({**mech.parameters, **values}, w)
+                if why:
+                    raise ParameterError(f"connection {source} -> {tgt}: {why}")
 
     def _check_source(self, source):
         """A source spikes: a cell needs a detector (also one built on another rank)."""

@@ -108,3 +108,41 @@ def test_a_blow_up_is_reported_as_on_the_cpu():
     cpu, gpu = done.stdout.strip().splitlines()
     assert "blow-up at t = " in cpu and "(cell 3, section 0" in cpu, cpu
     assert gpu == cpu
+
+
+GLIF = """
+import numpy as np, neurosim as ns
+res = {}
+for backend in ("cpu", "cuda"):
+    net = ns.Network()
+    p = dict(spike_dependent_threshold=True, after_spike_currents=True, adapting_threshold=True,
+             tau_syn=[2.0, 1.0, 5.5], th_voltage_index=0.02, th_voltage_decay=0.2,
+             voltage_reset_fraction=0.4, voltage_reset_add=9.0, th_spike_add=2.5,
+             th_spike_decay=0.05)
+    (a,) = net.add_cells(ns.models.GLIF(**p), n=1)
+    (b,) = net.add_cells(ns.models.GLIF(**p), n=1)
+    e = net.add_spike_source(np.arange(2.0, 55.0, 0.7))
+    net.connect(e, a, weight=[900.0, 1], delay=1.0)
+    net.connect(e, b, weight=[180.0, 1], delay=1.0)
+    net.connect(e, b, weight=[-100.0, 2], delay=1.5)
+    net.connect(a, b, weight=[120.0, 3], delay=2.0)
+    sim = ns.Simulation(net, dt=0.1, backend=backend)
+    v = sim.record("V_m", None, cell=b)
+    s = sim.record_spikes()
+    sim.run(60.0)
+    res[backend] = (np.array(v.values), np.array(s.times), np.array(s.gids))
+    print(backend, len(s.times))
+cpu, gpu = res["cpu"], res["cuda"]
+print("RESULT", np.max(np.abs(cpu[0] - gpu[0])),
+      np.array_equal(cpu[1], gpu[1]) and np.array_equal(cpu[2], gpu[2]), len(cpu[1]))
+"""
+
+
+def test_glif_psc_on_the_gpu_as_on_the_cpu():
+    """NEST's glif_psc (GLIF5, three receptor ports picked by the connections' second
+    weight) on the GPU: the CPU's spikes and V_m."""
+    done = subprocess.run([sys.executable, "-c", GLIF], env=cuda_env(), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT")][0].split()
+    assert float(line[1]) <= 1e-9 and line[2] == "True" and int(line[3]) >= 20, line

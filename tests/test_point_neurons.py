@@ -205,3 +205,115 @@ def test_a_delay_shorter_than_dt_onto_iaf_psc_delta_is_named():
     with pytest.raises(ns.ParameterError, match=f"connection from gid {source} onto an "
                        r"iaf_psc_delta neuron: delay 0.05 ms is shorter than dt = 0.1 ms"):
         ns.Simulation(net, dt=0.1)
+
+
+# glif_psc (GLIF1-5): an Allen-like parameter set, three receptor ports
+_GLIF_BASE = {"g": 9.43, "E_L": -78.85, "V_th": -51.68, "C_m": 58.72, "t_ref": 3.75,
+              "V_reset": -78.85, "tau_syn": [2.0, 1.0, 5.5], "V_m": -75.0}
+_GLIF_ASC = {"asc_init": [0.0, 0.0], "asc_decay": [0.003, 0.1], "asc_amps": [-9.18, -198.94],
+             "asc_r": [1.0, 1.0]}
+GLIF_CASES = {
+    "glif1": {},
+    "glif2": {"spike_dependent_threshold": True, "voltage_reset_fraction": 0.4,
+              "voltage_reset_add": 9.0, "th_spike_add": 2.5, "th_spike_decay": 0.05},
+    # t_ref off the grid: NEST's Time rounds it up to whole steps (23 here, not 22)
+    "glif1/t_ref": {"t_ref": 2.22},
+    # potentials relative to another E_L (the GLIF2 reset is relative: fraction * U + add)
+    "glif2/E_L": {"spike_dependent_threshold": True, "voltage_reset_fraction": 0.4,
+                  "voltage_reset_add": 9.0, "th_spike_add": 2.5, "th_spike_decay": 0.05,
+                  "E_L": -65.0, "V_th": -42.5, "V_reset": -66.0, "V_m": -60.0},
+    "glif3": {"after_spike_currents": True, **_GLIF_ASC},
+    "glif3/one_asc": {"after_spike_currents": True, "asc_init": [0.0], "asc_decay": [0.05],
+                      "asc_amps": [-40.0], "asc_r": [0.5]},
+    "glif4": {"spike_dependent_threshold": True, "after_spike_currents": True, **_GLIF_ASC,
+              "voltage_reset_fraction": 0.4, "voltage_reset_add": 9.0, "th_spike_add": 2.5,
+              "th_spike_decay": 0.05},
+    "glif5": {"spike_dependent_threshold": True, "after_spike_currents": True,
+              "adapting_threshold": True, **_GLIF_ASC, "voltage_reset_fraction": 0.4,
+              "voltage_reset_add": 9.0, "th_spike_add": 2.5, "th_spike_decay": 0.05,
+              "th_voltage_index": 0.02, "th_voltage_decay": 0.2},
+}
+
+
+@pytest.mark.parametrize("case", sorted(GLIF_CASES))
+def test_glif_psc_matches_nest(nest, case):
+    """glif_psc in its GLIF1-5 configurations: a neuron a driven by a step current, and b
+    driven by a step current, excitatory spikes on port 1, inhibitory ones on port 2 and a's
+    spikes on port 3: NEST's spike times of both and b's V_m."""
+    params = {**_GLIF_BASE, **GLIF_CASES[case]}
+    dt, t_stop = 0.1, 300.0
+    exc_times, inh_times = [10.0, 12.0, 30.0, 70.0, 70.5, 71.0, 150.0], [50.0, 50.5, 90.0, 151.0]
+    cur_a = ([5.0, 200.0], [420.0, 300.0])
+    cur_b = ([20.0, 100.0, 180.5, 240.0], [150.0, 450.0, -50.0, 400.0])
+    w_exc, w_inh, w_ab = 180.0, -150.0, 120.0
+    nest.ResetKernel()
+    nest.resolution = dt
+    a = nest.Create("glif_psc", params=params)
+    b = nest.Create("glif_psc", params=params)
+    for cell, (times, amps) in ((a, cur_a), (b, cur_b)):
+        gen = nest.Create("step_current_generator", params={"amplitude_times": times,
+                                                            "amplitude_values": amps})
+        nest.Connect(gen, cell, syn_spec={"delay": dt})
+    exc = nest.Create("spike_generator", params={"spike_times": exc_times})
+    inh = nest.Create("spike_generator", params={"spike_times": inh_times})
+    nest.Connect(exc, b, syn_spec={"weight": w_exc, "delay": 1.0, "receptor_type": 1})
+    nest.Connect(inh, b, syn_spec={"weight": w_inh, "delay": 1.5, "receptor_type": 2})
+    nest.Connect(a, b, syn_spec={"weight": w_ab, "delay": 2.0, "receptor_type": 3})
+    meter = nest.Create("multimeter", params={"record_from": ["V_m"], "interval": dt})
+    nest.Connect(meter, b)
+    rec_a, rec_b = nest.Create("spike_recorder"), nest.Create("spike_recorder")
+    nest.Connect(a, rec_a)
+    nest.Connect(b, rec_b)
+    nest.Simulate(t_stop)
+    events = meter.get("events")
+    t_nest, v_nest = np.array(events["times"]), np.array(events["V_m"])
+
+    mine = dict(params)
+    mine["V_init"] = mine.pop("V_m")
+    net = ns.Network()
+    (ga,) = net.add_cells(ns.models.GLIF(**mine), n=1)
+    (gb,) = net.add_cells(ns.models.point_neuron("glif_psc", **mine), n=1)
+    net.add_step_current(ga, *cur_a)
+    net.add_step_current(gb, *cur_b)
+    e = net.add_spike_source(exc_times)
+    i = net.add_spike_source(inh_times)
+    net.connect(e, gb, weight=[w_exc, 1], delay=1.0)
+    net.connect(i, gb, weight=[w_inh, 2], delay=1.5)
+    net.connect(ga, gb, weight=[w_ab, 3], delay=2.0)
+    sim = ns.Simulation(net, dt=dt)
+    v = sim.record("V_m", None, cell=gb)
+    spikes_a, spikes_b = sim.record_spikes([ga]), sim.record_spikes([gb])
+    sim.run(t_stop)
+    theirs_a, theirs_b = rec_a.get("events")["times"], rec_b.get("events")["times"]
+    assert len(theirs_a) >= 3 and len(theirs_b) >= 3
+    np.testing.assert_allclose(spikes_a.times, theirs_a, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(spikes_b.times, theirs_b, rtol=0, atol=1e-9)
+    mine_v = v.values[np.searchsorted(v.times, t_nest - 1e-9)]
+    np.testing.assert_allclose(mine_v, v_nest, rtol=0, atol=1e-9)
+
+
+def test_glif_psc_refuses_what_it_does_not_hold():
+    """Options outside neurosim's glif_psc, and what NEST itself refuses, are errors that
+    name them."""
+    with pytest.raises(ns.NeurosimError, match="asc_amps has 5 entries"):
+        ns.models.GLIF(after_spike_currents=True, asc_amps=[1.0] * 5)
+    with pytest.raises(ns.NeurosimError, match="tau_syn has 5 entries"):
+        ns.models.GLIF(tau_syn=[1.0] * 5)
+    with pytest.raises(ns.NeurosimError, match="ASCurrents"):
+        ns.models.GLIF(ASCurrents=[1.0, 2.0])
+    with pytest.raises(ns.NeurosimError, match="same size"):
+        ns.models.GLIF(after_spike_currents=True, asc_amps=[1.0], asc_decay=[0.1, 0.2])
+    net = ns.Network()
+    with pytest.raises(ns.NeurosimError, match="GLIF1-5"):      # NEST's check
+        net.add_cells(ns.models.GLIF(adapting_threshold=True), n=1)
+    with pytest.raises(ns.NeurosimError, match="tau_syn"):
+        net.add_cells(ns.models.GLIF(tau_syn=[2.0, -1.0]), n=1)
+    (g,) = net.add_cells(ns.models.GLIF(tau_syn=[2.0, 3.0]), n=1)
+    s = net.add_spike_source([1.0])
+    net.connect(s, g, weight=[1.0, 2], delay=1.0)
+    for port in (0, 3, 1.5):
+        with pytest.raises(ns.NeurosimError, match="receptor_type"):
+            net.connect(s, g, weight=[1.0, port], delay=1.0)
+    net.connect_many([s, s], [g, g], [None, None], [[1.0, 1], [2.0, np.nan]], [1.0, 1.0])
+    with pytest.raises(ns.NeurosimError, match="receptor_type"):     # as a circuit connects
+        net.connect_many([s, s], [g, g], [None, None], [[1.0, 1], [2.0, 3]], [1.0, 1.0])

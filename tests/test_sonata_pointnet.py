@@ -369,3 +369,78 @@ def test_300_pointneurons_as_iaf_psc_delta_matches_pointnet(copy):
     mine, _ = _neurosim(str(delta / "simulation_config.json"), recorded=[],
                         output_dir=str(delta / "output_neurosim"))
     assert mine == reference
+
+
+# glif_psc parameter files (NEST's names and vectors, as the Allen Institute's GLIF models
+# give them): GLIF1-5 across 300_pointneurons' five cell types
+_GLIF_COMMON = {"C_m": 58.72, "g": 9.43, "E_L": -78.85, "V_th": -51.68, "V_reset": -78.85,
+                "V_m": -78.85, "t_ref": 3.75, "tau_syn": [5.5, 8.5]}
+_GLIF_ASC = {"asc_init": [0.0, 0.0], "asc_decay": [0.003, 0.1], "asc_amps": [-9.18, -19.4],
+             "asc_r": [1.0, 1.0]}
+_GLIF_R = {"voltage_reset_fraction": 0.4, "voltage_reset_add": 9.0, "th_spike_add": 2.5,
+           "th_spike_decay": 0.05}
+_GLIF_TYPES = {
+    100: {"spike_dependent_threshold": False, "after_spike_currents": False,
+          "adapting_threshold": False},
+    101: {"spike_dependent_threshold": True, "after_spike_currents": False,
+          "adapting_threshold": False, **_GLIF_R, "C_m": 80.0},
+    102: {"spike_dependent_threshold": False, "after_spike_currents": True,
+          "adapting_threshold": False, **_GLIF_ASC, "g": 7.0},
+    103: {"spike_dependent_threshold": True, "after_spike_currents": True,
+          "adapting_threshold": False, **_GLIF_ASC, **_GLIF_R, "tau_syn": [3.0, 4.0]},
+    104: {"spike_dependent_threshold": True, "after_spike_currents": True,
+          "adapting_threshold": True, **_GLIF_ASC, **_GLIF_R, "th_voltage_index": 0.02,
+          "th_voltage_decay": 0.2, "V_m": -70.0},
+}
+
+
+def test_300_pointneurons_glif_psc_matches_pointnet(tmp_path):
+    """300_pointneurons with its neurons as glif_psc (GLIF1-5, one per cell type), the
+    excitatory synapse files naming receptor_type 1 and the inhibitory ones 2: PointNet's
+    spikes exactly."""
+    src = shared("sonata-examples")
+    root = tmp_path / "glif"
+    shutil.copytree(src / "300_pointneurons", root / "300_pointneurons")
+    shutil.copytree(src / "shared_components" / "nest_models",
+                    root / "shared_components" / "nest_models")
+    copy = root / "300_pointneurons"
+    models = root / "shared_components" / "nest_models"
+    lines = open(copy / "network" / "internal_node_types.csv").read().splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        fields = line.split(" ")
+        type_id = int(fields[0])
+        fields[2], fields[4] = "nest:glif_psc", f"glif_{type_id}.json"
+        json.dump({**_GLIF_COMMON, **_GLIF_TYPES[type_id]},
+                  open(models / "cell_models" / f"glif_{type_id}.json", "w"))
+        out.append(" ".join(fields))
+    open(copy / "network" / "internal_node_types.csv", "w").write("\n".join(out) + "\n")
+    for name, port in (("ExcToExc", 1), ("ExcToInh", 1), ("InhToExc", 2), ("InhToInh", 2)):
+        json.dump({"receptor_type": port}, open(models / "synaptic_models" / f"{name}.json",
+                                                "w"))
+    cfg = json.load(open(copy / "simulation_config.json"))
+    cfg["run"]["tstop"] = 500.0
+    cfg.pop("reports")
+    json.dump(cfg, open(copy / "simulation_config.json", "w"))
+    _python(_POINTNET, "config.json", cwd=copy)
+    reference = _spikes(copy / "output" / "spikes.h5")
+    mine, _ = _neurosim(str(copy / "simulation_config.json"), recorded=[],
+                        output_dir=str(copy / "output_neurosim"))
+    by_type = {}
+    with h5py.File(copy / "network" / "internal_nodes.h5", "r") as f:
+        types = f["nodes/internal/node_type_id"][()]
+    for _, node in reference:
+        by_type[int(types[node])] = by_type.get(int(types[node]), 0) + 1
+    print(f"glif_psc 300_pointneurons: {len(reference)} spikes, by cell type {by_type}")
+    assert len(reference) > 1000 and sorted(by_type) == sorted(_GLIF_TYPES), by_type
+    first = next((k for k, (a, b) in enumerate(zip(mine, reference)) if a != b),
+                 min(len(mine), len(reference)))
+    assert mine == reference, (f"{len(mine)} vs PointNet's {len(reference)} spikes; first "
+                               f"difference at #{first}: {mine[first:first + 2]} vs "
+                               f"{reference[first:first + 2]}")
+
+    # a glif_psc target with no receptor_type: NEST (PointNet) refuses it, and so does this
+    json.dump({}, open(models / "synaptic_models" / "InhToInh.json", "w"))
+    with pytest.raises(ns.NeurosimError, match="receptor_type"):
+        _neurosim(str(copy / "simulation_config.json"), recorded=[],
+                  output_dir=str(copy / "output_refused"))

@@ -422,7 +422,8 @@ class Circuit:
         self._check_nest_synapses(pop, rows, where)
         with_function = np.array([f is not None for f in funcs[rows]], dtype=bool)
         scale = np.where(with_function, 1.0, nsyns[rows])
-        net.connect_many(src[rows], tgt[rows], [None] * len(rows), weight[rows] * scale,
+        net.connect_many(src[rows], tgt[rows], [None] * len(rows),
+                         self._nest_weights(pop, rows, tgt[rows], weight[rows] * scale, where),
                          delay[rows])
         rows = np.flatnonzero(point & ~nest)         # BioNet's point processes
         preselected = np.array([g is None for g in given[rows]], dtype=bool) | \
@@ -490,6 +491,45 @@ class Circuit:
                                           template)[0]]
                 raise SonataError(f"{where}: edge {row}: model_template {template!r} onto a "
                                   "NEST neuron is not supported (static_synapse)")
+
+    def _nest_weights(self, pop, rows, targets, weights, where):
+        """The weights of PointNet's connections: with the synapse file's ``receptor_type``
+        (PointNet passes the file to nest.Connect; NEST's default 0) as a second weight
+        where a target has receptor ports (glif_psc), NaN (none) for the others; a port
+        other than 0 onto a model without ports is refused, as NEST refuses it."""
+        dynamics = pop.attribute("dynamics_params", rows)
+        cache = {}
+        receptor = np.zeros(len(rows))
+        for k, name in enumerate(dynamics):
+            if name is None:
+                continue
+            if name not in cache:
+                path = self._component("synaptic_models_dir", str(name), "dynamics_params",
+                                       f"{where}: edge {rows[k]}")
+                value = read_json(path, "synapse parameters").get("receptor_type", 0)
+                try:
+                    cache[name] = float(value)
+                except (TypeError, ValueError):
+                    raise SonataError(f"{where}: edge {rows[k]}: receptor_type {value!r} in "
+                                      f"{name} is not a number") from None
+            receptor[k] = cache[name]
+        ports = np.array([self.network.artificial[int(t)][0].name == "glif_psc"
+                          for t in targets], dtype=bool)
+        other = np.flatnonzero(~ports & (receptor != 0))
+        if len(other):
+            k = int(other[0])
+            model = self.network.artificial[int(targets[k])][0].name
+            raise SonataError(f"{where}: edge {rows[k]}: receptor_type {receptor[k]:g} onto "
+                              f"{model}, which has only receptor 0")
+        if not ports.any():
+            return weights
+        bad = np.flatnonzero(ports & (receptor < 1))
+        if len(bad):
+            raise SonataError(f"{where}: edge {rows[bad[0]]} onto glif_psc (gid "
+                              f"{targets[bad[0]]}) has receptor_type {receptor[bad[0]]:g}; "
+                              "glif_psc's ports are 1, 2, ... (its synapse file's "
+                              "receptor_type), as NEST requires")
+        return np.column_stack([weights, np.where(ports, receptor, np.nan)])
 
     def _synapse_of_rows(self, pop, rows):
         """A code per row and the ``_synapses`` key (model template, dynamics file) of each

@@ -69,6 +69,10 @@ class Mechanism:
     event_lead: int = 0                  # steps before its own an event is taken: 1 for
                                          # NEST's models whose state jumps with an input
                                          # (NEST adds it in the step that ends at its time)
+    check: Callable = None               # check(values): raises ParameterError for
+                                         # parameters the model refuses together
+    check_event: Callable = None         # check_event(values, weights): why a connection
+                                         # of these weights cannot reach it, or None
     kind: str = "density"                # density | point | artificial
     native: str = ""                     # an artificial cell neurosim runs itself
     doc: str = ""
@@ -135,6 +139,12 @@ class Mechanism:
                 where = f" ({context})" if context else ""
                 raise ParameterError(f"{self.name}{where}: {a} = {merged[a]!r} must be smaller "
                                      f"than {b} = {merged[b]!r}")
+        if self.check is not None:
+            try:
+                self.check(merged)
+            except ParameterError as e:
+                where = f" ({context})" if context else ""
+                raise ParameterError(f"{self.name}{where}: {e}") from None
 
     @staticmethod
     def define(name, **description):
