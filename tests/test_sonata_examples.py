@@ -309,15 +309,33 @@ CLAMPS["voltage clamp"] = {
                "amp": -30.0, "delay": 40.0, "duration": 100.0, "resistance": 0.5},
     "kick": {"input_type": "current_clamp", "module": "IClamp", "node_set": "biophys_cells",
              "amp": 0.3, "delay": 120.0, "duration": 100.0}}
+# an Allen Cell Types NWB sweep (amperes at 20 kHz), downsampled to 0.1 ms, the clamp on
+# from 10 ms (BioNet plays the samples from t = 0 all the same)
+CLAMPS["nwb sweep"] = {
+    "sweep": {"input_type": "nwb", "module": "IClamp", "node_set": "biophys_cells",
+              "file": "sweep.nwb", "sweep_id": 7, "downsample": 0.1, "delay": 10.0}}
 CSV_FILES = {"clamp.csv": "timestamps amps\n40.0 0.2\n80.0 0.35\n120.0 0.0\n160.0 0.3\n",
              "named.csv": "t,nA\n100.0,0.25\n125.0,0.4\n150.0,0.0\n"}
+
+
+def write_nwb_sweep(path, sweep):
+    """A stimulus sweep laid out as the Allen Cell Types NWB files hold it: steps of 0.3
+    and 0.1 nA and a ramp, in amperes at 20 kHz."""
+    t = np.arange(0, 250.0, 0.05)
+    amps = np.where((t >= 20) & (t < 120), 0.3, np.where((t >= 120) & (t < 180), 0.1, 0.0))
+    amps = np.where(t >= 200, 0.4 * (t - 200) / 50, amps) * 1e-9
+    with h5py.File(path, "w") as f:
+        g = f.create_group(f"epochs/Sweep_{sweep}/stimulus/timeseries")
+        g.create_dataset("data", data=amps)
+        g.create_dataset("starting_time", data=0.0).attrs["rate"] = 20000.0
 
 
 @pytest.mark.parametrize("case", sorted(CLAMPS))
 def test_current_clamps_as_bionet(tmp_path, case):
     """BioNet's current clamps on the 5-cell example — amp/delay/duration lists, a clamp
     on a dendrite (section_name, section_index, section_dist), amplitudes played from a
-    CSV file — spikes identical to BioNet's and soma v within 0.01 mV RMS."""
+    CSV file or an NWB sweep, a voltage clamp — spikes identical to BioNet's and soma v
+    within 0.01 mV RMS."""
     inputs = CLAMPS[case]
     runs = {}
     for who in ("neurosim", "bionet"):
@@ -336,6 +354,7 @@ def test_current_clamps_as_bionet(tmp_path, case):
                                                 '"biophysical"}}')
         for name, text in CSV_FILES.items():
             (example / name).write_text(text)
+        write_nwb_sweep(example / "sweep.nwb", 7)
         runs[who] = example
     subprocess.run(["nrnivmodl", "modfiles"], cwd=runs["bionet"].parent / "shared_components"
                    / "mechanisms", check=True, capture_output=True)

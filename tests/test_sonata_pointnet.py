@@ -444,3 +444,35 @@ def test_300_pointneurons_glif_psc_matches_pointnet(tmp_path):
     with pytest.raises(ns.NeurosimError, match="receptor_type"):
         _neurosim(str(copy / "simulation_config.json"), recorded=[],
                   output_dir=str(copy / "output_refused"))
+
+
+def test_300_pointneurons_nwb_current_clamp_matches_pointnet(copy):
+    """A current clamp from an Allen NWB stimulus sweep (bmtk's ``nwb`` input: the samples'
+    times plus ``delay``, amperes times 1e9 taken as pA by NEST) gives PointNet's spikes."""
+    import h5py
+    t = np.arange(0.0, 350.0, 0.02)
+    amps = np.where((t >= 50) & (t < 150), 300.0, np.where((t >= 200) & (t < 300), -120.0,
+                                                           0.0)) * 1e-9
+    with h5py.File(copy / "sweep.nwb", "w") as f:
+        g = f.create_group("epochs/Sweep_3/stimulus/timeseries")
+        g.create_dataset("data", data=amps)
+        g.create_dataset("starting_time", data=0.0).attrs["rate"] = 50000.0
+    cfg = json.load(open(copy / "simulation_config.json"))
+    cfg["run"]["tstop"] = 400.0
+    cfg.pop("reports")
+    cfg["inputs"]["clamp"] = {"input_type": "nwb", "module": "IClamp",
+                              "node_set": "recorded_cells", "file": "$BASE_DIR/sweep.nwb",
+                              "sweep_id": "3", "downsample": 0.5, "delay": 20.0,
+                              "sweep_window": [40.0, 320.0]}
+    cfg["output"]["output_dir"] = "$BASE_DIR/output_nwb"
+    json.dump(cfg, open(copy / "nwb_config.json", "w"))
+    _python(_POINTNET, "nwb_config.json", cwd=copy)
+    reference = _spikes(copy / "output_nwb" / "spikes.h5")
+    mine, _ = _neurosim(str(copy / "nwb_config.json"), recorded=[],
+                        output_dir=str(copy / "output_nwb_neurosim"))
+    assert mine == reference
+    cfg["inputs"].pop("clamp")
+    json.dump(cfg, open(copy / "plain_config.json", "w"))
+    plain, _ = _neurosim(str(copy / "plain_config.json"), recorded=[],
+                         output_dir=str(copy / "output_plain_neurosim"))
+    assert plain != mine                    # the clamp changes the spikes
