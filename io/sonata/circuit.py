@@ -500,8 +500,12 @@ class Circuit:
         dynamics = pop.attribute("dynamics_params", rows)
         cache = {}
         receptor = np.zeros(len(rows))
+        has_ports = np.array([self.network.artificial[int(t)][0].name == "glif_psc"
+                              for t in targets], dtype=bool)
         for k, name in enumerate(dynamics):
-            if name is None:
+            # the file is read where a port is chosen (onto port-less models NEST's
+            # default 0 holds: circuits built without synapse files still run)
+            if name is None or not has_ports[k]:
                 continue
             if name not in cache:
                 path = self._component("synaptic_models_dir", str(name), "dynamics_params",
