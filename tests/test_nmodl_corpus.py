@@ -292,3 +292,42 @@ def test_useion_use_cases_set_the_ion_as_neuron(name):
         r, faraday = 8.31446261815324, 96485.33212331001
         nernst = 1000.0 * r * (273.15 + 6.3) / (2 * faraday) * np.log(cao / cai)
         assert abs(eca - nernst) < 1e-10, (eca, nernst)
+
+
+def test_morphology_use_case_reads_diam():
+    """nmodl-usecases/morphology/test_morphology.py's check on two_radii.mod: ten
+    one-segment sections of diameters 1.1 .. 2.0 µm from (0,0,0) to (1,2,0); the mechanism
+    reads diam and area (inv = 1 / (diam² + area)) and v relaxes to 20 mV at that rate."""
+    m = ns.Mechanism.from_nmodl(str(shared(*CORPORA["nmodl-usecases"], "morphology",
+                                           "two_radii.mod")))
+    with pytest.raises(ns.NeurosimError, match="diam"):
+        ns.Cell(ns.Morphology.cable(2.0, 1.0)).insert(m, diam=3.0)
+    diams = 1.0 + 0.1 * np.arange(1, 11)
+    length = np.sqrt(5.0)
+    net = ns.Network()
+    for d in diams:
+        cell = ns.Cell(ns.Morphology.cable(length, d), v_init=-65.0)
+        cell.insert(m)
+        net.add_cells(cell)
+    sim = ns.Simulation(net, dt=0.001)
+    v = sim.record("v", (0, 0.5), cell=list(range(len(diams))))
+    inv = sim.record("two_radii.inv", (0, 0.5), cell=list(range(len(diams))))
+    sim.run(5.0)
+    rates = diams ** 2 + np.pi * diams * length
+    np.testing.assert_allclose([r.values[0] for r in inv], 1.0 / rates, rtol=1e-12)
+    t = np.arange(len(v[0].values)) * 0.001
+    for rec, c in zip(v, rates):
+        exact = 20.0 + (-65.0 - 20.0) * np.exp(-c * t)
+        assert np.max(np.abs(rec.values - exact)) < 0.01 * 65.0
+
+
+def test_segment_diameter_is_neurons_mean_over_the_segment():
+    """NEURON 9's seg.diam of a section with 3D points (0,0,0,1) (3,0,0,2) (10,0,0,5),
+    nseg = 3: the mean of the interpolated diameter over each segment."""
+    from neurosim.geometry import segment_diameters
+    from neurosim.morphology import Section
+    sec = Section(0, 3, np.array([[0, 0, 0], [3, 0, 0], [10, 0, 0]], dtype=float),
+                  np.array([1.0, 2.0, 5.0]))
+    np.testing.assert_allclose(segment_diameters(sec, 3),
+                               [1.5571428571428572, 2.857142857142857, 4.285714285714285],
+                               rtol=1e-13)

@@ -242,10 +242,12 @@ def test_the_units_of_the_corpora_are_known(corpus):
     assert [str(w.message) for w in caught] == []
 
 
-def test_diam_is_refused_by_name():
-    # NEURON's segment diameter: not carried by neurosim's kernels; a plain variable of that
-    # name would silently be 0
-    text = GOOD.replace("ASSIGNED { v (mV)", "ASSIGNED { diam (um) v (mV)")
-    with pytest.raises(NmodlError, match=r"bad\.mod:7:12: diam \(the segment's diameter\) is "
-                                         r"not available"):
+def test_assigning_diam_is_refused_by_name():
+    # diam is the segment's diameter, read from the morphology: a mechanism that assigns it
+    # (changing the morphology) is refused where it is declared
+    text = GOOD.replace("ASSIGNED { v (mV)", "ASSIGNED { diam (um) v (mV)").replace(
+        "ina = gbar", "diam = 2\n    ina = gbar")
+    with pytest.raises(NmodlError, match=r"bad\.mod:7:12: diam is assigned"):
         compile_(text)
+    assert compile_(GOOD.replace("ASSIGNED { v (mV)", "ASSIGNED { diam (um) v (mV)")
+                    ).geometric == ("diam",)

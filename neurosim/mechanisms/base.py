@@ -62,6 +62,8 @@ class Mechanism:
                                          # into the matrix once instead of a loop per step
     setup: str = ""                      # per-step lines before the instance loop
     aux: Callable = None                 # aux(celsius, use_tables) -> {name: ndarray}
+    geometric: tuple = ()                # parameters the segment gives (diam, µm): set when
+    #                                      the cell is lowered, never by the user
     nonnegative: tuple = ()              # parameters that must be >= 0
     positive: tuple = ()                 # parameters that must be > 0
     ordered: tuple = ()                  # (a, b) pairs of parameters: a must be < b
@@ -79,9 +81,13 @@ class Mechanism:
 
     def resolve_parameter(self, key):
         """Accept NEURON's suffixed names too: ``g_pas`` for ``g`` of ``pas``."""
+        suffix = "_" + self.name
+        name = key[: -len(suffix)] if key.endswith(suffix) else key
+        if name in self.geometric:
+            raise ParameterError(f"{self.name}.{name} is the segment's {name}: set it on the "
+                                 "morphology")
         if key in self.parameters:
             return key
-        suffix = "_" + self.name
         if key.endswith(suffix) and key[: -len(suffix)] in self.parameters:
             return key[: -len(suffix)]
         raise ParameterError(f"mechanism {self.name!r} has no parameter {key!r}; its "

@@ -28,6 +28,7 @@ from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv
                      Reaction, Solve, Unary, Unsupported, While, parse)
 
 SPECIAL = {"v", "t", "dt", "celsius", "area"}
+GEOMETRIC = ("diam",)      # read from the segment (lowering fills them)
 MATH = {"exp": "math.exp", "log": "math.log", "log10": "math.log10", "sqrt": "math.sqrt",
         "fabs": "abs", "sin": "math.sin", "cos": "math.cos", "tan": "math.tan",
         "tanh": "math.tanh", "sinh": "math.sinh", "cosh": "math.cosh", "atan": "math.atan",
@@ -107,15 +108,16 @@ class _Compiler:
         self.constants = dict(mod.unit_constants)
         for name, (value, _) in mod.constants.items():
             self.constants[name] = value
-        if "diam" in mod.assigned or "diam" in mod.parameters:
-            # NEURON's segment diameter: neurosim's kernels do not carry it (yet); a plain
-            # variable of that name would silently be 0
-            pos = mod.assigned.get("diam") or mod.parameters["diam"][1]
-            raise NmodlError(self.fn, pos, "diam (the segment's diameter) is not available "
-                                           "to mechanisms in neurosim yet")
         self.functions = {b.name: b for b in mod.blocks if b.kind in ("FUNCTION", "PROCEDURE")}
         self.param_names = [n for n in mod.parameters
                             if n not in SPECIAL and n not in self.ion_vars]
+        # diam: the segment's diameter (µm), as NEURON gives it: a parameter that lowering
+        # fills from the morphology (Mechanism.geometric); not settable, not assignable
+        self.geometric = [n for n in GEOMETRIC if n in mod.assigned or n in mod.parameters]
+        if self.geometric and self.kind == "artificial":
+            raise NmodlError(self.fn, self._declared_at("diam"), "diam in an ARTIFICIAL_CELL: "
+                                                                 "it has no segment")
+        self.param_names += [n for n in self.geometric if n not in self.param_names]
         written_conc = {v for use in self.ions for v in use.writes
                         if use.field(v) in ("ci", "co")}
         self.states = [n for n in mod.states if n not in written_conc]
@@ -574,6 +576,7 @@ class _Compiler:
             uses_net_send=self.uses_net_send, uses_for_netcons=self.uses_for_netcons,
             written_parameters=tuple(self.written_parameters()),
             pointers=tuple(self.py(n) for n in self.pointers),
+            geometric=tuple(self.geometric),
             nonnegative=tuple(n for n in self.param_names
                               if _CONDUCTANCE.match(mod.parameter_units.get(n, ""))),
             doc=mod.title)
@@ -663,6 +666,10 @@ class _Compiler:
                 raise NmodlError(self.fn, self.mod.pos.get(f"pointer {n}"),
                                  f"POINTER {n} is assigned; neurosim's POINTERs are read-only "
                                  "(they read a voltage elsewhere: net.set_pointer)")
+        for n in self.geometric:
+            if n in writes:
+                raise NmodlError(self.fn, self._declared_at(n), f"{n} is assigned: neurosim's "
+                                 f"mechanisms read the segment's {n}, they cannot change it")
         return [n for n in self.param_names if n in writes]
 
     def current_body(self, body):
