@@ -591,3 +591,47 @@ def test_area_in_a_density_mechanism_is_the_segment_area_as_in_neuron(tmp_path):
     ours = neurosim_traces([(str(mod), mech)])["byarea"]
     assert theirs[0] - theirs[-1] > 5.0
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+VARIABLE_INDEX = """\
+NEURON { SUFFIX varidx  NONSPECIFIC_CURRENT i  RANGE k, outside }
+DEFINE N 4
+PARAMETER { k = 2.7 }
+ASSIGNED { v (mV) i (mA/cm2) w[N] outside }
+INITIAL {
+    FROM j = 0 TO N - 1 { w[j] = 2e-4 * (j + 1) }
+    w[k] = w[k] * 3
+    outside = w[k + 2]
+}
+BREAKPOINT { i = pick(v) * (v + 80) }
+FUNCTION pick(v (mV)) {
+    LOCAL j
+    j = (v + 66) / 2
+    if (j < 0) { j = 0 }
+    if (j > N - 1) { j = N - 1 }
+    pick = w[j]
+}
+"""
+
+
+def test_array_elements_with_a_variable_index_match_neuron(tmp_path):
+    """x[k] read and written with k computed (a FROM loop's variable, a PARAMETER, a
+    FUNCTION's LOCAL: (int)k as NEURON's C); the voltage as NEURON's. An index outside the
+    array (NEURON reads past it unchecked) reads NaN in neurosim."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "varidx.mod"
+    mod.write_text(VARIABLE_INDEX)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["varidx"]
+    ours = neurosim_traces([(str(mod), mech)])["varidx"]
+    assert theirs[0] - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    cell = ns.Cell(ns.Morphology.cable(20.0, 20.0), v_init=-65.0)
+    cell.insert(mech)
+    sim = ns.Simulation(cell, dt=0.025)
+    outside = sim.record("varidx.outside", (0, 0.5))
+    sim.run(0.1)
+    assert np.isnan(outside.values).all()
+    with pytest.raises(NmodlError, match=r"v\.mod:6:5: i\[\.\.\.\]: i is not an array"):
+        ns.Mechanism.from_nmodl_text(VARIABLE_INDEX.replace("    FROM j", "    i[k] = 1\n"
+                                                            "    FROM j"), "v.mod")

@@ -23,9 +23,9 @@ import re
 
 from ...codegen import KERNEL_NAMES
 from ..base import IonUse, Mechanism
-from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, FluxIn, From,
-                     ForNetcons, If, LinearEq, Local, Name, NetInitial, NmodlError, Num,
-                     Reaction, Solve, Unary, Unsupported, While, parse)
+from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, Element,
+                     FluxIn, From, ForNetcons, If, LinearEq, Local, Name, NetInitial, NmodlError,
+                     Num, Reaction, Solve, Unary, Unsupported, While, fill_element_sizes, parse)
 
 SPECIAL = {"v", "t", "dt", "celsius", "area"}
 GEOMETRIC = ("diam",)      # read from the segment (lowering fills them)
@@ -79,6 +79,7 @@ class _Compiler:
         if mod.unsupported:
             u = mod.unsupported[0]
             raise NmodlError(self.fn, u.pos, f"unsupported construct {u.what}")
+        fill_element_sizes(mod)
         if not mod.name and self.fn.endswith(".mod"):
             # nocmodl names a mechanism without SUFFIX after its file: no_suffix.mod -> no_suffix
             mod.kind, mod.name = "SUFFIX", os.path.basename(self.fn)[:-4]
@@ -208,7 +209,31 @@ class _Compiler:
             return f"({left} {op} {right})"
         if isinstance(e, Call):
             return self.call(e, scope)
+        if isinstance(e, Element):
+            # x[k] with k computed: the element (int)k of the tuple of x's elements
+            self.uses_element = True
+            elements = ", ".join(self.name_ref(n, e.pos, scope) for n in _elements(e))
+            return f"{self.element_fn}(({elements},), {self.expr(e.index, scope)})"
         raise NmodlError(self.fn, getattr(e, "pos", None), f"unsupported expression {e!r}")
+
+    @property
+    def element_fn(self):
+        return f"_{self.name}_element"
+
+    def assign_element(self, s, scope):
+        """x[k] = value with k computed: the element (int)k; out of 0 .. size-1 nothing
+        (NEURON does not check: its C writes outside the array)."""
+        size = self.mod.arrays[s.name]
+        names = [self.py(n) for n in _elements(Element(s.name, None, s.pos, size))]
+        for n in _elements(Element(s.name, None, s.pos, size)):
+            if n not in scope and n not in self.known:
+                raise NmodlError(self.fn, s.pos, f"assignment to undeclared name {n!r}")
+        out = [f"_ix = {self.expr(s.index, scope)}", f"_iv = {self.expr(s.expr, scope)}",
+               f"if _ix > -1.0 and _ix < {size}.0:", "    _ij = int(_ix)"]
+        for k, n in enumerate(names):
+            out.append(f"    {'if' if k == 0 else 'elif'} _ij == {k}:")
+            out.append(f"        {n} = _iv")
+        return out
 
     def name_ref(self, name, pos, scope):
         if name in scope:
@@ -306,6 +331,10 @@ class _Compiler:
         def expr(e):
             if isinstance(e, Name):
                 read(e.id)
+            elif isinstance(e, Element):
+                expr(e.index)
+                for n in _elements(e):
+                    read(n)
             elif isinstance(e, Unary):
                 expr(e.operand)
             elif isinstance(e, BinOp):
@@ -334,6 +363,11 @@ class _Compiler:
         for s in body:
             if isinstance(s, Local):
                 scope |= set(s.names)
+            elif isinstance(s, Assign) and s.index is not None:
+                expr(s.expr)
+                expr(s.index)
+                for n in _elements(Element(s.name, None, s.pos, self.mod.arrays[s.name])):
+                    write(n)
             elif isinstance(s, (Assign, Deriv)):
                 expr(s.expr)
                 if s.name not in scope and s.name not in self.known:
@@ -397,6 +431,8 @@ class _Compiler:
         if isinstance(s, Local):
             scope |= set(s.names)
             out += [f"{self.py(n)} = 0.0" for n in s.names]
+        elif isinstance(s, Assign) and s.index is not None:
+            out += self.assign_element(s, scope)
         elif isinstance(s, Assign):
             if s.name not in scope and s.name not in self.known and s.name != ret:
                 raise NmodlError(self.fn, s.pos, f"assignment to undeclared name {s.name!r}")
@@ -567,6 +603,8 @@ class _Compiler:
         receive, receive_args, receive_init = self.net_receive()
         if getattr(self, "uses_ghk", False):
             helpers.insert(0, _DECORATOR + _GHK.format(name=self.fname("nrn_ghk")))
+        if getattr(self, "uses_element", False):
+            helpers.insert(0, _DECORATOR + _ELEMENT.format(name=self.element_fn))
         return Mechanism(
             name=self.name, kind=self.kind, parameters=defaults, states=tuple(self.states),
             assigned=tuple(self.assigned), ions=tuple(self.ions), init=init, current=current,
@@ -1019,6 +1057,19 @@ _GHK = """def {name}(v, ci, co, z, celsius):
     return 0.001 * z * 96485.33212331001 * (eci - eco)"""
 
 
+# x[k] read with k computed: NEURON's C reads x[(int)k] unchecked; outside the array (or k
+# NaN) neurosim reads NaN, which shows in the variables it reaches
+_ELEMENT = """def {name}(elements, k):
+    if k > -1.0 and k < len(elements):
+        return elements[int(k)]
+    return math.nan"""
+
+
+def _elements(e):
+    """The element names x[0] .. x[size-1] of the array an Element indexes."""
+    return [f"{e.base}[{k}]" for k in range(e.size)]
+
+
 def _newton_loop(n, residual, residual_h):
     """Newton's iteration on _x (n unknowns): ``residual`` fills _F, ``residual_h`` _Fh."""
     return [f"for _it in range({_NEWTON_MAXIT}):",
@@ -1050,6 +1101,8 @@ def _exprs_of_all(body):
     for s in body:
         if isinstance(s, (Assign, Deriv)):
             out.append(s.expr)
+            if isinstance(s, Assign) and s.index is not None:
+                out.append(s.index)
         elif isinstance(s, CallStmt):
             out.append(s.call)
         out += _exprs_of(s)
@@ -1103,4 +1156,6 @@ def _names_in(e):
         return _names_in(e.left) + _names_in(e.right)
     if isinstance(e, Call):
         return [n for a in e.args for n in _names_in(a)]
+    if isinstance(e, Element):
+        return _names_in(e.index) + _elements(e)
     return []

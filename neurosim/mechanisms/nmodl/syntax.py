@@ -54,6 +54,16 @@ class BinOp:
     pos: tuple = None
 
 
+@dataclass(eq=False)
+class Element:
+    """x[index] with an index that is not a constant: ``size`` (x's declared size) is filled
+    in once the whole file is read (see :func:`fill_element_sizes`)."""
+    base: str
+    index: object
+    pos: tuple = None
+    size: int = None
+
+
 @dataclass(frozen=True)
 class Unary:
     op: str          # - !
@@ -67,6 +77,7 @@ class Assign:
     name: str
     expr: object
     pos: tuple = None
+    index: object = None     # x[index] = expr with an index that is not a constant: name is x
 
 
 @dataclass
@@ -313,16 +324,19 @@ class _Build(Transformer):
         return Local([str(t) for t in c], (meta.line, meta.column))
 
     def element(self, meta, c):
-        """x[k]: with a constant index, the element is a variable of its own, "x[k]"."""
+        """x[k]: with a constant index, the element is a variable of its own, "x[k]"; else an
+        Element that selects one at run time."""
         index = c[1]
         if isinstance(index, Num) and float(index.value).is_integer():
             return Name(f"{c[0]}[{int(index.value)}]", (meta.line, meta.column))
-        return Unsupported("array index that is not a constant", (meta.line, meta.column))
+        return Element(str(c[0]), index, (meta.line, meta.column))
 
     def assign(self, meta, c):
         target = c[0]
         if isinstance(target, Unsupported):
             return target
+        if isinstance(target, Element):
+            return Assign(target.base, c[1], (meta.line, meta.column), index=target.index)
         name = target.id if isinstance(target, Name) else str(target)
         return Assign(name, c[1], (meta.line, meta.column))
 
@@ -364,8 +378,9 @@ class _Build(Transformer):
         name = str(c[1])
         if c[2] is not None:                     # an array element X[k]
             element = self.element(meta, [name, c[2]])
-            if isinstance(element, Unsupported):
-                return element
+            if isinstance(element, Element):
+                return Unsupported(f"reaction of an array element {name}[...] with an index "
+                                   "that is not a constant", (meta.line, meta.column))
             name = element.id
         return (int(str(c[0])) if c[0] is not None else 1, name)
 
@@ -641,6 +656,28 @@ def _tag_positions(obj, filename):
                     object.__setattr__(node, key, (*value[:2], filename))
                 else:
                     stack.append(value)
+
+
+def fill_element_sizes(mod):
+    """Each Element's ``size`` from the arrays the file (with its INCLUDEs) declares; an
+    Element of a name that is not an array is refused where it stands."""
+    stack, seen = [mod.blocks], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif hasattr(node, "__dataclass_fields__"):
+            if isinstance(node, Element) or isinstance(node, Assign) and node.index is not None:
+                base = node.base if isinstance(node, Element) else node.name
+                if base not in mod.arrays:
+                    raise NmodlError(mod.filename, node.pos, f"{base}[...]: {base} is not an "
+                                                             "array")
+                if isinstance(node, Element):
+                    node.size = mod.arrays[base]
+            stack.extend(getattr(node, key) for key in node.__dataclass_fields__)
 
 
 def _is_pos(value):
