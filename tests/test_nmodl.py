@@ -635,3 +635,36 @@ def test_array_elements_with_a_variable_index_match_neuron(tmp_path):
     with pytest.raises(NmodlError, match=r"v\.mod:6:5: i\[\.\.\.\]: i is not an array"):
         ns.Mechanism.from_nmodl_text(VARIABLE_INDEX.replace("    FROM j", "    i[k] = 1\n"
                                                             "    FROM j"), "v.mod")
+
+
+RECURSION = """\
+NEURON { SUFFIX recur  NONSPECIFIC_CURRENT i  RANGE gunit, depth }
+PARAMETER { gunit = 2e-5  depth = 6 }
+ASSIGNED { v (mV) i (mA/cm2) }
+BREAKPOINT { i = fibonacci(depth) * scaled(3) * (v + 80) }
+FUNCTION fibonacci(n) {
+    if (n == 0 || n == 1) {
+        fibonacci = 1
+    } else {
+        fibonacci = fibonacci(n - 1) + fibonacci(n - 2)
+    }
+}
+FUNCTION scaled(n) {
+    if (n <= 0) { scaled = gunit } else { scaled = 0.5 * scaled(n - 1) + gunit * rest(n) }
+}
+FUNCTION rest(n) { if (n > 1) { rest = scaled(n - 2) / gunit } else { rest = 0 } }
+"""
+
+
+def test_recursive_functions_match_neuron(tmp_path):
+    """nmodl-usecases/function/recursion.mod's fibonacci (fibonacci(6) = 13, as the use
+    case checks 1 1 2 3 5 8), and mutually recursive FUNCTIONs reading a RANGE variable:
+    the voltage as NEURON's."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "recur.mod"
+    mod.write_text(RECURSION)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["recur"]
+    ours = neurosim_traces([(str(mod), mech)])["recur"]
+    assert theirs[0] - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)

@@ -304,22 +304,29 @@ class _Compiler:
         raise NmodlError(self.fn, e.pos, f"undefined function {e.func!r}")
 
     # ------------------------------------------------------------------ analysis
-    def signature(self, fname, _stack=()):
-        """(implicit reads, writes) of FUNCTION/PROCEDURE ``fname``, callees included."""
-        if not hasattr(self, "_sig"):
-            self._sig = {}
-        if fname in self._sig:
-            return self._sig[fname]
-        if fname in _stack:
-            f = self.functions[fname]
-            raise NmodlError(self.fn, f.pos, f"recursive call of {fname} is not supported")
+    def signature(self, fname):
+        """(implicit reads, writes) of FUNCTION/PROCEDURE ``fname``, callees included.  All
+        are found together, iterated to a fixed point: a recursive FUNCTION (NEURON allows
+        it; Numba compiles a function calling itself) needs its callees' reads, itself
+        among them."""
+        if self._sig is None:
+            self._sig = {n: ([], []) for n in self.functions}
+            while True:
+                new = {n: self._own_signature(n) for n in self.functions}
+                if new == self._sig:
+                    break
+                self._sig = new
+        return self._sig[fname]
+
+    _sig = None         # FUNCTION/PROCEDURE name -> (reads, writes), or the estimates
+
+    def _own_signature(self, fname):
+        """One round of :meth:`signature`: ``fname``'s body with its callees' estimates."""
         f = self.functions[fname]
         reads, writes = [], []
         scope = set(f.args) | ({fname} if f.kind == "FUNCTION" else set())
-        self._scan(f.body, scope, reads, writes, _stack + (fname,))
-        result = ([n for n in reads], [n for n in writes])
-        self._sig[fname] = result
-        return result
+        self._scan(f.body, scope, reads, writes, (fname,))
+        return reads, writes
 
     def _scan(self, body, scope, reads, writes, stack):
         scope = set(scope)
@@ -349,7 +356,7 @@ class _Compiler:
                     read("t")
                     read("dt")
                 if e.func in self.functions:
-                    r, w = self.signature(e.func, stack)
+                    r, w = self.signature(e.func)
                     for n in r:
                         read(n)
                     for n in w:

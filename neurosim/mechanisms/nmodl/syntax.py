@@ -404,6 +404,9 @@ class _Build(Transformer):
 
     def compartment(self, meta, c):
         names = [str(t) for t in c[2:]]
+        if c[0] is not None:
+            return Unsupported(f"COMPARTMENT {c[0]}, ... (a volume per array element)",
+                               (meta.line, meta.column))
         return Compartment(c[1], names, (meta.line, meta.column))
 
     def table(self, meta, c):
