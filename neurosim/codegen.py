@@ -263,7 +263,7 @@ def mechanism_args(j, mech, aux_names):
     args = [f"_m{j}_node", f"_m{j}_p", f"_m{j}_s", f"_m{j}_a", f"_m{j}_cx"]
     if mech.uses_net_send:     # the pending self-event of each instance: time, flag, source
         args += [f"_m{j}_nst", f"_m{j}_nsf", f"_m{j}_nsc"]
-    if mech.kind == "artificial":
+    if mech.kind == "artificial" or mech.uses_net_event:   # net_event: a spike of this gid
         args.append(f"_m{j}_gid")
     if mech.uses_for_netcons:  # incoming connections of each instance (CSR)
         args += [f"_m{j}_inp", f"_m{j}_inr"]

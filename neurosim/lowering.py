@@ -29,6 +29,7 @@ class MechanismTable:
     assigned: np.ndarray = None
     labels: np.ndarray = None      # point processes: (cell, label) of each instance
     gids: np.ndarray = None        # artificial cells: the gid of each instance
+    event_gids: np.ndarray = None  # point processes calling net_event: their cells' gids
 
 
     def __post_init__(self):

@@ -331,3 +331,57 @@ def test_segment_diameter_is_neurons_mean_over_the_segment():
     np.testing.assert_allclose(segment_diameters(sec, 3),
                                [1.5571428571428572, 2.857142857142857, 4.285714285714285],
                                rtol=1e-13)
+
+
+def _net_event_neurosim(delay):
+    """nmodl-usecases/net_event/simulate.py in neurosim: a spike source (NEURON's NetStim:
+    every 0.1 ms from 0.01 ms) drives ``spiker``, whose net_event (from 1.001 ms, once a
+    millisecond) reaches ``receiver`` on another cell; returns (y trace, spiker's spikes)."""
+    folder = shared(*CORPORA["nmodl-usecases"], "net_event")
+    spiker = ns.Mechanism.from_nmodl(os.path.join(folder, "spiker.mod"))
+    receiver = ns.Mechanism.from_nmodl(os.path.join(folder, "receiver.mod"))
+    net = ns.Network()
+    cells = []
+    for mech in (spiker, receiver):
+        cell = ns.Cell(ns.Morphology.cable(20.0, 20.0), v_init=-65.0)
+        cell.add_synapse((0, 0.5), mech, label=mech.name)
+        cells.append(net.add_cells(cell)[0])
+    net.add_spike_source(0.01 + 0.1 * np.arange(100), targets=[(cells[0], "spiker")],
+                         weight=0.0, delay=0.0)
+    net.connect(cells[0], (cells[1], "receiver"), 0.0, delay)
+    sim = ns.Simulation(net, dt=DT)
+    y = sim.record("y", "receiver", cell=cells[1])
+    spikes = sim.record_spikes([cells[0]])
+    sim.run(5.0)
+    return y.values, spikes.times
+
+
+def test_net_event_of_a_point_process_reaches_its_netcons_as_in_neuron(tmp_path):
+    """The use case's check on neurosim, and its y trace against NEURON's from the same
+    files. neurosim's connections from cells take at least dt (the use case's NetCon has
+    delay 0): both run with delay dt, so y steps up one step later than the use case's
+    arrivals 1, 2, 3, 4 ms."""
+    from peers import compiled_mod_dir, h
+    y, times = _net_event_neurosim(DT)
+    np.testing.assert_allclose(times, [1.01, 2.01, 3.01, 4.01], atol=1e-12)
+    t = np.arange(len(y)) * DT
+    expected = np.zeros(len(y))
+    for arrival in np.arange(1, 5) + 0.01 + DT:
+        expected[t > arrival + 1e-8] += 0.1
+    np.testing.assert_allclose(y, expected, atol=1e-12)
+    compiled_mod_dir(str(shared(*CORPORA["nmodl-usecases"], "net_event")), str(tmp_path))
+    h.load_file("stdrun.hoc")
+    s1, s2 = h.Section(name="ne_s1"), h.Section(name="ne_s2")
+    spiker, receiver = h.spiker(s1(0.5)), h.receiver(s2(0.5))
+    stim = h.NetStim()
+    stim.interval, stim.number, stim.start = 0.1, 100, 0.01
+    nc1 = h.NetCon(stim, spiker, 0, 0.0, 0.0)
+    nc2 = h.NetCon(spiker, receiver, 0, DT, 0.0)
+    rec = h.Vector().record(receiver._ref_y)
+    h.dt, h.tstop = DT, 5.0
+    h.stdinit()
+    h.run()
+    theirs = np.array(rec)
+    del nc1, nc2, stim
+    np.testing.assert_allclose(y, theirs[:len(y)], atol=1e-12)
+    assert len(theirs) - len(y) <= 1

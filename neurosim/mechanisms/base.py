@@ -55,6 +55,7 @@ class Mechanism:
     net_receive_init: str = ""           # NET_RECEIVE's INITIAL, once per connection
     written_parameters: tuple = ()       # parameters a block assigns: stored back
     uses_net_send: bool = False          # schedules self-events (one pending per instance)
+    uses_net_event: bool = False         # a point process's net_event: a spike of its cell
     uses_for_netcons: bool = False       # NET_RECEIVE loops over the incoming connections
     pointers: tuple = ()                 # POINTER variables: each reads the voltage of a
                                          # node set per instance (net.set_pointer)

@@ -407,6 +407,7 @@ class _Compiler:
                                 write(name)
 
     # ------------------------------------------------------------------ statements
+    _in_receive = False     # while NET_RECEIVE's body compiles (net_event's only place)
     _hoisted = None     # while a statement compiles: calls of FUNCTIONs that assign
     _helpers = None     # the helper functions that FUNCTION bodies need (a NONLINEAR solve)
 
@@ -493,12 +494,15 @@ class _Compiler:
 
     def call_stmt(self, call, scope):
         if call.func == "net_event":
-            # a spike of this artificial cell's gid at the given time (see codegen)
-            if not getattr(self, "_event_context", False) or self.kind != "artificial":
+            # a spike at the given time of this artificial cell's gid, or of the gid of the
+            # cell a point process is on (NEURON: to the NetCons whose source it is)
+            if not self._in_receive or self.kind == "density":
                 raise NmodlError(self.fn, call.pos, "net_event is supported in the NET_RECEIVE "
-                                                    "block of an ARTIFICIAL_CELL")
+                                                    "block of a POINT_PROCESS or "
+                                                    "ARTIFICIAL_CELL")
             if len(call.args) != 1:
                 raise NmodlError(self.fn, call.pos, "net_event takes (time)")
+            self.uses_net_event = self.kind == "point"
             return f"NET_EVENT({self.expr(call.args[0], scope)})"
         if call.func == "net_move":
             # moves this instance's outstanding self-event (the one net_send in this block
@@ -570,6 +574,7 @@ class _Compiler:
         initial = mod.block("INITIAL")
         self.uses_net_send = False
         self.uses_for_netcons = False
+        self.uses_net_event = False
         if initial is not None:
             self._event_context = True
             try:
@@ -619,6 +624,7 @@ class _Compiler:
             helpers="\n\n\n".join(helpers), rename=dict(self.rename), source_text=self.text,
             net_receive=receive, net_receive_args=receive_args, net_receive_init=receive_init,
             uses_net_send=self.uses_net_send, uses_for_netcons=self.uses_for_netcons,
+            uses_net_event=self.uses_net_event,
             written_parameters=tuple(self.written_parameters()),
             pointers=tuple(self.py(n) for n in self.pointers),
             geometric=tuple(self.geometric),
@@ -669,11 +675,11 @@ class _Compiler:
         scope = set(block.args) | {"flag"}      # the kernel sets flag: 0, or net_send's
         inits = [s for s in block.body if isinstance(s, NetInitial)]
         body = [s for s in block.body if not isinstance(s, NetInitial)]
-        self._event_context = True
+        self._event_context = self._in_receive = True
         try:
             lines = self.stmts(body, scope)
         finally:
-            self._event_context = False
+            self._event_context = self._in_receive = False
         init_lines = [line for s in inits for line in self.stmts(s.body, set(block.args))]
         return ("\n".join(lines), tuple(self.py(a) for a in block.args),
                 "\n".join(init_lines))
