@@ -668,3 +668,60 @@ def test_recursive_functions_match_neuron(tmp_path):
     ours = neurosim_traces([(str(mod), mech)])["recur"]
     assert theirs[0] - theirs.min() > 5.0
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+FTABLE = """\
+NEURON { SUFFIX ftab  NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (mA/cm2) }
+FUNCTION_TABLE gtab(v (mV)) (S/cm2)
+FUNCTION_TABLE scale(v, x)
+FUNCTION_TABLE unused(v)
+BREAKPOINT { i = g2(v) * (v + 80) }
+FUNCTION g2(v) { g2 = gtab(v) * scale(v, 1.5 + v / 100) }
+"""
+FTABLE_NEURON = """
+import numpy as np
+from neuron import h
+for sec in h.allsec():
+    if sec.name().startswith("soma_ftab"):
+        seg = sec(0.5)
+gv, gt = h.Vector([-70, -60, -55, -40]), h.Vector([1e-4, 3e-4, 2e-4, 5e-4])
+seg.ftab.table_gtab(gt, gv)
+m = h.Matrix(3, 2)
+m.from_vector(h.Vector(np.array([[1.0, 2.0], [0.5, 1.5], [3.0, 0.25]]).T.ravel()))
+h.table_scale_ftab(m._ref_x[0][0], 3, -70, -50, 2, 0.8, 1.0)
+_keep = (gv, gt, m)
+"""
+
+
+def test_function_table_matches_neuron(tmp_path):
+    """FUNCTION_TABLE (nmodl-usecases/function_table): tables of one argument (over a
+    vector, as table_gtab(values, axis)) and of two (a matrix over uniform axes, as
+    table_scale(&m, 3, -70, -50, 2, 0.8, 1.0)), called in a FUNCTION; the voltage as
+    NEURON's. A table the simulation calls but that was never given is refused by name; one
+    never called need not be given."""
+    import test_nmodl_corpus as corpus
+    mod = tmp_path / "ftab.mod"
+    mod.write_text(FTABLE)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    assert mech.function_tables_used == ("gtab", "scale")
+    cell = ns.Cell(ns.Morphology.cable(20.0, 20.0), v_init=-65.0)
+    cell.insert(mech.with_function_table("gtab", 1e-4))
+    with pytest.raises(ns.NeurosimError, match="FUNCTION_TABLE scale was never given"):
+        ns.Simulation(cell, dt=0.025)
+    with pytest.raises(ns.NeurosimError, match="takes 2 arguments"):
+        mech.with_function_table("scale", [1.0, 2.0], [0.0, 1.0])
+    given = mech.with_function_table("gtab", [1e-4, 3e-4, 2e-4, 5e-4], [-70, -60, -55, -40])
+    given = given.with_function_table("scale", [[1.0, 2.0], [0.5, 1.5], [3.0, 0.25]],
+                                      np.linspace(-70, -50, 3), np.linspace(0.8, 1.0, 2))
+    script = corpus.NEURON_SCRIPT.replace("        rec = h.Vector()",
+                                          "        exec(%r)\n        rec = h.Vector()"
+                                          % FTABLE_NEURON)
+    old, corpus.NEURON_SCRIPT = corpus.NEURON_SCRIPT, script
+    try:
+        theirs = corpus.neuron_traces(str(tmp_path), [(str(mod), given)])["ftab"]
+    finally:
+        corpus.NEURON_SCRIPT = old
+    ours = corpus.neurosim_traces([(str(mod), given)])["ftab"]
+    assert theirs[0] - theirs.min() > 3.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)

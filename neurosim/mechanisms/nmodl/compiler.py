@@ -152,6 +152,9 @@ class _Compiler:
         if self.kind == "artificial" and (self.ions or self.currents):
             raise NmodlError(self.fn, mod.pos.get("name"), f"ARTIFICIAL_CELL {self.name} "
                                                            "cannot have ions or currents")
+        # FUNCTION_TABLE f: its table is a kernel array (Mechanism.with_function_table)
+        self.ftables = {name: nargs for name, (nargs, _) in mod.function_tables.items()}
+        self.known |= {self.ftable_array(n) for n in self.ftables}
         self.hoc_settable()
         self.rename = {n: self.py(n) for n in self.known if self.py(n) != n}
         self._check_renames()
@@ -215,6 +218,18 @@ class _Compiler:
             elements = ", ".join(self.name_ref(n, e.pos, scope) for n in _elements(e))
             return f"{self.element_fn}(({elements},), {self.expr(e.index, scope)})"
         raise NmodlError(self.fn, getattr(e, "pos", None), f"unsupported expression {e!r}")
+
+    def ftable_array(self, name):
+        return f"{self.name}_ft_{name}"
+
+    def ftable_call(self, e, args):
+        """FUNCTION_TABLE f(args): NEURON's interpolation in the table given from Python."""
+        if len(args) != self.ftables[e.func]:
+            raise NmodlError(self.fn, e.pos, f"FUNCTION_TABLE {e.func} takes "
+                                             f"{self.ftables[e.func]} arguments, got "
+                                             f"{len(args)}")
+        self.uses_ftable = True
+        return f"_{self.name}_ftable({self.ftable_array(e.func)}, ({', '.join(args)},))"
 
     @property
     def element_fn(self):
@@ -281,6 +296,8 @@ class _Compiler:
             value = f"_fv{len(self._hoisted)}_{self.fname(e.func)}"
             self._hoisted.append(f"{value}, {', '.join(self.py(n) for n in writes)}, = {head}")
             return value
+        if e.func in self.ftables:
+            return self.ftable_call(e, args)
         if e.func in NEEDS_EVENTS:
             raise NmodlError(self.fn, e.pos, f"{e.func} needs the event system, which "
                                              "neurosim does not have yet")
@@ -350,6 +367,8 @@ class _Compiler:
             elif isinstance(e, Call):
                 for a in e.args:
                     expr(a)
+                if e.func in self.ftables:
+                    read(self.ftable_array(e.func))
                 if e.func == "nrn_ghk":
                     read("celsius")
                 if e.func == "at_time":
@@ -615,6 +634,8 @@ class _Compiler:
         receive, receive_args, receive_init = self.net_receive()
         if getattr(self, "uses_ghk", False):
             helpers.insert(0, _DECORATOR + _GHK.format(name=self.fname("nrn_ghk")))
+        if getattr(self, "uses_ftable", False):
+            helpers.insert(0, _DECORATOR + _FTABLE.format(name=f"_{self.name}_ftable"))
         if getattr(self, "uses_element", False):
             helpers.insert(0, _DECORATOR + _ELEMENT.format(name=self.element_fn))
         return Mechanism(
@@ -625,6 +646,7 @@ class _Compiler:
             net_receive=receive, net_receive_args=receive_args, net_receive_init=receive_init,
             uses_net_send=self.uses_net_send, uses_for_netcons=self.uses_for_netcons,
             uses_net_event=self.uses_net_event,
+            function_tables=dict(self.ftables), function_tables_used=self.ftables_used(),
             written_parameters=tuple(self.written_parameters()),
             pointers=tuple(self.py(n) for n in self.pointers),
             geometric=tuple(self.geometric),
@@ -703,6 +725,18 @@ class _Compiler:
             if n not in writes:
                 self.assigned.remove(n)
                 self.param_names.append(n)
+
+    def ftables_used(self):
+        """The FUNCTION_TABLEs that the blocks a simulation runs call (directly or in the
+        FUNCTIONs they call): their tables must be given."""
+        used = set()
+        for b in self.mod.blocks:
+            if b.kind not in ("FUNCTION", "PROCEDURE"):
+                for call in _calls_in(b.body):
+                    used.add(call.func)
+                    if call.func in self.functions:
+                        used |= set(self.signature(call.func)[0])
+        return tuple(n for n in self.ftables if n in used or self.ftable_array(n) in used)
 
     def written_parameters(self):
         """PARAMETERs that a block assigns (Exp2Syn's INITIAL clamps tau1): stored back."""
@@ -1076,6 +1110,65 @@ _ELEMENT = """def {name}(elements, k):
     if k > -1.0 and k < len(elements):
         return elements[int(k)]
     return math.nan"""
+
+
+# FUNCTION_TABLE f(x0, x1, ...) as NEURON's hoc_func_table: per argument the interval of its
+# axis holding it (the ends beyond the axis) and the fraction into it; linear interpolation
+# in one dimension, bilinear in two, the lower corner's value in more.  The table array:
+# [ndim, size per dimension, each axis, the values in row order] (with_function_table).
+_FTABLE = """def {name}(tab, xs):
+    nd = int(tab[0])
+    at = 1 + nd
+    j = 0
+    f0 = 0.0
+    f1 = 0.0
+    for i in range(nd):
+        n = int(tab[1 + i])
+        x = xs[i]
+        k = 0
+        frac = 0.0
+        if x >= tab[at + n - 1]:
+            k = n - 1
+        elif x > tab[at]:
+            a = at
+            b = at + n - 1
+            while a < b - 1:
+                m = (a + b) // 2
+                if tab[m] <= x:
+                    a = m
+                else:
+                    b = m
+            k = a - at
+            frac = (x - tab[a]) / (tab[a + 1] - tab[a])
+        j = j * n + k
+        if i == 0:
+            f0 = frac
+        elif i == 1:
+            f1 = frac
+        at += n
+    if nd == 1:
+        return (1.0 - f0) * tab[at + j] + f0 * tab[at + j + 1] if f0 > 0.0 else tab[at + j]
+    if nd == 2:
+        n1 = int(tab[2])
+        y1 = (1.0 - f1) * tab[at + j] + f1 * tab[at + j + 1] if f1 > 0.0 else tab[at + j]
+        if f0 > 0.0:
+            j += n1
+            y2 = (1.0 - f1) * tab[at + j] + f1 * tab[at + j + 1] if f1 > 0.0 else tab[at + j]
+            return (1.0 - f0) * y1 + f0 * y2
+        return y1
+    return tab[at + j]"""
+
+
+def _calls_in(node):
+    """Every Call under ``node`` (statements, expressions, lists of them)."""
+    if isinstance(node, Call):
+        yield node
+    if isinstance(node, (list, tuple)):
+        for x in node:
+            yield from _calls_in(x)
+    elif hasattr(node, "__dataclass_fields__"):
+        for key in node.__dataclass_fields__:
+            yield from _calls_in(getattr(node, key))
 
 
 def _elements(e):

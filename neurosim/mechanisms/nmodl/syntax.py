@@ -221,6 +221,7 @@ class ModFile:
     blocks: list = field(default_factory=list)        # Block
     pointers: list = field(default_factory=list)      # POINTER names
     arrays: dict = field(default_factory=dict)        # array variable -> its size
+    function_tables: dict = field(default_factory=dict)   # FUNCTION_TABLE name -> (nargs, pos)
     unsupported: list = field(default_factory=list)   # Unsupported
     pos: dict = field(default_factory=dict)           # what -> pos, for messages
 
@@ -575,7 +576,16 @@ def _collect(tree, filename):
         elif kind == "unsupported_block":
             mod.unsupported.append(Unsupported(str(item.children[0]), pos))
         elif kind == "function_table":
-            mod.unsupported.append(Unsupported("FUNCTION_TABLE", pos))
+            # FUNCTION_TABLE f(v, x): its arguments, "(v, x)" when lexed as a unit
+            args = [c for c in item.children[1:] if isinstance(c, Tree)]   # f(v (mV), x)
+            first = item.children[1]
+            if not args and isinstance(first, Token) and first.type == "UNIT":
+                args = [n for n in str(first).strip("()").split(",") if n.strip()]
+            nargs = len(args)
+            if nargs < 1:
+                raise NmodlError(filename, pos, f"FUNCTION_TABLE {item.children[0]} needs "
+                                                "arguments")
+            mod.function_tables[str(item.children[0])] = (nargs, pos)
         elif kind == "constructor_block":
             body = build.transform(item.children[1])
             mod.blocks.append(Block(str(item.children[0]), "", [], body, pos))
@@ -627,7 +637,7 @@ def _merge(mod, inc):
                  "pointers", "unsupported"):
         getattr(mod, name).extend(getattr(inc, name))
     for name in ("unit_constants", "parameters", "parameter_units", "constants", "assigned",
-                 "states", "top_locals", "pos", "arrays"):
+                 "states", "top_locals", "pos", "arrays", "function_tables"):
         getattr(mod, name).update(getattr(inc, name))
     if inc.kind:
         mod.kind, mod.name = inc.kind, inc.name
