@@ -725,3 +725,44 @@ def test_function_table_matches_neuron(tmp_path):
     ours = corpus.neurosim_traces([(str(mod), given)])["ftab"]
     assert theirs[0] - theirs.min() > 3.0
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+EXTERNAL_USE = """\
+NEURON { SUFFIX extuse  NONSPECIFIC_CURRENT i  EXTERNAL gbl_src, param_src }
+ASSIGNED { v (mV) i (mA/cm2) gbl_src param_src }
+BREAKPOINT { i = 1e-6 * (gbl_src - param_src) * (v + 80) }
+"""
+
+
+def test_external_reads_a_value_set_from_python_as_neuron_reads_its_hoc_global(tmp_path):
+    """EXTERNAL gbl_src, param_src (nmodl-usecases/external: the GLOBAL gbl and PARAMETER
+    param of src.mod, hoc globals in NEURON: h.gbl_src = 321, param_src = 123 there) are
+    parameters of the reading mechanism in neurosim, given on insert; the voltage as
+    NEURON's. Assigning an EXTERNAL is refused by name."""
+    import test_nmodl_corpus as corpus
+    src = str(corpus.shared(*corpus.CORPORA["nmodl-usecases"], "external", "src.mod"))
+    mod = tmp_path / "extuse.mod"
+    mod.write_text(EXTERNAL_USE)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    assert mech.parameters == {"gbl_src": 0.0, "param_src": 0.0}
+    script = corpus.NEURON_SCRIPT.replace("        rec = h.Vector()",
+                                          "        h.gbl_src = 321.0\n        rec = h.Vector()")
+    old, corpus.NEURON_SCRIPT = corpus.NEURON_SCRIPT, script
+    try:
+        theirs = corpus.neuron_traces(str(tmp_path), [(str(mod), mech),
+                                                      (src, ns.Mechanism.from_nmodl(src))])
+    finally:
+        corpus.NEURON_SCRIPT = old
+    cell = ns.Cell(ns.Morphology.cable(20.0, 20.0, type="soma"), cm=1.0, ra=100.0,
+                   v_init=-65.0)
+    cell.insert("pas", g=1e-4, e=-65.0)
+    cell.insert(mech, gbl_src=321.0, param_src=123.0)
+    cell.add_iclamp((0, 0.5), delay=5.0, dur=20.0, amp=corpus.AMP)
+    sim = ns.Simulation(cell, dt=corpus.DT)
+    v = sim.record("v", (0, 0.5))
+    sim.run(corpus.TSTOP)
+    assert theirs["extuse"][0] - theirs["extuse"].min() > 5.0
+    np.testing.assert_allclose(v.values, theirs["extuse"], atol=1e-6)
+    with pytest.raises(NmodlError, match=r"e\.mod:1:48: EXTERNAL gbl_src is assigned"):
+        ns.Mechanism.from_nmodl_text(EXTERNAL_USE.replace("BREAKPOINT {", "BREAKPOINT {\n"
+                                                          "    gbl_src = 1"), "e.mod")

@@ -119,6 +119,9 @@ class _Compiler:
             raise NmodlError(self.fn, self._declared_at("diam"), "diam in an ARTIFICIAL_CELL: "
                                                                  "it has no segment")
         self.param_names += [n for n in self.geometric if n not in self.param_names]
+        # EXTERNAL x: NEURON's hoc global x (another mechanism's GLOBAL, gbl_src); neurosim
+        # has no hoc globals: a parameter of this mechanism, set like any other, read-only
+        self.param_names += [n for n in mod.externals if n not in self.param_names]
         written_conc = {v for use in self.ions for v in use.writes
                         if use.field(v) in ("ci", "co")}
         self.states = [n for n in mod.states if n not in written_conc]
@@ -751,6 +754,11 @@ class _Compiler:
                 raise NmodlError(self.fn, self.mod.pos.get(f"pointer {n}"),
                                  f"POINTER {n} is assigned; neurosim's POINTERs are read-only "
                                  "(they read a voltage elsewhere: net.set_pointer)")
+        for n in self.mod.externals:
+            if n in writes:
+                raise NmodlError(self.fn, self.mod.pos.get(f"external {n}"),
+                                 f"EXTERNAL {n} is assigned; neurosim's EXTERNALs are "
+                                 "parameters of the mechanism that reads them, read-only")
         for n in self.geometric:
             if n in writes:
                 raise NmodlError(self.fn, self._declared_at(n), f"{n} is assigned: neurosim's "

@@ -222,6 +222,7 @@ class ModFile:
     pointers: list = field(default_factory=list)      # POINTER names
     arrays: dict = field(default_factory=dict)        # array variable -> its size
     function_tables: dict = field(default_factory=dict)   # FUNCTION_TABLE name -> (nargs, pos)
+    externals: list = field(default_factory=list)     # EXTERNAL names
     unsupported: list = field(default_factory=list)   # Unsupported
     pos: dict = field(default_factory=dict)           # what -> pos, for messages
 
@@ -634,7 +635,7 @@ def _merge(mod, inc):
     included file's name (a 3-tuple (line, column, file)) for later messages."""
     _tag_positions(inc, inc.filename)
     for name in ("ions", "nonspecific", "electrode_current", "range", "globals", "blocks",
-                 "pointers", "unsupported"):
+                 "pointers", "unsupported", "externals"):
         getattr(mod, name).extend(getattr(inc, name))
     for name in ("unit_constants", "parameters", "parameter_units", "constants", "assigned",
                  "states", "top_locals", "pos", "arrays", "function_tables"):
@@ -749,7 +750,10 @@ def _neuron_block(mod, item):
         elif kind == "pointer":
             mod.pointers += names
             mod.pos.update({f"pointer {n}": pos for n in names})
-        elif kind in ("bbcorepointer", "random_", "external"):
+        elif kind == "external":
+            mod.externals += names
+            mod.pos.update({f"external {n}": pos for n in names})
+        elif kind in ("bbcorepointer", "random_"):
             mod.unsupported.append(Unsupported(kind.rstrip("_").upper(), pos))
         elif kind == "verbatim":
             mod.unsupported.append(Unsupported("VERBATIM", pos))
