@@ -143,6 +143,10 @@ def neuron_traces(tmp, mechs):
     os.makedirs(build, exist_ok=True)
     for path, m in mechs:
         shutil.copy(path, os.path.join(build, m.name + ".mod"))
+        with open(path) as f:       # the files it INCLUDEs, beside it as nocmodl looks
+            for inc in re.findall(r'^\s*INCLUDE\s+"([^"]+)"', f.read(), re.M):
+                if os.path.isfile(os.path.join(os.path.dirname(path), inc)):
+                    shutil.copy(os.path.join(os.path.dirname(path), inc), build)
     out = subprocess.run(["nrnivmodl"], cwd=build, capture_output=True, text=True,
                          env=dict(os.environ, MAKEFLAGS=f"-j{os.cpu_count() or 1}"))
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

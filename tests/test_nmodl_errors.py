@@ -251,3 +251,23 @@ def test_assigning_diam_is_refused_by_name():
         compile_(text)
     assert compile_(GOOD.replace("ASSIGNED { v (mV)", "ASSIGNED { diam (um) v (mV)")
                     ).geometric == ("diam",)
+
+
+def test_net_event_outside_a_point_process_or_net_receive_is_refused_by_name():
+    density = GOOD.replace("BREAKPOINT {", "INITIAL { net_event(t) }\nBREAKPOINT {")
+    with pytest.raises(NmodlError, match=r"bad\.mod:8:11: net_event is supported in the "
+                                         r"NET_RECEIVE block of a POINT_PROCESS"):
+        compile_(density)
+    point = ("NEURON { POINT_PROCESS pe }\nASSIGNED { v (mV) }\n"
+             "INITIAL { net_event(t) }\nNET_RECEIVE(w) { net_event(t) }\n")
+    with pytest.raises(NmodlError, match=r"bad\.mod:3:11: net_event is supported"):
+        compile_(point)
+    assert compile_(point.replace("INITIAL { net_event(t) }\n", "")).uses_net_event
+
+
+def test_function_table_with_a_wrong_number_of_arguments_is_refused_by_name():
+    text = GOOD.replace("BREAKPOINT {", "FUNCTION_TABLE tab(v, x)\nBREAKPOINT {").replace(
+        "ina = gbar *", "ina = tab(v) * gbar *")
+    with pytest.raises(NmodlError, match=r"bad\.mod:10:11: FUNCTION_TABLE tab takes 2 "
+                                         r"arguments, got 1"):
+        compile_(text)
