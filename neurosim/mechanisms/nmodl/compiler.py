@@ -242,15 +242,13 @@ class _Compiler:
         """x[k] = value with k computed: the element (int)k; out of 0 .. size-1 nothing
         (NEURON does not check: its C writes outside the array)."""
         size = self.mod.arrays[s.name]
-        names = [self.py(n) for n in _elements(Element(s.name, None, s.pos, size))]
-        for n in _elements(Element(s.name, None, s.pos, size)):
-            if n not in scope and n not in self.known:
-                raise NmodlError(self.fn, s.pos, f"assignment to undeclared name {n!r}")
         out = [f"_ix = {self.expr(s.index, scope)}", f"_iv = {self.expr(s.expr, scope)}",
                f"if _ix > -1.0 and _ix < {size}.0:", "    _ij = int(_ix)"]
-        for k, n in enumerate(names):
+        for k, n in enumerate(_elements(Element(s.name, None, s.pos, size))):
+            if n not in scope and n not in self.known:
+                raise NmodlError(self.fn, s.pos, f"assignment to undeclared name {n!r}")
             out.append(f"    {'if' if k == 0 else 'elif'} _ij == {k}:")
-            out.append(f"        {n} = _iv")
+            out.append(f"        {self.py(n)} = _iv")
         return out
 
     def name_ref(self, name, pos, scope):
@@ -331,11 +329,13 @@ class _Compiler:
         among them."""
         if self._sig is None:
             self._sig = {n: ([], []) for n in self.functions}
-            while True:
+            while True:       # the sets only grow, among finitely many names: it ends
                 new = {n: self._own_signature(n) for n in self.functions}
-                if new == self._sig:
-                    break
+                done = all(set(r) == set(self._sig[n][0]) and set(w) == set(self._sig[n][1])
+                           for n, (r, w) in new.items())
                 self._sig = new
+                if done:
+                    break
         return self._sig[fname]
 
     _sig = None         # FUNCTION/PROCEDURE name -> (reads, writes), or the estimates
