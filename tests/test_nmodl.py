@@ -766,3 +766,43 @@ def test_external_reads_a_value_set_from_python_as_neuron_reads_its_hoc_global(t
     with pytest.raises(NmodlError, match=r"e\.mod:1:48: EXTERNAL gbl_src is assigned"):
         ns.Mechanism.from_nmodl_text(EXTERNAL_USE.replace("BREAKPOINT {", "BREAKPOINT {\n"
                                                           "    gbl_src = 1"), "e.mod")
+
+
+COMPARTMENT_ARRAY = """\
+NEURON { SUFFIX cmparr  NONSPECIFIC_CURRENT i }
+DEFINE N 3
+PARAMETER { kf = 0.3 (/ms)  kb = 0.1 (/ms) }
+ASSIGNED { v (mV) i (mA/cm2) vol[N] }
+STATE { X[N] }
+INITIAL {
+    FROM j = 0 TO N - 1 {
+        vol[j] = 1 / (j + 1)
+        X[j] = 0
+    }
+    X[0] = 1
+}
+BREAKPOINT {
+    SOLVE kin METHOD sparse
+    i = 1e-3 * X[2] * (v + 80)
+}
+KINETIC kin {
+    COMPARTMENT j, vol[j] {X}
+    ~ X[0] <-> X[1] (kf, kb)
+    ~ X[1] <-> X[2] (kf * (1 + (v + 65) / 30), kb)
+}
+"""
+
+
+@pytest.mark.parametrize("compartment", ["COMPARTMENT j, vol[j] {X}", "COMPARTMENT 2 {X}"])
+def test_compartment_of_array_states_matches_neuron(tmp_path, compartment):
+    """COMPARTMENT i, vol[i] {X} (a volume per element, as nmodl-usecases'
+    heat_eqn_array.mod declares) and COMPARTMENT v {X} over every element of an array
+    STATE: the voltage as NEURON's."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "cmparr.mod"
+    mod.write_text(COMPARTMENT_ARRAY.replace("COMPARTMENT j, vol[j] {X}", compartment))
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["cmparr"]
+    ours = neurosim_traces([(str(mod), mech)])["cmparr"]
+    assert theirs[0] - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)

@@ -954,8 +954,8 @@ class _Compiler:
             elif isinstance(s, Conserve):
                 conserve.append(s)
             elif isinstance(s, Compartment):
-                for st in s.states:
-                    volume[st] = self.expr(s.volume, scope)
+                for st, vol in self.compartment_volumes(s):
+                    volume[st] = self.expr(vol, scope)
             else:
                 if order:
                     # after the equations: run once the states are solved (with the
@@ -978,6 +978,23 @@ class _Compiler:
             rows.append((replace, f"({self.expr(c.lhs, scope)}) - ({self.expr(c.rhs, scope)})"))
         self._post = pre + post if has_post else []
         return pre, order, exprs, rows
+
+    def compartment_volumes(self, s):
+        """(state, volume expression) pairs of a COMPARTMENT statement: every element of an
+        array state; with an index (COMPARTMENT i, vol[i] {X}) X[k]'s volume is the
+        expression at i = k."""
+        out = []
+        for st in s.states:
+            size = self.mod.arrays.get(st)
+            if s.index is not None and size is None:
+                raise NmodlError(self.fn, s.pos, f"COMPARTMENT {s.index}, ...: {st} is not an "
+                                                 "array")
+            if size is None:
+                out.append((st, s.volume))
+            for k in range(size or 0):
+                vol = s.volume if s.index is None else _substitute(s.volume, s.index, k)
+                out.append((f"{st}[{k}]", vol))
+        return out
 
     def implicit(self, block, helpers, steady=False):
         """Backward Euler (or the steady state) of a DERIVATIVE/KINETIC block by Newton."""
@@ -1165,6 +1182,24 @@ _FTABLE = """def {name}(tab, xs):
             return (1.0 - f0) * y1 + f0 * y2
         return y1
     return tab[at + j]"""
+
+
+def _substitute(e, name, k):
+    """Expression ``e`` with ``name`` the number k (an element x[name] becomes x[k])."""
+    if isinstance(e, Name):
+        return Num(float(k), e.pos) if e.id == name else e
+    if isinstance(e, Unary):
+        return Unary(e.op, _substitute(e.operand, name, k), e.pos)
+    if isinstance(e, BinOp):
+        return BinOp(e.op, _substitute(e.left, name, k), _substitute(e.right, name, k), e.pos)
+    if isinstance(e, Call):
+        return Call(e.func, tuple(_substitute(a, name, k) for a in e.args), e.pos)
+    if isinstance(e, Element):
+        index = _substitute(e.index, name, k)
+        if isinstance(index, Num) and float(index.value).is_integer():
+            return Name(f"{e.base}[{int(index.value)}]", e.pos)
+        return Element(e.base, index, e.pos, e.size)
+    return e
 
 
 def _calls_in(node):

@@ -160,6 +160,7 @@ class Compartment:
     volume: object
     states: list
     pos: tuple = None
+    index: str = None        # COMPARTMENT i, vol[i] {X}: X[k]'s volume is vol[i] at i = k
 
 
 @dataclass
@@ -406,10 +407,8 @@ class _Build(Transformer):
 
     def compartment(self, meta, c):
         names = [str(t) for t in c[2:]]
-        if c[0] is not None:
-            return Unsupported(f"COMPARTMENT {c[0]}, ... (a volume per array element)",
-                               (meta.line, meta.column))
-        return Compartment(c[1], names, (meta.line, meta.column))
+        index = str(c[0]) if c[0] is not None else None
+        return Compartment(c[1], names, (meta.line, meta.column), index)
 
     def table(self, meta, c):
         return None          # TABLE only caches what the code computes: computing is exact
