@@ -340,6 +340,19 @@ class _Compiler:
 
     _sig = None         # FUNCTION/PROCEDURE name -> (reads, writes), or the estimates
 
+    def recursive(self, fname):
+        """Whether FUNCTION/PROCEDURE ``fname`` calls itself, directly or through others."""
+        seen, todo = set(), [fname]
+        while todo:
+            f = self.functions[todo.pop()]
+            for call in _calls_in(f.body):
+                if call.func == fname:
+                    return True
+                if call.func in self.functions and call.func not in seen:
+                    seen.add(call.func)
+                    todo.append(call.func)
+        return False
+
     def _own_signature(self, fname):
         """One round of :meth:`signature`: ``fname``'s body with its callees' estimates."""
         f = self.functions[fname]
@@ -582,7 +595,8 @@ class _Compiler:
                 lines.append(f"return ({', '.join(self.py(n) for n in writes)},)")
             else:
                 lines.append("return 0.0")
-            out.append(_DECORATOR + f"def {self.fname(name)}({', '.join(params)}):\n" +
+            decorator = "@recursive_function\n" if self.recursive(name) else _DECORATOR
+            out.append(decorator + f"def {self.fname(name)}({', '.join(params)}):\n" +
                        "\n".join(_indent(lines)))
         return out
 
