@@ -32,6 +32,7 @@ _RESERVED = {"v", "dt", "celsius", "math", "np"}   # i, g: outputs of `current`
 KERNEL_NAMES = frozenset({
     "math", "np", "numba", "njit", "prange", "cuda", "fexp", "linalg", "block_solve_range",
     "hines_solve_range", "device_function", "inline_function", "dense_solve", "initialize",
+    "recursive_function",
     "run_group", "advance", "poisson_count", "LOCAL_ARRAY", "NET_EVENT", "FOR_NETCONS_ROWS",
     "FOR_NETCONS_ROW", "NET_SEND_OUTSTANDING"})
 # small work arrays in mechanism helpers: np.empty on the CPU, cuda.local.array on the GPU
@@ -263,7 +264,7 @@ def mechanism_args(j, mech, aux_names):
     args = [f"_m{j}_node", f"_m{j}_p", f"_m{j}_s", f"_m{j}_a", f"_m{j}_cx"]
     if mech.uses_net_send:     # the pending self-event of each instance: time, flag, source
         args += [f"_m{j}_nst", f"_m{j}_nsf", f"_m{j}_nsc"]
-    if mech.kind == "artificial":
+    if mech.kind == "artificial" or mech.uses_net_event:   # net_event: a spike of this gid
         args.append(f"_m{j}_gid")
     if mech.uses_for_netcons:  # incoming connections of each instance (CSR)
         args += [f"_m{j}_inp", f"_m{j}_inr"]
@@ -414,7 +415,7 @@ for _k in range({nernst}):
                  + (', parallel=True)' if parallel else ')'))
     loop = "prange" if parallel else "range"
     threads = ", each on a thread" if parallel else ""
-    return KERNEL_TEMPLATE.format(
+    source = KERNEL_TEMPLATE.format(
         mechanisms=", ".join(m.name for m in mechs) or "none", helpers=helpers,
         init_args=init_args, run_args=run_args, decorator=decorator, loop=loop,
         threads=threads,
@@ -424,6 +425,15 @@ for _k in range({nernst}):
         drive_source=drive.SOURCE.format(jit="inline_function"),
         self_events=self_event_block(8), nernst=nernst_block(8),
         current=block("current", 8), advance=block("advance", 8), probes=probe_block(8))
+    return _uncached_if_recursive(source, helpers)
+
+
+def _uncached_if_recursive(source, helpers):
+    """Numba's cache crashes loading code that holds a recursive function (numba issue 6061):
+    with a recursive NMODL FUNCTION nothing of the module is cached (compiled each run)."""
+    if "@recursive_function" not in helpers:
+        return source
+    return source.replace("cache=True", "cache=False")
 
 
 # every array the step loop reads besides the mechanisms' and the ions': the stimuli (_stim),
@@ -456,6 +466,9 @@ from neurosim.solver import block_solve_range, hines_solve_range
 
 device_function = njit(cache=True, nogil=True, error_model="numpy")
 inline_function = njit(cache=True, nogil=True, error_model="numpy", inline="always")
+# a recursive NMODL FUNCTION: Numba's cache cannot hold a function that calls itself (it
+# crashes loading it: numba issue 6061); its callers are cached with it compiled in
+recursive_function = njit(cache=False, nogil=True, error_model="numpy")
 dense_solve = device_function(linalg.dense_solve)
 
 {helpers}

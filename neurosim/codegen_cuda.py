@@ -38,6 +38,7 @@ def cuda_kernel_source(mechs, aux_names):
            "import math", "", "import numpy as np", "from numba import cuda", "",
            "from neurosim.mechanisms import linalg", "",
            "device_function = cuda.jit(device=True, cache=True)",
+           "recursive_function = cuda.jit(device=True)",
            "inline_function = cuda.jit(device=True, inline=True)",
            "dense_solve = device_function(linalg.dense_solve)", "", helpers, "",
            drive.SOURCE.format(jit="inline_function"), ""]
@@ -117,5 +118,7 @@ def load_cuda_kernels(mechs, aux_names):
     """Write (once) and import the CUDA kernel module for ``mechs``."""
     src = cuda_kernel_source(mechs, aux_names) + "\n\n" + deliver_source(mechs, aux_names) \
         + "\n"
+    if any("@recursive_function" in m.helpers for m in mechs):    # see codegen
+        src = src.replace("cache=True", "cache=False")
     sim = os.environ.get("NUMBA_ENABLE_CUDASIM", "0")
     return load_module(src, "cuda_kernel", hashlib.sha256((src + sim).encode()).hexdigest()[:20])

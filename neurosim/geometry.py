@@ -55,3 +55,17 @@ def segment_geometry(section, nseg, ra):
         right_prev = r_right
     ri[nseg] = _MOHM * ra * right_prev
     return area, ri
+
+
+def segment_diameters(section, nseg):
+    """Each segment's diameter (µm) as NEURON gives ``seg.diam``: the mean of the 3D points'
+    linearly interpolated diameter over the segment's length."""
+    arc, diam = section.arc, section.diameters
+    edges = np.linspace(0.0, arc[-1], nseg + 1)
+    out = np.empty(nseg)
+    for j in range(nseg):
+        a, b = edges[j], edges[j + 1]
+        s = np.concatenate(([a], arc[(arc > a) & (arc < b)], [b]))
+        d = np.interp(s, arc, diam)
+        out[j] = np.sum(0.5 * (d[1:] + d[:-1]) * np.diff(s)) / (b - a) if b > a else d[0]
+    return out

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import MechanismError, ParameterError
-from .geometry import segment_geometry
+from .geometry import segment_diameters, segment_geometry
 from .regions import Distance, section_mask
 from .trees import depths
 
@@ -29,6 +29,7 @@ class MechanismTable:
     assigned: np.ndarray = None
     labels: np.ndarray = None      # point processes: (cell, label) of each instance
     gids: np.ndarray = None        # artificial cells: the gid of each instance
+    event_gids: np.ndarray = None  # point processes calling net_event: their cells' gids
 
 
     def __post_init__(self):
@@ -357,7 +358,7 @@ def _lower_cell(cell, body=None):
     mechanisms, computed here unless given) with its point processes and clamps."""
     part = dict(_lower_body(cell) if body is None else body)
     mechs = dict(part["mechs"])
-    for name, placed in _place_point_processes(cell, part["layout"]).items():
+    for name, placed in _place_point_processes(cell, part["layout"], part["diam"]).items():
         if name in mechs:
             raise MechanismError(f"{name!r} is used both as a density mechanism and a point "
                                  "process")
@@ -381,6 +382,7 @@ def _lower_body(cell):
             nseg[s] = int(n)
     total = 1 + int(np.sum(nseg + 1))
     area = np.zeros(total)
+    diam = np.zeros(total)
     g = np.zeros(total)
     parent = np.full(total, -1, dtype=np.int64)
     section = np.zeros(total, dtype=np.int64)
@@ -403,6 +405,7 @@ def _lower_body(cell):
         a, ri = segment_geometry(sec, n, sv["ra"][s])
         idx = np.arange(k, k + n + 1)
         area[k:k + n] = a
+        diam[k:k + n] = segment_diameters(sec, n)
         g[idx] = 1.0 / ri
         parent[k] = conn[s]
         parent[k + 1:k + n + 1] = idx[:-1]
@@ -413,9 +416,9 @@ def _lower_body(cell):
         k += n + 1
     cap = sv["cm"][section] * area * _NF_PER_UF_UM2
     v = _node_v_init(cell, section, dist, area)
-    mechs = _paint_mechanisms(cell, section, dist, area > 0)
+    mechs = _paint_mechanisms(cell, section, dist, area > 0, diam)
     return dict(n=total, v=v, area=area, cap=cap, g=g, parent=parent, section=section, x=x,
-                dist=dist, layout=layout, mechs=mechs, stims=[])
+                dist=dist, layout=layout, mechs=mechs, stims=[], diam=diam)
 
 
 def _node_mask(cell, region, section, dist, membrane):
@@ -434,7 +437,7 @@ def _node_v_init(cell, section, dist, area):
     return v
 
 
-def _paint_mechanisms(cell, section, dist, membrane):
+def _paint_mechanisms(cell, section, dist, membrane, diam):
     out = {}
     for ins in cell.inserts:
         mech = ins.mechanism
@@ -464,6 +467,7 @@ def _paint_mechanisms(cell, section, dist, membrane):
     result = {}
     for name, entry in out.items():
         nodes = np.flatnonzero(entry["mask"]).astype(np.int64)
+        _fill_geometric(entry["mech"], entry["params"], diam)
         result[name] = {"mech": entry["mech"], "nodes": nodes,
                         "params": np.ascontiguousarray(entry["params"][:, nodes])}
     return result
@@ -504,7 +508,14 @@ def _ion_tables(cells, parts, mech_tables):
     return tables
 
 
-def _place_point_processes(cell, layout):
+def _fill_geometric(mech, params, diam, nodes=slice(None)):
+    """The rows of ``params`` that the segment gives (``mech.geometric``: diam)."""
+    names = list(mech.parameters)
+    for pname in mech.geometric:
+        params[names.index(pname)] = diam[nodes]
+
+
+def _place_point_processes(cell, layout, diam):
     """Point processes (synapses) of ``cell``: one instance each, several may share a node.
     Node indices are cell-local, like the painted mechanisms'."""
     out = {}
@@ -523,6 +534,7 @@ def _place_point_processes(cell, layout):
         entry["nodes"] = np.array(entry["nodes"], dtype=np.int64)
         entry["params"] = np.array(entry["params"], dtype=float).T.reshape(
             len(entry["mech"].parameters), len(entry["nodes"]))
+        _fill_geometric(entry["mech"], entry["params"], diam, entry["nodes"])
     return out
 
 

@@ -392,12 +392,16 @@ class Network:
     def _check_source(self, source):
         """A source spikes: a cell needs a detector (also one built on another rank)."""
         from .recipe import CELL_WITHOUT_DETECTOR
+        if source in self.cells and any(syn.mechanism.uses_net_event
+                                        for syn in self.cells[source].synapses):
+            return         # its point process's net_event spikes (NEURON: NetCon(pp, ...))
         if (source in self.cells and self.cells[source].detector is None) or \
                 (source not in self.cells and self.remote_kinds is not None and
                  source < len(self.remote_kinds) and
                  self.remote_kinds[source] == CELL_WITHOUT_DETECTOR):
             raise ParameterError(f"cell gid {source} has no spike detector and cannot be a "
-                                 "source: add cell.add_detector(location, threshold)")
+                                 "source: add cell.add_detector(location, threshold) (or a "
+                                 "point process that calls net_event)")
 
     def _gid(self, gid, what):
         try:

@@ -177,7 +177,9 @@ def _survey(recipe, gids):
             cell = scratch.cells[gid]
             if id(cell) not in per_template:
                 per_template[id(cell)] = cell_cost(cell)
-            kinds[k] = CELL if cell.detector is not None else CELL_WITHOUT_DETECTOR
+            spikes = cell.detector is not None or any(s.mechanism.uses_net_event
+                                                      for s in cell.synapses)
+            kinds[k] = CELL if spikes else CELL_WITHOUT_DETECTOR
             costs[k] = per_template[id(cell)]
         elif gid in scratch.artificial:
             kinds[k], costs[k] = ARTIFICIAL, 1.0

@@ -151,6 +151,9 @@ class Simulation:
         self.model = lower(self.cells, coupled)
         self.model.mechanisms += artificial_tables(
             {g: v for g, v in net.artificial.items() if g in self.local})
+        for t in self.model.mechanisms:
+            if t.mechanism.uses_net_event:   # its net_event is a spike of its cell's gid
+                t.event_gids = self.gids[self.model.node_cell[t.nodes]].astype(np.int64)
         self.backend = make_backend(backend, self.model, dt=self.dt, celsius=self.celsius,
                                     method=method, use_tables=use_tables, threads=int(threads),
                                     **extra)

@@ -591,3 +591,218 @@ def test_area_in_a_density_mechanism_is_the_segment_area_as_in_neuron(tmp_path):
     ours = neurosim_traces([(str(mod), mech)])["byarea"]
     assert theirs[0] - theirs[-1] > 5.0
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+VARIABLE_INDEX = """\
+NEURON { SUFFIX varidx  NONSPECIFIC_CURRENT i  RANGE k, outside }
+DEFINE N 4
+PARAMETER { k = 2.7 }
+ASSIGNED { v (mV) i (mA/cm2) w[N] outside }
+INITIAL {
+    FROM j = 0 TO N - 1 { w[j] = 2e-4 * (j + 1) }
+    w[k] = w[k] * 3
+    outside = w[k + 2]
+}
+BREAKPOINT { i = pick(v) * (v + 80) }
+FUNCTION pick(v (mV)) {
+    LOCAL j
+    j = (v + 66) / 2
+    if (j < 0) { j = 0 }
+    if (j > N - 1) { j = N - 1 }
+    pick = w[j]
+}
+"""
+
+
+def test_array_elements_with_a_variable_index_match_neuron(tmp_path):
+    """x[k] read and written with k computed (a FROM loop's variable, a PARAMETER, a
+    FUNCTION's LOCAL: (int)k as NEURON's C); the voltage as NEURON's. An index outside the
+    array (NEURON reads past it unchecked) reads NaN in neurosim."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "varidx.mod"
+    mod.write_text(VARIABLE_INDEX)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["varidx"]
+    ours = neurosim_traces([(str(mod), mech)])["varidx"]
+    assert theirs[0] - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    cell = ns.Cell(ns.Morphology.cable(20.0, 20.0), v_init=-65.0)
+    cell.insert(mech)
+    sim = ns.Simulation(cell, dt=0.025)
+    outside = sim.record("varidx.outside", (0, 0.5))
+    sim.run(0.1)
+    assert np.isnan(outside.values).all()
+    with pytest.raises(NmodlError, match=r"v\.mod:6:5: i\[\.\.\.\]: i is not an array"):
+        ns.Mechanism.from_nmodl_text(VARIABLE_INDEX.replace("    FROM j", "    i[k] = 1\n"
+                                                            "    FROM j"), "v.mod")
+
+
+RECURSION = """\
+NEURON { SUFFIX recur  NONSPECIFIC_CURRENT i  RANGE gunit, depth }
+PARAMETER { gunit = 2e-5  depth = 6 }
+ASSIGNED { v (mV) i (mA/cm2) }
+BREAKPOINT { i = fibonacci(depth) * scaled(3) * (v + 80) }
+FUNCTION fibonacci(n) {
+    if (n == 0 || n == 1) {
+        fibonacci = 1
+    } else {
+        fibonacci = fibonacci(n - 1) + fibonacci(n - 2)
+    }
+}
+FUNCTION scaled(n) {
+    if (n <= 0) { scaled = gunit } else { scaled = 0.5 * scaled(n - 1) + gunit * rest(n) }
+}
+FUNCTION rest(n) { if (n > 1) { rest = scaled(n - 2) / gunit } else { rest = 0 } }
+"""
+
+
+def test_recursive_functions_match_neuron(tmp_path):
+    """nmodl-usecases/function/recursion.mod's fibonacci (fibonacci(6) = 13, as the use
+    case checks 1 1 2 3 5 8), and mutually recursive FUNCTIONs reading a RANGE variable:
+    the voltage as NEURON's."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "recur.mod"
+    mod.write_text(RECURSION)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["recur"]
+    ours = neurosim_traces([(str(mod), mech)])["recur"]
+    assert theirs[0] - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+FTABLE = """\
+NEURON { SUFFIX ftab  NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (mA/cm2) }
+FUNCTION_TABLE gtab(v (mV)) (S/cm2)
+FUNCTION_TABLE scale(v, x)
+FUNCTION_TABLE unused(v)
+BREAKPOINT { i = g2(v) * (v + 80) }
+FUNCTION g2(v) { g2 = gtab(v) * scale(v, 1.5 + v / 100) }
+"""
+FTABLE_NEURON = """
+import numpy as np
+from neuron import h
+for sec in h.allsec():
+    if sec.name().startswith("soma_ftab"):
+        seg = sec(0.5)
+gv, gt = h.Vector([-70, -60, -55, -40]), h.Vector([1e-4, 3e-4, 2e-4, 5e-4])
+seg.ftab.table_gtab(gt, gv)
+m = h.Matrix(3, 2)
+m.from_vector(h.Vector(np.array([[1.0, 2.0], [0.5, 1.5], [3.0, 0.25]]).T.ravel()))
+h.table_scale_ftab(m._ref_x[0][0], 3, -70, -50, 2, 0.8, 1.0)
+_keep = (gv, gt, m)
+"""
+
+
+def test_function_table_matches_neuron(tmp_path):
+    """FUNCTION_TABLE (nmodl-usecases/function_table): tables of one argument (over a
+    vector, as table_gtab(values, axis)) and of two (a matrix over uniform axes, as
+    table_scale(&m, 3, -70, -50, 2, 0.8, 1.0)), called in a FUNCTION; the voltage as
+    NEURON's. A table the simulation calls but that was never given is refused by name; one
+    never called need not be given."""
+    import test_nmodl_corpus as corpus
+    mod = tmp_path / "ftab.mod"
+    mod.write_text(FTABLE)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    assert mech.function_tables_used == ("gtab", "scale")
+    cell = ns.Cell(ns.Morphology.cable(20.0, 20.0), v_init=-65.0)
+    cell.insert(mech.with_function_table("gtab", 1e-4))
+    with pytest.raises(ns.NeurosimError, match="FUNCTION_TABLE scale was never given"):
+        ns.Simulation(cell, dt=0.025)
+    with pytest.raises(ns.NeurosimError, match="takes 2 arguments"):
+        mech.with_function_table("scale", [1.0, 2.0], [0.0, 1.0])
+    given = mech.with_function_table("gtab", [1e-4, 3e-4, 2e-4, 5e-4], [-70, -60, -55, -40])
+    given = given.with_function_table("scale", [[1.0, 2.0], [0.5, 1.5], [3.0, 0.25]],
+                                      np.linspace(-70, -50, 3), np.linspace(0.8, 1.0, 2))
+    script = corpus.NEURON_SCRIPT.replace("        rec = h.Vector()",
+                                          "        exec(%r)\n        rec = h.Vector()"
+                                          % FTABLE_NEURON)
+    old, corpus.NEURON_SCRIPT = corpus.NEURON_SCRIPT, script
+    try:
+        theirs = corpus.neuron_traces(str(tmp_path), [(str(mod), given)])["ftab"]
+    finally:
+        corpus.NEURON_SCRIPT = old
+    ours = corpus.neurosim_traces([(str(mod), given)])["ftab"]
+    assert theirs[0] - theirs.min() > 3.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+EXTERNAL_USE = """\
+NEURON { SUFFIX extuse  NONSPECIFIC_CURRENT i  EXTERNAL gbl_src, param_src }
+ASSIGNED { v (mV) i (mA/cm2) gbl_src param_src }
+BREAKPOINT { i = 1e-6 * (gbl_src - param_src) * (v + 80) }
+"""
+
+
+def test_external_reads_a_value_set_from_python_as_neuron_reads_its_hoc_global(tmp_path):
+    """EXTERNAL gbl_src, param_src (nmodl-usecases/external: the GLOBAL gbl and PARAMETER
+    param of src.mod, hoc globals in NEURON: h.gbl_src = 321, param_src = 123 there) are
+    parameters of the reading mechanism in neurosim, given on insert; the voltage as
+    NEURON's. Assigning an EXTERNAL is refused by name."""
+    import test_nmodl_corpus as corpus
+    src = str(corpus.shared(*corpus.CORPORA["nmodl-usecases"], "external", "src.mod"))
+    mod = tmp_path / "extuse.mod"
+    mod.write_text(EXTERNAL_USE)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    assert mech.parameters == {"gbl_src": 0.0, "param_src": 0.0}
+    script = corpus.NEURON_SCRIPT.replace("        rec = h.Vector()",
+                                          "        h.gbl_src = 321.0\n        rec = h.Vector()")
+    old, corpus.NEURON_SCRIPT = corpus.NEURON_SCRIPT, script
+    try:
+        theirs = corpus.neuron_traces(str(tmp_path), [(str(mod), mech),
+                                                      (src, ns.Mechanism.from_nmodl(src))])
+    finally:
+        corpus.NEURON_SCRIPT = old
+    cell = ns.Cell(ns.Morphology.cable(20.0, 20.0, type="soma"), cm=1.0, ra=100.0,
+                   v_init=-65.0)
+    cell.insert("pas", g=1e-4, e=-65.0)
+    cell.insert(mech, gbl_src=321.0, param_src=123.0)
+    cell.add_iclamp((0, 0.5), delay=5.0, dur=20.0, amp=corpus.AMP)
+    sim = ns.Simulation(cell, dt=corpus.DT)
+    v = sim.record("v", (0, 0.5))
+    sim.run(corpus.TSTOP)
+    assert theirs["extuse"][0] - theirs["extuse"].min() > 5.0
+    np.testing.assert_allclose(v.values, theirs["extuse"], atol=1e-6)
+    with pytest.raises(NmodlError, match=r"e\.mod:1:48: EXTERNAL gbl_src is assigned"):
+        ns.Mechanism.from_nmodl_text(EXTERNAL_USE.replace("BREAKPOINT {", "BREAKPOINT {\n"
+                                                          "    gbl_src = 1"), "e.mod")
+
+
+COMPARTMENT_ARRAY = """\
+NEURON { SUFFIX cmparr  NONSPECIFIC_CURRENT i }
+DEFINE N 3
+PARAMETER { kf = 0.3 (/ms)  kb = 0.1 (/ms) }
+ASSIGNED { v (mV) i (mA/cm2) vol[N] }
+STATE { X[N] }
+INITIAL {
+    FROM j = 0 TO N - 1 {
+        vol[j] = 1 / (j + 1)
+        X[j] = 0
+    }
+    X[0] = 1
+}
+BREAKPOINT {
+    SOLVE kin METHOD sparse
+    i = 1e-3 * X[2] * (v + 80)
+}
+KINETIC kin {
+    COMPARTMENT j, vol[j] {X}
+    ~ X[0] <-> X[1] (kf, kb)
+    ~ X[1] <-> X[2] (kf * (1 + (v + 65) / 30), kb)
+}
+"""
+
+
+@pytest.mark.parametrize("compartment", ["COMPARTMENT j, vol[j] {X}", "COMPARTMENT 2 {X}"])
+def test_compartment_of_array_states_matches_neuron(tmp_path, compartment):
+    """COMPARTMENT i, vol[i] {X} (a volume per element, as nmodl-usecases'
+    heat_eqn_array.mod declares) and COMPARTMENT v {X} over every element of an array
+    STATE: the voltage as NEURON's."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "cmparr.mod"
+    mod.write_text(COMPARTMENT_ARRAY.replace("COMPARTMENT j, vol[j] {X}", compartment))
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["cmparr"]
+    ours = neurosim_traces([(str(mod), mech)])["cmparr"]
+    assert theirs[0] - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)

@@ -143,6 +143,10 @@ def neuron_traces(tmp, mechs):
     os.makedirs(build, exist_ok=True)
     for path, m in mechs:
         shutil.copy(path, os.path.join(build, m.name + ".mod"))
+        with open(path) as f:       # the files it INCLUDEs, beside it as nocmodl looks
+            for inc in re.findall(r'^\s*INCLUDE\s+"([^"]+)"', f.read(), re.M):
+                if os.path.isfile(os.path.join(os.path.dirname(path), inc)):
+                    shutil.copy(os.path.join(os.path.dirname(path), inc), build)
     out = subprocess.run(["nrnivmodl"], cwd=build, capture_output=True, text=True,
                          env=dict(os.environ, MAKEFLAGS=f"-j{os.cpu_count() or 1}"))
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
@@ -191,7 +195,7 @@ REPORT = {}
 EXPECTED = {
     "baaiworm": (23, 23, 23, 23, 0),
     "hnn-core": (10, 8, 7, 7, 2),
-    "nmodl-usecases": (91, 73, 61, 62, 18),
+    "nmodl-usecases": (91, 80, 66, 67, 11),
 }
 # mechanisms NEURON itself cannot run at fixed step dt = 0.025 ms (why)
 NEURON_FAILS = {
@@ -292,3 +296,96 @@ def test_useion_use_cases_set_the_ion_as_neuron(name):
         r, faraday = 8.31446261815324, 96485.33212331001
         nernst = 1000.0 * r * (273.15 + 6.3) / (2 * faraday) * np.log(cao / cai)
         assert abs(eca - nernst) < 1e-10, (eca, nernst)
+
+
+def test_morphology_use_case_reads_diam():
+    """nmodl-usecases/morphology/test_morphology.py's check on two_radii.mod: ten
+    one-segment sections of diameters 1.1 .. 2.0 µm from (0,0,0) to (1,2,0); the mechanism
+    reads diam and area (inv = 1 / (diam² + area)) and v relaxes to 20 mV at that rate."""
+    m = ns.Mechanism.from_nmodl(str(shared(*CORPORA["nmodl-usecases"], "morphology",
+                                           "two_radii.mod")))
+    with pytest.raises(ns.NeurosimError, match="diam"):
+        ns.Cell(ns.Morphology.cable(2.0, 1.0)).insert(m, diam=3.0)
+    diams = 1.0 + 0.1 * np.arange(1, 11)
+    length = np.sqrt(5.0)
+    net = ns.Network()
+    for d in diams:
+        cell = ns.Cell(ns.Morphology.cable(length, d), v_init=-65.0)
+        cell.insert(m)
+        net.add_cells(cell)
+    sim = ns.Simulation(net, dt=0.001)
+    v = sim.record("v", (0, 0.5), cell=list(range(len(diams))))
+    inv = sim.record("two_radii.inv", (0, 0.5), cell=list(range(len(diams))))
+    sim.run(5.0)
+    rates = diams ** 2 + np.pi * diams * length
+    np.testing.assert_allclose([r.values[0] for r in inv], 1.0 / rates, rtol=1e-12)
+    t = np.arange(len(v[0].values)) * 0.001
+    for rec, c in zip(v, rates):
+        exact = 20.0 + (-65.0 - 20.0) * np.exp(-c * t)
+        assert np.max(np.abs(rec.values - exact)) < 0.01 * 65.0
+
+
+def test_segment_diameter_is_neurons_mean_over_the_segment():
+    """NEURON 9's seg.diam of a section with 3D points (0,0,0,1) (3,0,0,2) (10,0,0,5),
+    nseg = 3: the mean of the interpolated diameter over each segment."""
+    from neurosim.geometry import segment_diameters
+    from neurosim.morphology import Section
+    sec = Section(0, 3, np.array([[0, 0, 0], [3, 0, 0], [10, 0, 0]], dtype=float),
+                  np.array([1.0, 2.0, 5.0]))
+    np.testing.assert_allclose(segment_diameters(sec, 3),
+                               [1.5571428571428572, 2.857142857142857, 4.285714285714285],
+                               rtol=1e-13)
+
+
+def _net_event_neurosim(delay):
+    """nmodl-usecases/net_event/simulate.py in neurosim: a spike source (NEURON's NetStim:
+    every 0.1 ms from 0.01 ms) drives ``spiker``, whose net_event (from 1.001 ms, once a
+    millisecond) reaches ``receiver`` on another cell; returns (y trace, spiker's spikes)."""
+    folder = shared(*CORPORA["nmodl-usecases"], "net_event")
+    spiker = ns.Mechanism.from_nmodl(os.path.join(folder, "spiker.mod"))
+    receiver = ns.Mechanism.from_nmodl(os.path.join(folder, "receiver.mod"))
+    net = ns.Network()
+    cells = []
+    for mech in (spiker, receiver):
+        cell = ns.Cell(ns.Morphology.cable(20.0, 20.0), v_init=-65.0)
+        cell.add_synapse((0, 0.5), mech, label=mech.name)
+        cells.append(net.add_cells(cell)[0])
+    net.add_spike_source(0.01 + 0.1 * np.arange(100), targets=[(cells[0], "spiker")],
+                         weight=0.0, delay=0.0)
+    net.connect(cells[0], (cells[1], "receiver"), 0.0, delay)
+    sim = ns.Simulation(net, dt=DT)
+    y = sim.record("y", "receiver", cell=cells[1])
+    spikes = sim.record_spikes([cells[0]])
+    sim.run(5.0)
+    return y.values, spikes.times
+
+
+def test_net_event_of_a_point_process_reaches_its_netcons_as_in_neuron(tmp_path):
+    """The use case's check on neurosim, and its y trace against NEURON's from the same
+    files. neurosim's connections from cells take at least dt (the use case's NetCon has
+    delay 0): both run with delay dt, so y steps up one step later than the use case's
+    arrivals 1, 2, 3, 4 ms."""
+    from peers import compiled_mod_dir, h
+    y, times = _net_event_neurosim(DT)
+    np.testing.assert_allclose(times, [1.01, 2.01, 3.01, 4.01], atol=1e-12)
+    t = np.arange(len(y)) * DT
+    expected = np.zeros(len(y))
+    for arrival in np.arange(1, 5) + 0.01 + DT:
+        expected[t > arrival + 1e-8] += 0.1
+    np.testing.assert_allclose(y, expected, atol=1e-12)
+    compiled_mod_dir(str(shared(*CORPORA["nmodl-usecases"], "net_event")), str(tmp_path))
+    h.load_file("stdrun.hoc")
+    s1, s2 = h.Section(name="ne_s1"), h.Section(name="ne_s2")
+    spiker, receiver = h.spiker(s1(0.5)), h.receiver(s2(0.5))
+    stim = h.NetStim()
+    stim.interval, stim.number, stim.start = 0.1, 100, 0.01
+    nc1 = h.NetCon(stim, spiker, 0, 0.0, 0.0)
+    nc2 = h.NetCon(spiker, receiver, 0, DT, 0.0)
+    rec = h.Vector().record(receiver._ref_y)
+    h.dt, h.tstop = DT, 5.0
+    h.stdinit()
+    h.run()
+    theirs = np.array(rec)
+    del nc1, nc2, stim
+    np.testing.assert_allclose(y, theirs[:len(y)], atol=1e-12)
+    assert len(theirs) - len(y) <= 1

@@ -242,10 +242,32 @@ def test_the_units_of_the_corpora_are_known(corpus):
     assert [str(w.message) for w in caught] == []
 
 
-def test_diam_is_refused_by_name():
-    # NEURON's segment diameter: not carried by neurosim's kernels; a plain variable of that
-    # name would silently be 0
-    text = GOOD.replace("ASSIGNED { v (mV)", "ASSIGNED { diam (um) v (mV)")
-    with pytest.raises(NmodlError, match=r"bad\.mod:7:12: diam \(the segment's diameter\) is "
-                                         r"not available"):
+def test_assigning_diam_is_refused_by_name():
+    # diam is the segment's diameter, read from the morphology: a mechanism that assigns it
+    # (changing the morphology) is refused where it is declared
+    text = GOOD.replace("ASSIGNED { v (mV)", "ASSIGNED { diam (um) v (mV)").replace(
+        "ina = gbar", "diam = 2\n    ina = gbar")
+    with pytest.raises(NmodlError, match=r"bad\.mod:7:12: diam is assigned"):
+        compile_(text)
+    assert compile_(GOOD.replace("ASSIGNED { v (mV)", "ASSIGNED { diam (um) v (mV)")
+                    ).geometric == ("diam",)
+
+
+def test_net_event_outside_a_point_process_or_net_receive_is_refused_by_name():
+    density = GOOD.replace("BREAKPOINT {", "INITIAL { net_event(t) }\nBREAKPOINT {")
+    with pytest.raises(NmodlError, match=r"bad\.mod:8:11: net_event is supported in the "
+                                         r"NET_RECEIVE block of a POINT_PROCESS"):
+        compile_(density)
+    point = ("NEURON { POINT_PROCESS pe }\nASSIGNED { v (mV) }\n"
+             "INITIAL { net_event(t) }\nNET_RECEIVE(w) { net_event(t) }\n")
+    with pytest.raises(NmodlError, match=r"bad\.mod:3:11: net_event is supported"):
+        compile_(point)
+    assert compile_(point.replace("INITIAL { net_event(t) }\n", "")).uses_net_event
+
+
+def test_function_table_with_a_wrong_number_of_arguments_is_refused_by_name():
+    text = GOOD.replace("BREAKPOINT {", "FUNCTION_TABLE tab(v, x)\nBREAKPOINT {").replace(
+        "ina = gbar *", "ina = tab(v) * gbar *")
+    with pytest.raises(NmodlError, match=r"bad\.mod:10:11: FUNCTION_TABLE tab takes 2 "
+                                         r"arguments, got 1"):
         compile_(text)

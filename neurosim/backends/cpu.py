@@ -127,6 +127,10 @@ class CpuBackend:
         self._ecp = np.zeros((0, 0))
         self.n_artificial = sum(len(t.nodes) for t in self.tables
                                 if t.mechanism.kind == "artificial")
+        # point processes calling net_event: per group, spikes they may add to its buffer
+        self.event_points = sum((np.diff(self.inst_grp[j]) for j, t in enumerate(self.tables)
+                                 if t.mechanism.kind == "point" and t.mechanism.uses_net_event),
+                                np.zeros(self.n_groups, dtype=np.int64))
 
     def group_of_node(self, nodes):
         return np.searchsorted(self.grp_node, nodes, side="right").astype(np.int64) - 1
@@ -146,7 +150,8 @@ class CpuBackend:
     def _spike_buffer(self, nsteps):
         """Each group's part of the spike buffer, large enough for ``nsteps`` steps: a
         detector crosses upward at most every second step."""
-        per_group = np.diff(self.det_gp) * (nsteps // 2 + 1)
+        per_group = np.diff(self.det_gp) * (nsteps // 2 + 1) + \
+            self.event_points * ARTIFICIAL_SPIKES_PER_STEP * nsteps
         per_group[-1] += self.n_artificial * ARTIFICIAL_SPIKES_PER_STEP * nsteps
         gp = np.concatenate([[0], np.cumsum(per_group)]).astype(np.int64)
         if gp[-1] > self._spk_size:
@@ -298,6 +303,8 @@ class CpuBackend:
             args += list(t.self_event)
         if t.mechanism.kind == "artificial":
             args.append(t.gids)
+        elif t.mechanism.uses_net_event:
+            args.append(t.event_gids)
         if t.mechanism.uses_for_netcons:
             args += list(t.incoming)
         if t.mechanism.pointers:
@@ -369,8 +376,8 @@ class CpuBackend:
             self._ecp = ecp_out[:, :int(ecp_count.max(initial=0))].sum(axis=0)
         capacity = np.diff(spk_gp)
         if np.any(spk_count > capacity):
-            raise NeurosimError(f"an artificial cell emitted more than "
-                                f"{ARTIFICIAL_SPIKES_PER_STEP} spikes in one step")
+            raise NeurosimError(f"an artificial cell or a point process (net_event) emitted "
+                                f"more than {ARTIFICIAL_SPIKES_PER_STEP} spikes in one step")
         take = np.repeat(spk_gp[:-1], spk_count) + (
             np.arange(spk_count.sum()) - np.repeat(np.cumsum(spk_count) - spk_count, spk_count))
         self._spikes = (self.spk_gid[take].copy(), self.spk_t[take].copy(),

@@ -234,7 +234,8 @@ class CudaBackend(CpuBackend):
         ev = [dev(a) for a in (step, time, table, inst, conn)]
         ev_pos, ev_end = dev(gp[:-1].copy()), dev(gp[1:].copy())
         capacity = len(self.det_node) * (nsteps // 2 + 1) + 16 + \
-            self.n_artificial * ARTIFICIAL_SPIKES_PER_STEP * nsteps
+            (self.n_artificial + int(self.event_points.sum())) * \
+            ARTIFICIAL_SPIKES_PER_STEP * nsteps
         spikes = [dev(np.zeros(1, dtype=np.int64)), dev(np.zeros(capacity, dtype=np.int64)),
                   dev(np.zeros(capacity)), dev(np.zeros(capacity, dtype=np.int64))]
         spk_count, spk_gid, spk_t, spk_exact = spikes
@@ -287,7 +288,8 @@ class CudaBackend(CpuBackend):
         rec_out[...] = self.to_host(out)
         m = int(self.to_host(spk_count)[0])
         if m > capacity:
-            raise NeurosimError(f"an artificial cell emitted more than "
+            raise NeurosimError(f"an artificial cell or a point process (net_event) emitted "
+                                f"more than "
                                 f"{ARTIFICIAL_SPIKES_PER_STEP} spikes in one step")
         # only the m spikes come back, not the buffer (sized for the worst case)
         gids, times = self.to_host(spk_gid[:m]), self.to_host(spk_t[:m])

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from ..errors import MechanismError, ParameterError
 from ..validate import finite
 
@@ -56,6 +58,10 @@ class Mechanism:
     net_receive_init: str = ""           # NET_RECEIVE's INITIAL, once per connection
     written_parameters: tuple = ()       # parameters a block assigns: stored back
     uses_net_send: bool = False          # schedules self-events (one pending per instance)
+    uses_net_event: bool = False         # a point process's net_event: a spike of its cell
+    function_tables: dict = field(default_factory=dict)   # FUNCTION_TABLE name -> arguments
+    function_tables_used: tuple = ()     # those the simulation calls: they must be given
+    function_table_values: dict = field(default_factory=dict)   # name -> kernel array
     uses_for_netcons: bool = False       # NET_RECEIVE loops over the incoming connections
     pointers: tuple = ()                 # POINTER variables: each reads the voltage of a
                                          # node set per instance (net.set_pointer)
@@ -63,6 +69,8 @@ class Mechanism:
                                          # into the matrix once instead of a loop per step
     setup: str = ""                      # per-step lines before the instance loop
     aux: Callable = None                 # aux(celsius, use_tables) -> {name: ndarray}
+    geometric: tuple = ()                # parameters the segment gives (diam, µm): set when
+    #                                      the cell is lowered, never by the user
     nonnegative: tuple = ()              # parameters that must be >= 0
     positive: tuple = ()                 # parameters that must be > 0
     ordered: tuple = ()                  # (a, b) pairs of parameters: a must be < b
@@ -87,9 +95,13 @@ class Mechanism:
 
     def resolve_parameter(self, key):
         """Accept NEURON's suffixed names too: ``g_pas`` for ``g`` of ``pas``."""
+        suffix = "_" + self.name
+        name = key[: -len(suffix)] if key.endswith(suffix) else key
+        if name in self.geometric:
+            raise ParameterError(f"{self.name}.{name} is the segment's {name}: set it on the "
+                                 "morphology")
         if key in self.parameters:
             return key
-        suffix = "_" + self.name
         if key.endswith(suffix) and key[: -len(suffix)] in self.parameters:
             return key[: -len(suffix)]
         raise ParameterError(f"mechanism {self.name!r} has no parameter {key!r}; its "
@@ -179,7 +191,45 @@ class Mechanism:
         return kernel_source([self], [list(self.aux_arrays(6.3, True))])
 
     def aux_arrays(self, celsius, use_tables):
-        return {} if self.aux is None else self.aux(celsius, use_tables)
+        out = {} if self.aux is None else dict(self.aux(celsius, use_tables))
+        for name in self.function_tables_used:
+            if name not in self.function_table_values:
+                raise MechanismError(f"mechanism {self.name!r}: FUNCTION_TABLE {name} was "
+                                     f"never given: use mech.with_function_table({name!r}, "
+                                     "values, *axes) (NEURON: table_" + name + ")")
+            out[f"{self.name}_ft_{name}"] = self.function_table_values[name]
+        return out
+
+    def with_function_table(self, name, values, *axes):
+        """This mechanism with FUNCTION_TABLE ``name``'s table given, as NEURON's
+        ``table_<name>``: a number alone (the function is that constant), or ``values`` over
+        one axis per argument (``values.shape == (len(axis0), len(axis1), ...)``, each axis
+        increasing; NEURON's (n, min, max) form is ``np.linspace(min, max, n)``).  The
+        function interpolates linearly in one and two dimensions and holds the end values
+        beyond the axes, as NEURON's."""
+        import dataclasses
+        nargs = self.function_tables.get(name)
+        if nargs is None:
+            raise ParameterError(f"mechanism {self.name!r} has no FUNCTION_TABLE {name!r}; it "
+                                 f"has {list(self.function_tables)}")
+        values = np.asarray(values, dtype=float)
+        if not axes:
+            if values.ndim != 0:
+                raise ParameterError(f"FUNCTION_TABLE {name}: without axes the table is one "
+                                     "number")
+            axes, values = [np.zeros(1)] * nargs, np.full((1,) * nargs, float(values))
+        axes = [np.asarray(a, dtype=float).ravel() for a in axes]
+        if len(axes) != nargs or values.shape != tuple(len(a) for a in axes):
+            raise ParameterError(f"FUNCTION_TABLE {name} takes {nargs} arguments: give "
+                                 f"{nargs} axes and values of shape (len(axis0), ...); got "
+                                 f"{len(axes)} axes, values of shape {values.shape}")
+        if not all(np.all(np.isfinite(a)) and np.all(np.diff(a) > 0) for a in axes) or \
+                not np.all(np.isfinite(values)):
+            raise ParameterError(f"FUNCTION_TABLE {name}: axes must be finite and increasing, "
+                                 "values finite")
+        table = np.concatenate([[nargs], [len(a) for a in axes], *axes, values.ravel()])
+        given = {**self.function_table_values, name: table}
+        return dataclasses.replace(self, function_table_values=given)
 
     def fingerprint(self):
         """Everything that changes the compiled code of this mechanism."""
@@ -188,6 +238,7 @@ class Mechanism:
                  self.setup, repr(self.assigned), repr(self.ions), self.helpers,
                  self.net_receive, repr(self.net_receive_args), repr(self.written_parameters),
                  repr(self.uses_net_send), repr(self.uses_for_netcons), self.net_receive_init,
+                 repr(self.uses_net_event), repr(self.geometric), repr(self.function_tables),
                  repr(sorted(self.rename.items()))]
         return "\n".join(parts)
 

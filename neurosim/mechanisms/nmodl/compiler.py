@@ -23,11 +23,12 @@ import re
 
 from ...codegen import KERNEL_NAMES
 from ..base import IonUse, Mechanism
-from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, FluxIn, From,
-                     ForNetcons, If, LinearEq, Local, Name, NetInitial, NmodlError, Num,
-                     Reaction, Solve, Unary, Unsupported, While, parse)
+from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, Element,
+                     FluxIn, From, ForNetcons, If, LinearEq, Local, Name, NetInitial, NmodlError,
+                     Num, Reaction, Solve, Unary, Unsupported, While, fill_element_sizes, parse)
 
 SPECIAL = {"v", "t", "dt", "celsius", "area"}
+GEOMETRIC = ("diam",)      # read from the segment (lowering fills them)
 MATH = {"exp": "math.exp", "log": "math.log", "log10": "math.log10", "sqrt": "math.sqrt",
         "fabs": "abs", "sin": "math.sin", "cos": "math.cos", "tan": "math.tan",
         "tanh": "math.tanh", "sinh": "math.sinh", "cosh": "math.cosh", "atan": "math.atan",
@@ -78,6 +79,7 @@ class _Compiler:
         if mod.unsupported:
             u = mod.unsupported[0]
             raise NmodlError(self.fn, u.pos, f"unsupported construct {u.what}")
+        fill_element_sizes(mod)
         if not mod.name and self.fn.endswith(".mod"):
             # nocmodl names a mechanism without SUFFIX after its file: no_suffix.mod -> no_suffix
             mod.kind, mod.name = "SUFFIX", os.path.basename(self.fn)[:-4]
@@ -107,15 +109,19 @@ class _Compiler:
         self.constants = dict(mod.unit_constants)
         for name, (value, _) in mod.constants.items():
             self.constants[name] = value
-        if "diam" in mod.assigned or "diam" in mod.parameters:
-            # NEURON's segment diameter: neurosim's kernels do not carry it (yet); a plain
-            # variable of that name would silently be 0
-            pos = mod.assigned.get("diam") or mod.parameters["diam"][1]
-            raise NmodlError(self.fn, pos, "diam (the segment's diameter) is not available "
-                                           "to mechanisms in neurosim yet")
         self.functions = {b.name: b for b in mod.blocks if b.kind in ("FUNCTION", "PROCEDURE")}
         self.param_names = [n for n in mod.parameters
                             if n not in SPECIAL and n not in self.ion_vars]
+        # diam: the segment's diameter (µm), as NEURON gives it: a parameter that lowering
+        # fills from the morphology (Mechanism.geometric); not settable, not assignable
+        self.geometric = [n for n in GEOMETRIC if n in mod.assigned or n in mod.parameters]
+        if self.geometric and self.kind == "artificial":
+            raise NmodlError(self.fn, self._declared_at("diam"), "diam in an ARTIFICIAL_CELL: "
+                                                                 "it has no segment")
+        self.param_names += [n for n in self.geometric if n not in self.param_names]
+        # EXTERNAL x: NEURON's hoc global x (another mechanism's GLOBAL, gbl_src); neurosim
+        # has no hoc globals: a parameter of this mechanism, set like any other, read-only
+        self.param_names += [n for n in mod.externals if n not in self.param_names]
         written_conc = {v for use in self.ions for v in use.writes
                         if use.field(v) in ("ci", "co")}
         self.states = [n for n in mod.states if n not in written_conc]
@@ -149,6 +155,9 @@ class _Compiler:
         if self.kind == "artificial" and (self.ions or self.currents):
             raise NmodlError(self.fn, mod.pos.get("name"), f"ARTIFICIAL_CELL {self.name} "
                                                            "cannot have ions or currents")
+        # FUNCTION_TABLE f: its table is a kernel array (Mechanism.with_function_table)
+        self.ftables = {name: nargs for name, (nargs, _) in mod.function_tables.items()}
+        self.known |= {self.ftable_array(n) for n in self.ftables}
         self.hoc_settable()
         self.rename = {n: self.py(n) for n in self.known if self.py(n) != n}
         self._check_renames()
@@ -206,7 +215,41 @@ class _Compiler:
             return f"({left} {op} {right})"
         if isinstance(e, Call):
             return self.call(e, scope)
+        if isinstance(e, Element):
+            # x[k] with k computed: the element (int)k of the tuple of x's elements
+            self.uses_element = True
+            elements = ", ".join(self.name_ref(n, e.pos, scope) for n in _elements(e))
+            return f"{self.element_fn}(({elements},), {self.expr(e.index, scope)})"
         raise NmodlError(self.fn, getattr(e, "pos", None), f"unsupported expression {e!r}")
+
+    def ftable_array(self, name):
+        return f"{self.name}_ft_{name}"
+
+    def ftable_call(self, e, args):
+        """FUNCTION_TABLE f(args): NEURON's interpolation in the table given from Python."""
+        if len(args) != self.ftables[e.func]:
+            raise NmodlError(self.fn, e.pos, f"FUNCTION_TABLE {e.func} takes "
+                                             f"{self.ftables[e.func]} arguments, got "
+                                             f"{len(args)}")
+        self.uses_ftable = True
+        return f"_{self.name}_ftable({self.ftable_array(e.func)}, ({', '.join(args)},))"
+
+    @property
+    def element_fn(self):
+        return f"_{self.name}_element"
+
+    def assign_element(self, s, scope):
+        """x[k] = value with k computed: the element (int)k; out of 0 .. size-1 nothing
+        (NEURON does not check: its C writes outside the array)."""
+        size = self.mod.arrays[s.name]
+        out = [f"_ix = {self.expr(s.index, scope)}", f"_iv = {self.expr(s.expr, scope)}",
+               f"if _ix > -1.0 and _ix < {size}.0:", "    _ij = int(_ix)"]
+        for k, n in enumerate(_elements(Element(s.name, None, s.pos, size))):
+            if n not in scope and n not in self.known:
+                raise NmodlError(self.fn, s.pos, f"assignment to undeclared name {n!r}")
+            out.append(f"    {'if' if k == 0 else 'elif'} _ij == {k}:")
+            out.append(f"        {self.py(n)} = _iv")
+        return out
 
     def name_ref(self, name, pos, scope):
         if name in scope:
@@ -254,6 +297,8 @@ class _Compiler:
             value = f"_fv{len(self._hoisted)}_{self.fname(e.func)}"
             self._hoisted.append(f"{value}, {', '.join(self.py(n) for n in writes)}, = {head}")
             return value
+        if e.func in self.ftables:
+            return self.ftable_call(e, args)
         if e.func in NEEDS_EVENTS:
             raise NmodlError(self.fn, e.pos, f"{e.func} needs the event system, which "
                                              "neurosim does not have yet")
@@ -277,22 +322,44 @@ class _Compiler:
         raise NmodlError(self.fn, e.pos, f"undefined function {e.func!r}")
 
     # ------------------------------------------------------------------ analysis
-    def signature(self, fname, _stack=()):
-        """(implicit reads, writes) of FUNCTION/PROCEDURE ``fname``, callees included."""
-        if not hasattr(self, "_sig"):
-            self._sig = {}
-        if fname in self._sig:
-            return self._sig[fname]
-        if fname in _stack:
-            f = self.functions[fname]
-            raise NmodlError(self.fn, f.pos, f"recursive call of {fname} is not supported")
+    def signature(self, fname):
+        """(implicit reads, writes) of FUNCTION/PROCEDURE ``fname``, callees included.  All
+        are found together, iterated to a fixed point: a recursive FUNCTION (NEURON allows
+        it; Numba compiles a function calling itself) needs its callees' reads, itself
+        among them."""
+        if self._sig is None:
+            self._sig = {n: ([], []) for n in self.functions}
+            while True:       # the sets only grow, among finitely many names: it ends
+                new = {n: self._own_signature(n) for n in self.functions}
+                done = all(set(r) == set(self._sig[n][0]) and set(w) == set(self._sig[n][1])
+                           for n, (r, w) in new.items())
+                self._sig = new
+                if done:
+                    break
+        return self._sig[fname]
+
+    _sig = None         # FUNCTION/PROCEDURE name -> (reads, writes), or the estimates
+
+    def recursive(self, fname):
+        """Whether FUNCTION/PROCEDURE ``fname`` calls itself, directly or through others."""
+        seen, todo = set(), [fname]
+        while todo:
+            f = self.functions[todo.pop()]
+            for call in _calls_in(f.body):
+                if call.func == fname:
+                    return True
+                if call.func in self.functions and call.func not in seen:
+                    seen.add(call.func)
+                    todo.append(call.func)
+        return False
+
+    def _own_signature(self, fname):
+        """One round of :meth:`signature`: ``fname``'s body with its callees' estimates."""
         f = self.functions[fname]
         reads, writes = [], []
         scope = set(f.args) | ({fname} if f.kind == "FUNCTION" else set())
-        self._scan(f.body, scope, reads, writes, _stack + (fname,))
-        result = ([n for n in reads], [n for n in writes])
-        self._sig[fname] = result
-        return result
+        self._scan(f.body, scope, reads, writes, (fname,))
+        return reads, writes
 
     def _scan(self, body, scope, reads, writes, stack):
         scope = set(scope)
@@ -304,6 +371,10 @@ class _Compiler:
         def expr(e):
             if isinstance(e, Name):
                 read(e.id)
+            elif isinstance(e, Element):
+                expr(e.index)
+                for n in _elements(e):
+                    read(n)
             elif isinstance(e, Unary):
                 expr(e.operand)
             elif isinstance(e, BinOp):
@@ -312,13 +383,15 @@ class _Compiler:
             elif isinstance(e, Call):
                 for a in e.args:
                     expr(a)
+                if e.func in self.ftables:
+                    read(self.ftable_array(e.func))
                 if e.func == "nrn_ghk":
                     read("celsius")
                 if e.func == "at_time":
                     read("t")
                     read("dt")
                 if e.func in self.functions:
-                    r, w = self.signature(e.func, stack)
+                    r, w = self.signature(e.func)
                     for n in r:
                         read(n)
                     for n in w:
@@ -332,6 +405,11 @@ class _Compiler:
         for s in body:
             if isinstance(s, Local):
                 scope |= set(s.names)
+            elif isinstance(s, Assign) and s.index is not None:
+                expr(s.expr)
+                expr(s.index)
+                for n in _elements(Element(s.name, None, s.pos, self.mod.arrays[s.name])):
+                    write(n)
             elif isinstance(s, (Assign, Deriv)):
                 expr(s.expr)
                 if s.name not in scope and s.name not in self.known:
@@ -364,6 +442,7 @@ class _Compiler:
                                 write(name)
 
     # ------------------------------------------------------------------ statements
+    _in_receive = False     # while NET_RECEIVE's body compiles (net_event's only place)
     _hoisted = None     # while a statement compiles: calls of FUNCTIONs that assign
     _helpers = None     # the helper functions that FUNCTION bodies need (a NONLINEAR solve)
 
@@ -395,6 +474,8 @@ class _Compiler:
         if isinstance(s, Local):
             scope |= set(s.names)
             out += [f"{self.py(n)} = 0.0" for n in s.names]
+        elif isinstance(s, Assign) and s.index is not None:
+            out += self.assign_element(s, scope)
         elif isinstance(s, Assign):
             if s.name not in scope and s.name not in self.known and s.name != ret:
                 raise NmodlError(self.fn, s.pos, f"assignment to undeclared name {s.name!r}")
@@ -448,12 +529,15 @@ class _Compiler:
 
     def call_stmt(self, call, scope):
         if call.func == "net_event":
-            # a spike of this artificial cell's gid at the given time (see codegen)
-            if not getattr(self, "_event_context", False) or self.kind != "artificial":
+            # a spike at the given time of this artificial cell's gid, or of the gid of the
+            # cell a point process is on (NEURON: to the NetCons whose source it is)
+            if not self._in_receive or self.kind == "density":
                 raise NmodlError(self.fn, call.pos, "net_event is supported in the NET_RECEIVE "
-                                                    "block of an ARTIFICIAL_CELL")
+                                                    "block of a POINT_PROCESS or "
+                                                    "ARTIFICIAL_CELL")
             if len(call.args) != 1:
                 raise NmodlError(self.fn, call.pos, "net_event takes (time)")
+            self.uses_net_event = self.kind == "point"
             return f"NET_EVENT({self.expr(call.args[0], scope)})"
         if call.func == "net_move":
             # moves this instance's outstanding self-event (the one net_send in this block
@@ -511,7 +595,8 @@ class _Compiler:
                 lines.append(f"return ({', '.join(self.py(n) for n in writes)},)")
             else:
                 lines.append("return 0.0")
-            out.append(_DECORATOR + f"def {self.fname(name)}({', '.join(params)}):\n" +
+            decorator = "@recursive_function\n" if self.recursive(name) else _DECORATOR
+            out.append(decorator + f"def {self.fname(name)}({', '.join(params)}):\n" +
                        "\n".join(_indent(lines)))
         return out
 
@@ -525,6 +610,7 @@ class _Compiler:
         initial = mod.block("INITIAL")
         self.uses_net_send = False
         self.uses_for_netcons = False
+        self.uses_net_event = False
         if initial is not None:
             self._event_context = True
             try:
@@ -565,6 +651,10 @@ class _Compiler:
         receive, receive_args, receive_init = self.net_receive()
         if getattr(self, "uses_ghk", False):
             helpers.insert(0, _DECORATOR + _GHK.format(name=self.fname("nrn_ghk")))
+        if getattr(self, "uses_ftable", False):
+            helpers.insert(0, _DECORATOR + _FTABLE.format(name=f"_{self.name}_ftable"))
+        if getattr(self, "uses_element", False):
+            helpers.insert(0, _DECORATOR + _ELEMENT.format(name=self.element_fn))
         return Mechanism(
             name=self.name, kind=self.kind, parameters=defaults, states=tuple(self.states),
             assigned=tuple(self.assigned), ions=tuple(self.ions), init=init, current=current,
@@ -572,8 +662,11 @@ class _Compiler:
             helpers="\n\n\n".join(helpers), rename=dict(self.rename), source_text=self.text,
             net_receive=receive, net_receive_args=receive_args, net_receive_init=receive_init,
             uses_net_send=self.uses_net_send, uses_for_netcons=self.uses_for_netcons,
+            uses_net_event=self.uses_net_event,
+            function_tables=dict(self.ftables), function_tables_used=self.ftables_used(),
             written_parameters=tuple(self.written_parameters()),
             pointers=tuple(self.py(n) for n in self.pointers),
+            geometric=tuple(self.geometric),
             nonnegative=tuple(n for n in self.param_names
                               if _CONDUCTANCE.match(mod.parameter_units.get(n, ""))),
             doc=mod.title)
@@ -621,11 +714,11 @@ class _Compiler:
         scope = set(block.args) | {"flag"}      # the kernel sets flag: 0, or net_send's
         inits = [s for s in block.body if isinstance(s, NetInitial)]
         body = [s for s in block.body if not isinstance(s, NetInitial)]
-        self._event_context = True
+        self._event_context = self._in_receive = True
         try:
             lines = self.stmts(body, scope)
         finally:
-            self._event_context = False
+            self._event_context = self._in_receive = False
         init_lines = [line for s in inits for line in self.stmts(s.body, set(block.args))]
         return ("\n".join(lines), tuple(self.py(a) for a in block.args),
                 "\n".join(init_lines))
@@ -650,6 +743,18 @@ class _Compiler:
                 self.assigned.remove(n)
                 self.param_names.append(n)
 
+    def ftables_used(self):
+        """The FUNCTION_TABLEs that the blocks a simulation runs call (directly or in the
+        FUNCTIONs they call): their tables must be given."""
+        used = set()
+        for b in self.mod.blocks:
+            if b.kind not in ("FUNCTION", "PROCEDURE"):
+                for call in _calls_in(b.body):
+                    used.add(call.func)
+                    if call.func in self.functions:
+                        used |= set(self.signature(call.func)[0])
+        return tuple(n for n in self.ftables if n in used or self.ftable_array(n) in used)
+
     def written_parameters(self):
         """PARAMETERs that a block assigns (Exp2Syn's INITIAL clamps tau1): stored back."""
         reads, writes = [], []
@@ -663,6 +768,15 @@ class _Compiler:
                 raise NmodlError(self.fn, self.mod.pos.get(f"pointer {n}"),
                                  f"POINTER {n} is assigned; neurosim's POINTERs are read-only "
                                  "(they read a voltage elsewhere: net.set_pointer)")
+        for n in self.mod.externals:
+            if n in writes:
+                raise NmodlError(self.fn, self.mod.pos.get(f"external {n}"),
+                                 f"EXTERNAL {n} is assigned; neurosim's EXTERNALs are "
+                                 "parameters of the mechanism that reads them, read-only")
+        for n in self.geometric:
+            if n in writes:
+                raise NmodlError(self.fn, self._declared_at(n), f"{n} is assigned: neurosim's "
+                                 f"mechanisms read the segment's {n}, they cannot change it")
         return [n for n in self.param_names if n in writes]
 
     def current_body(self, body):
@@ -856,8 +970,8 @@ class _Compiler:
             elif isinstance(s, Conserve):
                 conserve.append(s)
             elif isinstance(s, Compartment):
-                for st in s.states:
-                    volume[st] = self.expr(s.volume, scope)
+                for st, vol in self.compartment_volumes(s):
+                    volume[st] = self.expr(vol, scope)
             else:
                 if order:
                     # after the equations: run once the states are solved (with the
@@ -880,6 +994,23 @@ class _Compiler:
             rows.append((replace, f"({self.expr(c.lhs, scope)}) - ({self.expr(c.rhs, scope)})"))
         self._post = pre + post if has_post else []
         return pre, order, exprs, rows
+
+    def compartment_volumes(self, s):
+        """(state, volume expression) pairs of a COMPARTMENT statement: every element of an
+        array state; with an index (COMPARTMENT i, vol[i] {X}) X[k]'s volume is the
+        expression at i = k."""
+        out = []
+        for st in s.states:
+            size = self.mod.arrays.get(st)
+            if s.index is not None and size is None:
+                raise NmodlError(self.fn, s.pos, f"COMPARTMENT {s.index}, ...: {st} is not an "
+                                                 "array")
+            if size is None:
+                out.append((st, s.volume))
+            for k in range(size or 0):
+                vol = s.volume if s.index is None else _substitute(s.volume, s.index, k)
+                out.append((f"{st}[{k}]", vol))
+        return out
 
     def implicit(self, block, helpers, steady=False):
         """Backward Euler (or the steady state) of a DERIVATIVE/KINETIC block by Newton."""
@@ -1014,6 +1145,96 @@ _GHK = """def {name}(v, ci, co, z, celsius):
     return 0.001 * z * 96485.33212331001 * (eci - eco)"""
 
 
+# x[k] read with k computed: NEURON's C reads x[(int)k] unchecked; outside the array (or k
+# NaN) neurosim reads NaN, which shows in the variables it reaches
+_ELEMENT = """def {name}(elements, k):
+    if k > -1.0 and k < len(elements):
+        return elements[int(k)]
+    return math.nan"""
+
+
+# FUNCTION_TABLE f(x0, x1, ...) as NEURON's hoc_func_table: per argument the interval of its
+# axis holding it (the ends beyond the axis) and the fraction into it; linear interpolation
+# in one dimension, bilinear in two, the lower corner's value in more.  The table array:
+# [ndim, size per dimension, each axis, the values in row order] (with_function_table).
+_FTABLE = """def {name}(tab, xs):
+    nd = int(tab[0])
+    at = 1 + nd
+    j = 0
+    f0 = 0.0
+    f1 = 0.0
+    for i in range(nd):
+        n = int(tab[1 + i])
+        x = xs[i]
+        k = 0
+        frac = 0.0
+        if x >= tab[at + n - 1]:
+            k = n - 1
+        elif x > tab[at]:
+            a = at
+            b = at + n - 1
+            while a < b - 1:
+                m = (a + b) // 2
+                if tab[m] <= x:
+                    a = m
+                else:
+                    b = m
+            k = a - at
+            frac = (x - tab[a]) / (tab[a + 1] - tab[a])
+        j = j * n + k
+        if i == 0:
+            f0 = frac
+        elif i == 1:
+            f1 = frac
+        at += n
+    if nd == 1:
+        return (1.0 - f0) * tab[at + j] + f0 * tab[at + j + 1] if f0 > 0.0 else tab[at + j]
+    if nd == 2:
+        n1 = int(tab[2])
+        y1 = (1.0 - f1) * tab[at + j] + f1 * tab[at + j + 1] if f1 > 0.0 else tab[at + j]
+        if f0 > 0.0:
+            j += n1
+            y2 = (1.0 - f1) * tab[at + j] + f1 * tab[at + j + 1] if f1 > 0.0 else tab[at + j]
+            return (1.0 - f0) * y1 + f0 * y2
+        return y1
+    return tab[at + j]"""
+
+
+def _substitute(e, name, k):
+    """Expression ``e`` with ``name`` the number k (an element x[name] becomes x[k])."""
+    if isinstance(e, Name):
+        return Num(float(k), e.pos) if e.id == name else e
+    if isinstance(e, Unary):
+        return Unary(e.op, _substitute(e.operand, name, k), e.pos)
+    if isinstance(e, BinOp):
+        return BinOp(e.op, _substitute(e.left, name, k), _substitute(e.right, name, k), e.pos)
+    if isinstance(e, Call):
+        return Call(e.func, tuple(_substitute(a, name, k) for a in e.args), e.pos)
+    if isinstance(e, Element):
+        index = _substitute(e.index, name, k)
+        if isinstance(index, Num) and float(index.value).is_integer():
+            return Name(f"{e.base}[{int(index.value)}]", e.pos)
+        return Element(e.base, index, e.pos, e.size)
+    return e
+
+
+def _calls_in(node):
+    """Every Call under ``node`` (statements, expressions, lists of them)."""
+    if isinstance(node, Call):
+        yield node
+    if isinstance(node, (list, tuple)):
+        for x in node:
+            yield from _calls_in(x)
+    elif hasattr(node, "__dataclass_fields__"):
+        for key in node.__dataclass_fields__:
+            yield from _calls_in(getattr(node, key))
+
+
+def _elements(e):
+    """The element names x[0] .. x[size-1] of the array an Element indexes."""
+    return [f"{e.base}[{k}]" for k in range(e.size)]
+
+
 def _newton_loop(n, residual, residual_h):
     """Newton's iteration on _x (n unknowns): ``residual`` fills _F, ``residual_h`` _Fh."""
     return [f"for _it in range({_NEWTON_MAXIT}):",
@@ -1045,6 +1266,8 @@ def _exprs_of_all(body):
     for s in body:
         if isinstance(s, (Assign, Deriv)):
             out.append(s.expr)
+            if isinstance(s, Assign) and s.index is not None:
+                out.append(s.index)
         elif isinstance(s, CallStmt):
             out.append(s.call)
         out += _exprs_of(s)
@@ -1098,4 +1321,6 @@ def _names_in(e):
         return _names_in(e.left) + _names_in(e.right)
     if isinstance(e, Call):
         return [n for a in e.args for n in _names_in(a)]
+    if isinstance(e, Element):
+        return _names_in(e.index) + _elements(e)
     return []

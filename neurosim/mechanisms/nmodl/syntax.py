@@ -54,6 +54,16 @@ class BinOp:
     pos: tuple = None
 
 
+@dataclass(eq=False)
+class Element:
+    """x[index] with an index that is not a constant: ``size`` (x's declared size) is filled
+    in once the whole file is read (see :func:`fill_element_sizes`)."""
+    base: str
+    index: object
+    pos: tuple = None
+    size: int = None
+
+
 @dataclass(frozen=True)
 class Unary:
     op: str          # - !
@@ -67,6 +77,7 @@ class Assign:
     name: str
     expr: object
     pos: tuple = None
+    index: object = None     # x[index] = expr with an index that is not a constant: name is x
 
 
 @dataclass
@@ -149,6 +160,7 @@ class Compartment:
     volume: object
     states: list
     pos: tuple = None
+    index: str = None        # COMPARTMENT i, vol[i] {X}: X[k]'s volume is vol[i] at i = k
 
 
 @dataclass
@@ -210,6 +222,8 @@ class ModFile:
     blocks: list = field(default_factory=list)        # Block
     pointers: list = field(default_factory=list)      # POINTER names
     arrays: dict = field(default_factory=dict)        # array variable -> its size
+    function_tables: dict = field(default_factory=dict)   # FUNCTION_TABLE name -> (nargs, pos)
+    externals: list = field(default_factory=list)     # EXTERNAL names
     unsupported: list = field(default_factory=list)   # Unsupported
     pos: dict = field(default_factory=dict)           # what -> pos, for messages
 
@@ -313,16 +327,19 @@ class _Build(Transformer):
         return Local([str(t) for t in c], (meta.line, meta.column))
 
     def element(self, meta, c):
-        """x[k]: with a constant index, the element is a variable of its own, "x[k]"."""
+        """x[k]: with a constant index, the element is a variable of its own, "x[k]"; else an
+        Element that selects one at run time."""
         index = c[1]
         if isinstance(index, Num) and float(index.value).is_integer():
             return Name(f"{c[0]}[{int(index.value)}]", (meta.line, meta.column))
-        return Unsupported("array index that is not a constant", (meta.line, meta.column))
+        return Element(str(c[0]), index, (meta.line, meta.column))
 
     def assign(self, meta, c):
         target = c[0]
         if isinstance(target, Unsupported):
             return target
+        if isinstance(target, Element):
+            return Assign(target.base, c[1], (meta.line, meta.column), index=target.index)
         name = target.id if isinstance(target, Name) else str(target)
         return Assign(name, c[1], (meta.line, meta.column))
 
@@ -364,8 +381,9 @@ class _Build(Transformer):
         name = str(c[1])
         if c[2] is not None:                     # an array element X[k]
             element = self.element(meta, [name, c[2]])
-            if isinstance(element, Unsupported):
-                return element
+            if isinstance(element, Element):
+                return Unsupported(f"reaction of an array element {name}[...] with an index "
+                                   "that is not a constant", (meta.line, meta.column))
             name = element.id
         return (int(str(c[0])) if c[0] is not None else 1, name)
 
@@ -389,7 +407,8 @@ class _Build(Transformer):
 
     def compartment(self, meta, c):
         names = [str(t) for t in c[2:]]
-        return Compartment(c[1], names, (meta.line, meta.column))
+        index = str(c[0]) if c[0] is not None else None
+        return Compartment(c[1], names, (meta.line, meta.column), index)
 
     def table(self, meta, c):
         return None          # TABLE only caches what the code computes: computing is exact
@@ -557,7 +576,16 @@ def _collect(tree, filename):
         elif kind == "unsupported_block":
             mod.unsupported.append(Unsupported(str(item.children[0]), pos))
         elif kind == "function_table":
-            mod.unsupported.append(Unsupported("FUNCTION_TABLE", pos))
+            # FUNCTION_TABLE f(v, x): its arguments, "(v, x)" when lexed as a unit
+            args = [c for c in item.children[1:] if isinstance(c, Tree)]   # f(v (mV), x)
+            first = item.children[1]
+            if not args and isinstance(first, Token) and first.type == "UNIT":
+                args = [n for n in str(first).strip("()").split(",") if n.strip()]
+            nargs = len(args)
+            if nargs < 1:
+                raise NmodlError(filename, pos, f"FUNCTION_TABLE {item.children[0]} needs "
+                                                "arguments")
+            mod.function_tables[str(item.children[0])] = (nargs, pos)
         elif kind == "constructor_block":
             body = build.transform(item.children[1])
             mod.blocks.append(Block(str(item.children[0]), "", [], body, pos))
@@ -606,10 +634,10 @@ def _merge(mod, inc):
     included file's name (a 3-tuple (line, column, file)) for later messages."""
     _tag_positions(inc, inc.filename)
     for name in ("ions", "nonspecific", "electrode_current", "range", "globals", "blocks",
-                 "pointers", "unsupported"):
+                 "pointers", "unsupported", "externals"):
         getattr(mod, name).extend(getattr(inc, name))
     for name in ("unit_constants", "parameters", "parameter_units", "constants", "assigned",
-                 "states", "top_locals", "pos", "arrays"):
+                 "states", "top_locals", "pos", "arrays", "function_tables"):
         getattr(mod, name).update(getattr(inc, name))
     if inc.kind:
         mod.kind, mod.name = inc.kind, inc.name
@@ -641,6 +669,28 @@ def _tag_positions(obj, filename):
                     object.__setattr__(node, key, (*value[:2], filename))
                 else:
                     stack.append(value)
+
+
+def fill_element_sizes(mod):
+    """Each Element's ``size`` from the arrays the file (with its INCLUDEs) declares; an
+    Element of a name that is not an array is refused where it stands."""
+    stack, seen = [mod.blocks], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif hasattr(node, "__dataclass_fields__"):
+            if isinstance(node, Element) or isinstance(node, Assign) and node.index is not None:
+                base = node.base if isinstance(node, Element) else node.name
+                if base not in mod.arrays:
+                    raise NmodlError(mod.filename, node.pos, f"{base}[...]: {base} is not an "
+                                                             "array")
+                if isinstance(node, Element):
+                    node.size = mod.arrays[base]
+            stack.extend(getattr(node, key) for key in node.__dataclass_fields__)
 
 
 def _is_pos(value):
@@ -699,7 +749,10 @@ def _neuron_block(mod, item):
         elif kind == "pointer":
             mod.pointers += names
             mod.pos.update({f"pointer {n}": pos for n in names})
-        elif kind in ("bbcorepointer", "random_", "external"):
+        elif kind == "external":
+            mod.externals += names
+            mod.pos.update({f"external {n}": pos for n in names})
+        elif kind in ("bbcorepointer", "random_"):
             mod.unsupported.append(Unsupported(kind.rstrip("_").upper(), pos))
         elif kind == "verbatim":
             mod.unsupported.append(Unsupported("VERBATIM", pos))
