@@ -303,51 +303,43 @@ def test_step_current_matches_nest():
         np.testing.assert_allclose(v, mm["V_m"][sel], rtol=0, atol=1e-9)
 
 
-def test_300_pointneurons_current_clamp_matches_pointnet(copy):
-    """A current_clamp input onto NEST point neurons (amplitudes in pA, as PointNet reads
-    them) gives PointNet's spikes."""
+def _clamp_matches_pointnet(copy, name, clamp):
+    """400 ms of the example with ``clamp`` as an input: PointNet's spikes exactly, and not
+    those of the run without it."""
     cfg = json.load(open(copy / "simulation_config.json"))
     cfg["run"]["tstop"] = 400.0
     cfg.pop("reports")
-    cfg["inputs"]["clamp"] = {"input_type": "current_clamp", "module": "IClamp",
-                              "node_set": "recorded_cells", "amp": [250.0, -100.0],
-                              "delay": [100.0, 250.5], "duration": [100.0, 50.0]}
-    cfg["output"]["output_dir"] = "$BASE_DIR/output_iclamp"
-    json.dump(cfg, open(copy / "iclamp_config.json", "w"))
-    _python(_POINTNET, "iclamp_config.json", cwd=copy)
-    reference = _spikes(copy / "output_iclamp" / "spikes.h5")
-    mine, _ = _neurosim(str(copy / "iclamp_config.json"), recorded=[],
-                        output_dir=str(copy / "output_iclamp_neurosim"))
+    cfg["inputs"]["clamp"] = clamp
+    cfg["output"]["output_dir"] = f"$BASE_DIR/output_{name}"
+    json.dump(cfg, open(copy / f"{name}_config.json", "w"))
+    _python(_POINTNET, f"{name}_config.json", cwd=copy)
+    reference = _spikes(copy / f"output_{name}" / "spikes.h5")
+    mine, _ = _neurosim(str(copy / f"{name}_config.json"), recorded=[],
+                        output_dir=str(copy / f"output_{name}_neurosim"))
     assert mine == reference
     cfg["inputs"].pop("clamp")
     json.dump(cfg, open(copy / "plain_config.json", "w"))
     plain, _ = _neurosim(str(copy / "plain_config.json"), recorded=[],
                          output_dir=str(copy / "output_plain_neurosim"))
     assert plain != mine                    # the clamp changes the spikes
+
+
+def test_300_pointneurons_current_clamp_matches_pointnet(copy):
+    """A current_clamp input onto NEST point neurons (amplitudes in pA, as PointNet reads
+    them) gives PointNet's spikes."""
+    _clamp_matches_pointnet(copy, "iclamp", {
+        "input_type": "current_clamp", "module": "IClamp", "node_set": "recorded_cells",
+        "amp": [250.0, -100.0], "delay": [100.0, 250.5], "duration": [100.0, 50.0]})
 
 
 def test_300_pointneurons_csv_current_clamp_matches_pointnet(copy):
     """A current clamp played from a CSV (bmtk's ``csv`` input: amplitudes in pA from each
     timestamp on, the last one held) gives PointNet's spikes."""
-    cfg = json.load(open(copy / "simulation_config.json"))
-    cfg["run"]["tstop"] = 400.0
-    cfg.pop("reports")
     (copy / "clamp.csv").write_text("timestamps amps\n0.005 500.0\n100.0 250.0\n"
                                     "200.0 -150.0\n300.0 120.0\n")
-    cfg["inputs"]["clamp"] = {"input_type": "csv", "module": "IClamp",
-                              "node_set": "recorded_cells", "file": "$BASE_DIR/clamp.csv"}
-    cfg["output"]["output_dir"] = "$BASE_DIR/output_csv"
-    json.dump(cfg, open(copy / "csv_config.json", "w"))
-    _python(_POINTNET, "csv_config.json", cwd=copy)
-    reference = _spikes(copy / "output_csv" / "spikes.h5")
-    mine, _ = _neurosim(str(copy / "csv_config.json"), recorded=[],
-                        output_dir=str(copy / "output_csv_neurosim"))
-    assert mine == reference
-    cfg["inputs"].pop("clamp")
-    json.dump(cfg, open(copy / "plain_config.json", "w"))
-    plain, _ = _neurosim(str(copy / "plain_config.json"), recorded=[],
-                         output_dir=str(copy / "output_plain_neurosim"))
-    assert plain != mine                    # the clamp changes the spikes
+    _clamp_matches_pointnet(copy, "csv", {"input_type": "csv", "module": "IClamp",
+                                          "node_set": "recorded_cells",
+                                          "file": "$BASE_DIR/clamp.csv"})
 
 
 def test_300_pointneurons_as_iaf_psc_delta_matches_pointnet(copy):
@@ -457,22 +449,7 @@ def test_300_pointneurons_nwb_current_clamp_matches_pointnet(copy):
         g = f.create_group("epochs/Sweep_3/stimulus/timeseries")
         g.create_dataset("data", data=amps)
         g.create_dataset("starting_time", data=0.0).attrs["rate"] = 50000.0
-    cfg = json.load(open(copy / "simulation_config.json"))
-    cfg["run"]["tstop"] = 400.0
-    cfg.pop("reports")
-    cfg["inputs"]["clamp"] = {"input_type": "nwb", "module": "IClamp",
-                              "node_set": "recorded_cells", "file": "$BASE_DIR/sweep.nwb",
-                              "sweep_id": "3", "downsample": 0.5, "delay": 20.0,
-                              "sweep_window": [40.0, 320.0]}
-    cfg["output"]["output_dir"] = "$BASE_DIR/output_nwb"
-    json.dump(cfg, open(copy / "nwb_config.json", "w"))
-    _python(_POINTNET, "nwb_config.json", cwd=copy)
-    reference = _spikes(copy / "output_nwb" / "spikes.h5")
-    mine, _ = _neurosim(str(copy / "nwb_config.json"), recorded=[],
-                        output_dir=str(copy / "output_nwb_neurosim"))
-    assert mine == reference
-    cfg["inputs"].pop("clamp")
-    json.dump(cfg, open(copy / "plain_config.json", "w"))
-    plain, _ = _neurosim(str(copy / "plain_config.json"), recorded=[],
-                         output_dir=str(copy / "output_plain_neurosim"))
-    assert plain != mine                    # the clamp changes the spikes
+    _clamp_matches_pointnet(copy, "nwb", {
+        "input_type": "nwb", "module": "IClamp", "node_set": "recorded_cells",
+        "file": "$BASE_DIR/sweep.nwb", "sweep_id": "3", "downsample": 0.5, "delay": 20.0,
+        "sweep_window": [40.0, 320.0]})
