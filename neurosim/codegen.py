@@ -22,7 +22,7 @@ import textwrap
 
 import numba
 
-from . import fastmath, solver
+from . import epochs, events, fastmath, solver
 from . import drive
 from .mechanisms import linalg
 
@@ -33,7 +33,7 @@ KERNEL_NAMES = frozenset({
     "math", "np", "numba", "njit", "prange", "cuda", "fexp", "linalg", "block_solve_range",
     "hines_solve_range", "device_function", "inline_function", "dense_solve", "initialize",
     "recursive_function",
-    "run_group", "advance", "poisson_count", "LOCAL_ARRAY", "NET_EVENT", "FOR_NETCONS_ROWS",
+    "run_group", "advance", "run_epochs", "epochs", "poisson_count", "LOCAL_ARRAY", "NET_EVENT", "FOR_NETCONS_ROWS",
     "FOR_NETCONS_ROW", "NET_SEND_OUTSTANDING"})
 # small work arrays in mechanism helpers: np.empty on the CPU, cuda.local.array on the GPU
 LOCAL_ARRAY_CPU = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
@@ -460,6 +460,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from neurosim import epochs
 from neurosim.fastmath import fexp
 from neurosim.mechanisms import linalg
 from neurosim.solver import block_solve_range, hines_solve_range
@@ -623,6 +624,36 @@ def advance(_done, _code, {run_args}):
         _n, _x = run_group(_g, {run_args})
         _done[_g] = _n
         _code[_g] = _x
+
+
+@njit(cache=True, nogil=True)
+def run_epochs(_done, _code, _ends, _queue, _records, _step_times, _net, {run_args}):
+    """Epochs from step _step0 to each of _ends, the events between them handled here
+    (neurosim.epochs), not in Python.  Returns (queue, records, the last epoch's first step,
+    status): 0 all ran; 1 a group blew up in that epoch (_done, _code hold its results);
+    2 that epoch's spikes overflowed the spike buffer."""
+    _ptr, _delay, _ttab, _tinst, _lead, _gflat, _gstart, _src_t, _src_sent, _src_gid = _net
+    _start = _step0
+    for _e in range(_ends.shape[0]):
+        _end = _ends[_e]
+        _queue, _records = epochs.queue_sources(_queue, _records, _end, dt, _src_t,
+                                                _src_sent, _src_gid, _ptr, _delay, _ttab,
+                                                _lead)
+        _ev_gp, _ev_step, _ev_t, _ev_table, _ev_inst, _ev_conn = epochs.pop_grouped(
+            _queue, _end, dt, _delay, _ttab, _tinst, _lead, _gflat, _gstart, _done.shape[0])
+        _step0 = _start
+        _nsteps = _end - _start
+        advance(_done, _code, {run_args})
+        _queue, _records, _over = epochs.queue_spikes(
+            _queue, _records, _spk_gp, _spk_count, _spk_gid, _spk_t, _spk_exact, dt,
+            _step_times, _ptr, _delay, _ttab, _lead)
+        if _over:
+            return _queue, _records, _start, 2
+        for _g in range(_done.shape[0]):
+            if _code[_g] >= 0:
+                return _queue, _records, _start, 1
+        _start = _end
+    return _queue, _records, _start, 0
 '''
 
 
@@ -664,6 +695,6 @@ def load_kernel(mechs, aux_names, parallel=False):
     src = kernel_source(mechs, aux_names, parallel)
     key = hashlib.sha256("\n".join(
         [src, inspect.getsource(solver), inspect.getsource(fastmath),
-         inspect.getsource(linalg), numba.__version__, sys.version]
+         inspect.getsource(linalg), inspect.getsource(epochs), inspect.getsource(events), numba.__version__, sys.version]
         + [m.fingerprint() for m in mechs]).encode()).hexdigest()[:20]
     return load_module(src, "kernel", key)

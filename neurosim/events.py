@@ -141,6 +141,19 @@ class EventQueue:
         self._n -= len(e["step"])
         return tuple(e[k] for k in ("step", "time", "table", "instance", "conn"))
 
+    def take_all(self):
+        """Remove every pending event: (rows by step, first step, count of each step from
+        it), as ``_file`` takes them back."""
+        steps = sorted(self._buckets)
+        parts = [p for step in steps for p in self._buckets[step]]
+        events = np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64)
+        first = steps[0] if steps else 0
+        counts = np.zeros(steps[-1] - first + 1 if steps else 0, dtype=np.int64)
+        for step in steps:
+            counts[step - first] = sum(len(p) for p in self._buckets[step])
+        self._buckets, self._steps, self._n = {}, [], 0
+        return events, first, counts
+
     @property
     def pending(self):
         """Every pending event, field by field (a checkpoint's copy)."""
@@ -165,21 +178,15 @@ class EventQueue:
 
 
 @njit(cache=True, nogil=True)
-def _before(events, delay, a, b):
-    """Whether event a was sent before event b (their delivery times are equal): by the
-    time sent, then the key (emission order << 32 | row)."""
-    ta = _time_of(events[a, 0]) - delay[events[a, 1] & 0xFFFFFFFF]
-    tb = _time_of(events[b, 0]) - delay[events[b, 1] & 0xFFFFFFFF]
+def _before(time, events, delay, a, b):
+    """Whether event a was sent before event b (``time``: their delivery times, equal):
+    by the time sent, then the key (emission order << 32 | row)."""
+    mask = np.int64(0xFFFFFFFF)
+    ta = time[a] - delay[events[a, 1] & mask]
+    tb = time[b] - delay[events[b, 1] & mask]
     if ta != tb:
         return ta < tb
     return events[a, 1] < events[b, 1]
-
-
-@njit(cache=True, nogil=True)
-def _time_of(bits):
-    b = np.empty(1, dtype=np.int64)
-    b[0] = bits
-    return b.view(np.float64)[0]
 
 
 @njit(cache=True, nogil=True)
@@ -206,7 +213,7 @@ def _order_ties(sort, time, events, delay):
             for i in range(start + 1, k):
                 e = sort[i]
                 j = i - 1
-                while j >= start and _before(events, delay, e, sort[j]):
+                while j >= start and _before(time, events, delay, e, sort[j]):
                     sort[j + 1] = sort[j]
                     j -= 1
                 sort[j + 1] = e

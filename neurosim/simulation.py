@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from . import wiring
+from . import epochs, wiring
 from .backends import make_backend
 from .cell import Cell
 from .errors import LocationError, NumericalInstabilityError, ParameterError
@@ -167,6 +167,8 @@ class Simulation:
         self._signal = 0                # a signal received during run (SIGINT, SIGTERM)
         self._setup_events(exchange, overlap)
         self.backend.initialize()
+        if self._compiled_epochs():     # its kernel loaded (or compiled) now, not in run
+            self._run_epochs(self._step, 0, np.ones(1, dtype=np.int64))
 
     def _summary(self, owned, loads):
         """One line at start (rank 0): cells, compartments, the load per rank."""
@@ -249,6 +251,7 @@ class Simulation:
         self.events = EventQueue(self.connections, self.dt)
         self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \
             if np.isfinite(min_delay) else None
+        self._ring = None               # the compiled event queue (neurosim.epochs)
         # every spike-source spike in one time-sorted table, queued chunk by chunk
         trains = sorted(net.spike_sources.items())
         times = np.concatenate([t for _, t in trains] + [np.zeros(0)])
@@ -650,14 +653,17 @@ class Simulation:
 
     def _run_to(self, target, chunk, rows, every):
         while self._step < target:
-            # a call never crosses an epoch boundary: spikes of this epoch reach their
-            # targets in a later one, so the cell groups are independent within it
             end = min(target, self._step + chunk)
-            if self.epoch_steps is not None:
-                end = min(end, (self._step // self.epoch_steps + 1) * self.epoch_steps)
             change = self._apply_step_currents()
             if change is not None and change > self._step:
                 end = min(end, change)
+            if self._compiled_epochs(end):
+                self._run_epochs(end, rows, every)
+                continue
+            # a call never crosses an epoch boundary: spikes of this epoch reach their
+            # targets in a later one, so the cell groups are independent within it
+            if self.epoch_steps is not None:
+                end = min(end, (self._step // self.epoch_steps + 1) * self.epoch_steps)
             self._queue_source_spikes(end)
             events = self.events.pop_before(end)
             n = end - self._step
@@ -691,6 +697,80 @@ class Simulation:
                 self._finish_exchange()
                 self._stop_on_signal()
         if self._finish_exchange():
+            self._stop_on_signal()
+
+    def _compiled_epochs(self, end=None):
+        """Whether the steps to ``end`` span several epochs that one kernel call runs, the
+        events between them in compiled code (``neurosim.epochs``).  That pays where steps
+        are cheap next to the events, in networks of point neurons and artificial cells
+        (no cable cells); it needs one rank (no exchange), a backend that has it and no
+        ECP (whose samples are taken per call)."""
+        return (self.comm.size == 1 and not self.cells and self.epoch_steps is not None
+                and (end is None or end - self._step > self.epoch_steps)
+                and getattr(self.backend, "advance_epochs", None) is not None
+                and getattr(self, "_ecp", None) is None)
+
+    def _epoch_network(self):
+        """What the compiled epochs read: the connection rows, each (table, instance)'s
+        cell group, the spike sources' times; and an empty queue whose ring spans an epoch
+        and the longest delay."""
+        c, groups = self.connections, self.backend.inst_group
+        start = np.cumsum([0] + [len(g) for g in groups]).astype(np.int64)
+        flat = np.concatenate([np.asarray(g, dtype=np.int64) for g in groups] +
+                              [np.zeros(0, dtype=np.int64)])
+        longest = float(c.delay.max(initial=0.0))
+        ring = self.epoch_steps + int(np.ceil(longest / self.dt)) + 4
+        net = (c.ptr, c.delay, c.target_table, c.target_instance, c.lead, flat, start,
+               self._source_times, np.asarray(self._source_sent, dtype=float),
+               self._source_gids)
+        return net, epochs.new_queue(ring)
+
+    def _run_epochs(self, end, rows, every):
+        """One kernel call from the current step to ``end`` over whole epochs (the last may
+        be cut short; none when ``end`` is the current step), with the event queue moved
+        into the compiled ring and back."""
+        if self._ring is None:
+            self._net, self._ring = self._epoch_network()
+        queue = self._ring
+        counters = queue[5]
+        counters[epochs.BASE] = self._step
+        counters[epochs.ORDER] = self.events.next_order
+        counters[epochs.SOURCE] = self._source_next
+        counters[epochs.RECORDS] = 0
+        queue = epochs.file_events(queue, *self.events.take_all())
+        e = self.epoch_steps
+        ends = np.arange((self._step // e + 1) * e, end, e, dtype=np.int64)
+        ends = np.append(ends, end) if end > self._step else ends[:0]
+        n = end - self._step
+        count = np.zeros(max(rows, 1), dtype=np.int64)
+        out = np.empty((max(rows, 1), n // int(every.min()) + 1))
+        queue, records, done, code = self.backend.advance_epochs(
+            self._step, ends, every, count, out, queue, np.zeros((2, 1024), dtype=np.int64),
+            self.spike_times == "step", self._net)
+        self._ring = queue
+        counters = queue[5]
+        self.events._file(*epochs.all_pending(queue))
+        self.events.next_order = int(counters[epochs.ORDER])
+        self._source_next = int(counters[epochs.SOURCE])
+        n_rec = int(counters[epochs.RECORDS])
+        gids = records[0, :n_rec].copy()
+        times = records[1, :n_rec].copy().view(np.float64)
+        for rec in self._spike_records:
+            rec._append(gids, times)
+        self._collect(self._step, n, every, count, out,
+                      until=None if code < 0 else self._step + done)
+        if code >= 0:
+            self._step += done
+            v = self.backend.v[code]
+            raise NumericalInstabilityError(
+                f"numerical blow-up at t = {self.t:.6g} ms: "
+                f"v = {v:.6g} mV at node {code} ({self.model.describe_node(code)}); "
+                "reduce dt or check parameters")
+        self._step = end
+        if self._stream is not None:
+            share(self.comm, self._traces, self._spike_records, True)
+            self._stream.flush()
+        if self._signal:
             self._stop_on_signal()
 
     def _take_spikes(self):

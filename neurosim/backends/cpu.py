@@ -27,6 +27,20 @@ def _pointers(sorted_keys, bounds):
     return np.searchsorted(sorted_keys, bounds).astype(np.int64)
 
 
+SPIKE_OVERFLOW = (f"an artificial cell or a point process (net_event) emitted more than "
+                  f"{ARTIFICIAL_SPIKES_PER_STEP} spikes in one step")
+
+
+def _first_failure(done, code, nsteps):
+    """(steps done, node) of the earliest blow-up among the groups (within a step, the
+    lowest node); (nsteps, -1) when none blew up."""
+    bad = np.flatnonzero(code >= 0)
+    if len(bad):
+        first = bad[np.lexsort((code[bad], done[bad]))[0]]
+        return int(done[first]), int(code[first])
+    return nsteps, -1
+
+
 def _csr(per_group):
     """Per-group tuples of equal-length columns -> (pointers over the groups, the columns
     concatenated)."""
@@ -332,35 +346,28 @@ class CpuBackend:
         gp = _pointers(group[order], np.arange(self.n_groups + 1))
         return [gp] + [a[order] for a in (step, time, table, inst, conn)]
 
-    def advance(self, step0, nsteps, rec_every, rec_count, rec_out, events):
-        """Run ``nsteps`` steps delivering ``events`` (step, time, table, instance,
-        connection); returns (steps done, code): -1 done, else the node that blew up (then
-        steps done counts that node's group)."""
-        m = self.model
+    def _threads_on(self):
+        """Numba's thread count for a call; the chunk size to give back after it."""
         if self.threads > 1:
             numba.set_num_threads(self.threads)
             # a thread takes the next group when it is free: groups differ in cost (the
             # artificial cells' group, cells of other sizes), a static split would idle
-            chunk = numba.set_parallel_chunksize(1)
-        spk_gp = self._spike_buffer(nsteps)
-        spk_count = np.zeros(self.n_groups, dtype=np.int64)
-        done = np.zeros(self.n_groups, dtype=np.int64)
-        code = np.full(self.n_groups, -1, dtype=np.int64)
-        probe_args = [a for triple in self.rm for a in triple]
-        im_on = len(self.rim_node) > 0 or self.ecp_every > 0
-        n_ecp = nsteps // self.ecp_every + 1 if self.ecp_every > 0 else 0
-        ecp_out = np.zeros((self.n_groups, n_ecp, self.ecp_tr.shape[1]))
-        ecp_count = np.zeros(self.n_groups, dtype=np.int64)
+            return numba.set_parallel_chunksize(1)
+        return None
+
+    def _run_args(self, step0, nsteps, rec_every, rec_count, rec_out, grouped_events,
+                  spk_gp, spk_count, ecp_out, ecp_count):
+        """The kernel's ``run_group`` arguments (codegen's ``run_args``, in its order)."""
+        m = self.model
         ions = codegen.ions_of([t.mechanism for t in self.tables])
-        with self._announcing_compile(), codegen.deep_recursion():
-            self.kernel.advance(
-                done, code, nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
+        im_on = len(self.rim_node) > 0 or self.ecp_every > 0
+        return [nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
                 self.v, m.cap, m.area, self.d_static, self.rhs_static, m.g_axial, m.parent,
                 self.rhs, self.d, self.inv, self.coupling, self.dynamic, self.dyn_gp,
                 *self.dyn_runs, self.blk_gp, *self.blocks,
                 self.grp_node, self.stim_gp, *self.stim,
                 rec_every, rec_count, rec_out, self.rv_gp, self.rv_row, self.rv_node,
-                *self._group_events(events), self.conn_w, self.drv_gp, *self.drives,
+                *grouped_events, self.conn_w, self.drv_gp, *self.drives,
                 self.gj_gp, self.gj_a, self.gj_b, self.gj_g,
                 self.det_gp, self.det_node, self.det_thresh, self.det_prev, self.det_gid,
                 spk_gp, spk_count, self.spk_gid, self.spk_t, self.spk_exact,
@@ -369,21 +376,61 @@ class CpuBackend:
                 *self._ion_args(), *self._mech_args(), *self.inst_grp,
                 *[self.ion_grp[ion] for ion in ions],
                 *[a for ion in ions for a in self.ion_used[ion]],
-                *probe_args, *self.rm_gp)
-        if self.threads > 1:
+                *[a for triple in self.rm for a in triple], *self.rm_gp]
+
+    def advance(self, step0, nsteps, rec_every, rec_count, rec_out, events):
+        """Run ``nsteps`` steps delivering ``events`` (step, time, table, instance,
+        connection); returns (steps done, code): -1 done, else the node that blew up (then
+        steps done counts that node's group)."""
+        chunk = self._threads_on()
+        spk_gp = self._spike_buffer(nsteps)
+        spk_count = np.zeros(self.n_groups, dtype=np.int64)
+        done = np.zeros(self.n_groups, dtype=np.int64)
+        code = np.full(self.n_groups, -1, dtype=np.int64)
+        n_ecp = nsteps // self.ecp_every + 1 if self.ecp_every > 0 else 0
+        ecp_out = np.zeros((self.n_groups, n_ecp, self.ecp_tr.shape[1]))
+        ecp_count = np.zeros(self.n_groups, dtype=np.int64)
+        with self._announcing_compile(), codegen.deep_recursion():
+            self.kernel.advance(done, code, *self._run_args(
+                step0, nsteps, rec_every, rec_count, rec_out, self._group_events(events),
+                spk_gp, spk_count, ecp_out, ecp_count))
+        if chunk is not None:
             numba.set_parallel_chunksize(chunk)
         if self.ecp_every > 0:      # every group samples the same steps
             self._ecp = ecp_out[:, :int(ecp_count.max(initial=0))].sum(axis=0)
         capacity = np.diff(spk_gp)
         if np.any(spk_count > capacity):
-            raise NeurosimError(f"an artificial cell or a point process (net_event) emitted "
-                                f"more than {ARTIFICIAL_SPIKES_PER_STEP} spikes in one step")
+            raise NeurosimError(SPIKE_OVERFLOW)
         take = np.repeat(spk_gp[:-1], spk_count) + (
             np.arange(spk_count.sum()) - np.repeat(np.cumsum(spk_count) - spk_count, spk_count))
         self._spikes = (self.spk_gid[take].copy(), self.spk_t[take].copy(),
                         self.spk_exact[take].astype(bool))
-        bad = np.flatnonzero(code >= 0)
-        if len(bad):             # the earliest step; within it, the lowest node
-            first = bad[np.lexsort((code[bad], done[bad]))[0]]
-            return int(done[first]), int(code[first])
-        return nsteps, -1
+        return _first_failure(done, code, nsteps)
+
+    def advance_epochs(self, step0, ends, rec_every, rec_count, rec_out, queue, records,
+                       step_times, net):
+        """Run epochs from ``step0`` to each step of ``ends`` (no ECP), the events between
+        them in compiled code (``neurosim.epochs``; ``queue``, ``records`` and ``net`` as
+        there, ``step_times``: spikes stamped with their step's end).  Returns (queue,
+        records, steps done, code) as ``advance`` (code -1: all done)."""
+        chunk = self._threads_on()
+        longest = int(np.max(np.diff(ends, prepend=step0), initial=1))
+        spk_gp = self._spike_buffer(longest)
+        spk_count = np.zeros(self.n_groups, dtype=np.int64)
+        done = np.zeros(self.n_groups, dtype=np.int64)
+        code = np.full(self.n_groups, -1, dtype=np.int64)
+        no_events = [np.zeros(self.n_groups + 1, dtype=np.int64)] + [
+            np.zeros(0, dtype=d) for d in (np.int64, float, np.int64, np.int64, np.int64)]
+        with self._announcing_compile(), codegen.deep_recursion():
+            queue, records, start, status = self.kernel.run_epochs(
+                done, code, ends, queue, records, step_times, net, *self._run_args(
+                    step0, 0, rec_every, rec_count, rec_out, no_events, spk_gp, spk_count,
+                    np.zeros((self.n_groups, 0, 0)), np.zeros(self.n_groups, dtype=np.int64)))
+        if chunk is not None:
+            numba.set_parallel_chunksize(chunk)
+        if status == 2:
+            raise NeurosimError(SPIKE_OVERFLOW)
+        if status == 1:
+            done_in_epoch, node = _first_failure(done, code, 0)
+            return queue, records, start - step0 + done_in_epoch, node
+        return queue, records, (int(ends[-1]) - step0 if len(ends) else 0), -1

@@ -89,6 +89,8 @@ def device_module():
 class CudaBackend(CpuBackend):
     """``Simulation(..., backend="cuda")``."""
 
+    advance_epochs = None           # a call is one epoch: events between them in Python
+
     def __init__(self, model, precision="float64", **options):
         if precision not in ("float64", "float32"):
             raise ParameterError(f"precision must be 'float64' or 'float32', got "
