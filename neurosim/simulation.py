@@ -168,7 +168,7 @@ class Simulation:
         self._setup_events(exchange, overlap)
         self.backend.initialize()
         if self._compiled_epochs():     # its kernel loaded (or compiled) now, not in run
-            self._run_epochs(self._step, 0, np.ones(1, dtype=np.int64))
+            self._run_epochs(np.zeros(0, dtype=np.int64), 0, np.ones(1, dtype=np.int64))
 
     def _summary(self, owned, loads):
         """One line at start (rank 0): cells, compartments, the load per rank."""
@@ -252,6 +252,7 @@ class Simulation:
         self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \
             if np.isfinite(min_delay) else None
         self._ring = None               # the compiled event queue (neurosim.epochs)
+        self._epoch_calls = 0           # kernel calls that ran compiled epochs
         # every spike-source spike in one time-sorted table, queued chunk by chunk
         trains = sorted(net.spike_sources.items())
         times = np.concatenate([t for _, t in trains] + [np.zeros(0)])
@@ -584,22 +585,24 @@ class Simulation:
             raise ParameterError(f"run({t_stop}): the simulation is already at t = {self.t} ms")
         rows = len(self._probes)
         every = np.array([e for _, e, _ in self._probes] or [1], dtype=np.int64)
-        chunk = max(1, min(target - self._step, _MAX_BUFFER // max(rows, 1)))
-        # the spike buffer holds a call's worst case: a detector crossing every second
-        # step, an artificial cell spiking twice a step; a call is kept short enough
+        span = max(1, min(target - self._step, _MAX_BUFFER // max(rows, 1)))
+        ecp = getattr(self, "_ecp", None)
+        if ecp is not None:     # each group's ECP samples of a call: keep them bounded
+            per_sample = self.backend.n_groups * max(1, len(ecp.electrodes))
+            span = min(span, max(ecp.every, _MAX_BUFFER // per_sample * ecp.every))
+        span = self.comm.min(min(span, _MAX_STEPS))     # every rank makes the same calls
+        # the spike buffer holds the worst case of the steps between two spike exchanges:
+        # a detector crossing every second step, an artificial cell spiking twice a step
+        chunk = span
         n_det = len(self.backend.det_node)
         if n_det:
             chunk = min(chunk, max(2, 2 * _MAX_SPIKES // n_det))
         if self.backend.n_artificial:
             chunk = min(chunk, max(1, _MAX_SPIKES // (2 * self.backend.n_artificial)))
-        ecp = getattr(self, "_ecp", None)
-        if ecp is not None:     # each group's ECP samples of a call: keep them bounded
-            per_sample = self.backend.n_groups * max(1, len(ecp.electrodes))
-            chunk = min(chunk, max(ecp.every, _MAX_BUFFER // per_sample * ecp.every))
-        chunk = self.comm.min(min(chunk, _MAX_STEPS))   # every rank makes the same calls
+        chunk = self.comm.min(chunk)
         handlers = self._catch_signals()
         try:
-            self._run_to(target, chunk, rows, every)
+            self._run_to(target, span, chunk, rows, every)
         except Exception:
             if self.comm.size == 1:     # what was recorded until the error stays readable
                 share(self.comm, self._traces, self._spike_records, False)
@@ -651,19 +654,33 @@ class Simulation:
             sys.stderr.flush()
         raise SystemExit(128 + int(signum))
 
-    def _run_to(self, target, chunk, rows, every):
+    def _exchange_points(self, limit, span, chunk):
+        """The steps where spikes become events, from the current step on, for one kernel
+        call of at most ``span`` steps (at least one point): every ``chunk`` steps (the
+        spike buffer's reach) and at every epoch's end -- no spike of an epoch reaches its
+        targets within it, so the cell groups are independent within it -- up to
+        ``limit``.  The Python path calls the kernel once per point, the compiled one once."""
+        ends, step = [], self._step
+        while step < limit:
+            end = min(limit, step + chunk)
+            if self.epoch_steps is not None:
+                end = min(end, (step // self.epoch_steps + 1) * self.epoch_steps)
+            if ends and end - self._step > span:
+                break
+            ends.append(end)
+            step = end
+        return np.array(ends, dtype=np.int64)
+
+    def _run_to(self, target, span, chunk, rows, every):
         while self._step < target:
-            end = min(target, self._step + chunk)
+            limit = target
             change = self._apply_step_currents()
             if change is not None and change > self._step:
-                end = min(end, change)
-            if self._compiled_epochs(end):
-                self._run_epochs(end, rows, every)
+                limit = min(limit, change)
+            if self._compiled_epochs():
+                self._run_epochs(self._exchange_points(limit, span, chunk), rows, every)
                 continue
-            # a call never crosses an epoch boundary: spikes of this epoch reach their
-            # targets in a later one, so the cell groups are independent within it
-            if self.epoch_steps is not None:
-                end = min(end, (self._step // self.epoch_steps + 1) * self.epoch_steps)
+            end = int(self._exchange_points(limit, span, chunk)[0])
             self._queue_source_spikes(end)
             events = self.events.pop_before(end)
             n = end - self._step
@@ -699,14 +716,13 @@ class Simulation:
         if self._finish_exchange():
             self._stop_on_signal()
 
-    def _compiled_epochs(self, end=None):
-        """Whether the steps to ``end`` span several epochs that one kernel call runs, the
-        events between them in compiled code (``neurosim.epochs``).  That pays where steps
-        are cheap next to the events, in networks of point neurons and artificial cells
-        (no cable cells); it needs one rank (no exchange), a backend that has it and no
-        ECP (whose samples are taken per call)."""
+    def _compiled_epochs(self):
+        """Whether kernel calls run many epochs, the events between them in compiled code
+        (``neurosim.epochs``).  That pays where steps are cheap next to the events, in
+        networks of point neurons and artificial cells (no cable cells); it needs one rank
+        (no exchange), a backend that has it and no ECP (whose samples are taken per
+        call)."""
         return (self.comm.size == 1 and not self.cells and self.epoch_steps is not None
-                and (end is None or end - self._step > self.epoch_steps)
                 and getattr(self.backend, "advance_epochs", None) is not None
                 and getattr(self, "_ecp", None) is None)
 
@@ -725,10 +741,10 @@ class Simulation:
                self._source_gids)
         return net, epochs.new_queue(ring)
 
-    def _run_epochs(self, end, rows, every):
-        """One kernel call from the current step to ``end`` over whole epochs (the last may
-        be cut short; none when ``end`` is the current step), with the event queue moved
-        into the compiled ring and back."""
+    def _run_epochs(self, ends, rows, every):
+        """One kernel call from the current step through the exchange points ``ends``
+        (none: nothing runs, the kernel is loaded), with the event queue moved into the
+        compiled ring and back."""
         if self._ring is None:
             self._net, self._ring = self._epoch_network()
         queue = self._ring
@@ -738,9 +754,7 @@ class Simulation:
         counters[epochs.SOURCE] = self._source_next
         counters[epochs.RECORDS] = 0
         queue = epochs.file_events(queue, *self.events.take_all())
-        e = self.epoch_steps
-        ends = np.arange((self._step // e + 1) * e, end, e, dtype=np.int64)
-        ends = np.append(ends, end) if end > self._step else ends[:0]
+        end = int(ends[-1]) if len(ends) else self._step
         n = end - self._step
         count = np.zeros(max(rows, 1), dtype=np.int64)
         out = np.empty((max(rows, 1), n // int(every.min()) + 1))
@@ -748,6 +762,7 @@ class Simulation:
             self._step, ends, every, count, out, queue, np.zeros((2, 1024), dtype=np.int64),
             self.spike_times == "step", self._net)
         self._ring = queue
+        self._epoch_calls += len(ends) > 0
         counters = queue[5]
         self.events._file(*epochs.all_pending(queue))
         self.events.next_order = int(counters[epochs.ORDER])
