@@ -654,17 +654,22 @@ class Simulation:
             sys.stderr.flush()
         raise SystemExit(128 + int(signum))
 
+    def _exchange_after(self, step, limit, chunk):
+        """The next step after ``step`` where spikes become events: ``chunk`` steps on (the
+        spike buffer's reach), an epoch's end (no spike of an epoch reaches its targets
+        within it, so the cell groups are independent within it) or ``limit``."""
+        end = min(limit, step + chunk)
+        if self.epoch_steps is not None:
+            end = min(end, (step // self.epoch_steps + 1) * self.epoch_steps)
+        return end
+
     def _exchange_points(self, limit, span, chunk):
-        """The steps where spikes become events, from the current step on, for one kernel
-        call of at most ``span`` steps (at least one point): every ``chunk`` steps (the
-        spike buffer's reach) and at every epoch's end -- no spike of an epoch reaches its
-        targets within it, so the cell groups are independent within it -- up to
-        ``limit``.  The Python path calls the kernel once per point, the compiled one once."""
+        """The exchange points of one kernel call of at most ``span`` steps (at least one
+        point) from the current step: the compiled epochs' call runs through them all, the
+        Python path calls the kernel once per point."""
         ends, step = [], self._step
         while step < limit:
-            end = min(limit, step + chunk)
-            if self.epoch_steps is not None:
-                end = min(end, (step // self.epoch_steps + 1) * self.epoch_steps)
+            end = self._exchange_after(step, limit, chunk)
             if ends and end - self._step > span:
                 break
             ends.append(end)
@@ -680,7 +685,7 @@ class Simulation:
             if self._compiled_epochs():
                 self._run_epochs(self._exchange_points(limit, span, chunk), rows, every)
                 continue
-            end = int(self._exchange_points(limit, span, chunk)[0])
+            end = self._exchange_after(self._step, limit, chunk)
             self._queue_source_spikes(end)
             events = self.events.pop_before(end)
             n = end - self._step
