@@ -180,8 +180,9 @@ def pop_grouped(queue, end, dt, delay, target_table, target_instance, lead, grou
         gp[group[k] + 1] += 1
     for g in range(n_groups):
         gp[g + 1] += gp[g]
-    if n_groups == 1:
-        return gp, step, t, table, inst, conn
+    for g in range(n_groups):           # all in one group (the artificial cells'): as is
+        if gp[g + 1] - gp[g] == n:
+            return gp, step, t, table, inst, conn
     by_group = np.empty(n, np.int64)            # a stable counting sort
     fill = gp[:-1].copy()
     for k in range(n):
@@ -194,19 +195,28 @@ def pop_grouped(queue, end, dt, delay, target_table, target_instance, lead, grou
 @njit(cache=True, nogil=True)
 def _delivery_order(sort, lo, hi, time, events, delay):
     """Put ``sort[lo:hi]`` (first in, first out: key order) in NEURON's delivery order, by
-    (time, time sent, key), unless it is in that order already."""
-    ordered = True
+    (time, time sent, key).  Usually the events of a step were queued in order of the time
+    they were sent (spikes are queued epoch by epoch), so a stable sort by time is enough;
+    the general sort only where they were not."""
+    in_order, by_sent = True, True
+    mask = np.int64(0xFFFFFFFF)
     for k in range(lo + 1, hi):
         a, b = sort[k - 1], sort[k]
-        if time[a] > time[b] or (time[a] == time[b] and
-                                 _before(time, events, delay, b, a)):
-            ordered = False
+        if in_order and (time[a] > time[b] or (time[a] == time[b] and
+                                                _before(time, events, delay, b, a))):
+            in_order = False
+        sa = time[a] - delay[events[a, 1] & mask]
+        sb = time[b] - delay[events[b, 1] & mask]
+        if sa > sb or (sa == sb and events[a, 1] > events[b, 1]):
+            by_sent = False
             break
-    if ordered:
+    if in_order and by_sent:
         return
     part = sort[lo:hi]
-    by_time = np.argsort(time[part])
-    part = part[by_time]
+    if by_sent:
+        sort[lo:hi] = part[np.argsort(time[part], kind="mergesort")]
+        return
+    part = part[np.argsort(time[part])]
     _order_ties(part, time, events, delay)
     sort[lo:hi] = part
 
