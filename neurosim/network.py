@@ -182,7 +182,7 @@ class Network:
     # ------------------------------------------------------------------ edges
     def connect_rule(self, sources, targets, rule, synapse=None, weight=0.0, delay=1.0):
         """Connect gids ``sources`` to gids ``targets`` by ``rule`` (AllToAll,
-        FixedProbability, FixedInDegree, DistanceDependent) onto ``synapse`` (a label; None
+        FixedProbability, FixedInDegree, FixedTotalNumber, DistanceDependent) onto ``synapse`` (a label; None
         for artificial targets).  ``weight`` and ``delay``: a number, an array over the
         connections made (in target order, then source order), or a distribution
         (ns.Normal, ns.Uniform, ns.LogNormal).  Returns the number of connections made."""
@@ -191,6 +191,9 @@ class Network:
                              dtype=np.int64)
         targets = [self._gid(g, "target") for g in np.atleast_1d(targets)]
         made_src, made_tgt = [], []
+        if hasattr(rule, "connections"):        # a rule over the whole projection
+            made_src, made_tgt = rule.connections(self.seed, sources, targets)
+            made_src, made_tgt, targets = [made_src], [made_tgt], ()
         for tgt in targets:
             distance = None
             if getattr(rule, "probability", None) is not None:
