@@ -128,7 +128,9 @@ class FixedTotalNumber:
     autapses by default, as NEST).  The whole projection is one draw from a generator keyed
     on (seed, first source, first target), not target by target: a target's in-degree is
     a share of the total, so it cannot come from that target's own stream.  Every rank
-    holds all of a projection's connections, so every rank makes the same draw."""
+    holds all of a projection's connections, so every rank makes the same draw; the
+    weights and delays are drawn on from the same generator (``Network.connect_rule``),
+    one vectorised draw instead of one generator per target."""
     n: int
     allow_autapses: bool = True
 
@@ -137,7 +139,8 @@ class FixedTotalNumber:
             raise ParameterError(f"FixedTotalNumber(n) needs a whole n >= 0, got {self.n}")
 
     def connections(self, seed, sources, targets):
-        """(source gids, target gids) of the connections, by target then source."""
+        """(source gids, target gids) of the connections, by target then source, and the
+        generator, for the connections' weights and delays."""
         targets = np.asarray(targets, dtype=np.int64)
         if self.n and (len(sources) == 0 or len(targets) == 0):
             raise ParameterError("FixedTotalNumber: no sources or no targets")
@@ -154,7 +157,7 @@ class FixedTotalNumber:
         else:
             raise ParameterError("FixedTotalNumber: no connection but autapses possible")
         order = np.lexsort((src, tgt))
-        return src[order], tgt[order]
+        return src[order], tgt[order], g
 
 
 @dataclass(frozen=True)

@@ -190,9 +190,9 @@ class Network:
         sources = np.asarray([self._gid(g, "source") for g in np.atleast_1d(sources)],
                              dtype=np.int64)
         targets = [self._gid(g, "target") for g in np.atleast_1d(targets)]
-        made_src, made_tgt = [], []
+        made_src, made_tgt, whole = [], [], None
         if hasattr(rule, "connections"):        # a rule over the whole projection
-            made_src, made_tgt = rule.connections(self.seed, sources, targets)
+            made_src, made_tgt, whole = rule.connections(self.seed, sources, targets)
             made_src, made_tgt, targets = [made_src], [made_tgt], ()
         for tgt in targets:
             distance = None
@@ -209,8 +209,12 @@ class Network:
             made_tgt.append(np.full(len(chosen), tgt, dtype=np.int64))
         src = np.concatenate(made_src) if made_src else np.zeros(0, dtype=np.int64)
         tgt = np.concatenate(made_tgt) if made_tgt else np.zeros(0, dtype=np.int64)
-        w = self._per_target(weight, tgt, STREAM_WEIGHT, "weight", values, rng)
-        d = self._per_target(delay, tgt, STREAM_DELAY, "delay", values, rng)
+        if whole is None:
+            w = self._per_target(weight, tgt, STREAM_WEIGHT, "weight", values, rng)
+            d = self._per_target(delay, tgt, STREAM_DELAY, "delay", values, rng)
+        else:           # the projection's own generator, on from its connections: one draw
+            w = values(weight, len(src), whole, "weight")
+            d = values(delay, len(src), whole, "delay")
         if len(src) == 0:
             return 0
         # validate once per distinct endpoint (connect() on a scratch network), then append
