@@ -15,7 +15,7 @@ from . import compilation  # noqa: F401  (times Numba's compiles from the start)
 from .cell import Cell, IClamp
 from .discretization import DLambda, MaxLength, NSeg
 from .connectivity import (AllToAll, DistanceDependent, FixedInDegree, FixedProbability,
-                           LogNormal, Normal, Uniform)
+                           FixedTotalNumber, LogNormal, Normal, Uniform)
 from .errors import (LocationError, MechanismError, MorphologyError, NeurosimError,
                      NumericalInstabilityError, ParameterError)
 from .mechanisms import Mechanism, load_catalogue
@@ -27,7 +27,8 @@ from .simulation import Simulation, Spikes, Trace
 
 __version__ = "0.1.0"
 
-__all__ = ["AllToAll", "DistanceDependent", "FixedInDegree", "FixedProbability", "LogNormal",
+__all__ = ["AllToAll", "DistanceDependent", "FixedInDegree", "FixedProbability",
+           "FixedTotalNumber", "LogNormal",
            "Normal", "Uniform", "Cell", "IClamp", "DLambda", "MaxLength", "NSeg", "Distance", "Mechanism",
            "load_catalogue",
            "Morphology", "Network", "Connection", "GapJunction", "PoissonDrive", "Recipe",

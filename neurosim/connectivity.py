@@ -122,6 +122,45 @@ class FixedInDegree:
 
 
 @dataclass(frozen=True)
+class FixedTotalNumber:
+    """``n`` connections from ``sources`` to ``targets``, each one a (source, target) pair
+    drawn uniformly and independently: NEST's ``fixed_total_number`` (multapses always;
+    autapses by default, as NEST).  The whole projection is one draw from a generator keyed
+    on (seed, first source, first target), not target by target: a target's in-degree is
+    a share of the total, so it cannot come from that target's own stream.  Every rank
+    holds all of a projection's connections, so every rank makes the same draw; the
+    weights and delays are drawn on from the same generator (``Network.connect_rule``),
+    one vectorised draw instead of one generator per target."""
+    n: int
+    allow_autapses: bool = True
+
+    def __post_init__(self):
+        if int(self.n) != self.n or self.n < 0:
+            raise ParameterError(f"FixedTotalNumber(n) needs a whole n >= 0, got {self.n}")
+
+    def connections(self, seed, sources, targets):
+        """(source gids, target gids) of the connections, by target then source, and the
+        generator, for the connections' weights and delays."""
+        targets = np.asarray(targets, dtype=np.int64)
+        if self.n and (len(sources) == 0 or len(targets) == 0):
+            raise ParameterError("FixedTotalNumber: no sources or no targets")
+        key = ((int(seed) & 0xFFFFFFFF) << 96 | (int(sources[0]) & 0xFFFFFFFFFFFF) << 48
+               | int(targets[0]) & 0xFFFFFFFFFFFF) if self.n else 0
+        g = np.random.Generator(np.random.Philox(key=key))
+        src = sources[g.integers(0, len(sources), self.n)]
+        tgt = targets[g.integers(0, len(targets), self.n)]
+        for _ in range(1000):                   # redraw autapses, as NEST does
+            bad = np.flatnonzero(src == tgt) if not self.allow_autapses else ()
+            if len(bad) == 0:
+                break
+            src[bad] = sources[g.integers(0, len(sources), len(bad))]
+        else:
+            raise ParameterError("FixedTotalNumber: no connection but autapses possible")
+        order = np.lexsort((src, tgt))
+        return src[order], tgt[order], g
+
+
+@dataclass(frozen=True)
 class DistanceDependent:
     """Connect with probability ``probability(d)`` of the distance d (µm) between the cells'
     positions (``Network.add_cells(..., positions=...)``)."""

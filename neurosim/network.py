@@ -182,7 +182,7 @@ class Network:
     # ------------------------------------------------------------------ edges
     def connect_rule(self, sources, targets, rule, synapse=None, weight=0.0, delay=1.0):
         """Connect gids ``sources`` to gids ``targets`` by ``rule`` (AllToAll,
-        FixedProbability, FixedInDegree, DistanceDependent) onto ``synapse`` (a label; None
+        FixedProbability, FixedInDegree, FixedTotalNumber, DistanceDependent) onto ``synapse`` (a label; None
         for artificial targets).  ``weight`` and ``delay``: a number, an array over the
         connections made (in target order, then source order), or a distribution
         (ns.Normal, ns.Uniform, ns.LogNormal).  Returns the number of connections made."""
@@ -190,7 +190,10 @@ class Network:
         sources = np.asarray([self._gid(g, "source") for g in np.atleast_1d(sources)],
                              dtype=np.int64)
         targets = [self._gid(g, "target") for g in np.atleast_1d(targets)]
-        made_src, made_tgt = [], []
+        made_src, made_tgt, whole = [], [], None
+        if hasattr(rule, "connections"):        # a rule over the whole projection
+            made_src, made_tgt, whole = rule.connections(self.seed, sources, targets)
+            made_src, made_tgt, targets = [made_src], [made_tgt], ()
         for tgt in targets:
             distance = None
             if getattr(rule, "probability", None) is not None:
@@ -206,8 +209,12 @@ class Network:
             made_tgt.append(np.full(len(chosen), tgt, dtype=np.int64))
         src = np.concatenate(made_src) if made_src else np.zeros(0, dtype=np.int64)
         tgt = np.concatenate(made_tgt) if made_tgt else np.zeros(0, dtype=np.int64)
-        w = self._per_target(weight, tgt, STREAM_WEIGHT, "weight", values, rng)
-        d = self._per_target(delay, tgt, STREAM_DELAY, "delay", values, rng)
+        if whole is None:
+            w = self._per_target(weight, tgt, STREAM_WEIGHT, "weight", values, rng)
+            d = self._per_target(delay, tgt, STREAM_DELAY, "delay", values, rng)
+        else:           # the projection's own generator, on from its connections: one draw
+            w = values(weight, len(src), whole, "weight")
+            d = values(delay, len(src), whole, "delay")
         if len(src) == 0:
             return 0
         # validate once per distinct endpoint (connect() on a scratch network), then append

@@ -68,6 +68,32 @@ def test_connections_do_not_depend_on_which_targets_are_built_together():
     assert not np.array_equal(edges(net_other)[0], s1)        # the seed matters
 
 
+def test_fixed_total_number_draws_the_whole_projection_once():
+    """NEST's fixed_total_number: exactly n connections, uniform (source, target) pairs
+    (every target's in-degree a binomial share), autapses redrawn when not allowed, the
+    same draw for the same seed and a different one for another seed."""
+    def build(seed, autapses):
+        net = ns.Network(seed=seed)
+        gids = net.add_cells(ns.models.LIF(), n=50)
+        net.connect_rule(gids, gids, ns.FixedTotalNumber(5000, allow_autapses=autapses),
+                         weight=ns.Normal(100.0, 10.0), delay=ns.Uniform(1.0, 2.0))
+        return net.connections()
+    src, tgt, _, w, d = build(3, False)
+    assert len(src) == 5000 and not np.any(src == tgt)
+    indeg = np.bincount(tgt, minlength=50)
+    assert indeg.var() == pytest.approx(100 * (1 - 1 / 50), rel=0.5)   # binomial spread
+    assert np.all(np.diff(tgt) >= 0)                                    # by target
+    assert w[:, 0].std() == pytest.approx(10.0, rel=0.1) and 1.0 <= d.min() < d.max() <= 2.0
+    again = build(3, False)
+    np.testing.assert_array_equal(again[0], src)
+    np.testing.assert_array_equal(again[3], w)
+    assert not np.array_equal(build(4, False)[0], src)
+    src, tgt = build(3, True)[:2]
+    assert np.any(src == tgt)                           # NEST's default keeps autapses
+    with pytest.raises(ns.ParameterError, match="FixedTotalNumber"):
+        ns.FixedTotalNumber(2.5)
+
+
 def test_distance_dependent_rule_uses_positions():
     net = ns.Network(seed=1)
     x = np.arange(30) * 50.0

@@ -34,16 +34,18 @@ def microcircuit_run(tmp_path_factory):
 
 
 def test_microcircuit_at_reduced_scale_fires_as_published(microcircuit_run):
-    """Scale 0.03 (2 316 neurons, in-degrees x 0.03 with NEST's compensation): every
-    population's rate within a factor 2.5 of NEST's full-scale rates, L2/3E and L6E the
-    quietest excitatory ones as in the paper; the spikes file and the figure written."""
+    """Scale 0.03 (2 316 neurons, synapses x 0.03^2 with NEST's compensation): every
+    population fires, below 2.5 times and above 2 % of the paper's full-scale rates (the
+    package's network in NEST, seeds 1-4 at this scale: L2/3E at 4-12 % of it, the others
+    at 14-67 %; tests/test_microcircuit_nest.py compares the two simulators), L2/3E and L6E
+    the quietest excitatory ones as in the paper; the spikes file and the figure written."""
     import libsonata
     out = microcircuit_run
     summary = json.loads((out / "summary.json").read_text())
     rates = np.array([summary["rates"][p] for p in mc.POPULATIONS])
     assert np.all(np.isfinite(rates))
     ratio = rates / mc.PUBLISHED_RATES
-    assert np.all((ratio > 0.4) & (ratio < 2.5)), dict(zip(mc.POPULATIONS, rates))
+    assert np.all((ratio > 0.02) & (ratio < 2.5)), dict(zip(mc.POPULATIONS, rates))
     excitatory = rates[0::2]
     assert set(np.argsort(excitatory)[:2]) == {0, 3}           # L2/3E and L6E
     reader = libsonata.SpikeReader(str(out / "spikes.h5"))
@@ -65,12 +67,26 @@ def test_microcircuit_connectivity_counts_equal_the_plan():
     t = np.array([where[int(g)] for g in tgt])
     counts = np.zeros((8, 8), dtype=int)
     np.add.at(counts, (t, s), 1)
-    np.testing.assert_array_equal(counts, plan["indegree"] * plan["n"][:, None])
+    np.testing.assert_array_equal(counts, plan["synapses"])     # NEST's fixed_total_number
     w = weights[:, 0]
     assert np.all(w[s % 2 == 0] > 0) and np.all(w[s % 2 == 1] < 0)   # Dale's law
-    assert delays.min() >= 0.1                                   # clipped at dt
+    assert delays.min() >= 0.1 - 1e-12                           # at least one step
     # the DC makes up the background: an unconnected neuron sits at E_L + I_e R
     assert np.all(plan["dc"] > 0)
+
+
+def test_microcircuit_spikes_are_the_same_on_1_and_2_threads():
+    """Scale 0.03: the same spikes, in the same order, whatever the thread count."""
+    got = []
+    for threads in (1, 2):
+        net, pops = mc.microcircuit(scale=0.03, seed=2)
+        sim = ns.Simulation(net, dt=0.1, threads=threads)
+        spikes = sim.record_spikes(np.concatenate([pops[p] for p in mc.POPULATIONS]))
+        sim.run(300.0)
+        got.append((spikes.gids.copy(), spikes.times.copy()))
+    assert len(got[0][0]) > 500
+    np.testing.assert_array_equal(got[0][0], got[1][0])
+    np.testing.assert_array_equal(got[0][1], got[1][1])
 
 
 def test_ring_and_busyring_from_the_command_line(tmp_path):

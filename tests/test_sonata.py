@@ -604,3 +604,26 @@ def test_disabled_inputs_reports_and_edges_are_left_out(circuit, tmp_path):
     assert [os.path.basename(r._path) for r in after.reports] == ["soma_v.h5"]
     assert not any(len(t) for t in after.circuit.network.spike_sources.values())
     assert len(after.circuit.network.cells[gid].synapses) == 3       # the 3 GABA of v1_v1
+
+
+def test_the_reader_closes_the_files_it_has_read(tmp_path):
+    """Nodes and edges are read whole and their files closed: a file neurosim still held
+    made libsonata's open of it fail once NEST had been imported (pynest's RTLD_GLOBAL
+    joins h5py's HDF5 and libsonata's, and one HDF5 refuses a second open with other
+    access properties).  HDF5 refuses to truncate a file it has open, so the writes below
+    fail if the reader left either file open."""
+    from neurosim.io.sonata.tables import edge_populations, node_populations
+    (tmp_path / "types.csv").write_text("node_type_id edge_type_id\n1 1\n")
+    with h5py.File(tmp_path / "nodes.h5", "w") as f:
+        f["nodes/p/node_type_id"] = np.ones(3, dtype=np.int64)
+    with h5py.File(tmp_path / "edges.h5", "w") as f:
+        g = f.create_group("edges/p_to_p")
+        g["edge_type_id"] = np.ones(2, dtype=np.int64)
+        for end in ("source", "target"):
+            g[f"{end}_node_id"] = np.array([0, 2], dtype=np.int64)
+            g[f"{end}_node_id"].attrs["node_population"] = "p"
+    nodes = node_populations(str(tmp_path / "nodes.h5"), str(tmp_path / "types.csv"))
+    edges = edge_populations(str(tmp_path / "edges.h5"), str(tmp_path / "types.csv"))
+    assert nodes["p"].size == 3 and edges["p_to_p"].target.tolist() == [0, 2]
+    for name in ("nodes.h5", "edges.h5"):
+        h5py.File(tmp_path / name, "w").close()

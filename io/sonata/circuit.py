@@ -129,14 +129,14 @@ class Circuit:
     def _check_ends(self, pop, end):
         ref = getattr(pop, f"{end}_population")
         if ref not in self.nodes:
-            raise SonataError(f"{pop.path}: {pop.group.name}/{end}_node_id names node "
+            raise SonataError(f"{pop.path}: {pop.group_name}/{end}_node_id names node "
                               f"population {ref!r}, which the circuit does not have")
         ids = getattr(pop, end)
         known = self.nodes[ref].ids
         bad = ~np.isin(ids, known)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise SonataError(f"{pop.path}: {pop.group.name}/{end}_node_id[{row}] = "
+            raise SonataError(f"{pop.path}: {pop.group_name}/{end}_node_id[{row}] = "
                               f"{ids[row]}: no such node in population {ref!r}")
 
     def _component(self, key, name, what, where):
@@ -384,7 +384,7 @@ class Circuit:
         point neuron (PointNet) the weight function's value, or ``syn_weight * nsyns``
         without one."""
         net = self.network
-        where = f"{pop.path}: {pop.group.name}"
+        where = f"{pop.path}: {pop.group_name}"
         per_edge = pop.dynamics_names()
         if per_edge:        # bmtk's Edge.dynamics_params raises NotImplementedError on them
             raise SonataError(f"{where}: per-edge dynamics_params/{per_edge[0]} (an edge "
@@ -405,7 +405,7 @@ class Circuit:
         bad = np.flatnonzero(delay < 0)
         if len(bad):
             raise SonataError(f"{where}: edge {bad[0]} has delay {delay[bad[0]]} ms < 0")
-        where = f"{pop.path}: {pop.group.name}"
+        where = f"{pop.path}: {pop.group_name}"
         # the shortest delay of an edge from a cell (not a virtual node): a spike made
         # during the run cannot reach its target within the step it was made in
         made = ~np.isin(src, np.fromiter(net.spike_sources, dtype=np.int64))
@@ -612,10 +612,10 @@ class Circuit:
         params = {}
         if dynamics is not None:
             path = self._component("synaptic_models_dir", str(dynamics), "dynamics_params",
-                                   f"{pop.path}: {pop.group.name}: edge {row}")
+                                   f"{pop.path}: {pop.group_name}: edge {row}")
             params = read_json(path, "synapse parameters")
         template = str(template or params.get("level_of_detail", "exp2syn"))
-        where = f"{pop.path}: {pop.group.name}: edge {row}"
+        where = f"{pop.path}: {pop.group_name}: edge {row}"
         if template.lower() in SYNAPSE_TEMPLATES:
             mech, names = SYNAPSE_TEMPLATES[template.lower()]
             out = (mech, {names[k]: float(v) for k, v in params.items() if k in names})
@@ -625,7 +625,7 @@ class Circuit:
             try:
                 mech = ns.mechanisms.resolver(self._mechanisms_dir()[0])(template)
             except NeurosimError:
-                raise SonataError(f"{pop.path}: {pop.group.name}: edge {row}: synapse "
+                raise SonataError(f"{pop.path}: {pop.group_name}: edge {row}: synapse "
                                   f"model_template {template!r} is not known (exp2syn, "
                                   "expsyn, a point process of components.mechanisms_dir or "
                                   "a neurosim point mechanism)") from None

@@ -102,7 +102,10 @@ class Population:
 
     def __init__(self, name, path, group, type_key, types_path, kind):
         self.name, self.path = name, path
-        self.group = group
+        # the group's name only, for messages: everything is read here, and the file is
+        # closed after (an open file would clash with another reader of it, see
+        # node_populations)
+        self.group_name = group.name
         n = len(dataset(group, type_key, path))
         self.size = n
         self.type_ids = dataset(group, type_key, path, length=n).astype(np.int64)
@@ -160,14 +163,14 @@ class Population:
         for k, v in enumerate(values):
             if v is None:
                 if default is None:
-                    raise SonataError(f"{self.path}: {self.group.name}: attribute {name!r} is "
+                    raise SonataError(f"{self.path}: {self.group_name}: attribute {name!r} is "
                                       f"missing for row {k if rows is None else rows[k]} "
                                       "(neither in its group nor its type)")
                 v = default
             try:
                 out[k] = float(v)
             except (TypeError, ValueError):
-                raise SonataError(f"{self.path}: {self.group.name}: attribute {name!r} = "
+                raise SonataError(f"{self.path}: {self.group_name}: attribute {name!r} = "
                                   f"{v!r} is not a number") from None
         return out
 
@@ -210,18 +213,21 @@ def _h5_errors_named(function):
 @_h5_errors_named
 def node_populations(path, types_path):
     """``{name: Population}`` of a nodes file; node ids in ``ids``."""
-    f = open_h5(path, "nodes file")
-    if "nodes" not in f:
-        raise SonataError(f"{path}: no /nodes group: not a SONATA nodes file")
-    out = {}
-    for name, group in f["nodes"].items():
-        pop = Population(name, path, group, "node_type_id", types_path, "node")
-        ids = dataset(group, "node_id", path, length=pop.size, required=False)
-        pop.ids = np.arange(pop.size, dtype=np.int64) if ids is None else ids.astype(np.int64)
-        if len(np.unique(pop.ids)) != pop.size:
-            raise SonataError(f"{path}: {group.name}/node_id has repeated ids")
-        pop.file = f
-        out[name] = pop
+    # read whole and closed: a file left open here made libsonata's later open of it fail
+    # once NEST was imported (pynest's RTLD_GLOBAL merges h5py's HDF5 and libsonata's
+    # static one, and one HDF5 refuses a second open with other access properties)
+    with open_h5(path, "nodes file") as f:
+        if "nodes" not in f:
+            raise SonataError(f"{path}: no /nodes group: not a SONATA nodes file")
+        out = {}
+        for name, group in f["nodes"].items():
+            pop = Population(name, path, group, "node_type_id", types_path, "node")
+            ids = dataset(group, "node_id", path, length=pop.size, required=False)
+            pop.ids = (np.arange(pop.size, dtype=np.int64) if ids is None else
+                       ids.astype(np.int64))
+            if len(np.unique(pop.ids)) != pop.size:
+                raise SonataError(f"{path}: {group.name}/node_id has repeated ids")
+            out[name] = pop
     return out
 
 
@@ -229,21 +235,20 @@ def node_populations(path, types_path):
 def edge_populations(path, types_path):
     """``{name: Population}`` of an edges file with ``source``, ``target`` ids and the
     node populations they name."""
-    f = open_h5(path, "edges file")
-    if "edges" not in f:
-        raise SonataError(f"{path}: no /edges group: not a SONATA edges file")
-    out = {}
-    for name, group in f["edges"].items():
-        pop = Population(name, path, group, "edge_type_id", types_path, "edge")
-        for end in ("source", "target"):
-            data = dataset(group, f"{end}_node_id", path, length=pop.size)
-            setattr(pop, end, data.astype(np.int64))
-            attr = group[f"{end}_node_id"].attrs.get("node_population")
-            if attr is None:
-                raise SonataError(f"{path}: {group.name}/{end}_node_id has no "
-                                  "'node_population' attribute")
-            setattr(pop, f"{end}_population", attr.decode() if isinstance(attr, bytes)
-                    else str(attr))
-        pop.file = f
-        out[name] = pop
+    with open_h5(path, "edges file") as f:             # closed after: see node_populations
+        if "edges" not in f:
+            raise SonataError(f"{path}: no /edges group: not a SONATA edges file")
+        out = {}
+        for name, group in f["edges"].items():
+            pop = Population(name, path, group, "edge_type_id", types_path, "edge")
+            for end in ("source", "target"):
+                data = dataset(group, f"{end}_node_id", path, length=pop.size)
+                setattr(pop, end, data.astype(np.int64))
+                attr = group[f"{end}_node_id"].attrs.get("node_population")
+                if attr is None:
+                    raise SonataError(f"{path}: {group.name}/{end}_node_id has no "
+                                      "'node_population' attribute")
+                setattr(pop, f"{end}_population", attr.decode() if isinstance(attr, bytes)
+                        else str(attr))
+            out[name] = pop
     return out
