@@ -63,8 +63,12 @@ class Mechanism:
     function_tables_used: tuple = ()     # those the simulation calls: they must be given
     function_table_values: dict = field(default_factory=dict)   # name -> kernel array
     uses_for_netcons: bool = False       # NET_RECEIVE loops over the incoming connections
-    pointers: tuple = ()                 # POINTER variables: each reads the voltage of a
-                                         # node set per instance (net.set_pointer)
+    pointers: tuple = ()                 # POINTER variables, set per instance
+                                         # (net.set_pointer): see neurosim/pointers.py
+    pointers_written: tuple = ()         # those a block assigns: stored back to the target
+    pointer_targets: tuple = ()          # per POINTER, None (a node's voltage) or the
+                                         # (mechanism, array, row) every instance's points
+                                         # at: set per simulation (pointers.bind)
     static_conductance: tuple = ()       # (g, e) parameters of a constant ohmic leak: folded
                                          # into the matrix once instead of a loop per step
     setup: str = ""                      # per-step lines before the instance loop

@@ -666,6 +666,7 @@ class _Compiler:
             function_tables=dict(self.ftables), function_tables_used=self.ftables_used(),
             written_parameters=tuple(self.written_parameters()),
             pointers=tuple(self.py(n) for n in self.pointers),
+            pointers_written=tuple(self.py(n) for n in self.pointers_written),
             geometric=tuple(self.geometric),
             nonnegative=tuple(n for n in self.param_names
                               if _CONDUCTANCE.match(mod.parameter_units.get(n, ""))),
@@ -763,11 +764,9 @@ class _Compiler:
                 scope = set(b.args) | ({"flag"} if b.kind == "NET_RECEIVE" else set())
                 self._scan([s for s in b.body if not isinstance(s, Solve)], scope, reads,
                            writes, ())
-        for n in self.pointers:       # a POINTER reads another compartment's voltage
-            if n in writes:
-                raise NmodlError(self.fn, self.mod.pos.get(f"pointer {n}"),
-                                 f"POINTER {n} is assigned; neurosim's POINTERs are read-only "
-                                 "(they read a voltage elsewhere: net.set_pointer)")
+        # a POINTER a block assigns is stored back through it (hnn-core's dipole sums its
+        # current into a point process's Qsum)
+        self.pointers_written = [n for n in self.pointers if n in writes]
         for n in self.mod.externals:
             if n in writes:
                 raise NmodlError(self.fn, self.mod.pos.get(f"external {n}"),
