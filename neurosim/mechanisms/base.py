@@ -69,6 +69,8 @@ class Mechanism:
     pointer_targets: tuple = ()          # per POINTER, None (a node's voltage) or the
                                          # (mechanism, array, row) every instance's points
                                          # at: set per simulation (pointers.bind)
+    functions: dict = field(default_factory=dict)   # NMODL FUNCTION/PROCEDURE name ->
+                                         # (kind, arguments, implicit reads, writes)
     static_conductance: tuple = ()       # (g, e) parameters of a constant ohmic leak: folded
                                          # into the matrix once instead of a loop per step
     setup: str = ""                      # per-step lines before the instance loop
@@ -203,6 +205,12 @@ class Mechanism:
                                      "values, *axes) (NEURON: table_" + name + ")")
             out[f"{self.name}_ft_{name}"] = self.function_table_values[name]
         return out
+
+    def function(self, name):
+        """NMODL FUNCTION or PROCEDURE ``name`` as a Python callable, as NEURON's
+        ``h.<name>_<suffix>(args)``: see :func:`neurosim.mechanisms.functions.bind`."""
+        from .functions import bind
+        return bind(self, name)
 
     def with_function_table(self, name, values, *axes):
         """This mechanism with FUNCTION_TABLE ``name``'s table given, as NEURON's

@@ -667,6 +667,8 @@ class _Compiler:
             written_parameters=tuple(self.written_parameters()),
             pointers=tuple(self.py(n) for n in self.pointers),
             pointers_written=tuple(self.py(n) for n in self.pointers_written),
+            functions={n: (f.kind, tuple(f.args)) + tuple(map(tuple, self.signature(n)))
+                       for n, f in self.functions.items()},
             geometric=tuple(self.geometric),
             nonnegative=tuple(n for n in self.param_names
                               if _CONDUCTANCE.match(mod.parameter_units.get(n, ""))),
