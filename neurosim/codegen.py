@@ -23,7 +23,7 @@ import textwrap
 import numba
 
 from . import fastmath, solver
-from . import drive
+from . import diffusion, drive
 from .mechanisms import linalg
 
 _RESERVED = {"v", "dt", "celsius", "math", "np"}   # i, g: outputs of `current`
@@ -265,6 +265,11 @@ _cb = {p}_cx[{2 * c + 1}, {rows}]
 for _k in range(_x.shape[0]):
     _e = fexp(dt * _cb[_k])
     _x[_k] += (1.0 - _e) * (-_ca[_k] / _cb[_k] - _x[_k]) if _cb[_k] != 0.0 else dt * _ca[_k]"""
+        if mech.diffusion:     # after the states: NEURON's order within the mechanism
+            if not grouped:
+                raise ValueError(f"{mech.name}: LONGITUDINAL_DIFFUSION runs per cell group")
+            load = _load_store(j, mech, "advance", "cpu", names)[0]
+            out += "\n" + diffusion.kernel_code(j, mech, load)
     return out
 
 
@@ -286,8 +291,10 @@ def mechanism_args(j, mech, aux_names):
         args.append(f"_m{j}_gid")
     if mech.uses_for_netcons:  # incoming connections of each instance (CSR)
         args += [f"_m{j}_inp", f"_m{j}_inr"]
-    if mech.pointers:          # the node whose voltage each POINTER reads
+    if mech.pointers:          # the node or instance each POINTER points at
         args.append(f"_m{j}_ptr")
+    if mech.diffusion:         # LONGITUDINAL_DIFFUSION: the instances' tree, work rows
+        args += diffusion.args(j)
     return args + list(aux_names)
 
 

@@ -69,6 +69,8 @@ class Mechanism:
     pointer_targets: tuple = ()          # per POINTER, None (a node's voltage) or the
                                          # (mechanism, array, row) every instance's points
                                          # at: set per simulation (pointers.bind)
+    diffusion: tuple = ()                # LONGITUDINAL_DIFFUSION: (state row, rate, volume)
+                                         # sources per diffusing state (neurosim/diffusion.py)
     functions: dict = field(default_factory=dict)   # NMODL FUNCTION/PROCEDURE name ->
                                          # (kind, arguments, implicit reads, writes)
     static_conductance: tuple = ()       # (g, e) parameters of a constant ohmic leak: folded
@@ -251,7 +253,7 @@ class Mechanism:
                  self.net_receive, repr(self.net_receive_args), repr(self.written_parameters),
                  repr(self.uses_net_send), repr(self.uses_for_netcons), self.net_receive_init,
                  repr(self.uses_net_event), repr(self.geometric), repr(self.function_tables),
-                 repr(sorted(self.rename.items()))]
+                 repr(sorted(self.rename.items())), repr(self.diffusion)]
         return "\n".join(parts)
 
 

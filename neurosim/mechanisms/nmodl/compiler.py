@@ -24,7 +24,7 @@ import re
 from ...codegen import KERNEL_NAMES
 from ..base import IonUse, Mechanism
 from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, Element,
-                     FluxIn, From, ForNetcons, If, LinearEq, Local, Name, NetInitial, NmodlError,
+                     FluxIn, From, ForNetcons, If, LinearEq, Local, LongDiffusion, Name, NetInitial, NmodlError,
                      Num, Reaction, Solve, Unary, Unsupported, While, fill_element_sizes, parse)
 
 SPECIAL = {"v", "t", "dt", "celsius", "area"}
@@ -522,7 +522,7 @@ class _Compiler:
             raise NmodlError(self.fn, s.pos, "INITIAL inside a block belongs in "
                                              "NET_RECEIVE only")
         elif isinstance(s, (Deriv, Solve, Reaction, FluxIn, Conserve, Compartment,
-                            LinearEq)):
+                            LinearEq, LongDiffusion)):
             raise NmodlError(self.fn, s.pos, f"{type(s).__name__.upper()} statement is "
                                              "not allowed here")
         return out
@@ -607,6 +607,7 @@ class _Compiler:
         helpers = self.helper_source()
         helpers += self._helpers
         init, current, rates, advance, cnexp = "", "", "", "", []
+        self.diffusion = []
         initial = mod.block("INITIAL")
         self.uses_net_send = False
         self.uses_for_netcons = False
@@ -667,6 +668,7 @@ class _Compiler:
             written_parameters=tuple(self.written_parameters()),
             pointers=tuple(self.py(n) for n in self.pointers),
             pointers_written=tuple(self.py(n) for n in self.pointers_written),
+            diffusion=tuple(self.diffusion),
             functions={n: (f.kind, tuple(f.args)) + tuple(map(tuple, self.signature(n)))
                        for n, f in self.functions.items()},
             geometric=tuple(self.geometric),
@@ -876,6 +878,7 @@ class _Compiler:
         if deriv is not None and method in ("derivimplicit", "euler", ""):
             return "", "\n".join(self.implicit(deriv, helpers)), []
         if kin is not None and method in ("sparse", ""):
+            self.diffusion += self.longitudinal_diffusion(kin)
             return "", "\n".join(self.implicit(kin, helpers)), []
         # a PROCEDURE solved "after_cvode" (SEClamp's icur) runs, at fixed step as with
         # no method, after the voltage update: i then holds the current at the new v
@@ -973,6 +976,8 @@ class _Compiler:
             elif isinstance(s, Compartment):
                 for st, vol in self.compartment_volumes(s):
                     volume[st] = self.expr(vol, scope)
+            elif isinstance(s, LongDiffusion):
+                continue                # between instances, after the states (diffusion)
             else:
                 if order:
                     # after the equations: run once the states are solved (with the
@@ -995,6 +1000,41 @@ class _Compiler:
             rows.append((replace, f"({self.expr(c.lhs, scope)}) - ({self.expr(c.rhs, scope)})"))
         self._post = pre + post if has_post else []
         return pre, order, exprs, rows
+
+    def longitudinal_diffusion(self, block):
+        """(state row, rate, volume) sources of each state element a KINETIC block's
+        LONGITUDINAL_DIFFUSION names: the rate at i = k for X[k] with an index, the volume
+        its COMPARTMENT gives (1 without), both read per instance after the states are
+        solved, as NEURON's ldifus.cpp does."""
+        volumes = {st: vol for c in block.body if isinstance(c, Compartment)
+                   for st, vol in self.compartment_volumes(c)}
+        out = []
+        for s in block.body:
+            if not isinstance(s, LongDiffusion):
+                continue
+            if self.mod.block("AFTER SOLVE") or self.mod.block("BEFORE STEP"):
+                # NEURON diffuses after every mechanism's states, before AFTER SOLVE
+                raise NmodlError(self.fn, s.pos, "LONGITUDINAL_DIFFUSION in a mechanism with "
+                                                 "AFTER SOLVE / BEFORE STEP blocks is not "
+                                                 "supported")
+            for st in s.states:
+                size = self.mod.arrays.get(st)
+                if (st if size is None else f"{st}[0]") not in self.mod.states or \
+                        (s.index is not None and size is None):
+                    raise NmodlError(self.fn, s.pos, f"LONGITUDINAL_DIFFUSION of {st}: not a "
+                                                     "STATE" + ("" if size is None and
+                                                                s.index is None else
+                                                                " array"))
+                if st in self.ion_states:
+                    raise NmodlError(self.fn, s.pos, f"LONGITUDINAL_DIFFUSION of {st}, an ion "
+                                                     "concentration: not supported")
+                for k in (range(size) if size is not None else [None]):
+                    name = st if k is None else f"{st}[{k}]"
+                    rate = s.rate if s.index is None else _substitute(s.rate, s.index, k)
+                    vol = volumes.get(name)
+                    out.append((self.states.index(name), self.expr(rate, set()),
+                                "1.0" if vol is None else self.expr(vol, set())))
+        return out
 
     def compartment_volumes(self, s):
         """(state, volume expression) pairs of a COMPARTMENT statement: every element of an
@@ -1027,7 +1067,8 @@ class _Compiler:
         replaced = {r: k for k, (r, _) in enumerate(rows)}
         pre_reads, _ = [], []
         self._scan([s for s in block.body if not isinstance(s, (Deriv, Reaction, FluxIn,
-                                                                  Conserve, Compartment))],
+                                                                  Conserve, Compartment,
+                                                                  LongDiffusion))],
                    set(), pre_reads, _, ())
         hoist = not set(pre_reads) & set(order)     # rates not depending on the states
         f_lines = [f"{x} = _x[{k}]" for k, x in enumerate(xs)] + ([] if hoist else pre)
@@ -1123,7 +1164,11 @@ class _Compiler:
         self._scan(block.body, set(), reads, writes, ())
         for s in block.body:
             for e in _exprs_of(s):
-                for name in _names_in(e):
+                names = _names_in(e)
+                for call in _calls_in(e):    # COMPARTMENT vol(x): what vol reads, too
+                    if call.func in self.functions:
+                        names += self.signature(call.func)[0]
+                for name in names:
                     if name in self.known and name not in reads:
                         reads.append(name)
         return reads, writes
@@ -1306,6 +1351,8 @@ def _exprs_of(s):
         return [s.lhs, s.rhs]
     if isinstance(s, Compartment):
         return [s.volume]
+    if isinstance(s, LongDiffusion):
+        return [s.rate]
     if isinstance(s, FluxIn):
         return [s.expr] + [Name(n) for n in s.states]
     if isinstance(s, Deriv):

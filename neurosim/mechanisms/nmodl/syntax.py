@@ -164,6 +164,16 @@ class Compartment:
 
 
 @dataclass
+class LongDiffusion:
+    """LONGITUDINAL_DIFFUSION [i,] rate {X}: X diffuses between neighbouring segments with
+    ``rate`` (NEURON: the diffusion constant times the cross-section area)."""
+    rate: object
+    states: list
+    pos: tuple = None
+    index: str = None        # LONGITUDINAL_DIFFUSION i, mu[i] {X}: X[k]'s rate is mu[k]
+
+
+@dataclass
 class LinearEq:
     lhs: object
     rhs: object
@@ -430,7 +440,8 @@ class _Build(Transformer):
         return None
 
     def longitudinal_diffusion(self, meta, c):
-        return Unsupported("LONGITUDINAL_DIFFUSION", (meta.line, meta.column))
+        index = str(c[0]) if c[0] is not None else None
+        return LongDiffusion(c[1], [str(t) for t in c[2:]], (meta.line, meta.column), index)
 
     def lag(self, meta, c):
         return Unsupported("LAG", (meta.line, meta.column))
