@@ -23,6 +23,7 @@ import re
 
 from ...codegen import KERNEL_NAMES
 from ..base import IonUse, Mechanism
+from .unroll import reactant_error, unrolled
 from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, Element,
                      FluxIn, From, ForNetcons, If, LinearEq, Local, LongDiffusion, Name, NetInitial, NmodlError,
                      Num, Reaction, Solve, Unary, Unsupported, While, fill_element_sizes, parse)
@@ -80,6 +81,14 @@ class _Compiler:
             u = mod.unsupported[0]
             raise NmodlError(self.fn, u.pos, f"unsupported construct {u.what}")
         fill_element_sizes(mod)
+        for b in mod.blocks:
+            if b.kind == "KINETIC":
+                b.body = unrolled(b.body, mod.constants)
+                for r in _reactions_in(b.body):
+                    for _, st in r.lhs + r.rhs:
+                        if reactant_error(st):
+                            raise NmodlError(self.fn, r.pos, "unsupported construct " +
+                                             reactant_error(st))
         if not mod.name and self.fn.endswith(".mod"):
             # nocmodl names a mechanism without SUFFIX after its file: no_suffix.mod -> no_suffix
             mod.kind, mod.name = "SUFFIX", os.path.basename(self.fn)[:-4]
@@ -1262,6 +1271,14 @@ def _substitute(e, name, k):
             return Name(f"{e.base}[{int(index.value)}]", e.pos)
         return Element(e.base, index, e.pos, e.size)
     return e
+
+
+def _reactions_in(body):
+    for s in body:
+        if isinstance(s, Reaction):
+            yield s
+        elif isinstance(s, (From, If, While)):
+            yield from _reactions_in(s.body + getattr(s, "orelse", []))
 
 
 def _calls_in(node):

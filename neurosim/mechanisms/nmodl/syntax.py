@@ -391,10 +391,8 @@ class _Build(Transformer):
         name = str(c[1])
         if c[2] is not None:                     # an array element X[k]
             element = self.element(meta, [name, c[2]])
-            if isinstance(element, Element):
-                return Unsupported(f"reaction of an array element {name}[...] with an index "
-                                   "that is not a constant", (meta.line, meta.column))
-            name = element.id
+            # X[i] in a FROM loop: an Element, until the compiler unrolls the loop
+            name = element if isinstance(element, Element) else element.id
         return (int(str(c[0])) if c[0] is not None else 1, name)
 
     def reaction(self, meta, c):
