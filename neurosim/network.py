@@ -28,7 +28,8 @@ class Network:
         self.artificial = {}             # gid -> (mechanism, parameters): ARTIFICIAL_CELLs
         self.positions = {}              # gid -> (x, y, z) µm, where given
         self.gap_junctions = []          # (gid a, location a, gid b, location b, g µS)
-        self.pointers = []               # (gid, target, pointer, source gid, source): pointers.parse
+        self.pointers = []               # (gid, target, pointer, source gid, source): see
+        #                                  pointers.parse
         self.drives = []                 # (gid, label, rate Hz, weight, start, stop, k)
         # one rank's part of a network (recipe.build_local): the kind of every gid, so that
         # connections from gids built on other ranks are checked too

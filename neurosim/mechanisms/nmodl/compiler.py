@@ -23,10 +23,11 @@ import re
 
 from ...codegen import KERNEL_NAMES
 from ..base import IonUse, Mechanism
+from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, Element, FluxIn,
+                     From, ForNetcons, If, LinearEq, Local, LongDiffusion, Name, NetInitial,
+                     NmodlError, Num, Reaction, Solve, Unary, Unsupported, While,
+                     fill_element_sizes, parse)
 from .unroll import reactant_error, unrolled
-from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, Element,
-                     FluxIn, From, ForNetcons, If, LinearEq, Local, LongDiffusion, Name, NetInitial, NmodlError,
-                     Num, Reaction, Solve, Unary, Unsupported, While, fill_element_sizes, parse)
 
 SPECIAL = {"v", "t", "dt", "celsius", "area"}
 GEOMETRIC = ("diam",)      # read from the segment (lowering fills them)

@@ -60,8 +60,8 @@ def _at(s, var, k, constants):
                         [(n, _element(st, var, k, constants)) for n, st in s.rhs],
                         _substitute(s.kf, var, k), _substitute(s.kb, var, k), s.pos)
     if isinstance(s, FluxIn):
-        return FluxIn([_element(st, var, k, constants) for st in s.states], _substitute(s.expr, var, k),
-                      s.pos)
+        return FluxIn([_element(st, var, k, constants) for st in s.states],
+                      _substitute(s.expr, var, k), s.pos)
     if isinstance(s, Assign):
         return Assign(s.name, _substitute(s.expr, var, k), s.pos, s.index)
     if isinstance(s, From):
