@@ -139,3 +139,17 @@ def test_pointer_targets_are_checked(mods):
                                                     p[2] == "Qsum")]
     with pytest.raises(ns.ParameterError, match=r"POINTER Qsum of dipole at cell 0, section 2"):
         ns.Simulation(net, dt=DT)
+
+
+def test_pointers_into_mechanism_variables_are_refused_on_the_gpu(mods):
+    """The GPU kernels of one mechanism do not take another's arrays (and concurrent sums
+    into one Qsum would race): named when the GPU kernels are generated."""
+    from dataclasses import replace
+    from neurosim.codegen_cuda import cuda_kernel_source
+    dipole = ns.Mechanism.from_nmodl(str(mods / "dipole.mod"))
+    pp = ns.Mechanism.from_nmodl(str(mods / "dipole_pp.mod"))
+    bound = replace(dipole, pointer_targets=(None, ("Dipole", "a", 2), ("Dipole", "a", 2)))
+    with pytest.raises(ValueError, match="POINTER Qsum points at a variable of Dipole: "
+                                         "supported on the CPU backend only"):
+        cuda_kernel_source([bound, pp], [[], []])
+    assert "_v[_m0_ptr[0, _k]]" in cuda_kernel_source([dipole, pp], [[], []])
