@@ -23,7 +23,7 @@ import textwrap
 import numba
 
 from . import epochs, events, fastmath, solver
-from . import drive
+from . import diffusion, drive
 from .mechanisms import linalg
 
 _RESERVED = {"v", "dt", "celsius", "math", "np"}   # i, g: outputs of `current`
@@ -33,8 +33,8 @@ KERNEL_NAMES = frozenset({
     "math", "np", "numba", "njit", "prange", "cuda", "fexp", "linalg", "block_solve_range",
     "hines_solve_range", "device_function", "inline_function", "dense_solve", "initialize",
     "recursive_function",
-    "run_group", "advance", "run_epochs", "epochs", "poisson_count", "LOCAL_ARRAY", "NET_EVENT", "FOR_NETCONS_ROWS",
-    "FOR_NETCONS_ROW", "NET_SEND_OUTSTANDING"})
+    "run_group", "advance", "run_epochs", "epochs", "poisson_count", "LOCAL_ARRAY", "NET_EVENT",
+    "FOR_NETCONS_ROWS", "FOR_NETCONS_ROW", "NET_SEND_OUTSTANDING"})
 # small work arrays in mechanism helpers: np.empty on the CPU, cuda.local.array on the GPU
 LOCAL_ARRAY_CPU = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
 
@@ -93,9 +93,23 @@ def _add(target, array, index, value):
     return f"{array}[{index}] += {value}"
 
 
-def _load_store(j, mech, phase, target):
+def _pointer_ref(j, mech, r, names):
+    """The element POINTER r of mechanism j's instance ``_k`` points at: a node's voltage,
+    or a row of the mechanism table (named in ``mech.pointer_targets``) it points into."""
+    index = f"_m{j}_ptr[{r}, _k]"
+    spec = mech.pointer_targets[r] if mech.pointer_targets else None
+    if spec is None:
+        return f"_v[{index}]"
+    if names is None:
+        raise ValueError(f"mechanism {mech.name!r}: POINTER {mech.pointers[r]} points at a "
+                         f"variable of {spec[0]}: supported on the CPU backend only")
+    return f"_m{names.index(spec[0])}_{spec[1]}[{spec[2]}, {index}]"
+
+
+def _load_store(j, mech, phase, target, names=None):
+    """Lines that load a mechanism instance's variables into locals, and store them back;
+    ``names``: the kernel's mechanisms in table order (where POINTERs point)."""
     phase = "receive" if phase in ("self_event", "connection_init") else phase
-    """Lines that load a mechanism instance's variables into locals, and store them back."""
     p = f"_m{j}"
     name = mech.code_name
     shared = target if mech.kind == "point" else "cpu"    # density: one instance per node
@@ -103,9 +117,13 @@ def _load_store(j, mech, phase, target):
     if mech.kind != "artificial":
         load.append("area = _area[_node]")      # the segment's area, µm² (as NEURON's)
     load += [f"{name(n)} = {p}_p[{r}, _k]" for r, n in enumerate(mech.parameters)]
-    load += [f"{n} = _v[{p}_ptr[{r}, _k]]" for r, n in enumerate(mech.pointers)]
+    load += [f"{n} = {_pointer_ref(j, mech, r, names)}" for r, n in enumerate(mech.pointers)]
     load += [f"{name(n)} = {p}_a[{r}, _k]" for r, n in enumerate(mech.assigned)]
     store = [f"{p}_a[{r}, _k] = {name(n)}" for r, n in enumerate(mech.assigned)]
+    # a POINTER a block assigns writes its target when the instance's block ends (NEURON
+    # writes at once; the same unless the instance points at one of its own variables)
+    store += [f"{_pointer_ref(j, mech, r, names)} = {n}" for r, n in enumerate(mech.pointers)
+              if n in mech.pointers_written]
     store += [f"{p}_p[{list(mech.parameters).index(n)}, _k] = {name(n)}"
               for n in mech.written_parameters]
     for use in mech.ions:
@@ -177,14 +195,14 @@ def has_phase(mech, phase):
     return phase != "advance" or bool(mech.advance.strip() or mech.cnexp)
 
 
-def instance_body(j, mech, phase, target="cpu"):
+def instance_body(j, mech, phase, target="cpu", names=None):
     """The code for one instance of mechanism number j in ``phase`` (no loop around it).
 
     On the CPU the cnexp states' a and b go to scratch rows, updated afterwards by a
     vectorised loop; on the GPU each thread updates its own states at once."""
     p = f"_m{j}"
     shared = target if mech.kind == "point" else "cpu"
-    load, store = _load_store(j, mech, phase, target)
+    load, store = _load_store(j, mech, phase, target, names)
     if phase == "init":
         body = load + [mech.init] + store
     elif phase in ("receive", "self_event", "connection_init"):
@@ -224,14 +242,14 @@ def instance_body(j, mech, phase, target="cpu"):
     return setup, [textwrap.dedent(b).strip() for b in body if b.strip()]
 
 
-def _instance_loop(j, mech, phase, grouped=True):
+def _instance_loop(j, mech, phase, grouped=True, names=None):
     """Source of one CPU loop over the instances of mechanism number j for ``phase``: those
     of cell group ``_g`` (``grouped``), or all of them."""
     if not has_phase(mech, phase):
         return ""
     p = f"_m{j}"
     span = f"{p}_grp[_g], {p}_grp[_g + 1]" if grouped else f"{p}_node.shape[0]"
-    setup, body = instance_body(j, mech, phase)
+    setup, body = instance_body(j, mech, phase, names=names)
     out = "\n".join(setup + [f"for _k in range({span}):"]) + "\n" + \
         textwrap.indent("\n".join(body), "    ")
     if phase == "advance":
@@ -247,6 +265,11 @@ _cb = {p}_cx[{2 * c + 1}, {rows}]
 for _k in range(_x.shape[0]):
     _e = fexp(dt * _cb[_k])
     _x[_k] += (1.0 - _e) * (-_ca[_k] / _cb[_k] - _x[_k]) if _cb[_k] != 0.0 else dt * _ca[_k]"""
+        if mech.diffusion:     # after the states: NEURON's order within the mechanism
+            if not grouped:
+                raise ValueError(f"{mech.name}: LONGITUDINAL_DIFFUSION runs per cell group")
+            load = _load_store(j, mech, "advance", "cpu", names)[0]
+            out += "\n" + diffusion.kernel_code(j, mech, load)
     return out
 
 
@@ -268,8 +291,10 @@ def mechanism_args(j, mech, aux_names):
         args.append(f"_m{j}_gid")
     if mech.uses_for_netcons:  # incoming connections of each instance (CSR)
         args += [f"_m{j}_inp", f"_m{j}_inr"]
-    if mech.pointers:          # the node whose voltage each POINTER reads
+    if mech.pointers:          # the node or instance each POINTER points at
         args.append(f"_m{j}_ptr")
+    if mech.diffusion:         # LONGITUDINAL_DIFFUSION: the instances' tree, work rows
+        args += diffusion.args(j)
     return args + list(aux_names)
 
 
@@ -304,6 +329,7 @@ def kernel_source(mechs, aux_names, parallel=False):
             if not name.startswith(mech.name + "_"):
                 raise ValueError(f"mechanism {mech.name!r}: aux array {name!r} must start "
                                  f"with {mech.name + '_'!r}")
+    table_names = [m.name for m in mechs]   # where POINTERs into mechanism variables point
     helpers = "\n\n".join(m.helpers for m in mechs if m.helpers.strip())
     helpers = LOCAL_ARRAY_CPU.sub(r"np.empty(\1)", helpers)
     ions = ions_of(mechs)
@@ -314,20 +340,20 @@ def kernel_source(mechs, aux_names, parallel=False):
     pargs += [a for ion in ions_of(mechs) for a in ion_probe_args(ion)]
 
     def block(phase, indent, grouped=True):
-        parts = [_instance_loop(j, m, phase, grouped) for j, m in enumerate(mechs)]
+        parts = [_instance_loop(j, m, phase, grouped, table_names) for j, m in enumerate(mechs)]
         return textwrap.indent("\n".join(p for p in parts if p), " " * indent)
 
     def receive_block(indent, phase="receive", self_first=False):
         out = []
         for j, m in enumerate(mechs):
             if has_phase(m, phase):
-                setup, body = instance_body(j, m, phase)
+                setup, body = instance_body(j, m, phase, names=table_names)
                 first = []
                 if self_first and m.uses_net_send:
                     # the instance's self-event due at or before this event is delivered
                     # first (NEURON's queue holds both in time order; at equal times the
                     # self-event, sent earlier, goes first)
-                    s_setup, s_body = instance_body(j, m, "self_event")
+                    s_setup, s_body = instance_body(j, m, "self_event", names=table_names)
                     first = [f"""\
 if _m{j}_nst[_k] <= t:
     _te = t
@@ -349,7 +375,7 @@ if _m{j}_nst[_k] <= t:
         out = []
         for j, m in enumerate(mechs):
             if m.uses_net_send:
-                setup, body = instance_body(j, m, "self_event")
+                setup, body = instance_body(j, m, "self_event", names=table_names)
                 out.append(f"""\
 for _k in range(_m{j}_grp[_g], _m{j}_grp[_g + 1]):
     if _m{j}_nst[_k] <= _t_mid:
@@ -453,8 +479,8 @@ STEP_ARGS = ["_nsteps", "_step0", "dt", "celsius", "_cj", "_crank_nicolson", "_v
              "_im_on", "_imem", "_rim_gp", "_rim_row", "_rim_node",
              "_ecp_every", "_ecp_tr", "_ecp_out", "_ecp_count"]
 
-KERNEL_TEMPLATE = '''\
-# Generated by neurosim.codegen for mechanisms: {mechanisms}
+# the kernel module's imports and decorators, which the mechanisms' helpers use
+HELPERS_HEADER = '''\
 import math
 
 import numpy as np
@@ -471,7 +497,11 @@ inline_function = njit(cache=True, nogil=True, error_model="numpy", inline="alwa
 # crashes loading it: numba issue 6061); its callers are cached with it compiled in
 recursive_function = njit(cache=False, nogil=True, error_model="numpy")
 dense_solve = device_function(linalg.dense_solve)
+'''
 
+KERNEL_TEMPLATE = '''\
+# Generated by neurosim.codegen for mechanisms: {mechanisms}
+''' + HELPERS_HEADER + '''
 {helpers}
 
 {drive_source}
@@ -694,7 +724,18 @@ def load_kernel(mechs, aux_names, parallel=False):
     """Compile (or load from the disk cache) the kernel module for ``mechs``."""
     src = kernel_source(mechs, aux_names, parallel)
     key = hashlib.sha256("\n".join(
-        [src, inspect.getsource(solver), inspect.getsource(fastmath),
-         inspect.getsource(linalg), inspect.getsource(epochs), inspect.getsource(events), numba.__version__, sys.version]
+        [src, numba.__version__, sys.version]
+        + [inspect.getsource(module) for module in (solver, fastmath, linalg, epochs, events)]
         + [m.fingerprint() for m in mechs]).encode()).hexdigest()[:20]
     return load_module(src, "kernel", key)
+
+
+def load_helpers(mech):
+    """The module of ``mech``'s helpers alone (its FUNCTIONs and PROCEDUREs, compiled as in
+    the kernel, at their first call): what ``Mechanism.function`` calls from Python."""
+    src = (f"# Generated by neurosim.codegen: the helpers of {mech.name}\n" + HELPERS_HEADER +
+           "\n\n" + LOCAL_ARRAY_CPU.sub(r"np.empty(\1)", mech.helpers) + "\n")
+    src = _uncached_if_recursive(src, mech.helpers)
+    key = hashlib.sha256("\n".join([src, inspect.getsource(fastmath), inspect.getsource(linalg),
+                                    numba.__version__, sys.version]).encode()).hexdigest()[:20]
+    return load_module(src, "helpers", key)

@@ -51,6 +51,9 @@ def cuda_kernel_source(mechs, aux_names):
         out.append(_kernel(f"zero_current_{ion}", [f"_ion_{ion}_i"], [],
                            [f"_ion_{ion}_i[_k] = 0.0"], count=f"_ion_{ion}_i.shape[0]"))
     for j, (mech, names) in enumerate(zip(mechs, aux_names)):
+        if mech.diffusion:
+            raise ValueError(f"mechanism {mech.name!r}: LONGITUDINAL_DIFFUSION runs on the "
+                             "CPU backend only")
         margs = mechanism_args(j, mech, names)
         # the time is the device's step (_clock[0]) and the phase's shift: a step's
         # middle for currents, its end for states (every step's launches alike)

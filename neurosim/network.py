@@ -13,6 +13,7 @@ vector for a NET_RECEIVE with several arguments).  Weights and delays are in NEU
 
 import numpy as np
 
+from . import pointers
 from .cell import Cell
 from .edges import Edges
 from .errors import ParameterError
@@ -27,7 +28,8 @@ class Network:
         self.artificial = {}             # gid -> (mechanism, parameters): ARTIFICIAL_CELLs
         self.positions = {}              # gid -> (x, y, z) µm, where given
         self.gap_junctions = []          # (gid a, location a, gid b, location b, g µS)
-        self.pointers = []               # (gid, label, pointer, source gid, location)
+        self.pointers = []               # (gid, target, pointer, source gid, source): see
+        #                                  pointers.parse
         self.drives = []                 # (gid, label, rate Hz, weight, start, stop, k)
         # one rank's part of a network (recipe.build_local): the kind of every gid, so that
         # connections from gids built on other ranks are checked too
@@ -255,27 +257,15 @@ class Network:
         self.gap_junctions.append((ends[0][0], ends[0][1], ends[1][0], ends[1][1], g))
 
     def set_pointer(self, target, pointer, source):
-        """Make POINTER ``pointer`` of the point process ``target = (gid, label)`` read the
-        voltage at ``source = (gid, (section, x))``, as NEURON's ``setpointer`` does: a
-        graded synapse driven by presynaptic voltage (``GradedSyn``'s ``vpre``).  The
-        presynaptic voltage enters from the step start, like a gap junction's."""
-        try:
-            (gid, label), (src, loc) = target, source
-        except (TypeError, ValueError):
-            raise ParameterError(f"set_pointer takes target (gid, label) and source "
-                                 f"(gid, (section, x)), got {target!r}, {source!r}") from None
-        gid, src = self._gid(gid, "pointer target"), self._gid(src, "pointer source")
-        for g in (gid, src):
-            if g not in self.cells:
-                raise ParameterError(f"set_pointer: gid {g} is not a cell with compartments")
-        mech = next((s.mechanism for s in self.cells[gid].synapses if s.label == label), None)
-        if mech is None:
-            raise ParameterError(f"set_pointer: cell {gid} has no point process labelled "
-                                 f"{label!r}")
-        if pointer not in mech.pointers:
-            raise ParameterError(f"set_pointer: {mech.name} (gid {gid}, {label!r}) has no "
-                                 f"POINTER {pointer!r}; its POINTERs are {list(mech.pointers)}")
-        self.pointers.append((gid, label, pointer, src, self.cells[src].check_location(loc)))
+        """Make POINTER ``pointer`` of ``target`` point at ``source``, as NEURON's
+        ``setpointer`` / ``_ref_`` assignment does.  ``target`` is a point process
+        ``(gid, label)`` or a density mechanism ``(gid, (section, x), "mech")``; ``source``
+        the voltage ``(gid, (section, x))`` (a graded synapse's ``vpre``: it enters from the
+        step start, like a gap junction's), a point process's variable ``(gid, label,
+        "var")`` or a density mechanism's ``(gid, (section, x), "mech.var")`` (hnn-core's
+        dipole sums into ``Dipole.Qsum``).  A mechanism that assigns its POINTER writes the
+        source, in the stage of the step whose block assigns it (see docs/nmodl.md)."""
+        self.pointers.append(pointers.parse(self, target, pointer, source))
 
     def _per_target(self, spec, tgt, stream, what, values, rng):
         """Draw per-connection values target by target, so they do not depend on the split."""

@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from . import epochs, wiring
+from . import epochs, pointers, wiring
 from .backends import make_backend
 from .cell import Cell
 from .errors import LocationError, NumericalInstabilityError, ParameterError
@@ -154,6 +154,8 @@ class Simulation:
         for t in self.model.mechanisms:
             if t.mechanism.uses_net_event:   # its net_event is a spike of its cell's gid
                 t.event_gids = self.gids[self.model.node_cell[t.nodes]].astype(np.int64)
+        # the kind of variable each POINTER points at shapes the kernel: bound before it
+        pointers.bind(net, self.model.mechanisms, self.local)
         self.backend = make_backend(backend, self.model, dt=self.dt, celsius=self.celsius,
                                     method=method, use_tables=use_tables, threads=int(threads),
                                     **extra)
@@ -201,7 +203,7 @@ class Simulation:
                 for ga, la, gb, lb, g in net.gap_junctions if ga in self._index_of]
         self.backend.set_gap_junctions([x[0] for x in gaps], [x[1] for x in gaps],
                                        [x[2] for x in gaps])
-        wiring.set_pointers(self, target)
+        pointers.set_indices(self, target)
         # the network's columns, not copies: a connection costs ~24 bytes here beyond the
         # network's own (no int64 sorts, no object labels, no per-connection temporaries)
         src, tgt, codes, labels, weights, delays = net._edges.columns()

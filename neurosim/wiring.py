@@ -121,26 +121,6 @@ def _set_drives(sim, drives, target, n, tables, insts, wmat):
                  dtype=np.int64))
 
 
-def set_pointers(sim, target):
-    """Each POINTER's node; every POINTER of every instance must be set."""
-    for gid, label, pointer, src, loc in sim.network.pointers:
-        if gid not in sim._index_of:
-            continue
-        j, k = target[(sim._index_of[gid], label)]
-        table = sim.backend.tables[j]
-        row = table.mechanism.pointers.index(pointer)
-        table.pointer_nodes[row, k] = sim.model.locate(loc, sim._index_of[src])
-    for table in sim.backend.tables:
-        unset = np.argwhere(table.pointer_nodes < 0)
-        if len(unset):
-            row, k = unset[0]
-            ci, label = table.labels[k]
-            raise ParameterError(
-                f"POINTER {table.mechanism.pointers[row]} of {table.name} {label!r} on "
-                f"gid {sim.gids[ci]} is not set: net.set_pointer(({sim.gids[ci]}, "
-                f"{label!r}), {table.mechanism.pointers[row]!r}, (source_gid, location))")
-
-
 def resolve_targets(index, tgt, codes, n_codes, find, tables, instances):
     """Fill each row's target (table, instance): row r is connection ``index[r]``, whose
     target is (label code, gid); ``find(code, gid)`` gives (table, instance), asked once per

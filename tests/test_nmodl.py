@@ -806,3 +806,38 @@ def test_compartment_of_array_states_matches_neuron(tmp_path, compartment):
     ours = neurosim_traces([(str(mod), mech)])["cmparr"]
     assert theirs[0] - theirs.min() > 5.0
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+CHAIN = """\
+NEURON { SUFFIX chain  NONSPECIFIC_CURRENT i  RANGE kf, kb }
+DEFINE N 4
+PARAMETER { kf = 0.3 (/ms)  kb = 0.1 (/ms)  g = 0.002 (S/cm2) }
+STATE { C[N] }
+ASSIGNED { v (mV) i (mA/cm2) }
+INITIAL { C[0] = 1 }
+BREAKPOINT {
+    SOLVE kin METHOD sparse
+    i = g * C[N - 1] * (v - 0)
+}
+KINETIC kin {
+    FROM k = 0 TO N - 2 {
+        ~ C[k] <-> C[k + 1] (kf * exp((v + 65) / 20) * (k + 1), kb)
+    }
+}
+"""
+
+
+def test_reactions_of_array_elements_in_a_from_loop_match_neuron(tmp_path):
+    """``FROM k = 0 TO N - 2 { ~ C[k] <-> C[k+1] (...) }``: unrolled into the reactions of
+    every k (the rates read k and v); the current through C[3] depolarises the compartment."""
+    from test_nmodl_corpus import neuron_traces, neurosim_traces
+    mod = tmp_path / "chain.mod"
+    mod.write_text(CHAIN)
+    mech = ns.Mechanism.from_nmodl(str(mod))
+    theirs = neuron_traces(str(tmp_path), [(str(mod), mech)])["chain"]
+    ours = neurosim_traces([(str(mod), mech)])["chain"]
+    assert theirs.max() - theirs.min() > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    with pytest.raises(NmodlError, match=r"c\.mod:13:9: unsupported construct reaction of an "
+                                         r"array element C\[\.\.\.\]"):
+        ns.Mechanism.from_nmodl_text(CHAIN.replace("TO N - 2", "TO kf"), "c.mod")

@@ -11,7 +11,7 @@ import os
 import numba
 import numpy as np
 
-from .. import codegen
+from .. import codegen, diffusion
 from ..compilation import announcing
 from ..errors import NeurosimError
 from ..lowering import split_static
@@ -80,6 +80,9 @@ class CpuBackend:
         self.cnexp_scratch = [np.zeros((2 * len(t.mechanism.cnexp), len(t.nodes)))
                               for t in self.tables]
         self.aux = [t.mechanism.aux_arrays(self.celsius, use_tables) for t in self.tables]
+        # LONGITUDINAL_DIFFUSION: each diffusing mechanism's instance tree and work rows
+        self.diffusion = [diffusion.arrays(model, t) if t.mechanism.diffusion else None
+                          for t in self.tables]
         if self.threads > 1:
             _choose_thread_layer()
         self.kernel = codegen.load_kernel([t.mechanism for t in self.tables],
@@ -323,6 +326,8 @@ class CpuBackend:
             args += list(t.incoming)
         if t.mechanism.pointers:
             args.append(t.pointer_nodes)
+        if t.mechanism.diffusion:
+            args += self.diffusion[j]
         return args + list(aux.values())
 
     def _mech_args(self):

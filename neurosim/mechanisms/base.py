@@ -63,8 +63,16 @@ class Mechanism:
     function_tables_used: tuple = ()     # those the simulation calls: they must be given
     function_table_values: dict = field(default_factory=dict)   # name -> kernel array
     uses_for_netcons: bool = False       # NET_RECEIVE loops over the incoming connections
-    pointers: tuple = ()                 # POINTER variables: each reads the voltage of a
-                                         # node set per instance (net.set_pointer)
+    pointers: tuple = ()                 # POINTER variables, set per instance
+                                         # (net.set_pointer): see neurosim/pointers.py
+    pointers_written: tuple = ()         # those a block assigns: stored back to the target
+    pointer_targets: tuple = ()          # per POINTER, None (a node's voltage) or the
+                                         # (mechanism, array, row) every instance's points
+                                         # at: set per simulation (pointers.bind)
+    diffusion: tuple = ()                # LONGITUDINAL_DIFFUSION: (state row, rate, volume)
+                                         # sources per diffusing state (neurosim/diffusion.py)
+    functions: dict = field(default_factory=dict)   # NMODL FUNCTION/PROCEDURE name ->
+                                         # (kind, arguments, implicit reads, writes)
     static_conductance: tuple = ()       # (g, e) parameters of a constant ohmic leak: folded
                                          # into the matrix once instead of a loop per step
     setup: str = ""                      # per-step lines before the instance loop
@@ -200,6 +208,12 @@ class Mechanism:
             out[f"{self.name}_ft_{name}"] = self.function_table_values[name]
         return out
 
+    def function(self, name):
+        """NMODL FUNCTION or PROCEDURE ``name`` as a Python callable, as NEURON's
+        ``h.<name>_<suffix>(args)``: see :func:`neurosim.mechanisms.functions.bind`."""
+        from .functions import bind
+        return bind(self, name)
+
     def with_function_table(self, name, values, *axes):
         """This mechanism with FUNCTION_TABLE ``name``'s table given, as NEURON's
         ``table_<name>``: a number alone (the function is that constant), or ``values`` over
@@ -239,7 +253,7 @@ class Mechanism:
                  self.net_receive, repr(self.net_receive_args), repr(self.written_parameters),
                  repr(self.uses_net_send), repr(self.uses_for_netcons), self.net_receive_init,
                  repr(self.uses_net_event), repr(self.geometric), repr(self.function_tables),
-                 repr(sorted(self.rename.items()))]
+                 repr(sorted(self.rename.items())), repr(self.diffusion)]
         return "\n".join(parts)
 
 

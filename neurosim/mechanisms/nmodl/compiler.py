@@ -23,9 +23,11 @@ import re
 
 from ...codegen import KERNEL_NAMES
 from ..base import IonUse, Mechanism
-from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, Element,
-                     FluxIn, From, ForNetcons, If, LinearEq, Local, Name, NetInitial, NmodlError,
-                     Num, Reaction, Solve, Unary, Unsupported, While, fill_element_sizes, parse)
+from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, Element, FluxIn,
+                     From, ForNetcons, If, LinearEq, Local, LongDiffusion, Name, NetInitial,
+                     NmodlError, Num, Reaction, Solve, Unary, Unsupported, While,
+                     fill_element_sizes, parse)
+from .unroll import reactant_error, unrolled
 
 SPECIAL = {"v", "t", "dt", "celsius", "area"}
 GEOMETRIC = ("diam",)      # read from the segment (lowering fills them)
@@ -80,6 +82,14 @@ class _Compiler:
             u = mod.unsupported[0]
             raise NmodlError(self.fn, u.pos, f"unsupported construct {u.what}")
         fill_element_sizes(mod)
+        for b in mod.blocks:
+            if b.kind == "KINETIC":
+                b.body = unrolled(b.body, mod.constants)
+                for r in _reactions_in(b.body):
+                    for _, st in r.lhs + r.rhs:
+                        if reactant_error(st):
+                            raise NmodlError(self.fn, r.pos, "unsupported construct " +
+                                             reactant_error(st))
         if not mod.name and self.fn.endswith(".mod"):
             # nocmodl names a mechanism without SUFFIX after its file: no_suffix.mod -> no_suffix
             mod.kind, mod.name = "SUFFIX", os.path.basename(self.fn)[:-4]
@@ -522,7 +532,7 @@ class _Compiler:
             raise NmodlError(self.fn, s.pos, "INITIAL inside a block belongs in "
                                              "NET_RECEIVE only")
         elif isinstance(s, (Deriv, Solve, Reaction, FluxIn, Conserve, Compartment,
-                            LinearEq)):
+                            LinearEq, LongDiffusion)):
             raise NmodlError(self.fn, s.pos, f"{type(s).__name__.upper()} statement is "
                                              "not allowed here")
         return out
@@ -607,6 +617,7 @@ class _Compiler:
         helpers = self.helper_source()
         helpers += self._helpers
         init, current, rates, advance, cnexp = "", "", "", "", []
+        self.diffusion = []
         initial = mod.block("INITIAL")
         self.uses_net_send = False
         self.uses_for_netcons = False
@@ -666,6 +677,10 @@ class _Compiler:
             function_tables=dict(self.ftables), function_tables_used=self.ftables_used(),
             written_parameters=tuple(self.written_parameters()),
             pointers=tuple(self.py(n) for n in self.pointers),
+            pointers_written=tuple(self.py(n) for n in self.pointers_written),
+            diffusion=tuple(self.diffusion),
+            functions={n: (f.kind, tuple(f.args)) + tuple(map(tuple, self.signature(n)))
+                       for n, f in self.functions.items()},
             geometric=tuple(self.geometric),
             nonnegative=tuple(n for n in self.param_names
                               if _CONDUCTANCE.match(mod.parameter_units.get(n, ""))),
@@ -763,11 +778,9 @@ class _Compiler:
                 scope = set(b.args) | ({"flag"} if b.kind == "NET_RECEIVE" else set())
                 self._scan([s for s in b.body if not isinstance(s, Solve)], scope, reads,
                            writes, ())
-        for n in self.pointers:       # a POINTER reads another compartment's voltage
-            if n in writes:
-                raise NmodlError(self.fn, self.mod.pos.get(f"pointer {n}"),
-                                 f"POINTER {n} is assigned; neurosim's POINTERs are read-only "
-                                 "(they read a voltage elsewhere: net.set_pointer)")
+        # a POINTER a block assigns is stored back through it (hnn-core's dipole sums its
+        # current into a point process's Qsum)
+        self.pointers_written = [n for n in self.pointers if n in writes]
         for n in self.mod.externals:
             if n in writes:
                 raise NmodlError(self.fn, self.mod.pos.get(f"external {n}"),
@@ -875,6 +888,7 @@ class _Compiler:
         if deriv is not None and method in ("derivimplicit", "euler", ""):
             return "", "\n".join(self.implicit(deriv, helpers)), []
         if kin is not None and method in ("sparse", ""):
+            self.diffusion += self.longitudinal_diffusion(kin)
             return "", "\n".join(self.implicit(kin, helpers)), []
         # a PROCEDURE solved "after_cvode" (SEClamp's icur) runs, at fixed step as with
         # no method, after the voltage update: i then holds the current at the new v
@@ -972,6 +986,8 @@ class _Compiler:
             elif isinstance(s, Compartment):
                 for st, vol in self.compartment_volumes(s):
                     volume[st] = self.expr(vol, scope)
+            elif isinstance(s, LongDiffusion):
+                continue                # between instances, after the states (diffusion)
             else:
                 if order:
                     # after the equations: run once the states are solved (with the
@@ -994,6 +1010,41 @@ class _Compiler:
             rows.append((replace, f"({self.expr(c.lhs, scope)}) - ({self.expr(c.rhs, scope)})"))
         self._post = pre + post if has_post else []
         return pre, order, exprs, rows
+
+    def longitudinal_diffusion(self, block):
+        """(state row, rate, volume) sources of each state element a KINETIC block's
+        LONGITUDINAL_DIFFUSION names: the rate at i = k for X[k] with an index, the volume
+        its COMPARTMENT gives (1 without), both read per instance after the states are
+        solved, as NEURON's ldifus.cpp does."""
+        volumes = {st: vol for c in block.body if isinstance(c, Compartment)
+                   for st, vol in self.compartment_volumes(c)}
+        out = []
+        for s in block.body:
+            if not isinstance(s, LongDiffusion):
+                continue
+            if self.mod.block("AFTER SOLVE") or self.mod.block("BEFORE STEP"):
+                # NEURON diffuses after every mechanism's states, before AFTER SOLVE
+                raise NmodlError(self.fn, s.pos, "LONGITUDINAL_DIFFUSION in a mechanism with "
+                                                 "AFTER SOLVE / BEFORE STEP blocks is not "
+                                                 "supported")
+            for st in s.states:
+                size = self.mod.arrays.get(st)
+                if (st if size is None else f"{st}[0]") not in self.mod.states or \
+                        (s.index is not None and size is None):
+                    raise NmodlError(self.fn, s.pos, f"LONGITUDINAL_DIFFUSION of {st}: not a "
+                                                     "STATE" + ("" if size is None and
+                                                                s.index is None else
+                                                                " array"))
+                if st in self.ion_states:
+                    raise NmodlError(self.fn, s.pos, f"LONGITUDINAL_DIFFUSION of {st}, an ion "
+                                                     "concentration: not supported")
+                for k in (range(size) if size is not None else [None]):
+                    name = st if k is None else f"{st}[{k}]"
+                    rate = s.rate if s.index is None else _substitute(s.rate, s.index, k)
+                    vol = volumes.get(name)
+                    out.append((self.states.index(name), self.expr(rate, set()),
+                                "1.0" if vol is None else self.expr(vol, set())))
+        return out
 
     def compartment_volumes(self, s):
         """(state, volume expression) pairs of a COMPARTMENT statement: every element of an
@@ -1026,7 +1077,8 @@ class _Compiler:
         replaced = {r: k for k, (r, _) in enumerate(rows)}
         pre_reads, _ = [], []
         self._scan([s for s in block.body if not isinstance(s, (Deriv, Reaction, FluxIn,
-                                                                  Conserve, Compartment))],
+                                                                  Conserve, Compartment,
+                                                                  LongDiffusion))],
                    set(), pre_reads, _, ())
         hoist = not set(pre_reads) & set(order)     # rates not depending on the states
         f_lines = [f"{x} = _x[{k}]" for k, x in enumerate(xs)] + ([] if hoist else pre)
@@ -1122,7 +1174,11 @@ class _Compiler:
         self._scan(block.body, set(), reads, writes, ())
         for s in block.body:
             for e in _exprs_of(s):
-                for name in _names_in(e):
+                names = _names_in(e)
+                for call in _calls_in(e):    # COMPARTMENT vol(x): what vol reads, too
+                    if call.func in self.functions:
+                        names += self.signature(call.func)[0]
+                for name in names:
                     if name in self.known and name not in reads:
                         reads.append(name)
         return reads, writes
@@ -1218,6 +1274,14 @@ def _substitute(e, name, k):
     return e
 
 
+def _reactions_in(body):
+    for s in body:
+        if isinstance(s, Reaction):
+            yield s
+        elif isinstance(s, (From, If, While)):
+            yield from _reactions_in(s.body + getattr(s, "orelse", []))
+
+
 def _calls_in(node):
     """Every Call under ``node`` (statements, expressions, lists of them)."""
     if isinstance(node, Call):
@@ -1305,6 +1369,8 @@ def _exprs_of(s):
         return [s.lhs, s.rhs]
     if isinstance(s, Compartment):
         return [s.volume]
+    if isinstance(s, LongDiffusion):
+        return [s.rate]
     if isinstance(s, FluxIn):
         return [s.expr] + [Name(n) for n in s.states]
     if isinstance(s, Deriv):

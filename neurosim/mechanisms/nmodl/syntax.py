@@ -164,6 +164,16 @@ class Compartment:
 
 
 @dataclass
+class LongDiffusion:
+    """LONGITUDINAL_DIFFUSION [i,] rate {X}: X diffuses between neighbouring segments with
+    ``rate`` (NEURON: the diffusion constant times the cross-section area)."""
+    rate: object
+    states: list
+    pos: tuple = None
+    index: str = None        # LONGITUDINAL_DIFFUSION i, mu[i] {X}: X[k]'s rate is mu[k]
+
+
+@dataclass
 class LinearEq:
     lhs: object
     rhs: object
@@ -381,10 +391,8 @@ class _Build(Transformer):
         name = str(c[1])
         if c[2] is not None:                     # an array element X[k]
             element = self.element(meta, [name, c[2]])
-            if isinstance(element, Element):
-                return Unsupported(f"reaction of an array element {name}[...] with an index "
-                                   "that is not a constant", (meta.line, meta.column))
-            name = element.id
+            # X[i] in a FROM loop: an Element, until the compiler unrolls the loop
+            name = element if isinstance(element, Element) else element.id
         return (int(str(c[0])) if c[0] is not None else 1, name)
 
     def reaction(self, meta, c):
@@ -430,7 +438,8 @@ class _Build(Transformer):
         return None
 
     def longitudinal_diffusion(self, meta, c):
-        return Unsupported("LONGITUDINAL_DIFFUSION", (meta.line, meta.column))
+        index = str(c[0]) if c[0] is not None else None
+        return LongDiffusion(c[1], [str(t) for t in c[2:]], (meta.line, meta.column), index)
 
     def lag(self, meta, c):
         return Unsupported("LAG", (meta.line, meta.column))
