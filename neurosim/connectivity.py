@@ -156,8 +156,10 @@ class FixedTotalNumber:
             src[bad] = sources[g.integers(0, len(sources), len(bad))]
         else:
             raise ParameterError("FixedTotalNumber: no connection but autapses possible")
-        order = np.lexsort((src, tgt))
-        return src[order], tgt[order], g
+        # by target, then source: one sort of a packed key (gids are >= 0 and < 2**32;
+        # equal keys are equal pairs, so the order among them does not matter)
+        key = np.sort(tgt.astype(np.int64) << 32 | src)
+        return key & 0xFFFFFFFF, key >> 32, g
 
 
 @dataclass(frozen=True)

@@ -184,14 +184,13 @@ class Network:
     # ------------------------------------------------------------------ edges
     def connect_rule(self, sources, targets, rule, synapse=None, weight=0.0, delay=1.0):
         """Connect gids ``sources`` to gids ``targets`` by ``rule`` (AllToAll,
-        FixedProbability, FixedInDegree, FixedTotalNumber, DistanceDependent) onto ``synapse`` (a label; None
-        for artificial targets).  ``weight`` and ``delay``: a number, an array over the
+        FixedProbability, FixedInDegree, FixedTotalNumber, DistanceDependent) onto
+        ``synapse`` (a label; None for artificial targets).  ``weight`` and ``delay``: a number, an array over the
         connections made (in target order, then source order), or a distribution
         (ns.Normal, ns.Uniform, ns.LogNormal).  Returns the number of connections made."""
         from .connectivity import STREAM_CONNECT, STREAM_DELAY, STREAM_WEIGHT, rng, values
-        sources = np.asarray([self._gid(g, "source") for g in np.atleast_1d(sources)],
-                             dtype=np.int64)
-        targets = [self._gid(g, "target") for g in np.atleast_1d(targets)]
+        sources = self._gids(sources, "source")
+        targets = self._gids(targets, "target").tolist()
         made_src, made_tgt, whole = [], [], None
         if hasattr(rule, "connections"):        # a rule over the whole projection
             made_src, made_tgt, whole = rule.connections(self.seed, sources, targets)
@@ -219,23 +218,40 @@ class Network:
             d = values(delay, len(src), whole, "delay")
         if len(src) == 0:
             return 0
-        # validate once per distinct endpoint (connect() on a scratch network), then append
-        # every connection in generation order: that order is the connection index
-        first = np.union1d(np.unique(src, return_index=True)[1],
-                           np.unique(tgt, return_index=True)[1])
-        probe = Network(self.seed)
-        probe.cells, probe.spike_sources, probe.artificial = (self.cells, self.spike_sources,
-                                                              self.artificial)
-        probe.remote_kinds = self.remote_kinds
-        for k in first:
-            probe.connect(int(src[k]), int(tgt[k]) if synapse is None else
-                          (int(tgt[k]), synapse), weight=w[k], delay=d[k])
-        if np.any(d < 0):
-            raise ParameterError("connect_rule: delays must be >= 0")
         if not np.all(np.isfinite(w)):
             raise ParameterError("connect_rule: weights must be finite")
+        if not np.all(np.isfinite(d) & (d >= 0)):
+            raise ParameterError("connect_rule: delays must be finite and >= 0")
+        self._check_endpoints(src, tgt, synapse, w)
+        # appended in generation order: that order is the connection index
         self._edges.extend(src, tgt, synapse, w, d)
         return len(src)
+
+    def _check_endpoints(self, src, tgt, label, w):
+        """What ``connect`` checks of each connection, for many at once: every source
+        spikes, every target takes ``label`` (None: an artificial cell), and an artificial
+        target's own check of its first connection's weight.  Set operations over the
+        distinct gids; Python only per distinct cell template or checking target."""
+        sources = np.unique(src)
+        targets, first = np.unique(tgt, return_index=True)
+        for g in sources[np.isin(sources, self._sorted_gids("cells"))].tolist():
+            self._check_source(g)               # a cell needs a detector (per gid: cheap)
+        if self.remote_kinds is not None:
+            remote = sources[~self._known_here(sources)]
+            for g in remote.tolist():
+                self._check_source(g)
+        kind = "artificial" if label is None else "cells"
+        wrong = targets[~np.isin(targets, self._sorted_gids(kind))]
+        if len(wrong):                          # raises, naming the first
+            self._target(int(wrong[0]) if label is None else (int(wrong[0]), label))
+        if label is not None:
+            templates = {id(self.cells[g]): g for g in targets.tolist()}
+            for g in templates.values():        # each distinct Cell: has the label
+                self._target((g, label))
+            return
+        for g, k in zip(targets.tolist(), first.tolist()):
+            if self.artificial[g][0].check_event is not None:
+                self._check_event(int(src[k]), g, None, np.atleast_1d(w[k]))
 
     def add_gap_junction(self, a, b, g):
         """An ohmic gap junction of ``g`` µS between ``a = (gid, (section, x))`` and
@@ -399,6 +415,33 @@ class Network:
             raise ParameterError(f"cell gid {source} has no spike detector and cannot be a "
                                  "source: add cell.add_detector(location, threshold) (or a "
                                  "point process that calls net_event)")
+
+    def _gids(self, gids, what):
+        """``_gid`` of every element: an int64 array of gids the network knows."""
+        arr = np.atleast_1d(np.asarray(gids))
+        if arr.ndim != 1 or arr.dtype.kind not in "iu":
+            return np.array([self._gid(g, what) for g in arr.ravel()], dtype=np.int64)
+        arr = arr.astype(np.int64)
+        known = self._known_here(arr)
+        if self.remote_kinds is not None:
+            known |= (arr >= 0) & (arr < len(self.remote_kinds))
+        if not known.all():
+            self._gid(int(arr[np.argmin(known)]), what)     # raises, naming it
+        return arr
+
+    def _known_here(self, gids):
+        return (np.isin(gids, self._sorted_gids("cells")) |
+                np.isin(gids, self._sorted_gids("artificial")) |
+                np.isin(gids, self._sorted_gids("spike_sources")))
+
+    def _sorted_gids(self, kind):
+        """The gids of ``self.<kind>`` (cells, artificial, spike_sources), sorted; rebuilt
+        when that dict grows (gids are added, never removed)."""
+        table = getattr(self, kind)
+        cache = self.__dict__.setdefault("_sorted_cache", {})
+        if kind not in cache or cache[kind][0] != len(table):
+            cache[kind] = (len(table), np.sort(np.fromiter(table, np.int64, len(table))))
+        return cache[kind][1]
 
     def _gid(self, gid, what):
         try:
