@@ -11,13 +11,15 @@ import sys
 import time
 
 
-def closer(viewer, after, note):
-    """A timer of the window's event loop: after ``after`` s, note what the window shows
-    and close it (as a user closing it)."""
+def closer(viewer, after, note, ready=lambda: True, patience=60.0):
+    """A timer of the window's event loop: after ``after`` s, once ``ready()`` (or after
+    ``patience`` s: a busy machine's software renderer can be slow to its first frames),
+    note what the window shows and close it (as a user closing it)."""
     t0 = time.perf_counter()
 
     def check(event):
-        if time.perf_counter() - t0 >= after and not viewer.closed:
+        waited = time.perf_counter() - t0
+        if waited >= after and (ready() or waited >= patience) and not viewer.closed:
             timer.stop()
             note(viewer)
             viewer.close()
@@ -41,7 +43,7 @@ def view(config, out):
         x, y, w, h = viewer.rect["view"]
         result["lit"] = int((image[y:y + h, x:x + w, :3].max(axis=2) > 40).sum())
         result["colormap"] = viewer.colormap
-    timer = closer(v, 2.0, note)
+    timer = closer(v, 2.0, note, ready=lambda: v.t > start)
     v.run()                                     # returns when the window is closed
     result["closed"] = v.closed
     del timer
