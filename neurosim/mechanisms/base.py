@@ -77,6 +77,8 @@ class Mechanism:
                                          # into the matrix once instead of a loop per step
     setup: str = ""                      # per-step lines before the instance loop
     aux: Callable = None                 # aux(celsius, use_tables) -> {name: ndarray}
+    randoms: tuple = ()                  # RANDOM streams: parameters <name>_id1 .. (see
+    #                                      neurosim/mechanisms/random123.py)
     geometric: tuple = ()                # parameters the segment gives (diam, µm): set when
     #                                      the cell is lowered, never by the user
     nonnegative: tuple = ()              # parameters that must be >= 0
@@ -252,7 +254,7 @@ class Mechanism:
                  self.setup, repr(self.assigned), repr(self.ions), self.helpers,
                  self.net_receive, repr(self.net_receive_args), repr(self.written_parameters),
                  repr(self.uses_net_send), repr(self.uses_for_netcons), self.net_receive_init,
-                 repr(self.uses_net_event), repr(self.geometric), repr(self.function_tables),
+                 repr(self.uses_net_event), repr(self.geometric), repr(self.function_tables), repr(self.randoms),
                  repr(sorted(self.rename.items())), repr(self.diffusion)]
         return "\n".join(parts)
 
