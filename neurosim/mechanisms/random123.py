@@ -117,9 +117,10 @@ class Random123:
     ``nrnran123_newstream(id1, id2, id3)``; the stream NEURON gives the k-th RANDOM it
     creates is ``Random123(1, 0, k)`` (see docs/nmodl.md for which k an instance gets)."""
 
-    def __init__(self, id1=1, id2=0, id3=0):
+    def __init__(self, id1=1, id2=0, id3=0, state=None):
+        # the seven numbers (FIELDS); ``state``: an array they live in (a simulation's)
         self.state = [float(id1), float(id2), float(id3), 0.0, float(id1), float(id2),
-                      float(id3)]
+                      float(id3)] if state is None else state
 
     def set_ids(self, id1, id2, id3):
         """NEURON's ``set_ids``: the next draws up to a multiple of four still come from the
@@ -132,7 +133,7 @@ class Random123:
 
     def set_seq(self, seq4which):
         """NEURON's ``set_seq``: sequence * 4 + which of the block's four words."""
-        self.state[3], *self.state[4:] = setseq(float(seq4which), *self.state[:3])
+        self.state[3:] = setseq(float(seq4which), *self.state[:3])
         return self
 
     def get_seq(self):
@@ -140,7 +141,7 @@ class Random123:
 
     def uniform(self):
         """A draw in (0, 1), NEURON's ``NMODLRandom.uniform()``."""
-        u, *self.state = dblpick(*self.state, 0.0)
+        u, *self.state[:] = dblpick(*self.state, 0.0)
         return u
 
     def __repr__(self):
