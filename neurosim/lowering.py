@@ -152,7 +152,7 @@ GROUP_NODES = 16384
 MIN_GROUPS = 4
 
 
-def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS):
+def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS, streams=0):
     """Lower a list of Cells into one LoweredModel (node indices are global).  Cells that are
     the same Cell object (one template, many gids) are lowered once.
 
@@ -162,7 +162,7 @@ def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS):
     can run on different threads.  Cells ``coupled`` (pairs of cell indices: gap junctions,
     POINTERs) read each other's voltage every step and share a group.
     """
-    parts, offset, done, bodies, streams = [], 0, {}, {}, 0
+    parts, offset, done, bodies = [], 0, {}, {}
     shape = np.zeros(len(cells), dtype=np.int64)     # cells of one tree share a number
     shapes = {}
     for ci, cell in enumerate(cells):
@@ -256,6 +256,14 @@ def split_static(model):
         np.add.at(d, t.nodes, g)
         np.add.at(rhs, t.nodes, g * t.params[names.index(e_name)])
     return tables, d, rhs
+
+
+def streams_at_load(mechanisms):
+    """The RANDOM streams NEURON makes when it loads the mechanisms (before any instance):
+    hoc_register_tolerance allocates a dummy instance of each mechanism with STATEs
+    (init.cpp), whose RANDOMs take the first ids, in nrnivmodl's order of registration (the
+    files' sorted names: here the mechanisms')."""
+    return sum(len(m.randoms) for m in sorted(mechanisms, key=lambda m: m.name) if m.states)
 
 
 def _number_streams(part, offset, made):

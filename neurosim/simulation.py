@@ -17,7 +17,7 @@ from .cell import Cell
 from .errors import LocationError, NumericalInstabilityError, ParameterError
 from .events import (EventQueue, by_source, check_delays, check_lead_delays, nest_stamps,
                      nest_timing)
-from .lowering import artificial_tables, lower
+from .lowering import artificial_tables, lower, streams_at_load
 from .network import Network
 from .parallel import SpikeRoute, default_comm, owner_of, partition
 from .recipe import Recipe, build_local, build_network
@@ -148,7 +148,11 @@ class Simulation:
             from .memory import check, estimate
             share = net.n_connections // self.comm.size
             check(estimate(self.cells, len(self.local) - len(self.cells), share), self.comm)
-        self.model = lower(self.cells, coupled)
+        cells = {id(c): c for c in net.cells.values()}.values()
+        used = [x.mechanism for c in cells for x in getattr(c, "inserts", []) +
+                getattr(c, "synapses", [])] + [m for m, _ in net.artificial.values()]
+        used = {m.name: m for m in used}.values()
+        self.model = lower(self.cells, coupled, streams=streams_at_load(used))
         self.model.mechanisms += artificial_tables(
             {g: v for g, v in net.artificial.items() if g in self.local}, self.model.streams)
         for t in self.model.mechanisms:

@@ -41,7 +41,7 @@ def bind(mech, name):
         if len(arguments) != len(args):
             raise ParameterError(f"{kind} {name} of {mech.name} takes {len(args)} "
                                  f"argument(s) {list(args)}, got {len(arguments)}")
-        unknown = sorted(set(values) - set(reads) - set(streams))
+        unknown = sorted(set(values) - set(reads) - set(mech.randoms))
         for r in streams:
             if not isinstance(values.get(r), Random123):
                 raise ParameterError(f"{kind} {name} of {mech.name} draws from RANDOM {r}: "

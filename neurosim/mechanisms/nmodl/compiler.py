@@ -708,7 +708,8 @@ class _Compiler:
         init = "\n".join(self.constructor() + self.ba_lines("BEFORE INITIAL") +
                          self.state_defaults() + [init] + self.ba_lines("AFTER INITIAL") +
                          # finitialize then sets up the matrix once (BEFORE BREAKPOINT)
-                         self.ba_lines("BEFORE BREAKPOINT") + self.ba_lines("BEFORE STEP"))
+                         self.ba_lines("BEFORE BREAKPOINT") + self.initial_current() +
+                         self.ba_lines("BEFORE STEP"))
         bp = mod.block("BREAKPOINT")
         solves = []
         if bp is not None:
@@ -762,6 +763,14 @@ class _Compiler:
             nonnegative=tuple(n for n in self.param_names
                               if _CONDUCTANCE.match(mod.parameter_units.get(n, ""))),
             doc=mod.title)
+
+    def initial_current(self):
+        """finitialize's matrix set-up evaluates BREAKPOINT's current (twice, as every step):
+        only what it draws from RANDOM streams outlives it, so only then is it run here."""
+        bp = self.mod.block("BREAKPOINT")
+        if not self.randoms or bp is None:
+            return []
+        return [self.current_body([s for s in bp.body if not isinstance(s, Solve)])]
 
     def state_defaults(self):
         """Before INITIAL a STATE x starts at x0 where the file declares x0 (a PARAMETER or
