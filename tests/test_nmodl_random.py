@@ -291,3 +291,34 @@ def test_refusals(mods, tmp_path):
         assert "bad.mod:" in str(err.value)
     with pytest.raises(ns.ParameterError, match="give the stream"):
         mech(mods, "rndf").function("uni")()
+
+
+def test_random_is_refused_by_name_on_the_gpu(mods):
+    """The streams' Philox runs in the CPU kernels only: named when GPU kernels are
+    generated."""
+    from neurosim.codegen_cuda import cuda_kernel_source
+    with pytest.raises(ValueError, match="mechanism 'noisy': RANDOM rn .* CPU backend only"):
+        cuda_kernel_source([mech(mods, "noisy")], [[]])
+
+
+def test_streams_survive_a_checkpoint(mods, tmp_path):
+    """A stream's ids and sequence are parameters of its instance: a checkpoint holds them,
+    and a restored run draws on where the first left off."""
+    noisy = mech(mods, "noisy")
+
+    def build():
+        cell = ns.Cell(ns.Morphology.cable(20.0, 20.0, type="soma"), v_init=-65.0)
+        cell.insert(noisy)
+        return ns.Simulation(cell, dt=DT)
+
+    whole = build()
+    u = whole.record("u_noisy", (0, 0.5))
+    whole.run(2.0)
+    half = build()
+    half.run(1.0)
+    half.checkpoint(str(tmp_path / "state.h5"))
+    again = ns.Simulation.restore(str(tmp_path / "state.h5"), mechanisms=[noisy])
+    assert again.random("noisy.ru", (0, 0.5)).get_seq() == 2 * (1 + 40)
+    rest = again.record("u_noisy", (0, 0.5))
+    again.run(2.0)
+    np.testing.assert_array_equal(rest.values, u.values[40:])
