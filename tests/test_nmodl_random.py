@@ -281,7 +281,9 @@ def test_refusals(mods, tmp_path):
            "takes a RANDOM variable and 0 or 1": "FUNCTION f() { f = random_negexp(r, 1, 2) }",
            "has no value": "FUNCTION f() { f = random_setseq(r, 0) }",
            "not in an equation": "STATE { x }\nBREAKPOINT { SOLVE d METHOD cnexp }\n"
-                                 "DERIVATIVE d { x' = random_uniform(r) }"}
+                                 "DERIVATIVE d { x' = random_uniform(r) }",
+           "'r_seq' is declared elsewhere (neurosim names the stream's ids and sequence "
+           "r_id1 .. r_block_id3)": "ASSIGNED { r_seq }"}
     for expect, body in bad.items():
         path = tmp_path / "bad.mod"
         path.write_text("NEURON { SUFFIX bad RANDOM r }\n" + body + "\n")

@@ -254,7 +254,7 @@ class Mechanism:
                  self.setup, repr(self.assigned), repr(self.ions), self.helpers,
                  self.net_receive, repr(self.net_receive_args), repr(self.written_parameters),
                  repr(self.uses_net_send), repr(self.uses_for_netcons), self.net_receive_init,
-                 repr(self.uses_net_event), repr(self.geometric), repr(self.function_tables), repr(self.randoms),
+                 repr(self.uses_net_event), repr(self.geometric), repr(self.function_tables),
                  repr(sorted(self.rename.items())), repr(self.diffusion)]
         return "\n".join(parts)
 

@@ -152,7 +152,7 @@ class _Compiler:
                     raise NmodlError(self.fn, mod.pos.get(f"random {r}"),
                                      f"RANDOM {r}: {n!r} is declared elsewhere" +
                                      ("" if n == r else " (neurosim names the stream's ids "
-                                      "and sequence {r}_id1 .. {r}_seq)"))
+                                      f"and sequence {r}_id1 .. {r}_block_id3)"))
             for f, d in zip(random123.FIELDS, RANDOM_DEFAULTS):
                 self.random_defaults[f"{r}_{f}"] = d
                 self.param_names.append(f"{r}_{f}")
@@ -380,10 +380,7 @@ class _Compiler:
         state = self.stream(e, nargs)
         args = [self.expr(a, scope) for a in e.args[1:]]
         args += [repr(d) for d in defaults[len(args):]]
-        if e.func in ("random_ipick", "random_dpick"):
-            f = {"random_ipick": "ipick", "random_dpick": "dblpick"}[e.func]
-        else:
-            f = e.func[len("random_"):]
+        f = {"random_dpick": "dblpick"}.get(e.func, e.func[len("random_"):])
         if self._hoisted is None:
             raise NmodlError(self.fn, e.pos, f"{e.func} advances its stream: it can be used "
                                              "in a statement, not in an equation")
