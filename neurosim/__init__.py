@@ -19,6 +19,7 @@ from .connectivity import (AllToAll, DistanceDependent, FixedInDegree, FixedProb
 from .errors import (LocationError, MechanismError, MorphologyError, NeurosimError,
                      NumericalInstabilityError, ParameterError)
 from .mechanisms import Mechanism, load_catalogue
+from .mechanisms.random123 import Random123
 from .morphology import Morphology, Section
 from .network import Network
 from .recipe import Connection, GapJunction, PoissonDrive, Recipe, SpikeSource
@@ -30,7 +31,7 @@ __version__ = "0.1.0"
 __all__ = ["AllToAll", "DistanceDependent", "FixedInDegree", "FixedProbability",
            "FixedTotalNumber", "LogNormal",
            "Normal", "Uniform", "Cell", "IClamp", "DLambda", "MaxLength", "NSeg", "Distance", "Mechanism",
-           "load_catalogue",
+           "load_catalogue", "Random123",
            "Morphology", "Network", "Connection", "GapJunction", "PoissonDrive", "Recipe",
            "SpikeSource",
            "Section", "Simulation", "Spikes", "Trace", "NeurosimError", "MorphologyError",

@@ -24,7 +24,7 @@ import numba
 
 from . import epochs, events, fastmath, solver
 from . import diffusion, drive
-from .mechanisms import linalg
+from .mechanisms import linalg, random123
 
 _RESERVED = {"v", "dt", "celsius", "math", "np"}   # i, g: outputs of `current`
 # Names the kernel module defines or imports and the placeholders codegen substitutes: a
@@ -488,7 +488,7 @@ from numba import njit, prange
 
 from neurosim import epochs
 from neurosim.fastmath import fexp
-from neurosim.mechanisms import linalg
+from neurosim.mechanisms import linalg, random123
 from neurosim.solver import block_solve_range, hines_solve_range
 
 device_function = njit(cache=True, nogil=True, error_model="numpy")
@@ -725,7 +725,8 @@ def load_kernel(mechs, aux_names, parallel=False):
     src = kernel_source(mechs, aux_names, parallel)
     key = hashlib.sha256("\n".join(
         [src, numba.__version__, sys.version]
-        + [inspect.getsource(module) for module in (solver, fastmath, linalg, epochs, events)]
+        + [inspect.getsource(module) for module in (solver, fastmath, linalg, random123, epochs,
+                                                      events)]
         + [m.fingerprint() for m in mechs]).encode()).hexdigest()[:20]
     return load_module(src, "kernel", key)
 
@@ -737,5 +738,6 @@ def load_helpers(mech):
            "\n\n" + LOCAL_ARRAY_CPU.sub(r"np.empty(\1)", mech.helpers) + "\n")
     src = _uncached_if_recursive(src, mech.helpers)
     key = hashlib.sha256("\n".join([src, inspect.getsource(fastmath), inspect.getsource(linalg),
+                                    inspect.getsource(random123),
                                     numba.__version__, sys.version]).encode()).hexdigest()[:20]
     return load_module(src, "helpers", key)

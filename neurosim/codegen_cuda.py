@@ -54,6 +54,9 @@ def cuda_kernel_source(mechs, aux_names):
         if mech.diffusion:
             raise ValueError(f"mechanism {mech.name!r}: LONGITUDINAL_DIFFUSION runs on the "
                              "CPU backend only")
+        if mech.randoms:
+            raise ValueError(f"mechanism {mech.name!r}: RANDOM {mech.randoms[0]} (NEURON's "
+                             "Random123 streams) runs on the CPU backend only")
         margs = mechanism_args(j, mech, names)
         # the time is the device's step (_clock[0]) and the phase's shift: a step's
         # middle for currents, its end for states (every step's launches alike)

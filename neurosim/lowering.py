@@ -110,6 +110,7 @@ class LoweredModel:
     stim_amp: np.ndarray
     cells: list = field(default_factory=list)
     ions: dict = field(default_factory=dict)     # ion name -> IonTable
+    streams: int = 0                             # RANDOM streams numbered (_number_streams)
     group_node: np.ndarray = None  # cell groups: group g owns nodes [group_node[g], [g+1])
 
     @property
@@ -151,7 +152,7 @@ GROUP_NODES = 16384
 MIN_GROUPS = 4
 
 
-def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS):
+def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS, streams=0):
     """Lower a list of Cells into one LoweredModel (node indices are global).  Cells that are
     the same Cell object (one template, many gids) are lowered once.
 
@@ -175,6 +176,7 @@ def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS):
         shape[ci] = done[id(cell)]["shape"]
         part = _placed(done[id(cell)], offset)
         part["node_cell"] = np.full(part["n"], ci, dtype=np.int64)
+        streams = _number_streams(part, offset, streams)
         parts.append(part)
         offset += part["n"]
 
@@ -195,6 +197,7 @@ def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS):
         stim_dur=np.array([s[2] for s in stims], dtype=float),
         stim_amp=np.array([s[3] for s in stims], dtype=float),
         cells=list(cells), ions=ions)
+    model.streams = streams
     return _group_order(model, cell_groups(model, coupled, group_nodes, min_groups, shape),
                         shape)
 
@@ -255,10 +258,57 @@ def split_static(model):
     return tables, d, rhs
 
 
-def artificial_tables(artificial):
-    """Mechanism tables for artificial cells {gid: (mechanism, params)}: no nodes (-1)."""
+def streams_at_load(mechanisms):
+    """The RANDOM streams NEURON makes when it loads the mechanisms (before any instance):
+    hoc_register_tolerance allocates a dummy instance of each mechanism with STATEs
+    (init.cpp), whose RANDOMs take the first ids, in nrnivmodl's order of registration (the
+    files' sorted names: here the mechanisms')."""
+    return sum(len(m.randoms) for m in sorted(mechanisms, key=lambda m: m.name) if m.states)
+
+
+def _number_streams(part, offset, made):
+    """NEURON's default ids of RANDOM streams, (1, 0, k) for the k-th stream it creates
+    (nrnran123_newstream(): ++id3), given to the instances of a cell's mechanisms that kept
+    id3 -1 (not set by the user): ``made`` streams were created before.  The order is
+    NEURON's for a script that inserts the mechanisms in the order of the cell's first
+    inserts, section by section, then creates its point processes in the order added:
+    NEURON's insert allocates a section's segments last to first (mech_insert1), and an
+    instance its RANDOMs in declaration order.  The number of streams made after."""
+    for name, mt in part["mechs"].items():
+        mech = mt["mech"]
+        if not mech.randoms:
+            continue
+        n, nv = len(mt["nodes"]), len(mech.randoms)
+        order = np.arange(n)
+        if mech.kind == "density":
+            local = mt["nodes"] - offset
+            order = np.lexsort((-part["x"][local], part["section"][local]))
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        params = mt["params"].copy()       # (a cell's copies share their template's)
+        names = list(mech.parameters)
+        for j, r in enumerate(mech.randoms):
+            ids = made + rank * nv + j + 1.0
+            for f in ("id3", "block_id3"):
+                row = params[names.index(f"{r}_{f}")]
+                row[row == -1.0] = ids[row == -1.0]
+        part["mechs"][name] = dict(mt, params=params)
+        made += n * nv
+    return made
+
+
+def artificial_tables(artificial, streams=0):
+    """Mechanism tables for artificial cells {gid: (mechanism, params)}: no nodes (-1); the
+    RANDOM streams of those ids left to NEURON's default numbered, in gid order, after the
+    ``streams`` made before."""
     groups = {}
     for gid, (mech, params) in sorted(artificial.items()):
+        params = dict(params)
+        for j, r in enumerate(mech.randoms):
+            for f in ("id3", "block_id3"):
+                if params.get(f"{r}_{f}", -1.0) == -1.0:
+                    params[f"{r}_{f}"] = streams + j + 1.0
+        streams += len(mech.randoms)
         groups.setdefault(mech.name, (mech, []))[1].append((gid, params))
     tables = []
     for mech, members in groups.values():

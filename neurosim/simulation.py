@@ -17,7 +17,7 @@ from .cell import Cell
 from .errors import LocationError, NumericalInstabilityError, ParameterError
 from .events import (EventQueue, by_source, check_delays, check_lead_delays, nest_stamps,
                      nest_timing)
-from .lowering import artificial_tables, lower
+from .lowering import artificial_tables, lower, streams_at_load
 from .network import Network
 from .parallel import SpikeRoute, default_comm, owner_of, partition
 from .recipe import Recipe, build_local, build_network
@@ -148,9 +148,13 @@ class Simulation:
             from .memory import check, estimate
             share = net.n_connections // self.comm.size
             check(estimate(self.cells, len(self.local) - len(self.cells), share), self.comm)
-        self.model = lower(self.cells, coupled)
+        cells = {id(c): c for c in net.cells.values()}.values()
+        used = [x.mechanism for c in cells for x in getattr(c, "inserts", []) +
+                getattr(c, "synapses", [])] + [m for m, _ in net.artificial.values()]
+        used = {m.name: m for m in used}.values()
+        self.model = lower(self.cells, coupled, streams=streams_at_load(used))
         self.model.mechanisms += artificial_tables(
-            {g: v for g, v in net.artificial.items() if g in self.local})
+            {g: v for g, v in net.artificial.items() if g in self.local}, self.model.streams)
         for t in self.model.mechanisms:
             if t.mechanism.uses_net_event:   # its net_event is a spike of its cell's gid
                 t.event_gids = self.gids[self.model.node_cell[t.nodes]].astype(np.int64)
@@ -510,6 +514,44 @@ class Simulation:
         self.backend.set_probes([(r, p[1]) for r, p in probes if p[0] == "v"],
                                 [(r,) + p[1:] for r, p in probes if p[0] == "state"],
                                 [(r,) + p[1:] for r, p in probes if p[0] == "ion"])
+
+    def random(self, variable, location=None, cell=0):
+        """The RANDOM stream ``variable`` (``"rng_mech"``, NEURON style, or ``"mech.rng"``) of
+        the instance at ``location`` (``(section_id, x)``, a point process's label, or None
+        for an artificial cell) of ``cell``: a :class:`~neurosim.Random123` that reads and
+        writes the simulation's stream, as NEURON's ``seg.mech.rng``: ``set_ids``,
+        ``set_seq``, ``get_ids``, ``get_seq``, ``uniform``, or given to the mechanism's
+        FUNCTIONs (``mech.function("f")(rng=stream)``).  On this process's cells."""
+        from .mechanisms.random123 import N_VARS, Random123
+        if "." in variable:
+            mech_name, name = variable.split(".", 1)
+        else:                   # rng_mech: the longest mechanism name that ends it
+            mech_name = max([t.name for t in self.backend.tables
+                             if variable.endswith("_" + t.name)], key=len, default="")
+            name = variable[:-len(mech_name) - 1]
+        gid = int(cell)
+        if gid in self.network.artificial:
+            where = [(j, t.gids == gid) for j, t in enumerate(self.backend.tables)
+                     if t.gids is not None]
+        elif isinstance(location, str):
+            ci = self._index_of[gid]
+            where = [(j, np.array([lab == (ci, location) for lab in t.labels]))
+                     for j, t in enumerate(self.backend.tables) if t.labels is not None]
+        else:
+            node = self.model.locate(location, self._index_of[gid])
+            where = [(j, t.nodes == node) for j, t in enumerate(self.backend.tables)]
+        where = [(j, np.flatnonzero(hit)) for j, hit in where
+                 if self.backend.tables[j].name == mech_name and np.any(hit)]
+        if not where:
+            raise ParameterError(f"no mechanism {mech_name!r} at {location!r} of cell {gid}")
+        j, inst = where[0][0], int(where[0][1][0])
+        table = self.backend.tables[j]
+        mech = table.mechanism
+        if name not in mech.randoms:
+            raise ParameterError(f"mechanism {mech.name!r} has no RANDOM {name!r}; it has "
+                                 f"{list(mech.randoms)}")
+        row = list(mech.parameters).index(f"{name}_id1")
+        return Random123(state=table.params[row:row + N_VARS, inst])
 
     def _ion_field(self, variable):
         """(ion, field index) for an ion variable such as ``cai``, ``ena`` or ``ica``."""

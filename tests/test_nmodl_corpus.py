@@ -5,6 +5,7 @@ traces; neurosim runs every mechanism of a corpus in one network: one kernel com
 
 A file is either loaded or refused by name with ``file:line:column``."""
 
+import hashlib
 import os
 import re
 import shutil
@@ -197,7 +198,7 @@ REPORT = {}
 EXPECTED = {
     "baaiworm": (23, 23, 23, 23, 0),
     "hnn-core": (10, 10, 7, 7, 0),
-    "nmodl-usecases": (91, 85, 71, 72, 6),
+    "nmodl-usecases": (91, 86, 72, 73, 5),
 }
 # mechanisms NEURON itself cannot run at fixed step dt = 0.025 ms (why)
 NEURON_FAILS = {
@@ -260,6 +261,30 @@ def test_statements_after_the_equations_of_a_derivative_block(tmp_path):
     sim.run(10.0)
     np.testing.assert_allclose(rec.values[1:], cai.values[1:], rtol=1e-12)
     assert cai.values[-1] < cai.values[0]
+
+
+def random_use_case_hashes():
+    """nmodl-usecases/random/test_random_variable.py's check on neurosim: the sha256 of 1000
+    negexp() draws at x = 0.34 and 0.74 of a 10-segment section (the streams NEURON gives
+    those instances), and the use case's expected hashes (read from its script)."""
+    folder = shared(*CORPORA["nmodl-usecases"], "random")
+    expected = re.findall(r'"([0-9a-f]{64})"', (folder / "test_random_variable.py").read_text())
+    m = ns.Mechanism.from_nmodl(str(folder / "random_variable.mod"))
+    cell = ns.Cell(ns.Morphology.cable(100.0, 2.0, type="soma"), discretization=ns.NSeg(10))
+    cell.insert(m)
+    sim = ns.Simulation(cell, dt=DT)
+    negexp = m.function("negexp")
+    got = []
+    for x in (0.34, 0.74):
+        rng = sim.random("rng_random_variable", (0, x))
+        text = " ".join(f"{negexp(rng=rng):.10e}" for _ in range(1000))
+        got.append(hashlib.sha256(text.encode()).hexdigest())
+    return got, expected
+
+
+def test_random_use_case_draws_as_neuron():
+    got, expected = random_use_case_hashes()
+    assert len(expected) == 2 and got == expected
 
 
 def test_net_send_use_case_toggles_at_its_times():

@@ -77,6 +77,8 @@ class Mechanism:
                                          # into the matrix once instead of a loop per step
     setup: str = ""                      # per-step lines before the instance loop
     aux: Callable = None                 # aux(celsius, use_tables) -> {name: ndarray}
+    randoms: tuple = ()                  # RANDOM streams: parameters <name>_id1 .. (see
+    #                                      neurosim/mechanisms/random123.py)
     geometric: tuple = ()                # parameters the segment gives (diam, µm): set when
     #                                      the cell is lowered, never by the user
     nonnegative: tuple = ()              # parameters that must be >= 0

@@ -22,6 +22,7 @@ import os
 import re
 
 from ...codegen import KERNEL_NAMES
+from .. import random123
 from ..base import IonUse, Mechanism
 from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, Element, FluxIn,
                      From, ForNetcons, If, LinearEq, Local, LongDiffusion, Name, NetInitial,
@@ -37,10 +38,19 @@ MATH = {"exp": "math.exp", "log": "math.log", "log10": "math.log10", "sqrt": "ma
         "asin": "math.asin", "acos": "math.acos", "atan2": "math.atan2", "floor": "math.floor",
         "ceil": "math.ceil", "fmin": "min", "fmax": "max", "pow": None, "exprelr": None}
 NEEDS_EVENTS = {"net_send", "net_event", "net_move"}
+# NEURON's functions of a RANDOM stream (nrnran123's): name -> (numbers of arguments after the
+# stream, the defaults of those left out)
+RANDOM_DRAWS = {"random_uniform": ((0, 2), (0.0, 1.0)), "random_negexp": ((0, 1), (1.0,)),
+                "random_normal": ((0, 2), (0.0, 1.0)), "random_ipick": ((0,), ()),
+                "random_dpick": ((0,), ())}
+RANDOM_SETS = {"random_setseq": 1, "random_setids": 3}
+# a stream's per-instance numbers (random123.FIELDS) and their defaults: NEURON's
+# (1, rank 0, id3) with id3 -1 until the simulation numbers the instances (lowering)
+RANDOM_DEFAULTS = (1.0, 0.0, -1.0, 0.0, 1.0, 0.0, -1.0)
 # NMODL names that generated Python cannot use as they are (keywords, builtins, the kernel's
 # own names; i and g are the outputs of the current body): renamed with a trailing "_"
 _PY_RESERVED = (set(keyword.kwlist) | {n for n in dir(builtins) if not n.startswith("_")} |
-                KERNEL_NAMES | {"i", "g"})
+                KERNEL_NAMES | {"i", "g", "random123"})
 _NEWTON_TOL = 1e-12
 _NEWTON_MAXIT = 50
 
@@ -132,6 +142,20 @@ class _Compiler:
         # EXTERNAL x: NEURON's hoc global x (another mechanism's GLOBAL, gbl_src); neurosim
         # has no hoc globals: a parameter of this mechanism, set like any other, read-only
         self.param_names += [n for n in mod.externals if n not in self.param_names]
+        self.randoms = list(mod.randoms)
+        self.random_defaults = {}
+        for r in self.randoms:
+            declared = (set(mod.parameters) | set(mod.assigned) | set(mod.states) |
+                        set(mod.pointers) | set(mod.constants) | set(self.functions))
+            for n in [r] + [f"{r}_{f}" for f in random123.FIELDS]:
+                if n in declared or n in self.param_names:
+                    raise NmodlError(self.fn, mod.pos.get(f"random {r}"),
+                                     f"RANDOM {r}: {n!r} is declared elsewhere" +
+                                     ("" if n == r else " (neurosim names the stream's ids "
+                                      f"and sequence {r}_id1 .. {r}_block_id3)"))
+            for f, d in zip(random123.FIELDS, RANDOM_DEFAULTS):
+                self.random_defaults[f"{r}_{f}"] = d
+                self.param_names.append(f"{r}_{f}")
         written_conc = {v for use in self.ions for v in use.writes
                         if use.field(v) in ("ci", "co")}
         self.states = [n for n in mod.states if n not in written_conc]
@@ -264,6 +288,9 @@ class _Compiler:
     def name_ref(self, name, pos, scope):
         if name in scope:
             return self.py(name)
+        if name in self.randoms:
+            raise NmodlError(self.fn, pos, f"RANDOM {name} is a stream: it is only the first "
+                                           "argument of the random_... functions")
         if name in self.constants:
             return repr(float(self.constants[name]))
         if name in self.known:
@@ -286,6 +313,10 @@ class _Compiler:
                     e.args[0].id not in self.pointers:
                 raise NmodlError(self.fn, e.pos, "nrn_pointing takes a POINTER variable")
             return "1.0"
+        if e.func in RANDOM_DRAWS:
+            return self.random_draw(e, scope)
+        if e.func in RANDOM_SETS:
+            raise NmodlError(self.fn, e.pos, f"{e.func} has no value: call it as a statement")
         args = [self.expr(a, scope) for a in e.args]
         if e.func in self.functions:
             f = self.functions[e.func]
@@ -330,6 +361,42 @@ class _Compiler:
         if e.func in MATH:
             return f"{MATH[e.func]}({', '.join(args)})"
         raise NmodlError(self.fn, e.pos, f"undefined function {e.func!r}")
+
+    def stream(self, e, nargs):
+        """The per-instance variables of the RANDOM stream that ``e``'s first argument names
+        (python names, random123.FIELDS' order), after checking its number of arguments."""
+        if not e.args or not isinstance(e.args[0], Name) or e.args[0].id not in self.randoms:
+            raise NmodlError(self.fn, e.pos, f"{e.func}'s first argument must be a RANDOM "
+                                             "variable")
+        if len(e.args) - 1 not in nargs:
+            raise NmodlError(self.fn, e.pos, f"{e.func} takes a RANDOM variable and " +
+                             " or ".join(str(n) for n in nargs) + " more argument(s)")
+        return [self.py(f"{e.args[0].id}_{f}") for f in random123.FIELDS]
+
+    def random_draw(self, e, scope):
+        """A draw from a stream (nrnran123's uniform, negexp, normal, ipick, dblpick): a line
+        of its own before the statement (it advances the stream's sequence)."""
+        nargs, defaults = RANDOM_DRAWS[e.func]
+        state = self.stream(e, nargs)
+        args = [self.expr(a, scope) for a in e.args[1:]]
+        args += [repr(d) for d in defaults[len(args):]]
+        f = {"random_dpick": "dblpick"}.get(e.func, e.func[len("random_"):])
+        if self._hoisted is None:
+            raise NmodlError(self.fn, e.pos, f"{e.func} advances its stream: it can be used "
+                                             "in a statement, not in an equation")
+        value = f"_rv{len(self._hoisted)}"
+        self._hoisted.append(f"{value}, {', '.join(state)} = random123.{f}("
+                             f"{', '.join(args + state)}, 0.0)")
+        return value
+
+    def random_set(self, call, scope):
+        """random_setseq(r, seq * 4 + which) and random_setids(r, id1, id2, id3)."""
+        state = self.stream(call, (RANDOM_SETS[call.func],))
+        args = [self.expr(a, scope) for a in call.args[1:]]
+        if call.func == "random_setseq":
+            return (f"{state[3]}, {', '.join(state[4:])} = "
+                    f"random123.setseq({args[0]}, {', '.join(state[:3])})")
+        return f"{', '.join(state[:3])} = random123.setids({', '.join(args)})"
 
     # ------------------------------------------------------------------ analysis
     def signature(self, fname):
@@ -400,6 +467,10 @@ class _Compiler:
                 if e.func == "at_time":
                     read("t")
                     read("dt")
+                if (e.func in RANDOM_DRAWS or e.func in RANDOM_SETS) and e.args and \
+                        isinstance(e.args[0], Name) and e.args[0].id in self.randoms:
+                    for f in random123.FIELDS:
+                        write(f"{e.args[0].id}_{f}")
                 if e.func in self.functions:
                     r, w = self.signature(e.func)
                     for n in r:
@@ -538,6 +609,8 @@ class _Compiler:
         return out
 
     def call_stmt(self, call, scope):
+        if call.func in RANDOM_SETS:
+            return self.random_set(call, scope)
         if call.func == "net_event":
             # a spike at the given time of this artificial cell's gid, or of the gid of the
             # cell a point process is on (NEURON: to the NetCons whose source it is)
@@ -632,7 +705,8 @@ class _Compiler:
         init = "\n".join(self.constructor() + self.ba_lines("BEFORE INITIAL") +
                          self.state_defaults() + [init] + self.ba_lines("AFTER INITIAL") +
                          # finitialize then sets up the matrix once (BEFORE BREAKPOINT)
-                         self.ba_lines("BEFORE BREAKPOINT") + self.ba_lines("BEFORE STEP"))
+                         self.ba_lines("BEFORE BREAKPOINT") + self.initial_current() +
+                         self.ba_lines("BEFORE STEP"))
         bp = mod.block("BREAKPOINT")
         solves = []
         if bp is not None:
@@ -659,6 +733,7 @@ class _Compiler:
         for n in self.param_names:
             value = mod.parameters[n][0] if n in mod.parameters else None
             defaults[n] = 0.0 if value is None else float(value)
+        defaults.update(self.random_defaults)
         receive, receive_args, receive_init = self.net_receive()
         if getattr(self, "uses_ghk", False):
             helpers.insert(0, _DECORATOR + _GHK.format(name=self.fname("nrn_ghk")))
@@ -681,10 +756,18 @@ class _Compiler:
             diffusion=tuple(self.diffusion),
             functions={n: (f.kind, tuple(f.args)) + tuple(map(tuple, self.signature(n)))
                        for n, f in self.functions.items()},
-            geometric=tuple(self.geometric),
+            geometric=tuple(self.geometric), randoms=tuple(self.randoms),
             nonnegative=tuple(n for n in self.param_names
                               if _CONDUCTANCE.match(mod.parameter_units.get(n, ""))),
             doc=mod.title)
+
+    def initial_current(self):
+        """finitialize's matrix set-up evaluates BREAKPOINT's current (twice, as every step):
+        only what it draws from RANDOM streams outlives it, so only then is it run here."""
+        bp = self.mod.block("BREAKPOINT")
+        if not self.randoms or bp is None:
+            return []
+        return [self.current_body([s for s in bp.body if not isinstance(s, Solve)])]
 
     def state_defaults(self):
         """Before INITIAL a STATE x starts at x0 where the file declares x0 (a PARAMETER or

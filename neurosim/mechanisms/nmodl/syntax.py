@@ -234,6 +234,7 @@ class ModFile:
     arrays: dict = field(default_factory=dict)        # array variable -> its size
     function_tables: dict = field(default_factory=dict)   # FUNCTION_TABLE name -> (nargs, pos)
     externals: list = field(default_factory=list)     # EXTERNAL names
+    randoms: list = field(default_factory=list)       # RANDOM names (Random123 streams)
     unsupported: list = field(default_factory=list)   # Unsupported
     pos: dict = field(default_factory=dict)           # what -> pos, for messages
 
@@ -643,7 +644,7 @@ def _merge(mod, inc):
     included file's name (a 3-tuple (line, column, file)) for later messages."""
     _tag_positions(inc, inc.filename)
     for name in ("ions", "nonspecific", "electrode_current", "range", "globals", "blocks",
-                 "pointers", "unsupported", "externals"):
+                 "pointers", "unsupported", "externals", "randoms"):
         getattr(mod, name).extend(getattr(inc, name))
     for name in ("unit_constants", "parameters", "parameter_units", "constants", "assigned",
                  "states", "top_locals", "pos", "arrays", "function_tables"):
@@ -761,7 +762,10 @@ def _neuron_block(mod, item):
         elif kind == "external":
             mod.externals += names
             mod.pos.update({f"external {n}": pos for n in names})
-        elif kind in ("bbcorepointer", "random_"):
-            mod.unsupported.append(Unsupported(kind.rstrip("_").upper(), pos))
+        elif kind == "random_":
+            mod.randoms += names
+            mod.pos.update({f"random {n}": pos for n in names})
+        elif kind == "bbcorepointer":
+            mod.unsupported.append(Unsupported("BBCOREPOINTER", pos))
         elif kind == "verbatim":
             mod.unsupported.append(Unsupported("VERBATIM", pos))
