@@ -185,9 +185,10 @@ class Network:
     def connect_rule(self, sources, targets, rule, synapse=None, weight=0.0, delay=1.0):
         """Connect gids ``sources`` to gids ``targets`` by ``rule`` (AllToAll,
         FixedProbability, FixedInDegree, FixedTotalNumber, DistanceDependent) onto
-        ``synapse`` (a label; None for artificial targets).  ``weight`` and ``delay``: a number, an array over the
-        connections made (in target order, then source order), or a distribution
-        (ns.Normal, ns.Uniform, ns.LogNormal).  Returns the number of connections made."""
+        ``synapse`` (a label; None for artificial targets).  ``weight`` and ``delay``: a
+        number, an array over the connections made (in target order, then source order), or
+        a distribution (ns.Normal, ns.Uniform, ns.LogNormal).  Returns the number of
+        connections made."""
         from .connectivity import STREAM_CONNECT, STREAM_DELAY, STREAM_WEIGHT, rng, values
         sources = self._gids(sources, "source")
         targets = self._gids(targets, "target").tolist()
