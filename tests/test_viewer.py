@@ -404,25 +404,42 @@ def test_live_view_bad_input_is_a_clear_error(monkeypatch):
 
 
 # ---------------------------------------------------------------------- a real window
-@pytest.fixture(scope="module")
-def x_display():
-    """A virtual X display (Xvfb, from Debian; .ci/run installs it) for a real window."""
+@pytest.fixture
+def x_display(tmp_path):
+    """A virtual X display (Xvfb, from Debian; .ci/run installs it) for a real window: one
+    server per test, started with -noreset (a server that resets when its last client leaves
+    was once gone by the second test), its log kept for the failure message."""
     import os
     import shutil
     import subprocess
     xvfb = shutil.which("Xvfb")
     assert xvfb, "Xvfb is needed for the window's tests: apt-get install xvfb"
+    log = tmp_path / "xvfb.log"
     read, write = os.pipe()
-    server = subprocess.Popen([xvfb, "-displayfd", str(write), "-screen", "0", "1024x768x24",
-                               "-nolisten", "tcp"], pass_fds=(write,),
-                              stderr=subprocess.DEVNULL)
+    with open(log, "w") as stderr:
+        server = subprocess.Popen([xvfb, "-displayfd", str(write), "-screen", "0",
+                                   "1024x768x24", "-nolisten", "tcp", "-noreset"],
+                                  pass_fds=(write,), stderr=stderr)
     os.close(write)
     with os.fdopen(read) as f:
         number = f.readline().strip()
-    assert number, "Xvfb did not start"
-    yield f":{number}"
+    assert number, f"Xvfb did not start: {log.read_text()}"
+    yield XServer(f":{number}", server, log)
     server.terminate()
     server.wait(timeout=10)
+
+
+class XServer(str):
+    """The display name, with the server's process and log for a failure's message."""
+
+    def __new__(cls, name, process, log):
+        display = super().__new__(cls, name)
+        display.process, display.log = process, log
+        return display
+
+    def state(self):
+        alive = "running" if self.process.poll() is None else f"exited {self.process.returncode}"
+        return f"Xvfb {self} {alive}; its log:\n{self.log.read_text()}"
 
 
 def window_script(display, mode, config, tmp_path):
@@ -437,7 +454,7 @@ def window_script(display, mode, config, tmp_path):
                                                         "window.py"), mode, str(config),
                            str(out)], env={**env, "DISPLAY": display}, capture_output=True,
                           text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr + display.state()
     return json.loads(out.read_text())
 
 
