@@ -1,5 +1,6 @@
 """A reader for NEURON hoc cell templates (the subset NeuroML exports and model repositories
-use), producing a :class:`~neurosim.morphology.Morphology` and a :class:`~neurosim.cell.Cell`.
+use), producing a :class:`~neurosim.description.morphology.Morphology` and a
+:class:`~neurosim.description.cell.Cell`.
 
 It is a reader, not an interpreter.  It understands ``begintemplate``/``endtemplate``,
 ``public``/``objref``/``external`` declarations, ``create`` (also arrays), ``connect``,
@@ -1201,7 +1202,7 @@ def to_morphology(tpl, section_type=None):
     alone, which this reproduces).  Types come from the name (soma*, axon*, dend*, apic*),
     else from a SectionList whose name says (soma_group, axon_group, dendrite_group ...),
     else dend; ``section_type(name) -> code or name`` overrides."""
-    from neurosim.morphology import Morphology, Section, _sonata_order, type_code
+    from neurosim.description.morphology import Morphology, Section, _sonata_order, type_code
     secs = tpl.sections
     index = {id(s): k for k, s in enumerate(secs)}
     roots = [s.name for s in secs if s.parent is None]
@@ -1264,10 +1265,10 @@ def to_morphology(tpl, section_type=None):
 
 
 def read_hoc(path, template=None, args=(), v_init=-65.0, section_type=None):
-    """A :class:`~neurosim.cell.Cell` from a hoc template, with ``cell.section_names``
+    """A :class:`~neurosim.description.cell.Cell` from a hoc template, with ``cell.section_names``
     (hoc name -> section id) and ``cell.hoc`` (the :class:`HocTemplate`)."""
-    from neurosim.cell import Cell
-    from neurosim.discretization import NSeg
+    from neurosim.description.cell import Cell
+    from neurosim.description.discretization import NSeg
     tpl = read_template(path, template, args)
     morph, names = to_morphology(tpl, section_type)
     by_id = {names[s.name]: s for s in tpl.sections}

@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from neurosim.errors import MorphologyError
-from neurosim.morphology import SOMA, Morphology, Section, _sonata_order
+from neurosim.description.morphology import SOMA, Morphology, Section, _sonata_order
 
 
 def read_morphology(path):

@@ -9,7 +9,7 @@
 Each Simulation call (an epoch) appends its samples and flushes the file, so a run that
 stops early leaves everything recorded until then.  ``Trace.values`` and ``Spikes.times``
 read back from the file.  Under MPI rank 0 writes the file with every rank's samples (the
-other ranks forward theirs after every call: ``neurosim.recording.share``); spikes are
+other ranks forward theirs after every call: ``neurosim.run.recording.share``); spikes are
 written call by call in (time, gid) order, so the file is the same for any rank count.
 """
 

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 import neurosim as ns
-from neurosim.compilation import Stopwatch
+from neurosim.kernels.compilation import Stopwatch
 
 
 def _peak_memory_mb():

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import neurosim as ns
+from neurosim.description.connectivity import rng
 
 POPULATIONS = ("L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I")
 N_FULL = np.array([20683, 5834, 21915, 5479, 4850, 1065, 14395, 2948])
@@ -129,7 +130,7 @@ def microcircuit(scale=0.1, k_scale=None, background="poisson", seed=1, dt=0.1):
     for i, name in enumerate(POPULATIONS):
         n = int(p["n"][i])
         # keyed on the population's index: the same V_m whoever builds the network
-        g = ns.connectivity.rng(seed, i, STREAM_V0)
+        g = rng(seed, i, STREAM_V0)
         pops[name] = net.add_cells(ns.models.LIF(**NEURON, I_e=float(p["dc"][i])), n=n,
                                    V_init=g.normal(V0_MEAN[i], V0_SD[i], n))
     for t, target in enumerate(POPULATIONS):

@@ -11,30 +11,31 @@
     sim.run(200.0)
 """
 
-from . import compilation  # noqa: F401  (times Numba's compiles from the start)
-from .cell import Cell, IClamp
-from .discretization import DLambda, MaxLength, NSeg
-from .connectivity import (AllToAll, DistanceDependent, FixedInDegree, FixedProbability,
-                           FixedTotalNumber, LogNormal, Normal, Uniform)
+from neurosim.kernels import compilation  # noqa: F401  (times Numba's compiles from the start)
+from neurosim.description.cell import Cell, IClamp
+from neurosim.description.discretization import DLambda, MaxLength, NSeg
+from neurosim.description.connectivity import (
+    AllToAll, DistanceDependent, FixedInDegree, FixedProbability, FixedTotalNumber, LogNormal,
+    Normal, Uniform,
+)
 from .errors import (LocationError, MechanismError, MorphologyError, NeurosimError,
                      NumericalInstabilityError, ParameterError)
 from .mechanisms import Mechanism, load_catalogue
 from .mechanisms.random123 import Random123
-from .morphology import Morphology, Section
-from .network import Network
-from .recipe import Connection, GapJunction, PoissonDrive, Recipe, SpikeSource
-from .regions import Distance
-from .simulation import Simulation, Spikes, Trace
+from neurosim.description.morphology import Morphology, Section
+from neurosim.description.network import Network
+from neurosim.description.recipe import Connection, GapJunction, PoissonDrive, Recipe, SpikeSource
+from neurosim.description.regions import Distance
+from neurosim.run.simulation import Simulation, Spikes, Trace
 
 __version__ = "0.1.0"
 
 __all__ = ["AllToAll", "DistanceDependent", "FixedInDegree", "FixedProbability",
-           "FixedTotalNumber", "LogNormal",
-           "Normal", "Uniform", "Cell", "IClamp", "DLambda", "MaxLength", "NSeg", "Distance", "Mechanism",
-           "load_catalogue", "Random123",
+           "FixedTotalNumber", "LogNormal", "Normal", "Uniform", "Cell", "IClamp", "DLambda",
+           "MaxLength", "NSeg", "Distance", "Mechanism", "load_catalogue", "Random123",
            "Morphology", "Network", "Connection", "GapJunction", "PoissonDrive", "Recipe",
-           "SpikeSource",
-           "Section", "Simulation", "Spikes", "Trace", "NeurosimError", "MorphologyError",
+           "SpikeSource", "Section", "Simulation", "Spikes", "Trace", "NeurosimError",
+           "MorphologyError",
            "ParameterError", "LocationError", "MechanismError", "NumericalInstabilityError"]
 
 

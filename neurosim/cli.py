@@ -43,7 +43,7 @@ def _demo(args):
     if args.cell:
         return _demo_cell(args)
     import numpy as np
-    from neurosim.compilation import Stopwatch
+    from neurosim.kernels.compilation import Stopwatch
     from neurosim.io.sonata import SonataRun
     from neurosim.models.circuit_builder import DEFAULT
     from neurosim.viz.plots import plot_raster
@@ -85,7 +85,7 @@ def _demo(args):
 
 
 def _demo_cell(args):
-    from neurosim.compilation import Stopwatch
+    from neurosim.kernels.compilation import Stopwatch
     from neurosim.io.traces import write_traces
     from neurosim.models.demo import run_demo
     from neurosim.viz.plots import plot_traces
@@ -113,7 +113,7 @@ def _demo_cell(args):
 
 
 def _run(args):
-    from neurosim.compilation import Stopwatch
+    from neurosim.kernels.compilation import Stopwatch
     from neurosim.io.sonata import SonataRun
     clock = Stopwatch()
     run = SonataRun(args.config, threads=args.threads, backend=args.backend,
@@ -356,7 +356,7 @@ def main(argv=None):
     level = logger.level
     try:
         if getattr(args, "quiet", False):
-            # the compile line goes through the neurosim logger (neurosim.compilation)
+            # the compile line goes through the neurosim logger (neurosim.kernels.compilation)
             logger.setLevel(logging.WARNING)
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning

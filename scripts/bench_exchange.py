@@ -11,12 +11,12 @@ from a least-squares slope over contributions >= 64 kB.  It also times one epoch
 as neurosim makes it with 0 and 1000 spikes per rank (17 bytes each):
 
 * ``3x(allgather+Allgatherv)``: a pickled allgather of the count and an Allgatherv, once for
-  gids (int64), times (float64) and flags (bool): neurosim.parallel at commit bf42485;
+  gids (int64), times (float64) and flags (bool): neurosim.run.parallel at commit bf42485;
 * ``Allgather+Allgatherv``: one Allgather of a 16-byte header (count, stop flag) and one
-  Allgatherv of packed 17-byte records (the layout neurosim.parallel is moving to);
+  Allgatherv of packed 17-byte records (the layout neurosim.run.parallel is moving to);
 
 and, on rank 0, the receive-side filter: the cost per received spike of finding its
-connections on this rank (as neurosim.events does: two np.searchsorted in the sorted sources
+connections on this rank (as neurosim.run.events does: two np.searchsorted in the sorted sources
 of the rank's incoming connections), and two cheaper ways (sorted spikes; a byte map).
 
 Model (no MPI needed):
@@ -135,7 +135,7 @@ def measure(args):
 
 def filter_cost(n_conn=1_000_000, n_spikes=100_000, n_gids=10_000_000, repeats=5):
     """ns per received spike of finding its connections on this rank, three ways: as
-    neurosim.events.Connections.fan_out does (searchsorted left and right in the sorted
+    neurosim.run.events.Connections.fan_out does (searchsorted left and right in the sorted
     sources of the rank's incoming connections; spikes in arrival order), the same with the
     spikes sorted first (sort included), and a byte map gid -> has a target here."""
     rng = np.random.default_rng(1)

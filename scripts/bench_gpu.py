@@ -68,7 +68,7 @@ def rate(cell, celsius, cells, tstop, repeats, wait=None, stages=0, solve="dhs16
          **options):
     """(compartment-steps per second, compartments, set-up s, stage table lines)."""
     import neurosim as ns
-    from neurosim.backends import cuda as cuda_backend
+    from neurosim.backends.cuda import backend as cuda_backend
     lanes, small = SOLVES[solve]
     saved = cuda_backend.LANES, cuda_backend.SMALL_CELL
     cuda_backend.LANES, cuda_backend.SMALL_CELL = lanes, small or 2 * lanes
@@ -119,7 +119,7 @@ def main():
     ap.add_argument("--stages", type=int, default=0, help="steps profiled per cuda row")
     ap.add_argument("--wait-for", default=None, help="time only once this file exists")
     args = ap.parse_args()
-    from neurosim.lowering import lower
+    from neurosim.lowering.cells import lower
     print(f"{'cells':>7s} {'comp/cell':>9s} {'backend':>20s} {'comp-steps/s':>13s} "
           f"{'vs CPU':>7s} {'set-up s':>8s}", flush=True)
     sizes = [None] if args.model == "allen" else args.compartments

@@ -29,7 +29,7 @@ NEST_SCRIPT = os.path.join(HERE, "nest_microcircuit.py")
 def neurosim_worker(args):
     """One neurosim run in this process; the JSON line nest_microcircuit.py prints."""
     import neurosim as ns
-    from neurosim.compilation import Stopwatch
+    from neurosim.kernels.compilation import Stopwatch
     setup = Stopwatch()
     if args.brunel:
         net, cells = brunel_network(args.seed)

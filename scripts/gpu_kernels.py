@@ -6,14 +6,14 @@ occupancy they allow; per step, the launches and the array arguments numba-cuda 
     python scripts/gpu_kernels.py --model allen   # the Allen Scnn1a cell, 18 mechanisms
 
 Records a few steps on the GPU backend with launches recorded, not run
-(neurosim.backends.cuda_compile), then compiles each kernel with NVVM and ptxas (pip install
+(neurosim.backends.cuda.compile), then compiles each kernel with NVVM and ptxas (pip install
 "numba-cuda[cu12]"); the numbers feed docs/gpu.md.
 """
 
 import argparse
 
 import neurosim as ns
-from neurosim.backends.cuda_compile import build_kernels, occupancy, recording
+from neurosim.backends.cuda.compile import build_kernels, occupancy, recording
 
 from bench_gpu import cell_of
 

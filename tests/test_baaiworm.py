@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurosim.lowering import _lower_body, _section_values
+from neurosim.lowering.cells import _lower_body, _section_values
 from shared_data import shared
 
 DT = 0.5

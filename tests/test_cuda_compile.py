@@ -71,7 +71,7 @@ def test_point_neurons_and_a_pointer_synapse_compile():
 
 
 def test_the_event_kernel_takes_only_the_arrays_of_mechanisms_that_receive_events():
-    from neurosim.codegen_cuda import deliver_source, event_tables
+    from neurosim.kernels.codegen_cuda import deliver_source, event_tables
     from neurosim.mechanisms import get
     mechs = [get("hh"), get("ExpSyn"), get("pas"), get("Exp2Syn")]
     aux = [list(m.aux_arrays(6.3, True)) for m in mechs]
@@ -87,7 +87,7 @@ def test_a_kernel_the_simulator_would_run_but_a_gpu_cannot_is_named():
     script = """
 import numpy as np
 from numba import cuda, types
-from neurosim.backends.cuda_compile import KernelCompileError, build_kernel
+from neurosim.backends.cuda.compile import KernelCompileError, build_kernel
 
 @cuda.jit
 def allocates(x):
@@ -119,7 +119,7 @@ def test_a_host_array_given_to_a_kernel_is_caught():
     script = """
 import numpy as np
 import neurosim as ns
-from neurosim.backends.cuda_compile import recording
+from neurosim.backends.cuda.compile import recording
 cell = ns.Cell(ns.Morphology.ball_and_stick())
 cell.insert("hh")
 with recording() as made:
@@ -142,7 +142,7 @@ def test_occupancy_follows_the_h100_limits():
     threads, 32 blocks): 128 threads at 32 registers fill it (16 blocks of 4 warps); at 44
     registers a warp takes 1536, so 10 blocks fit: 40 of 64 warps; 16-thread blocks stop at
     32 blocks, half the warps."""
-    from neurosim.backends.cuda_compile import occupancy
+    from neurosim.backends.cuda.compile import occupancy
     assert occupancy(32, 128) == 1.0
     assert occupancy(44, 128) == 40 / 64
     assert occupancy(28, 16) == 0.5

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from gpu_env import cuda_env
-from neurosim.dhs import Layout, depths, lower_bound, schedule, solve
-from neurosim.solver import hines_solve
+from neurosim.backends.cuda.dhs import Layout, depths, lower_bound, schedule, solve
+from neurosim.backends.cpu.solver import hines_solve
 
 
 def random_tree(n, rng, roots=1):
@@ -83,7 +83,7 @@ def test_cell_morphologies():
     with one lane (N steps) and with a lane per leaf (depth + 1 steps, level by level);
     in between more lanes never need more steps."""
     import neurosim as ns
-    from neurosim.lowering import lower
+    from neurosim.lowering.cells import lower
     from neurosim.models.allen import allen_morphology
     from neurosim.models.ring import ring_cell
     allen = ns.Cell(ns.Morphology.from_swc(allen_morphology("Scnn1a")),
@@ -120,9 +120,9 @@ def test_the_solve_in_dhs_order_equals_the_hines_solve():
 CUDA_SCRIPT = """
 import json, sys
 import numpy as np
-from neurosim.dhs import CellsLayout, DeviceLayout
-from neurosim.dhs_cuda import dhs_solve, interleaved_solve
-from neurosim.solver import hines_solve
+from neurosim.backends.cuda.dhs import CellsLayout, DeviceLayout
+from neurosim.backends.cuda.dhs_kernel import dhs_solve, interleaved_solve
+from neurosim.backends.cpu.solver import hines_solve
 rng = np.random.default_rng(3)
 shape7 = [int(rng.integers(0, i)) for i in range(1, 7)]
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import neurosim as ns
-from neurosim.extracellular import line_source, rotation_xyz
+from neurosim.run.extracellular import line_source, rotation_xyz
 from shared_data import SONATA_EXAMPLES, shared
 
 

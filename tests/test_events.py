@@ -6,7 +6,7 @@ pops interleave and across a save and load of the pending events."""
 import numpy as np
 import pytest
 
-from neurosim.events import Connections, EventQueue, by_source
+from neurosim.run.events import Connections, EventQueue, by_source
 
 DT = 0.1
 
@@ -94,7 +94,7 @@ def test_targets_resolve_by_label_and_gid_in_row_order(n_labels):
     """Rows by source get each connection's (table, instance), looked up once per distinct
     (label, gid): a rule's single label, a few, and a SONATA circuit's label per synapse
     (over 2**22 label-gid pairs: the sorted path)."""
-    from neurosim.wiring import resolve_targets
+    from neurosim.lowering.wiring import resolve_targets
     g = np.random.default_rng(n_labels)
     n = 3000
     src = g.integers(0, 50, n).astype(np.int32)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from neurosim import compilation
+from neurosim.kernels import compilation
 from neurosim.io.sonata.simulation import Progress
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import neurosim as ns
-from neurosim.geometry import segment_geometry
+from neurosim.lowering.geometry import segment_geometry
 
 MIXED_SWC = """\
 # apical first in the file, then axon, then basal: ids must still be soma, axon, dend, apic

@@ -22,7 +22,7 @@ import pytest
 import neurosim as ns
 from neurosim.io.sonata import SonataError, SonataRun
 from neurosim.io.sonata.nml_template import build_cell
-from neurosim.lowering import lower
+from neurosim.lowering.cells import lower
 from neurosim.models.allen import perisomatic_cell
 from shared_data import SONATA_EXAMPLES, shared
 

@@ -145,7 +145,7 @@ def test_pointers_into_mechanism_variables_are_refused_on_the_gpu(mods):
     """The GPU kernels of one mechanism do not take another's arrays (and concurrent sums
     into one Qsum would race): named when the GPU kernels are generated."""
     from dataclasses import replace
-    from neurosim.codegen_cuda import cuda_kernel_source
+    from neurosim.kernels.codegen_cuda import cuda_kernel_source
     dipole = ns.Mechanism.from_nmodl(str(mods / "dipole.mod"))
     pp = ns.Mechanism.from_nmodl(str(mods / "dipole_pp.mod"))
     bound = replace(dipole, pointer_targets=(None, ("Dipole", "a", 2), ("Dipole", "a", 2)))

@@ -298,7 +298,7 @@ def test_refusals(mods, tmp_path):
 def test_random_is_refused_by_name_on_the_gpu(mods):
     """The streams' Philox runs in the CPU kernels only: named when GPU kernels are
     generated."""
-    from neurosim.codegen_cuda import cuda_kernel_source
+    from neurosim.kernels.codegen_cuda import cuda_kernel_source
     with pytest.raises(ValueError, match="mechanism 'noisy': RANDOM rn .* CPU backend only"):
         cuda_kernel_source([mech(mods, "noisy")], [[]])
 

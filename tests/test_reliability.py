@@ -126,7 +126,7 @@ def test_negative_input_spike_times_are_an_error_naming_the_file(intfire):
 # ---------------------------------------------------------------------- kernel cache
 LOAD = """
 import sys
-from neurosim.codegen import load_module
+from neurosim.kernels.codegen import load_module
 module = load_module("VALUE = 42\\n", "probe", "k1")
 print("VALUE", module.VALUE)
 """
@@ -242,7 +242,7 @@ def test_an_old_pickle_checkpoint_is_refused_and_never_unpickled(tmp_path):
 def test_a_crafted_class_in_the_model_description_is_refused(tmp_path):
     import h5py
     import neurosim as ns
-    from neurosim import serial
+    from neurosim.run import serial
     sim, _ = small_sim()
     sim.checkpoint(tmp_path / "state.h5")
     with h5py.File(tmp_path / "state.h5", "r+") as f:
@@ -292,7 +292,7 @@ def test_a_damaged_checkpoint_is_an_error_naming_the_file(tmp_path, damage):
 
 def test_a_state_is_not_loaded_into_another_simulation(tmp_path):
     import neurosim as ns
-    from neurosim.checkpoint import load_state
+    from neurosim.run.checkpoint import load_state
     sim, _ = small_sim()
     sim.run(5.0)
     sim.checkpoint(tmp_path / "state.h5")
@@ -363,7 +363,7 @@ def test_a_model_larger_than_the_machine_is_refused_before_it_is_built():
     seconds with the estimate and what to change, before the arrays exist."""
     import time
     import neurosim as ns
-    from neurosim.memory import available
+    from neurosim.lowering.memory import available
     cell = ns.Cell(ns.Morphology.ball_and_stick(), discretization=ns.MaxLength(0.02))
     net = ns.Network()
     net.add_cells(cell, n=100_000)
@@ -378,7 +378,7 @@ def test_a_model_larger_than_the_machine_is_refused_before_it_is_built():
 def test_the_estimate_is_what_info_prints(tmp_path, capsys):
     import shutil
     from neurosim.cli import main
-    from neurosim.memory import estimate
+    from neurosim.lowering.memory import estimate
     from neurosim.io.sonata import SonataRun
     from tests.shared_data import SONATA_EXAMPLES
     for name in ("300_intfire", "shared_components"):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import neurosim as ns
-from neurosim.lowering import cell_groups, lower
-from neurosim.trees import depths
-from neurosim.solver import (block_solve_range, hines_solve_range, solve_blocks,
+from neurosim.lowering.cells import cell_groups, lower
+from neurosim.lowering.trees import depths
+from neurosim.backends.cpu.solver import (block_solve_range, hines_solve_range, solve_blocks,
                              static_pivots)
 
 
@@ -148,7 +148,7 @@ def test_cell_groups_are_balanced_and_at_least_as_many_as_asked():
 
 
 def test_a_ring_solved_by_blocks_equals_the_ring_solved_node_by_node(monkeypatch):
-    from neurosim.backends import cpu
+    from neurosim.backends.cpu import backend as cpu
     from neurosim.models.ring import ring_network
 
     def run():

@@ -17,7 +17,7 @@ import pytest
 import neurosim as ns
 from neurosim.cli import main
 from neurosim.io.sonata import SonataError, SonataRun, read_spikes
-from neurosim.lowering import _lower_cell
+from neurosim.lowering.cells import _lower_cell
 from sonata_circuit import build
 
 TSTOP = 300.0

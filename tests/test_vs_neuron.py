@@ -20,7 +20,7 @@ def test_geometry_matches_neuron_segment_by_segment():
     for nseg in (1, 2, 5, 13):
         clear()
         sec = build_from_morphology(m, nseg, ra=123.0, cm=1.0)[0]
-        from neurosim.geometry import segment_geometry
+        from neurosim.lowering.geometry import segment_geometry
         area, ri = segment_geometry(m[0], nseg, 123.0)
         np.testing.assert_allclose(area, [seg.area() for seg in sec], rtol=2e-6)
         np.testing.assert_allclose(ri[:nseg], [seg.ri() for seg in sec], rtol=2e-6)

@@ -45,7 +45,7 @@ class LiveView:
 
     def __init__(self, sim, interval=1.0, show=True, rotations=None, populations=None,
                  **viewer_options):
-        from neurosim.lowering import _lower_body
+        from neurosim.lowering.cells import _lower_body
         from neurosim.viz.scene import Scene, cell_cones, rotation
         self.sim, self.comm = sim, sim.comm
         self.interval = finite("interval", interval, positive=True)

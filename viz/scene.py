@@ -28,7 +28,7 @@ def _at(section, arc):
 
 def cell_cones(cell):
     """(p0, p1, r0, r1, section, x) of every compartment of ``cell``, cell-local."""
-    from neurosim.lowering import _lower_body
+    from neurosim.lowering.cells import _lower_body
     part = _lower_body(cell)
     centre = part["area"] > 0
     sec, x = part["section"][centre], part["x"][centre]

@@ -29,6 +29,7 @@ import re
 import numpy as np
 
 import neurosim as ns
+from neurosim.description.connectivity import rng
 from neurosim.errors import NeurosimError
 
 from .config import SonataError, circuit_of, read_json, resolve
@@ -566,7 +567,7 @@ class Circuit:
         normal = {}
         for t in np.unique(targets[drawn]):
             mine = drawn[targets[drawn] == t]
-            u = ns.connectivity.rng(self.seed, int(t), STREAM_PLACEMENT).random(len(mine))
+            u = rng(self.seed, int(t), STREAM_PLACEMENT).random(len(mine))
             cell = self.network.cells[int(t)]
             keys = []
             for k in mine:
@@ -656,7 +657,7 @@ class Circuit:
 def _segments(cell, types, lo, hi):
     """Segment centres (section, x) of the given section types within [lo, hi] µm of the
     soma, and the cumulative lengths to draw among them."""
-    from neurosim.lowering import _lower_body
+    from neurosim.lowering.cells import _lower_body
     part = _lower_body(cell)
     morph = cell.morphology
     centre = part["area"] > 0

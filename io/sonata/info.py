@@ -4,7 +4,7 @@ import collections
 
 import numpy as np
 
-from neurosim.memory import estimate
+from neurosim.lowering.memory import estimate
 
 from . import manifest
 from .circuit import Circuit
@@ -14,7 +14,7 @@ from .config import load_simulation, resolve
 def describe(path):
     """A few lines: populations (nodes by model type), cells, compartments, synapses,
     connections and a memory estimate."""
-    from neurosim.lowering import _lower_cell
+    from neurosim.lowering.cells import _lower_cell
     config = load_simulation(path)
     run = config.get("run", {})
     circuit = Circuit(config, dl=float(run.get("dL", 20.0)),

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 import neurosim as ns
-from neurosim.compilation import Stopwatch
+from neurosim.kernels.compilation import Stopwatch
 
 from .circuit import Circuit
 from .clamps import CLAMP_INPUTS, current_clamp, voltage_clamp
@@ -126,7 +126,7 @@ class SonataRun:
         self.manifest = Manifest(self.output_dir, self.path, files, self.tstop)
         self.spikes = self.sim.record_spikes(list(net.cells) + list(net.artificial))
         if restore is not None:
-            from neurosim.checkpoint import load_state
+            from neurosim.run.checkpoint import load_state
             extra = load_state(self.sim, restore)
             if "spike_gids" in extra:
                 self.spikes._store(extra["spike_gids"], extra["spike_times"])
@@ -349,7 +349,7 @@ class SonataRun:
         if not multimeter and any(int(g) in net.cells for g in gids):
             # BioNet's membrane report records its biophysical cells and skips the others
             # (NEURON's artificial cells: IntFire1 has no v)
-            from neurosim.events import NEST_MODELS
+            from neurosim.run.events import NEST_MODELS
             skipped = [int(g) for g in gids if int(g) in net.artificial and
                        net.artificial[int(g)][0].name not in NEST_MODELS]
             if skipped:
@@ -419,7 +419,7 @@ class SonataRun:
 
     # ------------------------------------------------------------------ running
     def checkpoint(self, path):
-        """Save the run's state (``neurosim.checkpoint``) with the spikes so far; the reports'
+        """Save the run's state (``neurosim.run.checkpoint``) with the spikes so far; the reports'
         partial files stay for the run that restores it."""
         for report in self.reports:
             report.collect()
@@ -635,7 +635,7 @@ def _section_kinds(sections, where):
 
 
 def _nseg(cell):
-    from neurosim.lowering import _lower_cell
+    from neurosim.lowering.cells import _lower_cell
     return _lower_cell(cell)["layout"].nseg
 
 
@@ -644,7 +644,7 @@ def _locations(cell, kinds):
     (None: all), in section order; the soma alone is its centre."""
     if kinds == {"soma"}:
         return [(0, 0.5)]
-    from neurosim.lowering import _lower_cell
+    from neurosim.lowering.cells import _lower_cell
     part = _lower_cell(cell)
     centre = part["area"] > 0
     morph = cell.morphology

@@ -1,11 +1,12 @@
 """Backends run the step kernels on a LoweredModel: ``cpu`` (Numba) and ``cuda`` (numba.cuda
 kernels on CuPy arrays; tested under Numba's CUDA simulator)."""
 
-from .cpu import CpuBackend
+from neurosim.backends.cpu.backend import CpuBackend
 
 
 def _cuda_backend(model, **options):
-    from .cuda import CudaBackend            # imports numba.cuda: only when asked for
+    # imports numba.cuda: only when asked for
+    from neurosim.backends.cuda.backend import CudaBackend
     return CudaBackend(model, **options)
 
 

@@ -1,6 +1,6 @@
 """A mechanism: the parameters, states and per-instance code of a membrane channel.
 
-The code bodies are Python source, compiled into the step kernel by :mod:`neurosim.codegen`
+The code bodies are Python source, compiled into the step kernel by :mod:`neurosim.kernels.codegen`
 (one loop over a mechanism's instances for each phase).  Inside a body the names in scope are
 ``v`` (mV), ``dt`` (ms), ``celsius`` (°C), each parameter and state by its own name, the
 mechanism's aux arrays and whatever its ``setup`` lines define.  ``current`` must set ``i``
@@ -197,7 +197,7 @@ class Mechanism:
 
     def source(self):
         """The generated kernel source for a model holding just this mechanism."""
-        from ..codegen import kernel_source
+        from neurosim.kernels.codegen import kernel_source
         return kernel_source([self], [list(self.aux_arrays(6.3, True))])
 
     def aux_arrays(self, celsius, use_tables):

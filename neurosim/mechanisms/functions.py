@@ -55,7 +55,7 @@ def bind(mech, name):
                     float(values.get(r, 0.0)) if r in writes else
                     _value(mech, kind, name, r, values) for r in reads]
         if not module:
-            from .. import codegen
+            from neurosim.kernels import codegen
             module.append(codegen.load_helpers(mech))
         out = getattr(module[0], f"{mech.name}_{name}")(
             *[float(a) for a in arguments], *implicit)

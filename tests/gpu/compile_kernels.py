@@ -9,7 +9,7 @@ import json
 import sys
 
 import neurosim as ns
-from neurosim.backends.cuda_compile import build_kernels, recording
+from neurosim.backends.cuda.compile import build_kernels, recording
 
 import compare
 

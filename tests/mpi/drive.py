@@ -27,6 +27,6 @@ def run(threads=1, comm=None):
 
 if __name__ == "__main__":
     got = run()
-    from neurosim.parallel import default_comm
+    from neurosim.run.parallel import default_comm
     if default_comm().rank == 0:
         np.savez(sys.argv[1], **got)

@@ -1,10 +1,10 @@
-"""Run under ``mpiexec -n N``: the spike exchanges of neurosim.parallel on known spikes.
+"""Run under ``mpiexec -n N``: the spike exchanges of neurosim.run.parallel on known spikes.
 Rank r sends r + 3 spikes (gid 100 r + k); every rank checks what it receives and rank 0
 prints OK."""
 
 import numpy as np
 
-from neurosim.parallel import MpiComm, SpikeRoute
+from neurosim.run.parallel import MpiComm, SpikeRoute
 
 
 def spikes_of(rank):

@@ -105,7 +105,7 @@ def main():
         sim = ns.Simulation(model, threads=args.threads, exchange=args.exchange,
                             overlap=args.overlap, backend=args.backend)
     if args.backend == "cuda":                    # the GPU this rank would take
-        from neurosim.backends.cuda import local_rank
+        from neurosim.backends.cuda.backend import local_rank
         print(f"LOCAL RANK {sim.comm.rank} {local_rank()}", flush=True)
     spikes = sim.record_spikes()
     v = sim.record("v", (0, 0.5), cell=int(gids[-1]))

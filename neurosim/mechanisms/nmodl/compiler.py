@@ -21,7 +21,7 @@ import keyword
 import os
 import re
 
-from ...codegen import KERNEL_NAMES
+from neurosim.kernels.codegen import KERNEL_NAMES
 from .. import random123
 from ..base import IonUse, Mechanism
 from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, Element, FluxIn,

@@ -1,0 +1,442 @@
+"""The CPU backend: the LoweredModel's arrays and the Numba step kernel that advances them.
+
+The kernel advances cell groups (``model.group_node``) one after another, or on ``threads``
+threads: every per-step list (stimuli, gap junctions, detectors, probes, events, the spike
+buffer) is kept sorted by group with CSR pointers over the groups.  The artificial cells
+form one more group without nodes.
+"""
+
+import os
+
+import numba
+import numpy as np
+
+from neurosim.kernels import codegen
+from neurosim.lowering import diffusion
+from neurosim.kernels.compilation import announcing
+from neurosim.errors import NeurosimError
+from neurosim.lowering.cells import split_static
+from neurosim.backends.cpu.solver import MIN_MEAN_BLOCK, runs, solve_blocks, static_pivots
+
+_EMPTY_I = np.zeros(0, dtype=np.int64)
+ARTIFICIAL_SPIKES_PER_STEP = 2    # spikes an artificial cell may emit in one step (Izhikevich:
+                                  # one from its inputs, one from its dynamics)
+
+
+def _pointers(sorted_keys, bounds):
+    """CSR pointers: where each of ``bounds`` falls in ``sorted_keys``."""
+    return np.searchsorted(sorted_keys, bounds).astype(np.int64)
+
+
+SPIKE_OVERFLOW = (f"an artificial cell or a point process (net_event) emitted more than "
+                  f"{ARTIFICIAL_SPIKES_PER_STEP} spikes in one step")
+
+
+def _first_failure(done, code, nsteps):
+    """(steps done, node) of the earliest blow-up among the groups (within a step, the
+    lowest node); (nsteps, -1) when none blew up."""
+    bad = np.flatnonzero(code >= 0)
+    if len(bad):
+        first = bad[np.lexsort((code[bad], done[bad]))[0]]
+        return int(done[first]), int(code[first])
+    return nsteps, -1
+
+
+def _csr(per_group):
+    """Per-group tuples of equal-length columns -> (pointers over the groups, the columns
+    concatenated)."""
+    counts = [len(columns[0]) for columns in per_group]
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return ptr, [np.concatenate(column) for column in zip(*per_group)]
+
+
+def _choose_thread_layer():
+    """Threads for the cell groups from TBB (pip's ``tbb``, a dependency) or else Numba's
+    own pool; never OpenMP, whose runtime, shared with another library in the process
+    (NEST's), can crash it.  NUMBA_THREADING_LAYER, when set, still decides."""
+    import os
+    from numba.np.ufunc import parallel
+    if "NUMBA_THREADING_LAYER" in os.environ or getattr(parallel, "_is_initialized", True):
+        return                          # the user's choice, or threads already running
+    try:
+        numba.config.THREADING_LAYER = "tbb"
+        parallel._launch_threads()
+    except ValueError:                  # no usable libtbb
+        numba.config.THREADING_LAYER = "workqueue"
+        parallel._launch_threads()
+
+
+class CpuBackend:
+    def __init__(self, model, *, dt, celsius, method, use_tables=True, threads=1):
+        self.model = model
+        self.dt = float(dt)
+        self.celsius = float(celsius)
+        self.threads = int(threads)
+        # Backward Euler solves for v(t+dt); Crank-Nicolson (NEURON's secondorder=1) solves
+        # the same system over dt/2 and extrapolates: v(t+dt) = v(t) + 2 dv.
+        self.crank_nicolson = method == "crank_nicolson"
+        self.cj = (2.0 if self.crank_nicolson else 1.0) / self.dt
+        self.tables, self.d_axial_static, self.rhs_static = split_static(model)
+        # scratch rows for the steady states and time constants of cnexp states
+        self.cnexp_scratch = [np.zeros((2 * len(t.mechanism.cnexp), len(t.nodes)))
+                              for t in self.tables]
+        self.aux = [t.mechanism.aux_arrays(self.celsius, use_tables) for t in self.tables]
+        # LONGITUDINAL_DIFFUSION: each diffusing mechanism's instance tree and work rows
+        self.diffusion = [diffusion.arrays(model, t) if t.mechanism.diffusion else None
+                          for t in self.tables]
+        if self.threads > 1:
+            _choose_thread_layer()
+        self.kernel = codegen.load_kernel([t.mechanism for t in self.tables],
+                                          [list(a) for a in self.aux],
+                                          parallel=self.threads > 1)
+        n = model.n_nodes
+        self.ions = {name: (t.e.copy(), t.ci.copy(), t.co.copy(), np.zeros(n), t.nernst,
+                            t.valence) for name, t in model.ions.items()}
+        self.v = model.v.copy()
+        self.rhs = np.zeros(n)
+        self.d = np.zeros(n)
+        self._set_groups()
+        self.set_probes([], [])
+        self.set_detectors(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
+        self.set_connections(np.zeros((0, 1)), np.zeros(0, dtype=np.int64),
+                             np.zeros(0, dtype=np.int64))
+        self.set_gap_junctions([], [], [])
+        self.set_drives(*[np.zeros(0, dtype=t) for t in (np.int64, np.int64, np.int64, float,
+                                                         np.uint64, np.int64, np.int64)])
+        self._spikes = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool))
+
+    # ------------------------------------------------------------------ groups
+    def _set_groups(self):
+        """Node ranges of the groups (the last, empty, for the artificial cells), each
+        table's instance ranges, the group of every instance."""
+        m = self.model
+        self.grp_node = np.append(m.group_node, m.n_nodes).astype(np.int64)
+        self.n_groups = len(self.grp_node) - 1
+        last = self.n_groups - 1
+        self.inst_grp, self.inst_group = [], []
+        for t in self.tables:
+            if t.mechanism.kind == "artificial":
+                ptr = np.zeros(self.n_groups + 1, dtype=np.int64)
+                ptr[-1] = len(t.nodes)
+                group = np.full(len(t.nodes), last, dtype=np.int64)
+            else:
+                ptr = _pointers(t.nodes, self.grp_node)
+                ptr[-1] = len(t.nodes)
+                group = self.group_of_node(t.nodes)
+            self.inst_grp.append(ptr)
+            self.inst_group.append(group)
+        self.ion_grp = {ion: _pointers(self.ions[ion][4], self.grp_node)
+                        for ion in self.ions}
+        # the nodes where a mechanism uses each ion: only there are its currents summed
+        self.ion_used = {}
+        for ion in self.ions:
+            nodes = [t.nodes for t in self.tables if t.mechanism.kind != "artificial"
+                     and any(use.ion == ion for use in t.mechanism.ions)]
+            used = np.unique(np.concatenate(nodes + [np.zeros(0, dtype=np.int64)]))
+            self.ion_used[ion] = (used.astype(np.int64), _pointers(used, self.grp_node))
+        order = np.argsort(m.stim_node, kind="stable")
+        self.stim = [a[order] for a in (m.stim_node, m.stim_delay, m.stim_dur, m.stim_amp)]
+        self.stim_gp = _pointers(self.stim[0], self.grp_node)
+        # membrane currents (i_membrane_), computed in the step while something reads them
+        self.imem = np.zeros(m.n_nodes)
+        self.rim_row = self.rim_node = np.zeros(0, dtype=np.int64)
+        self.rim_gp = _pointers(self.rim_node, self.grp_node)
+        self.ecp_every, self.ecp_tr = 0, np.zeros((m.n_nodes, 0))   # nodes x channels
+        self._ecp = np.zeros((0, 0))
+        self.n_artificial = sum(len(t.nodes) for t in self.tables
+                                if t.mechanism.kind == "artificial")
+        # point processes calling net_event: per group, spikes they may add to its buffer
+        self.event_points = sum((np.diff(self.inst_grp[j]) for j, t in enumerate(self.tables)
+                                 if t.mechanism.kind == "point" and t.mechanism.uses_net_event),
+                                np.zeros(self.n_groups, dtype=np.int64))
+
+    def group_of_node(self, nodes):
+        return np.searchsorted(self.grp_node, nodes, side="right").astype(np.int64) - 1
+
+    # ------------------------------------------------------------------ set-up
+    def set_detectors(self, nodes, thresholds, gids):
+        """Threshold detectors: node, threshold (mV) and the gid whose spikes they are."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        order = np.argsort(nodes, kind="stable")
+        self.det_node = nodes[order]
+        self.det_thresh = np.asarray(thresholds, dtype=float)[order]
+        self.det_gid = np.asarray(gids, dtype=np.int64)[order]
+        self.det_prev = self.v[self.det_node].copy()
+        self.det_gp = _pointers(self.det_node, self.grp_node)
+        self._spk_size = -1          # the spike buffer is (re)allocated on first use
+
+    def _spike_buffer(self, nsteps):
+        """Each group's part of the spike buffer, large enough for ``nsteps`` steps: a
+        detector crosses upward at most every second step."""
+        per_group = np.diff(self.det_gp) * (nsteps // 2 + 1) + \
+            self.event_points * ARTIFICIAL_SPIKES_PER_STEP * nsteps
+        per_group[-1] += self.n_artificial * ARTIFICIAL_SPIKES_PER_STEP * nsteps
+        gp = np.concatenate([[0], np.cumsum(per_group)]).astype(np.int64)
+        if gp[-1] > self._spk_size:
+            self._spk_size = int(gp[-1] * 1.25) + 64
+            self.spk_gid = np.zeros(self._spk_size, dtype=np.int64)
+            self.spk_t = np.zeros(self._spk_size)
+            self.spk_exact = np.zeros(self._spk_size, dtype=np.int64)  # 1: net_event
+        return gp
+
+    def host(self):
+        """The state is in the host arrays already (a GPU backend copies it back here)."""
+
+    def reload(self):
+        """The host arrays were written (a restore): nothing to move on the CPU."""
+
+    def take_spikes(self):
+        """The spikes of the last ``advance``: (gids, times, exact) where ``exact`` marks
+        net_event spikes of artificial cells (the others were detected in a step)."""
+        out, self._spikes = self._spikes, (np.zeros(0, dtype=np.int64), np.zeros(0),
+                                           np.zeros(0, dtype=bool))
+        return out
+
+    def set_gap_junctions(self, a, b, g):
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        if np.any(self.group_of_node(a) != self.group_of_node(b)):
+            raise NeurosimError("internal: a gap junction joins two cell groups; the cells "
+                                "must be lowered as coupled")
+        order = np.argsort(a, kind="stable")
+        self.gj_a, self.gj_b = a[order], b[order]
+        self.gj_g = np.asarray(g, dtype=float)[order]
+        self.gj_gp = _pointers(self.gj_a, self.grp_node)
+        self._factor_static()
+
+    def _factor_static(self):
+        """Constant pivots of the subtrees whose conductances never change (see
+        ``solver.static_pivots``); nodes with a mechanism that linearises a current, or a
+        gap junction, change."""
+        m = self.model
+        dynamic = np.zeros(m.n_nodes, dtype=np.bool_)
+        for t in self.tables:
+            if t.mechanism.kind != "artificial":
+                dynamic[t.nodes] = True
+        dynamic[self.gj_a] = True
+        dynamic[self.gj_b] = True
+        self.dynamic, self.inv, self.coupling, fold = static_pivots(
+            m.parent, m.g_axial, m.cap * self.cj + self.d_axial_static, dynamic)
+        self.d_static = self.d_axial_static + fold
+        self._set_solve_blocks()
+
+    def _set_solve_blocks(self):
+        """Each group's runs of dynamic nodes (where the diagonal is assembled), and its
+        blocks for ``solver.block_solve_range`` where their mean length makes it the faster
+        solve; none (the node by node solve) elsewhere.  Both as CSR over the groups."""
+        dyn_runs, blocks = [], []
+        for lo, hi in zip(self.grp_node[:-1], self.grp_node[1:]):
+            dyn_runs.append(runs(self.dynamic, lo, hi))
+            mine = solve_blocks(self.model.parent, self.dynamic, lo, hi)
+            long_runs = hi > lo and hi - lo >= MIN_MEAN_BLOCK * len(mine[0])
+            blocks.append(mine if long_runs else [c[:0] for c in mine])
+        self.dyn_gp, self.dyn_runs = _csr(dyn_runs)
+        self.blk_gp, self.blocks = _csr(blocks)
+
+    def set_connections(self, weights, table, instance):
+        """The connections' weight vectors (read and written by NET_RECEIVE) and targets."""
+        self.conn_w, self.conn_table, self.conn_inst = weights, table, instance
+
+    def set_drives(self, conn, table, instance, lam, key, on, off):
+        """Poisson drives (``neurosim.kernels.drive``): the weight row (``conn``) and target of
+        each, its mean count per step ``lam``, its key, and its first and end steps;
+        sorted by the target's group."""
+        group = np.zeros(len(conn), dtype=np.int64)
+        for j, groups in enumerate(self.inst_group):
+            sel = table == j
+            group[sel] = groups[instance[sel]]
+        order = np.argsort(group, kind="stable")
+        self.drv_gp = _pointers(group[order], np.arange(self.n_groups + 1))
+        self.drives = [np.ascontiguousarray(a[order]) for a in (table, instance, conn, lam,
+                                                                 key, on, off)]
+
+    def initialize(self):
+        """NEURON's finitialize: v = v_init, every mechanism's INITIAL block at v_init, then
+        NET_RECEIVE's INITIAL for every connection."""
+        self.v[:] = self.model.v
+        for t in self.tables:
+            t.self_event[0][:] = np.inf
+        for name, (e, ci, co, i, _, _) in self.ions.items():
+            table = self.model.ions[name]
+            e[:], ci[:], co[:], i[:] = table.e, table.ci, table.co, 0.0
+        with self._announcing_compile(), codegen.deep_recursion():
+            self.kernel.initialize(self.v, self.dt, self.celsius, self.model.area, self.conn_w,
+                                   self.conn_table, self.conn_inst, *self._ion_args(),
+                                   *self._mech_args())
+        self.det_prev = self.v[self.det_node].copy()
+
+    def _announcing_compile(self):
+        """Numba compiles the kernel at its first call with these argument types, unless
+        its disk cache has it: then (only) a line says so first."""
+        n = len(self.tables)
+        return announcing(self.kernel.__name__,
+                          f"compiling kernels for {n} mechanism{'s' * (n != 1)} — once, "
+                          f"cached in {os.path.dirname(self.kernel.__file__)}")
+
+    def set_imem_probes(self, probes):
+        """``probes``: list of (row, node) recording the membrane current (nA)."""
+        probes = sorted(probes, key=lambda p: p[1])
+        self.rim_row = np.array([r for r, _ in probes], dtype=np.int64)
+        self.rim_node = np.array([n for _, n in probes], dtype=np.int64)
+        self.rim_gp = _pointers(self.rim_node, self.grp_node)
+
+    def set_ecp(self, transfer, every):
+        """Extracellular potential: ``transfer`` (channels, nodes) in mV/nA, sampled every
+        ``every`` steps (0: none).  Each call's samples come back from ``take_ecp``."""
+        self.ecp_tr = np.ascontiguousarray(np.asarray(transfer, dtype=float).T)
+        self.ecp_every = int(every)
+
+    def take_ecp(self):
+        """The last call's ECP samples, (samples, channels), summed over the cell groups."""
+        return self._ecp
+
+    def set_probes(self, v_probes, state_probes, ion_probes=()):
+        """``v_probes``: list of (row, node); ``state_probes``: list of (row, table, state,
+        instance); ``ion_probes``: list of (row, ion, field index, node).  Rows index the
+        recording buffer; each kind is sorted by cell group here."""
+        def sorted_by(key, columns):
+            order = np.argsort(np.asarray(key, dtype=np.int64), kind="stable")
+            return [np.asarray(c, dtype=np.int64)[order] for c in columns]
+
+        self.rv_row, self.rv_node = sorted_by([n for _, n in v_probes],
+                                              ([r for r, _ in v_probes], [n for _, n in v_probes]))
+        self.rv_gp = _pointers(self.rv_node, self.grp_node)
+        self.rm, self.rm_gp = [], []
+        for j in range(len(self.tables)):
+            sel = [p for p in state_probes if p[1] == j]
+            cols = sorted_by([p[3] for p in sel], [[p[k] for p in sel] for k in (0, 2, 3)])
+            self.rm.append(tuple(cols))
+            self.rm_gp.append(_pointers(cols[2], self.inst_grp[j]))
+        for ion in codegen.ions_of([t.mechanism for t in self.tables]):
+            sel = [p for p in ion_probes if p[1] == ion]
+            cols = sorted_by([p[3] for p in sel], [[p[k] for p in sel] for k in (0, 2, 3)])
+            self.rm.append(tuple(cols))
+            self.rm_gp.append(_pointers(cols[2], self.grp_node))
+
+    # ------------------------------------------------------------------ running
+    def _table_args(self, j):
+        """The kernel's arguments for mechanism table j (codegen.mechanism_args' order)."""
+        t, aux, cx = self.tables[j], self.aux[j], self.cnexp_scratch[j]
+        args = [t.nodes, t.params, t.states, t.assigned, cx]
+        if t.mechanism.uses_net_send:
+            args += list(t.self_event)
+        if t.mechanism.kind == "artificial":
+            args.append(t.gids)
+        elif t.mechanism.uses_net_event:
+            args.append(t.event_gids)
+        if t.mechanism.uses_for_netcons:
+            args += list(t.incoming)
+        if t.mechanism.pointers:
+            args.append(t.pointer_nodes)
+        if t.mechanism.diffusion:
+            args += self.diffusion[j]
+        return args + list(aux.values())
+
+    def _mech_args(self):
+        return [a for j in range(len(self.tables)) for a in self._table_args(j)]
+
+    def _ion_args(self):
+        args = []
+        for ion in codegen.ions_of([t.mechanism for t in self.tables]):
+            args += list(self.ions[ion])
+        return args
+
+    def _group_events(self, events):
+        """Events (step, time, table, instance, connection) in delivery order -> sorted by
+        target group (stable: delivery order within a group), with the group pointers."""
+        step, time, table, inst, conn = events
+        group = np.zeros(len(step), dtype=np.int64)
+        for j, groups in enumerate(self.inst_group):
+            sel = table == j
+            group[sel] = groups[inst[sel]]
+        order = np.argsort(group, kind="stable")
+        gp = _pointers(group[order], np.arange(self.n_groups + 1))
+        return [gp] + [a[order] for a in (step, time, table, inst, conn)]
+
+    def _threads_on(self):
+        """Numba's thread count for a call; the chunk size to give back after it."""
+        if self.threads > 1:
+            numba.set_num_threads(self.threads)
+            # a thread takes the next group when it is free: groups differ in cost (the
+            # artificial cells' group, cells of other sizes), a static split would idle
+            return numba.set_parallel_chunksize(1)
+        return None
+
+    def _run_args(self, step0, nsteps, rec_every, rec_count, rec_out, grouped_events,
+                  spk_gp, spk_count, ecp_out, ecp_count):
+        """The kernel's ``run_group`` arguments (codegen's ``run_args``, in its order)."""
+        m = self.model
+        ions = codegen.ions_of([t.mechanism for t in self.tables])
+        im_on = len(self.rim_node) > 0 or self.ecp_every > 0
+        return [nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
+                self.v, m.cap, m.area, self.d_static, self.rhs_static, m.g_axial, m.parent,
+                self.rhs, self.d, self.inv, self.coupling, self.dynamic, self.dyn_gp,
+                *self.dyn_runs, self.blk_gp, *self.blocks,
+                self.grp_node, self.stim_gp, *self.stim,
+                rec_every, rec_count, rec_out, self.rv_gp, self.rv_row, self.rv_node,
+                *grouped_events, self.conn_w, self.drv_gp, *self.drives,
+                self.gj_gp, self.gj_a, self.gj_b, self.gj_g,
+                self.det_gp, self.det_node, self.det_thresh, self.det_prev, self.det_gid,
+                spk_gp, spk_count, self.spk_gid, self.spk_t, self.spk_exact,
+                im_on, self.imem, self.rim_gp, self.rim_row, self.rim_node,
+                self.ecp_every, self.ecp_tr, ecp_out, ecp_count,
+                *self._ion_args(), *self._mech_args(), *self.inst_grp,
+                *[self.ion_grp[ion] for ion in ions],
+                *[a for ion in ions for a in self.ion_used[ion]],
+                *[a for triple in self.rm for a in triple], *self.rm_gp]
+
+    def advance(self, step0, nsteps, rec_every, rec_count, rec_out, events):
+        """Run ``nsteps`` steps delivering ``events`` (step, time, table, instance,
+        connection); returns (steps done, code): -1 done, else the node that blew up (then
+        steps done counts that node's group)."""
+        chunk = self._threads_on()
+        spk_gp = self._spike_buffer(nsteps)
+        spk_count = np.zeros(self.n_groups, dtype=np.int64)
+        done = np.zeros(self.n_groups, dtype=np.int64)
+        code = np.full(self.n_groups, -1, dtype=np.int64)
+        n_ecp = nsteps // self.ecp_every + 1 if self.ecp_every > 0 else 0
+        ecp_out = np.zeros((self.n_groups, n_ecp, self.ecp_tr.shape[1]))
+        ecp_count = np.zeros(self.n_groups, dtype=np.int64)
+        with self._announcing_compile(), codegen.deep_recursion():
+            self.kernel.advance(done, code, *self._run_args(
+                step0, nsteps, rec_every, rec_count, rec_out, self._group_events(events),
+                spk_gp, spk_count, ecp_out, ecp_count))
+        if chunk is not None:
+            numba.set_parallel_chunksize(chunk)
+        if self.ecp_every > 0:      # every group samples the same steps
+            self._ecp = ecp_out[:, :int(ecp_count.max(initial=0))].sum(axis=0)
+        capacity = np.diff(spk_gp)
+        if np.any(spk_count > capacity):
+            raise NeurosimError(SPIKE_OVERFLOW)
+        take = np.repeat(spk_gp[:-1], spk_count) + (
+            np.arange(spk_count.sum()) - np.repeat(np.cumsum(spk_count) - spk_count, spk_count))
+        self._spikes = (self.spk_gid[take].copy(), self.spk_t[take].copy(),
+                        self.spk_exact[take].astype(bool))
+        return _first_failure(done, code, nsteps)
+
+    def advance_epochs(self, step0, ends, rec_every, rec_count, rec_out, queue, records,
+                       step_times, net):
+        """Run epochs from ``step0`` to each step of ``ends`` (no ECP), the events between
+        them in compiled code (``neurosim.run.epochs``; ``queue``, ``records`` and ``net`` as
+        there, ``step_times``: spikes stamped with their step's end).  Returns (queue,
+        records, steps done, code) as ``advance`` (code -1: all done)."""
+        chunk = self._threads_on()
+        longest = int(np.max(np.diff(ends, prepend=step0), initial=1))
+        spk_gp = self._spike_buffer(longest)
+        spk_count = np.zeros(self.n_groups, dtype=np.int64)
+        done = np.zeros(self.n_groups, dtype=np.int64)
+        code = np.full(self.n_groups, -1, dtype=np.int64)
+        no_events = [np.zeros(self.n_groups + 1, dtype=np.int64)] + [
+            np.zeros(0, dtype=d) for d in (np.int64, float, np.int64, np.int64, np.int64)]
+        with self._announcing_compile(), codegen.deep_recursion():
+            queue, records, start, status = self.kernel.run_epochs(
+                done, code, ends, queue, records, step_times, net, *self._run_args(
+                    step0, 0, rec_every, rec_count, rec_out, no_events, spk_gp, spk_count,
+                    np.zeros((self.n_groups, 0, 0)), np.zeros(self.n_groups, dtype=np.int64)))
+        if chunk is not None:
+            numba.set_parallel_chunksize(chunk)
+        if status == 2:
+            raise NeurosimError(SPIKE_OVERFLOW)
+        if status == 1:
+            done_in_epoch, node = _first_failure(done, code, 0)
+            return queue, records, start - step0 + done_in_epoch, node
+        return queue, records, (int(ends[-1]) - step0 if len(ends) else 0), -1

@@ -1,0 +1,213 @@
+"""A network described gid by gid (Arbor's recipe): nothing is held whole.
+
+    class Ring(ns.Recipe):
+        def num_cells(self):
+            return 1000
+        def cell_description(self, gid):
+            return ring_cell                       # one Cell object: lowered once
+        def connections_on(self, gid):
+            return [ns.Connection((gid - 1) % 1000, "syn", weight=0.05, delay=5.0)]
+
+    sim = ns.Simulation(Ring())
+
+A simulation asks the recipe about the gids it builds, one at a time, and never needs a
+description of the whole network: the recipe computes each gid's cell, incoming connections
+and gap junctions when asked (from a rule, a file, a formula).  Gids are 0 .. num_cells - 1.
+A description is a Cell (share one object among gids of one type: it is lowered once), a
+point neuron (``ns.models.LIF()``), an ARTIFICIAL_CELL mechanism, or ``SpikeSource(times)``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.errors import ParameterError
+from neurosim.description.network import Network
+
+
+@dataclass(frozen=True)
+class Connection:
+    """An incoming connection: a spike of gid ``source`` reaches the synapse ``label`` of the
+    gid being described (None for a point neuron) after ``delay`` ms with ``weight``."""
+    source: int
+    label: object
+    weight: object
+    delay: float
+
+
+@dataclass(frozen=True)
+class GapJunction:
+    """An ohmic gap junction of ``g`` µS from ``location`` on the gid being described to
+    ``peer_location`` on gid ``peer``; describe it on one of the two gids only."""
+    location: tuple
+    peer: int
+    peer_location: tuple
+    g: float
+
+
+@dataclass(frozen=True)
+class PoissonDrive:
+    """A Poisson input of ``rate`` Hz on [start, stop) ms onto the synapse ``label`` of the
+    gid being described (None for a point neuron), each input spike an event of ``weight``:
+    ``Network.add_poisson_drive`` for one gid (drawn in the kernel, no memory)."""
+    label: object
+    rate: float
+    weight: object
+    start: float = 0.0
+    stop: float = float("inf")
+
+
+@dataclass(frozen=True)
+class SpikeSource:
+    """A gid that emits spikes at ``times`` (ms)."""
+    times: tuple
+
+
+class Recipe:
+    """Describe a network gid by gid; subclass and define ``num_cells`` and
+    ``cell_description``, and where needed ``connections_on``, ``gap_junctions_on``,
+    ``poisson_drives_on`` and ``position``."""
+
+    def num_cells(self):
+        raise NotImplementedError("a Recipe defines num_cells()")
+
+    def cell_description(self, gid):
+        raise NotImplementedError("a Recipe defines cell_description(gid)")
+
+    def connections_on(self, gid):
+        return []
+
+    def gap_junctions_on(self, gid):
+        return []
+
+    def poisson_drives_on(self, gid):
+        """The gid's Poisson inputs: a list of ``ns.PoissonDrive``."""
+        return []
+
+    def position(self, gid):
+        """(x, y, z) µm of the gid, or None."""
+        return None
+
+    def seed(self):
+        return 0
+
+
+# what a gid is, as every rank learns it before the network is split
+CELL, CELL_WITHOUT_DETECTOR, ARTIFICIAL, SOURCE = 0, 1, 2, 3
+
+
+def _count(recipe):
+    n = recipe.num_cells()
+    if int(n) != n or n < 0:
+        raise ParameterError(f"{type(recipe).__name__}.num_cells() must be a count, got {n!r}")
+    return int(n)
+
+
+def build_network(recipe, gids=None, kinds=None, trains=None):
+    """The Network of ``gids`` (default: all) of ``recipe``, asking it one gid at a time.
+
+    With ``kinds`` (the kind of every gid) the network is one rank's part: connections may
+    come from gids built elsewhere, and ``trains`` gives every spike source's times."""
+    n = _count(recipe)
+    gids = np.arange(n) if gids is None else np.asarray(gids, dtype=np.int64)
+    net = Network(seed=recipe.seed())
+    if kinds is not None:
+        net.remote_kinds = kinds
+        net.spike_sources.update(trains)
+    for gid in gids:
+        gid = int(gid)
+        description = recipe.cell_description(gid)
+        if isinstance(description, SpikeSource):
+            net.spike_sources[net._place(gid, None)] = _train(gid, description)
+        else:
+            net._place(gid, description)
+        position = recipe.position(gid)
+        if position is not None:
+            net.positions[gid] = np.asarray(position, dtype=float)
+    for gid in gids:
+        gid = int(gid)
+        for c in recipe.connections_on(gid):
+            if not isinstance(c, Connection):
+                raise ParameterError(f"connections_on({gid}) must give ns.Connection objects, "
+                                     f"got {c!r}")
+            target = gid if c.label is None else (gid, c.label)
+            net.connect(c.source, target, weight=c.weight, delay=c.delay)
+        for j in _gap_junctions(recipe, gid):
+            net.add_gap_junction((gid, j.location), (j.peer, j.peer_location), j.g)
+        for d in recipe.poisson_drives_on(gid):
+            if not isinstance(d, PoissonDrive):
+                raise ParameterError(f"poisson_drives_on({gid}) must give ns.PoissonDrive "
+                                     f"objects, got {d!r}")
+            net.add_poisson_drive([gid if d.label is None else (gid, d.label)], d.rate,
+                                  d.weight, d.start, d.stop)
+    return net
+
+
+def _train(gid, source):
+    times = np.sort(np.asarray(source.times, dtype=float))
+    if not np.all(np.isfinite(times)):
+        raise ParameterError(f"gid {gid}: spike source times must be finite")
+    return times
+
+
+def _gap_junctions(recipe, gid):
+    out = list(recipe.gap_junctions_on(gid))
+    for j in out:
+        if not isinstance(j, GapJunction):
+            raise ParameterError(f"gap_junctions_on({gid}) must give ns.GapJunction objects, "
+                                 f"got {j!r}")
+    return out
+
+
+def _survey(recipe, gids):
+    """Kind and cost of each of ``gids``, their gap-junction pairs and spike trains."""
+    from neurosim.run.parallel import cell_cost
+    scratch = Network()
+    kinds = np.empty(len(gids), dtype=np.int8)
+    costs = np.empty(len(gids))
+    per_template, pairs, trains = {}, [], {}
+    for k, gid in enumerate(gids):
+        gid = int(gid)
+        description = recipe.cell_description(gid)
+        if isinstance(description, SpikeSource):
+            kinds[k], costs[k], trains[gid] = SOURCE, 0.0, _train(gid, description)
+            continue
+        scratch._place(gid, description)
+        if gid in scratch.cells:
+            cell = scratch.cells[gid]
+            if id(cell) not in per_template:
+                per_template[id(cell)] = cell_cost(cell)
+            spikes = cell.detector is not None or any(s.mechanism.uses_net_event
+                                                      for s in cell.synapses)
+            kinds[k] = CELL if spikes else CELL_WITHOUT_DETECTOR
+            costs[k] = per_template[id(cell)]
+        elif gid in scratch.artificial:
+            kinds[k], costs[k] = ARTIFICIAL, 1.0
+        else:                                   # a VecStim-like spike train mechanism
+            kinds[k], costs[k], trains[gid] = SOURCE, 0.0, np.zeros(0)
+        pairs += [(gid, j.peer) for j in _gap_junctions(recipe, gid)]
+    return kinds, costs, pairs, trains
+
+
+def build_local(recipe, comm):
+    """This rank's part of ``recipe``: its gids' cells and their incoming connections, built
+    without describing the whole network anywhere.  Each rank first surveys every size-th
+    gid (kind, cost, gap junctions, spike trains) and all ranks share the survey, so they
+    agree on the partition.  Returns (network, owned gid arrays of every rank, loads)."""
+    from neurosim.run.parallel import balance, connected_units
+    n = _count(recipe)
+    mine = np.arange(comm.rank, n, comm.size)
+    survey = comm.allgather((mine, *_survey(recipe, mine)))
+    kinds, costs = np.empty(n, dtype=np.int8), np.empty(n)
+    pairs, trains = [], {}
+    for gids, k, c, p, t in survey:
+        kinds[gids], costs[gids] = k, c
+        pairs += p
+        trains.update(t)
+    for a, b in pairs:
+        if not (0 <= b < n) or kinds[b] in (ARTIFICIAL, SOURCE):
+            raise ParameterError(f"gap_junctions_on({a}): peer gid {b} is not a cell with "
+                                 "compartments")
+    units = connected_units(np.flatnonzero(kinds != SOURCE), pairs)
+    owned, loads = balance(units, costs, comm.size)
+    return build_network(recipe, owned[comm.rank], kinds, trains), owned, loads

@@ -1,0 +1,3 @@
+"""The kernels stage: step kernels generated from the mechanisms a model uses (:mod:`.codegen`
+for the CPU, :mod:`.codegen_cuda` for the GPU), their compile announcements and cache, and the
+numerical pieces compiled into them."""
