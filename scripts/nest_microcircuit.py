@@ -1,6 +1,6 @@
 """NEST's own microcircuit (the PyPI package ``microcircuit`` 1.0) at a scale, in this
 process: population rates, set-up and run times and peak memory, as JSON on the last line
-of stdout.  Meant to run in a process of its own (tests/test_microcircuit_nest.py and
+of stdout.  Meant to run in a process of its own (tests/models/test_microcircuit_nest.py and
 scripts/bench_microcircuit.py start it): importing NEST changes the process's dlopen flags
 for good (RTLD_GLOBAL), and a process's peak memory is one network's only in a fresh one.
 

@@ -152,7 +152,7 @@ def test_help_is_plain_text(command, capsys):
 def test_the_readme_lists_every_model():
     import re
     from neurosim import cli
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
     import inspect
     names = re.search(r'model\.add_argument\("name", choices=\(([^)]*)\)',
                       inspect.getsource(cli.main)).group(1)

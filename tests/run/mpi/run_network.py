@@ -1,6 +1,6 @@
 """Run under ``mpiexec -n N``: a ring with a gap junction and Poisson inputs driving cells
 with STDP synapses through random connections; rank 0 writes every spike and a trace to the
-.npz named on the command line (tests/test_mpi.py compares rank counts).
+.npz named on the command line (tests/run/test_mpi.py compares rank counts).
 
     run_network.py OUT [--threads 2] [--exchange alltoall] [--recipe] [--overlap]
                        [--stream run.h5] [--until 40 --checkpoint ck.h5] [--restore ck.h5]

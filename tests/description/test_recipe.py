@@ -83,7 +83,7 @@ def test_recipe_errors_name_the_gid(what, words):
 
 class Driven(ns.Recipe):
     """Ring cells and LIF neurons driven by Poisson inputs, described gid by gid: the
-    network of tests/mpi/drive.py."""
+    network of tests/run/mpi/drive.py."""
 
     def __init__(self):
         from neurosim.models.ring import ring_network
@@ -118,7 +118,7 @@ class Driven(ns.Recipe):
 def test_a_recipes_poisson_drives_are_the_networks():
     import sys
     import os
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mpi"))
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "run", "mpi"))
     import drive
     want = drive.run()
     sim = ns.Simulation(Driven())

@@ -372,7 +372,7 @@ def test_live_view_under_mpi_gathers_on_rank_0(tmp_path):
     import shutil
     import subprocess
     import sys
-    here = os.path.dirname(__file__)
+    here = os.path.join(os.path.dirname(__file__), "..", "run")
     sys.path.insert(0, os.path.join(here, "mpi"))
     import live_view
     serial = live_view.frames()

@@ -4,7 +4,7 @@ over seeds at scale 0.05 that agree within their seed-to-seed spread.
 
 NEST runs in a process of its own (scripts/nest_microcircuit.py): importing NEST sets the
 process's dlopen flags to RTLD_GLOBAL for good, which changes how every library loaded
-after it binds (see tests/test_sonata.py::test_the_reader_closes_the_files_it_has_read)."""
+after it binds (see tests/io/test_sonata.py::test_the_reader_closes_the_files_it_has_read)."""
 
 import json
 import os
@@ -20,7 +20,7 @@ from neurosim.models import microcircuit as mc
 pytest.importorskip("nest", reason="nest-simulator is a dev dependency")
 pytest.importorskip("microcircuit", reason="the microcircuit package is a dev dependency")
 
-SCRIPT = os.path.join(os.path.dirname(__file__), "..", "scripts", "nest_microcircuit.py")
+SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "nest_microcircuit.py")
 SCALE, TSTOP, TRANSIENT, SEEDS = 0.05, 1000.0, 200.0, (1, 2, 3)
 
 

@@ -16,7 +16,7 @@ import pytest
 from neurosim.kernels import compilation
 from neurosim.io.sonata.simulation import Progress
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPILE_LINE = r"neurosim: compiling kernels for \d+ mechanisms? — once, cached in "
 
 

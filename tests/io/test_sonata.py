@@ -127,7 +127,7 @@ def test_a_same_named_mechanism_loaded_before_does_not_stand_in(circuit, tmp_pat
     from neurosim.models.allen import allen_mechanisms
     for name, mech in allen_mechanisms().items():      # every channel of the fit known ...
         monkeypatch.setitem(base._REGISTRY, name, mech)
-    readme_nats = ns.load_catalogue(os.path.join(os.path.dirname(__file__), "..", "examples",
+    readme_nats = ns.load_catalogue(os.path.join(os.path.dirname(__file__), "..", "..", "examples",
                                                  "mod"), register=False)[0]["NaTs"]
     monkeypatch.setitem(base._REGISTRY, "NaTs", readme_nats)   # ... NaTs another model's
     folder = tmp_path / "copy"

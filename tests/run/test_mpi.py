@@ -15,6 +15,7 @@ import pytest
 from gpu_env import cuda_env
 
 HERE = os.path.dirname(__file__)
+TESTS = os.path.dirname(os.path.abspath(HERE))           # the helpers (gpu_env, peers)
 SCRIPT = os.path.join(HERE, "mpi", "run_network.py")
 MPIEXEC = shutil.which("mpiexec")
 assert MPIEXEC, "mpiexec comes with the mpich wheel: pip install -e '.[dev]'"
@@ -28,7 +29,7 @@ def launch_script(ranks, script, *args, timeout=600):
     cmd = [MPIEXEC, "-n", str(ranks), sys.executable, script, *map(str, args)]
     # the tests' folder first (the scripts import their helpers by name), then the caller's
     # path (a checkout run with PYTHONPATH pointing at it stays that checkout)
-    path = os.pathsep.join(p for p in (HERE, os.environ.get("PYTHONPATH")) if p)
+    path = os.pathsep.join(p for p in (TESTS, os.environ.get("PYTHONPATH")) if p)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "PYTHONPATH": path})
 
@@ -119,7 +120,7 @@ def test_two_ranks_on_the_gpu_backend_give_the_serial_spikes(tmp_path):
     cmd = [MPIEXEC, "-n", "2", sys.executable, SCRIPT, out, "--backend", "cuda",
            "--until", "5"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
-                          env=cuda_env(PYTHONPATH=HERE))
+                          env=cuda_env(PYTHONPATH=TESTS))
     assert done.returncode == 0, done.stdout + done.stderr
     # (the ranks' lines may interleave in the shared stdout)
     assert set(re.findall(r"LOCAL RANK (\d+) (\d+)", done.stdout)) == {("0", "0"), ("1", "1")}
@@ -254,7 +255,7 @@ def test_a_signal_stops_every_rank_cleanly(tmp_path, sig):
     path = tmp_path / "run.h5"
     cmd = [MPIEXEC, "-n", "2", sys.executable, SCRIPT, "forever", "--stream", str(path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": HERE})
+                            env={**os.environ, "PYTHONPATH": TESTS})
     while "RUNNING" not in proc.stdout.readline():
         pass
     time.sleep(2.0)

@@ -261,8 +261,8 @@ def nml_mechanisms(tmp_path_factory):
 
 
 def test_neuroml_exported_template_matches_neuron(nml_mechanisms):
-    """tests/hoc/NmlCell.hoc and passiveChan.mod: what jNeuroML 0.14 (`jnml LEMS -neuron`)
-    writes for tests/hoc/NmlCell.cell.nml (load_file outside the template, forsec over
+    """tests/io/hoc/NmlCell.hoc and passiveChan.mod: what jNeuroML 0.14 (`jnml LEMS -neuron`)
+    writes for tests/io/hoc/NmlCell.cell.nml (load_file outside the template, forsec over
     SectionLists, insert with parameters, a child at its parent's x = 0.406...)."""
     cell, n = compare(HOC_DIR / "NmlCell.hoc", "NmlCell")
     assert n == 4

@@ -40,7 +40,7 @@ def test_the_good_file_compiles():
 
 
 def test_a_pointer_assigned_or_read():
-    """A POINTER a block assigns is written through (tests/test_nmodl_pointers.py runs
+    """A POINTER a block assigns is written through (tests/mechanisms/test_nmodl_pointers.py runs
     hnn-core's dipole against NEURON); one only read is not."""
     text = GOOD.replace("RANGE gbar", "RANGE gbar\n    POINTER vpre").replace(
         "ASSIGNED { v (mV)", "ASSIGNED { vpre (mV) v (mV)").replace(

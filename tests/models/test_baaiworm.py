@@ -138,7 +138,7 @@ def neuron_run(tmp, data, stimulus, tstop, dt, repeats=1):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     lib = next(build.glob("*/libnrnmech.so"), None) or next(build.glob("*/.libs/libnrnmech.so"))
     npz = Path(tmp) / "neuron.npz"
-    script = Path(__file__).with_name("baaiworm_neuron.py")
+    script = Path(__file__).parents[1] / "baaiworm_neuron.py"
     out = subprocess.run([sys.executable, str(script), str(data), str(lib), str(stimulus),
                           str(tstop), str(dt), str(repeats), str(npz)],
                          capture_output=True, text=True, cwd=tmp)

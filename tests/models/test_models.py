@@ -37,7 +37,7 @@ def test_microcircuit_at_reduced_scale_fires_as_published(microcircuit_run):
     """Scale 0.03 (2 316 neurons, synapses x 0.03^2 with NEST's compensation): every
     population fires, below 2.5 times and above 2 % of the paper's full-scale rates (the
     package's network in NEST, seeds 1-4 at this scale: L2/3E at 4-12 % of it, the others
-    at 14-67 %; tests/test_microcircuit_nest.py compares the two simulators), L2/3E and L6E
+    at 14-67 %; tests/models/test_microcircuit_nest.py compares the two simulators), L2/3E and L6E
     the quietest excitatory ones as in the paper; the spikes file and the figure written."""
     import libsonata
     out = microcircuit_run

@@ -1,6 +1,6 @@
 """Run under ``mpiexec -n N``: the Potjans & Diesmann microcircuit at scale 0.03 (Poisson
 background) for 300 ms; rank 0 writes every spike to the .npz named on the command line
-(tests/test_mpi.py compares rank counts with the serial run).
+(tests/run/test_mpi.py compares rank counts with the serial run).
 
     run_microcircuit.py OUT
 """
