@@ -16,10 +16,10 @@ else is a :class:`HocError` naming file, line and statement.
     cell.section_names["Axon"]                          # -> neurosim section id
 """
 
-import math
-import re
 from dataclasses import dataclass, field
+import math
 from pathlib import Path
+import re
 
 import numpy as np
 

@@ -17,8 +17,8 @@ import os
 
 import numpy as np
 
-from neurosim.errors import MorphologyError
 from neurosim.description.morphology import SOMA, Morphology, Section, _sonata_order
+from neurosim.errors import MorphologyError
 
 
 def read_morphology(path):

@@ -116,6 +116,7 @@ def microcircuit_figure(path, spikes, pops, rates, scale, transient, tstop):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from neurosim.models.microcircuit import POPULATIONS, PUBLISHED_RATES
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 5), dpi=120,
                                  gridspec_kw={"width_ratios": [3, 2]})

@@ -11,22 +11,22 @@
     sim.run(200.0)
 """
 
-from neurosim.kernels import compilation  # noqa: F401  (times Numba's compiles from the start)
 from neurosim.description.cell import Cell, IClamp
+from neurosim.description.connectivity import (AllToAll, DistanceDependent, FixedInDegree,
+                                               FixedProbability, FixedTotalNumber, LogNormal,
+                                               Normal, Uniform)
 from neurosim.description.discretization import DLambda, MaxLength, NSeg
-from neurosim.description.connectivity import (
-    AllToAll, DistanceDependent, FixedInDegree, FixedProbability, FixedTotalNumber, LogNormal,
-    Normal, Uniform,
-)
-from .errors import (LocationError, MechanismError, MorphologyError, NeurosimError,
-                     NumericalInstabilityError, ParameterError)
-from .mechanisms import Mechanism, load_catalogue
-from .mechanisms.random123 import Random123
 from neurosim.description.morphology import Morphology, Section
 from neurosim.description.network import Network
 from neurosim.description.recipe import Connection, GapJunction, PoissonDrive, Recipe, SpikeSource
 from neurosim.description.regions import Distance
+from neurosim.kernels import compilation  # noqa: F401  (times Numba's compiles from the start)
 from neurosim.run.simulation import Simulation, Spikes, Trace
+
+from .errors import (LocationError, MechanismError, MorphologyError, NeurosimError,
+                     NumericalInstabilityError, ParameterError)
+from .mechanisms import Mechanism, load_catalogue
+from .mechanisms.random123 import Random123
 
 __version__ = "0.1.0"
 

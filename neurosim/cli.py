@@ -16,8 +16,8 @@ complete to the stop); 1 anything else.
 """
 
 import argparse
-import os
 import logging
+import os
 import sys
 import warnings
 
@@ -43,8 +43,9 @@ def _demo(args):
     if args.cell:
         return _demo_cell(args)
     import numpy as np
-    from neurosim.kernels.compilation import Stopwatch
+
     from neurosim.io.sonata import SonataRun
+    from neurosim.kernels.compilation import Stopwatch
     from neurosim.models.circuit_builder import DEFAULT
     from neurosim.viz.plots import plot_raster
     config = os.path.join(DEFAULT, "simulation_config.json")
@@ -85,8 +86,8 @@ def _demo(args):
 
 
 def _demo_cell(args):
-    from neurosim.kernels.compilation import Stopwatch
     from neurosim.io.traces import write_traces
+    from neurosim.kernels.compilation import Stopwatch
     from neurosim.models.demo import run_demo
     from neurosim.viz.plots import plot_traces
 
@@ -113,8 +114,8 @@ def _demo_cell(args):
 
 
 def _run(args):
-    from neurosim.kernels.compilation import Stopwatch
     from neurosim.io.sonata import SonataRun
+    from neurosim.kernels.compilation import Stopwatch
     clock = Stopwatch()
     run = SonataRun(args.config, threads=args.threads, backend=args.backend,
                     restore=args.restore, force=args.force, spike_times=args.spike_times)
@@ -161,6 +162,7 @@ def _render(args):
     """Frames of a SONATA run: the circuit's cells at their positions, each compartment
     coloured by a report at a time (somata flash on spikes); a PNG or an MP4."""
     import numpy as np
+
     from neurosim.viz.frames import flash, write_movie
     from neurosim.viz.render import Renderer
     source = _open_run(args)
@@ -211,6 +213,7 @@ def _view(args):
 def _model(args):
     """A model of the library (``neurosim.models.library``): run, spikes and figure."""
     import json
+
     from neurosim.models import library
     args.out = args.out or os.path.join("neurosim_output", args.name)
     progress = not args.quiet               # the progress line of neurosim run

@@ -12,10 +12,10 @@ Records a few steps on the GPU backend with launches recorded, not run
 
 import argparse
 
+from bench_gpu import cell_of
+
 import neurosim as ns
 from neurosim.backends.cuda.compile import build_kernels, occupancy, recording
-
-from bench_gpu import cell_of
 
 
 def model(name, cells, compartments):

@@ -349,7 +349,7 @@ class SonataRun:
         if not multimeter and any(int(g) in net.cells for g in gids):
             # BioNet's membrane report records its biophysical cells and skips the others
             # (NEURON's artificial cells: IntFire1 has no v)
-            from neurosim.run.events import NEST_MODELS
+            from neurosim.lowering.connections import NEST_MODELS
             skipped = [int(g) for g in gids if int(g) in net.artificial and
                        net.artificial[int(g)][0].name not in NEST_MODELS]
             if skipped:

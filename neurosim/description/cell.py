@@ -11,9 +11,9 @@ import numpy as np
 
 from neurosim import mechanisms
 from neurosim.description.discretization import DLambda, MaxLength, NSeg
-from neurosim.errors import LocationError, ParameterError
 from neurosim.description.morphology import Morphology
 from neurosim.description.regions import Distance, check_region
+from neurosim.errors import LocationError, ParameterError
 from neurosim.validate import finite
 
 

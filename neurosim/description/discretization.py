@@ -3,8 +3,8 @@
 A policy is called with one section and its cable properties and returns nseg >= 1.
 """
 
-import math
 from dataclasses import dataclass
+import math
 
 import numpy as np
 

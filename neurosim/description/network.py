@@ -13,7 +13,7 @@ vector for a NET_RECEIVE with several arguments).  Weights and delays are in NEU
 
 import numpy as np
 
-from neurosim.lowering import pointers
+from neurosim.description import pointers
 from neurosim.description.cell import Cell
 from neurosim.description.edges import Edges
 from neurosim.errors import ParameterError
@@ -167,9 +167,8 @@ class Network:
         a piecewise-constant rate ``rate[i]`` from ``times[i]`` — each connected to every
         target (gid, label).  Spike trains are drawn from (seed, gid, stream), so a source's
         train does not depend on anything else in the network."""
-        from neurosim.description.connectivity import (
-            STREAM_SPIKES, inhomogeneous_poisson_times, poisson_times, rng,
-        )
+        from neurosim.description.connectivity import (STREAM_SPIKES, inhomogeneous_poisson_times,
+                                                       poisson_times, rng)
         if stop is None:
             raise ParameterError("add_poisson needs stop (ms): spike trains are drawn ahead")
         gids = []
@@ -190,9 +189,8 @@ class Network:
         number, an array over the connections made (in target order, then source order), or
         a distribution (ns.Normal, ns.Uniform, ns.LogNormal).  Returns the number of
         connections made."""
-        from neurosim.description.connectivity import (
-            STREAM_CONNECT, STREAM_DELAY, STREAM_WEIGHT, rng, values,
-        )
+        from neurosim.description.connectivity import (STREAM_CONNECT, STREAM_DELAY, STREAM_WEIGHT,
+                                                       rng, values)
         sources = self._gids(sources, "source")
         targets = self._gids(targets, "target").tolist()
         made_src, made_tgt, whole = [], [], None
@@ -325,7 +323,7 @@ class Network:
         """Each target (gid, label) — or gid of a point neuron — gets its own Poisson input
         of ``rate`` Hz on [start, stop) ms, each input spike an event of ``weight``: NEST's
         ``poisson_generator``.  Drawn step by step in the kernel
-        (``neurosim.kernels.drive``), so it costs no memory however long the run; the draws
+        (``neurosim.lowering.drive``), so it costs no memory however long the run; the draws
         are keyed on (seed, target gid, drive), the same on any number of threads and ranks."""
         rate = finite("rate", rate, nonnegative=True)
         start = finite("start", start, nonnegative=True)

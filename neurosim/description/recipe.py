@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.errors import ParameterError
 from neurosim.description.network import Network
+from neurosim.errors import ParameterError
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class Recipe:
 CELL, CELL_WITHOUT_DETECTOR, ARTIFICIAL, SOURCE = 0, 1, 2, 3
 
 
-def _count(recipe):
+def count_cells(recipe):
     n = recipe.num_cells()
     if int(n) != n or n < 0:
         raise ParameterError(f"{type(recipe).__name__}.num_cells() must be a count, got {n!r}")
@@ -108,7 +108,7 @@ def build_network(recipe, gids=None, kinds=None, trains=None):
 
     With ``kinds`` (the kind of every gid) the network is one rank's part: connections may
     come from gids built elsewhere, and ``trains`` gives every spike source's times."""
-    n = _count(recipe)
+    n = count_cells(recipe)
     gids = np.arange(n) if gids is None else np.asarray(gids, dtype=np.int64)
     net = Network(seed=recipe.seed())
     if kinds is not None:
@@ -118,7 +118,7 @@ def build_network(recipe, gids=None, kinds=None, trains=None):
         gid = int(gid)
         description = recipe.cell_description(gid)
         if isinstance(description, SpikeSource):
-            net.spike_sources[net._place(gid, None)] = _train(gid, description)
+            net.spike_sources[net._place(gid, None)] = spike_train(gid, description)
         else:
             net._place(gid, description)
         position = recipe.position(gid)
@@ -132,7 +132,7 @@ def build_network(recipe, gids=None, kinds=None, trains=None):
                                      f"got {c!r}")
             target = gid if c.label is None else (gid, c.label)
             net.connect(c.source, target, weight=c.weight, delay=c.delay)
-        for j in _gap_junctions(recipe, gid):
+        for j in gap_junctions_of(recipe, gid):
             net.add_gap_junction((gid, j.location), (j.peer, j.peer_location), j.g)
         for d in recipe.poisson_drives_on(gid):
             if not isinstance(d, PoissonDrive):
@@ -143,14 +143,14 @@ def build_network(recipe, gids=None, kinds=None, trains=None):
     return net
 
 
-def _train(gid, source):
+def spike_train(gid, source):
     times = np.sort(np.asarray(source.times, dtype=float))
     if not np.all(np.isfinite(times)):
         raise ParameterError(f"gid {gid}: spike source times must be finite")
     return times
 
 
-def _gap_junctions(recipe, gid):
+def gap_junctions_of(recipe, gid):
     out = list(recipe.gap_junctions_on(gid))
     for j in out:
         if not isinstance(j, GapJunction):
@@ -159,55 +159,3 @@ def _gap_junctions(recipe, gid):
     return out
 
 
-def _survey(recipe, gids):
-    """Kind and cost of each of ``gids``, their gap-junction pairs and spike trains."""
-    from neurosim.run.parallel import cell_cost
-    scratch = Network()
-    kinds = np.empty(len(gids), dtype=np.int8)
-    costs = np.empty(len(gids))
-    per_template, pairs, trains = {}, [], {}
-    for k, gid in enumerate(gids):
-        gid = int(gid)
-        description = recipe.cell_description(gid)
-        if isinstance(description, SpikeSource):
-            kinds[k], costs[k], trains[gid] = SOURCE, 0.0, _train(gid, description)
-            continue
-        scratch._place(gid, description)
-        if gid in scratch.cells:
-            cell = scratch.cells[gid]
-            if id(cell) not in per_template:
-                per_template[id(cell)] = cell_cost(cell)
-            spikes = cell.detector is not None or any(s.mechanism.uses_net_event
-                                                      for s in cell.synapses)
-            kinds[k] = CELL if spikes else CELL_WITHOUT_DETECTOR
-            costs[k] = per_template[id(cell)]
-        elif gid in scratch.artificial:
-            kinds[k], costs[k] = ARTIFICIAL, 1.0
-        else:                                   # a VecStim-like spike train mechanism
-            kinds[k], costs[k], trains[gid] = SOURCE, 0.0, np.zeros(0)
-        pairs += [(gid, j.peer) for j in _gap_junctions(recipe, gid)]
-    return kinds, costs, pairs, trains
-
-
-def build_local(recipe, comm):
-    """This rank's part of ``recipe``: its gids' cells and their incoming connections, built
-    without describing the whole network anywhere.  Each rank first surveys every size-th
-    gid (kind, cost, gap junctions, spike trains) and all ranks share the survey, so they
-    agree on the partition.  Returns (network, owned gid arrays of every rank, loads)."""
-    from neurosim.run.parallel import balance, connected_units
-    n = _count(recipe)
-    mine = np.arange(comm.rank, n, comm.size)
-    survey = comm.allgather((mine, *_survey(recipe, mine)))
-    kinds, costs = np.empty(n, dtype=np.int8), np.empty(n)
-    pairs, trains = [], {}
-    for gids, k, c, p, t in survey:
-        kinds[gids], costs[gids] = k, c
-        pairs += p
-        trains.update(t)
-    for a, b in pairs:
-        if not (0 <= b < n) or kinds[b] in (ARTIFICIAL, SOURCE):
-            raise ParameterError(f"gap_junctions_on({a}): peer gid {b} is not a cell with "
-                                 "compartments")
-    units = connected_units(np.flatnonzero(kinds != SOURCE), pairs)
-    owned, loads = balance(units, costs, comm.size)
-    return build_network(recipe, owned[comm.rank], kinds, trains), owned, loads

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.errors import MorphologyError, ParameterError
 from neurosim.description.morphology import TYPE_CODES, type_code, type_name
+from neurosim.errors import MorphologyError, ParameterError
 
 
 @dataclass(frozen=True)

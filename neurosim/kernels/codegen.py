@@ -22,22 +22,11 @@ import textwrap
 
 import numba
 
-from neurosim.run import epochs, events
-from neurosim.kernels import fastmath
-from neurosim.backends.cpu import solver
-from neurosim.lowering import diffusion
-from neurosim.kernels import drive
+from neurosim.kernels import epochs, event_order, fastmath, solver
+from neurosim.lowering import diffusion, drive
 from neurosim.mechanisms import linalg, random123
 
 _RESERVED = {"v", "dt", "celsius", "math", "np"}   # i, g: outputs of `current`
-# Names the kernel module defines or imports and the placeholders codegen substitutes: a
-# mechanism variable of one of these names would shadow them (the NMODL frontend renames it).
-KERNEL_NAMES = frozenset({
-    "math", "np", "numba", "njit", "prange", "cuda", "fexp", "linalg", "block_solve_range",
-    "hines_solve_range", "device_function", "inline_function", "dense_solve", "initialize",
-    "recursive_function",
-    "run_group", "advance", "run_epochs", "epochs", "poisson_count", "LOCAL_ARRAY", "NET_EVENT",
-    "FOR_NETCONS_ROWS", "FOR_NETCONS_ROW", "NET_SEND_OUTSTANDING"})
 # small work arrays in mechanism helpers: np.empty on the CPU, cuda.local.array on the GPU
 LOCAL_ARRAY_CPU = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")
 
@@ -489,10 +478,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from neurosim.run import epochs
+from neurosim.kernels import epochs
 from neurosim.kernels.fastmath import fexp
 from neurosim.mechanisms import linalg, random123
-from neurosim.backends.cpu.solver import block_solve_range, hines_solve_range
+from neurosim.kernels.solver import block_solve_range, hines_solve_range
 
 device_function = njit(cache=True, nogil=True, error_model="numpy")
 inline_function = njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -557,7 +546,7 @@ def run_group(_g, {run_args}):
 {receive}
             _ev += 1
         # Poisson drives: this step's count of input spikes, each an event of the drive's
-        # weight at the step's start (neurosim.kernels.drive)
+        # weight at the step's start (neurosim.lowering.drive)
 {drives}
 {self_events}
         t = _t_mid
@@ -662,7 +651,7 @@ def advance(_done, _code, {run_args}):
 @njit(cache=True, nogil=True)
 def run_epochs(_done, _code, _ends, _queue, _records, _step_times, _net, {run_args}):
     """Epochs from step _step0 to each of _ends, the events between them handled here
-    (neurosim.run.epochs), not in Python.  Returns (queue, records, the last epoch's first step,
+    (neurosim.kernels.epochs), not in Python.  Returns (queue, records, the last epoch's first step,
     status): 0 all ran; 1 a group blew up in that epoch (_done, _code hold its results);
     2 that epoch's spikes overflowed the spike buffer."""
     _ptr, _delay, _ttab, _tinst, _lead, _gflat, _gstart, _src_t, _src_sent, _src_gid = _net
@@ -729,7 +718,7 @@ def load_kernel(mechs, aux_names, parallel=False):
     key = hashlib.sha256("\n".join(
         [src, numba.__version__, sys.version]
         + [inspect.getsource(module) for module in (solver, fastmath, linalg, random123, epochs,
-                                                      events)]
+                                                      event_order)]
         + [m.fingerprint() for m in mechs]).encode()).hexdigest()[:20]
     return load_module(src, "kernel", key)
 

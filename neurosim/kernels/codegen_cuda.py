@@ -15,10 +15,9 @@ import os
 import re
 import textwrap
 
-from neurosim.kernels.codegen import (
-    has_phase, instance_body, ion_args, ions_of, load_module, mechanism_args,
-)
-from neurosim.kernels import drive
+from neurosim.kernels.codegen import (has_phase, instance_body, ion_args, ions_of, load_module,
+                                      mechanism_args)
+from neurosim.lowering import drive
 
 SPIKE_ARGS = ["_spk_count", "_spk_gid", "_spk_t", "_spk_exact"]   # the spike buffer
 _LOCAL_ARRAY = re.compile(r"LOCAL_ARRAY\((\(?[0-9, ]+\)?)\)")

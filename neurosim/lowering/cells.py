@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neurosim.description.regions import Distance, section_mask
 from neurosim.errors import MechanismError, ParameterError
 from neurosim.lowering.geometry import segment_diameters, segment_geometry
-from neurosim.description.regions import Distance, section_mask
 from neurosim.lowering.trees import depths
 
 _NF_PER_UF_UM2 = 1e-5    # cm [µF/cm²] * area [µm²] -> nF

@@ -8,11 +8,11 @@ the network's columns without per-connection Python steps or int64 copies: the f
 cortical microcircuit has 3e8 connections.
 """
 
-import numpy as np
 from numba import njit
+import numpy as np
 
 from neurosim.errors import ParameterError
-from neurosim.run.events import Connections, by_source
+from neurosim.lowering.connections import Connections, by_source
 
 
 def point_processes(tables):
@@ -100,7 +100,7 @@ def _set_drives(sim, drives, target, n, tables, insts, wmat):
     """This rank's Poisson drives (``net.add_poisson_drive``): their weights and targets
     fill rows ``n`` on (the connections' rows are views of the first: plasticity writes
     through); their mean counts per step, keys and steps go to the backend."""
-    from neurosim.kernels.drive import drive_key
+    from neurosim.lowering.drive import drive_key
     for r, (gid, label, rate, w, start, stop, k) in enumerate(drives, start=n):
         tables[r], insts[r] = target[("gid", gid) if label is None else
                                      (sim._index_of[gid], label)]

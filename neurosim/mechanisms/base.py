@@ -12,15 +12,25 @@ arrays; written ion currents are summed there for concentration mechanisms to re
 ones generated from NMODL and Python equations; this contract stays.
 """
 
+from dataclasses import dataclass, field
 import logging
 import re
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from ..errors import MechanismError, ParameterError
 from ..validate import finite
+
+# Names the kernel module (neurosim.kernels.codegen) defines or imports and the placeholders
+# it substitutes: a mechanism variable of one of these names would shadow them (the NMODL
+# front-end renames it).
+KERNEL_NAMES = frozenset({
+    "math", "np", "numba", "njit", "prange", "cuda", "fexp", "linalg", "block_solve_range",
+    "hines_solve_range", "device_function", "inline_function", "dense_solve", "initialize",
+    "recursive_function",
+    "run_group", "advance", "run_epochs", "epochs", "poisson_count", "LOCAL_ARRAY", "NET_EVENT",
+    "FOR_NETCONS_ROWS", "FOR_NETCONS_ROW", "NET_SEND_OUTSTANDING"})
 
 
 @dataclass(frozen=True)

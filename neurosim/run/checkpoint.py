@@ -28,8 +28,8 @@ import os
 import h5py
 import numpy as np
 
-from neurosim.run import serial
 from neurosim.errors import ParameterError
+from neurosim.run import serial
 
 FORMAT = 3     # 3: an event's "source" is its spike's emission order; events_next_order
 _EVENT_FIELDS = ("step", "time", "source", "conn", "table", "instance")

@@ -23,8 +23,8 @@ step (``codegen``): no Python per step.
 
 import numpy as np
 
-from neurosim.errors import ParameterError
 from neurosim.description.morphology import SOMA
+from neurosim.errors import ParameterError
 
 
 def rotation(axis, theta):

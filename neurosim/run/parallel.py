@@ -2,11 +2,8 @@
 
 ``default_comm()`` gives an MPI communicator (mpi4py) when the process was started by an
 MPI launcher with more than one rank, and the serial one otherwise: ``import neurosim``
-never imports mpi4py, and a serial run never initialises MPI.
-
-``partition(network, size)`` assigns gids to ranks: cells joined by gap junctions or
-POINTERs stay together, and the units go to the least loaded rank, largest first (cost:
-compartments and mechanism instances), so every rank count gives the same network.
+never imports mpi4py, and a serial run never initialises MPI.  Which rank owns which gid is
+:mod:`neurosim.lowering.partition`'s.
 """
 
 import os
@@ -206,78 +203,6 @@ def default_comm():
         if comm.size > 1:
             return comm
     return SerialComm()
-
-
-def connected_units(gids, pairs):
-    """Gids that must share a rank, as lists: ``pairs`` (gap junctions, POINTERs) join them
-    (union-find)."""
-    root = {}
-
-    def find(g):
-        root.setdefault(g, g)
-        while root[g] != g:
-            root[g] = root[root[g]]
-            g = root[g]
-        return g
-
-    for a, b in pairs:
-        ra, rb = find(int(a)), find(int(b))
-        root[max(ra, rb)] = min(ra, rb)
-    units = {}
-    for g in sorted(int(g) for g in gids):
-        units.setdefault(find(g), []).append(g)
-    return list(units.values())
-
-
-def cell_cost(cell):
-    """Estimated cost of a cell per step: nodes, mechanism instances and synapses."""
-    from neurosim.lowering.cells import _lower_cell
-    part = _lower_cell(cell)
-    instances = sum(len(entry["nodes"]) for entry in part["mechs"].values())
-    return 1.0 + part["n"] + instances
-
-
-def _costs(network):
-    """Cost of each gid (a template is measured once); 1 for an artificial cell."""
-    per_template = {}
-    cost = {}
-    for gid, cell in network.cells.items():
-        if id(cell) not in per_template:
-            per_template[id(cell)] = cell_cost(cell)
-        cost[gid] = per_template[id(cell)]
-    for gid in network.artificial:
-        cost[gid] = 1.0
-    return cost
-
-
-def balance(units, cost, size):
-    """Units to ranks, largest first to the least loaded: a list of ``size`` sorted gid
-    arrays, and each rank's load.  ``cost[gid]`` is a gid's cost."""
-    loads = np.zeros(size)
-    owned = [[] for _ in range(size)]
-    costs = [sum(cost[g] for g in unit) for unit in units]
-    for k in sorted(range(len(units)), key=lambda k: (-costs[k], units[k][0])):
-        r = int(np.argmin(loads))
-        owned[r] += units[k]
-        loads[r] += costs[k]
-    return [np.array(sorted(o), dtype=np.int64) for o in owned], loads
-
-
-def partition(network, size):
-    """A list of ``size`` sorted gid arrays (cells and artificial cells; spike sources are
-    known to every rank), and each rank's load."""
-    pairs = [(a, b) for a, _, b, _, _ in network.gap_junctions]
-    pairs += [(g, src) for g, _, _, src, _ in network.pointers]
-    units = connected_units(list(network.cells) + list(network.artificial), pairs)
-    return balance(units, _costs(network), size)
-
-
-def owner_of(owned, n_gids):
-    """Rank of every gid 0 .. n_gids - 1 (-1: a spike source, on every rank)."""
-    owner = np.full(n_gids, -1, dtype=np.int64)
-    for rank, gids in enumerate(owned):
-        owner[gids] = rank
-    return owner
 
 
 class SpikeRoute:

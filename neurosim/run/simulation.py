@@ -11,18 +11,19 @@ import threading
 
 import numpy as np
 
-from neurosim.run import epochs
-from neurosim.lowering import pointers, wiring
 from neurosim.backends import make_backend
 from neurosim.description.cell import Cell
-from neurosim.errors import LocationError, NumericalInstabilityError, ParameterError
-from neurosim.run.events import (
-    EventQueue, by_source, check_delays, check_lead_delays, nest_stamps, nest_timing,
-)
-from neurosim.lowering.cells import artificial_tables, lower, streams_at_load
 from neurosim.description.network import Network
-from neurosim.run.parallel import SpikeRoute, default_comm, owner_of, partition
-from neurosim.description.recipe import Recipe, build_local, build_network
+from neurosim.description.recipe import Recipe, build_network
+from neurosim.errors import LocationError, NumericalInstabilityError, ParameterError
+from neurosim.kernels import epochs
+from neurosim.lowering import pointers, wiring
+from neurosim.lowering.cells import artificial_tables, lower, streams_at_load
+from neurosim.lowering.connections import (by_source, check_delays, check_lead_delays, nest_stamps,
+                                           nest_timing)
+from neurosim.lowering.partition import build_local, owner_of, partition
+from neurosim.run.events import EventQueue
+from neurosim.run.parallel import SpikeRoute, default_comm
 from neurosim.run.recording import Spikes, Trace, share
 from neurosim.validate import finite
 
@@ -260,7 +261,7 @@ class Simulation:
         self.events = EventQueue(self.connections, self.dt)
         self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \
             if np.isfinite(min_delay) else None
-        self._ring = None               # the compiled event queue (neurosim.run.epochs)
+        self._ring = None               # the compiled event queue (neurosim.kernels.epochs)
         self._epoch_calls = 0           # kernel calls that ran compiled epochs
         # every spike-source spike in one time-sorted table, queued chunk by chunk
         trains = sorted(net.spike_sources.items())
@@ -770,7 +771,7 @@ class Simulation:
 
     def _compiled_epochs(self):
         """Whether kernel calls run many epochs, the events between them in compiled code
-        (``neurosim.run.epochs``).  That pays where steps are cheap next to the events, in
+        (``neurosim.kernels.epochs``).  That pays where steps are cheap next to the events, in
         networks of point neurons and artificial cells (no cable cells); it needs one rank
         (no exchange), a backend that has it and no ECP (whose samples are taken per
         call)."""

@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent("""
     import neurosim as ns
     from neurosim.backends.cuda.mechanisms import CudaMechanisms
     from neurosim.models.allen import allen_mechanisms
-    from neurosim.backends.cpu.solver import hines_solve
+    from neurosim.kernels.solver import hines_solve
 
     GBAR = {"NaTs": 0.5, "NaTa": 0.2, "Nap": 0.001, "Kv3_1": 0.3, "K_T": 0.01, "K_P": 0.01,
             "Kd": 0.01, "Kv2like": 0.01, "Im": 0.001, "Im_v2": 0.001, "SK": 0.001,

@@ -7,9 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from gpu_env import cuda_env
 from neurosim.backends.cuda.dhs import Layout, depths, lower_bound, schedule, solve
-from neurosim.backends.cpu.solver import hines_solve
+from neurosim.kernels.solver import hines_solve
+
+from gpu_env import cuda_env
 
 
 def random_tree(n, rng, roots=1):
@@ -122,7 +123,7 @@ import json, sys
 import numpy as np
 from neurosim.backends.cuda.dhs import CellsLayout, DeviceLayout
 from neurosim.backends.cuda.dhs_kernel import dhs_solve, interleaved_solve
-from neurosim.backends.cpu.solver import hines_solve
+from neurosim.kernels.solver import hines_solve
 rng = np.random.default_rng(3)
 shape7 = [int(rng.integers(0, i)) for i in range(1, 7)]
 

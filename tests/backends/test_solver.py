@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import neurosim as ns
+from neurosim.kernels.solver import (block_solve_range, hines_solve_range, solve_blocks,
+                                     static_pivots)
 from neurosim.lowering.cells import cell_groups, lower
 from neurosim.lowering.trees import depths
-from neurosim.backends.cpu.solver import (block_solve_range, hines_solve_range, solve_blocks,
-                             static_pivots)
 
 
 def random_shape(n, rng):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import neurosim as ns
+
 from peers import build_from_morphology, clear, h
 
 

@@ -116,8 +116,8 @@ class Driven(ns.Recipe):
 
 
 def test_a_recipes_poisson_drives_are_the_networks():
-    import sys
     import os
+    import sys
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "run", "mpi"))
     import drive
     want = drive.run()

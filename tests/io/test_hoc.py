@@ -10,6 +10,7 @@ import pytest
 import neurosim as ns
 from neurosim.io.hoc import HocError
 from neurosim.lowering.cells import _lower_body, _section_values, lower
+
 from peers import h
 from shared_data import shared
 

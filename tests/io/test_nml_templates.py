@@ -24,6 +24,7 @@ from neurosim.io.sonata import SonataError, SonataRun
 from neurosim.io.sonata.nml_template import build_cell
 from neurosim.lowering.cells import lower
 from neurosim.models.allen import perisomatic_cell
+
 from shared_data import SONATA_EXAMPLES, shared
 
 EXAMPLE = SONATA_EXAMPLES / "5_cells_iclamp"

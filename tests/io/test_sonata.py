@@ -18,6 +18,7 @@ import neurosim as ns
 from neurosim.cli import main
 from neurosim.io.sonata import SonataError, SonataRun, read_spikes
 from neurosim.lowering.cells import _lower_cell
+
 from sonata_circuit import build
 
 TSTOP = 300.0

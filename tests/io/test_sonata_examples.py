@@ -17,6 +17,7 @@ import pytest
 import neurosim as ns
 from neurosim.errors import ParameterError
 from neurosim.io.sonata import SonataError, SonataRun
+
 from shared_data import SONATA_EXAMPLES, shared
 
 
@@ -463,6 +464,7 @@ def test_bionets_synapse_setters_as_bionet(tmp_path):
     each parameter set from the synapse file's key BioNet reads it from (and only those);
     spikes identical to BioNet's, soma v within 0.01 mV RMS."""
     from bmtk.builder.networks import NetworkBuilder
+
     from sonata_circuit import bionet_dir
     root = tmp_path / "circuit"
     mods = root / "mechanisms"

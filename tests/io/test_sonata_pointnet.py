@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import neurosim as ns
-from neurosim.run.events import nest_stamps
+from neurosim.lowering.connections import nest_stamps
 
 from shared_data import shared
 

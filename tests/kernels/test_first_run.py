@@ -4,17 +4,17 @@ line shows, and every speed figure leaves the compilation out and reports it apa
 import io
 import json
 import logging
+from pathlib import Path
 import re
 import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from neurosim.kernels import compilation
 from neurosim.io.sonata.simulation import Progress
+from neurosim.kernels import compilation
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPILE_LINE = r"neurosim: compiling kernels for \d+ mechanisms? — once, cached in "

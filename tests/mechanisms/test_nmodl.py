@@ -8,8 +8,8 @@ import pytest
 
 import neurosim as ns
 from neurosim.mechanisms.nmodl.syntax import NmodlError
-from peers import (bmtk_mod_dir, build_from_morphology, compiled_mod_dir, h, run,
-                   spike_times)
+
+from peers import bmtk_mod_dir, build_from_morphology, compiled_mod_dir, h, run, spike_times
 
 MOD_FILES = sorted(glob.glob(os.path.join(bmtk_mod_dir(), "*.mod")))
 RUNNABLE = [f for f in MOD_FILES if not f.endswith("vecevent.mod")]

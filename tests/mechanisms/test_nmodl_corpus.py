@@ -18,6 +18,7 @@ import pytest
 
 import neurosim as ns
 from neurosim.mechanisms.nmodl.syntax import NmodlError
+
 from shared_data import BAAIWORM_MODS, NMODL_CORPUS, shared
 
 CORPORA = {
@@ -355,8 +356,8 @@ def test_morphology_use_case_reads_diam():
 def test_segment_diameter_is_neurons_mean_over_the_segment():
     """NEURON 9's seg.diam of a section with 3D points (0,0,0,1) (3,0,0,2) (10,0,0,5),
     nseg = 3: the mean of the interpolated diameter over each segment."""
-    from neurosim.lowering.geometry import segment_diameters
     from neurosim.description.morphology import Section
+    from neurosim.lowering.geometry import segment_diameters
     sec = Section(0, 3, np.array([[0, 0, 0], [3, 0, 0], [10, 0, 0]], dtype=float),
                   np.array([1.0, 2.0, 5.0]))
     np.testing.assert_allclose(segment_diameters(sec, 3),

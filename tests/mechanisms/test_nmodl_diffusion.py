@@ -18,6 +18,7 @@ import pytest
 
 import neurosim as ns
 from neurosim.mechanisms.nmodl.syntax import NmodlError
+
 from shared_data import NMODL_CORPUS
 
 NAMES = ["heat_eqn_scalar", "heat_eqn_global", "heat_eqn_function", "heat_eqn_thread_vars",

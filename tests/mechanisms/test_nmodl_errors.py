@@ -6,14 +6,15 @@ import re
 import time
 import warnings
 
-import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+import numpy as np
+import pytest
 
 import neurosim as ns
 from neurosim.errors import NeurosimError, NmodlUnitWarning
 from neurosim.mechanisms.nmodl.syntax import NmodlError
+
 from test_nmodl_corpus import CORPORA, corpus_files, neuron_traces, neurosim_traces
 
 GOOD = """\

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import neurosim as ns
+
 from shared_data import NMODL_CORPUS
 
 FILES = {"hh2": ("hnn-core", "hh2.mod"), "tbl": ("nmodl-usecases", "table", "table.mod"),

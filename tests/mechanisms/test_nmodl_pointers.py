@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import neurosim as ns
+
 from shared_data import NMODL_CORPUS
 
 DT, TSTOP, NSEG = 0.025, 30.0, 3
@@ -145,6 +146,7 @@ def test_pointers_into_mechanism_variables_are_refused_on_the_gpu(mods):
     """The GPU kernels of one mechanism do not take another's arrays (and concurrent sums
     into one Qsum would race): named when the GPU kernels are generated."""
     from dataclasses import replace
+
     from neurosim.kernels.codegen_cuda import cuda_kernel_source
     dipole = ns.Mechanism.from_nmodl(str(mods / "dipole.mod"))
     pp = ns.Mechanism.from_nmodl(str(mods / "dipole_pp.mod"))

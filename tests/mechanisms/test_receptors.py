@@ -6,6 +6,7 @@ import pytest
 
 import neurosim as ns
 from neurosim.mechanisms.builtin import receptors
+
 from peers import build_from_morphology, clear, compiled_mod_dir, h, run
 
 RECEPTORS = {"AMPA": receptors.AMPA, "NMDA": receptors.NMDA, "GABA_A": receptors.GABA_A,

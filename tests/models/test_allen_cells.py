@@ -11,6 +11,7 @@ import pytest
 import neurosim as ns
 from neurosim.models.allen import (allen_fits, allen_morphologies, neuron_perisomatic_cell,
                                    perisomatic_cell)
+
 from peers import bmtk_mod_dir, clear, compiled_mod_dir, h, load_swc, run, spike_times
 
 PERI_FITS = [f for f in allen_fits() if "cm" in json.load(open(f))["passive"][0]]

@@ -6,16 +6,17 @@ against those NEURON instantiated for the published circuit (sections.json.gz)."
 import gzip
 import json
 import os
+from pathlib import Path
 import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from neurosim.lowering.cells import _lower_body, _section_values
+
 from shared_data import shared
 
 DT = 0.5
@@ -154,6 +155,7 @@ def test_soma_voltages_match_neuron(data, tmp_path):
     the network move by many mV, so matching is not two resting networks agreeing."""
     import h5py
     import libsonata
+
     from neurosim.cli import main
     stimulus = tmp_path / "stimulus.json"
     stimulus.write_text(json.dumps(STIMULUS))
@@ -206,6 +208,7 @@ def test_soma_voltages_match_neuron(data, tmp_path):
     assert (out / "baaiworm_correlation.png").stat().st_size > 10_000
     # the brain in 3D: a frame per 5 ms from 0 to tstop, each with colour bar, time, scale
     import imageio.v2 as imageio
+
     from test_models import assert_annotated
     with imageio.get_reader(out / "baaiworm.mp4") as reader:
         assert sum(1 for _ in reader) == int(TSTOP / 5.0) + 1

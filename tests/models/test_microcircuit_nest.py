@@ -45,6 +45,7 @@ def test_the_network_numbers_are_the_packages():
     """Neurons, synapses per projection, weights, the DC and the background of the package's
     Network (its own derivation, at two scales and both backgrounds) are ours."""
     import tempfile
+
     from microcircuit.network_params import default_net_dict
     script = ("import copy, json, sys, nest\n"
               "from microcircuit.network import Network\n"

@@ -108,6 +108,7 @@ def test_the_v1_column_answers_the_lgn_flash(tmp_path):
     LGN flash than before it; the soma report finite."""
     import h5py
     import libsonata
+
     from neurosim.cli import main
     out = tmp_path / "v1"
     assert main(["model", "v1", "--scale", "0.25", "--tstop", "800", "--out", str(out)]) == 0
@@ -134,6 +135,7 @@ def assert_annotated(png, size):
     """A headless picture stands alone: its colour bar's ramp (the colormap's colours, in
     order) where the overlay puts it, and white text in its time box."""
     import matplotlib.pyplot as plt
+
     from neurosim.viz.overlay import Overlay
     from neurosim.viz.render import colormap_table
     image = (plt.imread(png)[:, :, :3] * 255).round().astype(int)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import neurosim as ns
+
 from peers import (bmtk_dir, build_from_morphology, clear, h, load_swc, relative_rms, run,
                    spike_times)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import neurosim as ns
-from neurosim.kernels.drive import drive_key, poisson_count
+from neurosim.lowering.drive import drive_key, poisson_count
 
 HERE = os.path.dirname(__file__)
 

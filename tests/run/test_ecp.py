@@ -16,6 +16,7 @@ import pytest
 
 import neurosim as ns
 from neurosim.run.extracellular import line_source, rotation_xyz
+
 from shared_data import SONATA_EXAMPLES, shared
 
 

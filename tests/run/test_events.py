@@ -6,7 +6,8 @@ pops interleave and across a save and load of the pending events."""
 import numpy as np
 import pytest
 
-from neurosim.run.events import Connections, EventQueue, by_source
+from neurosim.lowering.connections import Connections, by_source
+from neurosim.run.events import EventQueue
 
 DT = 0.1
 

@@ -56,6 +56,7 @@ def h5_content(path):
 def test_spikes_are_identical_on_1_to_4_ranks(tmp_path):
     sys.path.insert(0, os.path.join(HERE, "mpi"))
     import run_network
+
     import neurosim as ns
     net, gids = run_network.build()
     serial = ns.Simulation(net)
@@ -85,6 +86,7 @@ def test_the_microcircuit_spikes_are_identical_on_1_to_3_ranks(tmp_path):
     serial run's spikes."""
     sys.path.insert(0, os.path.join(HERE, "mpi"))
     import run_microcircuit
+
     import neurosim as ns
     from neurosim.models import microcircuit as mc
     net, pops = run_microcircuit.build()
@@ -109,6 +111,7 @@ def test_two_ranks_on_the_gpu_backend_give_the_serial_spikes(tmp_path):
     pytest.importorskip("numba.cuda", reason="numba-cuda is a dev dependency")
     sys.path.insert(0, os.path.join(HERE, "mpi"))
     import run_network
+
     import neurosim as ns
     net, gids = run_network.build()
     serial = ns.Simulation(net)
@@ -236,6 +239,7 @@ def test_a_bad_probe_on_one_rank_ends_every_rank():
 def test_a_missing_morphology_on_one_rank_gives_the_serial_error(tmp_path):
     sys.path.insert(0, os.path.join(HERE, "mpi"))
     import run_network
+
     import neurosim as ns
     net, gids = run_network.build()
     with pytest.raises(ns.MorphologyError) as serial:

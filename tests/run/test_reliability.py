@@ -44,6 +44,7 @@ def test_manifest_variables_in_any_order_expand_in_full(tmp_path):
 @pytest.fixture
 def intfire(tmp_path):
     import shutil
+
     from tests.shared_data import SONATA_EXAMPLES
     for name in ("300_intfire", "shared_components"):
         shutil.copytree(SONATA_EXAMPLES / name, tmp_path / name)
@@ -97,6 +98,7 @@ def test_point_neuron_values_nest_refuses_are_errors(model, params, message):
 
 def test_a_sonata_point_neuron_nest_refuses_names_its_file(tmp_path):
     import shutil
+
     from shared_data import shared
     shutil.copytree(shared("sonata-examples", "300_pointneurons"),
                     tmp_path / "300_pointneurons", ignore=shutil.ignore_patterns("output"))
@@ -171,6 +173,7 @@ def test_a_cache_folder_others_can_write_is_not_used(tmp_path):
 # ---------------------------------------------------------------------- blow-ups
 def test_a_probe_keeps_its_samples_up_to_a_blow_up():
     import numpy as np
+
     import neurosim as ns
     cell = ns.Cell(ns.Morphology.ball_and_stick(), v_init=-65.0)
     cell.insert("hh", region="soma")
@@ -202,6 +205,7 @@ def small_sim(dt=0.025):
 def test_a_checkpoint_restores_bitwise_and_holds_no_pickle(tmp_path):
     import h5py
     import numpy as np
+
     import neurosim as ns
     sim, gids = small_sim()
     v = sim.record("v", (0, 0.5), cell=int(gids[1]))
@@ -221,8 +225,10 @@ def test_a_checkpoint_restores_bitwise_and_holds_no_pickle(tmp_path):
 
 def test_an_old_pickle_checkpoint_is_refused_and_never_unpickled(tmp_path):
     import pickle
+
     import h5py
     import numpy as np
+
     import neurosim as ns
     marker = tmp_path / "pwned"
 
@@ -241,6 +247,7 @@ def test_an_old_pickle_checkpoint_is_refused_and_never_unpickled(tmp_path):
 
 def test_a_crafted_class_in_the_model_description_is_refused(tmp_path):
     import h5py
+
     import neurosim as ns
     from neurosim.run import serial
     sim, _ = small_sim()
@@ -254,6 +261,7 @@ def test_a_crafted_class_in_the_model_description_is_refused(tmp_path):
 
 def test_a_tampered_voltage_is_caught_by_its_checksum(tmp_path):
     import h5py
+
     import neurosim as ns
     sim, _ = small_sim()
     sim.run(5.0)
@@ -271,6 +279,7 @@ def test_a_damaged_checkpoint_is_an_error_naming_the_file(tmp_path, damage):
     header, or the file cut short.  (Bytes of the file's slack space, which nothing reads,
     may change without harm.)"""
     import h5py
+
     import neurosim as ns
     sim, _ = small_sim()
     sim.run(5.0)
@@ -309,6 +318,7 @@ def test_a_state_is_not_loaded_into_another_simulation(tmp_path):
 
 def test_a_mechanism_defined_in_python_is_found_again_or_named(tmp_path):
     import numpy as np
+
     import neurosim as ns
     leak = ns.Mechanism(name="myleak_ck", parameters={"gl": 1e-4},
                         current="i = gl * (v + 70.0)\ng = gl")
@@ -362,6 +372,7 @@ def test_a_model_larger_than_the_machine_is_refused_before_it_is_built():
     """10^5 copies of a cell of ~10^4 compartments: ~250 GB by the estimate.  Refused in
     seconds with the estimate and what to change, before the arrays exist."""
     import time
+
     import neurosim as ns
     from neurosim.lowering.memory import available
     cell = ns.Cell(ns.Morphology.ball_and_stick(), discretization=ns.MaxLength(0.02))
@@ -377,9 +388,10 @@ def test_a_model_larger_than_the_machine_is_refused_before_it_is_built():
 
 def test_the_estimate_is_what_info_prints(tmp_path, capsys):
     import shutil
+
     from neurosim.cli import main
-    from neurosim.lowering.memory import estimate
     from neurosim.io.sonata import SonataRun
+    from neurosim.lowering.memory import estimate
     from tests.shared_data import SONATA_EXAMPLES
     for name in ("300_intfire", "shared_components"):
         shutil.copytree(SONATA_EXAMPLES / name, tmp_path / name)

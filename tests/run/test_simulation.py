@@ -135,6 +135,7 @@ def test_demo_command_runs_the_bundled_circuit(tmp_path):
     """The README's main job: the bundled SONATA circuit; spikes and a soma report that
     libsonata reads, every kind of cell firing, and a raster picture."""
     import libsonata
+
     from neurosim.cli import main
     assert main(["demo", "--out", str(tmp_path), "--tstop", "300"]) == 0
     spikes = np.array(libsonata.SpikeReader(str(tmp_path / "spikes.h5"))["cortex"].get())
@@ -152,6 +153,7 @@ def test_demo_command_runs_the_bundled_circuit(tmp_path):
 
 def test_the_bundled_circuit_is_what_its_builder_writes(tmp_path):
     import h5py
+
     from neurosim.models.circuit_builder import DEFAULT, build
     build(str(tmp_path))
     for root, _, files in os.walk(DEFAULT):

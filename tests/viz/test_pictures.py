@@ -96,6 +96,7 @@ def test_raster_legends_stay_off_the_spikes(tmp_path, monkeypatch):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from neurosim.viz.plots import plot_raster
     figures = []
     close = plt.close
@@ -151,6 +152,7 @@ def test_help_is_plain_text(command, capsys):
 
 def test_the_readme_lists_every_model():
     import re
+
     from neurosim import cli
     readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
     import inspect

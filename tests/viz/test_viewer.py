@@ -78,6 +78,7 @@ def run_output(tmp_path_factory):
     """The bundled circuit, 40 ms, with an every-segment report."""
     import json
     import shutil
+
     from neurosim.cli import main
     from neurosim.models.circuit_builder import DEFAULT
     folder = tmp_path_factory.mktemp("layer4")
@@ -94,6 +95,7 @@ def run_output(tmp_path_factory):
 
 def test_render_a_frame_where_a_spiking_soma_flashes(run_output, tmp_path):
     import libsonata
+
     from neurosim.cli import main
     from neurosim.io.sonata import Circuit, load_config
     from neurosim.viz.frames import ReportFrames, flash
@@ -125,6 +127,7 @@ def test_render_a_frame_where_a_spiking_soma_flashes(run_output, tmp_path):
 
 def test_a_movie_has_the_expected_frame_count(run_output, tmp_path):
     import imageio.v2 as imageio
+
     from neurosim.cli import main
     movie = tmp_path / "run.mp4"
     assert main(["render", str(run_output), "--report", "soma_v", "--every", "2",
@@ -136,6 +139,7 @@ def test_a_movie_has_the_expected_frame_count(run_output, tmp_path):
 
 def test_bad_reports_are_clear_errors(run_output, tmp_path, capsys):
     import h5py
+
     from neurosim.cli import main
     out = run_output.parent / "output"
     broken = tmp_path / "broken.h5"
@@ -494,6 +498,7 @@ def test_rendered_frames_stand_alone(run_output, tmp_path):
     """neurosim render's PNG: the colour bar's ramp and the time (pixel checks); the point
     neurons are in the scene, drawn at their positions."""
     import matplotlib.pyplot as plt
+
     from neurosim.cli import main
     from neurosim.viz.overlay import Overlay
     from neurosim.viz.sources import RunSource

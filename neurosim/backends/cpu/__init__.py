@@ -1,2 +1,2 @@
-"""The CPU backend: the lowered model's arrays and the Numba step kernel (:mod:`.backend`), and
-the Hines solve (:mod:`.solver`)."""
+"""The CPU backend: the lowered model's arrays bound to the Numba step kernel and run on
+threads (:mod:`.backend`)."""

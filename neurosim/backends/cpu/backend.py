@@ -11,12 +11,12 @@ import os
 import numba
 import numpy as np
 
-from neurosim.kernels import codegen
-from neurosim.lowering import diffusion
-from neurosim.kernels.compilation import announcing
 from neurosim.errors import NeurosimError
+from neurosim.kernels import codegen
+from neurosim.kernels.compilation import announcing
+from neurosim.kernels.solver import MIN_MEAN_BLOCK, runs, solve_blocks, static_pivots
+from neurosim.lowering import diffusion
 from neurosim.lowering.cells import split_static
-from neurosim.backends.cpu.solver import MIN_MEAN_BLOCK, runs, solve_blocks, static_pivots
 
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 ARTIFICIAL_SPIKES_PER_STEP = 2    # spikes an artificial cell may emit in one step (Izhikevich:
@@ -55,6 +55,7 @@ def _choose_thread_layer():
     own pool; never OpenMP, whose runtime, shared with another library in the process
     (NEST's), can crash it.  NUMBA_THREADING_LAYER, when set, still decides."""
     import os
+
     from numba.np.ufunc import parallel
     if "NUMBA_THREADING_LAYER" in os.environ or getattr(parallel, "_is_initialized", True):
         return                          # the user's choice, or threads already running
@@ -237,7 +238,7 @@ class CpuBackend:
         self.conn_w, self.conn_table, self.conn_inst = weights, table, instance
 
     def set_drives(self, conn, table, instance, lam, key, on, off):
-        """Poisson drives (``neurosim.kernels.drive``): the weight row (``conn``) and target of
+        """Poisson drives (``neurosim.lowering.drive``): the weight row (``conn``) and target of
         each, its mean count per step ``lam``, its key, and its first and end steps;
         sorted by the target's group."""
         group = np.zeros(len(conn), dtype=np.int64)
@@ -416,7 +417,7 @@ class CpuBackend:
     def advance_epochs(self, step0, ends, rec_every, rec_count, rec_out, queue, records,
                        step_times, net):
         """Run epochs from ``step0`` to each step of ``ends`` (no ECP), the events between
-        them in compiled code (``neurosim.run.epochs``; ``queue``, ``records`` and ``net`` as
+        them in compiled code (``neurosim.kernels.epochs``; ``queue``, ``records`` and ``net`` as
         there, ``step_times``: spikes stamped with their step's end).  Returns (queue,
         records, steps done, code) as ``advance`` (code -1: all done)."""
         chunk = self._threads_on()

@@ -26,11 +26,11 @@ import warnings
 
 import numpy as np
 
-from neurosim.kernels.codegen import ions_of
+from neurosim.backends.cpu.backend import ARTIFICIAL_SPIKES_PER_STEP, CpuBackend
 from neurosim.backends.cuda.dhs import DeviceLayout
 from neurosim.errors import NeurosimError, ParameterError
+from neurosim.kernels.codegen import ions_of
 from neurosim.lowering.cells import renumber
-from neurosim.backends.cpu.backend import ARTIFICIAL_SPIKES_PER_STEP, CpuBackend
 
 LANES = int(os.environ.get("NEUROSIM_DHS_LANES", "16"))     # k: DHS lanes per cell
 # cells with fewer nodes than this are solved one thread per cell, identical ones
@@ -108,9 +108,9 @@ class CudaBackend(CpuBackend):
         self.lanes = LANES                    # the layout's: launches use the same
         renumber(model, self.layout.order)
         super().__init__(model, **options)
-        from neurosim.kernels.codegen_cuda import event_tables, load_cuda_kernels
-        from neurosim.backends.cuda.dhs_kernel import dhs_solve, interleaved_solve
         from neurosim.backends.cuda import kernels as cuda_kernels
+        from neurosim.backends.cuda.dhs_kernel import dhs_solve, interleaved_solve
+        from neurosim.kernels.codegen_cuda import event_tables, load_cuda_kernels
         self.dhs_solve, self.interleaved_solve = dhs_solve, interleaved_solve
         self.k = cuda_kernels
         self.gen = load_cuda_kernels([t.mechanism for t in self.tables],

@@ -11,19 +11,19 @@ from PyPI (``pip install "numba-cuda[cu12]"``: NVVM, NVRTC, ptxas), no GPU and n
 """
 
 import contextlib
+from dataclasses import dataclass
 import os
 import re
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 
 import numba
 import numpy as np
 
-from neurosim.errors import NeurosimError
 from neurosim.backends import BACKENDS
 from neurosim.backends.cuda.backend import CudaBackend, simulated
+from neurosim.errors import NeurosimError
 
 H100 = (9, 0)               # the compute capability the performance target names
 

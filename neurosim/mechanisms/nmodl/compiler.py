@@ -21,11 +21,10 @@ import keyword
 import os
 import re
 
-from neurosim.kernels.codegen import KERNEL_NAMES
 from .. import random123
-from ..base import IonUse, Mechanism
+from ..base import KERNEL_NAMES, IonUse, Mechanism
 from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, Element, FluxIn,
-                     From, ForNetcons, If, LinearEq, Local, LongDiffusion, Name, NetInitial,
+                     ForNetcons, From, If, LinearEq, Local, LongDiffusion, Name, NetInitial,
                      NmodlError, Num, Reaction, Solve, Unary, Unsupported, While,
                      fill_element_sizes, parse)
 from .unroll import reactant_error, unrolled

@@ -8,10 +8,10 @@ import dataclasses
 import json
 import sys
 
+import compare
+
 import neurosim as ns
 from neurosim.backends.cuda.compile import build_kernels, recording
-
-import compare
 
 
 def main():

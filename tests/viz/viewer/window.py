@@ -29,6 +29,7 @@ def closer(viewer, after, note, ready=lambda: True, patience=60.0):
 
 def view(config, out):
     from vispy.util import keys
+
     from neurosim.viz.sources import RunSource
     from neurosim.viz.viewer import Viewer
     v = Viewer(RunSource(config, "all_v"), show=True, size=(800, 480))

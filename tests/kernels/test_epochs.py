@@ -1,4 +1,4 @@
-"""Compiled epochs (neurosim.run.epochs) against the Python event path: a point-neuron network
+"""Compiled epochs (neurosim.kernels.epochs) against the Python event path: a point-neuron network
 whose kernel calls run many epochs, the events between them queued, ordered and delivered
 in compiled code, gives the spikes and traces of the same network run one epoch per call
 with the queue in Python -- bit for bit.  The network mixes what the delivery order depends

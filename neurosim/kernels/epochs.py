@@ -19,10 +19,10 @@ often in delivery order (one delay, spikes on the grid): a pop sorts a step's ev
 where they are not.
 """
 
-import numpy as np
 from numba import njit
+import numpy as np
 
-from neurosim.run.events import _before, _events_of, _order_ties, _unpack
+from neurosim.kernels.event_order import before, events_of, order_ties, unpack
 
 # counters (the queue's fifth array)
 FREE, USED, PENDING, BASE, ORDER, SOURCE, RECORDS = range(7)
@@ -171,7 +171,7 @@ def pop_grouped(queue, end, dt, delay, target_table, target_instance, lead, grou
     step, t = np.empty(n, np.int64), np.empty(n)
     source, conn = np.empty(n, np.int64), np.empty(n, np.int64)
     table, inst = np.empty(n, np.int64), np.empty(n, np.int64)
-    _unpack(events, sort, dt, target_table, target_instance, lead, step, t, source, conn,
+    unpack(events, sort, dt, target_table, target_instance, lead, step, t, source, conn,
             table, inst)
     gp = np.zeros(n_groups + 1, dtype=np.int64)
     group = np.empty(n, np.int64)
@@ -203,7 +203,7 @@ def _delivery_order(sort, lo, hi, time, events, delay):
     for k in range(lo + 1, hi):
         a, b = sort[k - 1], sort[k]
         if in_order and (time[a] > time[b] or (time[a] == time[b] and
-                                                _before(time, events, delay, b, a))):
+                                                before(time, events, delay, b, a))):
             in_order = False
         sa = time[a] - delay[events[a, 1] & mask]
         sb = time[b] - delay[events[b, 1] & mask]
@@ -217,7 +217,7 @@ def _delivery_order(sort, lo, hi, time, events, delay):
         sort[lo:hi] = part[np.argsort(time[part], kind="mergesort")]
         return
     part = part[np.argsort(time[part])]
-    _order_ties(part, time, events, delay)
+    order_ties(part, time, events, delay)
     sort[lo:hi] = part
 
 
@@ -230,7 +230,7 @@ def _push(queue, gids, sent, dt, ptr, delay, target_table, lead):
     c[ORDER] += gids.shape[0]
     if delay.shape[0] == 0 or gids.shape[0] == 0:
         return queue
-    events, first, counts = _events_of(gids, sent, order, ptr, delay, target_table, lead, dt)
+    events, first, counts = events_of(gids, sent, order, ptr, delay, target_table, lead, dt)
     return file_events(queue, events, first, counts)
 
 
