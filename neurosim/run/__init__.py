@@ -1,2 +1,2 @@
-"""The run stage: :class:`Simulation` (initialise and advance), events between epochs, ranks and
+"""The run stage: :class:`Simulation` (initialise and advance), the Python event queue, ranks and
 spike exchange, recording, extracellular potentials and checkpoints."""
