@@ -16,10 +16,10 @@ else is a :class:`HocError` naming file, line and statement.
     cell.section_names["Axon"]                          # -> neurosim section id
 """
 
-from dataclasses import dataclass, field
 import math
-from pathlib import Path
 import re
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 

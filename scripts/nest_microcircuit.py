@@ -30,11 +30,11 @@ def _peak_mb():
 
 
 def microcircuit(args):
+    import nest
     from microcircuit.network import Network
     from microcircuit.network_params import default_net_dict
     from microcircuit.sim_params import default_sim_dict
     from microcircuit.stimulus_params import default_stim_dict
-    import nest
     net_dict = copy.deepcopy(default_net_dict)
     net_dict.update(N_scaling=args.scale, K_scaling=args.scale, bg_input_type=args.background)
     t0 = time.perf_counter()

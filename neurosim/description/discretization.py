@@ -3,8 +3,8 @@
 A policy is called with one section and its cable properties and returns nseg >= 1.
 """
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 
 import numpy as np
 

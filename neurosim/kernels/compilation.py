@@ -16,10 +16,10 @@ listener adds up their wall time (nested compiles of callees counted once), whic
 :func:`compile_seconds` returns and :class:`Stopwatch` subtracts.
 """
 
-from contextlib import contextmanager
 import logging
 import sys
 import time
+from contextlib import contextmanager
 
 from numba.core import event
 

@@ -19,8 +19,8 @@ often in delivery order (one delay, spikes on the grid): a pop sorts a step's ev
 where they are not.
 """
 
-from numba import njit
 import numpy as np
+from numba import njit
 
 from neurosim.kernels.event_order import before, events_of, order_ties, unpack
 

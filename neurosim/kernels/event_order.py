@@ -13,8 +13,8 @@ emission order (numbered as spikes are pushed), then connection row.  See docs/s
 "Events and spike times".
 """
 
-from numba import njit
 import numpy as np
+from numba import njit
 
 
 @njit(cache=True, nogil=True)

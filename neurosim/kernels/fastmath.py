@@ -5,10 +5,10 @@ polynomial for exp(r) (truncation < 1e-17 relative) and 2^n built from its bits:
 within 2 ulp of libm.  Inputs below -708 give ~0 (exp underflows there anyway); above 709, inf.
 """
 
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
-import numpy as np
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01

@@ -10,8 +10,8 @@ nodes whose parents are consecutive too: ``solve_blocks`` finds them and ``block
 eliminates a whole run at once, a loop the compiler turns into SIMD instructions.
 """
 
-from numba import njit
 import numpy as np
+from numba import njit
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")

@@ -3,8 +3,8 @@ delays checked against dt and the timing of NEST's models (events of a NEST mode
 earlier; NEST stamps its spikes at the end of the step).  See docs/sonata.md, "Events and spike
 times"."""
 
-from numba import njit
 import numpy as np
+from numba import njit
 
 from neurosim.errors import ParameterError
 

@@ -15,8 +15,8 @@ here is the same text compiled for Python callers and tests.
 
 import math
 
-from numba import njit
 import numpy as np
+from numba import njit
 
 SOURCE = '''
 @{jit}

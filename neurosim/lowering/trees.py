@@ -2,8 +2,8 @@
 compiled: lowering and the GPU layout run them over every node of a model (10^7 nodes for
 10^5 cells), which a Python loop would take seconds for."""
 
-from numba import njit
 import numpy as np
+from numba import njit
 
 
 @njit(cache=True)

@@ -8,8 +8,8 @@ the network's columns without per-connection Python steps or int64 copies: the f
 cortical microcircuit has 3e8 connections.
 """
 
-from numba import njit
 import numpy as np
+from numba import njit
 
 from neurosim.errors import ParameterError
 from neurosim.lowering.connections import Connections, by_source

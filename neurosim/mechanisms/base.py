@@ -12,9 +12,9 @@ arrays; written ion currents are summed there for concentration mechanisms to re
 ones generated from NMODL and Python equations; this contract stays.
 """
 
-from dataclasses import dataclass, field
 import logging
 import re
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np

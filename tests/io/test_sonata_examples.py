@@ -212,9 +212,9 @@ def test_5_cells_iclamp_as_shipped(tmp_path, monkeypatch):
     today's NEURON agree to 1e-6 mV at rest; once the cells fire, their difference grows to
     0.1-0.35 mV RMS and 22 of 124 spike times move by one or two steps).  The outputs read
     back by libsonata and bmtk."""
+    import libsonata
     from bmtk.utils.reports.compartment import CompartmentReport
     from bmtk.utils.reports.spike_trains import SpikeTrains
-    import libsonata
     stored = SONATA_EXAMPLES / "5_cells_iclamp" / "output"
     runs = {}
     for who in ("neurosim", "bionet"):

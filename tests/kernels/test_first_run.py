@@ -4,12 +4,12 @@ line shows, and every speed figure leaves the compilation out and reports it apa
 import io
 import json
 import logging
-from pathlib import Path
 import re
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 

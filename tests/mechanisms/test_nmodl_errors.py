@@ -6,10 +6,10 @@ import re
 import time
 import warnings
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import neurosim as ns
 from neurosim.errors import NeurosimError, NmodlUnitWarning

@@ -6,11 +6,11 @@ against those NEURON instantiated for the published circuit (sections.json.gz)."
 import gzip
 import json
 import os
-from pathlib import Path
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest

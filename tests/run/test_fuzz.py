@@ -5,10 +5,10 @@ what is wrong, never another exception type and never a hang (a deadline per exa
 import json
 import shutil
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import neurosim as ns
 from neurosim.errors import NeurosimError
@@ -139,8 +139,8 @@ def test_sonata_tables_reader(example, data):
 def test_the_mutations_do_reach_the_readers():
     """The fuzzers above are not vacuous: the unmutated files load, and an obviously broken
     one is refused with a NeurosimError."""
-    from pathlib import Path
     import tempfile
+    from pathlib import Path
 
     from neurosim.mechanisms.nmodl.compiler import compile_text
     with tempfile.TemporaryDirectory() as d:

@@ -11,12 +11,12 @@ from PyPI (``pip install "numba-cuda[cu12]"``: NVVM, NVRTC, ptxas), no GPU and n
 """
 
 import contextlib
-from dataclasses import dataclass
 import os
 import re
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 
 import numba
 import numpy as np
