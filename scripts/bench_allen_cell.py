@@ -17,8 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+
+# the peers' models (NEURON, Arbor) are the tests'
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def build(dl):
@@ -43,7 +47,8 @@ def run_neurosim(dl, tstop):
 def run_neuron(dl, tstop, mech_dir):
     import neuron
     from neuron import h
-    from neurosim.models.allen import allen_morphology, neuron_perisomatic_cell
+    from neurosim.models.allen import allen_morphology
+    from peer_models import neuron_perisomatic_cell     # tests/: the peers' models
     if not getattr(run_neuron, "loaded", False):
         neuron.load_mechanisms(mech_dir)
         h.load_file("stdrun.hoc")

@@ -10,7 +10,12 @@ and neurosim's memory per compartment (median of --repeats).
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
+
+# the peers' models (NEURON, Arbor) are the tests'
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def run_neurosim(n, tstop, threads=1):
@@ -37,7 +42,7 @@ def model_bytes(sim):
 
 def run_neuron(n, tstop):
     from neuron import h
-    from neurosim.models.ring import neuron_ring
+    from peer_models import neuron_ring                 # tests/: the peers' models
     h.load_file("stdrun.hoc")
     h("forall delete_section()")
     keep, times, _ = neuron_ring(h, n)
@@ -53,7 +58,7 @@ def run_neuron(n, tstop):
 
 def run_arbor(n, tstop):
     import arbor
-    from neurosim.models.ring import arbor_ring
+    from peer_models import arbor_ring
     sim = arbor_ring(n)
     sim.run(0.025 * arbor.units.ms, 0.025 * arbor.units.ms)
     t0 = time.perf_counter()

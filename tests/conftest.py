@@ -6,7 +6,7 @@ everything):
 * ``peer``: runs NEURON, NEST, Arbor or bmtk in the test to compare with.  Set from the code:
   a test whose body (or a function of its module that it calls) uses a name bound to a peer —
   the ``neuron``/``nest``/``arbor``/``bmtk`` modules or anything imported from the peer helpers
-  (``peers.py``, ``sonata_circuit.py``, ``baaiworm_neuron.py``), or a peer's script run in a
+  (``peers.py``, ``peer_models.py``, ``sonata_circuit.py``, ``baaiworm_neuron.py``), or a peer's script run in a
   subprocess (``nrnivmodl``, ``from neuron import``, …);
 * ``mpi``: launches ranks with ``mpiexec``; ``gpu``: the CUDA backend (Numba's simulator
   without a GPU); ``viewer``: the viewer or the headless renderer (every test in tests/viz);
@@ -24,7 +24,8 @@ import pytest
 # tests import their helpers (peers.py, shared_data.py, gpu_env.py) by name
 sys.path.insert(0, os.path.dirname(__file__))
 
-PEER_MODULES = {"neuron", "nest", "arbor", "bmtk", "peers", "sonata_circuit", "baaiworm_neuron"}
+PEER_MODULES = {"neuron", "nest", "arbor", "bmtk", "peers", "peer_models", "sonata_circuit",
+                "baaiworm_neuron"}
 # a peer run in a subprocess: its script named or written out in the test's code
 PEER_TEXT = re.compile(r"nrnivmodl|baaiworm_neuron|nest_microcircuit|\b(from|import) "
                        r"(neuron|nest|arbor|bmtk)\b|importorskip\(['\"](neuron|nest|arbor|bmtk)")

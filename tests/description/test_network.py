@@ -126,7 +126,8 @@ def test_network_bad_input():
 
 
 def test_ring_of_branched_hh_cells_matches_neuron():
-    from neurosim.models.ring import neuron_ring, ring_network
+    from neurosim.models.ring import ring_network
+    from peer_models import neuron_ring
     n, tstop = 8, 120.0
     net, gids = ring_network(n, extra=10)
     sim = ns.Simulation(net, dt=0.025)
@@ -151,7 +152,7 @@ def test_ring_of_branched_hh_cells_matches_neuron():
     # spikes of the same cells in the same order; its hop from cell to cell is ~1 % shorter,
     # so the times drift apart by ~0.1 ms a hop
     arbor = pytest.importorskip("arbor")
-    from neurosim.models.ring import arbor_ring
+    from peer_models import arbor_ring
     arb = arbor_ring(n, extra=10)
     arb.run(tstop * arbor.units.ms, 0.025 * arbor.units.ms)
     theirs = sorted((int(s[0][0]), float(s[1])) for s in arb.spikes())

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import neurosim as ns
-from neurosim.models.allen import (allen_fits, allen_morphologies, neuron_perisomatic_cell,
-                                   perisomatic_cell)
+from neurosim.models.allen import allen_fits, allen_morphologies, perisomatic_cell
 
+from peer_models import neuron_perisomatic_cell
 from peers import bmtk_mod_dir, clear, compiled_mod_dir, h, load_swc, run, spike_times
 
 PERI_FITS = [f for f in allen_fits() if "cm" in json.load(open(f))["passive"][0]]
@@ -100,7 +100,8 @@ ALLACTIVE_FITS = [f for f in allen_fits() if "cm" not in json.load(open(f))["pas
 @pytest.mark.parametrize("swc", [_path(SWCS, "Rorb"), _path(SWCS, "Pvalb_470522102")],
                          ids=lambda p: os.path.basename(p)[:-6])
 def test_allen_allactive_spike_times_match_neuron(neuron_mechanisms, swc):
-    from neurosim.models.allen import allactive_cell, neuron_allactive_cell
+    from neurosim.models.allen import allactive_cell
+    from peer_models import neuron_allactive_cell
     assert len(ALLACTIVE_FITS) == 1
     fit = ALLACTIVE_FITS[0]
     compare_with_neuron(swc, allactive_cell(swc, fit), neuron_allactive_cell, fit)
