@@ -11,13 +11,14 @@ do not sit on one another.
 import numpy as np
 
 from neurosim.errors import ParameterError
+from neurosim.lowering.cells import discretize
 from neurosim.validate import finite
 
 
 def _centre_nodes(model, cell_index, body):
     """The model's nodes of a cell's compartments (membrane nodes, in cell order)."""
     layout = model.layouts[cell_index]
-    nodes = layout.first_node + np.flatnonzero(body["area"] > 0)
+    nodes = layout.first_node + np.flatnonzero(body.area > 0)
     return nodes if layout.new_of is None else layout.new_of[nodes]
 
 
@@ -45,7 +46,6 @@ class LiveView:
 
     def __init__(self, sim, interval=1.0, show=True, rotations=None, populations=None,
                  **viewer_options):
-        from neurosim.lowering.cells import _lower_body
         from neurosim.viz.scene import Scene, cell_cones, rotation
         self.sim, self.comm = sim, sim.comm
         self.interval = finite("interval", interval, positive=True)
@@ -58,7 +58,7 @@ class LiveView:
             cell = sim.cells[ci]
             key = cell.geometry_key()
             if key not in done:
-                done[key] = (cell_cones(cell), _lower_body(cell))
+                done[key] = (cell_cones(cell), discretize(cell, point_processes=False))
             (p0, p1, r0, r1, sec, x), body = done[key]
             turn = rotation(rotations.get(int(gid), (0.0, 0.0, 0.0)))
             cones[int(gid)] = (p0 @ turn.T, p1 @ turn.T, r0, r1, sec, x)

@@ -9,6 +9,8 @@ position.  Each compartment keeps (gid, section, x) so that report elements find
 
 import numpy as np
 
+from neurosim.lowering.cells import discretize
+
 
 def rotation(angles):
     """R = Rz Ry Rx for angles (about x, y, z) in radians."""
@@ -28,11 +30,10 @@ def _at(section, arc):
 
 def cell_cones(cell):
     """(p0, p1, r0, r1, section, x) of every compartment of ``cell``, cell-local."""
-    from neurosim.lowering.cells import _lower_body
-    part = _lower_body(cell)
-    centre = part["area"] > 0
-    sec, x = part["section"][centre], part["x"][centre]
-    nseg = part["layout"].nseg[sec]
+    part = discretize(cell, point_processes=False)
+    centre = part.area > 0
+    sec, x = part.section[centre], part.x[centre]
+    nseg = part.layout.nseg[sec]
     p0, p1 = np.zeros((len(sec), 3)), np.zeros((len(sec), 3))
     r0, r1 = np.zeros(len(sec)), np.zeros(len(sec))
     for s in np.unique(sec):

@@ -31,6 +31,7 @@ import numpy as np
 import neurosim as ns
 from neurosim.description.connectivity import rng
 from neurosim.errors import NeurosimError
+from neurosim.lowering.cells import discretize
 
 from .config import SonataError, circuit_of, read_json, resolve
 from .tables import edge_populations, node_populations
@@ -657,13 +658,12 @@ class Circuit:
 def _segments(cell, types, lo, hi):
     """Segment centres (section, x) of the given section types within [lo, hi] µm of the
     soma, and the cumulative lengths to draw among them."""
-    from neurosim.lowering.cells import _lower_body
-    part = _lower_body(cell)
+    part = discretize(cell, point_processes=False)
     morph = cell.morphology
-    centre = part["area"] > 0
-    sec, x, dist = part["section"][centre], part["x"][centre], part["dist"][centre]
+    centre = part.area > 0
+    sec, x, dist = part.section[centre], part.x[centre], part.distance[centre]
     keep = np.array([morph[int(s)].type_name in types for s in sec], dtype=bool) & \
         (dist >= lo) & (dist <= hi)
-    nseg = part["layout"].nseg
+    nseg = part.layout.nseg
     length = np.array([morph[int(s)].length / nseg[int(s)] for s in sec[keep]])
     return sec[keep], x[keep], np.cumsum(length)

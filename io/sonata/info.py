@@ -4,6 +4,7 @@ import collections
 
 import numpy as np
 
+from neurosim.lowering.cells import discretize
 from neurosim.lowering.memory import estimate
 
 from . import manifest
@@ -14,7 +15,6 @@ from .config import load_simulation, resolve
 def describe(path):
     """A few lines: populations (nodes by model type), cells, compartments, synapses,
     connections and a memory estimate."""
-    from neurosim.lowering.cells import _lower_cell
     config = load_simulation(path)
     run = config.get("run", {})
     circuit = Circuit(config, dl=float(run.get("dL", 20.0)),
@@ -30,8 +30,8 @@ def describe(path):
                      f"{pop.target_population}")
     sizes = {}
     for key, template in circuit._templates.items():
-        part = _lower_cell(template)
-        sizes[key] = (int(np.sum(part["area"] > 0)), part["n"])    # segments, nodes
+        part = discretize(template)
+        sizes[key] = (int(np.sum(part.area > 0)), part.n)          # segments, nodes
     compartments = sum(sizes[circuit.template_of[g]][0] for g in net.cells)
     nodes = sum(sizes[circuit.template_of[g]][1] for g in net.cells)
     synapses = sum(len(c.synapses) for c in net.cells.values())

@@ -23,6 +23,7 @@ import numpy as np
 
 import neurosim as ns
 from neurosim.kernels.compilation import Stopwatch
+from neurosim.lowering.cells import discretize
 
 from .circuit import Circuit
 from .clamps import CLAMP_INPUTS, current_clamp, voltage_clamp
@@ -635,8 +636,7 @@ def _section_kinds(sections, where):
 
 
 def _nseg(cell):
-    from neurosim.lowering.cells import _lower_cell
-    return _lower_cell(cell)["layout"].nseg
+    return discretize(cell).layout.nseg
 
 
 def _locations(cell, kinds):
@@ -644,11 +644,10 @@ def _locations(cell, kinds):
     (None: all), in section order; the soma alone is its centre."""
     if kinds == {"soma"}:
         return [(0, 0.5)]
-    from neurosim.lowering.cells import _lower_cell
-    part = _lower_cell(cell)
-    centre = part["area"] > 0
+    part = discretize(cell)
+    centre = part.area > 0
     morph = cell.morphology
-    return [(int(s), float(x)) for s, x in zip(part["section"][centre], part["x"][centre])
+    return [(int(s), float(x)) for s, x in zip(part.section[centre], part.x[centre])
             if kinds is None or morph[int(s)].type_name in kinds]
 
 

@@ -6,7 +6,7 @@ so ``parent[i] < i`` everywhere (the Hines ordering).  Units: area µm², cap nF
 conductance µS, voltage mV.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -92,6 +92,38 @@ class CellLayout:
 
 
 @dataclass
+class PlacedMechanism:
+    """One mechanism's instances on one cell: their nodes, parameters (nparam, n) and, for a
+    point process, each instance's label."""
+    mechanism: object
+    nodes: np.ndarray
+    params: np.ndarray
+    labels: list = field(default_factory=list)
+
+
+@dataclass
+class CellNodes:
+    """One cell discretised (:func:`discretize`): NEURON's nodes with their geometry, initial
+    voltage and painted mechanisms, cell-local (node 0 is index 0) until placed in a model.
+    Units as the LoweredModel's."""
+    n: int                   # nodes
+    v: np.ndarray
+    area: np.ndarray         # µm² (0: a section's 1-end node, or the root's 0-end)
+    cap: np.ndarray
+    g_axial: np.ndarray
+    parent: np.ndarray
+    section: np.ndarray      # each node's section
+    x: np.ndarray            # and position along it
+    distance: np.ndarray     # path distance from the root's 0-end, µm
+    diam: np.ndarray
+    layout: CellLayout
+    mechanisms: dict         # name -> PlacedMechanism
+    stims: list = field(default_factory=list)     # (node, delay, dur, amp) of each IClamp
+    node_cell: np.ndarray = None                   # once placed in a model
+    shape: int = 0           # cells of one tree (whatever the sizes) share a number
+
+
+@dataclass
 class LoweredModel:
     v: np.ndarray
     area: np.ndarray
@@ -170,27 +202,27 @@ def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS, str
             key = cell.geometry_key()      # copies of one template share their nodes
             if key not in bodies:
                 bodies[key] = _lower_body(cell)
-            done[id(cell)] = _lower_cell(cell, bodies[key])
-            tree = done[id(cell)]["parent"].tobytes()  # the topology, whatever the sizes
-            done[id(cell)]["shape"] = shapes.setdefault(tree, len(shapes))
-        shape[ci] = done[id(cell)]["shape"]
+            done[id(cell)] = _with_point_processes(cell, bodies[key])
+            tree = done[id(cell)].parent.tobytes()    # the topology, whatever the sizes
+            done[id(cell)].shape = shapes.setdefault(tree, len(shapes))
+        shape[ci] = done[id(cell)].shape
         part = _placed(done[id(cell)], offset)
-        part["node_cell"] = np.full(part["n"], ci, dtype=np.int64)
+        part.node_cell = np.full(part.n, ci, dtype=np.int64)
         streams = _number_streams(part, offset, streams)
         parts.append(part)
-        offset += part["n"]
+        offset += part.n
 
     def cat(key, dtype=float):
-        return np.concatenate([p[key] for p in parts] + [np.zeros(0)]).astype(dtype)
+        return np.concatenate([getattr(p, key) for p in parts] + [np.zeros(0)]).astype(dtype)
 
     mech_tables = _merge_mechanisms(parts)
     ions = _ion_tables(cells, parts, mech_tables)
-    stims = [s for p in parts for s in p["stims"]]
+    stims = [s for p in parts for s in p.stims]
     model = LoweredModel(
-        v=cat("v"), area=cat("area"), cap=cat("cap"), g_axial=cat("g"),
+        v=cat("v"), area=cat("area"), cap=cat("cap"), g_axial=cat("g_axial"),
         parent=cat("parent", np.int64), node_cell=cat("node_cell", np.int64),
         node_section=cat("section", np.int64), node_x=cat("x"),
-        node_distance=cat("dist"), layouts=[p["layout"] for p in parts],
+        node_distance=cat("distance"), layouts=[p.layout for p in parts],
         mechanisms=mech_tables,
         stim_node=np.array([s[0] for s in stims], dtype=np.int64),
         stim_delay=np.array([s[1] for s in stims], dtype=float),
@@ -274,25 +306,25 @@ def _number_streams(part, offset, made):
     inserts, section by section, then creates its point processes in the order added:
     NEURON's insert allocates a section's segments last to first (mech_insert1), and an
     instance its RANDOMs in declaration order.  The number of streams made after."""
-    for name, mt in part["mechs"].items():
-        mech = mt["mech"]
+    for name, mt in part.mechanisms.items():
+        mech = mt.mechanism
         if not mech.randoms:
             continue
-        n, nv = len(mt["nodes"]), len(mech.randoms)
+        n, nv = len(mt.nodes), len(mech.randoms)
         order = np.arange(n)
         if mech.kind == "density":
-            local = mt["nodes"] - offset
-            order = np.lexsort((-part["x"][local], part["section"][local]))
+            local = mt.nodes - offset
+            order = np.lexsort((-part.x[local], part.section[local]))
         rank = np.empty(n, dtype=np.int64)
         rank[order] = np.arange(n)
-        params = mt["params"].copy()       # (a cell's copies share their template's)
+        params = mt.params.copy()          # (a cell's copies share their template's)
         names = list(mech.parameters)
         for j, r in enumerate(mech.randoms):
             ids = made + rank * nv + j + 1.0
             for f in ("id3", "block_id3"):
                 row = params[names.index(f"{r}_{f}")]
                 row[row == -1.0] = ids[row == -1.0]
-        part["mechs"][name] = dict(mt, params=params)
+        part.mechanisms[name] = replace(mt, params=params)
         made += n * nv
     return made
 
@@ -392,31 +424,36 @@ def _section_values(cell):
 
 
 def _placed(template, offset):
-    """A lowered cell moved to start at node ``offset``."""
-    part = dict(template)
-    part["parent"] = np.where(template["parent"] >= 0, template["parent"] + offset, -1)
-    part["mechs"] = {name: dict(mt, nodes=mt["nodes"] + offset)
-                     for name, mt in template["mechs"].items()}
-    part["stims"] = [(node + offset, *rest) for node, *rest in template["stims"]]
-    lay = template["layout"]
-    part["layout"] = CellLayout(offset, lay.n_nodes, lay.nseg, lay.seg0, lay.conn)
-    return part
+    """A discretised cell moved to start at node ``offset``."""
+    lay = template.layout
+    return replace(
+        template, parent=np.where(template.parent >= 0, template.parent + offset, -1),
+        mechanisms={name: replace(mt, nodes=mt.nodes + offset)
+                    for name, mt in template.mechanisms.items()},
+        stims=[(node + offset, *rest) for node, *rest in template.stims],
+        layout=CellLayout(offset, lay.n_nodes, lay.nseg, lay.seg0, lay.conn))
 
 
-def _lower_cell(cell, body=None):
-    """One cell's nodes, cell-local (its node 0 is index 0): its ``body`` (nodes and density
-    mechanisms, computed here unless given) with its point processes and clamps."""
-    part = dict(_lower_body(cell) if body is None else body)
-    mechs = dict(part["mechs"])
-    for name, placed in _place_point_processes(cell, part["layout"], part["diam"]).items():
+def discretize(cell, point_processes=True):
+    """``cell`` discretised as NEURON does: its nodes (each section's nseg centres and its
+    1-end, sections parents first), their geometry and initial voltage, the mechanisms
+    painted on them and — with ``point_processes`` — its point processes and clamps; a
+    :class:`CellNodes`, cell-local."""
+    body = _lower_body(cell)
+    return _with_point_processes(cell, body) if point_processes else body
+
+
+def _with_point_processes(cell, body):
+    """``body`` (nodes and density mechanisms) with the cell's point processes and clamps."""
+    mechs = dict(body.mechanisms)
+    for name, placed in _place_point_processes(cell, body.layout, body.diam).items():
         if name in mechs:
             raise MechanismError(f"{name!r} is used both as a density mechanism and a point "
                                  "process")
         mechs[name] = placed
-    part["mechs"] = mechs
-    part["stims"] = [(part["layout"].node(*st.location), st.delay, st.dur, st.amp)
-                     for st in cell.iclamps]
-    return part
+    stims = [(body.layout.node(*st.location), st.delay, st.dur, st.amp)
+             for st in cell.iclamps]
+    return replace(body, mechanisms=mechs, stims=stims)
 
 
 def _lower_body(cell):
@@ -467,8 +504,9 @@ def _lower_body(cell):
     cap = sv["cm"][section] * area * _NF_PER_UF_UM2
     v = _node_v_init(cell, section, dist, area)
     mechs = _paint_mechanisms(cell, section, dist, area > 0, diam)
-    return dict(n=total, v=v, area=area, cap=cap, g=g, parent=parent, section=section, x=x,
-                dist=dist, layout=layout, mechs=mechs, stims=[], diam=diam)
+    return CellNodes(n=total, v=v, area=area, cap=cap, g_axial=g, parent=parent,
+                     section=section, x=x, distance=dist, diam=diam, layout=layout,
+                     mechanisms=mechs)
 
 
 def _node_mask(cell, region, section, dist, membrane):
@@ -518,8 +556,8 @@ def _paint_mechanisms(cell, section, dist, membrane, diam):
     for name, entry in out.items():
         nodes = np.flatnonzero(entry["mask"]).astype(np.int64)
         _fill_geometric(entry["mech"], entry["params"], diam)
-        result[name] = {"mech": entry["mech"], "nodes": nodes,
-                        "params": np.ascontiguousarray(entry["params"][:, nodes])}
+        result[name] = PlacedMechanism(entry["mech"], nodes,
+                                       np.ascontiguousarray(entry["params"][:, nodes]))
     return result
 
 
@@ -534,7 +572,7 @@ def _ion_tables(cells, parts, mech_tables):
             if valence.setdefault(use.ion, z) != z:
                 raise MechanismError(f"ion {use.ion!r} has valence {valence[use.ion]} in one "
                                      f"mechanism and {z} in {t.name!r}")
-    n = sum(p["n"] for p in parts)
+    n = sum(p.n for p in parts)
     tables = {}
     for ion, z in sorted(valence.items()):
         e0, ci0, co0, _ = ION_DEFAULTS.get(ion, OTHER_ION_DEFAULT)
@@ -545,11 +583,11 @@ def _ion_tables(cells, parts, mech_tables):
             for region, name, values in getattr(cell, "ion_settings", []):
                 if name != ion:
                     continue
-                everywhere = np.ones(part["n"], dtype=bool)
-                sel = _node_mask(cell, region, part["section"], part["dist"], everywhere)
+                everywhere = np.ones(part.n, dtype=bool)
+                sel = _node_mask(cell, region, part.section, part.distance, everywhere)
                 for key, value in values.items():
-                    getattr(table, key)[offset:offset + part["n"]][sel] = value
-            offset += part["n"]
+                    getattr(table, key)[offset:offset + part.n][sel] = value
+            offset += part.n
         writes = [t.nodes for t in mech_tables for use in t.mechanism.ions
                   if use.ion == ion and any(use.field(w) in ("ci", "co") for w in use.writes)]
         table.nernst = np.unique(np.concatenate(writes)).astype(np.int64) if writes else \
@@ -580,25 +618,27 @@ def _place_point_processes(cell, layout, diam):
         entry["nodes"].append(layout.node(*syn.location))
         entry["params"].append([values[n] for n in mech.parameters])
         entry["labels"].append(syn.label)
-    for entry in out.values():
-        entry["nodes"] = np.array(entry["nodes"], dtype=np.int64)
-        entry["params"] = np.array(entry["params"], dtype=float).T.reshape(
-            len(entry["mech"].parameters), len(entry["nodes"]))
-        _fill_geometric(entry["mech"], entry["params"], diam, entry["nodes"])
-    return out
+    placed = {}
+    for name, entry in out.items():
+        nodes = np.array(entry["nodes"], dtype=np.int64)
+        params = np.array(entry["params"], dtype=float).T.reshape(
+            len(entry["mech"].parameters), len(nodes))
+        _fill_geometric(entry["mech"], params, diam, nodes)
+        placed[name] = PlacedMechanism(entry["mech"], nodes, params, entry["labels"])
+    return placed
 
 
 def _merge_mechanisms(parts):
     merged = {}
     for ci, p in enumerate(parts):
-        for name, mt in p["mechs"].items():
-            if name in merged and merged[name]["mech"] is not mt["mech"]:
+        for name, mt in p.mechanisms.items():
+            if name in merged and merged[name]["mech"] is not mt.mechanism:
                 raise MechanismError(f"two different mechanisms are named {name!r}")
-            merged.setdefault(name, {"mech": mt["mech"], "nodes": [], "params": [],
+            merged.setdefault(name, {"mech": mt.mechanism, "nodes": [], "params": [],
                                      "labels": []})
-            merged[name]["nodes"].append(mt["nodes"])
-            merged[name]["params"].append(mt["params"])
-            merged[name]["labels"] += [(ci, lab) for lab in mt.get("labels", [])]
+            merged[name]["nodes"].append(mt.nodes)
+            merged[name]["params"].append(mt.params)
+            merged[name]["labels"] += [(ci, lab) for lab in mt.labels]
     tables = []
     for name, e in merged.items():
         nodes = np.concatenate(e["nodes"])

@@ -10,6 +10,7 @@ info`` prints the same numbers.
 import os
 
 from neurosim.errors import ParameterError
+from neurosim.lowering.cells import discretize
 
 BYTES_PER_NODE = 250
 BYTES_PER_SYNAPSE = 150
@@ -19,13 +20,12 @@ BYTES_PER_POINT_NEURON = 200
 
 def node_counts(cells):
     """Nodes of each cell, lowering one cell per distinct geometry only."""
-    from neurosim.lowering.cells import _lower_cell
     by_key = {}
     out = []
     for cell in cells:
         key = cell.geometry_key()
         if key not in by_key:
-            by_key[key] = _lower_cell(cell)["n"]
+            by_key[key] = discretize(cell).n
         out.append(by_key[key])
     return out
 

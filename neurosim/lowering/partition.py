@@ -10,7 +10,7 @@ from neurosim.description.recipe import (ARTIFICIAL, CELL, CELL_WITHOUT_DETECTOR
                                          SpikeSource, build_network, count_cells, gap_junctions_of,
                                          spike_train)
 from neurosim.errors import ParameterError
-from neurosim.lowering.cells import _lower_cell
+from neurosim.lowering.cells import discretize
 
 
 def connected_units(gids, pairs):
@@ -36,9 +36,9 @@ def connected_units(gids, pairs):
 
 def cell_cost(cell):
     """Estimated cost of a cell per step: nodes, mechanism instances and synapses."""
-    part = _lower_cell(cell)
-    instances = sum(len(entry["nodes"]) for entry in part["mechs"].values())
-    return 1.0 + part["n"] + instances
+    part = discretize(cell)
+    instances = sum(len(placed.nodes) for placed in part.mechanisms.values())
+    return 1.0 + part.n + instances
 
 
 def _costs(network):

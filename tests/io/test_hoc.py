@@ -9,7 +9,7 @@ import pytest
 
 import neurosim as ns
 from neurosim.io.hoc import HocError
-from neurosim.lowering.cells import _lower_body, _section_values, lower
+from neurosim.lowering.cells import _section_values, discretize, lower
 
 from peers import h
 from shared_data import shared
@@ -32,9 +32,9 @@ def compare(path, template, rtol=1e-9):
     m = cell.morphology
     assert sorted(cell.section_names) == sorted(nsecs)
     assert sorted(cell.section_names.values()) == list(range(len(m)))
-    body = _lower_body(cell)
+    body = discretize(cell, point_processes=False)
     model = lower([cell])
-    lay = body["layout"]
+    lay = body.layout
     sv = _section_values(cell)
     n_segments = 0
     for name, sid in cell.section_names.items():
@@ -63,28 +63,28 @@ def compare(path, template, rtol=1e-9):
         assert sv["ra"][sid] == nsec.Ra
         assert sv["cm"][sid] == nsec.cm
         k0 = lay.seg0[sid]
-        areas = body["area"][k0:k0 + nsec.nseg]
+        areas = body.area[k0:k0 + nsec.nseg]
         np.testing.assert_allclose(areas, [seg.area() for seg in nsec], rtol=rtol)
-        cm = body["cap"][k0:k0 + nsec.nseg] / areas / 1e-5     # nF per (uF/cm2 um2)
+        cm = body.cap[k0:k0 + nsec.nseg] / areas / 1e-5     # nF per (uF/cm2 um2)
         np.testing.assert_allclose(cm, [seg.cm for seg in nsec], rtol=1e-12)
         # every inserted mechanism's parameters, segment by segment
         nmechs = {mech.name() for seg in nsec for mech in seg
                   if mech.name() not in ("morphology", "capacitance")
                   and not mech.name().endswith("_ion")}
-        ours = {name for name, t in body["mechs"].items()
-                if np.any((t["nodes"] >= k0) & (t["nodes"] < k0 + nsec.nseg))}
+        ours = {name for name, t in body.mechanisms.items()
+                if np.any((t.nodes >= k0) & (t.nodes < k0 + nsec.nseg))}
         assert ours == nmechs, name
         for mname in nmechs:
-            t = body["mechs"][mname]
+            t = body.mechanisms[mname]
             for j, seg in enumerate(nsec):
-                col = int(np.flatnonzero(t["nodes"] == k0 + j)[0])
-                for row, pname in enumerate(t["mech"].parameters):
-                    if any(use.field(pname) for use in t["mech"].ions):
+                col = int(np.flatnonzero(t.nodes == k0 + j)[0])
+                for row, pname in enumerate(t.mechanism.parameters):
+                    if any(use.field(pname) for use in t.mechanism.ions):
                         continue            # an ion variable: compared below
                     # hh keeps ena, ek as its own parameters: NEURON's ion variables
                     want = getattr(seg, pname if pname in ("ena", "ek") else
                                    f"{pname}_{mname}")
-                    assert t["params"][row, col] == pytest.approx(want, rel=1e-12), \
+                    assert t.params[row, col] == pytest.approx(want, rel=1e-12), \
                         (name, j, pname)
         # ion reversal potentials of the ions NEURON's mechanisms use here
         for ion, table in model.ions.items():

@@ -17,7 +17,7 @@ import pytest
 import neurosim as ns
 from neurosim.cli import main
 from neurosim.io.sonata import SonataError, SonataRun, read_spikes
-from neurosim.lowering.cells import _lower_cell
+from neurosim.lowering.cells import discretize
 
 from sonata_circuit import build
 
@@ -467,7 +467,7 @@ def test_a_netcon_report_records_each_synapse_as_bionet_lays_it_out(tmp_path):
     assert ptr[k + 1] - ptr[k] == len(cell.synapses) == 11
     assert sorted(set(src.tolist())) == [-1] + sorted(
         int(g) for g in c.gids("v1", [2, 3, 4]))       # LGN (virtual) and the LIF cells
-    nseg = _lower_cell(cell)["layout"].nseg
+    nseg = discretize(cell).layout.nseg
     for s, x in zip(sections, positions):
         assert abs(x * nseg[s] - (np.floor(x * nseg[s]) + 0.5)) < 1e-9     # a centre
     np.testing.assert_allclose(column, probe.values[1:], rtol=0, atol=1e-12)

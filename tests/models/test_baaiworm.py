@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurosim.lowering.cells import _lower_body, _section_values
+from neurosim.lowering.cells import _section_values, discretize
 
 from shared_data import shared
 
@@ -51,7 +51,7 @@ def test_sections_are_those_neuron_instantiated(built, data):
     for gid, name in enumerate(names):
         cell = net.cells[gid]
         ids = cell.section_names
-        lay = _lower_body(cell)["layout"]
+        lay = discretize(cell, point_processes=False).layout
         values = _section_values(cell)
         assert sorted(ids) == sorted(s["name"] for s in expected[name]), name
         for s in expected[name]:
