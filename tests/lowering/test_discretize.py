@@ -1,0 +1,75 @@
+"""Lowering's first step, ``discretize(cell)``: NEURON's nodes of one cell, their geometry
+and the mechanisms placed on them; and ``lower`` placing cells into one model."""
+
+import math
+
+import numpy as np
+import pytest
+
+import neurosim as ns
+from neurosim.lowering.cells import CellNodes, discretize, lower
+
+
+def y_cell():
+    """A 20 µm soma with two 100 µm dendrites at its 1-end (nseg 1, 3 and 5)."""
+    m = ns.Morphology.from_sections(parents=[-1, 0, 0], lengths=[20.0, 100.0, 100.0],
+                                    diameters=[20.0, 2.0, 1.0], types=[1, 3, 3])
+    cell = ns.Cell(m, discretization=ns.NSeg(1))
+    cell.discretization.append((1, ns.NSeg(3)))
+    cell.discretization.append((2, ns.NSeg(5)))
+    return cell
+
+
+def test_nodes_are_neurons():
+    """A root 0-end node, then per section its nseg centres and its 1-end, parents first."""
+    part = discretize(y_cell())
+    assert isinstance(part, CellNodes)
+    assert part.n == 1 + (1 + 1) + (3 + 1) + (5 + 1)
+    assert np.all(part.parent[1:] < np.arange(1, part.n)) and part.parent[0] == -1
+    assert list(part.layout.nseg) == [1, 3, 5]
+    sec1 = part.section == 1
+    np.testing.assert_allclose(part.x[sec1], [1 / 6, 3 / 6, 5 / 6, 1.0])
+    # the 1-end nodes and the root's 0-end have no membrane
+    ends = np.flatnonzero(part.area == 0)
+    np.testing.assert_array_equal(part.section[ends], [0, 0, 1, 2])
+
+
+def test_areas_and_distances_are_the_cylinders():
+    part = discretize(y_cell())
+    for s, (length, diam) in enumerate([(20.0, 20.0), (100.0, 2.0), (100.0, 1.0)]):
+        assert part.area[part.section == s].sum() == pytest.approx(math.pi * diam * length)
+    # distances are from the soma's centre (NEURON's soma(0.5)): half the soma, then x·100 µm
+    sec2 = (part.section == 2) & (part.area > 0)
+    np.testing.assert_allclose(part.distance[sec2], 10.0 + 100.0 * part.x[sec2])
+
+
+def test_point_processes_and_clamps_land_on_their_nodes():
+    cell = y_cell()
+    cell.insert("hh", region=0)
+    cell.add_synapse((2, 0.5), "ExpSyn", label="syn", tau=3.0)
+    cell.add_iclamp((1, 0.9), 1.0, 2.0, 0.1)
+    part = discretize(cell)
+    syn = part.mechanisms["ExpSyn"]
+    assert list(syn.labels) == ["syn"]
+    assert syn.nodes.tolist() == [part.layout.node(2, 0.5)]
+    assert syn.params[list(syn.mechanism.parameters).index("tau"), 0] == 3.0
+    assert part.stims == [(part.layout.node(1, 0.9), 1.0, 2.0, 0.1)]
+    assert part.mechanisms["hh"].nodes.tolist() == [1]      # the soma's one centre
+    body = discretize(cell, point_processes=False)
+    assert set(body.mechanisms) == {"hh"} and body.stims == []
+
+
+def test_lower_places_each_cell_after_the_last():
+    cell = y_cell()
+    cell.add_synapse((2, 0.5), "ExpSyn", label="syn")
+    one = discretize(cell)
+    model = lower([cell, cell])
+    assert model.n_nodes == 2 * one.n
+    np.testing.assert_array_equal(np.bincount(model.node_cell), [one.n, one.n])
+    (table,) = [t for t in model.mechanisms if t.name == "ExpSyn"]
+    assert sorted(c for c, _ in table.labels) == [0, 1]
+    # the synapse of each cell sits at that cell's node (2, 0.5), wherever nodes were ordered
+    for c in (0, 1):
+        k = [ci for ci, _ in table.labels].index(c)
+        assert table.nodes[k] == model.locate((2, 0.5), c)
+    assert model.parent[0] == -1 and np.all(model.parent < np.arange(model.n_nodes))
