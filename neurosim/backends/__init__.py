@@ -2,6 +2,7 @@
 kernels on CuPy arrays; tested under Numba's CUDA simulator)."""
 
 from neurosim.backends.cpu.backend import CpuBackend
+from neurosim.errors import ParameterError
 
 
 def _cuda_backend(model, **options):
@@ -14,7 +15,6 @@ BACKENDS = {"cpu": CpuBackend, "cuda": _cuda_backend}
 
 
 def make_backend(name, model, **options):
-    from ..errors import ParameterError
     try:
         cls = BACKENDS[name]
     except KeyError:

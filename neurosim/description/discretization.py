@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurosim.errors import ParameterError
 from neurosim.validate import finite
 
 
@@ -18,7 +19,6 @@ class NSeg:
 
     def __post_init__(self):
         if int(self.n) != self.n or self.n < 1:
-            from neurosim.errors import ParameterError
             raise ParameterError(f"NSeg(n) needs an integer n >= 1, got {self.n!r}")
 
     def nseg(self, section, ra, cm):

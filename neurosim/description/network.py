@@ -15,8 +15,12 @@ import numpy as np
 
 from neurosim.description import pointers
 from neurosim.description.cell import Cell
+from neurosim.description.connectivity import (STREAM_CONNECT, STREAM_DELAY, STREAM_SPIKES,
+                                               STREAM_WEIGHT, inhomogeneous_poisson_times,
+                                               poisson_times, rng, values)
 from neurosim.description.edges import Edges
 from neurosim.errors import ParameterError
+from neurosim.mechanisms import Mechanism
 from neurosim.validate import finite
 
 
@@ -79,7 +83,6 @@ class Network:
         return gid
 
     def _assign(self, gids, cell, params):
-        from neurosim.mechanisms import Mechanism
         if isinstance(cell, Mechanism) and cell.native == "spike_train":
             for gid in gids:
                 self.spike_sources[int(gid)] = np.zeros(0)
@@ -167,8 +170,6 @@ class Network:
         a piecewise-constant rate ``rate[i]`` from ``times[i]`` — each connected to every
         target (gid, label).  Spike trains are drawn from (seed, gid, stream), so a source's
         train does not depend on anything else in the network."""
-        from neurosim.description.connectivity import (STREAM_SPIKES, inhomogeneous_poisson_times,
-                                                       poisson_times, rng)
         if stop is None:
             raise ParameterError("add_poisson needs stop (ms): spike trains are drawn ahead")
         gids = []
@@ -189,8 +190,6 @@ class Network:
         number, an array over the connections made (in target order, then source order), or
         a distribution (ns.Normal, ns.Uniform, ns.LogNormal).  Returns the number of
         connections made."""
-        from neurosim.description.connectivity import (STREAM_CONNECT, STREAM_DELAY, STREAM_WEIGHT,
-                                                       rng, values)
         sources = self._gids(sources, "source")
         targets = self._gids(targets, "target").tolist()
         made_src, made_tgt, whole = [], [], None

@@ -13,6 +13,7 @@ from numba import njit
 
 from neurosim.errors import ParameterError
 from neurosim.lowering.connections import Connections, by_source
+from neurosim.lowering.drive import drive_key
 
 
 def point_processes(tables):
@@ -100,7 +101,6 @@ def _set_drives(sim, drives, target, n, tables, insts, wmat):
     """This rank's Poisson drives (``net.add_poisson_drive``): their weights and targets
     fill rows ``n`` on (the connections' rows are views of the first: plasticity writes
     through); their mean counts per step, keys and steps go to the backend."""
-    from neurosim.lowering.drive import drive_key
     for r, (gid, label, rate, w, start, stop, k) in enumerate(drives, start=n):
         tables[r], insts[r] = target[("gid", gid) if label is None else
                                      (sim._index_of[gid], label)]

@@ -30,6 +30,7 @@ import numpy as np
 
 from neurosim.errors import ParameterError
 from neurosim.run import serial
+from neurosim.run.parallel import default_comm
 
 FORMAT = 3     # 3: an event's "source" is its spike's emission order; events_next_order
 _EVENT_FIELDS = ("step", "time", "source", "conn", "table", "instance")
@@ -174,7 +175,6 @@ def restore(cls, path, threads=1, comm=None, mechanisms=()):
     """A Simulation at the checkpoint's time with its state (``cls``: Simulation), rebuilt
     from the model description the file holds; ``mechanisms``: Mechanism objects the model
     uses that are neither built in nor registered in this process."""
-    from neurosim.run.parallel import default_comm
     comm = default_comm() if comm is None else comm
     with _open(path, comm) as f:
         _check_model(path, f)

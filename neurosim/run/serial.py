@@ -21,15 +21,12 @@ import h5py
 import numpy as np
 
 from neurosim.errors import ParameterError
+from neurosim.mechanisms import base
+from neurosim.mechanisms.base import Mechanism
 
 VERSION = 1
 _KIND = "_k"
 _SCALARS = (bool, int, float, str, np.bool_, np.integer, np.floating)
-
-
-def _mechanism_class():
-    from neurosim.mechanisms.base import Mechanism
-    return Mechanism
 
 
 def mechanism_digest(mech):
@@ -75,7 +72,7 @@ def _encode(obj, group, where, seen):
             _encode(key, group.create_group(f"k{k}"), f"{where} key", seen)
             _encode(value, group.create_group(f"v{k}"), f"{where}[{key!r}]", seen)
         group.attrs["n"] = len(obj)
-    elif isinstance(obj, _mechanism_class()):
+    elif isinstance(obj, Mechanism):
         group.attrs[_KIND] = "mechanism"
         group.attrs["name"] = obj.name
         group.attrs["digest"] = mechanism_digest(obj)
@@ -168,7 +165,6 @@ def _neurosim_class(name):
 
 
 def _mechanism(name, digest, known):
-    from neurosim.mechanisms import base
     mech = known.get(name)
     if mech is None:
         try:

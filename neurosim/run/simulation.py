@@ -17,12 +17,17 @@ from neurosim.description.network import Network
 from neurosim.description.recipe import Recipe, build_network
 from neurosim.errors import LocationError, NumericalInstabilityError, ParameterError
 from neurosim.kernels import epochs
+from neurosim.kernels.codegen import ION_FIELDS
 from neurosim.lowering import pointers, wiring
 from neurosim.lowering.cells import artificial_tables, lower, streams_at_load
 from neurosim.lowering.connections import (by_source, check_delays, check_lead_delays, nest_stamps,
                                            nest_timing)
+from neurosim.lowering.memory import check, estimate
 from neurosim.lowering.partition import build_local, owner_of, partition
+from neurosim.mechanisms.random123 import N_VARS, Random123
+from neurosim.run import checkpoint as checkpoints
 from neurosim.run.events import EventQueue
+from neurosim.run.extracellular import Ecp, transfer_matrix
 from neurosim.run.parallel import SpikeRoute, default_comm
 from neurosim.run.recording import Spikes, Trace, share
 from neurosim.validate import finite
@@ -149,7 +154,6 @@ class Simulation:
         coupled += [(self._index_of[g], self._index_of[src])
                     for g, _, _, src, _ in net.pointers if g in self._index_of]
         if not force:                   # refused before anything large is allocated
-            from neurosim.lowering.memory import check, estimate
             share = net.n_connections // self.comm.size
             check(estimate(self.cells, len(self.local) - len(self.cells), share), self.comm)
         cells = {id(c): c for c in net.cells.values()}.values()
@@ -335,8 +339,7 @@ class Simulation:
     def checkpoint(self, path, extra=None):
         """Save the whole state to the HDF5 file ``path`` (``neurosim.run.checkpoint``):
         ``Simulation.restore(path)`` goes on from here, bitwise as if never stopped."""
-        from neurosim.run.checkpoint import save
-        return save(self, path, extra)
+        return checkpoints.save(self, path, extra)
 
     @classmethod
     def restore(cls, path, threads=1, comm=None, mechanisms=()):
@@ -344,8 +347,8 @@ class Simulation:
         (on as many ranks as wrote it; ``threads`` as you like).  The file holds data only:
         mechanisms are found by name among the built-in and registered ones, or in
         ``mechanisms`` (the Mechanism objects a model used without registering them)."""
-        from neurosim.run.checkpoint import restore
-        return restore(cls, path, threads=threads, comm=comm, mechanisms=mechanisms)
+        return checkpoints.restore(cls, path, threads=threads, comm=comm,
+                                   mechanisms=mechanisms)
 
     @_on_every_rank
     def weights(self):
@@ -526,7 +529,6 @@ class Simulation:
         writes the simulation's stream, as NEURON's ``seg.mech.rng``: ``set_ids``,
         ``set_seq``, ``get_ids``, ``get_seq``, ``uniform``, or given to the mechanism's
         FUNCTIONs (``mech.function("f")(rng=stream)``).  On this process's cells."""
-        from neurosim.mechanisms.random123 import N_VARS, Random123
         if "." in variable:
             mech_name, name = variable.split(".", 1)
         else:                   # rng_mech: the longest mechanism name that ends it
@@ -559,7 +561,6 @@ class Simulation:
 
     def _ion_field(self, variable):
         """(ion, field index) for an ion variable such as ``cai``, ``ena`` or ``ica``."""
-        from neurosim.kernels.codegen import ION_FIELDS
         for ion in self.backend.ions:
             names = {f"e{ion}": "e", f"{ion}i": "ci", f"{ion}o": "co", f"i{ion}": "i"}
             if variable in names:
@@ -599,7 +600,6 @@ class Simulation:
         ``positions``/``rotations``: gid -> soma position (default the network's) / angles
         about x, y, z (radians).  Returns an ``Ecp`` with ``times`` and ``data``
         (samples, channels).  One ECP per simulation; CPU backend, one rank."""
-        from neurosim.run.extracellular import Ecp, transfer_matrix
         if not hasattr(self.backend, "set_ecp"):
             raise ParameterError("record_ecp runs on the CPU backend only")
         if self.comm.size > 1:
