@@ -18,6 +18,7 @@ import inspect
 import os
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -41,12 +42,14 @@ def _code(node):
 
 
 class _ModuleFacts:
-    """What one test module binds to peers, and the code of its module-level functions."""
+    """What one test module binds to peers, the code of its module-level functions, and the
+    functions it takes from a sibling test module (``from test_x import f``)."""
 
-    def __init__(self, module):
-        tree = ast.parse(inspect.getsource(module))
+    def __init__(self, path):
+        tree = ast.parse(path.read_text())
         self.peer_names = set()
         self.functions = {}
+        self.borrowed = {}                       # name -> the sibling module's file
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
@@ -55,6 +58,11 @@ class _ModuleFacts:
             elif isinstance(node, ast.ImportFrom) and node.module and \
                     node.module.split(".")[0] in PEER_MODULES:
                 self.peer_names.update(alias.asname or alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and \
+                    (path.parent / f"{node.module}.py").is_file():
+                for alias in node.names:
+                    self.borrowed[alias.asname or alias.name] = \
+                        (path.parent / f"{node.module}.py", alias.name)
         for node in tree.body:                   # functions, fixtures and constants
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.functions[node.name] = _code(node)
@@ -67,6 +75,11 @@ class _ModuleFacts:
         names = set(re.findall(r"\b\w+\b", code))
         if names & self.peer_names or PEER_TEXT.search(code):
             return True
+        for n in names & set(self.borrowed):
+            other, name = self.borrowed[n]
+            facts = facts_of(other)
+            if name in facts.functions and facts.uses_peer(facts.functions[name]):
+                return True
         return any(self.uses_peer(self.functions[n], seen + (n,))
                    for n in names & set(self.functions) if n not in seen)
 
@@ -74,15 +87,18 @@ class _ModuleFacts:
 _facts = {}
 
 
+def facts_of(path):
+    if path not in _facts:
+        _facts[path] = _ModuleFacts(path)
+    return _facts[path]
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         function = getattr(item, "function", None)
         if function is None:
             continue
-        module = item.module
-        facts = _facts.get(module.__name__)
-        if facts is None:
-            facts = _facts[module.__name__] = _ModuleFacts(module)
+        facts = facts_of(Path(item.module.__file__))
         code = facts.functions.get(function.__name__)
         if code is None:                # a method or a generated test: its own source
             code = _code(ast.parse(inspect.getsource(function).strip()).body[0])

@@ -72,6 +72,7 @@ def test_the_readme_has_the_snippets_this_file_checks():
     assert "examples/cell.swc" in README and "examples/mod/intfire.mod" in README
 
 
+@pytest.mark.slow
 def test_the_user_guide_builds_and_runs_the_example_cell(session):
     guide = names_after(session, "import neurosim as ns")
     cell = guide["cell"]
@@ -110,6 +111,7 @@ def test_the_live_view_and_recipe_snippets_run(session):
     assert scope["sim"].n_compartments == 1000 * one_cell       # Ring(): 1000 of the cell
 
 
+@pytest.mark.slow
 def test_the_example_channels_are_hodgkin_huxleys(clone):
     """NaTs + Kdr + a leak, as shipped, give the built-in hh's trace (exact rates)."""
     import neurosim as ns
@@ -151,6 +153,7 @@ def shell_lines(block):
             if line.strip() and not line.startswith("#")]
 
 
+@pytest.mark.slow
 def test_the_sonata_commands_run_on_the_bundled_circuit(tmp_path):
     block = next(b for b in fenced("bash") if b.startswith("cd models/circuits/layer4"))
     lines = shell_lines(block)

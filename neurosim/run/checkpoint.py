@@ -72,10 +72,13 @@ def _sha(array):
         .hexdigest()
 
 
-def model_digest(network):
-    """The digest of a network's description (as a checkpoint writes it)."""
+def model_digest(network, former_names=False):
+    """The digest of a network's description (as a checkpoint writes it; with
+    ``former_names``, as one written before the stage folders did)."""
     with h5py.File(f"model-{id(network)}.h5", "w", driver="core", backing_store=False) as f:
         serial.encode(network, f.create_group("model"))
+        if former_names:
+            serial.with_former_names(f["model"])
         return serial.digest(f["model"])
 
 
@@ -199,7 +202,8 @@ def load_state(sim, path):
         now = _settings(sim)
         differ = [f"{k}: {saved.get(k)!r} in the checkpoint, {now[k]!r} here"
                   for k in _MUST_MATCH if saved.get(k) != now[k]]
-        if f.attrs["model_digest"] != model_digest(sim.network):
+        if f.attrs["model_digest"] not in (model_digest(sim.network),
+                                           model_digest(sim.network, former_names=True)):
             differ.append("the model (cells, mechanisms, connections) differs")
         if differ:
             raise ParameterError(f"{path}: the checkpoint was taken of another simulation; "

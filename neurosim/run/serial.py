@@ -135,7 +135,7 @@ def _decode(g, known, made):
     return out
 
 
-# where the classes of files written before the stage folders (stop 30) now live
+# where the classes of a model description written before the stage folders now live
 _MOVED = {
     "neurosim.morphology": "neurosim.description.morphology",
     "neurosim.regions": "neurosim.description.regions",
@@ -145,12 +145,20 @@ _MOVED = {
     "neurosim.recipe": "neurosim.description.recipe",
     "neurosim.connectivity": "neurosim.description.connectivity",
     "neurosim.edges": "neurosim.description.edges",
-    "neurosim.pointers": "neurosim.lowering.pointers",
-    "neurosim.events": "neurosim.run.events",
-    "neurosim.parallel": "neurosim.run.parallel",
-    "neurosim.simulation": "neurosim.run.simulation",
-    "neurosim.recording": "neurosim.run.recording",
 }
+_FORMER = {new: old for old, new in _MOVED.items()}
+
+
+def with_former_names(group):
+    """Name every class in ``group`` (``encode``'s output) by its module before the stage
+    folders, as a checkpoint written then did: its digest is then that file's."""
+    def rename(name, obj):
+        kind = obj.attrs.get("class")
+        if kind is not None:
+            module, _, qualname = str(kind).partition(":")
+            obj.attrs["class"] = f"{_FORMER.get(module, module)}:{qualname}"
+    rename(group.name, group)
+    group.visititems(rename)
 
 
 def _neurosim_class(name):

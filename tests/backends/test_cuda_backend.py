@@ -47,6 +47,7 @@ def test_network_with_events_synapses_and_a_gap_junction_in_float64_and_float32(
         np.testing.assert_allclose(b, a, rtol=0, atol=0.5)
 
 
+@pytest.mark.slow
 def test_the_ring():
     """The ring benchmark's network (smaller cells): spikes travel around it through
     ExpSyns, every cell solved by DHS, the three of them in one block of 3 x 4 threads."""
@@ -57,6 +58,7 @@ def test_the_ring():
     assert gpu["dhs"] == [3, 3]
 
 
+@pytest.mark.slow
 def test_a_single_allen_cell():
     result = compare("allen")
     cpu, gpu = result["cpu"], result["cuda"]
@@ -65,6 +67,7 @@ def test_a_single_allen_cell():
     assert max(cpu["traces"][0]) > 0.0     # the soma spiked: every channel was busy
 
 
+@pytest.mark.slow
 def test_point_neurons_intfire_and_a_graded_synapse_beside_cells():
     """Artificial cells on the GPU (NEST's iaf_psc_alpha, IntFire1: net_event spikes by an
     atomic counter), events between them and a cell, a POINTER-driven graded synapse,
@@ -98,6 +101,7 @@ for backend in ("cpu", "cuda"):
 """
 
 
+@pytest.mark.slow
 def test_a_blow_up_is_reported_as_on_the_cpu():
     """The same time, node, cell and voltage in the message: the earliest step, its lowest
     node, and v as it was at that step (the GPU stops writing v after it)."""
@@ -138,6 +142,7 @@ print("RESULT", np.max(np.abs(cpu[0] - gpu[0])),
 """
 
 
+@pytest.mark.slow
 def test_glif_psc_on_the_gpu_as_on_the_cpu():
     """NEST's glif_psc (GLIF5, three receptor ports picked by the connections' second
     weight) on the GPU: the CPU's spikes and V_m."""

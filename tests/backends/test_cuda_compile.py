@@ -48,6 +48,7 @@ def check(result, expected):
 
 
 @pytest.mark.parametrize("precision", ["float64", "float32"])
+@pytest.mark.slow
 def test_ring_cells_with_synapses_and_a_gap_junction_compile(precision):
     kernels = check(compile_model("network", precision),
                     {"deliver", "hh.current", "hh.advance", "ExpSyn.current",
@@ -56,6 +57,7 @@ def test_ring_cells_with_synapses_and_a_gap_junction_compile(precision):
     assert 0 < kernels["deliver"]["launches"] < 1
 
 
+@pytest.mark.slow
 def test_the_allen_cell_compiles_with_its_dhs_solve():
     """18 mechanisms (rate functions, ions, Nernst), a cell large enough for DHS lanes; no
     events, so no event kernel."""
@@ -66,6 +68,7 @@ def test_the_allen_cell_compiles_with_its_dhs_solve():
     assert "deliver" not in kernels
 
 
+@pytest.mark.slow
 def test_point_neurons_and_a_pointer_synapse_compile():
     check(compile_model("points"), {"deliver", "iaf_psc_alpha.advance", "GradedSyn.current"})
 

@@ -68,6 +68,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_cuda_mechanism_kernels_match_cpu_under_the_simulator(tmp_path):
     env = cuda_env()
     out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,

@@ -186,6 +186,7 @@ json.dump(out, sys.stdout)
 """
 
 
+@pytest.mark.slow
 def test_the_cuda_dhs_kernel_under_the_simulator():
     """The numba.cuda kernels (DHS: blocks of 1-3 cells of k lanes, atomics, barriers; small
     cells one thread each) run by Numba's CUDA simulator on a forest of 8 cells in two

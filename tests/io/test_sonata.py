@@ -388,6 +388,7 @@ BREAKPOINT { i = g * (v - e) }
 """
 
 
+@pytest.mark.slow
 def test_a_neurosim_cell_description_with_an_nmodl_mechanism(tmp_path):
     """model_processing "neurosim": cable properties and mechanisms in JSON, one of them an
     NMODL file from components.mechanisms_dir; the soma report equals the same cell built

@@ -56,6 +56,7 @@ def run(net, cells, compiled, tmp_path=None):
     return sim, spikes, trace
 
 
+@pytest.mark.slow
 def test_compiled_epochs_give_the_python_paths_spikes_bit_for_bit(tmp_path):
     net, cells = network()
     _, ours, v_ours = run(net, cells, compiled=True, tmp_path=tmp_path)

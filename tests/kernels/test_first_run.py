@@ -57,6 +57,7 @@ def one_cell_circuit(folder, tstop=50.0):
     return path
 
 
+@pytest.mark.slow
 def test_neurosim_run_says_it_compiles_only_on_a_cold_cache_and_times_the_run_apart(
         tmp_path, monkeypatch):
     cache = tmp_path / "cache"
@@ -83,6 +84,7 @@ def test_neurosim_run_says_it_compiles_only_on_a_cold_cache_and_times_the_run_ap
     assert "compiling" not in re.search(r"simulated 50 ms.*", warm.stdout).group()
 
 
+@pytest.mark.slow
 def test_neurosim_model_shows_progress_and_its_summary_leaves_compilation_out(
         tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROSIM_CACHE_DIR", str(tmp_path / "cache"))

@@ -248,6 +248,7 @@ def test_corpus_loads_or_refuses_by_name_and_matches_neuron(corpus, tmp_path):
     assert REPORT[corpus][:5] == EXPECTED[corpus], (REPORT[corpus], EXPECTED[corpus])
 
 
+@pytest.mark.slow
 def test_statements_after_the_equations_of_a_derivative_block(tmp_path):
     """BluePyOpt's thalamocortical TC_cadecay.mod: ``cai_rec = cai`` after ``cai' = ...``
     (cnexp): the statement sees the updated state, as in NEURON."""
@@ -288,6 +289,7 @@ def test_random_use_case_draws_as_neuron():
     assert len(expected) == 2 and got == expected
 
 
+@pytest.mark.slow
 def test_net_send_use_case_toggles_at_its_times():
     """nmodl-usecases/net_send/simulate.py's check on toggle.mod: net_send from INITIAL and
     from NET_RECEIVE; y counts the arrivals at 2.001 and 4.001 ms."""
@@ -306,6 +308,7 @@ def test_net_send_use_case_toggles_at_its_times():
 
 
 @pytest.mark.parametrize("name", ["write_cai", "write_cao", "write_eca"])
+@pytest.mark.slow
 def test_useion_use_cases_set_the_ion_as_neuron(name):
     """nmodl-usecases/useion/style_ion.py's check: after initialisation eca is the Nernst
     potential of the concentrations the mechanism wrote (or the eca it wrote)."""
@@ -326,6 +329,7 @@ def test_useion_use_cases_set_the_ion_as_neuron(name):
         assert abs(eca - nernst) < 1e-10, (eca, nernst)
 
 
+@pytest.mark.slow
 def test_morphology_use_case_reads_diam():
     """nmodl-usecases/morphology/test_morphology.py's check on two_radii.mod: ten
     one-segment sections of diameters 1.1 .. 2.0 µm from (0,0,0) to (1,2,0); the mechanism

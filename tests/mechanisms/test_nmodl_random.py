@@ -303,6 +303,7 @@ def test_random_is_refused_by_name_on_the_gpu(mods):
         cuda_kernel_source([mech(mods, "noisy")], [[]])
 
 
+@pytest.mark.slow
 def test_streams_survive_a_checkpoint(mods, tmp_path):
     """A stream's ids and sequence are parameters of its instance: a checkpoint holds them,
     and a restored run draws on where the first left off."""

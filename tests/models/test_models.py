@@ -75,6 +75,7 @@ def test_microcircuit_connectivity_counts_equal_the_plan():
     assert np.all(plan["dc"] > 0)
 
 
+@pytest.mark.slow
 def test_microcircuit_spikes_are_the_same_on_1_and_2_threads():
     """Scale 0.03: the same spikes, in the same order, whatever the thread count."""
     got = []
@@ -101,6 +102,7 @@ def test_ring_and_busyring_from_the_command_line(tmp_path):
 
 
 # ---------------------------------------------------------------------- V1 column
+@pytest.mark.slow
 def test_the_v1_column_answers_the_lgn_flash(tmp_path):
     """neurosim model v1 at a quarter of its size: a SONATA circuit built with bmtk from
     Allen cell models, run by neurosim: as many connections as the edge files hold, every

@@ -175,6 +175,7 @@ def test_bad_recordings_and_runs():
         sim.run(0.5)
 
 
+@pytest.mark.slow
 def test_blow_up_is_reported_with_time_and_place():
     # an explicit negative leak, hidden from the implicit solver (g = 0): v runs away
     runaway = ns.Mechanism(name="runaway", parameters={"gneg": 0.05},

@@ -53,6 +53,7 @@ def _run(kind, path, phase):
 
 
 @pytest.mark.parametrize("kind", ["threads", "cuda", "cuda-float32"])
+@pytest.mark.slow
 def test_a_checkpoint_of_each_kind_restores_bitwise(tmp_path, kind):
     path = tmp_path / "state.h5"
     first = _run(kind, path, "write")

@@ -73,6 +73,7 @@ def test_a_drive_starts_and_stops_and_checks_its_input():
         cell_net.add_poisson_drive([(int(g), "syn")], rate=10.0, weight=1.0)
 
 
+@pytest.mark.slow
 def test_drives_are_the_same_on_any_threads_and_ranks(tmp_path):
     sys.path.insert(0, os.path.join(HERE, "mpi"))
     import drive

@@ -53,6 +53,7 @@ def h5_content(path):
     return out
 
 
+@pytest.mark.slow
 def test_spikes_are_identical_on_1_to_4_ranks(tmp_path):
     sys.path.insert(0, os.path.join(HERE, "mpi"))
     import run_network
@@ -80,6 +81,7 @@ def test_spikes_are_identical_on_1_to_4_ranks(tmp_path):
                 in summary                                  # the partition summary
 
 
+@pytest.mark.slow
 def test_the_microcircuit_spikes_are_identical_on_1_to_3_ranks(tmp_path):
     """Potjans & Diesmann at scale 0.03 (2 316 neurons, fixed_total_number projections
     drawn whole on every rank, a Poisson drive per neuron): every rank count gives the
@@ -104,6 +106,7 @@ def test_the_microcircuit_spikes_are_identical_on_1_to_3_ranks(tmp_path):
         np.testing.assert_array_equal(got["times"], spikes.times)
 
 
+@pytest.mark.slow
 def test_two_ranks_on_the_gpu_backend_give_the_serial_spikes(tmp_path):
     """backend='cuda' under MPI (the CUDA simulator standing in for one GPU per rank): the
     single-process CPU run's spikes and trace within 1e-9, and each rank names the GPU of
@@ -141,6 +144,7 @@ def test_the_exchanges_on_known_spikes():
         assert done.returncode == 0 and "OK" in done.stdout, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_alltoall_overlap_threads_and_a_recipe_give_the_same_spikes(tmp_path):
     sys.path.insert(0, os.path.join(HERE, "mpi"))
     import run_network
@@ -160,6 +164,7 @@ def test_alltoall_overlap_threads_and_a_recipe_give_the_same_spikes(tmp_path):
 
 
 @pytest.mark.parametrize("ranks", [1, 2])
+@pytest.mark.slow
 def test_checkpoint_at_half_time_and_restore_in_a_new_process(tmp_path, ranks):
     """Run to 40 ms, checkpoint, stop; a new process restores and runs to 80 ms: the spikes
     of the two halves are those of one straight run, the trace and the plastic weights at

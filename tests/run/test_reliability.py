@@ -223,6 +223,36 @@ def test_a_checkpoint_restores_bitwise_and_holds_no_pickle(tmp_path):
     assert "V" not in kinds and "O" not in kinds           # no opaque bytes, no objects
 
 
+def test_a_checkpoint_written_before_the_stage_folders_restores(tmp_path):
+    """Checkpoints name the classes of the model they hold by module; files written when the
+    modules sat at the top of neurosim (``neurosim.cell:Cell``) restore as they did."""
+    import h5py
+    import numpy as np
+
+    import neurosim as ns
+    from neurosim.run import serial
+    sim, gids = small_sim()
+    v = sim.record("v", (0, 0.5), cell=int(gids[1]))
+    sim.run(10.0)
+    sim.checkpoint(tmp_path / "state.h5")
+    sim.run(30.0)
+    renamed = []
+
+    def old_name(name, obj):
+        kind = obj.attrs.get("class")
+        if kind is not None and str(kind).startswith("neurosim.description."):
+            obj.attrs["class"] = str(kind).replace("neurosim.description.", "neurosim.")
+            renamed.append(obj.attrs["class"])
+    with h5py.File(tmp_path / "state.h5", "a") as f:
+        f.visititems(old_name)
+        f.attrs["model_digest"] = serial.digest(f["model"])     # as the old writer digested
+    assert {"neurosim.cell:Cell", "neurosim.network:Network"} <= set(renamed)
+    again = ns.Simulation.restore(tmp_path / "state.h5")
+    w = again.record("v", (0, 0.5), cell=int(gids[1]))
+    again.run(30.0)
+    np.testing.assert_array_equal(w.values, v.values[-len(w.values):])
+
+
 def test_an_old_pickle_checkpoint_is_refused_and_never_unpickled(tmp_path):
     import pickle
 

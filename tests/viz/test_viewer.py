@@ -371,6 +371,7 @@ def test_a_running_simulation_shown_live():
     assert np.count_nonzero(inside(image, view.viewer.rect["raster"]).max(axis=2) > 60) > 4
 
 
+@pytest.mark.slow
 def test_live_view_under_mpi_gathers_on_rank_0(tmp_path):
     import os
     import shutil
@@ -471,6 +472,7 @@ def test_a_real_window_plays_and_closes(x_display, run_output, tmp_path):
     assert got["lit"] > 1000 and got["closed"]
 
 
+@pytest.mark.slow
 def test_a_live_run_in_a_real_window(x_display, run_output, tmp_path):
     """neurosim run --view's path: a frame per 2 ms to tstop, the window kept open at the
     end until closed."""
