@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import neurosim as ns
-from neurosim.lowering.cells import CellNodes, discretize, lower
+from neurosim.lowering.cells import discretize, lower
+from neurosim.lowering.model import CellNodes
 
 
 def y_cell():
