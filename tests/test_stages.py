@@ -101,3 +101,16 @@ def test_the_scan_sees_a_crossing(tmp_path, monkeypatch):
     monkeypatch.setattr(__import__(__name__), "NEUROSIM", tmp_path / "neurosim")
     assert crossings() == {("neurosim.lowering.bad", "neurosim.run"):
                            "neurosim/lowering/bad.py:2"}
+
+
+def test_lowering_never_sees_a_simulation():
+    """No function of the lowering stage takes the Simulation (it is handed the model, the
+    tables and the indices it needs)."""
+    found = []
+    for path in sorted((NEUROSIM / "lowering").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names = [a.arg for a in node.args.args + node.args.kwonlyargs]
+                if {"sim", "simulation"} & set(names):
+                    found.append(f"{path.name}:{node.lineno} {node.name}")
+    assert not found, found

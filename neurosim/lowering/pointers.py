@@ -47,15 +47,15 @@ def _describe(spec):
     return f"{spec[0]}'s {kind} {spec[2]}"
 
 
-def instance_of(sim, target, gid, where):
-    """(table, instance) of the mechanism instance ``where`` on ``gid`` (a point process's
-    label, or (location, mechanism name) of a density mechanism)."""
-    ci = sim._index_of[gid]
+def instance_of(model, tables, target, ci, gid, where):
+    """(table, instance) of the mechanism instance ``where`` on ``gid`` (cell index ``ci``
+    of the lowered ``model``; a point process's label, or (location, mechanism name) of a
+    density mechanism) among the kernel's ``tables``."""
     if isinstance(where, str):
         return target[(ci, where)]
     loc, name = where
-    node = sim.model.locate(loc, ci)
-    for j, table in enumerate(sim.backend.tables):
+    node = model.locate(loc, ci)
+    for j, table in enumerate(tables):
         if table.name == name:
             hit = np.flatnonzero(table.nodes == node)
             if len(hit):
@@ -63,35 +63,36 @@ def instance_of(sim, target, gid, where):
     raise ParameterError(f"set_pointer: {name} is not inserted at {loc} of gid {gid}")
 
 
-def set_indices(sim, target):
-    """Each POINTER's node or instance; every POINTER of every instance must be set."""
-    net = sim.network
+def set_indices(net, model, tables, target, index_of, gids):
+    """Each POINTER's node or instance in the kernel's ``tables`` (``index_of``: gid -> cell
+    index of the lowered ``model``; ``gids``: the inverse); every POINTER of every instance
+    must be set."""
     for gid, where, pointer, src, swhere in net.pointers:
-        if gid not in sim._index_of:
+        if gid not in index_of:
             continue
-        j, k = instance_of(sim, target, gid, where)
-        table = sim.backend.tables[j]
+        j, k = instance_of(model, tables, target, index_of[gid], gid, where)
+        table = tables[j]
         row = table.mechanism.pointers.index(pointer)
         if is_location(swhere):
-            index = sim.model.locate(swhere, sim._index_of[src])
+            index = model.locate(swhere, index_of[src])
         else:
             where_s, var = swhere
             if is_location(where_s):
                 where_s = (where_s, split_variable(var)[0])
-            index = instance_of(sim, target, src, where_s)[1]
+            index = instance_of(model, tables, target, index_of[src], src, where_s)[1]
         table.pointer_nodes[row, k] = index
-    for table in sim.backend.tables:
+    for table in tables:
         unset = np.argwhere(table.pointer_nodes < 0)
         if len(unset):
             row, k = unset[0]
             if table.labels is not None:
                 ci, label = table.labels[k]
-                what, how = repr(label), f"({sim.gids[ci]}, {label!r})"
+                what, how = repr(label), f"({gids[ci]}, {label!r})"
             else:
-                ci = int(sim.model.node_cell[table.nodes[k]])
-                what = f"at {sim.model.describe_node(table.nodes[k])}"
-                how = f"({sim.gids[ci]}, (section, x), {table.name!r})"
+                ci = int(model.node_cell[table.nodes[k]])
+                what = f"at {model.describe_node(table.nodes[k])}"
+                how = f"({gids[ci]}, (section, x), {table.name!r})"
             raise ParameterError(
                 f"POINTER {table.mechanism.pointers[row]} of {table.name} {what} on gid "
-                f"{sim.gids[ci]} is not set: net.set_pointer({how}, "
+                f"{gids[ci]} is not set: net.set_pointer({how}, "
                 f"{table.mechanism.pointers[row]!r}, source)")

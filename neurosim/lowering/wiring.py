@@ -8,6 +8,8 @@ the network's columns without per-connection Python steps or int64 copies: the f
 cortical microcircuit has 3e8 connections.
 """
 
+from dataclasses import dataclass, field
+
 import numpy as np
 from numba import njit
 
@@ -30,62 +32,93 @@ def point_processes(tables):
     return target
 
 
-def connection_rows(sim, target, src, tgt, codes, labels, weights, delays):
-    """The Connections of this rank (``src``..``delays``: its share of the network's
-    columns), given to the backend with the Poisson drives' rows after them."""
-    drives = [d for d in sim.network.drives if d[0] in sim.local]
+@dataclass
+class EventRows:
+    """The kernel's event rows of one rank: the connections (sorted by source), then one row
+    per Poisson drive; every row's target (table, instance) and weights; the drives' mean
+    counts per step, keys and first and end steps; and, per table whose NET_RECEIVE loops
+    over its connections (FOR_NETCONS), the rows of each instance (CSR)."""
+    connections: Connections
+    weights: np.ndarray                  # (rows, width): the connections' rows are views
+    tables: np.ndarray
+    instances: np.ndarray
+    drive_rows: np.ndarray
+    drive_mean: np.ndarray               # input spikes per step
+    drive_key: np.ndarray
+    drive_first: np.ndarray
+    drive_end: np.ndarray
+    incoming: dict = field(default_factory=dict)
+
+
+def connection_rows(columns, drives, tables, target, index_of, seed, dt):
+    """This rank's :class:`EventRows`: ``columns`` (src, tgt, codes, labels, weights, delays:
+    its share of the network's connection columns), ``drives`` (its Poisson drives),
+    ``tables`` (the kernel's mechanism tables), ``target`` (``point_processes(tables)``),
+    ``index_of`` (gid -> this rank's cell index), the network's ``seed`` and ``dt``."""
+    src, tgt, codes, labels, weights, delays = columns
     n, n_rows = len(src), len(src) + len(drives)
     if n and (src.max() >= 2**31 or n >= 2**32):
         raise ParameterError("an event keys its source gid in 31 bits and its row in 32: "
                              "source gids must be < 2**31, connections per rank < 2**32")
     ptr, index = by_source(src)                     # row -> connection
-    tables, insts = np.zeros(n_rows, dtype=np.int32), np.zeros(n_rows, dtype=np.int32)
+    rows_table = np.zeros(n_rows, dtype=np.int32)
+    rows_inst = np.zeros(n_rows, dtype=np.int32)
 
     def find(code, gid):
         label = labels[code]
-        return target[("gid", gid) if label is None else (sim._index_of[gid], label)]
+        return target[("gid", gid) if label is None else (index_of[gid], label)]
 
-    resolve_targets(index, tgt, codes, len(labels), find, tables[:n], insts[:n])
+    resolve_targets(index, tgt, codes, len(labels), find, rows_table[:n], rows_inst[:n])
     lengths = (~np.isnan(weights)).sum(axis=1)[index] if weights.shape[1] > 1 else None
-    width = _weight_width(sim, tgt, codes, labels, lengths, tables[:n], index)
+    width = _weight_width(tables, tgt, codes, labels, lengths, rows_table[:n], index)
     del lengths
     wmat = np.zeros((n_rows, width))            # one allocation: connections, then drives
     gather_weights(weights, index, wmat)
     delay_rows = np.empty(n)
     gather(delays, index, delay_rows)
     del index
-    lead = [t.mechanism.event_lead for t in sim.backend.tables]
-    connections = Connections(ptr, delay_rows, tables[:n], insts[:n], wmat[:n], lead)
-    _set_drives(sim, drives, target, n, tables, insts, wmat)
-    for j, table in enumerate(sim.backend.tables):        # FOR_NETCONS: rows by instance
+    lead = [t.mechanism.event_lead for t in tables]
+    connections = Connections(ptr, delay_rows, rows_table[:n], rows_inst[:n], wmat[:n], lead)
+    _drive_rows(drives, tables, target, index_of, n, rows_table, rows_inst, wmat)
+    incoming = {}
+    for j, table in enumerate(tables):                     # FOR_NETCONS: rows by instance
         if table.mechanism.uses_for_netcons:
-            rows = np.flatnonzero(tables[:n] == j)        # connections, not drives
-            inst = insts[rows]
+            rows = np.flatnonzero(rows_table[:n] == j)     # connections, not drives
+            inst = rows_inst[rows]
             order = np.argsort(inst, kind="stable")
             first = np.zeros(len(table.nodes) + 1, dtype=np.int64)
             np.add.at(first, inst + 1, 1)
-            table.incoming = (np.cumsum(first), rows[order].astype(np.int64))
-    return connections
+            incoming[j] = (np.cumsum(first), rows[order].astype(np.int64))
+    return EventRows(
+        connections, wmat, rows_table, rows_inst,
+        drive_rows=n + np.arange(len(drives), dtype=np.int64),
+        drive_mean=np.array([d[2] * dt / 1000.0 for d in drives], dtype=float),
+        drive_key=np.array([drive_key(seed, d[0], d[6]) for d in drives], dtype=np.uint64),
+        drive_first=np.array([int(np.ceil(d[4] / dt - 1e-9)) for d in drives],
+                             dtype=np.int64),
+        drive_end=np.array([int(np.ceil(min(d[5], 1e15) / dt - 1e-9)) for d in drives],
+                           dtype=np.int64),
+        incoming=incoming)
 
 
-def _weight_width(sim, tgt, codes, labels, lengths, tables, index):
+def _weight_width(tables, tgt, codes, labels, lengths, rows_table, index):
     """Every target takes events and as many weights (``lengths``: each row's; None: one
     each) as its connections give; returns the width of the kernel's weight rows (the most
     NET_RECEIVE arguments).  Rows are by source: connection ``index[row]`` (``tgt``,
     ``codes``: in connection order) names a bad one."""
     width = max([1, int(lengths.max()) if lengths is not None and len(lengths) else 1] +
-                [len(t.mechanism.net_receive_args) for t in sim.model.mechanisms])
-    for j, table in enumerate(sim.backend.tables):
+                [len(t.mechanism.net_receive_args) for t in tables])
+    for j, table in enumerate(tables):
         mech = table.mechanism
         bad = None
         if not mech.net_receive:
-            hit = tables == j
+            hit = rows_table == j
             if not hit.any():
                 continue
             bad = int(np.argmax(hit))
             reason = f"{mech.name} has no NET_RECEIVE and cannot take events"
         elif lengths is not None:
-            over = (tables == j) & (lengths > max(1, len(mech.net_receive_args)))
+            over = (rows_table == j) & (lengths > max(1, len(mech.net_receive_args)))
             if over.any():
                 bad = int(np.argmax(over))
                 reason = (f"{lengths[bad]} weights for {mech.name}'s NET_RECEIVE"
@@ -97,28 +130,17 @@ def _weight_width(sim, tgt, codes, labels, lengths, tables, index):
     return width
 
 
-def _set_drives(sim, drives, target, n, tables, insts, wmat):
-    """This rank's Poisson drives (``net.add_poisson_drive``): their weights and targets
-    fill rows ``n`` on (the connections' rows are views of the first: plasticity writes
-    through); their mean counts per step, keys and steps go to the backend."""
+def _drive_rows(drives, tables, target, index_of, n, rows_table, rows_inst, wmat):
+    """The Poisson drives (``net.add_poisson_drive``) fill rows ``n`` on: their targets and
+    weights."""
     for r, (gid, label, rate, w, start, stop, k) in enumerate(drives, start=n):
-        tables[r], insts[r] = target[("gid", gid) if label is None else
-                                     (sim._index_of[gid], label)]
-        mech = sim.backend.tables[tables[r]].mechanism
+        rows_table[r], rows_inst[r] = target[("gid", gid) if label is None else
+                                             (index_of[gid], label)]
+        mech = tables[rows_table[r]].mechanism
         if not mech.net_receive or len(w) > max(1, len(mech.net_receive_args)):
             raise ParameterError(f"Poisson drive onto gid {gid} {label!r}: {mech.name} "
                                  f"takes no events of {len(w)} weight(s)")
         wmat[r, :len(w)] = w
-    sim.backend.set_connections(wmat, tables, insts)
-    dt = sim.dt
-    sim.backend.set_drives(
-        n + np.arange(len(drives), dtype=np.int64), tables[n:], insts[n:],
-        np.array([d[2] * dt / 1000.0 for d in drives], dtype=float),
-        np.array([drive_key(sim.network.seed, d[0], d[6]) for d in drives],
-                 dtype=np.uint64),
-        np.array([int(np.ceil(d[4] / dt - 1e-9)) for d in drives], dtype=np.int64),
-        np.array([int(np.ceil(min(d[5], 1e15) / dt - 1e-9)) for d in drives],
-                 dtype=np.int64))
 
 
 def resolve_targets(index, tgt, codes, n_codes, find, tables, instances):

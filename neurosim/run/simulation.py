@@ -215,7 +215,8 @@ class Simulation:
                 for ga, la, gb, lb, g in net.gap_junctions if ga in self._index_of]
         self.backend.set_gap_junctions([x[0] for x in gaps], [x[1] for x in gaps],
                                        [x[2] for x in gaps])
-        pointers.set_indices(self, target)
+        pointers.set_indices(net, model, self.backend.tables, target, self._index_of,
+                             self.gids)
         # the network's columns, not copies: a connection costs ~24 bytes here beyond the
         # network's own (no int64 sorts, no object labels, no per-connection temporaries)
         src, tgt, codes, labels, weights, delays = net._edges.columns()
@@ -257,8 +258,18 @@ class Simulation:
         if self.overlap:
             min_delay /= 2
         # the kernel's connection rows (sorted by source) and Poisson drives
-        self.connections = wiring.connection_rows(self, target, src, tgt, codes, labels,
-                                                  weights, delays)
+        rows = wiring.connection_rows((src, tgt, codes, labels, weights, delays),
+                                      [d for d in net.drives if d[0] in self.local],
+                                      self.backend.tables, target, self._index_of, net.seed,
+                                      self.dt)
+        n = len(rows.connections)
+        self.backend.set_connections(rows.weights, rows.tables, rows.instances)
+        self.backend.set_drives(rows.drive_rows, rows.tables[n:], rows.instances[n:],
+                                rows.drive_mean, rows.drive_key, rows.drive_first,
+                                rows.drive_end)
+        for j, csr in rows.incoming.items():
+            self.backend.tables[j].incoming = csr
+        self.connections = rows.connections
         check_lead_delays(self.connections, self.dt,
                           [t.mechanism.name for t in self.backend.tables])
         self._conn_sources = src                        # to find the rows' order again
