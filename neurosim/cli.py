@@ -21,6 +21,8 @@ import os
 import sys
 import warnings
 
+from neurosim.errors import NeurosimError, NumericalInstabilityError
+
 
 def _shown(path):
     """``path`` relative to the current folder when it is under it, else absolute."""
@@ -264,13 +266,20 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
-def main(argv=None):
+def _parser():
+    """The command line: one subcommand per job."""
     parser = argparse.ArgumentParser(
         prog="neurosim", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="neurosim: spiking circuits of detailed neurons.",
         epilog="\n".join(line[4:] if line.startswith("    ") else line
                           for line in __doc__.split("\n")[2:]).strip())
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_demo, _add_run, _add_view_and_render, _add_model, _add_info):
+        add(sub)
+    return parser
+
+
+def _add_demo(sub):
     demo = sub.add_parser("demo", help="run the bundled SONATA circuit; write spikes, a soma "
                                        "report and a raster PNG")
     demo.add_argument("--out", default=None,
@@ -280,6 +289,9 @@ def main(argv=None):
                       help="a single reconstructed neuron instead (traces HDF5 + PNG)")
     demo.add_argument("--quiet", action="store_true", help=QUIET)
     demo.set_defaults(func=_demo)
+
+
+def _add_run(sub):
     run = sub.add_parser("run", help="run a SONATA simulation config")
     run.add_argument("config", help="simulation_config.json")
     run.add_argument("--threads", type=int, default=1, help="threads per rank")
@@ -302,6 +314,9 @@ def main(argv=None):
     run.add_argument("--view-every", type=float, default=1.0, metavar="MS",
                      help="simulated ms between the viewer's frames")
     run.set_defaults(func=_run)
+
+
+def _add_view_and_render(sub):
     view = sub.add_parser("view", help="the interactive 3D window on a SONATA run: play, "
                                        "scrub, pick, raster and trace")
     render = sub.add_parser("render", help="a frame (PNG) or a movie (MP4) of a SONATA run's "
@@ -325,6 +340,9 @@ def main(argv=None):
     render.add_argument("--size", type=int, nargs=2, default=(800, 600))
     render.add_argument("--view", choices=("xy", "xz", "yz"), default="xy")
     render.set_defaults(func=_render)
+
+
+def _add_model(sub):
     model = sub.add_parser("model", help="run a model of the library: ring, busyring, "
                                          "microcircuit, v1, baaiworm (output, figure, summary)")
     model.add_argument("name", choices=("ring", "busyring", "microcircuit", "v1", "baaiworm"))
@@ -350,11 +368,17 @@ def main(argv=None):
                        help="microcircuit: Poisson trains (drawn ahead) or their mean")
     model.add_argument("--quiet", action="store_true", help=QUIET)
     model.set_defaults(func=_model)
+
+
+def _add_info(sub):
     info = sub.add_parser("info", help="populations, cells, compartments, synapses, memory")
     info.add_argument("config", help="simulation_config.json or circuit_config.json")
     info.set_defaults(func=_info)
+
+
+def main(argv=None):
+    parser = _parser()
     args = parser.parse_args(argv)
-    from neurosim.errors import NeurosimError, NumericalInstabilityError
     logger = logging.getLogger("neurosim")
     level = logger.level
     try:
