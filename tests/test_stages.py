@@ -114,3 +114,21 @@ def test_lowering_never_sees_a_simulation():
                 if {"sim", "simulation"} & set(names):
                     found.append(f"{path.name}:{node.lineno} {node.name}")
     assert not found, found
+
+
+def test_io_imports_neither_models_nor_viz():
+    """neurosim.io (io/) reads and writes files for every stage; only the SONATA runner
+    (io/sonata/simulation.py, an application layer like the CLI) may reach the viewer or the
+    model library."""
+    io = NEUROSIM.parent / "io"
+    runner = io / "sonata" / "simulation.py"
+    found = []
+    for path in sorted(io.rglob("*.py")):
+        if path == runner:
+            continue
+        name = "neurosim.io." + ".".join(path.relative_to(io).with_suffix("").parts)
+        name = name.removesuffix(".__init__")
+        for target, line in imported(path, name):
+            if target.split(".")[:2] in (["neurosim", "models"], ["neurosim", "viz"]):
+                found.append(f"{path.relative_to(io.parent)}:{line} -> {target}")
+    assert not found, found

@@ -33,6 +33,7 @@ from neurosim.description.connectivity import rng
 from neurosim.errors import NeurosimError
 from neurosim.lowering.cells import discretize
 
+from .allen import allactive_cell, allen_mechanism, perisomatic_cell
 from .config import SonataError, circuit_of, read_json, resolve
 from .tables import edge_populations, node_populations
 from .weights import edge_weights
@@ -199,7 +200,6 @@ class Circuit:
                                                             0.0)[0] for a in "xyz"])
 
     def _biophysical(self, pop, row, where):
-        from neurosim.models.allen import allactive_cell, perisomatic_cell
         processing = pop.attribute("model_processing", [row])[0]
         fit = pop.attribute("dynamics_params", [row])[0]
         morph = pop.attribute("morphology", [row])[0]
@@ -265,7 +265,6 @@ class Circuit:
     def _fit_mechanism(self, name, where):
         """A fit's channel: as any other (:meth:`_mechanism`); in a circuit without a
         mechanisms_dir, from Allen's own .mod files (bmtk's copy) as a convenience."""
-        from neurosim.models.allen import allen_mechanism
         if self.components.get("mechanisms_dir") is not None:
             return self._mechanism(name, where)
         return allen_mechanism(name)

@@ -31,6 +31,7 @@ import xml.etree.ElementTree as ET
 import neurosim as ns
 from neurosim.errors import NeurosimError
 
+from .allen import BmtkDL
 from .config import SonataError
 
 GROUPS = {"soma": ("soma",), "somatic": ("soma",), "axon": ("axon",), "axonal": ("axon",),
@@ -119,7 +120,6 @@ def build_cell(path, swc, mechanism, dl=20.0):
     makes a mechanism known (raising SonataError when it cannot).  Returns
     ``(cell, conditions)``; conditions holds ``v_init`` where the template sets it."""
     from neuroml import loaders
-    from neurosim.models.allen import BmtkDL
 
     path = os.fspath(path)
     models = _check_xml(path)
