@@ -21,7 +21,8 @@ from neurosim.description.network import Network
 from neurosim.description.recipe import Connection, GapJunction, PoissonDrive, Recipe, SpikeSource
 from neurosim.description.regions import Distance
 from neurosim.kernels import compilation  # noqa: F401  (times Numba's compiles from the start)
-from neurosim.run.simulation import Simulation, Spikes, Trace
+from neurosim.run.recording import Spikes, Trace
+from neurosim.run.simulation import Simulation
 
 from .errors import (LocationError, MechanismError, MorphologyError, NeurosimError,
                      NumericalInstabilityError, ParameterError)

@@ -6,6 +6,7 @@ never imports mpi4py, and a serial run never initialises MPI.  Which rank owns w
 :mod:`neurosim.lowering.partition`'s.
 """
 
+import functools
 import os
 import sys
 import time
@@ -239,3 +240,17 @@ class SpikeRoute:
         total = comm.allgather((len(self.ranks), len(self.gids)))
         sent, sources = sum(t[0] for t in total), sum(t[1] for t in total)
         return sent / sources if sources else 0.0
+
+
+def on_every_rank(method):
+    """A method every rank calls at the same point: an error on one rank ends every rank
+    (message once, non-zero exit) instead of leaving the others waiting in a collective."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as err:
+            if self.comm.size > 1:
+                self.comm.abort(f"{type(err).__name__}: {err}")
+            raise
+    return guarded
