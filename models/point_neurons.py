@@ -20,7 +20,7 @@ def point_neuron(model, **params):
     ``"iaf_psc_alpha"``, or any ARTIFICIAL_CELL) with ``params`` set."""
     mech = mechanisms.get(model) if isinstance(model, str) else model
     if mech.name == "glif_psc":         # NEST's vector parameters become indexed scalars
-        from neurosim.mechanisms.builtin.point_neurons import glif_psc_parameters
+        from neurosim.mechanisms.builtin.glif import glif_psc_parameters
         params = glif_psc_parameters(params)
     return PointNeuron(mech, {mech.resolve_parameter(k): float(v) for k, v in params.items()})
 
