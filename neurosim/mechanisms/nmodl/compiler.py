@@ -23,10 +23,10 @@ import re
 
 from .. import random123
 from ..base import KERNEL_NAMES, IonUse, Mechanism
-from .syntax import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, Element, FluxIn,
-                     ForNetcons, From, If, LinearEq, Local, LongDiffusion, Name, NetInitial,
-                     NmodlError, Num, Reaction, Solve, Unary, Unsupported, While,
-                     fill_element_sizes, parse)
+from .syntax import NmodlError, fill_element_sizes, parse
+from .tree import (Assign, BinOp, Call, CallStmt, Compartment, Conserve, Deriv, Element, FluxIn,
+                   ForNetcons, From, If, LinearEq, Local, LongDiffusion, Name, NetInitial, Num,
+                   Reaction, Solve, Unary, Unsupported, While)
 from .unroll import reactant_error, unrolled
 
 SPECIAL = {"v", "t", "dt", "celsius", "area"}

@@ -3,7 +3,7 @@ unrolled: the reactions of every i, each with constant array elements, as the eq
 one system (nocmodl writes the loop out the same way).  A loop whose bounds are not
 constants, or holding other statements, is kept: its reactions are refused by name."""
 
-from .syntax import Assign, BinOp, Element, FluxIn, From, Name, Num, Reaction, Unary
+from .tree import Assign, BinOp, Element, FluxIn, From, Name, Num, Reaction, Unary
 
 
 def unrolled(body, constants):
