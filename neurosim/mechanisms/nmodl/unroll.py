@@ -3,6 +3,7 @@ unrolled: the reactions of every i, each with constant array elements, as the eq
 one system (nocmodl writes the loop out the same way).  A loop whose bounds are not
 constants, or holding other statements, is kept: its reactions are refused by name."""
 
+from .forms import _substitute
 from .tree import Assign, BinOp, Element, FluxIn, From, Name, Num, Reaction, Unary
 
 
@@ -54,7 +55,6 @@ def _constant(e, constants):
 
 def _at(s, var, k, constants):
     """Statement ``s`` with loop variable ``var`` = k."""
-    from .compiler import _substitute
     if isinstance(s, Reaction):
         return Reaction([(n, _element(st, var, k, constants)) for n, st in s.lhs],
                         [(n, _element(st, var, k, constants)) for n, st in s.rhs],
@@ -75,7 +75,6 @@ def _element(st, var, k, constants):
     """A reactant X[i + 1] at i = k: the element "X[k+1]" (X[...] kept if not constant)."""
     if not isinstance(st, Element):
         return st
-    from .compiler import _substitute
     index = _constant(_substitute(st.index, var, k), constants)
     if index is None or not index.is_integer():
         return Element(st.base, _substitute(st.index, var, k), st.pos, st.size)
