@@ -313,15 +313,7 @@ def group_args(mechs):
 def kernel_source(mechs, aux_names, parallel=False):
     """Source of the kernel module for mechanisms ``mechs`` (in table order) whose aux arrays
     are named ``aux_names[j]``; ``parallel``: cell groups run on Numba's threads."""
-    for mech, names in zip(mechs, aux_names):
-        for name in list(mech.parameters) + list(mech.states):
-            name = mech.code_name(name)        # (the NMODL frontend renames reserved names)
-            if name in _RESERVED or name.startswith("_"):
-                raise ValueError(f"mechanism {mech.name!r}: variable name {name!r} is reserved")
-        for name in names:
-            if not name.startswith(mech.name + "_"):
-                raise ValueError(f"mechanism {mech.name!r}: aux array {name!r} must start "
-                                 f"with {mech.name + '_'!r}")
+    _check_names(mechs, aux_names)
     table_names = [m.name for m in mechs]   # where POINTERs into mechanism variables point
     helpers = "\n\n".join(m.helpers for m in mechs if m.helpers.strip())
     helpers = LOCAL_ARRAY_CPU.sub(r"np.empty(\1)", helpers)
@@ -333,97 +325,10 @@ def kernel_source(mechs, aux_names, parallel=False):
     pargs += [a for ion in ions_of(mechs) for a in ion_probe_args(ion)]
 
     def block(phase, indent, grouped=True):
-        parts = [_instance_loop(j, m, phase, grouped, table_names) for j, m in enumerate(mechs)]
-        return textwrap.indent("\n".join(p for p in parts if p), " " * indent)
+        return _phase_block(mechs, table_names, phase, indent, grouped)
 
     def receive_block(indent, phase="receive", self_first=False):
-        out = []
-        for j, m in enumerate(mechs):
-            if has_phase(m, phase):
-                setup, body = instance_body(j, m, phase, names=table_names)
-                first = []
-                if self_first and m.uses_net_send:
-                    # the instance's self-event due at or before this event is delivered
-                    # first (NEURON's queue holds both in time order; at equal times the
-                    # self-event, sent earlier, goes first)
-                    s_setup, s_body = instance_body(j, m, "self_event", names=table_names)
-                    first = [f"""\
-if _m{j}_nst[_k] <= t:
-    _te = t
-    _ce = _c
-    t = _m{j}_nst[_k]
-    flag = _m{j}_nsf[_k]
-    _c = _m{j}_nsc[_k]
-    _m{j}_nst[_k] = np.inf
-""" + textwrap.indent("\n".join(s_setup + s_body), "    ") + """
-    t = _te
-    _c = _ce
-    flag = 0.0"""]
-                out.append(f"if _tab == {j}:\n" +
-                           textwrap.indent("\n".join(first + setup + body), "    "))
-        return textwrap.indent("\n".join(out) or "pass", " " * indent)
-
-    def self_event_block(indent):
-        """Self-events (net_send) due in this step, delivered after the network's events."""
-        out = []
-        for j, m in enumerate(mechs):
-            if m.uses_net_send:
-                setup, body = instance_body(j, m, "self_event", names=table_names)
-                out.append(f"""\
-for _k in range(_m{j}_grp[_g], _m{j}_grp[_g + 1]):
-    if _m{j}_nst[_k] <= _t_mid:
-        t = _m{j}_nst[_k]
-        flag = _m{j}_nsf[_k]
-        _c = _m{j}_nsc[_k]
-        _m{j}_nst[_k] = np.inf
-""" + textwrap.indent("\n".join(setup + body), " " * 8))
-        return textwrap.indent("\n".join(out), " " * indent)
-
-    def probe_block(indent):
-        # the probes of group _g (sorted by group; _r*_gp: their ranges)
-        out = []
-        for ion in ions:
-            out.append(f"""\
-for _r in range(_ri_{ion}_gp[_g], _ri_{ion}_gp[_g + 1]):
-    _row = _ri_{ion}_row[_r]
-    if _gnext % _rec_every[_row] == 0:
-        _fld = _ri_{ion}_field[_r]
-        _arr = _ion_{ion}_e if _fld == 0 else (_ion_{ion}_ci if _fld == 1 else (
-            _ion_{ion}_co if _fld == 2 else _ion_{ion}_i))
-        _rec_out[_row, _rec_count[_row]] = _arr[_ri_{ion}_node[_r]]
-        _rec_count[_row] += 1""")
-        for j in range(len(mechs)):
-            out.append(f"""\
-for _r in range(_r{j}_gp[_g], _r{j}_gp[_g + 1]):
-    _row = _r{j}_row[_r]
-    if _gnext % _rec_every[_row] == 0:
-        _q = _r{j}_state[_r]       # >= 0: a state row; < 0: assigned row -1 - _q
-        if _q >= 0:
-            _rec_out[_row, _rec_count[_row]] = _m{j}_s[_q, _r{j}_inst[_r]]
-        else:
-            _rec_out[_row, _rec_count[_row]] = _m{j}_a[-1 - _q, _r{j}_inst[_r]]
-        _rec_count[_row] += 1""")
-        return textwrap.indent("\n".join(out), " " * indent)
-
-    def nernst_block(indent, grouped=True):
-        # reversal potentials from concentrations where a mechanism writes them (NEURON's
-        # ion_style with eadvance), ion currents zeroed for the mechanisms to sum into
-        out = ["_ktf = 1000.0 * 8.31446261815324 * (celsius + 273.15) / 96485.33212331001"]
-        for ion in ions:
-            nernst = (f"_ion_{ion}_ngrp[_g], _ion_{ion}_ngrp[_g + 1]" if grouped
-                      else f"_ion_{ion}_nernst.shape[0]")
-            # the currents are zeroed where a mechanism uses the ion (elsewhere they stay 0)
-            zero = (f"""\
-for _q in range(_ion_{ion}_ugrp[_g], _ion_{ion}_ugrp[_g + 1]):
-    _ion_{ion}_i[_ion_{ion}_used[_q]] = 0.0""" if grouped else f"""\
-for _i in range(_ion_{ion}_i.shape[0]):
-    _ion_{ion}_i[_i] = 0.0""")
-            out.append(f"""\
-for _k in range({nernst}):
-    _node = _ion_{ion}_nernst[_k]
-    _ion_{ion}_e[_node] = _ktf / _ion_{ion}_z * math.log(_ion_{ion}_co[_node] / _ion_{ion}_ci[_node])
-""" + zero)
-        return textwrap.indent("\n".join(out), " " * indent)
+        return _receive_block(mechs, table_names, indent, phase, self_first)
 
     init_args = ", ".join(["_v", "dt", "celsius", "_area", "_conn_w", "_conn_table",
                            "_conn_inst"] + iargs + margs)
@@ -438,13 +343,127 @@ for _k in range({nernst}):
         mechanisms=", ".join(m.name for m in mechs) or "none", helpers=helpers,
         init_args=init_args, run_args=run_args, decorator=decorator, loop=loop,
         threads=threads,
-        init_nernst=nernst_block(4, grouped=False), init_block=block("init", 4, False),
-        connection_init=receive_block(8, "connection_init"), receive=receive_block(12, self_first=True),
+        init_nernst=_nernst_block(ions, 4, grouped=False), init_block=block("init", 4, False),
+        connection_init=receive_block(8, "connection_init"),
+        receive=receive_block(12, self_first=True),
         drives=textwrap.indent(drive.delivery(receive_block(0)), " " * 8),
         drive_source=drive.SOURCE.format(jit="inline_function"),
-        self_events=self_event_block(8), nernst=nernst_block(8),
-        current=block("current", 8), advance=block("advance", 8), probes=probe_block(8))
+        self_events=_self_event_block(mechs, table_names, 8), nernst=_nernst_block(ions, 8),
+        current=block("current", 8), advance=block("advance", 8),
+        probes=_probe_block(len(mechs), ions, 8))
     return _uncached_if_recursive(source, helpers)
+
+
+def _check_names(mechs, aux_names):
+    for mech, names in zip(mechs, aux_names):
+        for name in list(mech.parameters) + list(mech.states):
+            name = mech.code_name(name)        # (the NMODL frontend renames reserved names)
+            if name in _RESERVED or name.startswith("_"):
+                raise ValueError(f"mechanism {mech.name!r}: variable name {name!r} is reserved")
+        for name in names:
+            if not name.startswith(mech.name + "_"):
+                raise ValueError(f"mechanism {mech.name!r}: aux array {name!r} must start "
+                                 f"with {mech.name + '_'!r}")
+
+
+def _phase_block(mechs, table_names, phase, indent, grouped=True):
+    """Every mechanism's loop over its instances for ``phase`` (init, current, advance)."""
+    parts = [_instance_loop(j, m, phase, grouped, table_names) for j, m in enumerate(mechs)]
+    return textwrap.indent("\n".join(p for p in parts if p), " " * indent)
+
+
+def _receive_block(mechs, table_names, indent, phase="receive", self_first=False):
+    """An event's NET_RECEIVE (or connection INITIAL), by its target table ``_tab``."""
+    out = []
+    for j, m in enumerate(mechs):
+        if has_phase(m, phase):
+            setup, body = instance_body(j, m, phase, names=table_names)
+            first = []
+            if self_first and m.uses_net_send:
+                # the instance's self-event due at or before this event is delivered
+                # first (NEURON's queue holds both in time order; at equal times the
+                # self-event, sent earlier, goes first)
+                s_setup, s_body = instance_body(j, m, "self_event", names=table_names)
+                first = [f"""\
+if _m{j}_nst[_k] <= t:
+    _te = t
+    _ce = _c
+    t = _m{j}_nst[_k]
+    flag = _m{j}_nsf[_k]
+    _c = _m{j}_nsc[_k]
+    _m{j}_nst[_k] = np.inf
+""" + textwrap.indent("\n".join(s_setup + s_body), "    ") + """
+    t = _te
+    _c = _ce
+    flag = 0.0"""]
+            out.append(f"if _tab == {j}:\n" +
+                       textwrap.indent("\n".join(first + setup + body), "    "))
+    return textwrap.indent("\n".join(out) or "pass", " " * indent)
+
+
+def _self_event_block(mechs, table_names, indent):
+    """Self-events (net_send) due in this step, delivered after the network's events."""
+    out = []
+    for j, m in enumerate(mechs):
+        if m.uses_net_send:
+            setup, body = instance_body(j, m, "self_event", names=table_names)
+            out.append(f"""\
+for _k in range(_m{j}_grp[_g], _m{j}_grp[_g + 1]):
+    if _m{j}_nst[_k] <= _t_mid:
+        t = _m{j}_nst[_k]
+        flag = _m{j}_nsf[_k]
+        _c = _m{j}_nsc[_k]
+        _m{j}_nst[_k] = np.inf
+""" + textwrap.indent("\n".join(setup + body), " " * 8))
+    return textwrap.indent("\n".join(out), " " * indent)
+
+
+def _probe_block(n_mechs, ions, indent):
+    """The probes of group _g (sorted by group; _r*_gp: their ranges)."""
+    out = []
+    for ion in ions:
+        out.append(f"""\
+for _r in range(_ri_{ion}_gp[_g], _ri_{ion}_gp[_g + 1]):
+    _row = _ri_{ion}_row[_r]
+    if _gnext % _rec_every[_row] == 0:
+        _fld = _ri_{ion}_field[_r]
+        _arr = _ion_{ion}_e if _fld == 0 else (_ion_{ion}_ci if _fld == 1 else (
+            _ion_{ion}_co if _fld == 2 else _ion_{ion}_i))
+        _rec_out[_row, _rec_count[_row]] = _arr[_ri_{ion}_node[_r]]
+        _rec_count[_row] += 1""")
+    for j in range(n_mechs):
+        out.append(f"""\
+for _r in range(_r{j}_gp[_g], _r{j}_gp[_g + 1]):
+    _row = _r{j}_row[_r]
+    if _gnext % _rec_every[_row] == 0:
+        _q = _r{j}_state[_r]       # >= 0: a state row; < 0: assigned row -1 - _q
+        if _q >= 0:
+            _rec_out[_row, _rec_count[_row]] = _m{j}_s[_q, _r{j}_inst[_r]]
+        else:
+            _rec_out[_row, _rec_count[_row]] = _m{j}_a[-1 - _q, _r{j}_inst[_r]]
+        _rec_count[_row] += 1""")
+    return textwrap.indent("\n".join(out), " " * indent)
+
+
+def _nernst_block(ions, indent, grouped=True):
+    """Reversal potentials from concentrations where a mechanism writes them (NEURON's
+    ion_style with eadvance), ion currents zeroed for the mechanisms to sum into."""
+    out = ["_ktf = 1000.0 * 8.31446261815324 * (celsius + 273.15) / 96485.33212331001"]
+    for ion in ions:
+        nernst = (f"_ion_{ion}_ngrp[_g], _ion_{ion}_ngrp[_g + 1]" if grouped
+                  else f"_ion_{ion}_nernst.shape[0]")
+        # the currents are zeroed where a mechanism uses the ion (elsewhere they stay 0)
+        zero = (f"""\
+for _q in range(_ion_{ion}_ugrp[_g], _ion_{ion}_ugrp[_g + 1]):
+    _ion_{ion}_i[_ion_{ion}_used[_q]] = 0.0""" if grouped else f"""\
+for _i in range(_ion_{ion}_i.shape[0]):
+    _ion_{ion}_i[_i] = 0.0""")
+        out.append(f"""\
+for _k in range({nernst}):
+    _node = _ion_{ion}_nernst[_k]
+    _ion_{ion}_e[_node] = _ktf / _ion_{ion}_z * math.log(_ion_{ion}_co[_node] / _ion_{ion}_ci[_node])
+""" + zero)
+    return textwrap.indent("\n".join(out), " " * indent)
 
 
 def _uncached_if_recursive(source, helpers):
