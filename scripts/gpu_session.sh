@@ -58,7 +58,7 @@ print(cuda.get_current_device().name, 'cc', cuda.get_current_device().compute_ca
 
 tests() {
     NEUROSIM_TEST_GPU=1 timeout "$1" python3 -m pytest -q -n 8 -p no:cacheprovider \
-        tests/test_cuda_backend.py tests/test_dhs.py tests/test_cuda_kernels.py \
+        tests/backends/test_cuda_backend.py tests/backends/test_dhs.py tests/backends/test_cuda_kernels.py \
         > "$OUT/tests.log" 2>&1
     echo "pytest exit $? after $(( $(date +%s) - start )) s" >> "$OUT/tests.log"
 }
