@@ -6,11 +6,11 @@ everything):
 * ``peer``: runs NEURON, NEST, Arbor or bmtk in the test to compare with.  Set from the code:
   a test whose body (or a function of its module that it calls) uses a name bound to a peer —
   the ``neuron``/``nest``/``arbor``/``bmtk`` modules or anything imported from the peer helpers
-  (``peers.py``, ``peer_models.py``, ``sonata_circuit.py``, ``baaiworm_neuron.py``), or a peer's script run in a
-  subprocess (``nrnivmodl``, ``from neuron import``, …);
+  (``peers.py``, ``peer_models.py``, ``sonata_circuit.py``, ``baaiworm_neuron.py``), or a
+  peer's script run in a subprocess (``nrnivmodl``, ``from neuron import``, …);
 * ``mpi``: launches ranks with ``mpiexec``; ``gpu``: the CUDA backend (Numba's simulator
   without a GPU); ``viewer``: the viewer or the headless renderer (every test in tests/viz);
-* ``slow``: marked by hand on tests that take more than ~10 s with a warm kernel cache.
+* ``slow``: marked by hand on tests that take more than ~5 s with a warm kernel cache.
 """
 
 import ast

@@ -10,7 +10,8 @@ event at time te is delivered at the start of step n = ceil(te / dt - 1/2), the 
 midpoint window holds te (NEURON's rule; a step earlier to a target whose ``event_lead`` is 1:
 NEST's iaf_psc_delta adds an input in the step that ends at it), and events of one time are
 delivered first in, first out as NEURON's queue does: by the time sent, then the spike's
-emission order (numbered as spikes are pushed), then connection row.  See docs/sonata.md, "Events and spike times".
+emission order (numbered as spikes are pushed), then connection row.  See docs/sonata.md,
+"Events and spike times".
 """
 
 import heapq

@@ -81,8 +81,8 @@ def runnable(loaded):
     """The density mechanisms and point processes a one-compartment run exercises, one per
     mechanism name; a point process's POINTERs (gap junctions, graded synapses) point at the
     voltage of a second, stimulated compartment.  A mechanism that assigns its POINTERs
-    (hnn-core's dipole) writes what it points at: tests/mechanisms/test_nmodl_pointers.py wires it as
-    its project does."""
+    (hnn-core's dipole) writes what it points at: tests/mechanisms/test_nmodl_pointers.py wires
+    it as its project does."""
     seen, out = set(), []
     for path, m in loaded:
         if m.kind in ("density", "point") and not (m.pointers and m.kind == "density") \
