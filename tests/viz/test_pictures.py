@@ -157,6 +157,6 @@ def test_the_readme_lists_every_model():
     readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
     import inspect
     names = re.search(r'model\.add_argument\("name", choices=\(([^)]*)\)',
-                      inspect.getsource(cli.main)).group(1)
+                      inspect.getsource(cli)).group(1)
     for name in re.findall(r'"(\w+)"', names):
         assert f"`{name}`" in readme, name
