@@ -2,16 +2,8 @@
 step (the compiled path between epochs is :mod:`neurosim.kernels.epochs`; both follow
 :mod:`neurosim.kernels.event_order`).
 
-A spike of gid s travels every connection c from s and becomes an event at t + delay[c] for
-the target point process (mechanism table, instance) with weight[c].  For a spike detected in a
-step, t is the end of that step (NEURON's fixed-step rule; the recorded time follows the
-Simulation's ``spike_times``); for a spike source or an artificial cell, its own time.  An
-event at time te is delivered at the start of step n = ceil(te / dt - 1/2), the step whose
-midpoint window holds te (NEURON's rule; a step earlier to a target whose ``event_lead`` is 1:
-NEST's iaf_psc_delta adds an input in the step that ends at it), and events of one time are
-delivered first in, first out as NEURON's queue does: by the time sent, then the spike's
-emission order (numbered as spikes are pushed), then connection row.  See docs/sonata.md,
-"Events and spike times".
+When and in what order an event is delivered (NEURON's fixed-step rule, NEST's lead of one
+step, first in first out at equal times) is :mod:`neurosim.kernels.event_order`'s docstring.
 """
 
 import heapq
