@@ -24,7 +24,10 @@ _SEQ4_MAX = float(0xFFFFFFFFFF)        # a set_seq beyond is 0, as in NEURON
 N_VARS = 7                             # per stream: id1, id2, id3, seq4, block id1..id3
 FIELDS = ("id1", "id2", "id3", "seq", "block_id1", "block_id2", "block_id3")
 
-jit = njit(cache=True, nogil=True, error_model="numpy")
+# fastmath=False said, not left out: Numba lets a callee without the option inherit its
+# caller's, and the kernels' "contract" would fuse u1*u1 + u2*u2 into an FMA, a draw an ulp
+# or more away from NEURON's (and which one a process got would depend on who compiled first)
+jit = njit(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
 
 @jit

@@ -6,6 +6,7 @@ step, as NEURON does), INITIAL and NET_RECEIVE (a stochastic spike source and a 
 random jumps).  NEURON runs in a subprocess on the same files (nrnivmodl)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -198,6 +199,40 @@ def test_philox4x32_10_known_answers():
     for counter, key, words in kat:
         assert random123.philox(*counter, *key) == words
         assert random123.philox.py_func(*counter, *key) == words
+
+
+CALLED_FROM_A_CONTRACTING_KERNEL = """
+import numpy as np
+from numba import njit
+from neurosim.mechanisms import random123
+
+@njit(fastmath={"contract"})           # as the generated kernels are compiled
+def draws(n):
+    out = np.empty(n)
+    s = (1.0, 0.0, 5.0, 0.0, 1.0, 0.0, 5.0)
+    for k in range(n):
+        out[k], s0, s1, s2, s3, s4, s5, s6 = random123.normal(0.0, 1.0, *s, 0.0)
+        s = (s0, s1, s2, s3, s4, s5, s6)
+    return out
+
+s = (1.0, 0.0, 5.0, 0.0, 1.0, 0.0, 5.0)
+exact = []
+for k in range(2000):          # the same arithmetic in Python: no fused multiply-add
+    x, *s = random123.normal.py_func(0.0, 1.0, *s, 0.0)
+    exact.append(x)
+print(int(np.sum(draws(2000) != np.array(exact))))
+"""
+
+
+def test_a_kernel_does_not_change_the_draws(tmp_path):
+    """The draws are NEURON's whoever compiles them first: a kernel compiled with fused
+    multiply-adds allowed (Numba passes a caller's fastmath to a callee that says none) must
+    not make random_normal's u1*u1 + u2*u2 an FMA (CI once got a draw 5 ulp off NEURON)."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", CALLED_FROM_A_CONTRACTING_KERNEL], env=env,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "0"
 
 
 def test_functions_draw_as_neuron(mods, neuron_values):
