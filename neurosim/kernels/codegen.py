@@ -23,7 +23,9 @@ import textwrap
 import numba
 
 from neurosim.kernels import epochs, event_order, fastmath, solver
-from neurosim.kernels.cpu_template import HELPERS_HEADER, KERNEL_TEMPLATE, STEP_ARGS
+from neurosim.kernels.cpu_template import HELPERS_HEADER, KERNEL_TEMPLATE
+from neurosim.kernels.interface import (group_args, init_args, ion_args, ion_probe_args,
+                                        ions_of, mechanism_args, probe_args, run_args)
 from neurosim.lowering import diffusion, drive
 from neurosim.mechanisms import linalg, random123
 
@@ -266,48 +268,7 @@ for _k in range(_x.shape[0]):
     return out
 
 
-def ions_of(mechs):
-    """Sorted names of the ions any of ``mechs`` uses."""
-    return sorted({use.ion for m in mechs for use in m.ions})
-
-
-def ion_args(ion):
-    return [f"_ion_{ion}_e", f"_ion_{ion}_ci", f"_ion_{ion}_co", f"_ion_{ion}_i",
-            f"_ion_{ion}_nernst", f"_ion_{ion}_z"]
-
-
-def mechanism_args(j, mech, aux_names):
-    args = [f"_m{j}_node", f"_m{j}_p", f"_m{j}_s", f"_m{j}_a", f"_m{j}_cx"]
-    if mech.uses_net_send:     # the pending self-event of each instance: time, flag, source
-        args += [f"_m{j}_nst", f"_m{j}_nsf", f"_m{j}_nsc"]
-    if mech.kind == "artificial" or mech.uses_net_event:   # net_event: a spike of this gid
-        args.append(f"_m{j}_gid")
-    if mech.uses_for_netcons:  # incoming connections of each instance (CSR)
-        args += [f"_m{j}_inp", f"_m{j}_inr"]
-    if mech.pointers:          # the node or instance each POINTER points at
-        args.append(f"_m{j}_ptr")
-    if mech.diffusion:         # LONGITUDINAL_DIFFUSION: the instances' tree, work rows
-        args += diffusion.args(j)
-    return args + list(aux_names)
-
-
-def probe_args(j):
-    return [f"_r{j}_row", f"_r{j}_state", f"_r{j}_inst"]
-
-
 ION_FIELDS = ("e", "ci", "co", "i")
-
-
-def ion_probe_args(ion):
-    return [f"_ri_{ion}_row", f"_ri_{ion}_field", f"_ri_{ion}_node"]
-
-
-def group_args(mechs):
-    """Per-group index ranges (CSR pointers over the cell groups) the advance kernel takes
-    besides the arrays it shares with the GPU kernels."""
-    return ([f"_m{j}_grp" for j in range(len(mechs))] +
-            [f"_ion_{ion}_ngrp" for ion in ions_of(mechs)] +
-            [a for ion in ions_of(mechs) for a in (f"_ion_{ion}_used", f"_ion_{ion}_ugrp")])
 
 
 def kernel_source(mechs, aux_names, parallel=False):
@@ -318,11 +279,6 @@ def kernel_source(mechs, aux_names, parallel=False):
     helpers = "\n\n".join(m.helpers for m in mechs if m.helpers.strip())
     helpers = LOCAL_ARRAY_CPU.sub(r"np.empty(\1)", helpers)
     ions = ions_of(mechs)
-    iargs = [a for ion in ions for a in ion_args(ion)]
-    margs = [a for j, (m, names) in enumerate(zip(mechs, aux_names))
-             for a in mechanism_args(j, m, names)]
-    pargs = [a for j in range(len(mechs)) for a in probe_args(j)]
-    pargs += [a for ion in ions_of(mechs) for a in ion_probe_args(ion)]
 
     def block(phase, indent, grouped=True):
         return _phase_block(mechs, table_names, phase, indent, grouped)
@@ -330,19 +286,17 @@ def kernel_source(mechs, aux_names, parallel=False):
     def receive_block(indent, phase="receive", self_first=False):
         return _receive_block(mechs, table_names, indent, phase, self_first)
 
-    init_args = ", ".join(["_v", "dt", "celsius", "_area", "_conn_w", "_conn_table",
-                           "_conn_inst"] + iargs + margs)
-    run_args = ", ".join(STEP_ARGS + iargs + margs + group_args(mechs) + pargs +
-                         [f"_r{j}_gp" for j in range(len(mechs))] +
-                         [f"_ri_{ion}_gp" for ion in ions])
+    init_names = init_args(mechs, aux_names)
+    run_names = run_args(mechs, aux_names)
     decorator = ('@njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"}'
                  + (', parallel=True)' if parallel else ')'))
     loop = "prange" if parallel else "range"
     threads = ", each on a thread" if parallel else ""
     source = KERNEL_TEMPLATE.format(
         mechanisms=", ".join(m.name for m in mechs) or "none", helpers=helpers,
-        init_args=init_args, run_args=run_args, decorator=decorator, loop=loop,
-        threads=threads,
+        init_args=", ".join(init_names), run_args=", ".join(run_names),
+        init_names=tuple(init_names), run_names=tuple(run_names), decorator=decorator,
+        loop=loop, threads=threads,
         init_nernst=_nernst_block(ions, 4, grouped=False), init_block=block("init", 4, False),
         connection_init=receive_block(8, "connection_init"),
         receive=receive_block(12, self_first=True),

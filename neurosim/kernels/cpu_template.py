@@ -1,28 +1,8 @@
 """The CPU step kernel as a template: its module header (the imports and decorators the
 mechanisms' helpers use too), the source of ``initialize``, ``run_group`` (one cell group
 through the step's stages: events, currents, assembly and solve, states, detection, samples),
-``advance`` and ``run_epochs``, and ``STEP_ARGS``, the arrays every step takes besides the
-mechanisms' and the ions'.  :func:`neurosim.kernels.codegen.kernel_source` fills it in."""
-
-from neurosim.lowering import drive
-
-
-# every array the step loop reads besides the mechanisms' and the ions': the stimuli (_stim),
-# gap junctions (_gj), detectors (_det), v probes (_rv), events (_ev) and the spike buffer
-# (_spk) are sorted by cell group, each with CSR pointers (_*_gp) over the groups
-STEP_ARGS = ["_nsteps", "_step0", "dt", "celsius", "_cj", "_crank_nicolson", "_v", "_cap",
-             "_area", "_d_static", "_rhs_static", "_g_axial", "_parent", "_rhs", "_d",
-             "_inv", "_coupling", "_dynamic", "_dyn_gp", "_dyn_start", "_dyn_end",
-             "_blk_gp", "_blk_start", "_blk_end", "_blk_par", "_blk_dyn",
-             "_grp_node", "_stim_gp", "_stim_node", "_stim_delay", "_stim_dur", "_stim_amp",
-             "_rec_every", "_rec_count", "_rec_out", "_rv_gp", "_rv_row", "_rv_node",
-             "_ev_gp", "_ev_step", "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_conn_w",
-             *drive.ARGS,
-             "_gj_gp", "_gj_a", "_gj_b", "_gj_g",
-             "_det_gp", "_det_node", "_det_thresh", "_det_prev", "_det_gid",
-             "_spk_gp", "_spk_count", "_spk_gid", "_spk_t", "_spk_exact",
-             "_im_on", "_imem", "_rim_gp", "_rim_row", "_rim_node",
-             "_ecp_every", "_ecp_tr", "_ecp_out", "_ecp_count"]
+``advance`` and ``run_epochs``, their arguments written from ``neurosim.kernels.interface``.
+:func:`neurosim.kernels.codegen.kernel_source` fills it in."""
 
 # the kernel module's imports and decorators, which the mechanisms' helpers use
 HELPERS_HEADER = '''\
@@ -50,6 +30,10 @@ KERNEL_TEMPLATE = '''\
 {helpers}
 
 {drive_source}
+
+# the kernels' arguments by name (neurosim.kernels.interface): backends bind arrays to these
+INIT_ARGS = {init_names!r}
+RUN_ARGS = {run_names!r}
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={{"contract"}})
 def initialize({init_args}):
@@ -90,6 +74,7 @@ def run_group(_g, {run_args}):
     for _s in range(_nsteps):
         _gstep = _step0 + _s
         _t_mid = (_gstep + 0.5) * dt
+        # stage: deliver
         while _ev < _ev_end and _ev_step[_ev] <= _gstep:
             _tab = _ev_table[_ev]
             _k = _ev_inst[_ev]
@@ -103,13 +88,15 @@ def run_group(_g, {run_args}):
 {drives}
 {self_events}
         t = _t_mid
-{nernst}
+        # stage: assemble
         for _i in range(_vg.shape[0]):
             _rhsg[_i] = _capg[_i] * _cj * _vg[_i] + _rhs_sg[_i]
         for _q in range(_dyn_gp[_g], _dyn_gp[_g + 1]):
             # the diagonal only where it varies: the solve knows the static nodes' pivots
             for _i in range(_dyn_start[_q], _dyn_end[_q]):
                 _d[_i] = _cap[_i] * _cj + _d_static[_i]
+        # stage: currents
+{nernst}
 {current}
         for _k in range(_gj_gp[_g], _gj_gp[_g + 1]):
             # gap junction i = g (v_a - v_b), linearised like any current: the own voltage
@@ -123,6 +110,7 @@ def run_group(_g, {run_args}):
         for _k in range(_stim_gp[_g], _stim_gp[_g + 1]):
             if _stim_delay[_k] <= _t_mid and _t_mid < _stim_delay[_k] + _stim_dur[_k]:
                 _rhs[_stim_node[_k]] += _stim_amp[_k]
+        # stage: solve
         # the solve writes v(t+dt) and flags a blow-up (|v| >= 1e4 mV); a group of
         # interleaved identical cells by runs of nodes (SIMD), any other node by node
         if _blk_gp[_g + 1] > _blk_gp[_g]:
@@ -135,8 +123,10 @@ def run_group(_g, {run_args}):
         if _bad >= 0:
             _spk_count[_g] = _spk_pos - _spk_gp[_g]
             return _s, _bad
+        # stage: states
         t = (_gstep + 1) * dt
 {advance}
+        # stage: detect
         for _q in range(_det_gp[_g], _det_gp[_g + 1]):
             _v1 = _v[_det_node[_q]]
             _v0 = _det_prev[_q]
@@ -147,6 +137,7 @@ def run_group(_g, {run_args}):
                     _spk_t[_spk_pos] = (_gstep + (_det_thresh[_q] - _v0) / (_v1 - _v0)) * dt
                 _spk_pos += 1
             _det_prev[_q] = _v1
+        # stage: sample
         _gnext = _gstep + 1
         if _im_on:
             # membrane current (nA, NEURON's i_membrane_: capacitive + ionic + point

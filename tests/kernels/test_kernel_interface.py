@@ -1,15 +1,19 @@
 """The step kernel's interface: the arrays ``advance`` takes are declared once
-(``cpu_template.STEP_ARGS``, then per ion, per mechanism table, per group and per probe
-table), and the CPU backend passes exactly that many, each of the kind its name says."""
+(``interface.STEP``, then per ion, per mechanism table, per group and per probe table), the
+generated module says them by name, and the CPU backend binds its arrays by those names,
+each of its declared type; the step's stages are named once and followed."""
 
 import ast
 
 import numpy as np
+import pytest
 
 import neurosim as ns
-from neurosim.kernels.codegen import (group_args, ion_args, ion_probe_args, ions_of,
-                                      kernel_source, mechanism_args, probe_args)
-from neurosim.kernels.cpu_template import STEP_ARGS
+from neurosim.errors import NeurosimError
+from neurosim.kernels import cpu_template, interface
+from neurosim.kernels.codegen import kernel_source
+from neurosim.kernels.interface import (STEP_ARGS, group_args, ion_args, ion_probe_args,
+                                        ions_of, mechanism_args, probe_args)
 
 
 def arguments_of(source, function):
@@ -61,3 +65,46 @@ def test_the_backend_binds_one_value_per_declared_name():
     for name, value in by_name.items():     # every per-node array is as long as the nodes
         if name in ("_v", "_cap", "_area", "_g_axial", "_parent", "_rhs", "_d"):
             assert len(value) == sim.model.n_nodes, name
+
+
+def test_the_generated_module_says_its_arguments_by_name():
+    sim = ns.Simulation(cell(), dt=0.025)
+    source = open(sim.backend.kernel.__file__).read()
+    assert list(sim.backend.kernel.RUN_ARGS) == arguments_of(source, "run_group")[1:]
+    assert list(sim.backend.kernel.INIT_ARGS) == arguments_of(source, "initialize")
+    aux = {n for t in sim.backend.tables for n in t.mechanism.aux_arrays(sim.celsius, True)}
+    for name in sim.backend.kernel.RUN_ARGS:          # each declared, or a mechanism's own
+        assert interface.declaration(name) is not None or name in aux, name
+
+
+def test_binding_names_a_missing_or_mistyped_array():
+    good = {"_v": np.zeros(3), "_parent": np.zeros(3, dtype=np.int64), "dt": 0.025}
+    assert interface.bind(["dt", "_v"], good, "here") == [0.025, good["_v"]]
+    with pytest.raises(NeurosimError, match=r"here has no value .*'_parent', '_cap'"):
+        interface.bind(["_v", "_parent", "_cap"], {"_v": good["_v"]}, "here")
+    with pytest.raises(NeurosimError, match=r"_parent \(declared i8\[:\], owner model\) to "
+                                            r"int32, 1-d"):
+        interface.bind(["_parent"], {"_parent": np.zeros(3, dtype=np.int32)}, "here")
+    with pytest.raises(NeurosimError, match=r"dt \(declared f8, owner backend\) to int"):
+        interface.bind(["dt"], {"dt": 1}, "here")      # a second compile, for an int
+    with pytest.raises(NeurosimError, match=r"_rec_out \(declared f8\[:,:\]"):
+        interface.bind(["_rec_out"], {"_rec_out": np.zeros(4)}, "here")
+
+
+def test_a_mistyped_array_is_refused_before_the_kernel_runs():
+    sim = ns.Simulation(cell(), dt=0.025)
+    sim.backend.det_thresh = sim.backend.det_thresh.astype(np.float32)
+    with pytest.raises(NeurosimError, match="_det_thresh"):
+        sim.run(1.0)
+
+
+def test_the_cpu_template_follows_the_stages_in_order():
+    marks = [line.split("# stage:")[1].strip()
+             for line in cpu_template.KERNEL_TEMPLATE.splitlines() if "# stage:" in line]
+    assert marks == list(interface.STAGES)
+
+
+def test_the_cuda_backend_has_a_launch_sequence_for_every_stage():
+    from neurosim.backends.cuda.backend import CudaBackend
+    for name in interface.STAGES:
+        assert callable(getattr(CudaBackend, f"_{name}")), name

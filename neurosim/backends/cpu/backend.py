@@ -12,10 +12,10 @@ import numba
 import numpy as np
 
 from neurosim.errors import NeurosimError
-from neurosim.kernels import codegen
+from neurosim.kernels import codegen, interface
 from neurosim.kernels.compilation import announcing
 from neurosim.kernels.solver import MIN_MEAN_BLOCK, runs, solve_blocks, static_pivots
-from neurosim.lowering import diffusion
+from neurosim.lowering import diffusion, drive
 from neurosim.lowering.cells import split_static
 
 _EMPTY_I = np.zeros(0, dtype=np.int64)
@@ -99,10 +99,10 @@ class CpuBackend:
         self._set_groups()
         self.set_probes([], [])
         self.set_detectors(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
-        self.set_connections(np.zeros((0, 1)), np.zeros(0, dtype=np.int64),
-                             np.zeros(0, dtype=np.int64))
+        self.set_connections(np.zeros((0, 1)), np.zeros(0, dtype=np.int32),
+                             np.zeros(0, dtype=np.int32))
         self.set_gap_junctions([], [], [])
-        self.set_drives(*[np.zeros(0, dtype=t) for t in (np.int64, np.int64, np.int64, float,
+        self.set_drives(*[np.zeros(0, dtype=t) for t in (np.int64, np.int32, np.int32, float,
                                                          np.uint64, np.int64, np.int64)])
         self._spikes = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool))
 
@@ -260,9 +260,8 @@ class CpuBackend:
             table = self.model.ions[name]
             e[:], ci[:], co[:], i[:] = table.e, table.ci, table.co, 0.0
         with self._announcing_compile(), codegen.deep_recursion():
-            self.kernel.initialize(self.v, self.dt, self.celsius, self.model.area, self.conn_w,
-                                   self.conn_table, self.conn_inst, *self._ion_args(),
-                                   *self._mech_args())
+            self.kernel.initialize(*interface.bind(self.kernel.INIT_ARGS, self._arrays(),
+                                                   "the CPU backend's initialize"))
         self.det_prev = self.v[self.det_node].copy()
 
     def _announcing_compile(self):
@@ -314,32 +313,72 @@ class CpuBackend:
             self.rm_gp.append(_pointers(cols[2], self.grp_node))
 
     # ------------------------------------------------------------------ running
+    def _table_arrays(self, j):
+        """Mechanism table j's arrays by kernel argument name (``interface.MECHANISM``, then
+        its aux arrays): the kernel takes those its mechanism uses."""
+        t, mech = self.tables[j], self.tables[j].mechanism
+        arrays = interface.per_table(j, node=t.nodes, p=t.params, s=t.states, a=t.assigned,
+                                     cx=self.cnexp_scratch[j], **dict(zip(
+                                         ("nst", "nsf", "nsc"), t.self_event)),
+                                     inp=t.incoming[0], inr=t.incoming[1],
+                                     ptr=t.pointer_nodes,
+                                     gid=t.gids if mech.kind == "artificial" else t.event_gids)
+        if self.diffusion[j] is not None:
+            arrays.update(interface.per_table(j, **dict(zip(("ldp", "ldf", "ldw"),
+                                                            self.diffusion[j]))))
+        return {**arrays, **self.aux[j]}
+
     def _table_args(self, j):
-        """The kernel's arguments for mechanism table j (codegen.mechanism_args' order)."""
-        t, aux, cx = self.tables[j], self.aux[j], self.cnexp_scratch[j]
-        args = [t.nodes, t.params, t.states, t.assigned, cx]
-        if t.mechanism.uses_net_send:
-            args += list(t.self_event)
-        if t.mechanism.kind == "artificial":
-            args.append(t.gids)
-        elif t.mechanism.uses_net_event:
-            args.append(t.event_gids)
-        if t.mechanism.uses_for_netcons:
-            args += list(t.incoming)
-        if t.mechanism.pointers:
-            args.append(t.pointer_nodes)
-        if t.mechanism.diffusion:
-            args += self.diffusion[j]
-        return args + list(aux.values())
+        """The kernel's arguments for mechanism table j, in ``interface.mechanism_args``'
+        order (the GPU's kernels take them so)."""
+        t = self.tables[j]
+        return interface.bind(interface.mechanism_args(j, t.mechanism, self.aux[j]),
+                              self._table_arrays(j), f"mechanism table {j} ({t.name})")
 
-    def _mech_args(self):
-        return [a for j in range(len(self.tables)) for a in self._table_args(j)]
-
-    def _ion_args(self):
-        args = []
-        for ion in codegen.ions_of([t.mechanism for t in self.tables]):
-            args += list(self.ions[ion])
-        return args
+    def _arrays(self):
+        """Every array the backend holds for the kernels, by argument name."""
+        m = self.model
+        arrays = {"dt": self.dt, "celsius": self.celsius, "_cj": self.cj,
+                  "_crank_nicolson": self.crank_nicolson, "_v": self.v, "_cap": m.cap,
+                  "_area": m.area, "_d_static": self.d_static, "_rhs_static": self.rhs_static,
+                  "_g_axial": m.g_axial, "_parent": m.parent, "_rhs": self.rhs, "_d": self.d,
+                  "_inv": self.inv, "_coupling": self.coupling, "_dynamic": self.dynamic,
+                  "_dyn_gp": self.dyn_gp, "_dyn_start": self.dyn_runs[0],
+                  "_dyn_end": self.dyn_runs[1], "_blk_gp": self.blk_gp,
+                  **dict(zip(("_blk_start", "_blk_end", "_blk_par", "_blk_dyn"), self.blocks)),
+                  "_grp_node": self.grp_node, "_stim_gp": self.stim_gp,
+                  **dict(zip(("_stim_node", "_stim_delay", "_stim_dur", "_stim_amp"),
+                             self.stim)),
+                  "_rv_gp": self.rv_gp, "_rv_row": self.rv_row, "_rv_node": self.rv_node,
+                  "_conn_w": self.conn_w, "_conn_table": self.conn_table,
+                  "_conn_inst": self.conn_inst, "_drv_gp": self.drv_gp,
+                  **dict(zip(drive.ARGS[1:], self.drives, strict=True)),
+                  "_gj_gp": self.gj_gp, "_gj_a": self.gj_a, "_gj_b": self.gj_b,
+                  "_gj_g": self.gj_g, "_det_gp": self.det_gp, "_det_node": self.det_node,
+                  "_det_thresh": self.det_thresh, "_det_prev": self.det_prev,
+                  "_det_gid": self.det_gid,
+                  "_im_on": bool(len(self.rim_node) > 0 or self.ecp_every > 0),
+                  "_imem": self.imem, "_rim_gp": self.rim_gp, "_rim_row": self.rim_row,
+                  "_rim_node": self.rim_node, "_ecp_every": self.ecp_every,
+                  "_ecp_tr": self.ecp_tr}
+        ions = codegen.ions_of([t.mechanism for t in self.tables])
+        for ion in ions:
+            arrays.update(interface.named(interface.ION, self.ions[ion], ion=ion))
+            arrays.update(interface.per_ion(ion, ngrp=self.ion_grp[ion]))
+            arrays.update(interface.per_ion(ion, **dict(zip(("used", "ugrp"),
+                                                            self.ion_used[ion]))))
+        for j in range(len(self.tables)):
+            arrays.update(self._table_arrays(j))
+            arrays.update(interface.per_table(j, grp=self.inst_grp[j]))
+        # self.rm, self.rm_gp: the state probes of each table, then those of each ion
+        n = len(self.tables)
+        for j, (triple, gp) in enumerate(zip(self.rm[:n], self.rm_gp[:n])):
+            arrays.update(interface.named(interface.PROBES + [interface.PROBE_GP],
+                                          (*triple, gp), j=j))
+        for ion, triple, gp in zip(ions, self.rm[n:], self.rm_gp[n:], strict=True):
+            arrays.update(interface.named(interface.ION_PROBES + [interface.ION_PROBE_GP],
+                                          (*triple, gp), ion=ion))
+        return arrays
 
     def _group_events(self, events):
         """Events (step, time, table, instance, connection) in delivery order -> sorted by
@@ -364,26 +403,16 @@ class CpuBackend:
 
     def _run_args(self, step0, nsteps, rec_every, rec_count, rec_out, grouped_events,
                   spk_gp, spk_count, ecp_out, ecp_count):
-        """The kernel's ``run_group`` arguments (codegen's ``run_args``, in its order)."""
-        m = self.model
-        ions = codegen.ions_of([t.mechanism for t in self.tables])
-        im_on = len(self.rim_node) > 0 or self.ecp_every > 0
-        return [nsteps, step0, self.dt, self.celsius, self.cj, self.crank_nicolson,
-                self.v, m.cap, m.area, self.d_static, self.rhs_static, m.g_axial, m.parent,
-                self.rhs, self.d, self.inv, self.coupling, self.dynamic, self.dyn_gp,
-                *self.dyn_runs, self.blk_gp, *self.blocks,
-                self.grp_node, self.stim_gp, *self.stim,
-                rec_every, rec_count, rec_out, self.rv_gp, self.rv_row, self.rv_node,
-                *grouped_events, self.conn_w, self.drv_gp, *self.drives,
-                self.gj_gp, self.gj_a, self.gj_b, self.gj_g,
-                self.det_gp, self.det_node, self.det_thresh, self.det_prev, self.det_gid,
-                spk_gp, spk_count, self.spk_gid, self.spk_t, self.spk_exact,
-                im_on, self.imem, self.rim_gp, self.rim_row, self.rim_node,
-                self.ecp_every, self.ecp_tr, ecp_out, ecp_count,
-                *self._ion_args(), *self._mech_args(), *self.inst_grp,
-                *[self.ion_grp[ion] for ion in ions],
-                *[a for ion in ions for a in self.ion_used[ion]],
-                *[a for triple in self.rm for a in triple], *self.rm_gp]
+        """The kernel's ``run_group`` arguments, bound by name (``RUN_ARGS``)."""
+        arrays = self._arrays()
+        arrays.update({"_nsteps": nsteps, "_step0": step0, "_rec_every": rec_every,
+                       "_rec_count": rec_count, "_rec_out": rec_out, "_spk_gp": spk_gp,
+                       "_spk_count": spk_count, "_spk_gid": self.spk_gid, "_spk_t": self.spk_t,
+                       "_spk_exact": self.spk_exact, "_ecp_out": ecp_out,
+                       "_ecp_count": ecp_count},
+                      **dict(zip(("_ev_gp", "_ev_step", "_ev_t", "_ev_table", "_ev_inst",
+                                  "_ev_conn"), grouped_events, strict=True)))
+        return interface.bind(self.kernel.RUN_ARGS, arrays, "the CPU backend's step")
 
     def advance(self, step0, nsteps, rec_every, rec_count, rec_out, events):
         """Run ``nsteps`` steps delivering ``events`` (step, time, table, instance,

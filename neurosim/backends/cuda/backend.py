@@ -21,6 +21,7 @@ cells (point neurons) run one thread per cell, their net_event spikes taking slo
 spike buffer by an atomic counter.
 """
 
+import dataclasses
 import os
 import warnings
 
@@ -30,7 +31,26 @@ from neurosim.backends.cpu.backend import ARTIFICIAL_SPIKES_PER_STEP, CpuBackend
 from neurosim.backends.cuda.dhs import DeviceLayout
 from neurosim.errors import NeurosimError, ParameterError
 from neurosim.kernels.codegen import ions_of
+from neurosim.kernels.interface import STAGES
 from neurosim.lowering.cells import renumber
+
+
+@dataclasses.dataclass
+class _StepCall:
+    """What one ``advance`` call's steps share on the device."""
+    step0: int
+    clock: object
+    ev_pos: object
+    ev_end: object
+    ev: list
+    has_events: bool
+    receivers: list
+    spikes: list
+    bad: object
+    probes: tuple
+    every: object
+    count: object
+    out: object
 
 LANES = int(os.environ.get("NEUROSIM_DHS_LANES", "16"))     # k: DHS lanes per cell
 # cells with fewer nodes than this are solved one thread per cell, identical ones
@@ -230,11 +250,8 @@ class CudaBackend(CpuBackend):
     def advance(self, step0, nsteps, rec_every, rec_count, rec_out, events):
         if not self._on_device:          # after set-up or a restore: the host's state
             self._to_device()
-        dev, k, gen, c = self.to_device, self.k, self.gen, self.d_const
-        n, n_groups = self.model.n_nodes, self.n_groups
+        dev = self.to_device
         gp, step, time, table, inst, conn = self._group_events(events)
-        ev = [dev(a) for a in (step, time, table, inst, conn)]
-        ev_pos, ev_end = dev(gp[:-1].copy()), dev(gp[1:].copy())
         capacity = len(self.det_node) * (nsteps // 2 + 1) + 16 + \
             (self.n_artificial + int(self.event_points.sum())) * \
             ARTIFICIAL_SPIKES_PER_STEP * nsteps
@@ -242,52 +259,26 @@ class CudaBackend(CpuBackend):
                   dev(np.zeros(capacity)), dev(np.zeros(capacity, dtype=np.int64))]
         spk_count, spk_gid, spk_t, spk_exact = spikes
         none = np.iinfo(np.int64).max
-        bad = dev(np.array([none], dtype=np.int64))       # step 2^32 + node of a blow-up
-        every, count, out = dev(rec_every), dev(rec_count), dev(rec_out)
-        probes = self._device_probes(dev)
-        receivers = self._device_event_args()
-        # nothing to deliver (no events this call, no drives, no self-events): no launch
-        deliver = len(step) > 0 or len(self.drives[0]) > 0 or self.self_events
-        common = (self.dt, self.celsius, self.d_v, c["area"])
-        ktf = 1000.0 * 8.31446261815324 * (self.celsius + 273.15) / 96485.33212331001
-        launch = self._launch
-        clock = dev(np.array([step0], dtype=np.int64))   # the step in the making
+        call = _StepCall(
+            step0=step0, clock=dev(np.array([step0], dtype=np.int64)),  # the step in the making
+            ev_pos=dev(gp[:-1].copy()), ev_end=dev(gp[1:].copy()),
+            ev=[dev(a) for a in (step, time, table, inst, conn)],
+            # nothing to deliver (no events this call, no drives, no self-events): no launch
+            has_events=len(step) > 0 or len(self.drives[0]) > 0 or self.self_events,
+            receivers=self._device_event_args(), spikes=spikes,
+            bad=dev(np.array([none], dtype=np.int64)),     # step 2^32 + node of a blow-up
+            probes=self._device_probes(dev), every=dev(rec_every), count=dev(rec_count),
+            out=dev(rec_out))
+        stages = [getattr(self, f"_{name}") for name in STAGES]
 
         def one_step():
-            if deliver:
-                launch(gen.deliver, n_groups, clock, self.dt, self.celsius, self.d_v,
-                       c["area"], ev_pos, ev_end, *ev, c["conn_w"], *self.d_drives,
-                       *receivers, *spikes)
-            for ion in sorted(self.d_ions):
-                arrays = self.d_ions[ion]
-                launch(getattr(gen, f"nernst_{ion}"), len(arrays[4]), ktf, *arrays)
-                launch(getattr(gen, f"zero_current_{ion}"), n, arrays[3])
-            launch(k.assemble, n, self.d_v, c["cap"], self.cj, c["rhs_static"],
-                   c["d_static"], self.d_rhs, self.d_d)
-            self._phase("current", 0.5, clock, (self.d_rhs, self.d_d), common)
-            launch(k.gap_junctions, len(self.gj_a), c["gj_a"], c["gj_b"], c["gj_g"],
-                   self.d_v, self.d_rhs, self.d_d)
-            launch(k.clamps, len(self.stim[0]), clock, self.dt, c["stim_node"],
-                   c["stim_delay"], c["stim_dur"], c["stim_amp"], self.d_rhs)
-            if self.layout.cells:                  # the solve in place: rhs becomes x
-                self._run(self.dhs_solve, len(c["block_steps"]),
-                          (self.lanes, self.dhs_cells),
-                          (c["cell_step"], c["block_steps"], c["step_lo"], c["step_hi"],
-                           c["parent"], c["g"], self.d_d, self.d_rhs))
-            launch(self.interleaved_solve, self.layout.small_cells, *self.d_small, c["g"],
-                   self.d_d, self.d_rhs)
-            launch(k.set_voltage, n, self.d_rhs, self.d_v, self.crank_nicolson, bad, clock,
-                   step0)
-            self._phase("advance", 1.0, clock, (), common, spikes)
-            launch(k.detect, len(self.det_node), clock, self.dt, c["det_node"],
-                   c["det_thresh"], self.d_det_prev, c["det_gid"], self.d_v, *spikes)
-            self._sample(clock, probes, every, count, out)
-            launch(k.tick, 1, clock)
+            for stage in stages:
+                stage(call)
 
         self._repeat(one_step, nsteps)
         # once per call: the results to the host
-        rec_count[:] = self.to_host(count)
-        rec_out[...] = self.to_host(out)
+        rec_count[:] = self.to_host(call.count)
+        rec_out[...] = self.to_host(call.out)
         m = int(self.to_host(spk_count)[0])
         if m > capacity:
             raise NeurosimError(f"an artificial cell or a point process (net_event) emitted "
@@ -298,22 +289,70 @@ class CudaBackend(CpuBackend):
         exact = self.to_host(spk_exact[:m]).astype(bool)
         order = np.lexsort((gids, times))
         self._spikes = (gids[order].copy(), times[order].copy(), exact[order].copy())
-        key = int(self.to_host(bad)[0])
+        key = int(self.to_host(call.bad)[0])
         if key != none:
             self.host()
             return key >> 32, key & 0xFFFFFFFF
         return nsteps, -1
 
-    def _phase(self, phase, shift, clock, extra, common, spikes=()):
+    # the step's stages (interface.STAGES), each a few launches
+    def _deliver(self, call):
+        if call.has_events:
+            c = self.d_const
+            self._launch(self.gen.deliver, self.n_groups, call.clock, self.dt, self.celsius,
+                         self.d_v, c["area"], call.ev_pos, call.ev_end, *call.ev, c["conn_w"],
+                         *self.d_drives, *call.receivers, *call.spikes)
+
+    def _assemble(self, call):
+        c = self.d_const
+        self._launch(self.k.assemble, self.model.n_nodes, self.d_v, c["cap"], self.cj,
+                     c["rhs_static"], c["d_static"], self.d_rhs, self.d_d)
+
+    def _currents(self, call):
+        c, n = self.d_const, self.model.n_nodes
+        ktf = 1000.0 * 8.31446261815324 * (self.celsius + 273.15) / 96485.33212331001
+        for ion in sorted(self.d_ions):
+            arrays = self.d_ions[ion]
+            self._launch(getattr(self.gen, f"nernst_{ion}"), len(arrays[4]), ktf, *arrays)
+            self._launch(getattr(self.gen, f"zero_current_{ion}"), n, arrays[3])
+        self._phase("current", 0.5, call.clock, (self.d_rhs, self.d_d))
+        self._launch(self.k.gap_junctions, len(self.gj_a), c["gj_a"], c["gj_b"], c["gj_g"],
+                     self.d_v, self.d_rhs, self.d_d)
+        self._launch(self.k.clamps, len(self.stim[0]), call.clock, self.dt, c["stim_node"],
+                     c["stim_delay"], c["stim_dur"], c["stim_amp"], self.d_rhs)
+
+    def _solve(self, call):
+        c = self.d_const
+        if self.layout.cells:                  # the solve in place: rhs becomes x
+            self._run(self.dhs_solve, len(c["block_steps"]), (self.lanes, self.dhs_cells),
+                      (c["cell_step"], c["block_steps"], c["step_lo"], c["step_hi"],
+                       c["parent"], c["g"], self.d_d, self.d_rhs))
+        self._launch(self.interleaved_solve, self.layout.small_cells, *self.d_small, c["g"],
+                     self.d_d, self.d_rhs)
+        self._launch(self.k.set_voltage, self.model.n_nodes, self.d_rhs, self.d_v,
+                     self.crank_nicolson, call.bad, call.clock, call.step0)
+
+    def _states(self, call):
+        self._phase("advance", 1.0, call.clock, (), call.spikes)
+
+    def _detect(self, call):
+        c = self.d_const
+        self._launch(self.k.detect, len(self.det_node), call.clock, self.dt, c["det_node"],
+                     c["det_thresh"], self.d_det_prev, c["det_gid"], self.d_v, *call.spikes)
+
+    def _sample(self, call):
+        self._sample_probes(call.clock, call.probes, call.every, call.count, call.out)
+        self._launch(self.k.tick, 1, call.clock)
+
+    def _phase(self, phase, shift, clock, extra, spikes=()):
         """Every mechanism's kernel of ``phase``, at time (clock + shift) dt."""
-        dt, celsius, v, area = common
         for j, arrays in enumerate(self.d_mechs):
             kernel = getattr(self.gen, f"m{j}_{phase}", None)
             if kernel is not None:
                 artificial = self.tables[j].mechanism.kind == "artificial"
-                self._launch(kernel, len(self.tables[j].nodes), v, clock, shift, dt, celsius,
-                             area, *extra, *self.d_table_ions[j], *arrays,
-                             *(spikes if artificial else ()))
+                self._launch(kernel, len(self.tables[j].nodes), self.d_v, clock, shift,
+                             self.dt, self.celsius, self.d_const["area"], *extra,
+                             *self.d_table_ions[j], *arrays, *(spikes if artificial else ()))
 
     def _repeat(self, issue, nsteps):
         """``issue()`` (one step's launches) ``nsteps`` times: the first directly (kernels
@@ -359,7 +398,7 @@ class CudaBackend(CpuBackend):
                            as_int([p[3] for p in sel])))
         return pv, ps, pi
 
-    def _sample(self, clock, probes, every, count, out):
+    def _sample_probes(self, clock, probes, every, count, out):
         (rows, nodes), states, ions = probes
         k = self.k
         self._launch(k.probe_voltage, len(rows), clock, rows, nodes, every, count, out,
