@@ -24,8 +24,7 @@ import numba
 
 from neurosim.kernels import epochs, event_order, fastmath, solver
 from neurosim.kernels.cpu_template import HELPERS_HEADER, KERNEL_TEMPLATE
-from neurosim.kernels.interface import (group_args, init_args, ion_args, ion_probe_args,
-                                        ions_of, mechanism_args, probe_args, run_args)
+from neurosim.kernels.interface import init_args, ions_of, run_args
 from neurosim.lowering import diffusion, drive
 from neurosim.mechanisms import linalg, random123
 

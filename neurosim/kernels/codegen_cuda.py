@@ -15,8 +15,8 @@ import os
 import re
 import textwrap
 
-from neurosim.kernels.codegen import (has_phase, instance_body, ion_args, ions_of, load_module,
-                                      mechanism_args)
+from neurosim.kernels.codegen import has_phase, instance_body, load_module
+from neurosim.kernels.interface import ion_args, ions_of, mechanism_args
 from neurosim.lowering import drive
 
 SPIKE_ARGS = ["_spk_count", "_spk_gid", "_spk_t", "_spk_exact"]   # the spike buffer

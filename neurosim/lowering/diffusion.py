@@ -62,12 +62,6 @@ def _dx(model, node):
     return model.cells[ci].morphology[sec].length / int(model.layouts[ci].nseg[sec])
 
 
-def args(j):
-    """The kernel's arrays: parent instances, flux factors, work rows (a, b, d, rhs, then
-    rate and volume per diffusing state)."""
-    return [f"_m{j}_ldp", f"_m{j}_ldf", f"_m{j}_ldw"]
-
-
 def arrays(model, table):
     parent, factors = tree(model, table)
     work = np.zeros((4 + 2 * len(table.mechanism.diffusion), len(table.nodes)))
