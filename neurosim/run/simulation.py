@@ -170,7 +170,23 @@ class Simulation(Probes, Stepping):
     def _setup_events(self, exchange, overlap):
         """Detectors of the cells, the connection tables, the event queue and the routes of
         spikes between ranks."""
-        net, model = self.network, self.model
+        net = self.network
+        target = self._set_cell_items(net)
+        edges = self._local_edges(net)
+        min_delay = self._choose_exchange(net, edges, exchange, overlap)
+        self._set_connection_rows(net, target, edges)
+        self.events = EventQueue(self.connections, self.dt)
+        self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \
+            if np.isfinite(min_delay) else None
+        self._ring = None               # the compiled event queue (neurosim.kernels.epochs)
+        self._epoch_calls = 0           # kernel calls that ran compiled epochs
+        self._setup_source_spikes(net)
+        self._setup_step_currents(net)
+
+    def _set_cell_items(self, net):
+        """Detectors, gap junctions and POINTERs in the model's nodes; returns the point
+        processes' table index (``wiring.point_processes``)."""
+        model = self.model
         det = [(self._index_of[g], c.detector) for g, c in net.cells.items()
                if c.detector is not None and g in self._index_of]
         self.backend.set_detectors([model.locate(d[0], ci) for ci, d in det],
@@ -183,6 +199,10 @@ class Simulation(Probes, Stepping):
                                        [x[2] for x in gaps])
         pointers.set_indices(net, model, self.backend.tables, target, self._index_of,
                              self.gids)
+        return target
+
+    def _local_edges(self, net):
+        """This rank's connections as columns (src, tgt, codes, labels, weights, delays)."""
         # the network's columns, not copies: a connection costs ~24 bytes here beyond the
         # network's own (no int64 sorts, no object labels, no per-connection temporaries)
         src, tgt, codes, labels, weights, delays = net._edges.columns()
@@ -196,6 +216,12 @@ class Simulation(Probes, Stepping):
                 self._conn_order[mine]
             src, tgt, delays = src[mine], tgt[mine], delays[mine]
             codes, weights = codes[mine], weights[mine]
+        return src, tgt, codes, labels, weights, delays
+
+    def _choose_exchange(self, net, edges, exchange, overlap):
+        """The spike exchange between ranks and whether it overlaps the steps; returns the
+        epoch's length (ms): the minimum delay, halved when overlapping."""
+        src, tgt, delays = edges[0], edges[1], edges[5]
         # epochs: no spike made during the run can reach a target sooner than the minimum
         # delay of the connections leaving cells (spike sources' times are known beforehand:
         # their events are queued before their epoch, whatever their delay); the same on
@@ -223,9 +249,12 @@ class Simulation(Probes, Stepping):
         self._capacity = 64             # spikes per rank sent without a second message
         if self.overlap:
             min_delay /= 2
-        # the kernel's connection rows (sorted by source) and Poisson drives
-        rows = wiring.connection_rows((src, tgt, codes, labels, weights, delays),
-                                      [d for d in net.drives if d[0] in self.local],
+        return min_delay
+
+    def _set_connection_rows(self, net, target, edges):
+        """The kernel's connection rows (sorted by source) and Poisson drives."""
+        src = edges[0]
+        rows = wiring.connection_rows(edges, [d for d in net.drives if d[0] in self.local],
                                       self.backend.tables, target, self._index_of, net.seed,
                                       self.dt)
         n = len(rows.connections)
@@ -239,12 +268,9 @@ class Simulation(Probes, Stepping):
         check_lead_delays(self.connections, self.dt,
                           [t.mechanism.name for t in self.backend.tables])
         self._conn_sources = src                        # to find the rows' order again
-        self.events = EventQueue(self.connections, self.dt)
-        self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \
-            if np.isfinite(min_delay) else None
-        self._ring = None               # the compiled event queue (neurosim.kernels.epochs)
-        self._epoch_calls = 0           # kernel calls that ran compiled epochs
-        # every spike-source spike in one time-sorted table, queued chunk by chunk
+
+    def _setup_source_spikes(self, net):
+        """Every spike-source spike in one time-sorted table, queued chunk by chunk."""
         trains = sorted(net.spike_sources.items())
         times = np.concatenate([t for _, t in trains] + [np.zeros(0)])
         gids = np.concatenate([np.full(len(t), g, dtype=np.int64) for g, t in trains] +
@@ -257,7 +283,6 @@ class Simulation(Probes, Stepping):
         self._source_sent = self._source_times if timing is None else \
             nest_stamps(self._source_times, self.dt, precise=timing == "nest")
         self._source_next = 0          # index of the first source spike not yet queued
-        self._setup_step_currents(net)
 
     def _setup_step_currents(self, net):
         """Step currents onto point neurons: NEST's step_current_generator takes an

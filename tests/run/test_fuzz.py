@@ -90,6 +90,10 @@ def example(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz")
     for name in ("300_intfire", "shared_components"):
         shutil.copytree(SONATA_EXAMPLES / name, folder / name)
+    # a first run compiles the circuit's kernels, outside every example's deadline (a cold
+    # cache takes longer than the deadline on a busy machine)
+    from neurosim.io.sonata import SonataRun
+    SonataRun(folder / "300_intfire" / "config.json", tstop=1.0, output_dir=folder / "warm")
     return folder / "300_intfire"
 
 
