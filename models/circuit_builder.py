@@ -100,8 +100,17 @@ def fit(gnabar, gkbar, g_dend, e_pas=-65.0):
 
 
 def build(folder=DEFAULT):
-    rng = np.random.default_rng(SEED)
-    comp = os.path.join(folder, "components")
+    rng = np.random.default_rng(SEED)       # drawn in this order: nodes, edges, spikes
+    _components(os.path.join(folder, "components"))
+    net = os.path.join(folder, "network")
+    kinds = _nodes(net, rng)
+    _edges(net, np.array(kinds), rng)
+    _thalamic_spikes(folder, rng)
+    return write_configs(folder, *_configs())
+
+
+def _components(comp):
+    """Morphologies, the cells' fits, the synapses' and point neurons' parameters."""
     for sub in ("morphologies", "biophysical", "synaptic", "point"):
         os.makedirs(os.path.join(comp, sub), exist_ok=True)
     morphologies(os.path.join(comp, "morphologies"))
@@ -122,12 +131,15 @@ def build(folder=DEFAULT):
                                 "V_reset": -70.0, "E_L": -70.0, "t_ref": 1.0,
                                 "tau_syn_ex": 1.5, "tau_syn_in": 5.0, "I_e": 250.0})
 
-    # ----------------------------------------------------------------- nodes
+
+
+def _nodes(net, rng):
+    """The cortex (two detailed and two point populations, placed in a cylinder) and the
+    thalamus's virtual cells; returns the cortex's node types."""
     kinds = ([100] * PYR + [101] * BAS + [102] * LIF_E + [103] * LIF_I)
     n = len(kinds)
     radius, depth = 100.0 * np.sqrt(rng.random(n)), rng.uniform(0.0, 400.0, n)
     angle = rng.uniform(0.0, 2 * np.pi, n)
-    net = os.path.join(folder, "network")
     write_nodes(os.path.join(net, "cortex_nodes.h5"), "cortex", kinds,
                 {"x": radius * np.cos(angle), "y": -depth, "z": radius * np.sin(angle),
                  "rotation_angle_yaxis": rng.uniform(0.0, 2 * np.pi, n)},
@@ -147,9 +159,12 @@ def build(folder=DEFAULT):
     write_nodes(os.path.join(net, "thalamus_nodes.h5"), "thalamus", [200] * THALAMUS, {},
                 os.path.join(net, "thalamus_node_types.csv"),
                 [{"node_type_id": 200, "pop_name": "relay", "model_type": "virtual"}])
+    return kinds
 
-    # ----------------------------------------------------------------- edges
-    kinds = np.array(kinds)
+
+def _edges(net, kinds, rng):
+    """Thalamus -> cortex and cortex -> cortex."""
+    n = len(kinds)
     detailed = kinds <= 101
     excitatory = (kinds == 100) | (kinds == 102)
     # thalamus -> cortex: THALAMIC_IN distinct relay cells per cortical cell
@@ -186,7 +201,9 @@ def build(folder=DEFAULT):
                     {"edge_type_id": 403, "model_template": "static_synapse",
                      "syn_weight": -150.0, "nsyns": 1}], n_source=n, n_target=n)
 
-    # ----------------------------------------------------------------- inputs, configs
+
+def _thalamic_spikes(folder, rng):
+    """Poisson spikes of the relay cells (THALAMIC_RATE), in time order."""
     ids, times = [], []
     for node in range(THALAMUS):
         t = np.cumsum(rng.exponential(1000.0 / THALAMIC_RATE, 64))
@@ -195,6 +212,10 @@ def build(folder=DEFAULT):
         times.append(t.round(4))
     write_spikes(os.path.join(folder, "inputs", "thalamus_spikes.h5"),
                  {"thalamus": (np.concatenate(ids), np.concatenate(times))}, sort="by_time")
+
+
+def _configs():
+    """The circuit and simulation configs' contents."""
     circuit = {
         "manifest": {"$BASE": "${configdir}"},
         "components": {"morphologies_dir": "$BASE/components/morphologies",
@@ -224,7 +245,7 @@ def build(folder=DEFAULT):
                                "dt": 0.1, "data_type": "float32"}},
         "output": {"output_dir": "$OUTPUT", "spikes_file": "spikes.h5",
                    "spikes_sort_order": "time"}}
-    return write_configs(folder, circuit, simulation)
+    return circuit, simulation
 
 
 def write_configs(folder, circuit, simulation):

@@ -51,10 +51,18 @@ def _placement(n, rng, inner, outer):
 def build(folder, scale=1.0, tstop=TSTOP, seed=SEED):
     """Write the circuit, the LGN spikes and the configs under ``folder``; return the
     simulation config's path."""
-    from bmtk.builder.networks import NetworkBuilder
-    from bmtk.utils.reports.spike_trains import PoissonSpikeGenerator
     rng = np.random.default_rng(seed)
     folder = os.path.abspath(str(folder))
+    v1 = _v1(rng, scale)            # the draws in this order: V1, then the LGN's edges
+    v1.save(output_dir=os.path.join(folder, "network"))
+    _lgn(v1, rng).save(output_dir=os.path.join(folder, "network"))
+    _lgn_spikes(folder, tstop, seed)
+    return _configs(folder, tstop)
+
+
+def _v1(rng, scale):
+    """V1's nodes (detailed cells inside, point neurons around) and edges, built."""
+    from bmtk.builder.networks import NetworkBuilder
     v1 = NetworkBuilder("v1")
     for name, count in COUNTS.items():
         n = max(1, int(round(count * scale)))
@@ -100,8 +108,12 @@ def build(folder, scale=1.0, tstop=TSTOP, seed=SEED):
                          syn_weight=w,
                          delay=1.0 + 0.8 * (s_ei == "e"), **extra)
     v1.build()
-    v1.save(output_dir=os.path.join(folder, "network"))
+    return v1
 
+
+def _lgn(v1, rng):
+    """The LGN's virtual cells and their edges onto V1, built."""
+    from bmtk.builder.networks import NetworkBuilder
     lgn = NetworkBuilder("lgn")
     lgn.add_nodes(N=LGN, model_type="virtual", pop_name="LGN")
 
@@ -120,7 +132,12 @@ def build(folder, scale=1.0, tstop=TSTOP, seed=SEED):
                       connection_params={"k": k}, iterator="all_to_one", syn_weight=w,
                       delay=1.5, **extra)
     lgn.build()
-    lgn.save(output_dir=os.path.join(folder, "network"))
+    return lgn
+
+
+def _lgn_spikes(folder, tstop, seed):
+    """The LGN's Poisson spikes: the background rate, the flash's rate during the flash."""
+    from bmtk.utils.reports.spike_trains import PoissonSpikeGenerator
     psg = PoissonSpikeGenerator(population="lgn", seed=seed)
     times = np.arange(0.0, tstop, 1.0) / 1000.0
     rates = np.where((times * 1000.0 >= FLASH[0]) & (times * 1000.0 < FLASH[1]), FLASH_RATE,
@@ -128,7 +145,6 @@ def build(folder, scale=1.0, tstop=TSTOP, seed=SEED):
     psg.add(node_ids=range(LGN), firing_rate=rates, times=times)
     os.makedirs(os.path.join(folder, "inputs"), exist_ok=True)
     psg.to_sonata(os.path.join(folder, "inputs", "lgn_spikes.h5"))
-    return _configs(folder, tstop)
 
 
 def _configs(folder, tstop):

@@ -21,6 +21,7 @@ from neurosim.description.network import Network
 from neurosim.description.recipe import Connection, GapJunction, PoissonDrive, Recipe, SpikeSource
 from neurosim.description.regions import Distance
 from neurosim.kernels import compilation  # noqa: F401  (times Numba's compiles from the start)
+from neurosim.providers import provide
 from neurosim.run.recording import Spikes, Trace
 from neurosim.run.simulation import Simulation
 
@@ -38,6 +39,26 @@ __all__ = ["AllToAll", "DistanceDependent", "FixedInDegree", "FixedProbability",
            "SpikeSource", "Section", "Simulation", "Spikes", "Trace", "NeurosimError",
            "MorphologyError",
            "ParameterError", "LocationError", "MechanismError", "NumericalInstabilityError"]
+
+
+def _provide_io_and_kernels():
+    """The providers the stages ask for (``neurosim.providers``), each importing its module
+    when first called: ``import neurosim`` stays quick and loads neither h5py nor MorphIO."""
+    import importlib
+
+    def lazy(module, function):
+        def call(*args, **kwargs):
+            return getattr(importlib.import_module(module), function)(*args, **kwargs)
+        call.__name__ = function
+        return call
+    provide("morphology reader", lazy("neurosim.io.morphology", "read_morphology"))
+    provide("hoc reader", lazy("neurosim.io.hoc", "read_hoc"))
+    provide("recording stream", lazy("neurosim.io.stream", "Stream"))
+    provide("kernel source", lazy("neurosim.kernels.codegen", "kernel_source"))
+    provide("mechanism helpers", lazy("neurosim.kernels.codegen", "load_helpers"))
+
+
+_provide_io_and_kernels()
 
 
 def __getattr__(name):

@@ -138,89 +138,164 @@ def build_cell(path, swc, mechanism, dl=20.0):
         morph = ns.Morphology.from_swc(swc).with_axon_stub()
     except NeurosimError as e:
         raise SonataError(f"{where}: morphology {swc}: {e}") from None
-    present = {s.type_name for s in morph.sections}
-    mem = bio.membrane_properties
-    intra = bio.intracellular_properties
-    if mem is None:
+    if bio.membrane_properties is None:
         raise SonataError(f"{where}: no <membraneProperties>")
-    done = {}                     # (section type, what) -> the element that set it
+    template = _Template(path, {s.type_name for s in morph.sections}, models, mechanism)
+    cm, ra, v_init = template.cable(bio.membrane_properties, bio.intracellular_properties)
+    species = bio.intracellular_properties.species if bio.intracellular_properties else []
+    template.channels(bio.membrane_properties)
+    template.pools(species)
+    v0 = set(v_init.values())
+    if len(v0) > 1:
+        raise SonataError(f"{path}: <initMembPotential>: differs between segment groups")
+    cell = ns.Cell(morph, cm=1.0, v_init=v0.pop() if v0 else -65.0, discretization=BmtkDL(dl))
+    for t in sorted(template.present):
+        if t in cm or t in ra:
+            cell.paint(t, cm=cm.get(t), ra=ra.get(t))
+    try:
+        template.paint(cell)
+    except NeurosimError as e:
+        raise SonataError(f"{where}: {e}") from None
+    return cell, ({"v_init": cell.paints[0].values["v_init"]} if v_init else {})
 
-    def claim(types, what, element, value):
+
+def _element(obj, tag):
+    """How the error messages name a libNeuroML object: its tag and identifying attributes."""
+    attrs = {k: getattr(obj, a) for k, a in
+             (("id", "id"), ("ionChannel", "ion_channel"), ("segmentGroup",
+              "segment_groups"), ("value", "value"), ("ion", "ion"))
+             if getattr(obj, a, None) is not None}
+    return f"<{tag} " + " ".join(f'{k}="{v}"' for k, v in attrs.items()) + ">"
+
+
+class _Template:
+    """A template's properties read group by group: each (section type, property) set once
+    (``claim``), the mechanisms to insert and the ions to set."""
+
+    def __init__(self, path, present, models, mechanism):
+        self.path, self.present, self.models, self.mechanism = path, present, models, mechanism
+        self.done = {}                  # (section type, what) -> the element that set it
+        self.inserts = []               # (mechanism, types, params)
+        self.ions = []                  # (ion, types, erev or {"ci": .., "co": ..})
+
+    def claim(self, types, what, element, value):
         for t in types:
-            old = done.get((t, what))
+            old = self.done.get((t, what))
             if old is not None and old[1] != value:
-                raise SonataError(f"{path}: {element}: {what} of the {t} sections is set "
+                raise SonataError(f"{self.path}: {element}: {what} of the {t} sections is set "
                                   f"again, to another value, after {old[0]} (inhomogeneous "
                                   "values are not supported)")
-            done[(t, what)] = (element, value)
+            self.done[(t, what)] = (element, value)
 
-    def elem(obj, tag):
-        attrs = {k: getattr(obj, a) for k, a in
-                 (("id", "id"), ("ionChannel", "ion_channel"), ("segmentGroup",
-                  "segment_groups"), ("value", "value"), ("ion", "ion"))
-                 if getattr(obj, a, None) is not None}
-        return f"<{tag} " + " ".join(f'{k}="{v}"' for k, v in attrs.items()) + ">"
+    def _mechanism(self, name, element):
+        try:
+            return self.mechanism(name)
+        except SonataError as err:
+            raise SonataError(f"{self.path}: {element}: {err}") from None
 
-    cm, ra, v_init = {}, {}, {}
-    for items, tag, store in ((mem.specific_capacitances, "specificCapacitance", cm),
-                              (mem.init_memb_potentials, "initMembPotential", v_init),
-                              (intra.resistivities if intra else [], "resistivity", ra)):
-        for p in items:
-            e = elem(p, tag)
-            value = _value(p.value, path, e)
-            types = _sections(path, e, p.segment_groups, present)
-            claim(types, tag, e, value)
-            for t in types:
-                store[t] = value
-    inserts, ions = [], []       # (mechanism, types, params); (ion, types, values)
-    for kind, items in (("channelDensity", mem.channel_densities),
-                        ("channelDensityNernst", mem.channel_density_nernsts)):
-        for c in items:
-            e = elem(c, kind)
-            types = _sections(path, e, c.segment_groups, present)
-            name = c.ion_channel
-            try:
-                mech = mechanism(name)
-            except SonataError as err:
-                raise SonataError(f"{path}: {e}: {err}") from None
-            g = _value(c.cond_density, path, e)
-            if name == "pas":
-                param = "g"
-            elif c.id.endswith("_" + name) and c.id[:-len(name) - 1] in mech.parameters:
-                param = c.id[:-len(name) - 1]
-            else:
-                raise SonataError(f"{path}: {e}: the id should name the parameter that takes "
-                                  f"condDensity as '<parameter>_{name}' (BioNet sets "
-                                  f"sec.<id>); {name} has {list(mech.parameters)}")
-            params = {param: g}
-            uses = {u.ion: u for u in mech.ions}
-            ion = c.ion
-            if kind == "channelDensity":
-                if c.erev is None:
-                    raise SonataError(f"{path}: {e}: no erev")
-                erev = _value(c.erev, path, e)
-                if ion in uses and f"e{ion}" in uses[ion].reads:
-                    claim(types, f"e{ion}", e, erev)
-                    ions.append((ion, types, erev))
-                elif f"e{ion}" in mech.parameters:
-                    params[f"e{ion}"] = erev
-                elif ion == "non_specific" and "e" in mech.parameters:
-                    params["e"] = erev
+    def cable(self, mem, intra):
+        """cm, ra and v_init by section type."""
+        cm, ra, v_init = {}, {}, {}
+        for items, tag, store in ((mem.specific_capacitances, "specificCapacitance", cm),
+                                  (mem.init_memb_potentials, "initMembPotential", v_init),
+                                  (intra.resistivities if intra else [], "resistivity", ra)):
+            for p in items:
+                e = _element(p, tag)
+                value = _value(p.value, self.path, e)
+                types = _sections(self.path, e, p.segment_groups, self.present)
+                self.claim(types, tag, e, value)
+                for t in types:
+                    store[t] = value
+        return cm, ra, v_init
+
+    def channels(self, mem):
+        """channelDensity and channelDensityNernst: a mechanism each, its conductance set
+        as BioNet sets ``sec.<id>``."""
+        for kind, items in (("channelDensity", mem.channel_densities),
+                            ("channelDensityNernst", mem.channel_density_nernsts)):
+            for c in items:
+                e = _element(c, kind)
+                types = _sections(self.path, e, c.segment_groups, self.present)
+                mech = self._mechanism(c.ion_channel, e)
+                g = _value(c.cond_density, self.path, e)
+                params = {self._conductance(c, mech, e): g}
+                if kind == "channelDensity":
+                    self._reversal(c, mech, e, types, params)
                 else:
-                    raise SonataError(f"{path}: {e}: mechanism {name} neither reads e{ion} nor "
-                                      f"has a reversal parameter, so erev cannot be honoured")
-            else:
-                if ion not in uses or f"e{ion}" not in uses[ion].reads:
-                    raise SonataError(f"{path}: {e}: mechanism {name} does not read e{ion}")
-                claim(types, f"nernst {ion}", e, True)
-            claim(types, f"mechanism {name}", e, tuple(sorted(params.items())))
-            inserts.append((mech, types, params))
-    nernst = sorted((k[1].split()[1], k[0]) for k in done if k[1].startswith("nernst "))
-    pools = set()
-    for s in (intra.species if intra else []):
-        e = elem(s, "species")
-        types = _sections(path, e, s.segment_groups, present)
-        model = models.get(s.concentration_model)
+                    uses = {u.ion: u for u in mech.ions}
+                    if c.ion not in uses or f"e{c.ion}" not in uses[c.ion].reads:
+                        raise SonataError(f"{self.path}: {e}: mechanism {c.ion_channel} does "
+                                          f"not read e{c.ion}")
+                    self.claim(types, f"nernst {c.ion}", e, True)
+                self.claim(types, f"mechanism {c.ion_channel}", e,
+                           tuple(sorted(params.items())))
+                self.inserts.append((mech, types, params))
+
+    def _conductance(self, c, mech, e):
+        name = c.ion_channel
+        if name == "pas":
+            return "g"
+        if c.id.endswith("_" + name) and c.id[:-len(name) - 1] in mech.parameters:
+            return c.id[:-len(name) - 1]
+        raise SonataError(f"{self.path}: {e}: the id should name the parameter that takes "
+                          f"condDensity as '<parameter>_{name}' (BioNet sets "
+                          f"sec.<id>); {name} has {list(mech.parameters)}")
+
+    def _reversal(self, c, mech, e, types, params):
+        """A channelDensity's erev: the ion's reversal where the mechanism reads it, else
+        the mechanism's own reversal parameter."""
+        if c.erev is None:
+            raise SonataError(f"{self.path}: {e}: no erev")
+        erev = _value(c.erev, self.path, e)
+        ion = c.ion
+        uses = {u.ion: u for u in mech.ions}
+        if ion in uses and f"e{ion}" in uses[ion].reads:
+            self.claim(types, f"e{ion}", e, erev)
+            self.ions.append((ion, types, erev))
+        elif f"e{ion}" in mech.parameters:
+            params[f"e{ion}"] = erev
+        elif ion == "non_specific" and "e" in mech.parameters:
+            params["e"] = erev
+        else:
+            raise SonataError(f"{self.path}: {e}: mechanism {c.ion_channel} neither reads "
+                              f"e{ion} nor has a reversal parameter, so erev cannot be "
+                              "honoured")
+
+    def pools(self, species):
+        """<species> with their concentration models; every Nernst ion has a pool where it
+        is used, and every concentration model is used."""
+        path = self.path
+        nernst = sorted((k[1].split()[1], k[0]) for k in self.done
+                        if k[1].startswith("nernst "))
+        pools = set()
+        for s in species:
+            e = _element(s, "species")
+            types = _sections(path, e, s.segment_groups, self.present)
+            mtype, mech, params = self._pool_mechanism(s, e)
+            self.claim(types, f"pool {s.ion}", e, mtype)
+            self.inserts.append((mech, types, params))
+            values = {}
+            if s.initial_concentration is not None:
+                values["ci"] = _value(s.initial_concentration, path, e)
+            if s.initial_ext_concentration is not None:
+                values["co"] = _value(s.initial_ext_concentration, path, e)
+            self.ions.append((s.ion, types, values))
+            pools.update((s.ion, t) for t in types)
+        for ion, t in nernst:
+            if (ion, t) not in pools:
+                raise SonataError(f"{path}: a channelDensityNernst of {ion} on the {t} "
+                                  f"sections has no <species> with a concentration model for "
+                                  f"{ion} there")
+        for model_id in self.models:
+            if not any(s.concentration_model == model_id for s in species):
+                raise SonataError(f"{path}: {_describe(self.models[model_id])}: no <species> "
+                                  "uses it")
+
+    def _pool_mechanism(self, s, e):
+        """The species' concentration model (its type, the mechanism writing ``<ion>i``, and
+        the model's attributes as the mechanism's parameters)."""
+        path = self.path
+        model = self.models.get(s.concentration_model)
         if model is None:
             raise SonataError(f"{path}: {e}: concentrationModel {s.concentration_model!r} is "
                               "not defined in the file")
@@ -233,10 +308,7 @@ def build_cell(path, swc, mechanism, dl=20.0):
             raise SonataError(f"{path}: {me}: ion differs from that of {e}")
         if model.get("segmentGroup") not in (None, s.segment_groups):
             raise SonataError(f"{path}: {me}: segmentGroup differs from that of {e}")
-        try:
-            mech = mechanism(mtype)
-        except SonataError as err:
-            raise SonataError(f"{path}: {me}: {err}") from None
+        mech = self._mechanism(mtype, me)
         uses = {u.ion: u for u in mech.ions}
         if s.ion not in uses or f"{s.ion}i" not in uses[s.ion].writes:
             raise SonataError(f"{path}: {me}: mechanism {mtype} does not write {s.ion}i")
@@ -248,40 +320,16 @@ def build_cell(path, swc, mechanism, dl=20.0):
                 raise SonataError(f"{path}: {me}: attribute {k!r} is not a parameter of "
                                   f"mechanism {mtype} ({list(mech.parameters)})")
             params[k] = _value(v, path, me)
-        claim(types, f"pool {s.ion}", e, mtype)
-        inserts.append((mech, types, params))
-        values = {}
-        if s.initial_concentration is not None:
-            values["ci"] = _value(s.initial_concentration, path, e)
-        if s.initial_ext_concentration is not None:
-            values["co"] = _value(s.initial_ext_concentration, path, e)
-        ions.append((s.ion, types, values))
-        pools.update((s.ion, t) for t in types)
-    for ion, t in nernst:
-        if (ion, t) not in pools:
-            raise SonataError(f"{path}: a channelDensityNernst of {ion} on the {t} sections "
-                              f"has no <species> with a concentration model for {ion} there")
-    for model_id in models:
-        if not any(s.concentration_model == model_id for s in (intra.species if intra else [])):
-            raise SonataError(f"{path}: {_describe(models[model_id])}: no <species> uses it")
+        return mtype, mech, params
 
-    v0 = set(v_init.values())
-    if len(v0) > 1:
-        raise SonataError(f"{path}: <initMembPotential>: differs between segment groups")
-    cell = ns.Cell(morph, cm=1.0, v_init=v0.pop() if v0 else -65.0, discretization=BmtkDL(dl))
-    for t in sorted(present):
-        if t in cm or t in ra:
-            cell.paint(t, cm=cm.get(t), ra=ra.get(t))
-    try:
-        for mech, types, params in inserts:
+    def paint(self, cell):
+        """The mechanisms inserted and the ions set, by section type."""
+        for mech, types, params in self.inserts:
             for t in types:
                 cell.insert(mech, region=t, **params)
-        for ion, types, values in ions:
+        for ion, types, values in self.ions:
             for t in types:
                 if isinstance(values, dict):
                     cell.set_ion(ion, region=t, **values)
                 else:
                     cell.set_ion(ion, region=t, e=values)
-    except NeurosimError as e:
-        raise SonataError(f"{where}: {e}") from None
-    return cell, ({"v_init": cell.paints[0].values["v_init"]} if v_init else {})

@@ -11,7 +11,22 @@ def _cuda_backend(model, **options):
     return CudaBackend(model, **options)
 
 
+def _cuda_node_order():
+    from neurosim.backends.cuda.backend import CudaBackend
+    return CudaBackend.node_order()
+
+
 BACKENDS = {"cpu": CpuBackend, "cuda": _cuda_backend}
+# the node order each backend's kernels need: a policy lowering applies (lower(node_order=))
+NODE_ORDERS = {"cpu": CpuBackend.node_order, "cuda": _cuda_node_order}
+
+
+def node_order(name):
+    """The node-order policy of backend ``name`` (None: lowering's cell-group order)."""
+    try:
+        return NODE_ORDERS[name]()
+    except KeyError:
+        raise ParameterError(f"unknown backend {name!r}; available: {sorted(BACKENDS)}") from None
 
 
 def make_backend(name, model, **options):

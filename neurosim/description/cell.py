@@ -14,6 +14,7 @@ from neurosim.description.discretization import DLambda, MaxLength, NSeg
 from neurosim.description.morphology import Morphology
 from neurosim.description.regions import Distance, check_region
 from neurosim.errors import LocationError, ParameterError
+from neurosim.providers import provided
 from neurosim.validate import finite
 
 
@@ -79,8 +80,8 @@ class Cell:
         """A cell from a NEURON hoc template (``neurosim.io.hoc``): the sections, 3-D points,
         nseg, Ra, cm and inserted mechanisms that ``h.<template>(*args)`` builds.  The
         result has ``section_names`` (hoc name such as ``"dend[3]"`` -> section id)."""
-        from neurosim.io.hoc import read_hoc
-        return read_hoc(path, template, args=args, v_init=v_init, section_type=section_type)
+        return provided("hoc reader")(path, template, args=args, v_init=v_init,
+                                      section_type=section_type)
 
     def copy(self):
         """A cell with the same morphology and properties whose later changes (synapses,

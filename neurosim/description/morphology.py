@@ -12,6 +12,7 @@ from functools import cached_property
 import numpy as np
 
 from neurosim.errors import MorphologyError
+from neurosim.providers import provided
 
 SOMA, AXON, BASAL, APICAL = 1, 2, 3, 4
 TYPE_NAMES = {SOMA: "soma", AXON: "axon", BASAL: "dend", APICAL: "apic"}
@@ -234,8 +235,7 @@ class Morphology:
     @classmethod
     def from_file(cls, path):
         """Read an SWC or Neurolucida ASC file (through MorphIO)."""
-        from neurosim.io.morphology import read_morphology
-        return read_morphology(path)
+        return provided("morphology reader")(path)
 
     @classmethod
     def from_swc(cls, path):

@@ -31,7 +31,8 @@ GROUP_NODES = 16384
 MIN_GROUPS = 4
 
 
-def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS, streams=0):
+def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS, streams=0,
+          node_order=None):
     """Lower a list of Cells into one LoweredModel (node indices are global).  Cells that are
     the same Cell object (one template, many gids) are lowered once.
 
@@ -40,6 +41,12 @@ def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS, str
     kernel advances a group through a whole epoch while its state stays in cache, and groups
     can run on different threads.  Cells ``coupled`` (pairs of cell indices: gap junctions,
     POINTERs) read each other's voltage every step and share a group.
+
+    ``node_order``: the node order a backend's kernels need (``backends.node_order(name)``),
+    a policy ``node_order(model) -> order`` (new -> old; ``parent[i] < i`` kept, each group's
+    nodes kept within the group) applied after the cell-group order; the model keeps it as
+    ``model.node_order``.  Everything located later (probes, synapses, junctions) is in this
+    final numbering: no backend renumbers the model.
     """
     parts, offset, done, bodies = [], 0, {}, {}
     shape = np.zeros(len(cells), dtype=np.int64)     # cells of one tree share a number
@@ -77,8 +84,11 @@ def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS, str
         stim_amp=np.array([s[3] for s in stims], dtype=float),
         cells=list(cells), ions=ions)
     model.streams = streams
-    return _group_order(model, cell_groups(model, coupled, group_nodes, min_groups, shape),
-                        shape)
+    _group_order(model, cell_groups(model, coupled, group_nodes, min_groups, shape), shape)
+    if node_order is not None:
+        renumber(model, node_order(model))
+        model.node_order = node_order
+    return model
 
 
 def cell_groups(model, coupled, group_nodes, min_groups=1, shape=None):

@@ -133,6 +133,7 @@ class LoweredModel:
     ions: dict = field(default_factory=dict)     # ion name -> IonTable
     streams: int = 0                             # RANDOM streams numbered (_number_streams)
     group_node: np.ndarray = None  # cell groups: group g owns nodes [group_node[g], [g+1])
+    node_order: object = None      # the backend's node-order policy lowering applied, if any
 
     @property
     def n_nodes(self):

@@ -12,14 +12,17 @@ arrays; written ion currents are summed there for concentration mechanisms to re
 ones generated from NMODL and Python equations; this contract stays.
 """
 
+import glob
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from ..errors import MechanismError, ParameterError
+from ..errors import MechanismError, NeurosimError, ParameterError
+from ..providers import provided
 from ..validate import finite
 
 # Names the kernel module (neurosim.kernels.codegen) defines or imports and the placeholders
@@ -207,8 +210,7 @@ class Mechanism:
 
     def source(self):
         """The generated kernel source for a model holding just this mechanism."""
-        from neurosim.kernels.codegen import kernel_source
-        return kernel_source([self], [list(self.aux_arrays(6.3, True))])
+        return provided("kernel source")([self], [list(self.aux_arrays(6.3, True))])
 
     def aux_arrays(self, celsius, use_tables):
         out = {} if self.aux is None else dict(self.aux(celsius, use_tables))
@@ -313,10 +315,6 @@ def load_catalogue(folder, register=True):
     support.  With ``register`` the mechanisms can be inserted by name; a file redefining a
     built-in name is not registered under it, and one replacing a different mechanism
     loaded earlier under its name says so (both with a warning on the ``neurosim`` logger)."""
-    import glob
-    import os
-
-    from ..errors import NeurosimError
     from .nmodl.compiler import compile_file
     found, refused = {}, {}
     for path in sorted(glob.glob(os.path.join(os.fspath(folder), "*.mod"))):

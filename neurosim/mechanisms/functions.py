@@ -22,6 +22,7 @@ A FUNCTION that draws from a RANDOM stream takes the stream by its name, an
 """
 
 from ..errors import MechanismError, ParameterError
+from ..providers import provided
 from .random123 import FIELDS, Random123
 
 NEURON_GLOBALS = {"celsius": 6.3}       # hoc's defaults of the globals a function may read
@@ -55,8 +56,7 @@ def bind(mech, name):
                     float(values.get(r, 0.0)) if r in writes else
                     _value(mech, kind, name, r, values) for r in reads]
         if not module:
-            from neurosim.kernels import codegen
-            module.append(codegen.load_helpers(mech))
+            module.append(provided("mechanism helpers")(mech))
         out = getattr(module[0], f"{mech.name}_{name}")(
             *[float(a) for a in arguments], *implicit)
         value, out = (out[0], out[1:]) if kind == "FUNCTION" and writes else (out, out)

@@ -8,7 +8,7 @@ Here: building (lowering, the backend, the event tables) and state; what it reco
 
 import numpy as np
 
-from neurosim.backends import make_backend
+from neurosim.backends import make_backend, node_order
 from neurosim.description.cell import Cell
 from neurosim.description.network import Network
 from neurosim.description.recipe import Recipe, build_network
@@ -19,10 +19,12 @@ from neurosim.lowering.connections import (by_source, check_delays, check_lead_d
                                            nest_timing)
 from neurosim.lowering.memory import check, estimate
 from neurosim.lowering.partition import build_local, owner_of, partition
+from neurosim.providers import provided
 from neurosim.run import checkpoint as checkpoints
 from neurosim.run.events import EventQueue
 from neurosim.run.parallel import SpikeRoute, default_comm, on_every_rank
 from neurosim.run.probes import Probes
+from neurosim.run.sinks import Elsewhere
 from neurosim.run.stepping import Stepping
 from neurosim.validate import finite
 
@@ -126,7 +128,8 @@ class Simulation(Probes, Stepping):
         used = [x.mechanism for c in cells for x in getattr(c, "inserts", []) +
                 getattr(c, "synapses", [])] + [m for m, _ in net.artificial.values()]
         used = {m.name: m for m in used}.values()
-        self.model = lower(self.cells, coupled, streams=streams_at_load(used))
+        self.model = lower(self.cells, coupled, streams=streams_at_load(used),
+                           node_order=node_order(backend))
         self.model.mechanisms += artificial_tables(
             {g: v for g, v in net.artificial.items() if g in self.local}, self.model.streams)
         for t in self.model.mechanisms:
@@ -143,7 +146,7 @@ class Simulation(Probes, Stepping):
         self._traces = []
         self._probes = []       # (trace, kind, index...) in row order
         self._spike_records = []
-        self._stream = None             # an open io.stream.Stream (stream_to)
+        self._stream = None             # an open recording stream (stream_to)
         self._signal = 0                # a signal received during run (SIGINT, SIGTERM)
         self._setup_events(exchange, overlap)
         self.backend.initialize()
@@ -374,14 +377,14 @@ class Simulation(Probes, Stepping):
     @on_every_rank
     def stream_to(self, path):
         """Write every probe's samples and every spike record to the HDF5 file ``path`` as
-        the run goes (``neurosim.io.stream``): memory then holds one epoch of samples, not
+        the run goes (the "recording stream" provider, ``neurosim.io.stream`` unless another
+        is provided; ``neurosim.run.sinks``): memory then holds one epoch of samples, not
         the whole run, and the file is flushed after every epoch.  Traces and spike records
         read back from the file; ``close()`` closes it.  Under MPI rank 0 writes the file,
         with every rank's samples; on the other ranks records read back empty."""
-        from neurosim.io.stream import Elsewhere, Stream
         self.close()
-        self._stream = Stream(path, dt=self.dt, celsius=self.celsius) if self.comm.rank == 0 \
-            else Elsewhere()
+        self._stream = provided("recording stream")(path, dt=self.dt, celsius=self.celsius) \
+            if self.comm.rank == 0 else Elsewhere()
         for trace in self._traces:
             if trace.owned or self.comm.rank == 0:
                 trace._stream(self._stream.trace_sink(trace))

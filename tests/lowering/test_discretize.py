@@ -74,3 +74,38 @@ def test_lower_places_each_cell_after_the_last():
         k = [ci for ci, _ in table.labels].index(c)
         assert table.nodes[k] == model.locate((2, 0.5), c)
     assert model.parent[0] == -1 and np.all(model.parent < np.arange(model.n_nodes))
+
+
+def test_a_node_order_policy_is_applied_once_by_lowering():
+    """The GPU's DHS order (a policy ``lower`` applies) renumbers every node array, the
+    mechanisms' instances and the cells' layouts together; the model keeps the policy and
+    a location finds the same compartment in either numbering."""
+    from neurosim.backends.cuda.dhs import DhsOrder
+    cells = [y_cell() for _ in range(3)]
+    for cell in cells:
+        cell.insert("hh", region="soma")
+        cell.insert("pas")
+    plain = lower(cells, group_nodes=10, min_groups=1)
+    policy = DhsOrder(2, 4)
+    model = lower(cells, group_nodes=10, min_groups=1, node_order=policy)
+    order = policy.layout.order
+    assert model.node_order is policy
+    assert not np.array_equal(order, np.arange(len(order)))     # a real renumbering
+    assert np.all(model.parent[1:] < np.arange(1, model.n_nodes))
+    for name in ("area", "cap", "g_axial", "node_cell", "node_section", "node_x"):
+        np.testing.assert_array_equal(getattr(model, name), getattr(plain, name)[order])
+    for cell in range(3):
+        for location in [(0, 0.5), (1, 0.1), (2, 0.7)]:
+            a, b = plain.locate(location, cell), model.locate(location, cell)
+            assert order[b] == a
+    hh = {t.mechanism.name: t for t in model.mechanisms}["hh"]
+    plain_hh = {t.mechanism.name: t for t in plain.mechanisms}["hh"]
+    np.testing.assert_array_equal(np.sort(order[hh.nodes]), np.sort(plain_hh.nodes))
+    assert np.all(np.diff(hh.nodes) > 0)
+
+
+def test_the_cpu_needs_no_other_order_and_an_unknown_backend_is_named():
+    from neurosim.backends import node_order
+    assert node_order("cpu") is None
+    with pytest.raises(ns.ParameterError, match="unknown backend 'tpu'"):
+        node_order("tpu")

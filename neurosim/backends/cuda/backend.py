@@ -8,7 +8,8 @@ cable solve in place -> new voltages, blow-up flag -> mechanism states -> thresh
 detection -> probes.  Host and device exchange data once per call of ``advance`` (an
 epoch): events in, spikes and probe samples out.
 
-The model's nodes are renumbered for the solve (``dhs.DeviceLayout``, within each cell
+The model's nodes are in the solve's order from lowering on (``node_order()``: a
+``dhs.DhsOrder`` policy that ``lower`` applies; ``dhs.DeviceLayout``, within each cell
 group): cells of at least ``SMALL_CELL`` nodes by DHS with ``LANES`` lanes each
 (``NEUROSIM_DHS_LANES``, default 16), ``THREADS // LANES`` cells a block, each step's nodes
 consecutive; smaller cells one thread per cell, identical cells interleaved.  Every other
@@ -28,11 +29,10 @@ import warnings
 import numpy as np
 
 from neurosim.backends.cpu.backend import ARTIFICIAL_SPIKES_PER_STEP, CpuBackend
-from neurosim.backends.cuda.dhs import DeviceLayout
+from neurosim.backends.cuda.dhs import DhsOrder
 from neurosim.errors import NeurosimError, ParameterError
 from neurosim.kernels.codegen import ions_of
 from neurosim.kernels.interface import STAGES
-from neurosim.lowering.cells import renumber
 
 
 @dataclasses.dataclass
@@ -111,6 +111,11 @@ class CudaBackend(CpuBackend):
 
     advance_epochs = None           # a call is one epoch: events between them in Python
 
+    @staticmethod
+    def node_order():
+        """DHS's node order (``LANES``, ``SMALL_CELL`` as they are now), applied by lowering."""
+        return DhsOrder(LANES, SMALL_CELL)
+
     def __init__(self, model, precision="float64", **options):
         if precision not in ("float64", "float32"):
             raise ParameterError(f"precision must be 'float64' or 'float32', got "
@@ -122,11 +127,13 @@ class CudaBackend(CpuBackend):
         # a call's steps after its first replay one captured step (cuda_graph.py); off
         # under the simulator, which has no graphs, or after a capture failed
         self.graphs = not simulated() and os.environ.get("NEUROSIM_CUDA_GRAPHS", "1") != "0"
-        # the nodes renumbered for the solve (in place: the Simulation locates probes,
-        # synapses and junctions in this numbering), before anything reads them
-        self.layout = DeviceLayout(model.parent, model.group_node, LANES, SMALL_CELL)
-        self.lanes = LANES                    # the layout's: launches use the same
-        renumber(model, self.layout.order)
+        # the nodes are in the solve's order since lowering (node_order(): DhsOrder)
+        policy = getattr(model, "node_order", None)
+        if not isinstance(policy, DhsOrder) or policy.layout is None:
+            raise ParameterError("the CUDA backend runs a model lowered in its node order: "
+                                 "lower(cells, node_order=CudaBackend.node_order())")
+        self.layout = policy.layout
+        self.lanes = policy.lanes             # the layout's: launches use the same
         super().__init__(model, **options)
         from neurosim.backends.cuda import kernels as cuda_kernels
         from neurosim.backends.cuda.dhs_kernel import dhs_solve, interleaved_solve

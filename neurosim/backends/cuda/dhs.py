@@ -188,7 +188,7 @@ class DeviceLayout:
     group (``group_node``: groups stay where they are) the nodes go in ``SolveLayout``'s
     order, except that each DHS cell's nodes are reversed: root first, so ``parent[i] < i``
     still holds, and each step's nodes are still consecutive.  ``order`` (new -> old)
-    renumbers the model (``lowering.renumber``); then, in the new numbering, DHS step s
+    renumbers the model (``DhsOrder``, applied by ``lowering.cells.lower``); then, in the new numbering, DHS step s
     eliminates nodes ``step_lo[s]`` to ``step_hi[s] - 1``, ``cell_step`` delimits each DHS
     cell's steps, and ``groups`` holds the interleaved small cells (base, m, parents of the
     shape's nodes)."""
@@ -241,3 +241,21 @@ class DeviceLayout:
         ptr = np.cumsum([0] + [len(p) for p in shapes]).astype(np.int64)
         parents = np.concatenate(shapes + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
         return first, base, cells, ptr, parents
+
+
+class DhsOrder:
+    """The GPU's node order as a policy lowering applies (``lower(..., node_order=)``): the
+    model is renumbered into ``DeviceLayout``'s order when it is lowered, so no backend
+    renumbers it and probes, synapses and junctions are located in the one numbering.  The
+    policy keeps the layout it made (the DHS schedule in the new numbering) for the
+    backend."""
+
+    def __init__(self, lanes, small_cell):
+        self.lanes, self.small_cell = lanes, small_cell
+        self.layout = None
+
+    def __call__(self, model):
+        self.layout = DeviceLayout(model.parent, model.group_node, self.lanes,
+                                   self.small_cell)
+        return self.layout.order
+

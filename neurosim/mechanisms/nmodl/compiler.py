@@ -88,16 +88,7 @@ class _Compiler(_Expressions, _Statements, _Solvers):
     # ------------------------------------------------------------------ names
     def _classify(self):
         mod = self.mod
-        self.ions = []
-        self.ion_vars = {}
-        for ion, reads, writes, valence, pos in mod.ions:
-            use = IonUse(ion, tuple(reads), tuple(writes), valence)
-            for var in reads + writes:
-                if use.field(var) is None:
-                    raise NmodlError(self.fn, pos, f"USEION {ion}: {var!r} is not a variable of "
-                                                   f"ion {ion} (e{ion}, {ion}i, {ion}o, i{ion})")
-                self.ion_vars[var] = use
-            self.ions.append(use)
+        self._declare_ions()
         # A declared ena/ina/cai... without USEION is, as in NEURON, a plain variable of the
         # mechanism (no ionic current, no link to the ion).
         self.constants = dict(mod.unit_constants)
@@ -116,20 +107,7 @@ class _Compiler(_Expressions, _Statements, _Solvers):
         # EXTERNAL x: NEURON's hoc global x (another mechanism's GLOBAL, gbl_src); neurosim
         # has no hoc globals: a parameter of this mechanism, set like any other, read-only
         self.param_names += [n for n in mod.externals if n not in self.param_names]
-        self.randoms = list(mod.randoms)
-        self.random_defaults = {}
-        for r in self.randoms:
-            declared = (set(mod.parameters) | set(mod.assigned) | set(mod.states) |
-                        set(mod.pointers) | set(mod.constants) | set(self.functions))
-            for n in [r] + [f"{r}_{f}" for f in random123.FIELDS]:
-                if n in declared or n in self.param_names:
-                    raise NmodlError(self.fn, mod.pos.get(f"random {r}"),
-                                     f"RANDOM {r}: {n!r} is declared elsewhere" +
-                                     ("" if n == r else " (neurosim names the stream's ids "
-                                      f"and sequence {r}_id1 .. {r}_block_id3)"))
-            for f, d in zip(random123.FIELDS, RANDOM_DEFAULTS):
-                self.random_defaults[f"{r}_{f}"] = d
-                self.param_names.append(f"{r}_{f}")
+        self._declare_randoms()
         written_conc = {v for use in self.ions for v in use.writes
                         if use.field(v) in ("ci", "co")}
         self.states = [n for n in mod.states if n not in written_conc]
@@ -170,6 +148,37 @@ class _Compiler(_Expressions, _Statements, _Solvers):
         self.rename = {n: self.py(n) for n in self.known if self.py(n) != n}
         self._check_renames()
 
+    def _declare_ions(self):
+        """USEION lines: the ions used and, for each ion variable, its use."""
+        self.ions = []
+        self.ion_vars = {}
+        for ion, reads, writes, valence, pos in self.mod.ions:
+            use = IonUse(ion, tuple(reads), tuple(writes), valence)
+            for var in reads + writes:
+                if use.field(var) is None:
+                    raise NmodlError(self.fn, pos, f"USEION {ion}: {var!r} is not a variable of "
+                                                   f"ion {ion} (e{ion}, {ion}i, {ion}o, i{ion})")
+                self.ion_vars[var] = use
+            self.ions.append(use)
+
+    def _declare_randoms(self):
+        """RANDOM r: the stream's ids and sequence become parameters r_id1 .. r_block_id3."""
+        mod = self.mod
+        self.randoms = list(mod.randoms)
+        self.random_defaults = {}
+        for r in self.randoms:
+            declared = (set(mod.parameters) | set(mod.assigned) | set(mod.states) |
+                        set(mod.pointers) | set(mod.constants) | set(self.functions))
+            for n in [r] + [f"{r}_{f}" for f in random123.FIELDS]:
+                if n in declared or n in self.param_names:
+                    raise NmodlError(self.fn, mod.pos.get(f"random {r}"),
+                                     f"RANDOM {r}: {n!r} is declared elsewhere" +
+                                     ("" if n == r else " (neurosim names the stream's ids "
+                                      f"and sequence {r}_id1 .. {r}_block_id3)"))
+            for f, d in zip(random123.FIELDS, RANDOM_DEFAULTS):
+                self.random_defaults[f"{r}_{f}"] = d
+                self.param_names.append(f"{r}_{f}")
+
     def _check_renames(self):
         """A reserved name renamed onto another declared name (``g`` -> ``g_`` beside a
         declared ``g_``) would merge two variables: refused, naming both."""
@@ -203,37 +212,7 @@ class _Compiler(_Expressions, _Statements, _Solvers):
                 reads.append(name)
 
         def expr(e):
-            if isinstance(e, Name):
-                read(e.id)
-            elif isinstance(e, Element):
-                expr(e.index)
-                for n in _elements(e):
-                    read(n)
-            elif isinstance(e, Unary):
-                expr(e.operand)
-            elif isinstance(e, BinOp):
-                expr(e.left)
-                expr(e.right)
-            elif isinstance(e, Call):
-                for a in e.args:
-                    expr(a)
-                if e.func in self.ftables:
-                    read(self.ftable_array(e.func))
-                if e.func == "nrn_ghk":
-                    read("celsius")
-                if e.func == "at_time":
-                    read("t")
-                    read("dt")
-                if (e.func in RANDOM_DRAWS or e.func in RANDOM_SETS) and e.args and \
-                        isinstance(e.args[0], Name) and e.args[0].id in self.randoms:
-                    for f in random123.FIELDS:
-                        write(f"{e.args[0].id}_{f}")
-                if e.func in self.functions:
-                    r, w = self.signature(e.func)
-                    for n in r:
-                        read(n)
-                    for n in w:
-                        write(n)
+            self._scan_expression(e, read, write)
 
         def write(name):
             if name not in scope and name not in writes:
@@ -278,6 +257,45 @@ class _Compiler(_Expressions, _Statements, _Solvers):
                         for name in _names_in(eq.lhs) + _names_in(eq.rhs):
                             if name in self.mod.states:
                                 write(name)
+
+    def _scan_expression(self, e, read, write):
+        """The names an expression reads (and, through RANDOM draws and FUNCTIONs that
+        assign, writes)."""
+        expr = self._scan_expression
+        if isinstance(e, Name):
+            read(e.id)
+        elif isinstance(e, Element):
+            expr(e.index, read, write)
+            for n in _elements(e):
+                read(n)
+        elif isinstance(e, Unary):
+            expr(e.operand, read, write)
+        elif isinstance(e, BinOp):
+            expr(e.left, read, write)
+            expr(e.right, read, write)
+        elif isinstance(e, Call):
+            for a in e.args:
+                expr(a, read, write)
+            self._scan_call(e, read, write)
+
+    def _scan_call(self, e, read, write):
+        if e.func in self.ftables:
+            read(self.ftable_array(e.func))
+        if e.func == "nrn_ghk":
+            read("celsius")
+        if e.func == "at_time":
+            read("t")
+            read("dt")
+        if (e.func in RANDOM_DRAWS or e.func in RANDOM_SETS) and e.args and \
+                isinstance(e.args[0], Name) and e.args[0].id in self.randoms:
+            for f in random123.FIELDS:
+                write(f"{e.args[0].id}_{f}")
+        if e.func in self.functions:
+            r, w = self.signature(e.func)
+            for n in r:
+                read(n)
+            for n in w:
+                write(n)
 
     # ------------------------------------------------------------------ statements
     _in_receive = False     # while NET_RECEIVE's body compiles (net_event's only place)

@@ -307,90 +307,124 @@ def _collect(tree, filename):
             mod.title = str(item.children[0])[5:].strip()
         elif kind == "neuron_block":
             _neuron_block(mod, item)
-        elif kind == "units_block":
-            for u in item.children:
-                if u.data == "unit_constant":
-                    name, u1, u2 = u.children
-                    mod.unit_constants[str(name)] = _unit_constant(filename, u1, u2)
-                elif u.data == "unit_number":
-                    mod.unit_constants[str(u.children[0])] = build.transform(u.children[1])
-        elif kind in ("parameter_block", "constant_block"):
-            target = mod.parameters if kind == "parameter_block" else mod.constants
-            for d in item.children:
-                if d.data == "array_decl":
-                    for name in _elements(mod, d):
-                        target[name] = (None, _pos(d))
-                    continue
-                value = d.children[1]
-                target[str(d.children[0])] = (None if value is None else
-                                              build.transform(value), _pos(d))
-                units = [str(t) for t in d.children if isinstance(t, Token) and t.type == "UNIT"]
-                if units and kind == "parameter_block":
-                    mod.parameter_units[str(d.children[0])] = units[0].strip("() \t")
-        elif kind == "assigned_block":
-            for d in item.children:
-                if d.data == "array_decl":
-                    mod.assigned.update((n, _pos(d)) for n in _elements(mod, d))
-                    continue
-                mod.assigned[str(d.children[0])] = _pos(d)
-        elif kind == "state_block":
-            for d in item.children:
-                if d.data == "array_decl":
-                    mod.states.update((n, _pos(d)) for n in _elements(mod, d))
-                    continue
-                mod.states[str(d.children[0])] = _pos(d)
+        elif kind in _DECLARATIONS:
+            _DECLARATIONS[kind](mod, item, build, filename)
         elif kind == "top_local":
             for t in item.children:
                 mod.top_locals[str(t)] = _pos(t)
         elif kind == "define":
             mod.constants[str(item.children[0])] = (float(str(item.children[1])), pos)
-        elif kind in ("initial_block", "breakpoint_block"):
-            body = build.transform(item.children[0])
-            mod.blocks.append(Block(kind.split("_")[0].upper(), "", [], body, pos))
-        elif kind in ("derivative_block", "kinetic_block", "linear_block", "nonlinear_block"):
-            name = str(item.children[0])
-            body = [build.transform(s) for s in item.children[1:]]
-            if kind in ("derivative_block", "kinetic_block"):
-                body = body[0]
-            body = [s for s in body if s is not None]
-            mod.blocks.append(Block(kind.split("_")[0].upper(), name, [], body, pos))
-        elif kind in ("procedure_block", "function_block"):
-            name = str(item.children[0])
-            args = [build.transform(a) for a in item.children[1:-1] if _is(a, "arg")]
-            body = build.transform(item.children[-1])
-            mod.blocks.append(Block(kind.split("_")[0].upper(), name, args, body, pos))
-        elif kind == "net_receive_block":
-            args = [build.transform(a) for a in item.children[:-1] if _is(a, "arg")]
-            body = build.transform(item.children[-1])
-            mod.blocks.append(Block("NET_RECEIVE", "", args, body, pos))
+        elif kind in _BLOCKS:
+            mod.blocks.append(_BLOCKS[kind](kind, item, build, pos))
         elif kind == "verbatim":
             mod.unsupported.append(Unsupported("VERBATIM", pos))
         elif kind == "unsupported_block":
             mod.unsupported.append(Unsupported(str(item.children[0]), pos))
         elif kind == "function_table":
-            # FUNCTION_TABLE f(v, x): its arguments, "(v, x)" when lexed as a unit
-            args = [c for c in item.children[1:] if isinstance(c, Tree)]   # f(v (mV), x)
-            first = item.children[1]
-            if not args and isinstance(first, Token) and first.type == "UNIT":
-                args = [n for n in str(first).strip("()").split(",") if n.strip()]
-            nargs = len(args)
-            if nargs < 1:
-                raise NmodlError(filename, pos, f"FUNCTION_TABLE {item.children[0]} needs "
-                                                "arguments")
-            mod.function_tables[str(item.children[0])] = (nargs, pos)
-        elif kind == "constructor_block":
-            body = build.transform(item.children[1])
-            mod.blocks.append(Block(str(item.children[0]), "", [], body, pos))
-        elif kind == "ba_block":
-            body = build.transform(item.children[2])
-            mod.blocks.append(Block(f"{item.children[0]} {item.children[1]}", "", [], body,
-                                    pos))
+            _function_table(mod, item, filename, pos)
         elif kind == "include":
             _merge(mod, _include(filename, str(item.children[0])[1:-1], pos))
         elif kind in ("independent_block", "unitsonoff"):
             pass
     _check_units(tree, filename)
     return mod
+
+
+def _units_block(mod, item, build, filename):
+    for u in item.children:
+        if u.data == "unit_constant":
+            name, u1, u2 = u.children
+            mod.unit_constants[str(name)] = _unit_constant(filename, u1, u2)
+        elif u.data == "unit_number":
+            mod.unit_constants[str(u.children[0])] = build.transform(u.children[1])
+
+
+def _values_block(mod, item, build, filename):
+    """PARAMETER or CONSTANT: name -> (value or None, position); parameters keep units."""
+    parameters = item.data == "parameter_block"
+    target = mod.parameters if parameters else mod.constants
+    for d in item.children:
+        if d.data == "array_decl":
+            for name in _elements(mod, d):
+                target[name] = (None, _pos(d))
+            continue
+        value = d.children[1]
+        target[str(d.children[0])] = (None if value is None else build.transform(value),
+                                      _pos(d))
+        units = [str(t) for t in d.children if isinstance(t, Token) and t.type == "UNIT"]
+        if units and parameters:
+            mod.parameter_units[str(d.children[0])] = units[0].strip("() \t")
+
+
+def _names_block(mod, item, build, filename):
+    """ASSIGNED or STATE: name -> position (arrays by element)."""
+    target = mod.assigned if item.data == "assigned_block" else mod.states
+    for d in item.children:
+        if d.data == "array_decl":
+            target.update((n, _pos(d)) for n in _elements(mod, d))
+            continue
+        target[str(d.children[0])] = _pos(d)
+
+
+_DECLARATIONS = {"units_block": _units_block, "parameter_block": _values_block,
+                 "constant_block": _values_block, "assigned_block": _names_block,
+                 "state_block": _names_block}
+
+
+def _plain_block(kind, item, build, pos):
+    """INITIAL, BREAKPOINT: one body."""
+    return Block(kind.split("_")[0].upper(), "", [], build.transform(item.children[0]), pos)
+
+
+def _named_block(kind, item, build, pos):
+    """DERIVATIVE, KINETIC, LINEAR, NONLINEAR: a name and statements."""
+    body = [build.transform(s) for s in item.children[1:]]
+    if kind in ("derivative_block", "kinetic_block"):
+        body = body[0]
+    body = [s for s in body if s is not None]
+    return Block(kind.split("_")[0].upper(), str(item.children[0]), [], body, pos)
+
+
+def _callable_block(kind, item, build, pos):
+    """PROCEDURE, FUNCTION: a name, arguments and a body."""
+    args = [build.transform(a) for a in item.children[1:-1] if _is(a, "arg")]
+    return Block(kind.split("_")[0].upper(), str(item.children[0]), args,
+                 build.transform(item.children[-1]), pos)
+
+
+def _net_receive_block(kind, item, build, pos):
+    args = [build.transform(a) for a in item.children[:-1] if _is(a, "arg")]
+    return Block("NET_RECEIVE", "", args, build.transform(item.children[-1]), pos)
+
+
+def _constructor_block(kind, item, build, pos):
+    """CONSTRUCTOR, DESTRUCTOR."""
+    return Block(str(item.children[0]), "", [], build.transform(item.children[1]), pos)
+
+
+def _ba_block(kind, item, build, pos):
+    """BEFORE/AFTER BREAKPOINT, SOLVE, ...: the block's name is its two words."""
+    return Block(f"{item.children[0]} {item.children[1]}", "", [],
+                 build.transform(item.children[2]), pos)
+
+
+_BLOCKS = {"initial_block": _plain_block, "breakpoint_block": _plain_block,
+           "derivative_block": _named_block, "kinetic_block": _named_block,
+           "linear_block": _named_block, "nonlinear_block": _named_block,
+           "procedure_block": _callable_block, "function_block": _callable_block,
+           "net_receive_block": _net_receive_block, "constructor_block": _constructor_block,
+           "ba_block": _ba_block}
+
+
+def _function_table(mod, item, filename, pos):
+    """FUNCTION_TABLE f(v, x): its arguments, "(v, x)" when lexed as a unit."""
+    args = [c for c in item.children[1:] if isinstance(c, Tree)]   # f(v (mV), x)
+    first = item.children[1]
+    if not args and isinstance(first, Token) and first.type == "UNIT":
+        args = [n for n in str(first).strip("()").split(",") if n.strip()]
+    if not args:
+        raise NmodlError(filename, pos, f"FUNCTION_TABLE {item.children[0]} needs arguments")
+    mod.function_tables[str(item.children[0])] = (len(args), pos)
 
 
 def _elements(mod, decl):
