@@ -43,7 +43,8 @@ __all__ = ["AllToAll", "DistanceDependent", "FixedInDegree", "FixedProbability",
 
 def _provide_io_and_kernels():
     """The providers the stages ask for (``neurosim.providers``), each importing its module
-    when first called: ``import neurosim`` stays quick and loads neither h5py nor MorphIO."""
+    when first called: ``import neurosim`` loads neither MorphIO, the hoc reader nor the HDF5
+    stream."""
     import importlib
 
     def lazy(module, function):

@@ -188,10 +188,10 @@ class DeviceLayout:
     group (``group_node``: groups stay where they are) the nodes go in ``SolveLayout``'s
     order, except that each DHS cell's nodes are reversed: root first, so ``parent[i] < i``
     still holds, and each step's nodes are still consecutive.  ``order`` (new -> old)
-    renumbers the model (``DhsOrder``, applied by ``lowering.cells.lower``); then, in the new numbering, DHS step s
-    eliminates nodes ``step_lo[s]`` to ``step_hi[s] - 1``, ``cell_step`` delimits each DHS
-    cell's steps, and ``groups`` holds the interleaved small cells (base, m, parents of the
-    shape's nodes)."""
+    renumbers the model (``DhsOrder``, applied by ``lowering.cells.lower``); then, in the
+    new numbering, DHS step s eliminates nodes ``step_lo[s]`` to ``step_hi[s] - 1``,
+    ``cell_step`` delimits each DHS cell's steps, and ``groups`` holds the interleaved small
+    cells (base, m, parents of the shape's nodes)."""
 
     def __init__(self, parent, group_node, k, small):
         parent = np.asarray(parent, dtype=np.int64)
