@@ -6,6 +6,7 @@ so ``parent[i] < i`` everywhere (the Hines ordering).  Units: area µm², cap nF
 conductance µS, voltage mV.
 """
 
+import contextlib
 from dataclasses import replace
 
 import numpy as np
@@ -48,23 +49,8 @@ def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS, str
     ``model.node_order``.  Everything located later (probes, synapses, junctions) is in this
     final numbering: no backend renumbers the model.
     """
-    parts, offset, done, bodies = [], 0, {}, {}
-    shape = np.zeros(len(cells), dtype=np.int64)     # cells of one tree share a number
-    shapes = {}
-    for ci, cell in enumerate(cells):
-        if id(cell) not in done:
-            key = cell.geometry_key()      # copies of one template share their nodes
-            if key not in bodies:
-                bodies[key] = _lower_body(cell)
-            done[id(cell)] = _with_point_processes(cell, bodies[key])
-            tree = done[id(cell)].parent.tobytes()    # the topology, whatever the sizes
-            done[id(cell)].shape = shapes.setdefault(tree, len(shapes))
-        shape[ci] = done[id(cell)].shape
-        part = _placed(done[id(cell)], offset)
-        part.node_cell = np.full(part.n, ci, dtype=np.int64)
-        streams = _number_streams(part, offset, streams)
-        parts.append(part)
-        offset += part.n
+    with discretized_once():            # copies of one template share their nodes
+        parts, shape, streams = _placed_cells(cells, streams)
 
     def cat(key, dtype=float):
         return np.concatenate([getattr(p, key) for p in parts] + [np.zeros(0)]).astype(dtype)
@@ -89,6 +75,26 @@ def lower(cells, coupled=(), group_nodes=GROUP_NODES, min_groups=MIN_GROUPS, str
         renumber(model, node_order(model))
         model.node_order = node_order
     return model
+
+
+def _placed_cells(cells, streams):
+    """Each cell's nodes placed after the previous cell's; the ``shape`` (tree topology)
+    number of each cell; the RANDOM streams numbered so far."""
+    parts, offset, done = [], 0, {}
+    shape = np.zeros(len(cells), dtype=np.int64)     # cells of one tree share a number
+    shapes = {}
+    for ci, cell in enumerate(cells):
+        if id(cell) not in done:
+            done[id(cell)] = _with_point_processes(cell, _body(cell))
+            tree = done[id(cell)].parent.tobytes()    # the topology, whatever the sizes
+            done[id(cell)].shape = shapes.setdefault(tree, len(shapes))
+        shape[ci] = done[id(cell)].shape
+        part = _placed(done[id(cell)], offset)
+        part.node_cell = np.full(part.n, ci, dtype=np.int64)
+        streams = _number_streams(part, offset, streams)
+        parts.append(part)
+        offset += part.n
+    return parts, shape, streams
 
 
 def cell_groups(model, coupled, group_nodes, min_groups=1, shape=None):
@@ -295,9 +301,39 @@ def discretize(cell, point_processes=True):
     """``cell`` discretised as NEURON does: its nodes (each section's nseg centres and its
     1-end, sections parents first), their geometry and initial voltage, the mechanisms
     painted on them and — with ``point_processes`` — its point processes and clamps; a
-    :class:`CellNodes`, cell-local."""
-    body = _lower_body(cell)
+    :class:`CellNodes`, cell-local.  Inside ``discretized_once()`` each geometry is
+    discretised once."""
+    body = _body(cell)
     return _with_point_processes(cell, body) if point_processes else body
+
+
+_BODIES = None      # geometry key -> nodes and density mechanisms, in discretized_once()
+
+
+@contextlib.contextmanager
+def discretized_once():
+    """Within the block each distinct cell geometry (``Cell.geometry_key``: a template and
+    its unchanged copies share one) is discretised once, however many steps ask — the
+    partition's costs, the memory estimate and lowering of one Simulation.  The cells must
+    not change inside the block (a Simulation's set-up does not change them)."""
+    global _BODIES
+    outer = _BODIES is not None
+    if not outer:
+        _BODIES = {}
+    try:
+        yield
+    finally:
+        if not outer:
+            _BODIES = None
+
+
+def _body(cell):
+    if _BODIES is None:
+        return _lower_body(cell)
+    key = cell.geometry_key()
+    if key not in _BODIES:
+        _BODIES[key] = _lower_body(cell)
+    return _BODIES[key]
 
 
 def _with_point_processes(cell, body):

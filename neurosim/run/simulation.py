@@ -14,7 +14,7 @@ from neurosim.description.network import Network
 from neurosim.description.recipe import Recipe, build_network
 from neurosim.errors import ParameterError
 from neurosim.lowering import pointers, wiring
-from neurosim.lowering.cells import artificial_tables, lower, streams_at_load
+from neurosim.lowering.cells import artificial_tables, discretized_once, lower, streams_at_load
 from neurosim.lowering.connections import (by_source, check_delays, check_lead_delays, nest_stamps,
                                            nest_timing)
 from neurosim.lowering.memory import check, estimate
@@ -68,8 +68,9 @@ class Simulation(Probes, Stepping):
             raise ParameterError(f"spike_times must be one of {SPIKE_TIMES}, got "
                                  f"{spike_times!r}")
         self.spike_times = spike_times
-        self._build(model, dt, method, celsius, use_tables, backend, threads, exchange,
-                    overlap, precision, force)
+        with discretized_once():    # partition, memory estimate, lowering: one discretisation
+            self._build(model, dt, method, celsius, use_tables, backend, threads, exchange,
+                        overlap, precision, force)
 
     @on_every_rank
     def _build(self, model, dt, method, celsius, use_tables, backend, threads, exchange,

@@ -109,3 +109,24 @@ def test_the_cpu_needs_no_other_order_and_an_unknown_backend_is_named():
     assert node_order("cpu") is None
     with pytest.raises(ns.ParameterError, match="unknown backend 'tpu'"):
         node_order("tpu")
+
+
+def test_a_simulation_discretises_each_geometry_once(monkeypatch):
+    """The partition's costs, the memory estimate and lowering share one discretisation of
+    a template and its copies (without it each step discretises on its own: twice here,
+    once more per cell for the partition under MPI)."""
+    from neurosim.lowering import cells as lowering
+    calls = []
+    original = lowering._lower_body
+
+    def counted(cell):
+        calls.append(cell)
+        return original(cell)
+    monkeypatch.setattr(lowering, "_lower_body", counted)
+    template = y_cell()
+    template.insert("pas")
+    ns.Simulation([template.copy() for _ in range(4)])
+    assert len(calls) == 1
+    discretize(template)                # outside a Simulation: no cache
+    discretize(template)
+    assert len(calls) == 3
