@@ -307,15 +307,15 @@ def discretize(cell, point_processes=True):
     return _with_point_processes(cell, body) if point_processes else body
 
 
-_BODIES = None      # geometry key -> nodes and density mechanisms, in discretized_once()
+_BODIES = None      # geometry key -> (cell, its version, its nodes), in discretized_once()
 
 
 @contextlib.contextmanager
 def discretized_once():
     """Within the block each distinct cell geometry (``Cell.geometry_key``: a template and
     its unchanged copies share one) is discretised once, however many steps ask — the
-    partition's costs, the memory estimate and lowering of one Simulation.  The cells must
-    not change inside the block (a Simulation's set-up does not change them)."""
+    partition's costs, the memory estimate and lowering of one Simulation.  A cell changed
+    inside the block is discretised again."""
     global _BODIES
     outer = _BODIES is not None
     if not outer:
@@ -331,9 +331,12 @@ def _body(cell):
     if _BODIES is None:
         return _lower_body(cell)
     key = cell.geometry_key()
-    if key not in _BODIES:
-        _BODIES[key] = _lower_body(cell)
-    return _BODIES[key]
+    held = _BODIES.get(key)
+    if held is None or held[0].geometry_key() != key or held[0]._version != held[1]:
+        # the cell is held until the block ends: the id in its key is not reused (a
+        # recipe's survey builds cells and drops them before the local build)
+        held = _BODIES[key] = (cell, cell._version, _lower_body(cell))
+    return held[2]
 
 
 def _with_point_processes(cell, body):

@@ -130,3 +130,20 @@ def test_a_simulation_discretises_each_geometry_once(monkeypatch):
     discretize(template)                # outside a Simulation: no cache
     discretize(template)
     assert len(calls) == 3
+
+
+def test_a_dropped_cell_never_stands_in_for_a_new_one():
+    """Keys are the cells' ids: a cell dropped inside the block (a recipe's survey) must
+    not lend its nodes to a later cell at the same address; a changed cell is redone."""
+    from neurosim.lowering.cells import discretized_once
+    with discretized_once():
+        for nseg in (1, 3, 5, 7, 9, 11):
+            cell = ns.Cell(ns.Morphology.cable(100.0, 1.0), discretization=ns.NSeg(nseg))
+            assert discretize(cell).layout.nseg[0] == nseg
+            del cell
+        cell = y_cell()
+        before = discretize(cell).n
+        cell.insert("pas", region=1)
+        cell.paint(1, cm=2.0)
+        assert discretize(cell).mechanisms.keys() == {"pas"}
+        assert discretize(cell).n == before
