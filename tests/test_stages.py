@@ -21,10 +21,11 @@ def module_name(path):
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported(path, name):
-    """(target module, line) of every import in the file, relative ones resolved."""
+def imported(path, name, tree=None):
+    """(target module, line) of every import in the file (or in ``tree``, a part of it),
+    relative ones resolved; ``from package import x`` names each x."""
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree or ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno
@@ -34,9 +35,9 @@ def imported(path, name):
                 anchor = package.split(".")
                 anchor = anchor[:len(anchor) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
-            if base == "neurosim":      # from neurosim import x: each x is the target
+            if base == "neurosim" or not node.module:   # each x is the target
                 for alias in node.names:
-                    yield f"neurosim.{alias.name}", node.lineno
+                    yield f"{base}.{alias.name}", node.lineno
             else:
                 yield base, node.lineno
 
@@ -188,29 +189,10 @@ def late_imports():
                 if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     continue
                 body = ast.Module(body=function.body, type_ignores=[])
-                for target, line in imported_in(body, path, name):
+                for target, line in imported(path, name, body):
                     if target.startswith("neurosim"):
                         found.setdefault((name, target), f"{path.name}:{line}")
     return found
-
-
-def imported_in(tree, path, name):
-    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name, node.lineno
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[:len(anchor) - node.level + 1]
-                base = ".".join(anchor + ([base] if base else []))
-            if not node.module:         # from . import x: each x is the target
-                for alias in node.names:
-                    yield f"{base}.{alias.name}", node.lineno
-            else:
-                yield base, node.lineno
 
 
 def test_no_late_import_hides_a_cycle():
