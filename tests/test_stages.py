@@ -151,9 +151,8 @@ def test_the_size_check_sees_a_long_function(tmp_path):
     assert oversized(package) == ["pkg/long.py:1 f (82 lines)"]
 
 
-# Function-level imports of neurosim's own modules inside the stages and io, each with why.
-# An optional dependency's module (CUDA) may load late; the others hide a cycle inside one
-# stage and the list only shrinks.
+# Function-level imports of neurosim's own modules inside the stages and io, each with why:
+# only modules of an optional dependency (CUDA, the viewer) load late; none hides a cycle.
 LATE_IMPORTS = {
     ("neurosim.backends", "neurosim.backends.cuda.backend"): "optional: numba.cuda, CuPy",
     ("neurosim.backends.cuda.backend", "neurosim.backends.cuda"): "optional: numba.cuda",
@@ -161,17 +160,6 @@ LATE_IMPORTS = {
     ("neurosim.backends.cuda.backend", "neurosim.kernels.codegen_cuda"): "optional",
     ("neurosim.backends.cuda.backend", "neurosim.backends.cuda.graph"): "optional",
     ("neurosim.io.sonata.simulation", "neurosim.viz.live"): "optional: the viewer (glfw)",
-    ("neurosim.mechanisms.base", "neurosim.mechanisms.builtin"):
-        "cycle: the built-ins are Mechanisms; the catalogue loads them on first use",
-    ("neurosim.mechanisms.base", "neurosim.mechanisms.nmodl.compiler"):
-        "cycle: Mechanism.from_nmodl calls the compiler, which makes Mechanisms",
-    ("neurosim.mechanisms.base", "neurosim.mechanisms.frontend"): "cycle: Mechanism.define",
-    ("neurosim.mechanisms.base", "neurosim.mechanisms.functions"):
-        "cycle: Mechanism.function binds FUNCTIONs, which read Mechanism's fields",
-    ("neurosim.mechanisms.frontend", "neurosim.mechanisms.nmodl.compiler"):
-        "cycle: the compiler imports the front-end's forms",
-    ("neurosim.description.network", "neurosim.description.recipe"):
-        "cycle: a Recipe builds a Network",
 }
 
 

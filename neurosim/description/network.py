@@ -23,6 +23,9 @@ from neurosim.errors import ParameterError
 from neurosim.mechanisms import Mechanism
 from neurosim.validate import finite
 
+# what a gid is, as every rank learns it before the network is split (Network.remote_kinds)
+CELL, CELL_WITHOUT_DETECTOR, ARTIFICIAL, SOURCE = 0, 1, 2, 3
+
 
 class Network:
     def __init__(self, seed=0):
@@ -405,7 +408,6 @@ class Network:
 
     def _check_source(self, source):
         """A source spikes: a cell needs a detector (also one built on another rank)."""
-        from neurosim.description.recipe import CELL_WITHOUT_DETECTOR
         if source in self.cells and any(syn.mechanism.uses_net_event
                                         for syn in self.cells[source].synapses):
             return         # its point process's net_event spikes (NEURON: NetCon(pp, ...))

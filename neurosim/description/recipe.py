@@ -92,10 +92,6 @@ class Recipe:
         return 0
 
 
-# what a gid is, as every rank learns it before the network is split
-CELL, CELL_WITHOUT_DETECTOR, ARTIFICIAL, SOURCE = 0, 1, 2, 3
-
-
 def count_cells(recipe):
     n = recipe.num_cells()
     if int(n) != n or n < 0:

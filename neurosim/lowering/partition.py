@@ -6,8 +6,8 @@ builds one rank's part of a Recipe without describing the whole network anywhere
 import numpy as np
 
 from neurosim.description.network import Network
-from neurosim.description.recipe import (ARTIFICIAL, CELL, CELL_WITHOUT_DETECTOR, SOURCE,
-                                         SpikeSource, build_network, count_cells, gap_junctions_of,
+from neurosim.description.network import ARTIFICIAL, CELL, CELL_WITHOUT_DETECTOR, SOURCE
+from neurosim.description.recipe import (SpikeSource, build_network, count_cells, gap_junctions_of,
                                          spike_train)
 from neurosim.errors import ParameterError
 from neurosim.lowering.cells import discretize

@@ -12,18 +12,17 @@ arrays; written ion currents are summed there for concentration mechanisms to re
 ones generated from NMODL and Python equations; this contract stays.
 """
 
-import glob
-import logging
-import os
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from ..errors import MechanismError, NeurosimError, ParameterError
+from ..errors import MechanismError, ParameterError
 from ..providers import provided
 from ..validate import finite
+from . import functions
 
 # Names the kernel module (neurosim.kernels.codegen) defines or imports and the placeholders
 # it substitutes: a mechanism variable of one of these names would shadow them (the NMODL
@@ -181,23 +180,6 @@ class Mechanism:
                 where = f" ({context})" if context else ""
                 raise ParameterError(f"{self.name}{where}: {e}") from None
 
-    @staticmethod
-    def define(name, **description):
-        """A mechanism from equations written in Python (see :mod:`.frontend`)."""
-        from .frontend import define
-        return define(name, **description)
-
-    @staticmethod
-    def from_nmodl(path):
-        """Compile a .mod file (the NMODL subset that real files use) into a Mechanism."""
-        from .nmodl.compiler import compile_file
-        return compile_file(path)
-
-    @staticmethod
-    def from_nmodl_text(text, filename="<string>"):
-        from .nmodl.compiler import compile_text
-        return compile_text(text, filename)
-
     def code_name(self, var):
         return self.rename.get(var, var)
 
@@ -225,8 +207,7 @@ class Mechanism:
     def function(self, name):
         """NMODL FUNCTION or PROCEDURE ``name`` as a Python callable, as NEURON's
         ``h.<name>_<suffix>(args)``: see :func:`neurosim.mechanisms.functions.bind`."""
-        from .functions import bind
-        return bind(self, name)
+        return functions.bind(self, name)
 
     def with_function_table(self, name, values, *axes):
         """This mechanism with FUNCTION_TABLE ``name``'s table given, as NEURON's
@@ -235,7 +216,6 @@ class Mechanism:
         increasing; NEURON's (n, min, max) form is ``np.linspace(min, max, n)``).  The
         function interpolates linearly in one and two dimensions and holds the end values
         beyond the axes, as NEURON's."""
-        import dataclasses
         nargs = self.function_tables.get(name)
         if nargs is None:
             raise ParameterError(f"mechanism {self.name!r} has no FUNCTION_TABLE {name!r}; it "
@@ -269,80 +249,3 @@ class Mechanism:
                  repr(self.uses_net_event), repr(self.geometric), repr(self.function_tables),
                  repr(sorted(self.rename.items())), repr(self.diffusion)]
         return "\n".join(parts)
-
-
-_REGISTRY = {}
-_LOG = logging.getLogger("neurosim")
-
-
-def register(mech):
-    _REGISTRY[mech.name] = mech
-    return mech
-
-
-def get(name_or_mech):
-    """The mechanism named ``name_or_mech`` (or the Mechanism itself)."""
-    if isinstance(name_or_mech, Mechanism):
-        return name_or_mech
-    from . import builtin  # noqa: F401  (registers the built-in mechanisms once)
-    try:
-        return _REGISTRY[name_or_mech]
-    except (KeyError, TypeError):
-        raise MechanismError(f"unknown mechanism {name_or_mech!r}; known: "
-                             f"{sorted(_REGISTRY)}") from None
-
-
-def builtin_mechanism(name):
-    """The built-in mechanism ``name``, or None.  A built-in name always means the built-in
-    mechanism (NEURON refuses a .mod file that redefines one)."""
-    from . import builtin as b
-    return b.MECHANISMS.get(name)
-
-
-def resolver(catalogue):
-    """``name -> Mechanism`` for a model that ships its own .mod files (``catalogue``, as
-    ``load_catalogue(..., register=False)`` returns): built-in names first, then the model's
-    own files, then whatever the process has registered.  A model's mechanisms never come
-    from another model's files loaded earlier in the same process."""
-    def resolve(name):
-        return builtin_mechanism(name) or catalogue.get(name) or get(name)
-    return resolve
-
-
-def load_catalogue(folder, register=True):
-    """Compile every ``.mod`` file in ``folder``; returns ``({name: Mechanism}, refused)``
-    where ``refused`` maps file -> the error for files using constructs neurosim does not
-    support.  With ``register`` the mechanisms can be inserted by name; a file redefining a
-    built-in name is not registered under it, and one replacing a different mechanism
-    loaded earlier under its name says so (both with a warning on the ``neurosim`` logger)."""
-    from .nmodl.compiler import compile_file
-    found, refused = {}, {}
-    for path in sorted(glob.glob(os.path.join(os.fspath(folder), "*.mod"))):
-        try:
-            mech = compile_file(path)
-        except NeurosimError as e:
-            refused[path] = e
-            continue
-        found[mech.name] = mech
-        if register:
-            _register_loaded(mech, path)
-    return found, refused
-
-
-def _register_loaded(mech, path):
-    if builtin_mechanism(mech.name) is not None:
-        _LOG.warning("%s: mechanism %r is built in; this file's version is not registered "
-                     "under that name (pass its Mechanism object to use it)", path, mech.name)
-        return
-    earlier = _REGISTRY.get(mech.name)
-    def identity(m):                    # the code and the defaults (not in fingerprint)
-        return m.fingerprint(), repr(m.parameters), m.source_text
-    if earlier is not None and identity(earlier) != identity(mech):
-        _LOG.warning("%s: mechanism %r replaces a different one of that name loaded earlier",
-                     path, mech.name)
-    _REGISTRY[mech.name] = mech
-
-
-def available():
-    get("pas")
-    return sorted(_REGISTRY)

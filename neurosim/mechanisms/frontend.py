@@ -25,14 +25,14 @@ is linear in x).
 import re
 import textwrap
 
+from .nmodl.compiler import compile_text
+
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)", re.M)
 
 
 def define(name, *, parameters=None, states=None, currents=None, rates="", ions=None,
            initial=None, method="cnexp", point_process=False, functions=None):
     """Build a Mechanism from equations (see the module docstring)."""
-    from .nmodl.compiler import compile_text
-
     return compile_text(to_nmodl(name, parameters=parameters, states=states, currents=currents,
                                  rates=rates, ions=ions, initial=initial, method=method,
                                  point_process=point_process, functions=functions),

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from neurosim.errors import ParameterError
-from neurosim.mechanisms import base
+from neurosim.mechanisms import catalogue
 from neurosim.mechanisms.base import Mechanism
 
 VERSION = 1
@@ -176,7 +176,7 @@ def _mechanism(name, digest, known):
     mech = known.get(name)
     if mech is None:
         try:
-            mech = base.get(name)
+            mech = catalogue.get(name)
         except Exception:
             mech = None
     if mech is None:

@@ -124,13 +124,13 @@ def test_a_same_named_mechanism_loaded_before_does_not_stand_in(circuit, tmp_pat
     """A process that loaded another model's ``NaTs`` (the README's example file) runs the
     circuit with the Allen fit's own NaTs: the spikes of a fresh process, to the bit."""
     import neurosim as ns
-    from neurosim.mechanisms import base
+    from neurosim.mechanisms import catalogue
     from neurosim.models.allen import allen_mechanisms
     for name, mech in allen_mechanisms().items():      # every channel of the fit known ...
-        monkeypatch.setitem(base._REGISTRY, name, mech)
+        monkeypatch.setitem(catalogue._REGISTRY, name, mech)
     readme_nats = ns.load_catalogue(os.path.join(os.path.dirname(__file__), "..", "..", "examples",
                                                  "mod"), register=False)[0]["NaTs"]
-    monkeypatch.setitem(base._REGISTRY, "NaTs", readme_nats)   # ... NaTs another model's
+    monkeypatch.setitem(catalogue._REGISTRY, "NaTs", readme_nats)   # ... NaTs another model's
     folder = tmp_path / "copy"
     shutil.copytree(os.path.dirname(circuit), folder, ignore=shutil.ignore_patterns("output"))
     config = str(folder / "simulation_config.json")
@@ -149,7 +149,6 @@ def test_sigterm_checkpoints_and_restore_finishes_the_same_files(circuit, tmp_pa
     """A batch job's end: SIGTERM stops the run, a checkpoint is written, exit code 143;
     ``--restore`` in a new process finishes it: spikes and reports equal a straight run's."""
     import signal
-    import time
     folder = tmp_path / "copy"
     shutil.copytree(os.path.dirname(circuit), folder,
                     ignore=shutil.ignore_patterns("output"))

@@ -40,8 +40,8 @@ def test_a_catalogue_neither_replaces_a_builtin_nor_another_mechanism_silently(
         tmp_path, caplog, monkeypatch):
     """As NEURON refuses a .mod file redefining a built-in name, ``hh`` stays the built-in;
     a file replacing a different mechanism registered under its name says so."""
-    from neurosim.mechanisms import base
-    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
+    from neurosim.mechanisms import catalogue
+    monkeypatch.setattr(catalogue, "_REGISTRY", dict(catalogue._REGISTRY))
     leak = "NEURON {{ SUFFIX {} NONSPECIFIC_CURRENT i RANGE g }}\n" \
            "PARAMETER {{ g = {} (S/cm2) }}\nBREAKPOINT {{ i = g * (v + 70) }}\n"
     for folder, g in (("one", 0.001), ("two", 0.002)):

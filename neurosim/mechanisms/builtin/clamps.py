@@ -4,7 +4,6 @@ sum of the three, then the clamp is off (i = 0); while on, the electrode current
 i = (vc - v) / rs (nA, positive depolarises) is part of the implicit step (its di/dv), and
 is computed again after the voltage update so that a recorded i belongs to the new v."""
 
-from ..base import register
 from ..nmodl.compiler import compile_text
 
 SECLAMP = """
@@ -59,4 +58,4 @@ PROCEDURE command() {
 }
 """
 
-SE_CLAMP = register(compile_text(SECLAMP, "<builtin SEClamp>"))
+SE_CLAMP = compile_text(SECLAMP, "<builtin SEClamp>")

@@ -7,7 +7,7 @@ event timing as the other point neurons (:mod:`.point_neurons`)."""
 import numpy as np
 
 from ...errors import ParameterError
-from ..base import Mechanism, register
+from ..base import Mechanism
 from .point_neurons import exact_lif_propagators
 
 
@@ -193,7 +193,7 @@ def _glif_check_event(values, weights):
     return None
 
 
-GLIF_PSC = register(Mechanism(
+GLIF_PSC = Mechanism(
     name="glif_psc",
     kind="artificial",
     parameters=dict(
@@ -233,4 +233,4 @@ GLIF_PSC = register(Mechanism(
     doc="NEST's glif_psc: the Allen Institute's generalized LIF models GLIF1-5 (spike-"
         "dependent threshold, after-spike currents, voltage-dependent threshold) with "
         "alpha-shaped currents on up to 4 receptor ports; exact integration.",
-))
+)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..base import Mechanism, register
+from ..base import Mechanism
 
 TABLE_VMIN, TABLE_STEPS, TABLE_DV = -100.0, 200, 1.0
 
@@ -94,7 +94,7 @@ def _aux(celsius, use_tables):
             "hh_use_table": np.array([1 if use_tables else 0], dtype=np.int64)}
 
 
-HH = register(Mechanism(
+HH = Mechanism(
     name="hh",
     parameters={"gnabar": 0.12, "gkbar": 0.036, "gl": 0.0003, "el": -54.3,
                 "ena": 50.0, "ek": -77.0},
@@ -124,4 +124,4 @@ nb = -1.0 / ntau
     cnexp=(("m", "-mb * minf", "mb"), ("h", "-hb * hinf", "hb"), ("n", "-nb * ninf", "nb")),
     nonnegative=("gnabar", "gkbar", "gl"),
     doc="Hodgkin-Huxley squid axon channels, NEURON's hh.mod.",
-))
+)

@@ -4,7 +4,6 @@
 holds m = 2 for ``refrac`` ms, then restarts from m = 0.  Tested against NEURON's IntFire1.
 """
 
-from ..base import register
 from ..nmodl.compiler import compile_text
 
 INTFIRE1 = """
@@ -37,4 +36,4 @@ NET_RECEIVE (w) {
 }
 """
 
-INTFIRE1_CELL = register(compile_text(INTFIRE1, "<builtin IntFire1>"))
+INTFIRE1_CELL = compile_text(INTFIRE1, "<builtin IntFire1>")

@@ -20,7 +20,7 @@ refractory period in steps.
 Excitatory inputs have positive weights, inhibitory ones negative.
 """
 
-from ..base import Mechanism, register
+from ..base import Mechanism
 
 
 def exact_lif_propagators(syn):
@@ -59,7 +59,7 @@ if V_m >= V_th:
     NET_EVENT(t)
 """
 
-IAF_PSC_EXP = register(Mechanism(
+IAF_PSC_EXP = Mechanism(
     name="iaf_psc_exp",
     kind="artificial",
     parameters={"C_m": 250.0, "tau_m": 10.0, "t_ref": 2.0, "E_L": -70.0, "V_th": -55.0,
@@ -97,9 +97,9 @@ else:
     nonnegative=("t_ref",),
     ordered=(("V_reset", "V_th"),),
     doc="NEST's iaf_psc_exp: LIF with exponential currents, exact integration.",
-))
+)
 
-IAF_PSC_ALPHA = register(Mechanism(
+IAF_PSC_ALPHA = Mechanism(
     name="iaf_psc_alpha",
     kind="artificial",
     parameters={"C_m": 250.0, "tau_m": 10.0, "t_ref": 2.0, "E_L": -70.0, "V_th": -55.0,
@@ -159,9 +159,9 @@ else:
     nonnegative=("t_ref",),
     ordered=(("V_reset", "V_th"),),
     doc="NEST's iaf_psc_alpha: LIF with alpha-shaped currents, exact integration.",
-))
+)
 
-IAF_PSC_DELTA = register(Mechanism(
+IAF_PSC_DELTA = Mechanism(
     name="iaf_psc_delta",
     kind="artificial",
     parameters={"C_m": 250.0, "tau_m": 10.0, "t_ref": 2.0, "E_L": -70.0, "V_th": -55.0,
@@ -213,7 +213,7 @@ W = W + weight
     ordered=(("V_reset", "V_th"),),
     doc="NEST's iaf_psc_delta: LIF whose potential jumps by each spike's weight (mV), exact "
         "integration.",
-))
+)
 
 # conductance-based models: a weight (nS) opens the excitatory or, negative, the inhibitory
 # conductance
@@ -231,7 +231,7 @@ def iaf_cond_exp_dv(V, g_ex, g_in, C_m, g_L, E_L, E_ex, E_in, I_e, V_th):
     return (-g_L * (V - E_L) - g_ex * (V - E_ex) - g_in * (V - E_in) + I_e) / C_m
 '''
 
-IAF_COND_EXP = register(Mechanism(
+IAF_COND_EXP = Mechanism(
     name="iaf_cond_exp",
     kind="artificial",
     parameters={"C_m": 250.0, "g_L": 16.6667, "t_ref": 2.0, "E_L": -70.0, "V_th": -55.0,
@@ -279,7 +279,7 @@ elif V_m >= V_th:
     nonnegative=("t_ref",),
     ordered=(("V_reset", "V_th"),),
     doc="NEST's iaf_cond_exp: LIF with exponential conductances (nS).",
-))
+)
 
 _ADEX_HELPERS = '''
 @device_function
@@ -315,7 +315,7 @@ def aeif_cond_exp_rk4(h, V, w, g_ex, g_in, refractory, C_m, g_L, E_L, E_ex, E_in
             w + h / 6.0 * (w1 + 2.0 * w2 + 2.0 * w3 + w4), ge3, gi3)
 '''
 
-AEIF_COND_EXP = register(Mechanism(
+AEIF_COND_EXP = Mechanism(
     name="aeif_cond_exp",
     kind="artificial",
     parameters={"C_m": 281.0, "g_L": 30.0, "t_ref": 0.0, "E_L": -70.6, "V_th": -50.4,
@@ -362,9 +362,9 @@ if refractory > 0.0:
     nonnegative=("t_ref", "Delta_T"),
     ordered=(("V_reset", "V_peak"),),
     doc="NEST's aeif_cond_exp: adaptive exponential LIF with exponential conductances.",
-))
+)
 
-IZHIKEVICH = register(Mechanism(
+IZHIKEVICH = Mechanism(
     name="izhikevich",
     kind="artificial",
     parameters={"a": 0.02, "b": 0.2, "c": -65.0, "d": 8.0, "I_e": 0.0, "V_th": 30.0,
@@ -398,4 +398,4 @@ if V_m >= V_th:
     net_receive="jump = jump + weight",
     net_receive_args=("weight",),
     doc="NEST's izhikevich (consistent integration); weights in mV.",
-))
+)

@@ -7,7 +7,6 @@ kinetics at 22-35 °C (Destexhe, Mainen & Sejnowski 1998, "Kinetic models of syn
 transmission").  The texts compile with NEURON's nrnivmodl too, which the tests do.
 """
 
-from ..base import register
 from ..nmodl.compiler import compile_text
 
 # a difference of exponentials, peak conductance = weight; {extra} adds a voltage dependence
@@ -143,8 +142,8 @@ DERIVATIVE release { s' = (sinf(vpre) - s) / tau }
 FUNCTION sinf(vp (mV)) { sinf = 1 / (1 + exp(-(vp - vth) / vslope)) }
 """
 
-AMPA_SYN = register(compile_text(AMPA, "<builtin AMPA>"))
-NMDA_SYN = register(compile_text(NMDA, "<builtin NMDA>"))
-GABA_A_SYN = register(compile_text(GABA_A, "<builtin GABA_A>"))
-GABA_B_SYN = register(compile_text(GABA_B, "<builtin GABA_B>"))
-GRADED_SYN = register(compile_text(GRADED, "<builtin GradedSyn>"))
+AMPA_SYN = compile_text(AMPA, "<builtin AMPA>")
+NMDA_SYN = compile_text(NMDA, "<builtin NMDA>")
+GABA_A_SYN = compile_text(GABA_A, "<builtin GABA_A>")
+GABA_B_SYN = compile_text(GABA_B, "<builtin GABA_B>")
+GRADED_SYN = compile_text(GRADED, "<builtin GradedSyn>")

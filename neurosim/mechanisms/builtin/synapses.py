@@ -2,7 +2,6 @@
 the same models as NEURON's of those names, ``ExpSynSTDP`` and ``TsodyksMarkram``.  Weights are peak
 conductances in µS."""
 
-from ..base import register
 from ..nmodl.compiler import compile_text
 
 EXPSYN = """
@@ -172,7 +171,7 @@ NET_RECEIVE(w (uS), R, u, tlast (ms)) {
 }
 """
 
-EXP_SYN = register(compile_text(EXPSYN, "<builtin ExpSyn>"))
-EXP2_SYN = register(compile_text(EXP2SYN, "<builtin Exp2Syn>"))
-EXP_SYN_STDP = register(compile_text(EXPSYN_STDP, "<builtin ExpSynSTDP>"))
-TSODYKS_MARKRAM_SYN = register(compile_text(TSODYKS_MARKRAM, "<builtin TsodyksMarkram>"))
+EXP_SYN = compile_text(EXPSYN, "<builtin ExpSyn>")
+EXP2_SYN = compile_text(EXP2SYN, "<builtin Exp2Syn>")
+EXP_SYN_STDP = compile_text(EXPSYN_STDP, "<builtin ExpSynSTDP>")
+TSODYKS_MARKRAM_SYN = compile_text(TSODYKS_MARKRAM, "<builtin TsodyksMarkram>")

@@ -34,6 +34,7 @@ from .unroll import reactant_error, unrolled
 
 
 def compile_file(path):
+    """Compile a .mod file (the NMODL subset that real files use) into a Mechanism."""
     with open(path) as f:
         text = f.read()
     return compile_text(text, str(path))
