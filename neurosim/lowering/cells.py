@@ -140,17 +140,15 @@ def split_static(model):
     beside the axial conductances; the other tables keep their per-step loops."""
     d = model.d_axial.copy()
     rhs = np.zeros(model.n_nodes)
-    tables = []
     for t in model.mechanisms:
         if not t.mechanism.static_conductance:
-            tables.append(t)
             continue
         names = list(t.mechanism.parameters)
         g_name, e_name = t.mechanism.static_conductance
         g = t.params[names.index(g_name)] * model.area[t.nodes] * 0.01          # µS
         np.add.at(d, t.nodes, g)
         np.add.at(rhs, t.nodes, g * t.params[names.index(e_name)])
-    return tables, d, rhs
+    return model.kernel_tables, d, rhs
 
 
 def streams_at_load(mechanisms):

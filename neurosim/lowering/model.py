@@ -140,6 +140,13 @@ class LoweredModel:
         return len(self.v)
 
     @property
+    def kernel_tables(self):
+        """The tables the step kernel loops over, in the numbering events, POINTERs and
+        probes are addressed in: every table but the constant ohmic leaks, which fold into
+        the matrix (``cells.split_static``)."""
+        return [t for t in self.mechanisms if not t.mechanism.static_conductance]
+
+    @property
     def n_compartments(self):
         """Nodes with membrane (NEURON's segments); zero-area section ends excluded."""
         return int(np.count_nonzero(self.area > 0))

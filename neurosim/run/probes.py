@@ -107,13 +107,13 @@ class Probes:
         if probe[0] == "ion":
             return self.backend.ions[probe[1]][probe[2]][probe[3]]
         if probe[0] == "param":
-            return self.backend.tables[probe[1]].params[probe[2], probe[3]]
+            return self.model.kernel_tables[probe[1]].params[probe[2], probe[3]]
         _, j, row, inst = probe
-        table = self.backend.tables[j]
+        table = self.model.kernel_tables[j]
         return table.states[row, inst] if row >= 0 else table.assigned[-1 - row, inst]
 
     def _find_artificial(self, variable, gid):
-        for j, table in enumerate(self.backend.tables):
+        for j, table in enumerate(self.model.kernel_tables):
             if table.gids is not None and gid in table.gids:
                 row = table.mechanism.resolve_variable(variable.split(".")[-1])
                 return j, row, int(np.flatnonzero(table.gids == gid)[0])
@@ -121,7 +121,7 @@ class Probes:
 
     def _find_labelled(self, variable, gid, label):
         ci = self._index_of[gid]
-        for j, table in enumerate(self.backend.tables):
+        for j, table in enumerate(self.model.kernel_tables):
             if table.labels is None:
                 continue
             for k, (c, lab) in enumerate(table.labels):
@@ -151,26 +151,26 @@ class Probes:
         if "." in variable:
             mech_name, name = variable.split(".", 1)
         else:                   # rng_mech: the longest mechanism name that ends it
-            mech_name = max([t.name for t in self.backend.tables
+            mech_name = max([t.name for t in self.model.kernel_tables
                              if variable.endswith("_" + t.name)], key=len, default="")
             name = variable[:-len(mech_name) - 1]
         gid = int(cell)
         if gid in self.network.artificial:
-            where = [(j, t.gids == gid) for j, t in enumerate(self.backend.tables)
+            where = [(j, t.gids == gid) for j, t in enumerate(self.model.kernel_tables)
                      if t.gids is not None]
         elif isinstance(location, str):
             ci = self._index_of[gid]
             where = [(j, np.array([lab == (ci, location) for lab in t.labels]))
-                     for j, t in enumerate(self.backend.tables) if t.labels is not None]
+                     for j, t in enumerate(self.model.kernel_tables) if t.labels is not None]
         else:
             node = self.model.locate(location, self._index_of[gid])
-            where = [(j, t.nodes == node) for j, t in enumerate(self.backend.tables)]
+            where = [(j, t.nodes == node) for j, t in enumerate(self.model.kernel_tables)]
         where = [(j, np.flatnonzero(hit)) for j, hit in where
-                 if self.backend.tables[j].name == mech_name and np.any(hit)]
+                 if self.model.kernel_tables[j].name == mech_name and np.any(hit)]
         if not where:
             raise ParameterError(f"no mechanism {mech_name!r} at {location!r} of cell {gid}")
         j, inst = where[0][0], int(where[0][1][0])
-        table = self.backend.tables[j]
+        table = self.model.kernel_tables[j]
         mech = table.mechanism
         if name not in mech.randoms:
             raise ParameterError(f"mechanism {mech.name!r} has no RANDOM {name!r}; it has "
@@ -198,7 +198,7 @@ class Probes:
         else:
             raise ParameterError(f"cannot record {variable!r}: use 'v', 'state_mech' (NEURON "
                                  "style, e.g. 'm_hh') or 'mech.state'")
-        for j, table in enumerate(self.backend.tables):
+        for j, table in enumerate(self.model.kernel_tables):
             if table.name == mech_name:
                 row = table.mechanism.resolve_variable(state)
                 hit = np.flatnonzero(table.nodes == node)
@@ -207,7 +207,7 @@ class Probes:
                                          f"{mech_name!r} is not inserted at {location}")
                 return j, row, int(hit[0])
         raise ParameterError(f"cannot record {variable!r}: no mechanism {mech_name!r} in the "
-                             f"model (present: {[t.name for t in self.backend.tables]})")
+                             f"model (present: {[t.name for t in self.model.kernel_tables]})")
 
     @on_every_rank
     def record_ecp(self, electrodes, gids=None, interval=None, sigma=0.3, positions=None,

@@ -13,11 +13,11 @@ from neurosim.description.cell import Cell
 from neurosim.description.network import Network
 from neurosim.description.recipe import Recipe, build_network
 from neurosim.errors import ParameterError
-from neurosim.lowering import pointers, wiring
+from neurosim.lowering import pointers
 from neurosim.lowering.cells import artificial_tables, discretized_once, lower, streams_at_load
-from neurosim.lowering.connections import (by_source, check_delays, check_lead_delays, nest_stamps,
-                                           nest_timing)
+from neurosim.lowering.connections import by_source, check_delays, nest_stamps, nest_timing
 from neurosim.lowering.memory import check, estimate
+from neurosim.lowering.network import lower_network
 from neurosim.lowering.partition import build_local, owner_of, partition
 from neurosim.providers import provided
 from neurosim.run import checkpoint as checkpoints
@@ -75,6 +75,40 @@ class Simulation(Probes, Stepping):
     @on_every_rank
     def _build(self, model, dt, method, celsius, use_tables, backend, threads, exchange,
                overlap, precision, force):
+        self._check_settings(dt, method, celsius, threads, exchange, backend, precision)
+        self._settings = dict(use_tables=use_tables, backend=backend, exchange=exchange,
+                              overlap=overlap, precision=precision)   # for a checkpoint
+        extra = {"precision": precision} if backend == "cuda" else {}
+        owned, loads = self._take_network(model)
+        net = self.network
+        self._lower_cells(owned, backend, force)
+        # the network onto the model, before any backend: detectors, junctions, POINTERs,
+        # connections and drives addressed in the model's numbering
+        edges = self._local_edges(net)
+        min_delay = self._choose_exchange(net, edges, exchange, overlap)
+        events = lower_network(net, self.model, self.gids, edges,
+                               [d for d in net.drives if d[0] in self.local], self.dt)
+        self.connections = events.connections
+        self._conn_sources = edges[0]                   # to find the rows' order again
+        del edges
+        self.backend = make_backend(backend, self.model, dt=self.dt, celsius=self.celsius,
+                                    method=method, use_tables=use_tables, threads=int(threads),
+                                    **extra)
+        self.backend.load_network(events)
+        if self.comm.size > 1:
+            self._summary(owned, loads)
+        self._step = 0
+        self._traces = []
+        self._probes = []       # (trace, kind, index...) in row order
+        self._spike_records = []
+        self._stream = None             # an open recording stream (stream_to)
+        self._signal = 0                # a signal received during run (SIGINT, SIGTERM)
+        self._setup_events(min_delay)
+        self.backend.initialize()
+        if self._compiled_epochs():     # its kernel loaded (or compiled) now, not in run
+            self._run_epochs(np.zeros(0, dtype=np.int64), 0, np.ones(1, dtype=np.int64))
+
+    def _check_settings(self, dt, method, celsius, threads, exchange, backend, precision):
         self.dt = finite("dt", dt, positive=True)
         self.celsius = finite("celsius", celsius)
         if method not in METHODS:
@@ -85,16 +119,18 @@ class Simulation(Probes, Stepping):
             raise ParameterError(f"threads must be a positive integer, got {threads!r}")
         if exchange not in EXCHANGES:
             raise ParameterError(f"exchange must be one of {EXCHANGES}, got {exchange!r}")
-        self._settings = dict(use_tables=use_tables, backend=backend, exchange=exchange,
-                              overlap=overlap, precision=precision)   # for a checkpoint
         if precision != "float64" and backend != "cuda":
             raise ParameterError(f"precision={precision!r} is for backend='cuda'; the CPU "
                                  "backend computes in float64")
-        extra = {"precision": precision} if backend == "cuda" else {}
-        owned = None
+
+    def _take_network(self, model):
+        """``self.network`` from the model given (a Recipe built gid by gid: on several
+        ranks only this rank's share); returns every rank's gids and loads (None: not yet
+        partitioned)."""
         if isinstance(model, Recipe) and self.comm.size > 1:
             self.network, owned, loads = build_local(model, self.comm)
-        elif isinstance(model, Recipe):
+            return owned, loads
+        if isinstance(model, Recipe):
             self.network = build_network(model)
         elif isinstance(model, Network):
             self.network = model
@@ -106,11 +142,14 @@ class Simulation(Probes, Stepping):
             self.network = Network()
             for cell in cells:
                 self.network.add_cells(cell)
+        if len(self.network.cells) == 0 and not self.network.artificial:
+            raise ParameterError("the network has no cells")
+        return self._partition()
+
+    def _lower_cells(self, owned, backend, force):
+        """This rank's gids and cells, lowered into ``self.model`` in the node order
+        ``backend`` needs; the memory a model needs checked first (unless ``force``)."""
         net = self.network
-        if owned is None:
-            if len(net.cells) == 0 and not net.artificial:
-                raise ParameterError("the network has no cells")
-            owned, loads = self._partition()
         self.owner = owner_of(owned, 1 + max(int(max(o, default=-1)) for o in owned))
         self.local = set(int(g) for g in owned[self.comm.rank])   # the gids this rank runs
         self.gids = np.array(sorted(g for g in net.cells if g in self.local),
@@ -138,21 +177,6 @@ class Simulation(Probes, Stepping):
                 t.event_gids = self.gids[self.model.node_cell[t.nodes]].astype(np.int64)
         # the kind of variable each POINTER points at shapes the kernel: bound before it
         pointers.bind(net, self.model.mechanisms, self.local)
-        self.backend = make_backend(backend, self.model, dt=self.dt, celsius=self.celsius,
-                                    method=method, use_tables=use_tables, threads=int(threads),
-                                    **extra)
-        if self.comm.size > 1:
-            self._summary(owned, loads)
-        self._step = 0
-        self._traces = []
-        self._probes = []       # (trace, kind, index...) in row order
-        self._spike_records = []
-        self._stream = None             # an open recording stream (stream_to)
-        self._signal = 0                # a signal received during run (SIGINT, SIGTERM)
-        self._setup_events(exchange, overlap)
-        self.backend.initialize()
-        if self._compiled_epochs():     # its kernel loaded (or compiled) now, not in run
-            self._run_epochs(np.zeros(0, dtype=np.int64), 0, np.ones(1, dtype=np.int64))
 
     def _summary(self, owned, loads):
         """One line at start (rank 0): cells, compartments, the load per rank."""
@@ -171,14 +195,10 @@ class Simulation(Probes, Stepping):
             return [gids], np.ones(1)
         return partition(net, self.comm.size)
 
-    def _setup_events(self, exchange, overlap):
-        """Detectors of the cells, the connection tables, the event queue and the routes of
-        spikes between ranks."""
+    def _setup_events(self, min_delay):
+        """The event queue, the epochs (``min_delay``: of the connections leaving cells),
+        the spike sources' spikes and step currents."""
         net = self.network
-        target = self._set_cell_items(net)
-        edges = self._local_edges(net)
-        min_delay = self._choose_exchange(net, edges, exchange, overlap)
-        self._set_connection_rows(net, target, edges)
         self.events = EventQueue(self.connections, self.dt)
         self.epoch_steps = max(1, int(np.floor(min_delay / self.dt + 1e-9))) \
             if np.isfinite(min_delay) else None
@@ -186,24 +206,6 @@ class Simulation(Probes, Stepping):
         self._epoch_calls = 0           # kernel calls that ran compiled epochs
         self._setup_source_spikes(net)
         self._setup_step_currents(net)
-
-    def _set_cell_items(self, net):
-        """Detectors, gap junctions and POINTERs in the model's nodes; returns the point
-        processes' table index (``wiring.point_processes``)."""
-        model = self.model
-        det = [(self._index_of[g], c.detector) for g, c in net.cells.items()
-               if c.detector is not None and g in self._index_of]
-        self.backend.set_detectors([model.locate(d[0], ci) for ci, d in det],
-                                   [d[1] for _, d in det],
-                                   [self.gids[ci] for ci, _ in det])
-        target = wiring.point_processes(self.backend.tables)
-        gaps = [(model.locate(la, self._index_of[ga]), model.locate(lb, self._index_of[gb]), g)
-                for ga, la, gb, lb, g in net.gap_junctions if ga in self._index_of]
-        self.backend.set_gap_junctions([x[0] for x in gaps], [x[1] for x in gaps],
-                                       [x[2] for x in gaps])
-        pointers.set_indices(net, model, self.backend.tables, target, self._index_of,
-                             self.gids)
-        return target
 
     def _local_edges(self, net):
         """This rank's connections as columns (src, tgt, codes, labels, weights, delays)."""
@@ -254,24 +256,6 @@ class Simulation(Probes, Stepping):
         if self.overlap:
             min_delay /= 2
         return min_delay
-
-    def _set_connection_rows(self, net, target, edges):
-        """The kernel's connection rows (sorted by source) and Poisson drives."""
-        src = edges[0]
-        rows = wiring.connection_rows(edges, [d for d in net.drives if d[0] in self.local],
-                                      self.backend.tables, target, self._index_of, net.seed,
-                                      self.dt)
-        n = len(rows.connections)
-        self.backend.set_connections(rows.weights, rows.tables, rows.instances)
-        self.backend.set_drives(rows.drive_rows, rows.tables[n:], rows.instances[n:],
-                                rows.drive_mean, rows.drive_key, rows.drive_first,
-                                rows.drive_end)
-        for j, csr in rows.incoming.items():
-            self.backend.tables[j].incoming = csr
-        self.connections = rows.connections
-        check_lead_delays(self.connections, self.dt,
-                          [t.mechanism.name for t in self.backend.tables])
-        self._conn_sources = src                        # to find the rows' order again
 
     def _setup_source_spikes(self, net):
         """Every spike-source spike in one time-sorted table, queued chunk by chunk."""
@@ -337,7 +321,7 @@ class Simulation(Probes, Stepping):
         if at < len(steps) and steps[at] == self._step:
             self.backend.host()
             for j, row, inst, value in self._current_sets[at]:
-                self.backend.tables[j].states[row, inst] = value
+                self.model.kernel_tables[j].states[row, inst] = value
             at += 1
         return steps[at] if at < len(steps) else None
 

@@ -1,6 +1,8 @@
-"""Lowering a network's connections and drives into the kernel's event rows
-(``wiring.connection_rows``): rows by source gid, targets resolved to (table, instance), the
-drives' rows after the connections, and a target that takes no events named."""
+"""Lowering a network onto a lowered model, with no backend and no Simulation: the
+connections and drives as the kernel's event rows (``wiring.connection_rows``: rows by source
+gid, targets resolved to (table, instance), the drives' rows after the connections, a target
+that takes no events named), and detectors, gap junctions and POINTERs in the model's
+numbering (``network.lower_network``), which is what a Simulation's backend is given."""
 
 import numpy as np
 import pytest
@@ -8,6 +10,10 @@ import pytest
 import neurosim as ns
 from neurosim.errors import ParameterError
 from neurosim.lowering import wiring
+from neurosim.lowering.cells import lower
+from neurosim.lowering.network import lower_network
+
+DT = 0.025
 
 
 def network():
@@ -25,17 +31,26 @@ def network():
     return net, gids
 
 
-def rows_of(sim):
-    net = sim.network
-    target = wiring.point_processes(sim.backend.tables)
-    return wiring.connection_rows(net._edges.columns(), list(net.drives), sim.backend.tables,
-                                  target, sim._index_of, net.seed, sim.dt), target
+class Lowered:
+    """A network's cells lowered in gid order, as one rank holding them all."""
+    def __init__(self, net):
+        self.gids = np.array(sorted(net.cells), dtype=np.int64)
+        self._index_of = {int(g): i for i, g in enumerate(self.gids)}
+        self.model = lower([net.cells[int(g)] for g in self.gids])
+        self.dt = DT
+
+
+def rows_of(low, net):
+    tables = low.model.kernel_tables
+    target = wiring.point_processes(tables)
+    return wiring.connection_rows(net._edges.columns(), list(net.drives), tables,
+                                  target, low._index_of, net.seed, low.dt), target
 
 
 def test_rows_are_by_source_then_the_drives():
     net, gids = network()
-    sim = ns.Simulation(net, dt=0.025)
-    rows, target = rows_of(sim)
+    sim = Lowered(net)
+    rows, target = rows_of(sim, net)
     conns = rows.connections
     # gid 0's two connections (in connection order), then gid 2's
     np.testing.assert_array_equal(conns.ptr, [0, 2, 2, 3])
@@ -54,8 +69,8 @@ def test_rows_are_by_source_then_the_drives():
 
 def test_a_target_without_net_receive_is_named():
     net, gids = network()
-    sim = ns.Simulation(net, dt=0.025)
-    tables = sim.backend.tables
+    sim = Lowered(net)
+    tables = sim.model.kernel_tables
     (hh,) = [j for j, t in enumerate(tables) if t.name == "hh"]
     src, tgt, codes, labels, weights, delays = net._edges.columns()
     target = {key: (hh, 0) for key in wiring.point_processes(tables)}   # all onto hh
@@ -63,3 +78,54 @@ def test_a_target_without_net_receive_is_named():
                                              "no NET_RECEIVE"):
         wiring.connection_rows((src, tgt, codes, labels, weights, delays), [], tables,
                                target, sim._index_of, net.seed, sim.dt)
+
+
+def test_the_network_lands_in_the_models_numbering_and_the_backend_takes_it_as_is():
+    """Detectors, gap junctions, POINTERs and event rows from the lowered model alone; a
+    Simulation's backend holds the same (its tables are the model's kernel tables)."""
+    net = ns.Network(seed=2)
+    c = ns.Cell(ns.Morphology.ball_and_stick(), v_init=-65.0)
+    c.insert("hh", region="soma")
+    c.add_synapse((1, 0.5), "ExpSyn", label="syn")
+    c.add_detector((0, 0.5), threshold=-20.0)
+    a, b = (int(g) for g in net.add_cells(c, n=2))
+    net.add_gap_junction((a, (1, 0.9)), (b, (1, 0.1)), g=0.002)
+    net.connect(a, (b, "syn"), weight=0.2, delay=1.0)
+    low = Lowered(net)
+    model = low.model
+    events = lower_network(net, model, low.gids, net._edges.columns(), [], DT)
+    det = events.detectors
+    assert det.nodes.tolist() == [model.locate((0, 0.5), 0), model.locate((0, 0.5), 1)]
+    assert det.gids.tolist() == [a, b] and det.thresholds.tolist() == [-20.0, -20.0]
+    gaps = events.gap_junctions
+    assert (gaps.a.tolist(), gaps.b.tolist(), gaps.g.tolist()) == \
+        ([model.locate((1, 0.9), 0)], [model.locate((1, 0.1), 1)], [0.002])
+    (syn,) = [j for j, t in enumerate(model.kernel_tables) if t.name == "ExpSyn"]
+    assert events.connections.target_table.tolist() == [syn]
+    assert events.connections.target_instance.tolist() == \
+        [list(model.kernel_tables[syn].labels).index((1, "syn"))]
+    sim = ns.Simulation(net, dt=DT)
+    assert [t.name for t in sim.backend.tables] == [t.name for t in sim.model.kernel_tables]
+    assert all(x is y for x, y in zip(sim.backend.tables, sim.model.kernel_tables))
+    np.testing.assert_array_equal(np.sort(sim.backend.det_node),
+                                  np.sort([sim.model.locate((0, 0.5), i) for i in (0, 1)]))
+    np.testing.assert_array_equal(sim.backend.gj_g, [0.002])
+
+
+def test_pointer_indices_are_written_into_the_models_tables():
+    """A POINTER bound with set_pointer gets its source node in the model's numbering."""
+    mod = """
+NEURON { SUFFIX reader POINTER vs RANGE copy }
+ASSIGNED { vs (mV) copy (mV) }
+BREAKPOINT { copy = vs }
+"""
+    reader = ns.Mechanism.from_nmodl_text(mod, "reader.mod")
+    net = ns.Network()
+    c = ns.Cell(ns.Morphology.ball_and_stick(), v_init=-65.0)
+    c.insert(reader, region="soma")
+    (g,) = (int(x) for x in net.add_cells(c, n=1))
+    net.set_pointer((g, (0, 0.5), "reader"), "vs", (g, (1, 0.7)))
+    low = Lowered(net)
+    lower_network(net, low.model, low.gids, net._edges.columns(), [], DT)
+    (table,) = [t for t in low.model.kernel_tables if t.name == "reader"]
+    assert table.pointer_nodes.tolist() == [[low.model.locate((1, 0.7), 0)]]

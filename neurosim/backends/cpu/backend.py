@@ -238,6 +238,17 @@ class CpuBackend:
         self.dyn_gp, self.dyn_runs = _csr(dyn_runs)
         self.blk_gp, self.blocks = _csr(blocks)
 
+    def load_network(self, events):
+        """Take a rank's network as lowering placed it on the model
+        (:class:`neurosim.lowering.network.EventModel`)."""
+        det, gaps, rows = events.detectors, events.gap_junctions, events.rows
+        self.set_detectors(det.nodes, det.thresholds, det.gids)
+        self.set_gap_junctions(gaps.a, gaps.b, gaps.g)
+        n = len(rows.connections)
+        self.set_connections(rows.weights, rows.tables, rows.instances)
+        self.set_drives(rows.drive_rows, rows.tables[n:], rows.instances[n:], rows.drive_mean,
+                        rows.drive_key, rows.drive_first, rows.drive_end)
+
     def set_connections(self, weights, table, instance):
         """The connections' weight vectors (read and written by NET_RECEIVE) and targets."""
         self.conn_w, self.conn_table, self.conn_inst = weights, table, instance
