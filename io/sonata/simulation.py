@@ -23,6 +23,7 @@ import numpy as np
 
 import neurosim as ns
 from neurosim.kernels.compilation import Stopwatch
+from neurosim.lowering.cells import discretized_once
 from neurosim.run.checkpoint import load_state
 
 from .circuit import Circuit
@@ -64,6 +65,14 @@ class SonataRun:
 
     def __init__(self, path, threads=1, backend="cpu", comm=None, restore=None,
                  output_dir=None, tstop=None, force=False, spike_times="step"):
+        # the reader (synapse placement), the Simulation and the reports discretise each
+        # cell geometry once between them
+        with discretized_once():
+            self._build(path, threads, backend, comm, restore, output_dir, tstop, force,
+                        spike_times)
+
+    def _build(self, path, threads, backend, comm, restore, output_dir, tstop, force,
+               spike_times):
         self.config = cfg = load_simulation(path)
         self.path = cfg["_path"]
         run = cfg.get("run", {})

@@ -58,21 +58,27 @@ def cuda_kernel_source(mechs, aux_names):
         if mech.randoms:
             raise ValueError(f"mechanism {mech.name!r}: RANDOM {mech.randoms[0]} (NEURON's "
                              "Random123 streams) runs on the CPU backend only")
-        margs = mechanism_args(j, mech, names)
         # the time is the device's step (_clock[0]) and the phase's shift: a step's
         # middle for currents, its end for states (every step's launches alike)
         common = ["_v", "_clock", "_t_shift", "dt", "celsius", "_area"]
-        own_ions = [a for ion in ions_of([mech]) for a in ion_args(ion)]   # its ions only
         for phase in ("init", "current", "advance"):
             if not has_phase(mech, phase):
                 continue
             setup, body = instance_body(j, mech, phase, target="cuda")
-            args = common + (["_rhs", "_d"] if phase == "current" else []) + own_ions + margs
+            args = common + (["_rhs", "_d"] if phase == "current" else []) + \
+                table_args(j, mech, names)
             if mech.kind == "artificial" and phase == "advance":
                 args += SPIKE_ARGS              # net_event: spikes into the buffer
             out.append(_kernel(f"m{j}_{phase}", args, ["t = (_clock[0] + _t_shift) * dt"] +
                                setup, body, count=f"_m{j}_node.shape[0]"))
     return "\n\n\n".join(out) + "\n"
+
+
+def table_args(j, mech, aux_names):
+    """Mechanism table j's kernels' own arguments: the ions its mechanism uses (those
+    only), then its arrays (``interface.mechanism_args``)."""
+    return [a for ion in ions_of([mech]) for a in ion_args(ion)] + \
+        mechanism_args(j, mech, aux_names)
 
 
 def event_tables(mechs):
@@ -82,15 +88,21 @@ def event_tables(mechs):
     return [j for j, m in enumerate(mechs) if has_phase(m, "receive") or m.uses_net_send]
 
 
+def receiver_args(mechs, aux_names):
+    """The event kernel's arguments that belong to the :func:`event_tables`: their group
+    pointers, the ions they use, their arrays (``interface.mechanism_args``)."""
+    tables = event_tables(mechs)
+    return ([f"_m{j}_grp" for j in tables] +
+            [a for ion in ions_of([mechs[j] for j in tables]) for a in ion_args(ion)] +
+            [a for j in tables for a in mechanism_args(j, mechs[j], aux_names[j])])
+
+
 def deliver_source(mechs, aux_names):
     """The event kernel: one thread per cell group delivers, in order, its events due by
     this step (NET_RECEIVE, weights read and written back) and then its due self-events
     (net_send), exactly as the CPU kernel does at the start of a step.  Its arguments
     name only the :func:`event_tables`."""
     tables = event_tables(mechs)
-    iargs = [a for ion in ions_of([mechs[j] for j in tables]) for a in ion_args(ion)]
-    margs = [a for j in tables for a in mechanism_args(j, mechs[j], aux_names[j])]
-    grps = [f"_m{j}_grp" for j in tables]
     receive, selfs = [], []
     for j in tables:
         m = mechs[j]
@@ -109,8 +121,8 @@ for _k in range(_m{j}_grp[_g], _m{j}_grp[_g + 1]):
         _m{j}_nst[_k] = math.inf
 """ + textwrap.indent("\n".join(setup + body), " " * 8))
     args = ["_clock", "dt", "celsius", "_v", "_area", "_ev_pos", "_ev_end", "_ev_step",
-            "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_conn_w"] + drive.ARGS + grps \
-        + iargs + margs + SPIKE_ARGS
+            "_ev_t", "_ev_table", "_ev_inst", "_ev_conn", "_conn_w"] + drive.ARGS + \
+        receiver_args(mechs, aux_names) + SPIKE_ARGS
     body = ["_gstep = _clock[0]", "_t_mid = (_gstep + 0.5) * dt", "_ev = _ev_pos[_g]",
             "while _ev < _ev_end[_g] and _ev_step[_ev] <= _gstep:",
             "    _tab = _ev_table[_ev]", "    _k = _ev_inst[_ev]", "    _c = _ev_conn[_ev]",

@@ -248,14 +248,21 @@ def _conforms(value, type_):
             value.ndim == dims.count(":") and value.flags.c_contiguous)
 
 
+def take(names, arrays, where):
+    """The values for kernel arguments ``names`` from ``arrays`` (name -> value), in that
+    order; a missing one is an error naming it.  Device arrays (already checked on the host,
+    see :func:`bind`) are taken so."""
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        raise NeurosimError(f"internal: {where} has no value for kernel argument(s) {missing}")
+    return [arrays[n] for n in names]
+
+
 def bind(names, arrays, where):
     """The values for kernel arguments ``names``, taken from ``arrays`` (name -> value) and
     checked against their declarations; a missing or mistyped one is an error naming it
     (not a type error deep in Numba, or a kernel compiled again for another dtype)."""
-    missing = [n for n in names if n not in arrays]
-    if missing:
-        raise NeurosimError(f"internal: {where} has no value for kernel argument(s) {missing}")
-    values = [arrays[n] for n in names]
+    values = take(names, arrays, where)
     for name, value in zip(names, values):
         arg = declaration(name)
         if arg is not None and not _conforms(value, arg.type):

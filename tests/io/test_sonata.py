@@ -92,6 +92,17 @@ def test_a_bmtk_circuit_runs_and_libsonata_reads_the_results(circuit):
         np.testing.assert_array_equal(report(os.path.join(out, name))[0], d)
 
 
+def test_reader_simulation_and_reports_discretise_each_geometry_once(circuit, monkeypatch):
+    """Synapse placement, lowering and the reports' locations share one discretisation of
+    each cell geometry (the five asks of this circuit's one geometry used to be five)."""
+    from neurosim.lowering import cells
+    made = []
+    original = cells._lower_body
+    monkeypatch.setattr(cells, "_lower_body", lambda cell: made.append(cell) or original(cell))
+    run = SonataRun(circuit)
+    assert len(made) == len({c.geometry_key() for c in run.sim.cells}) > 0
+
+
 def test_info_names_populations_and_sizes(circuit, capsys):
     assert main(["info", circuit]) == 0
     text = capsys.readouterr().out

@@ -31,7 +31,7 @@ import numpy as np
 from neurosim.backends.cpu.backend import ARTIFICIAL_SPIKES_PER_STEP, CpuBackend
 from neurosim.backends.cuda.dhs import DhsOrder
 from neurosim.errors import NeurosimError, ParameterError
-from neurosim.kernels.codegen import ions_of
+from neurosim.kernels import interface
 from neurosim.kernels.interface import STAGES
 
 
@@ -137,14 +137,16 @@ class CudaBackend(CpuBackend):
         super().__init__(model, **options)
         from neurosim.backends.cuda import kernels as cuda_kernels
         from neurosim.backends.cuda.dhs_kernel import dhs_solve, interleaved_solve
-        from neurosim.kernels.codegen_cuda import event_tables, load_cuda_kernels
+        from neurosim.kernels.codegen_cuda import load_cuda_kernels, receiver_args, table_args
         self.dhs_solve, self.interleaved_solve = dhs_solve, interleaved_solve
         self.k = cuda_kernels
-        self.gen = load_cuda_kernels([t.mechanism for t in self.tables],
-                                     [list(a) for a in self.aux])
+        mechs, aux_names = [t.mechanism for t in self.tables], [list(a) for a in self.aux]
+        self.gen = load_cuda_kernels(mechs, aux_names)
         # DHS cells a block: THREADS threads (fewer if there are fewer cells)
         self.dhs_cells = max(1, min(THREADS // self.lanes, self.layout.cells))
-        self.event_tables = event_tables([t.mechanism for t in self.tables])
+        # the names of each mechanism kernel's own arguments and of the event kernel's
+        self.table_arg_names = [table_args(j, m, aux_names[j]) for j, m in enumerate(mechs)]
+        self.receiver_names = receiver_args(mechs, aux_names)
         self.self_events = any(t.mechanism.uses_net_send for t in self.tables)
         self._on_device = False
 
@@ -187,16 +189,33 @@ class CudaBackend(CpuBackend):
                          for a in [self.drv_gp] + self.drives]
         self.d_det_prev = dev(self.det_prev)
         self.d_rhs, self.d_d = dev(np.zeros(m.n_nodes)), dev(np.zeros(m.n_nodes))
-        self.d_ions = {ion: [dev(a) for a in arrays[:5]] + [arrays[5]]
-                       for ion, arrays in self.ions.items()}
-        self.d_mechs = []
-        for j, t in enumerate(self.tables):
-            keep = {id(a) for a in t.self_event} | {id(a) for a in self.aux[j].values()}
-            self.d_mechs.append([self.to_device(a) if id(a) in keep else dev(a)
-                                 for a in self._table_args(j)])
-        self.d_grp = [dev(g) for g in self.inst_grp]
-        self.d_table_ions = [self._device_ion_args([j]) for j in range(len(self.tables))]
+        self._host_named, self.d_named = self._named_device_arrays(dev)
+        take = interface.take
+        # each kernel's own arguments, taken by name once (launches pass the lists)
+        self.d_table_args = [take(names, self.d_named, f"the device arrays of table {j}")
+                             for j, names in enumerate(self.table_arg_names)]
+        self.d_receivers = take(self.receiver_names, self.d_named,
+                                "the event kernel's device arrays")
+        self.d_ions = {ion: take(interface.ion_args(ion), self.d_named, f"ion {ion}")
+                       for ion in self.ions}
         self._on_device = True
+
+    def _named_device_arrays(self, dev):
+        """(host, device): the arrays of the mechanism tables (those their kernels take),
+        the tables' group pointers and the ions, by kernel argument name, on the host and
+        on the device.  A table's self-event times and aux arrays stay float64."""
+        host = {}
+        for ion in self.ions:
+            host.update(interface.named(interface.ION, self.ions[ion], ion=ion))
+        keep = set()
+        for j, t in enumerate(self.tables):
+            names = interface.mechanism_args(j, t.mechanism, self.aux[j])
+            host.update(zip(names, self._table_args(j)))      # bound (and checked) by name
+            host[f"_m{j}_grp"] = self.inst_grp[j]
+            keep |= {id(a) for a in t.self_event} | {id(a) for a in self.aux[j].values()}
+        device = {name: a if not isinstance(a, np.ndarray) else
+                  self.to_device(a) if id(a) in keep else dev(a) for name, a in host.items()}
+        return host, device
 
     def host(self):
         """Copy the device state back into the host arrays (the Simulation reads them to
@@ -207,12 +226,9 @@ class CudaBackend(CpuBackend):
         self.v[:] = self.to_host(self.d_v)
         self.det_prev[:] = self.to_host(self.d_det_prev)
         self.conn_w[:] = self.to_host(self.d_const["conn_w"])
-        for ion, arrays in self.ions.items():
-            for host, d in zip(arrays[:4], self.d_ions[ion][:4]):
-                host[:] = self.to_host(d)
-        for j in range(len(self.tables)):
-            for host, d in zip(self._table_args(j), self.d_mechs[j]):
-                host[...] = self.to_host(d)
+        for name, host in self._host_named.items():
+            if isinstance(host, np.ndarray):             # not an ion's valence
+                host[...] = self.to_host(self.d_named[name])
 
     def initialize(self):
         super().initialize()                 # NEURON's finitialize, on the host
@@ -243,17 +259,6 @@ class CudaBackend(CpuBackend):
         self._probes = (list(v_probes), list(state_probes), list(ion_probes))
 
     # ------------------------------------------------------------------ stepping
-    def _device_ion_args(self, tables):
-        """The arrays of the ions the mechanisms of ``tables`` use (kernels take only those)."""
-        return [a for ion in ions_of([self.tables[j].mechanism for j in tables])
-                for a in self.d_ions[ion]]
-
-    def _device_event_args(self):
-        """The event kernel's group pointers, ions and mechanism arrays (event tables)."""
-        return [self.d_grp[j] for j in self.event_tables] + \
-            self._device_ion_args(self.event_tables) + \
-            [a for j in self.event_tables for a in self.d_mechs[j]]
-
     def advance(self, step0, nsteps, rec_every, rec_count, rec_out, events):
         if not self._on_device:          # after set-up or a restore: the host's state
             self._to_device()
@@ -272,7 +277,7 @@ class CudaBackend(CpuBackend):
             ev=[dev(a) for a in (step, time, table, inst, conn)],
             # nothing to deliver (no events this call, no drives, no self-events): no launch
             has_events=len(step) > 0 or len(self.drives[0]) > 0 or self.self_events,
-            receivers=self._device_event_args(), spikes=spikes,
+            receivers=self.d_receivers, spikes=spikes,
             bad=dev(np.array([none], dtype=np.int64)),     # step 2^32 + node of a blow-up
             probes=self._device_probes(dev), every=dev(rec_every), count=dev(rec_count),
             out=dev(rec_out))
@@ -319,9 +324,11 @@ class CudaBackend(CpuBackend):
         c, n = self.d_const, self.model.n_nodes
         ktf = 1000.0 * 8.31446261815324 * (self.celsius + 273.15) / 96485.33212331001
         for ion in sorted(self.d_ions):
-            arrays = self.d_ions[ion]
-            self._launch(getattr(self.gen, f"nernst_{ion}"), len(arrays[4]), ktf, *arrays)
-            self._launch(getattr(self.gen, f"zero_current_{ion}"), n, arrays[3])
+            nernst = self.d_named[f"_ion_{ion}_nernst"]
+            self._launch(getattr(self.gen, f"nernst_{ion}"), len(nernst), ktf,
+                         *self.d_ions[ion])
+            self._launch(getattr(self.gen, f"zero_current_{ion}"), n,
+                         self.d_named[f"_ion_{ion}_i"])
         self._phase("current", 0.5, call.clock, (self.d_rhs, self.d_d))
         self._launch(self.k.gap_junctions, len(self.gj_a), c["gj_a"], c["gj_b"], c["gj_g"],
                      self.d_v, self.d_rhs, self.d_d)
@@ -353,13 +360,13 @@ class CudaBackend(CpuBackend):
 
     def _phase(self, phase, shift, clock, extra, spikes=()):
         """Every mechanism's kernel of ``phase``, at time (clock + shift) dt."""
-        for j, arrays in enumerate(self.d_mechs):
+        for j, arrays in enumerate(self.d_table_args):
             kernel = getattr(self.gen, f"m{j}_{phase}", None)
             if kernel is not None:
                 artificial = self.tables[j].mechanism.kind == "artificial"
                 self._launch(kernel, len(self.tables[j].nodes), self.d_v, clock, shift,
                              self.dt, self.celsius, self.d_const["area"], *extra,
-                             *self.d_table_ions[j], *arrays, *(spikes if artificial else ()))
+                             *arrays, *(spikes if artificial else ()))
 
     def _repeat(self, issue, nsteps):
         """``issue()`` (one step's launches) ``nsteps`` times: the first directly (kernels
@@ -412,8 +419,8 @@ class CudaBackend(CpuBackend):
                      self.d_v)
         for j, rows, state, inst in states:
             self._launch(k.probe_state, len(rows), clock, rows, state, inst, every,
-                         count, out, self.d_mechs[j][2], self.d_mechs[j][3])
+                         count, out, self.d_named[f"_m{j}_s"], self.d_named[f"_m{j}_a"])
         for ion, rows, field, node in ions:
-            e, ci, co, i = self.d_ions[ion][:4]
+            named = self.d_named
             self._launch(k.probe_ion, len(rows), clock, rows, field, node, every, count,
-                         out, e, ci, co, i)
+                         out, *(named[f"_ion_{ion}_{f}"] for f in ("e", "ci", "co", "i")))
