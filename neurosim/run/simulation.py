@@ -124,9 +124,8 @@ class Simulation(Probes, Stepping):
                                  "backend computes in float64")
 
     def _take_network(self, model):
-        """``self.network`` from the model given (a Recipe built gid by gid: on several
-        ranks only this rank's share); returns every rank's gids and loads (None: not yet
-        partitioned)."""
+        """``self.network`` from the model given (a Recipe is built gid by gid: on several
+        ranks only this rank's share); returns every rank's gids and each rank's load."""
         if isinstance(model, Recipe) and self.comm.size > 1:
             self.network, owned, loads = build_local(model, self.comm)
             return owned, loads
