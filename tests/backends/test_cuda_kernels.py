@@ -19,7 +19,8 @@ SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
     import neurosim as ns
-    from neurosim.backends.cuda.mechanisms import CudaMechanisms
+    sys.path.insert(0, GPU_DIR)             # the harness: tests/backends/gpu
+    from mechanism_kernels import CudaMechanisms
     from neurosim.models.allen import allen_mechanisms
     from neurosim.kernels.solver import hines_solve
 
@@ -71,7 +72,8 @@ SCRIPT = textwrap.dedent("""
 @pytest.mark.slow
 def test_cuda_mechanism_kernels_match_cpu_under_the_simulator(tmp_path):
     env = cuda_env()
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+    script = SCRIPT.replace("GPU_DIR", repr(os.path.join(os.path.dirname(__file__), "gpu")))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     r = json.loads(out.stdout)

@@ -1,6 +1,8 @@
-"""Mechanism kernels on the GPU: launches the generated ``numba.cuda`` kernels of every
-mechanism of a LoweredModel, phase by phase, on device arrays (NumPy arrays under Numba's CUDA
-simulator).  The cable solve and the step loop around them belong to the GPU backend."""
+"""A test harness for the GPU's mechanism kernels alone: launches the generated
+``numba.cuda`` kernels of every mechanism of a LoweredModel, phase by phase, on device arrays
+(NumPy arrays under Numba's CUDA simulator), so a test can step them around a host cable
+solve and compare with the CPU (tests/backends/test_cuda_kernels.py).  The GPU backend
+itself is neurosim.backends.cuda.backend."""
 
 import numpy as np
 
