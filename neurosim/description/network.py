@@ -19,6 +19,7 @@ from neurosim.description.connectivity import (STREAM_CONNECT, STREAM_DELAY, STR
                                                STREAM_WEIGHT, inhomogeneous_poisson_times,
                                                poisson_times, rng, values)
 from neurosim.description.edges import Edges
+from neurosim.description.items import DriveRecord, GapJunctionRecord, PointerBinding
 from neurosim.errors import ParameterError
 from neurosim.mechanisms import Mechanism
 from neurosim.validate import finite
@@ -34,10 +35,9 @@ class Network:
         self.spike_sources = {}          # gid -> sorted spike times (ms)
         self.artificial = {}             # gid -> (mechanism, parameters): ARTIFICIAL_CELLs
         self.positions = {}              # gid -> (x, y, z) µm, where given
-        self.gap_junctions = []          # (gid a, location a, gid b, location b, g µS)
-        self.pointers = []               # (gid, target, pointer, source gid, source): see
-        #                                  pointers.parse
-        self.drives = []                 # (gid, label, rate Hz, weight, start, stop, k)
+        self.gap_junctions = []          # GapJunctionRecord (.items)
+        self.pointers = []               # PointerBinding (.items; pointers.parse)
+        self.drives = []                 # DriveRecord (.items)
         # one rank's part of a network (recipe.build_local): the kind of every gid, so that
         # connections from gids built on other ranks are checked too
         self.remote_kinds = None
@@ -274,7 +274,15 @@ class Network:
                                      "compartments")
             ends.append((gid, self.cells[gid].check_location(loc)))
         g = finite("gap junction g", g, nonnegative=True)
-        self.gap_junctions.append((ends[0][0], ends[0][1], ends[1][0], ends[1][1], g))
+        self.gap_junctions.append(GapJunctionRecord(ends[0][0], ends[0][1], ends[1][0],
+                                                    ends[1][1], g))
+
+    def _restored(self):
+        """Type the records again after a checkpoint's description is read (it holds them
+        as tuples)."""
+        self.gap_junctions = [GapJunctionRecord(*j) for j in self.gap_junctions]
+        self.pointers = [PointerBinding(*p) for p in self.pointers]
+        self.drives = [DriveRecord(*d) for d in self.drives]
 
     def set_pointer(self, target, pointer, source):
         """Make POINTER ``pointer`` of ``target`` point at ``source``, as NEURON's
@@ -337,11 +345,12 @@ class Network:
         if w.ndim != 1 or not np.all(np.isfinite(w)):
             raise ParameterError(f"add_poisson_drive: weight must be finite, got {weight!r}")
         count = {}
-        for gid, _, *_ in self.drives:
-            count[gid] = count.get(gid, 0) + 1
+        for drive in self.drives:
+            count[drive.gid] = count.get(drive.gid, 0) + 1
         for target in targets:
             tgt, label = self._target(target)
-            self.drives.append((tgt, label, rate, w, start, stop, count.get(tgt, 0)))
+            self.drives.append(DriveRecord(tgt, label, rate, w, start, stop,
+                                           count.get(tgt, 0)))
             count[tgt] = count.get(tgt, 0) + 1
         return len(targets)
 

@@ -8,6 +8,7 @@ process); NEURON's free-standing doubles (a hoc ``Vector`` element) have no equi
 point process with an ASSIGNED variable stands in for one.
 """
 
+from neurosim.description.items import PointerBinding
 from neurosim.errors import ParameterError
 
 
@@ -17,7 +18,7 @@ def is_location(where):
 
 
 def parse(net, target, pointer, source):
-    """One ``net.pointers`` entry (gid, target where, pointer, source gid, source where)
+    """One ``net.pointers`` entry (a :class:`PointerBinding`)
     from ``set_pointer``'s arguments, checked against the network's cells:
 
     * target ``(gid, label)`` (a point process) or ``(gid, (section, x), "mech")`` (the
@@ -48,7 +49,8 @@ def parse(net, target, pointer, source):
     if len(source) == 2:
         if not is_location(source[1]):
             raise ParameterError(usage)
-        return gid, where, pointer, src, net.cells[src].check_location(source[1])
+        return PointerBinding(gid, where, pointer, src,
+                              net.cells[src].check_location(source[1]))
     if is_location(source[1]):
         name, var = split_variable(source[2])
         smech = density(net, src, name)
@@ -57,7 +59,7 @@ def parse(net, target, pointer, source):
         smech, var = point_process(net, src, source[1]), str(source[2])
         swhere = (source[1], var)
     variable_spec(smech, var)            # refused here, not when the simulation starts
-    return gid, where, pointer, src, swhere
+    return PointerBinding(gid, where, pointer, src, swhere)
 
 
 def split_variable(name):

@@ -17,50 +17,11 @@ A description is a Cell (share one object among gids of one type: it is lowered 
 point neuron (``ns.models.LIF()``), an ARTIFICIAL_CELL mechanism, or ``SpikeSource(times)``.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from neurosim.description.items import Connection, GapJunction, PoissonDrive, SpikeSource
 from neurosim.description.network import Network
 from neurosim.errors import ParameterError
-
-
-@dataclass(frozen=True)
-class Connection:
-    """An incoming connection: a spike of gid ``source`` reaches the synapse ``label`` of the
-    gid being described (None for a point neuron) after ``delay`` ms with ``weight``."""
-    source: int
-    label: object
-    weight: object
-    delay: float
-
-
-@dataclass(frozen=True)
-class GapJunction:
-    """An ohmic gap junction of ``g`` µS from ``location`` on the gid being described to
-    ``peer_location`` on gid ``peer``; describe it on one of the two gids only."""
-    location: tuple
-    peer: int
-    peer_location: tuple
-    g: float
-
-
-@dataclass(frozen=True)
-class PoissonDrive:
-    """A Poisson input of ``rate`` Hz on [start, stop) ms onto the synapse ``label`` of the
-    gid being described (None for a point neuron), each input spike an event of ``weight``:
-    ``Network.add_poisson_drive`` for one gid (drawn in the kernel, no memory)."""
-    label: object
-    rate: float
-    weight: object
-    start: float = 0.0
-    stop: float = float("inf")
-
-
-@dataclass(frozen=True)
-class SpikeSource:
-    """A gid that emits spikes at ``times`` (ms)."""
-    times: tuple
 
 
 class Recipe:

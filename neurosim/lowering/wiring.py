@@ -52,7 +52,7 @@ class EventRows:
 
 def connection_rows(columns, drives, tables, target, index_of, seed, dt):
     """This rank's :class:`EventRows`: ``columns`` (src, tgt, codes, labels, weights, delays:
-    its share of the network's connection columns), ``drives`` (its Poisson drives),
+    its share of the network's connection columns), ``drives`` (its ``DriveRecord``s),
     ``tables`` (the kernel's mechanism tables), ``target`` (``point_processes(tables)``),
     ``index_of`` (gid -> this rank's cell index), the network's ``seed`` and ``dt``."""
     src, tgt, codes, labels, weights, delays = columns
@@ -92,11 +92,12 @@ def connection_rows(columns, drives, tables, target, index_of, seed, dt):
     return EventRows(
         connections, wmat, rows_table, rows_inst,
         drive_rows=n + np.arange(len(drives), dtype=np.int64),
-        drive_mean=np.array([d[2] * dt / 1000.0 for d in drives], dtype=float),
-        drive_key=np.array([drive_key(seed, d[0], d[6]) for d in drives], dtype=np.uint64),
-        drive_first=np.array([int(np.ceil(d[4] / dt - 1e-9)) for d in drives],
+        drive_mean=np.array([d.rate * dt / 1000.0 for d in drives], dtype=float),
+        drive_key=np.array([drive_key(seed, d.gid, d.index) for d in drives],
+                           dtype=np.uint64),
+        drive_first=np.array([int(np.ceil(d.start / dt - 1e-9)) for d in drives],
                              dtype=np.int64),
-        drive_end=np.array([int(np.ceil(min(d[5], 1e15) / dt - 1e-9)) for d in drives],
+        drive_end=np.array([int(np.ceil(min(d.stop, 1e15) / dt - 1e-9)) for d in drives],
                            dtype=np.int64),
         incoming=incoming)
 
@@ -133,14 +134,14 @@ def _weight_width(tables, tgt, codes, labels, lengths, rows_table, index):
 def _drive_rows(drives, tables, target, index_of, n, rows_table, rows_inst, wmat):
     """The Poisson drives (``net.add_poisson_drive``) fill rows ``n`` on: their targets and
     weights."""
-    for r, (gid, label, rate, w, start, stop, k) in enumerate(drives, start=n):
-        rows_table[r], rows_inst[r] = target[("gid", gid) if label is None else
-                                             (index_of[gid], label)]
+    for r, d in enumerate(drives, start=n):
+        rows_table[r], rows_inst[r] = target[("gid", d.gid) if d.label is None else
+                                             (index_of[d.gid], d.label)]
         mech = tables[rows_table[r]].mechanism
-        if not mech.net_receive or len(w) > max(1, len(mech.net_receive_args)):
-            raise ParameterError(f"Poisson drive onto gid {gid} {label!r}: {mech.name} "
-                                 f"takes no events of {len(w)} weight(s)")
-        wmat[r, :len(w)] = w
+        if not mech.net_receive or len(d.weight) > max(1, len(mech.net_receive_args)):
+            raise ParameterError(f"Poisson drive onto gid {d.gid} {d.label!r}: {mech.name} "
+                                 f"takes no events of {len(d.weight)} weight(s)")
+        wmat[r, :len(d.weight)] = d.weight
 
 
 def resolve_targets(index, tgt, codes, n_codes, find, tables, instances):

@@ -61,7 +61,9 @@ def _encode(obj, group, where, seen):
         group.attrs[_KIND] = "array"
         group.create_dataset("value", data=obj)
     elif isinstance(obj, (list, tuple, set, frozenset)):
-        group.attrs[_KIND] = type(obj).__name__
+        # a named tuple as a tuple: its owner types it again (``_restored``), and the
+        # digest stays that of the description before its records had names
+        group.attrs[_KIND] = "tuple" if isinstance(obj, tuple) else type(obj).__name__
         items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
         for k, item in enumerate(items):
             _encode(item, group.create_group(str(k)), f"{where}[{k}]", seen)
@@ -127,6 +129,8 @@ def _decode(g, known, made):
         made[g.name] = out
         for name, value in _decode(g["attrs"], known, made).items():
             object.__setattr__(out, name, value)       # frozen dataclasses too
+        if hasattr(out, "_restored"):                   # e.g. a Network's typed records
+            out._restored()
         return out
     else:
         raise ParameterError(f"checkpoint: {g.name} is not a model description entry "

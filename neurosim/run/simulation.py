@@ -87,7 +87,7 @@ class Simulation(Probes, Stepping):
         edges = self._local_edges(net)
         min_delay = self._choose_exchange(net, edges, exchange, overlap)
         events = lower_network(net, self.model, self.gids, edges,
-                               [d for d in net.drives if d[0] in self.local], self.dt)
+                               [d for d in net.drives if d.gid in self.local], self.dt)
         self.connections = events.connections
         self._conn_sources = edges[0]                   # to find the rows' order again
         del edges
