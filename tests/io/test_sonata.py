@@ -92,15 +92,19 @@ def test_a_bmtk_circuit_runs_and_libsonata_reads_the_results(circuit):
         np.testing.assert_array_equal(report(os.path.join(out, name))[0], d)
 
 
-def test_reader_simulation_and_reports_discretise_each_geometry_once(circuit, monkeypatch):
+def test_reader_simulation_and_reports_discretise_each_geometry_once(circuit, tmp_path,
+                                                                    monkeypatch):
     """Synapse placement, lowering and the reports' locations share one discretisation of
     each cell geometry (the five asks of this circuit's one geometry used to be five)."""
     from neurosim.lowering import cells
     made = []
     original = cells._lower_body
     monkeypatch.setattr(cells, "_lower_body", lambda cell: made.append(cell) or original(cell))
-    run = SonataRun(circuit)
+    folder = tmp_path / "copy"             # its own outputs: the circuit's stay unopened
+    shutil.copytree(os.path.dirname(circuit), folder, ignore=shutil.ignore_patterns("output"))
+    run = SonataRun(str(folder / "simulation_config.json"))
     assert len(made) == len({c.geometry_key() for c in run.sim.cells}) > 0
+    run.run()                              # and closes its files
 
 
 def test_info_names_populations_and_sizes(circuit, capsys):
