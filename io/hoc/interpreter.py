@@ -12,6 +12,12 @@ from .values import (_CONSTANTS, _ION_VAR, HocSection, _Break, _Continue, _Opaqu
                      _SectionList)
 
 
+# section variables that must be positive; L and diam of a section with 3-D points come from
+# its points (NEURON rescales them; the reader refuses rather than guess)
+_POSITIVE = ("L", "diam", "Ra", "cm")
+_FROM_POINTS = {"L": "rescaling the points", "diam": "changing 3-D diameters"}
+
+
 class TemplateInstance(Evaluation):
     """Runs one template's ``init()`` (and what it calls) over numbers and sections."""
 
@@ -356,28 +362,13 @@ class TemplateInstance(Evaluation):
             if n > 32767:
                 raise self.err(line, f"nseg = {value}: too large")
             sec.nseg = n
-        elif name == "L":
-            if sec.pt3d:
-                raise self.err(line, f"L of {sec.name}, which has 3-D points: rescaling the "
-                                     "points is not supported")
+        elif name in _POSITIVE:
+            if name in _FROM_POINTS and sec.pt3d:
+                raise self.err(line, f"{name} of {sec.name}, which has 3-D points: "
+                                     f"{_FROM_POINTS[name]} is not supported")
             if value <= 0:
-                raise self.err(line, f"L = {value}: must be > 0")
-            sec.L = value
-        elif name == "diam":
-            if sec.pt3d:
-                raise self.err(line, f"diam of {sec.name}, which has 3-D points: changing "
-                                     "3-D diameters is not supported")
-            if value <= 0:
-                raise self.err(line, f"diam = {value}: must be > 0")
-            sec.diam = value
-        elif name == "Ra":
-            if value <= 0:
-                raise self.err(line, f"Ra = {value}: must be > 0")
-            sec.Ra = value
-        elif name == "cm":
-            if value <= 0:
-                raise self.err(line, f"cm = {value}: must be > 0")
-            sec.cm = value
+                raise self.err(line, f"{name} = {value}: must be > 0")
+            setattr(sec, name, value)
         elif name == "v":
             sec.v = value
         else:
