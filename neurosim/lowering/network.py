@@ -50,7 +50,7 @@ def lower_network(net, model, gids, edges, drives, dt):
     codes, labels, weights, delays) and ``drives`` (its Poisson drives), at step ``dt``."""
     index_of = {int(g): i for i, g in enumerate(gids)}
     tables = model.kernel_tables
-    detectors = _detectors(net, model, index_of)
+    detectors = _detectors(net, model, index_of, gids)
     gaps = [(model.locate(la, index_of[ga]), model.locate(lb, index_of[gb]), g)
             for ga, la, gb, lb, g in net.gap_junctions if ga in index_of]
     gap_junctions = GapJunctions(np.array([x[0] for x in gaps], dtype=np.int64),
@@ -65,10 +65,9 @@ def lower_network(net, model, gids, edges, drives, dt):
     return EventModel(detectors, gap_junctions, rows)
 
 
-def _detectors(net, model, index_of):
+def _detectors(net, model, index_of, gids):
     found = [(index_of[g], c.detector) for g, c in net.cells.items()
              if c.detector is not None and g in index_of]
-    gid_of = {i: g for g, i in index_of.items()}
     return Detectors(np.array([model.locate(d[0], ci) for ci, d in found], dtype=np.int64),
                      np.array([d[1] for _, d in found], dtype=float),
-                     np.array([gid_of[ci] for ci, _ in found], dtype=np.int64))
+                     np.array([gids[ci] for ci, _ in found], dtype=np.int64))
