@@ -3,7 +3,7 @@
 The kernel advances cell groups (``model.group_node``) one after another, or on ``threads``
 threads: every per-step list (stimuli, gap junctions, detectors, probes, events, the spike
 buffer) is kept sorted by group with CSR pointers over the groups.  The artificial cells
-form one more group without nodes.
+form more groups without nodes after those (:func:`artificial_groups`).
 """
 
 import os
@@ -21,6 +21,24 @@ from neurosim.lowering.cells import split_static
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 ARTIFICIAL_SPIKES_PER_STEP = 2    # spikes an artificial cell may emit in one step (Izhikevich:
                                   # one from its inputs, one from its dynamics)
+
+
+# artificial cells (point neurons) per group: a few groups, so that threads share them, each
+# large enough that a group's fixed cost per step (its loops over every table) stays small
+ARTIFICIAL_GROUP_CELLS = 8192
+ARTIFICIAL_MIN_GROUPS = 4
+ARTIFICIAL_MIN_CELLS = 512
+
+
+def artificial_groups(n):
+    """Where each group of ``n`` artificial cells starts (and the end): consecutive, nearly
+    equal runs of the cells in table order, so that a step visits them in the same order
+    as one group would (the spikes' emission order).  The split depends on ``n`` only,
+    never on the thread count: the same groups and the same spikes for any number of
+    threads."""
+    k = max(-(-n // ARTIFICIAL_GROUP_CELLS),
+            min(ARTIFICIAL_MIN_GROUPS, n // ARTIFICIAL_MIN_CELLS), 1)
+    return (np.arange(k + 1) * n) // k
 
 
 def _pointers(sorted_keys, bounds):
@@ -113,24 +131,34 @@ class CpuBackend:
 
     # ------------------------------------------------------------------ groups
     def _set_groups(self):
-        """Node ranges of the groups (the last, empty, for the artificial cells), each
+        """Node ranges of the groups (the last ones, empty, for the artificial cells), each
         table's instance ranges, the group of every instance."""
         m = self.model
-        self.grp_node = np.append(m.group_node, m.n_nodes).astype(np.int64)
+        artificial = [t for t in self.tables if t.mechanism.kind == "artificial"]
+        self.n_artificial = sum(len(t.nodes) for t in artificial)
+        bounds = artificial_groups(self.n_artificial)
+        n_cell_groups = len(m.group_node) - 1
+        self.grp_node = np.append(m.group_node, np.full(len(bounds) - 1, m.n_nodes)
+                                  ).astype(np.int64)
         self.n_groups = len(self.grp_node) - 1
-        last = self.n_groups - 1
         self.inst_grp, self.inst_group = [], []
+        first = 0                       # the table's first cell among the artificial ones
         for t in self.tables:
             if t.mechanism.kind == "artificial":
-                ptr = np.zeros(self.n_groups + 1, dtype=np.int64)
-                ptr[-1] = len(t.nodes)
-                group = np.full(len(t.nodes), last, dtype=np.int64)
+                index = first + np.arange(len(t.nodes))
+                first += len(t.nodes)
+                group = n_cell_groups - 1 + np.searchsorted(bounds, index, side="right")
+                group = group.astype(np.int64)
+                ptr = _pointers(group, np.arange(self.n_groups + 1))
             else:
                 ptr = _pointers(t.nodes, self.grp_node)
                 ptr[-1] = len(t.nodes)
                 group = self.group_of_node(t.nodes)
             self.inst_grp.append(ptr)
             self.inst_group.append(group)
+        # artificial cells per group: the spike buffer's room for their spikes
+        self.artificial_cells = np.zeros(self.n_groups, dtype=np.int64)
+        self.artificial_cells[n_cell_groups:] = np.diff(bounds)
         self.ion_grp = {ion: _pointers(self.ions[ion][4], self.grp_node)
                         for ion in self.ions}
         # the nodes where a mechanism uses each ion: only there are its currents summed
@@ -149,8 +177,6 @@ class CpuBackend:
         self.rim_gp = _pointers(self.rim_node, self.grp_node)
         self.ecp_every, self.ecp_tr = 0, np.zeros((m.n_nodes, 0))   # nodes x channels
         self._ecp = np.zeros((0, 0))
-        self.n_artificial = sum(len(t.nodes) for t in self.tables
-                                if t.mechanism.kind == "artificial")
         # point processes calling net_event: per group, spikes they may add to its buffer
         self.event_points = sum((np.diff(self.inst_grp[j]) for j, t in enumerate(self.tables)
                                  if t.mechanism.kind == "point" and t.mechanism.uses_net_event),
@@ -176,7 +202,7 @@ class CpuBackend:
         detector crosses upward at most every second step."""
         per_group = np.diff(self.det_gp) * (nsteps // 2 + 1) + \
             self.event_points * ARTIFICIAL_SPIKES_PER_STEP * nsteps
-        per_group[-1] += self.n_artificial * ARTIFICIAL_SPIKES_PER_STEP * nsteps
+        per_group += self.artificial_cells * ARTIFICIAL_SPIKES_PER_STEP * nsteps
         gp = np.concatenate([[0], np.cumsum(per_group)]).astype(np.int64)
         if gp[-1] > self._spk_size:
             self._spk_size = int(gp[-1] * 1.25) + 64
