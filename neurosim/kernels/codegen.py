@@ -22,7 +22,7 @@ import textwrap
 
 import numba
 
-from neurosim.kernels import epochs, event_order, fastmath, solver
+from neurosim.kernels import epochs, event_order, fastmath, solver, threads
 from neurosim.kernels.cpu_template import HELPERS_HEADER, KERNEL_TEMPLATE
 from neurosim.kernels.interface import init_args, ions_of, run_args
 from neurosim.lowering import diffusion, drive
@@ -270,9 +270,9 @@ for _k in range(_x.shape[0]):
 ION_FIELDS = ("e", "ci", "co", "i")
 
 
-def kernel_source(mechs, aux_names, parallel=False):
+def kernel_source(mechs, aux_names):
     """Source of the kernel module for mechanisms ``mechs`` (in table order) whose aux arrays
-    are named ``aux_names[j]``; ``parallel``: cell groups run on Numba's threads."""
+    are named ``aux_names[j]``; the same module serves every thread count."""
     _check_names(mechs, aux_names)
     table_names = [m.name for m in mechs]   # where POINTERs into mechanism variables point
     helpers = "\n\n".join(m.helpers for m in mechs if m.helpers.strip())
@@ -287,15 +287,10 @@ def kernel_source(mechs, aux_names, parallel=False):
 
     init_names = init_args(mechs, aux_names)
     run_names = run_args(mechs, aux_names)
-    decorator = ('@njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"}'
-                 + (', parallel=True)' if parallel else ')'))
-    loop = "prange" if parallel else "range"
-    threads = ", each on a thread" if parallel else ""
     source = KERNEL_TEMPLATE.format(
         mechanisms=", ".join(m.name for m in mechs) or "none", helpers=helpers,
         init_args=", ".join(init_names), run_args=", ".join(run_names),
-        init_names=tuple(init_names), run_names=tuple(run_names), decorator=decorator,
-        loop=loop, threads=threads,
+        init_names=tuple(init_names), run_names=tuple(run_names),
         init_nernst=_nernst_block(ions, 4, grouped=False), init_block=block("init", 4, False),
         connection_init=receive_block(8, "connection_init"),
         receive=receive_block(12, self_first=True),
@@ -460,13 +455,13 @@ def _read(path):
         return None
 
 
-def load_kernel(mechs, aux_names, parallel=False):
+def load_kernel(mechs, aux_names):
     """Compile (or load from the disk cache) the kernel module for ``mechs``."""
-    src = kernel_source(mechs, aux_names, parallel)
+    src = kernel_source(mechs, aux_names)
     key = hashlib.sha256("\n".join(
         [src, numba.__version__, sys.version]
         + [inspect.getsource(module) for module in (solver, fastmath, linalg, random123, epochs,
-                                                      event_order)]
+                                                      event_order, threads)]
         + [m.fingerprint() for m in mechs]).encode()).hexdigest()[:20]
     return load_module(src, "kernel", key)
 

@@ -9,9 +9,9 @@ HELPERS_HEADER = '''\
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from neurosim.kernels import epochs
+from neurosim.kernels import epochs, threads
 from neurosim.kernels.fastmath import fexp
 from neurosim.mechanisms import linalg, random123
 from neurosim.kernels.solver import block_solve_range, hines_solve_range
@@ -181,43 +181,70 @@ def run_group(_g, {run_args}):
     return _nsteps, -1
 
 
-{decorator}
-def advance(_done, _code, {run_args}):
-    """Run every cell group (the last: the artificial cells) through _nsteps steps.  Within
-    an epoch groups are independent, so each runs all its steps while its state stays in
-    cache{threads}.  _done[g], _code[g]: run_group's result for group g."""
-    for _g in {loop}(_done.shape[0]):
+@njit(cache=True, nogil=True)
+def advance(_tid, _nthreads, _sync, _done, _code, {run_args}):
+    """Run the cell groups (the last ones: the artificial cells) through _nsteps steps.
+    Within an epoch groups are independent, so each runs all its steps while its state
+    stays in cache; every thread (_tid of _nthreads, neurosim.kernels.threads) takes the
+    next group until none is left.  _done[g], _code[g]: run_group's result for group g."""
+    while True:
+        _g = threads.next_group(_sync)
+        if _g >= _done.shape[0]:
+            return
         _n, _x = run_group(_g, {run_args})
         _done[_g] = _n
         _code[_g] = _x
 
 
 @njit(cache=True, nogil=True)
-def run_epochs(_done, _code, _ends, _queue, _records, _step_times, _net, {run_args}):
+def run_epochs(_tid, _nthreads, _sync, _evbuf, _evtbuf, _done, _code, _ends, _queue, _records,
+               _step_times, _net, {run_args}):
     """Epochs from step _step0 to each of _ends, the events between them handled here
-    (neurosim.kernels.epochs), not in Python.  Returns (queue, records, the last epoch's first step,
-    status): 0 all ran; 1 a group blew up in that epoch (_done, _code hold its results);
-    2 that epoch's spikes overflowed the spike buffer."""
+    (neurosim.kernels.epochs), not in Python.  Thread 0 files and pops the events between
+    epochs (into _evbuf: group pointers, step, table, instance, row; _evtbuf: times) while
+    the others wait at a barrier; all threads run each epoch's groups.  Returns (queue,
+    records, the last epoch's first step, status): 0 all ran; 1 a group blew up in that
+    epoch (_done, _code hold its results); 2 that epoch's spikes overflowed the spike
+    buffer; 3 another thread failed; 4 that epoch's events need larger buffers (none of
+    it ran: call again from that step)."""
     _ptr, _delay, _ttab, _tinst, _lead, _gflat, _gstart, _src_t, _src_sent, _src_gid = _net
+    _ev_gp, _ev_step, _ev_table, _ev_inst, _ev_conn = _evbuf
+    _ev_t = _evtbuf
+    _n_groups = _done.shape[0]
     _start = _step0
+    if _tid == 0 and _ends.shape[0] > 0:
+        _queue, _records, _status = epochs.begin_epoch(
+            _queue, _records, _ends[0], dt, _net, _evbuf, _evtbuf)
+        threads.atomic_store(_sync, threads.STOP, _status)
+    if not threads.barrier(_sync, _nthreads):
+        return _queue, _records, _start, 3
     for _e in range(_ends.shape[0]):
-        _end = _ends[_e]
-        _queue, _records = epochs.queue_sources(_queue, _records, _end, dt, _src_t,
-                                                _src_sent, _src_gid, _ptr, _delay, _ttab,
-                                                _lead)
-        _ev_gp, _ev_step, _ev_t, _ev_table, _ev_inst, _ev_conn = epochs.pop_grouped(
-            _queue, _end, dt, _delay, _ttab, _tinst, _lead, _gflat, _gstart, _done.shape[0])
+        _status = threads.atomic_load(_sync, threads.STOP)
+        if _status != 0:                  # 4: this epoch's events did not fit
+            return _queue, _records, _start, _status
         _step0 = _start
-        _nsteps = _end - _start
-        advance(_done, _code, {run_args})
-        _queue, _records, _over = epochs.queue_spikes(
-            _queue, _records, _spk_gp, _spk_count, _spk_gid, _spk_t, _spk_exact, dt,
-            _step_times, _ptr, _delay, _ttab, _lead)
-        if _over:
-            return _queue, _records, _start, 2
-        for _g in range(_done.shape[0]):
-            if _code[_g] >= 0:
-                return _queue, _records, _start, 1
-        _start = _end
+        _nsteps = _ends[_e] - _start
+        advance(_tid, _nthreads, _sync, _done, _code, {run_args})
+        if not threads.barrier(_sync, _nthreads):
+            return _queue, _records, _start, 3
+        if _tid == 0:
+            _queue, _records, _over = epochs.queue_spikes(
+                _queue, _records, _spk_gp, _spk_count, _spk_gid, _spk_t, _spk_exact, dt,
+                _step_times, _ptr, _delay, _ttab, _lead)
+            _status = 2 if _over else 0
+            for _g in range(_n_groups):
+                if _code[_g] >= 0:
+                    _status = 1
+            if _status == 0 and _e + 1 < _ends.shape[0]:     # the next epoch's events
+                _queue, _records, _status = epochs.begin_epoch(
+                    _queue, _records, _ends[_e + 1], dt, _net, _evbuf, _evtbuf)
+                threads.atomic_store(_sync, threads.NEXT, 0)
+            threads.atomic_store(_sync, threads.STOP, _status)
+        if not threads.barrier(_sync, _nthreads):
+            return _queue, _records, _start, 3
+        _status = threads.atomic_load(_sync, threads.STOP)
+        if _status == 1 or _status == 2:
+            return _queue, _records, _start, _status
+        _start = _ends[_e]
     return _queue, _records, _start, 0
 '''

@@ -193,6 +193,35 @@ def pop_grouped(queue, end, dt, delay, target_table, target_instance, lead, grou
 
 
 @njit(cache=True, nogil=True)
+def begin_epoch(queue, records, end, dt, net, buffers, times):
+    """The work before an epoch that ends before step ``end``: spike-source spikes queued,
+    then the epoch's events popped (``pop_grouped``) into ``buffers`` (group pointers,
+    step, table, instance, row) and ``times``, which the threads running the epoch share.
+    Returns (queue, records, status): status 4 when the events might not fit the buffers
+    (nothing popped: the caller grows them to ``pending_events(queue)`` and calls again)."""
+    ptr, delay, ttab, tinst, lead, gflat, gstart, src_t, src_sent, src_gid = net
+    queue, records = queue_sources(queue, records, end, dt, src_t, src_sent, src_gid, ptr,
+                                   delay, ttab, lead)
+    if queue[5][PENDING] > times.shape[0]:
+        return queue, records, 4
+    gp_out, step_out, table_out, inst_out, conn_out = buffers
+    gp, step, t, table, inst, conn = pop_grouped(queue, end, dt, delay, ttab, tinst, lead,
+                                                 gflat, gstart, gp_out.shape[0] - 1)
+    gp_out[:] = gp
+    n = step.shape[0]
+    step_out[:n] = step
+    times[:n] = t
+    table_out[:n] = table
+    inst_out[:n] = inst
+    conn_out[:n] = conn
+    return queue, records, 0
+
+
+def pending_events(queue):
+    return int(queue[5][PENDING])
+
+
+@njit(cache=True, nogil=True)
 def _delivery_order(sort, lo, hi, time, events, delay):
     """Put ``sort[lo:hi]`` (first in, first out: key order) in NEURON's delivery order, by
     (time, time sent, key).  Usually the events of a step were queued in order of the time

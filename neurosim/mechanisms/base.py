@@ -30,8 +30,8 @@ from . import functions
 KERNEL_NAMES = frozenset({
     "math", "np", "numba", "njit", "prange", "cuda", "fexp", "linalg", "block_solve_range",
     "hines_solve_range", "device_function", "inline_function", "dense_solve", "initialize",
-    "recursive_function",
-    "run_group", "advance", "run_epochs", "epochs", "poisson_count", "LOCAL_ARRAY", "NET_EVENT",
+    "recursive_function", "run_group", "advance", "run_epochs", "epochs", "threads",
+    "poisson_count", "LOCAL_ARRAY", "NET_EVENT",
     "FOR_NETCONS_ROWS", "FOR_NETCONS_ROW", "NET_SEND_OUTSTANDING"})
 
 

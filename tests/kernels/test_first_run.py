@@ -85,6 +85,26 @@ def test_neurosim_run_says_it_compiles_only_on_a_cold_cache_and_times_the_run_ap
 
 
 @pytest.mark.slow
+def test_a_second_thread_count_compiles_nothing(tmp_path, monkeypatch):
+    """One kernel serves every thread count: --threads 2 after a --threads 1 run loads it
+    from the cache (no new cache file, no compile line)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NEUROSIM_CACHE_DIR", str(cache))
+    config = one_cell_circuit(tmp_path / "circuit")
+
+    def cached():
+        return sorted(p.relative_to(cache) for p in cache.rglob("*") if p.is_file())
+
+    one, _ = neurosim("run", str(config), "--threads", "1", cwd=tmp_path)
+    assert "compiling kernels" in one.stderr
+    before = cached()
+    two, _ = neurosim("run", str(config), "--threads", "2", "--force", cwd=tmp_path)
+    assert "compiling kernels" not in two.stderr
+    assert "simulated 50 ms in" in two.stdout
+    assert cached() == before
+
+
+@pytest.mark.slow
 def test_neurosim_model_shows_progress_and_its_summary_leaves_compilation_out(
         tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROSIM_CACHE_DIR", str(tmp_path / "cache"))

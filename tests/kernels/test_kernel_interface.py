@@ -37,7 +37,8 @@ def test_advance_takes_the_declared_arrays_in_their_order():
     aux = [list(m.aux_arrays(sim.celsius, False)) for m in mechs]
     got = arguments_of(kernel_source(mechs, aux), "advance")
     ions = ions_of(mechs)
-    want = (["_done", "_code"] + STEP_ARGS + [a for ion in ions for a in ion_args(ion)]
+    want = (["_tid", "_nthreads", "_sync", "_done", "_code"] + STEP_ARGS
+            + [a for ion in ions for a in ion_args(ion)]
             + [a for j, (m, n) in enumerate(zip(mechs, aux)) for a in mechanism_args(j, m, n)]
             + group_args(mechs) + [a for j in range(len(mechs)) for a in probe_args(j)]
             + [a for ion in ions for a in ion_probe_args(ion)]

@@ -51,3 +51,18 @@ def test_groups_on_two_threads_give_the_one_thread_spikes():
     _, gids2, times2 = _microcircuit_spikes(threads=2)
     np.testing.assert_array_equal(gids, gids2)
     np.testing.assert_array_equal(times, times2)
+
+
+def test_epochs_whose_events_outgrow_the_buffers_give_the_same_spikes(monkeypatch):
+    """Compiled epochs pop each epoch's events into buffers the threads share; an epoch
+    with more events than they hold is run again from its start with larger ones."""
+    _, gids, times = _microcircuit_spikes(threads=2)
+    monkeypatch.setattr(cpu, "EPOCH_EVENTS", 1)
+    grown = []
+    buffers = cpu.CpuBackend._event_buffers
+    monkeypatch.setattr(cpu.CpuBackend, "_event_buffers",
+                        lambda self, n: grown.append(n) or buffers(self, n))
+    _, gids1, times1 = _microcircuit_spikes(threads=2)
+    assert len(grown) > 2 and grown[0] == 1 and grown[-1] > 1000
+    np.testing.assert_array_equal(gids, gids1)
+    np.testing.assert_array_equal(times, times1)

@@ -8,11 +8,11 @@ form more groups without nodes after those (:func:`artificial_groups`).
 
 import os
 
-import numba
 import numpy as np
 
 from neurosim.errors import NeurosimError
-from neurosim.kernels import codegen, interface
+from neurosim.kernels import codegen, epochs, interface
+from neurosim.kernels.threads import Pool, new_sync
 from neurosim.kernels.compilation import announcing
 from neurosim.kernels.solver import MIN_MEAN_BLOCK, runs, solve_blocks, static_pivots
 from neurosim.lowering import diffusion, drive
@@ -22,6 +22,9 @@ _EMPTY_I = np.zeros(0, dtype=np.int64)
 ARTIFICIAL_SPIKES_PER_STEP = 2    # spikes an artificial cell may emit in one step (Izhikevich:
                                   # one from its inputs, one from its dynamics)
 
+
+# room for an epoch's events in compiled epochs at first (grown when an epoch needs more)
+EPOCH_EVENTS = 4096
 
 # artificial cells (point neurons) per group: a few groups, so that threads share them, each
 # large enough that a group's fixed cost per step (its loops over every table) stays small
@@ -68,23 +71,6 @@ def _csr(per_group):
     return ptr, [np.concatenate(column) for column in zip(*per_group)]
 
 
-def _choose_thread_layer():
-    """Threads for the cell groups from TBB (pip's ``tbb``, a dependency) or else Numba's
-    own pool; never OpenMP, whose runtime, shared with another library in the process
-    (NEST's), can crash it.  NUMBA_THREADING_LAYER, when set, still decides."""
-    import os
-
-    from numba.np.ufunc import parallel
-    if "NUMBA_THREADING_LAYER" in os.environ or getattr(parallel, "_is_initialized", True):
-        return                          # the user's choice, or threads already running
-    try:
-        numba.config.THREADING_LAYER = "tbb"
-        parallel._launch_threads()
-    except ValueError:                  # no usable libtbb
-        numba.config.THREADING_LAYER = "workqueue"
-        parallel._launch_threads()
-
-
 class CpuBackend:
     @staticmethod
     def node_order():
@@ -108,11 +94,10 @@ class CpuBackend:
         # LONGITUDINAL_DIFFUSION: each diffusing mechanism's instance tree and work rows
         self.diffusion = [diffusion.arrays(model, t) if t.mechanism.diffusion else None
                           for t in self.tables]
-        if self.threads > 1:
-            _choose_thread_layer()
+        # one kernel for every thread count: the threads run its groups (kernels.threads)
         self.kernel = codegen.load_kernel([t.mechanism for t in self.tables],
-                                          [list(a) for a in self.aux],
-                                          parallel=self.threads > 1)
+                                          [list(a) for a in self.aux])
+        self.pool, self.sync = Pool(self.threads), new_sync()
         n = model.n_nodes
         self.ions = {name: (t.e.copy(), t.ci.copy(), t.co.copy(), np.zeros(n), t.nernst,
                             t.valence) for name, t in model.ions.items()}
@@ -120,6 +105,7 @@ class CpuBackend:
         self.rhs = np.zeros(n)
         self.d = np.zeros(n)
         self._set_groups()
+        self._epoch_events = self._event_buffers(EPOCH_EVENTS)
         self.set_probes([], [])
         self.set_detectors(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
         self.set_connections(np.zeros((0, 1)), np.zeros(0, dtype=np.int32),
@@ -434,14 +420,12 @@ class CpuBackend:
         gp = _pointers(group[order], np.arange(self.n_groups + 1))
         return [gp] + [a[order] for a in (step, time, table, inst, conn)]
 
-    def _threads_on(self):
-        """Numba's thread count for a call; the chunk size to give back after it."""
-        if self.threads > 1:
-            numba.set_num_threads(self.threads)
-            # a thread takes the next group when it is free: groups differ in cost (the
-            # artificial cells' group, cells of other sizes), a static split would idle
-            return numba.set_parallel_chunksize(1)
-        return None
+    def _event_buffers(self, capacity):
+        """Where compiled epochs put an epoch's events for the threads: (group pointers,
+        step, table, instance, row) and the times, room for ``capacity`` events."""
+        ints = tuple(np.zeros(self.n_groups + 1 if k == 0 else capacity, dtype=np.int64)
+                     for k in range(5))
+        return ints, np.zeros(capacity)
 
     def _run_args(self, step0, nsteps, rec_every, rec_count, rec_out, grouped_events,
                   spk_gp, spk_count, ecp_out, ecp_count):
@@ -460,7 +444,6 @@ class CpuBackend:
         """Run ``nsteps`` steps delivering ``events`` (step, time, table, instance,
         connection); returns (steps done, code): -1 done, else the node that blew up (then
         steps done counts that node's group)."""
-        chunk = self._threads_on()
         spk_gp = self._spike_buffer(nsteps)
         spk_count = np.zeros(self.n_groups, dtype=np.int64)
         done = np.zeros(self.n_groups, dtype=np.int64)
@@ -469,11 +452,9 @@ class CpuBackend:
         ecp_out = np.zeros((self.n_groups, n_ecp, self.ecp_tr.shape[1]))
         ecp_count = np.zeros(self.n_groups, dtype=np.int64)
         with self._announcing_compile(), codegen.deep_recursion():
-            self.kernel.advance(done, code, *self._run_args(
+            self.pool.run(self.kernel.advance, self.sync, done, code, *self._run_args(
                 step0, nsteps, rec_every, rec_count, rec_out, self._group_events(events),
                 spk_gp, spk_count, ecp_out, ecp_count))
-        if chunk is not None:
-            numba.set_parallel_chunksize(chunk)
         if self.ecp_every > 0:      # every group samples the same steps
             self._ecp = ecp_out[:, :int(ecp_count.max(initial=0))].sum(axis=0)
         capacity = np.diff(spk_gp)
@@ -491,7 +472,6 @@ class CpuBackend:
         them in compiled code (``neurosim.kernels.epochs``; ``queue``, ``records`` and ``net`` as
         there, ``step_times``: spikes stamped with their step's end).  Returns (queue,
         records, steps done, code) as ``advance`` (code -1: all done)."""
-        chunk = self._threads_on()
         longest = int(np.max(np.diff(ends, prepend=step0), initial=1))
         spk_gp = self._spike_buffer(longest)
         spk_count = np.zeros(self.n_groups, dtype=np.int64)
@@ -499,16 +479,24 @@ class CpuBackend:
         code = np.full(self.n_groups, -1, dtype=np.int64)
         no_events = [np.zeros(self.n_groups + 1, dtype=np.int64)] + [
             np.zeros(0, dtype=d) for d in (np.int64, float, np.int64, np.int64, np.int64)]
-        with self._announcing_compile(), codegen.deep_recursion():
-            queue, records, start, status = self.kernel.run_epochs(
-                done, code, ends, queue, records, step_times, net, *self._run_args(
-                    step0, 0, rec_every, rec_count, rec_out, no_events, spk_gp, spk_count,
-                    np.zeros((self.n_groups, 0, 0)), np.zeros(self.n_groups, dtype=np.int64)))
-        if chunk is not None:
-            numba.set_parallel_chunksize(chunk)
+        first, start = step0, step0
+        while True:
+            with self._announcing_compile(), codegen.deep_recursion():
+                queue, records, start, status = self.pool.run(
+                    self.kernel.run_epochs, self.sync, *self._epoch_events, done, code, ends,
+                    queue, records, step_times, net, *self._run_args(
+                        start, 0, rec_every, rec_count, rec_out, no_events, spk_gp,
+                        spk_count, np.zeros((self.n_groups, 0, 0)),
+                        np.zeros(self.n_groups, dtype=np.int64)))
+            if status != 4:
+                break
+            # the epoch from ``start`` has more events than the buffers hold: larger ones,
+            # and on from there
+            self._epoch_events = self._event_buffers(2 * epochs.pending_events(queue))
+            ends = ends[ends > start]
         if status == 2:
             raise NeurosimError(SPIKE_OVERFLOW)
         if status == 1:
             done_in_epoch, node = _first_failure(done, code, 0)
-            return queue, records, start - step0 + done_in_epoch, node
-        return queue, records, (int(ends[-1]) - step0 if len(ends) else 0), -1
+            return queue, records, start - first + done_in_epoch, node
+        return queue, records, (int(ends[-1]) - first if len(ends) else 0), -1
