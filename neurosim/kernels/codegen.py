@@ -293,12 +293,13 @@ def kernel_source(mechs, aux_names):
         init_names=tuple(init_names), run_names=tuple(run_names),
         init_nernst=_nernst_block(ions, 4, grouped=False), init_block=block("init", 4, False),
         connection_init=receive_block(8, "connection_init"),
-        receive=receive_block(12, self_first=True),
-        drives=textwrap.indent(drive.delivery(receive_block(0)), " " * 8),
+        receive=receive_block(16, self_first=True),
+        drives=textwrap.indent(drive.delivery(receive_block(0)), " " * 12),
         drive_source=drive.SOURCE.format(jit="inline_function"),
-        self_events=_self_event_block(mechs, table_names, 8), nernst=_nernst_block(ions, 8),
-        current=block("current", 8), advance=block("advance", 8),
-        probes=_probe_block(len(mechs), ions, 8))
+        # the step's blocks sit in advance's loops over groups and steps: 12 spaces in
+        self_events=_self_event_block(mechs, table_names, 12), nernst=_nernst_block(ions, 12),
+        current=block("current", 12), advance=block("advance", 12),
+        probes=_probe_block(len(mechs), ions, 12))
     return _uncached_if_recursive(source, helpers)
 
 

@@ -1,7 +1,8 @@
 """The CPU step kernel as a template: its module header (the imports and decorators the
-mechanisms' helpers use too), the source of ``initialize``, ``run_group`` (one cell group
-through the step's stages: events, currents, assembly and solve, states, detection, samples),
-``advance`` and ``run_epochs``, their arguments written from ``neurosim.kernels.interface``.
+mechanisms' helpers use too), the source of ``initialize``, ``advance`` (the threads take
+cell groups, each through the step's stages: events, currents, assembly and solve, states,
+detection, samples) and ``run_epochs``, their arguments written from
+``neurosim.kernels.interface``.
 :func:`neurosim.kernels.codegen.kernel_source` fills it in."""
 
 # the kernel module's imports and decorators, which the mechanisms' helpers use
@@ -48,9 +49,14 @@ def initialize({init_args}):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={{"contract"}})
-def run_group(_g, {run_args}):
-    """Run cell group _g through _nsteps steps from global step _step0.  Returns (steps
-    done, code): code -1 when all steps ran, or the node that blew up.
+def advance(_thread, _n_threads, _thread_sync, _group_done, _group_code, {run_args}):
+    """Run the cell groups (the last ones: the artificial cells) through _nsteps steps from
+    global step _step0: every thread (_thread of _n_threads, neurosim.kernels.threads) takes
+    the next group _g until none is left, and runs it through all the steps while its state
+    stays in cache (groups are independent within an epoch).  _group_done[_g],
+    _group_code[_g]: the steps done and -1, or the node that blew up.  (One function, not a
+    function per group that this one calls: Numba would optimise the group's code again
+    when linking it here.)
 
     Events (sorted by group, then step, time, source gid, connection) are delivered at the
     start of their step; a threshold crossing of a detector is a spike at the interpolated
@@ -60,189 +66,182 @@ def run_group(_g, {run_args}):
     conductances, G = di/dv): backward Euler with cj = 1/dt gives v(t+dt) = v'; Crank-Nicolson
     (NEURON's secondorder=1) with cj = 2/dt gives v(t+dt/2) = v', so v(t+dt) = 2 v' - v(t).
     """
-    _lo = _grp_node[_g]
-    _hi = _grp_node[_g + 1]
-    # the group's nodes as slices: loops over them from 0 vectorise
-    _vg = _v[_lo:_hi]
-    _capg = _cap[_lo:_hi]
-    _rhsg = _rhs[_lo:_hi]
-    _rhs_sg = _rhs_static[_lo:_hi]
-    _ev = _ev_gp[_g]
-    _ev_end = _ev_gp[_g + 1]
-    _spk_pos = _spk_gp[_g]
-    _spk_end = _spk_gp[_g + 1]
-    for _s in range(_nsteps):
-        _gstep = _step0 + _s
-        _t_mid = (_gstep + 0.5) * dt
-        # stage: deliver
-        while _ev < _ev_end and _ev_step[_ev] <= _gstep:
-            _tab = _ev_table[_ev]
-            _k = _ev_inst[_ev]
-            _c = _ev_conn[_ev]
-            t = _ev_t[_ev]
-            flag = 0.0
+    while True:
+        _g = threads.next_group(_thread_sync)
+        if _g >= _group_done.shape[0]:
+            return
+        _steps_run = _nsteps
+        _bad_node = -1
+        _lo = _grp_node[_g]
+        _hi = _grp_node[_g + 1]
+        # the group's nodes as slices: loops over them from 0 vectorise
+        _vg = _v[_lo:_hi]
+        _capg = _cap[_lo:_hi]
+        _rhsg = _rhs[_lo:_hi]
+        _rhs_sg = _rhs_static[_lo:_hi]
+        _ev = _ev_gp[_g]
+        _ev_end = _ev_gp[_g + 1]
+        _spk_pos = _spk_gp[_g]
+        _spk_end = _spk_gp[_g + 1]
+        for _s in range(_nsteps):
+            _gstep = _step0 + _s
+            _t_mid = (_gstep + 0.5) * dt
+            # stage: deliver
+            while _ev < _ev_end and _ev_step[_ev] <= _gstep:
+                _tab = _ev_table[_ev]
+                _k = _ev_inst[_ev]
+                _c = _ev_conn[_ev]
+                t = _ev_t[_ev]
+                flag = 0.0
 {receive}
-            _ev += 1
-        # Poisson drives: this step's count of input spikes, each an event of the drive's
-        # weight at the step's start (neurosim.lowering.drive)
+                _ev += 1
+            # Poisson drives: this step's count of input spikes, each an event of the drive's
+            # weight at the step's start (neurosim.lowering.drive)
 {drives}
 {self_events}
-        t = _t_mid
-        # stage: assemble
-        for _i in range(_vg.shape[0]):
-            _rhsg[_i] = _capg[_i] * _cj * _vg[_i] + _rhs_sg[_i]
-        for _q in range(_dyn_gp[_g], _dyn_gp[_g + 1]):
-            # the diagonal only where it varies: the solve knows the static nodes' pivots
-            for _i in range(_dyn_start[_q], _dyn_end[_q]):
-                _d[_i] = _cap[_i] * _cj + _d_static[_i]
-        # stage: currents
+            t = _t_mid
+            # stage: assemble
+            for _i in range(_vg.shape[0]):
+                _rhsg[_i] = _capg[_i] * _cj * _vg[_i] + _rhs_sg[_i]
+            for _q in range(_dyn_gp[_g], _dyn_gp[_g + 1]):
+                # the diagonal only where it varies: the solve knows the static nodes' pivots
+                for _i in range(_dyn_start[_q], _dyn_end[_q]):
+                    _d[_i] = _cap[_i] * _cj + _d_static[_i]
+            # stage: currents
 {nernst}
 {current}
-        for _k in range(_gj_gp[_g], _gj_gp[_g + 1]):
-            # gap junction i = g (v_a - v_b), linearised like any current: the own voltage
-            # implicit (diagonal), the peer's from the step start
-            _a = _gj_a[_k]
-            _b = _gj_b[_k]
-            _d[_a] += _gj_g[_k]
-            _rhs[_a] += _gj_g[_k] * _v[_b]
-            _d[_b] += _gj_g[_k]
-            _rhs[_b] += _gj_g[_k] * _v[_a]
-        for _k in range(_stim_gp[_g], _stim_gp[_g + 1]):
-            if _stim_delay[_k] <= _t_mid and _t_mid < _stim_delay[_k] + _stim_dur[_k]:
-                _rhs[_stim_node[_k]] += _stim_amp[_k]
-        # stage: solve
-        # the solve writes v(t+dt) and flags a blow-up (|v| >= 1e4 mV); a group of
-        # interleaved identical cells by runs of nodes (SIMD), any other node by node
-        if _blk_gp[_g + 1] > _blk_gp[_g]:
-            _bad = block_solve_range(_blk_start, _blk_end, _blk_par, _blk_dyn, _blk_gp[_g],
-                                     _blk_gp[_g + 1], _g_axial, _coupling, _d, _rhs, _inv,
-                                     _lo, _hi, _v, _crank_nicolson)
-        else:
-            _bad = hines_solve_range(_parent, _g_axial, _coupling, _d, _rhs, _inv, _dynamic,
-                                     _lo, _hi, _v, _crank_nicolson)
-        if _bad >= 0:
-            _spk_count[_g] = _spk_pos - _spk_gp[_g]
-            return _s, _bad
-        # stage: states
-        t = (_gstep + 1) * dt
-{advance}
-        # stage: detect
-        for _q in range(_det_gp[_g], _det_gp[_g + 1]):
-            _v1 = _v[_det_node[_q]]
-            _v0 = _det_prev[_q]
-            if _v0 < _det_thresh[_q] and _v1 >= _det_thresh[_q]:
-                if _spk_pos < _spk_end:
-                    _spk_exact[_spk_pos] = 0
-                    _spk_gid[_spk_pos] = _det_gid[_q]
-                    _spk_t[_spk_pos] = (_gstep + (_det_thresh[_q] - _v0) / (_v1 - _v0)) * dt
-                _spk_pos += 1
-            _det_prev[_q] = _v1
-        # stage: sample
-        _gnext = _gstep + 1
-        if _im_on:
-            # membrane current (nA, NEURON's i_membrane_: capacitive + ionic + point
-            # processes, electrode currents excluded): what flows in axially at v(t+dt) plus
-            # the stimuli, exact for backward Euler's solution
-            for _i in range(_lo, _hi):
-                _imem[_i] = 0.0
+            for _k in range(_gj_gp[_g], _gj_gp[_g + 1]):
+                # gap junction i = g (v_a - v_b), linearised like any current: the own voltage
+                # implicit (diagonal), the peer's from the step start
+                _a = _gj_a[_k]
+                _b = _gj_b[_k]
+                _d[_a] += _gj_g[_k]
+                _rhs[_a] += _gj_g[_k] * _v[_b]
+                _d[_b] += _gj_g[_k]
+                _rhs[_b] += _gj_g[_k] * _v[_a]
             for _k in range(_stim_gp[_g], _stim_gp[_g + 1]):
                 if _stim_delay[_k] <= _t_mid and _t_mid < _stim_delay[_k] + _stim_dur[_k]:
-                    _imem[_stim_node[_k]] += _stim_amp[_k]
-            for _i in range(_lo, _hi):
-                _p = _parent[_i]
-                if _p >= 0:
-                    _ax = _g_axial[_i] * (_v[_p] - _v[_i])
-                    _imem[_i] += _ax
-                    _imem[_p] -= _ax
-            for _r in range(_rim_gp[_g], _rim_gp[_g + 1]):
-                _row = _rim_row[_r]
-                if _gnext % _rec_every[_row] == 0:
-                    _rec_out[_row, _rec_count[_row]] = _imem[_rim_node[_r]]
-                    _rec_count[_row] += 1
-            if _ecp_every > 0 and _gnext % _ecp_every == 0:
-                # the group's share of every channel: transfer resistances (a row of
-                # channels per node, so the inner loop runs over contiguous channels and
-                # vectorises) times currents
-                _slot = _ecp_count[_g]
-                _eo = _ecp_out[_g, _slot]
+                    _rhs[_stim_node[_k]] += _stim_amp[_k]
+            # stage: solve
+            # the solve writes v(t+dt) and flags a blow-up (|v| >= 1e4 mV); a group of
+            # interleaved identical cells by runs of nodes (SIMD), any other node by node
+            if _blk_gp[_g + 1] > _blk_gp[_g]:
+                _bad = block_solve_range(_blk_start, _blk_end, _blk_par, _blk_dyn, _blk_gp[_g],
+                                         _blk_gp[_g + 1], _g_axial, _coupling, _d, _rhs, _inv,
+                                         _lo, _hi, _v, _crank_nicolson)
+            else:
+                _bad = hines_solve_range(_parent, _g_axial, _coupling, _d, _rhs, _inv, _dynamic,
+                                         _lo, _hi, _v, _crank_nicolson)
+            if _bad >= 0:
+                _steps_run = _s
+                _bad_node = _bad
+                break
+            # stage: states
+            t = (_gstep + 1) * dt
+{advance}
+            # stage: detect
+            for _q in range(_det_gp[_g], _det_gp[_g + 1]):
+                _v1 = _v[_det_node[_q]]
+                _v0 = _det_prev[_q]
+                if _v0 < _det_thresh[_q] and _v1 >= _det_thresh[_q]:
+                    if _spk_pos < _spk_end:
+                        _spk_exact[_spk_pos] = 0
+                        _spk_gid[_spk_pos] = _det_gid[_q]
+                        _spk_t[_spk_pos] = (_gstep + (_det_thresh[_q] - _v0) / (_v1 - _v0)) * dt
+                    _spk_pos += 1
+                _det_prev[_q] = _v1
+            # stage: sample
+            _gnext = _gstep + 1
+            if _im_on:
+                # membrane current (nA, NEURON's i_membrane_: capacitive + ionic + point
+                # processes, electrode currents excluded): what flows in axially at v(t+dt) plus
+                # the stimuli, exact for backward Euler's solution
                 for _i in range(_lo, _hi):
-                    _im = _imem[_i]
-                    _tr = _ecp_tr[_i]
-                    for _ch in range(_eo.shape[0]):
-                        _eo[_ch] += _tr[_ch] * _im
-                _ecp_count[_g] = _slot + 1
-        for _r in range(_rv_gp[_g], _rv_gp[_g + 1]):
-            _row = _rv_row[_r]
-            if _gnext % _rec_every[_row] == 0:
-                _rec_out[_row, _rec_count[_row]] = _v[_rv_node[_r]]
-                _rec_count[_row] += 1
+                    _imem[_i] = 0.0
+                for _k in range(_stim_gp[_g], _stim_gp[_g + 1]):
+                    if _stim_delay[_k] <= _t_mid and _t_mid < _stim_delay[_k] + _stim_dur[_k]:
+                        _imem[_stim_node[_k]] += _stim_amp[_k]
+                for _i in range(_lo, _hi):
+                    _p = _parent[_i]
+                    if _p >= 0:
+                        _ax = _g_axial[_i] * (_v[_p] - _v[_i])
+                        _imem[_i] += _ax
+                        _imem[_p] -= _ax
+                for _r in range(_rim_gp[_g], _rim_gp[_g + 1]):
+                    _row = _rim_row[_r]
+                    if _gnext % _rec_every[_row] == 0:
+                        _rec_out[_row, _rec_count[_row]] = _imem[_rim_node[_r]]
+                        _rec_count[_row] += 1
+                if _ecp_every > 0 and _gnext % _ecp_every == 0:
+                    # the group's share of every channel: transfer resistances (a row of
+                    # channels per node, so the inner loop runs over contiguous channels and
+                    # vectorises) times currents
+                    _slot = _ecp_count[_g]
+                    _eo = _ecp_out[_g, _slot]
+                    for _i in range(_lo, _hi):
+                        _im = _imem[_i]
+                        _tr = _ecp_tr[_i]
+                        for _ch in range(_eo.shape[0]):
+                            _eo[_ch] += _tr[_ch] * _im
+                    _ecp_count[_g] = _slot + 1
+            for _r in range(_rv_gp[_g], _rv_gp[_g + 1]):
+                _row = _rv_row[_r]
+                if _gnext % _rec_every[_row] == 0:
+                    _rec_out[_row, _rec_count[_row]] = _v[_rv_node[_r]]
+                    _rec_count[_row] += 1
 {probes}
-    _spk_count[_g] = _spk_pos - _spk_gp[_g]
-    return _nsteps, -1
+        _spk_count[_g] = _spk_pos - _spk_gp[_g]
+        _group_done[_g] = _steps_run
+        _group_code[_g] = _bad_node
 
 
 @njit(cache=True, nogil=True)
-def advance(_tid, _nthreads, _sync, _done, _code, {run_args}):
-    """Run the cell groups (the last ones: the artificial cells) through _nsteps steps.
-    Within an epoch groups are independent, so each runs all its steps while its state
-    stays in cache; every thread (_tid of _nthreads, neurosim.kernels.threads) takes the
-    next group until none is left.  _done[g], _code[g]: run_group's result for group g."""
-    while True:
-        _g = threads.next_group(_sync)
-        if _g >= _done.shape[0]:
-            return
-        _n, _x = run_group(_g, {run_args})
-        _done[_g] = _n
-        _code[_g] = _x
-
-
-@njit(cache=True, nogil=True)
-def run_epochs(_tid, _nthreads, _sync, _evbuf, _evtbuf, _done, _code, _ends, _queue, _records,
-               _step_times, _net, {run_args}):
+def run_epochs(_thread, _n_threads, _thread_sync, _evbuf, _evtbuf, _group_done, _group_code,
+               _ends, _queue, _records, _step_times, _net, {run_args}):
     """Epochs from step _step0 to each of _ends, the events between them handled here
     (neurosim.kernels.epochs), not in Python.  Thread 0 files and pops the events between
     epochs (into _evbuf: group pointers, step, table, instance, row; _evtbuf: times) while
     the others wait at a barrier; all threads run each epoch's groups.  Returns (queue,
     records, the last epoch's first step, status): 0 all ran; 1 a group blew up in that
-    epoch (_done, _code hold its results); 2 that epoch's spikes overflowed the spike
-    buffer; 3 another thread failed; 4 that epoch's events need larger buffers (none of
-    it ran: call again from that step)."""
+    epoch (_group_done, _group_code hold its results); 2 that epoch's spikes overflowed the
+    spike buffer; 3 another thread failed; 4 that epoch's events need larger buffers (none
+    of it ran: call again from that step)."""
     _ptr, _delay, _ttab, _tinst, _lead, _gflat, _gstart, _src_t, _src_sent, _src_gid = _net
     _ev_gp, _ev_step, _ev_table, _ev_inst, _ev_conn = _evbuf
     _ev_t = _evtbuf
-    _n_groups = _done.shape[0]
+    _n_groups = _group_done.shape[0]
     _start = _step0
-    if _tid == 0 and _ends.shape[0] > 0:
+    if _thread == 0 and _ends.shape[0] > 0:
         _queue, _records, _status = epochs.begin_epoch(
             _queue, _records, _ends[0], dt, _net, _evbuf, _evtbuf)
-        threads.atomic_store(_sync, threads.STOP, _status)
-    if not threads.barrier(_sync, _nthreads):
+        threads.atomic_store(_thread_sync, threads.STOP, _status)
+    if not threads.barrier(_thread_sync, _n_threads):
         return _queue, _records, _start, 3
     for _e in range(_ends.shape[0]):
-        _status = threads.atomic_load(_sync, threads.STOP)
+        _status = threads.atomic_load(_thread_sync, threads.STOP)
         if _status != 0:                  # 4: this epoch's events did not fit
             return _queue, _records, _start, _status
         _step0 = _start
         _nsteps = _ends[_e] - _start
-        advance(_tid, _nthreads, _sync, _done, _code, {run_args})
-        if not threads.barrier(_sync, _nthreads):
+        advance(_thread, _n_threads, _thread_sync, _group_done, _group_code, {run_args})
+        if not threads.barrier(_thread_sync, _n_threads):
             return _queue, _records, _start, 3
-        if _tid == 0:
+        if _thread == 0:
             _queue, _records, _over = epochs.queue_spikes(
                 _queue, _records, _spk_gp, _spk_count, _spk_gid, _spk_t, _spk_exact, dt,
                 _step_times, _ptr, _delay, _ttab, _lead)
             _status = 2 if _over else 0
             for _g in range(_n_groups):
-                if _code[_g] >= 0:
+                if _group_code[_g] >= 0:
                     _status = 1
             if _status == 0 and _e + 1 < _ends.shape[0]:     # the next epoch's events
                 _queue, _records, _status = epochs.begin_epoch(
                     _queue, _records, _ends[_e + 1], dt, _net, _evbuf, _evtbuf)
-                threads.atomic_store(_sync, threads.NEXT, 0)
-            threads.atomic_store(_sync, threads.STOP, _status)
-        if not threads.barrier(_sync, _nthreads):
+                threads.atomic_store(_thread_sync, threads.NEXT, 0)
+            threads.atomic_store(_thread_sync, threads.STOP, _status)
+        if not threads.barrier(_thread_sync, _n_threads):
             return _queue, _records, _start, 3
-        _status = threads.atomic_load(_sync, threads.STOP)
+        _status = threads.atomic_load(_thread_sync, threads.STOP)
         if _status == 1 or _status == 2:
             return _queue, _records, _start, _status
         _start = _ends[_e]

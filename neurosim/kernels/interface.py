@@ -194,8 +194,8 @@ def init_args(mechs, aux_names):
 
 
 def run_args(mechs, aux_names):
-    """``run_group``'s (and ``advance``'s, after its thread's number, the thread count,
-    the threads' shared counters, _done and _code) arguments, in order."""
+    """``advance``'s arguments after its thread's number, the thread count, the threads'
+    shared counters, _done and _code, in order."""
     ions = ions_of(mechs)
     return (STEP_ARGS + init_args(mechs, aux_names)[len(INIT):] + group_args(mechs) +
             [a for j in range(len(mechs)) for a in probe_args(j)] +

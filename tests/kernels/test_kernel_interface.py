@@ -37,7 +37,7 @@ def test_advance_takes_the_declared_arrays_in_their_order():
     aux = [list(m.aux_arrays(sim.celsius, False)) for m in mechs]
     got = arguments_of(kernel_source(mechs, aux), "advance")
     ions = ions_of(mechs)
-    want = (["_tid", "_nthreads", "_sync", "_done", "_code"] + STEP_ARGS
+    want = (["_thread", "_n_threads", "_thread_sync", "_group_done", "_group_code"] + STEP_ARGS
             + [a for ion in ions for a in ion_args(ion)]
             + [a for j, (m, n) in enumerate(zip(mechs, aux)) for a in mechanism_args(j, m, n)]
             + group_args(mechs) + [a for j in range(len(mechs)) for a in probe_args(j)]
@@ -50,7 +50,7 @@ def test_advance_takes_the_declared_arrays_in_their_order():
 def test_the_backend_binds_one_value_per_declared_name():
     sim = ns.Simulation(cell(), dt=0.025)
     backend = sim.backend
-    names = arguments_of(open(backend.kernel.__file__).read(), "run_group")[1:]  # less _g
+    names = arguments_of(open(backend.kernel.__file__).read(), "advance")[5:]  # less threads
     events = [np.zeros(backend.n_groups + 1, dtype=np.int64)] + [
         np.zeros(0, dtype=d) for d in (np.int64, float, np.int64, np.int64, np.int64)]
     spk_gp = backend._spike_buffer(1)
@@ -71,7 +71,7 @@ def test_the_backend_binds_one_value_per_declared_name():
 def test_the_generated_module_says_its_arguments_by_name():
     sim = ns.Simulation(cell(), dt=0.025)
     source = open(sim.backend.kernel.__file__).read()
-    assert list(sim.backend.kernel.RUN_ARGS) == arguments_of(source, "run_group")[1:]
+    assert list(sim.backend.kernel.RUN_ARGS) == arguments_of(source, "advance")[5:]
     assert list(sim.backend.kernel.INIT_ARGS) == arguments_of(source, "initialize")
     aux = {n for t in sim.backend.tables for n in t.mechanism.aux_arrays(sim.celsius, True)}
     for name in sim.backend.kernel.RUN_ARGS:          # each declared, or a mechanism's own

@@ -429,7 +429,8 @@ class CpuBackend:
 
     def _run_args(self, step0, nsteps, rec_every, rec_count, rec_out, grouped_events,
                   spk_gp, spk_count, ecp_out, ecp_count):
-        """The kernel's ``run_group`` arguments, bound by name (``RUN_ARGS``)."""
+        """The kernel's ``advance`` arguments (after the threads' and the results'), bound by
+        name (``RUN_ARGS``)."""
         arrays = self._arrays()
         arrays.update({"_nsteps": nsteps, "_step0": step0, "_rec_every": rec_every,
                        "_rec_count": rec_count, "_rec_out": rec_out, "_spk_gp": spk_gp,
