@@ -22,6 +22,11 @@ class Edges:
     def __len__(self):
         return self._n
 
+    def nbytes(self):
+        """Bytes the connections' arrays hold (a single ``connect``'s counted as a row)."""
+        held = sum(np.asarray(a).nbytes for chunk in self._chunks for a in chunk)
+        return held + sum(25 + 8 * len(w) for _, _, _, w, _ in self._single)
+
     def add(self, source, target, label, weights, delay):
         """One connection; ``weights`` a 1-d array (a NET_RECEIVE's arguments)."""
         self._single.append((int(source), int(target), label, np.asarray(weights, float),

@@ -476,6 +476,11 @@ class Network:
     def n_connections(self):
         return len(self._edges)
 
+    def connection_bytes(self):
+        """Bytes this description's connections hold (already allocated: a simulation of
+        it needs only the rest)."""
+        return self._edges.nbytes()
+
     def connections(self):
         """Arrays (source, target, label, weights, delay) in connection order; weights an
         (n, k) array, a row per connection, NaN beyond that connection's own weights."""

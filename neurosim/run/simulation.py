@@ -162,7 +162,10 @@ class Simulation(Probes, Stepping):
                     for g, _, _, src, _ in net.pointers if g in self._index_of]
         if not force:                   # refused before anything large is allocated
             share = net.n_connections // self.comm.size
-            check(estimate(self.cells, len(self.local) - len(self.cells), share), self.comm)
+            # the description's own share is in memory already: only the rest is needed
+            held = net.connection_bytes() * share // max(net.n_connections, 1)
+            need = estimate(self.cells, len(self.local) - len(self.cells), share)
+            check(max(need - held, 0), self.comm)
         cells = {id(c): c for c in net.cells.values()}.values()
         used = [x.mechanism for c in cells for x in getattr(c, "inserts", []) +
                 getattr(c, "synapses", [])] + [m for m, _ in net.artificial.values()]
