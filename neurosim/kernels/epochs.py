@@ -218,6 +218,7 @@ def begin_epoch(queue, records, end, dt, net, buffers, times):
 
 
 def pending_events(queue):
+    """How many events the queue holds (due in any step)."""
     return int(queue[5][PENDING])
 
 

@@ -12,9 +12,9 @@ import numpy as np
 
 from neurosim.errors import NeurosimError
 from neurosim.kernels import codegen, epochs, interface
-from neurosim.kernels.threads import Pool, new_sync
 from neurosim.kernels.compilation import announcing
 from neurosim.kernels.solver import MIN_MEAN_BLOCK, runs, solve_blocks, static_pivots
+from neurosim.kernels.threads import Pool, new_sync
 from neurosim.lowering import diffusion, drive
 from neurosim.lowering.cells import split_static
 
