@@ -217,7 +217,7 @@ def test_an_error_on_one_rank_ends_every_rank(tmp_path):
     ended = time.time()
     assert done.returncode != 0
     text = done.stdout + done.stderr
-    started = float(text.split("RUN ")[1].split()[0])        # sim.run starts
+    started = float(re.search(r"RUN (\d+\.\d+)", text).group(1))   # sim.run starts
     assert ended - started < 10.0
     assert text.count("NumericalInstabilityError: numerical blow-up") == 1, text
 
