@@ -152,7 +152,3 @@ class Pool:
         except BaseException:
             sync[ABORT] = 1          # the others leave their barriers
             raise
-
-    def close(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
