@@ -39,6 +39,13 @@ def _slot(context, builder, array_type, array, index, index_type):
     return cgutils.get_item_pointer(context, builder, array_type, ary, [index])
 
 
+def _slot_and_value(context, builder, signature, args):
+    """The element's pointer and the value as int64, for (array, index, value) arguments."""
+    array, index, value = signature.args
+    ptr = _slot(context, builder, array, args[0], args[1], index)
+    return ptr, context.cast(builder, args[2], value, types.int64)
+
+
 def _int64_array(array):
     return isinstance(array, types.Array) and array.dtype == types.int64 and array.ndim == 1
 
@@ -50,9 +57,8 @@ def atomic_add(typingctx, array, index, value):
         return None
 
     def codegen(context, builder, signature, args):
-        ptr = _slot(context, builder, array, args[0], args[1], index)
-        value_ = context.cast(builder, args[2], value, types.int64)
-        return builder.atomic_rmw("add", ptr, value_, "seq_cst")
+        return builder.atomic_rmw("add", *_slot_and_value(context, builder, signature, args),
+                                  "seq_cst")
     return types.int64(array, index, value), codegen
 
 
@@ -75,8 +81,7 @@ def atomic_store(typingctx, array, index, value):
         return None
 
     def codegen(context, builder, signature, args):
-        ptr = _slot(context, builder, array, args[0], args[1], index)
-        value_ = context.cast(builder, args[2], value, types.int64)
+        ptr, value_ = _slot_and_value(context, builder, signature, args)
         builder.store_atomic(value_, ptr, "seq_cst", 8)
         return context.get_dummy_value()
     return types.void(array, index, value), codegen

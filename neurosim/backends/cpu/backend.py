@@ -423,9 +423,9 @@ class CpuBackend:
     def _event_buffers(self, capacity):
         """Where compiled epochs put an epoch's events for the threads: (group pointers,
         step, table, instance, row) and the times, room for ``capacity`` events."""
-        ints = tuple(np.zeros(self.n_groups + 1 if k == 0 else capacity, dtype=np.int64)
-                     for k in range(5))
-        return ints, np.zeros(capacity)
+        pointers = np.zeros(self.n_groups + 1, dtype=np.int64)
+        columns = [np.zeros(capacity, dtype=np.int64) for _ in range(4)]
+        return (pointers, *columns), np.zeros(capacity)
 
     def _run_args(self, step0, nsteps, rec_every, rec_count, rec_out, grouped_events,
                   spk_gp, spk_count, ecp_out, ecp_count):
